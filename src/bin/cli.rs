@@ -1,0 +1,108 @@
+//! `cloudfront-sg-sync`: plan or apply a sync from a laptop or a CI job, with ordinary AWS credentials.
+//!
+//! The same core and settings as the Lambda function: every setting is read from its environment variable,
+//! and a flag overrides it.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use cloudfront_sg_sync::config::Config;
+use cloudfront_sg_sync::ec2::Ec2Groups;
+use cloudfront_sg_sync::event::Trigger;
+use cloudfront_sg_sync::source::{FileSource, HttpSource};
+use cloudfront_sg_sync::sync::{self, Summary};
+use cloudfront_sg_sync::{Error, Result};
+
+#[derive(Parser)]
+#[command(version, about = "Keep EC2 security groups open only to Amazon CloudFront's address ranges")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+    /// Regions to sync, comma separated (REGIONS; default: AWS_REGION).
+    #[arg(long, global = true)]
+    regions: Option<String>,
+    /// CLOUDFRONT, CLOUDFRONT_ORIGIN_FACING, or both (SERVICE).
+    #[arg(long, global = true)]
+    service: Option<String>,
+    /// ipv4, ipv6 or both (IP_VERSIONS).
+    #[arg(long, global = true)]
+    ip_versions: Option<String>,
+    /// Ingress rules per group per IP version (MAX_RULES_PER_GROUP).
+    #[arg(long, global = true)]
+    max_rules_per_group: Option<String>,
+    /// Download ip-ranges.json from here (IP_RANGES_URL).
+    #[arg(long, global = true, conflicts_with = "ip_ranges_file")]
+    ip_ranges_url: Option<String>,
+    /// Read ip-ranges.json from a local file instead of downloading it.
+    #[arg(long, global = true)]
+    ip_ranges_file: Option<PathBuf>,
+    /// Print the summary as JSON instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+}
+
+#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+enum Command {
+    /// Print what would change; write nothing.
+    Plan,
+    /// Make the changes.
+    Apply,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .init();
+    let cli = Cli::parse();
+    match run(&cli).await {
+        Ok(summary) => {
+            print(&cli, &summary);
+            match summary.into_result() {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(e) => fail(&e),
+            }
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+async fn run(cli: &Cli) -> Result<Summary> {
+    let mut flags = BTreeMap::new();
+    flags.insert("REGIONS", cli.regions.clone());
+    flags.insert("SERVICE", cli.service.clone());
+    flags.insert("IP_VERSIONS", cli.ip_versions.clone());
+    flags.insert("MAX_RULES_PER_GROUP", cli.max_rules_per_group.clone());
+    flags.insert("IP_RANGES_URL", cli.ip_ranges_url.clone());
+    flags.insert("DRY_RUN", Some((cli.command == Command::Plan).to_string()));
+    let config = Config::from_lookup(|name| match flags.get(name) {
+        Some(Some(value)) => Some(value.clone()),
+        _ => std::env::var(name).ok(),
+    })?;
+    let ec2 = Ec2Groups::new(&config).await;
+    match &cli.ip_ranges_file {
+        Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &ec2, None).await,
+        None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &ec2, None).await,
+    }
+}
+
+fn print(cli: &Cli, summary: &Summary) {
+    if cli.json {
+        match serde_json::to_string_pretty(summary) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("cannot print the summary: {e}"),
+        }
+    } else {
+        print!("{summary}");
+    }
+}
+
+fn fail(e: &Error) -> ExitCode {
+    eprintln!("error: {} ({})", e, e.kind());
+    ExitCode::FAILURE
+}

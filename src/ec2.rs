@@ -1,0 +1,360 @@
+//! Where security groups live: the second I/O boundary, an adapter over `aws-sdk-ec2`.
+//!
+//! [`SecurityGroups`] is the port the sync uses; [`Ec2Groups`] implements it with one SDK client per region,
+//! built once. It turns SDK types into the core's [`Group`]/[`Rule`] and SDK errors into [`Error::Ec2`] with
+//! the code and message EC2 sent.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, SecurityGroup};
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::cidr::{Cidr, IpVersion};
+use crate::config::Config;
+use crate::error::{Error, Result};
+use crate::ip_ranges::Scope;
+use crate::plan::{Group, Rule, RuleProtocol, RuleSource};
+
+/// A tagged security group found in a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedGroup {
+    pub region: String,
+    pub vpc: String,
+    pub scope: Scope,
+    /// The `Protocol` tag's value, if any.
+    pub protocol: Option<String>,
+    pub group: Group,
+}
+
+/// The port the sync uses to read and change security groups.
+pub trait SecurityGroups: Send + Sync {
+    /// Every group in `region` tagged `Name=cloudfront_g|cloudfront_r` and `AutoUpdate=true`, all pages.
+    fn tagged_groups(&self, region: &str) -> impl Future<Output = Result<Vec<TaggedGroup>>> + Send;
+
+    /// Authorize tcp `port` from each of `cidrs`, with `description`, in one call where possible.
+    fn authorize(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// Revoke our tcp rules, per port, in one call where possible.
+    fn revoke(
+        &self,
+        region: &str,
+        group: &str,
+        rules: &BTreeMap<u16, BTreeSet<Cidr>>,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// [`SecurityGroups`] over the real EC2 API (or anything at `AWS_ENDPOINT_URL`, such as moto).
+#[derive(Debug, Clone)]
+pub struct Ec2Groups {
+    clients: BTreeMap<String, Client>,
+}
+
+const DUPLICATE: &str = "InvalidPermission.Duplicate";
+const NOT_FOUND: &str = "InvalidPermission.NotFound";
+
+impl Ec2Groups {
+    /// Build one client per configured region from the default credential chain. No network I/O happens here.
+    pub async fn new(config: &Config) -> Ec2Groups {
+        let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
+        let shared = aws_config::defaults(BehaviorVersion::latest())
+            .region(aws_config::Region::new(first))
+            .retry_config(
+                RetryConfig::standard()
+                    .with_max_attempts(config.ec2_max_attempts)
+                    .with_initial_backoff(Duration::from_millis(100))
+                    .with_max_backoff(Duration::from_secs(5)),
+            )
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(Duration::from_secs(20))
+                    .build(),
+            )
+            .load()
+            .await;
+        let clients = config
+            .regions
+            .iter()
+            .map(|region| {
+                let conf = aws_sdk_ec2::config::Builder::from(&shared)
+                    .region(aws_config::Region::new(region.clone()))
+                    .build();
+                (region.clone(), Client::from_conf(conf))
+            })
+            .collect();
+        Ec2Groups { clients }
+    }
+
+    /// Use prepared clients (tests: mocked HTTP).
+    pub fn from_clients(clients: BTreeMap<String, Client>) -> Ec2Groups {
+        Ec2Groups { clients }
+    }
+
+    fn client(&self, region: &str) -> Result<&Client> {
+        self.clients.get(region).ok_or_else(|| Error::Ec2 {
+            operation: "client",
+            region: region.to_owned(),
+            group: None,
+            code: "NoClient".into(),
+            message: "no client was built for this region".into(),
+        })
+    }
+}
+
+/// An SDK error with what EC2 said: its code and message, or the transport error's chain.
+fn ec2_error<E>(operation: &'static str, region: &str, group: Option<&str>, error: &SdkError<E>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let (code, message) = match error.code() {
+        Some(code) => (code.to_owned(), error.message().unwrap_or("").to_owned()),
+        None => ("Unknown".to_owned(), DisplayErrorContext(error).to_string()),
+    };
+    Error::Ec2 {
+        operation,
+        region: region.to_owned(),
+        group: group.map(str::to_owned),
+        code,
+        message,
+    }
+}
+
+fn code_of(error: &Error) -> Option<&str> {
+    match error {
+        Error::Ec2 { code, .. } => Some(code),
+        _ => None,
+    }
+}
+
+fn tag<'a>(group: &'a SecurityGroup, key: &str) -> Option<&'a str> {
+    group.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+}
+
+/// EC2's rules, one [`Rule`] per source, as EC2 counts them.
+fn rules_of(permissions: &[IpPermission]) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for p in permissions {
+        let rule = |source: RuleSource, description: Option<&str>| Rule {
+            protocol: RuleProtocol::from_ec2(p.ip_protocol().unwrap_or("-1")),
+            from_port: p.from_port(),
+            to_port: p.to_port(),
+            source,
+            description: description.map(str::to_owned),
+        };
+        let cidr = |text: Option<&str>| match text.map(str::parse::<Cidr>) {
+            Some(Ok(c)) => RuleSource::Cidr(c),
+            // Unreadable: keep it as a rule that counts and is never ours.
+            _ => RuleSource::Reference(text.unwrap_or("").to_owned()),
+        };
+        rules.extend(p.ip_ranges().iter().map(|r| rule(cidr(r.cidr_ip()), r.description())));
+        rules.extend(p.ipv6_ranges().iter().map(|r| rule(cidr(r.cidr_ipv6()), r.description())));
+        rules.extend(
+            p.prefix_list_ids()
+                .iter()
+                .map(|r| rule(RuleSource::Reference(r.prefix_list_id().unwrap_or("").to_owned()), r.description())),
+        );
+        rules.extend(
+            p.user_id_group_pairs()
+                .iter()
+                .map(|r| rule(RuleSource::Reference(r.group_id().unwrap_or("").to_owned()), r.description())),
+        );
+    }
+    rules
+}
+
+/// One tcp permission for `port` holding `cidrs`, IPv4 and IPv6 together.
+fn permission(port: u16, cidrs: &BTreeSet<Cidr>, description: Option<&str>) -> IpPermission {
+    let mut builder = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(i32::from(port))
+        .to_port(i32::from(port));
+    for cidr in cidrs {
+        let text = cidr.to_string();
+        builder = match cidr.version() {
+            IpVersion::Ipv4 => {
+                builder.ip_ranges(IpRange::builder().cidr_ip(text).set_description(description.map(str::to_owned)).build())
+            }
+            IpVersion::Ipv6 => builder.ipv6_ranges(
+                Ipv6Range::builder()
+                    .cidr_ipv6(text)
+                    .set_description(description.map(str::to_owned))
+                    .build(),
+            ),
+        };
+    }
+    builder.build()
+}
+
+impl Ec2Groups {
+    async fn authorize_call(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> Result<()> {
+        self.client(region)?
+            .authorize_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(permission(port, cidrs, Some(description)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("AuthorizeSecurityGroupIngress", region, Some(group), &e))
+    }
+
+    async fn revoke_call(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {
+        let permissions = rules.iter().map(|(port, cidrs)| permission(*port, cidrs, None)).collect();
+        let output = self
+            .client(region)?
+            .revoke_security_group_ingress()
+            .group_id(group)
+            .set_ip_permissions(Some(permissions))
+            .send()
+            .await
+            .map_err(|e| ec2_error("RevokeSecurityGroupIngress", region, Some(group), &e))?;
+        if !output.unknown_ip_permissions().is_empty() {
+            // Already gone, by a concurrent run or a person: that is the state we want.
+            tracing::info!(region, group, unknown = output.unknown_ip_permissions().len(), "rules to revoke were already gone");
+        }
+        Ok(())
+    }
+}
+
+impl SecurityGroups for Ec2Groups {
+    async fn tagged_groups(&self, region: &str) -> Result<Vec<TaggedGroup>> {
+        let client = self.client(region)?;
+        let mut pages = client
+            .describe_security_groups()
+            .filters(
+                Filter::builder()
+                    .name("tag:Name")
+                    .values(Scope::Global.tag_value())
+                    .values(Scope::Regional.tag_value())
+                    .build(),
+            )
+            .filters(Filter::builder().name("tag:AutoUpdate").values("true").build())
+            .max_results(1000)
+            .into_paginator()
+            .send();
+        let mut found = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ec2_error("DescribeSecurityGroups", region, None, &e))?;
+            for sg in page.security_groups() {
+                // The filters already did this; checking again costs nothing and guards a loose emulator.
+                let scope = tag(sg, "Name").and_then(Scope::from_tag_value);
+                let (Some(scope), Some("true"), Some(id)) = (scope, tag(sg, "AutoUpdate"), sg.group_id()) else {
+                    continue;
+                };
+                found.push(TaggedGroup {
+                    region: region.to_owned(),
+                    vpc: sg.vpc_id().unwrap_or("no-vpc").to_owned(),
+                    scope,
+                    protocol: tag(sg, "Protocol").map(str::to_owned),
+                    group: Group {
+                        id: id.to_owned(),
+                        rules: rules_of(sg.ip_permissions()),
+                    },
+                });
+            }
+        }
+        Ok(found)
+    }
+
+    async fn authorize(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> Result<()> {
+        match self.authorize_call(region, group, port, cidrs, description).await {
+            Err(e) if code_of(&e) == Some(DUPLICATE) && cidrs.len() > 1 => {
+                // A concurrent run added some of them, and EC2 refused the whole batch: go one by one.
+                tracing::info!(region, group, "some rules already exist; authorizing one by one");
+                for cidr in cidrs {
+                    match self.authorize_call(region, group, port, &BTreeSet::from([*cidr]), description).await {
+                        Err(e) if code_of(&e) == Some(DUPLICATE) => {}
+                        other => other?,
+                    }
+                }
+                Ok(())
+            }
+            Err(e) if code_of(&e) == Some(DUPLICATE) => Ok(()),
+            other => other,
+        }
+    }
+
+    async fn revoke(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {
+        match self.revoke_call(region, group, rules).await {
+            Err(e) if code_of(&e) == Some(NOT_FOUND) => {
+                tracing::info!(region, group, "some rules to revoke are already gone; revoking one by one");
+                for (port, cidrs) in rules {
+                    for cidr in cidrs {
+                        let one = BTreeMap::from([(*port, BTreeSet::from([*cidr]))]);
+                        match self.revoke_call(region, group, &one).await {
+                            Err(e) if code_of(&e) == Some(NOT_FOUND) => {}
+                            other => other?,
+                        }
+                    }
+                }
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::{PrefixListId, UserIdGroupPair};
+
+    #[test]
+    fn every_source_of_a_permission_is_one_rule() {
+        let p = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(IpRange::builder().cidr_ip("13.32.0.0/15").description("cloudfront-sg-sync: x").build())
+            .ip_ranges(IpRange::builder().cidr_ip("not a cidr").build())
+            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("2600:9000::/28").build())
+            .prefix_list_ids(PrefixListId::builder().prefix_list_id("pl-1").build())
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-1").build())
+            .build();
+        let all = IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build();
+        let rules = rules_of(&[p, all]);
+        assert_eq!(rules.len(), 6);
+        assert_eq!(rules[0].ours(), Some(("13.32.0.0/15".parse().unwrap(), 443)));
+        assert_eq!(rules[1].source, RuleSource::Reference("not a cidr".into()));
+        assert_eq!(rules[3].source, RuleSource::Reference("pl-1".into()));
+        assert_eq!(rules[4].source, RuleSource::Reference("sg-1".into()));
+        assert_eq!((rules[5].protocol.clone(), rules[5].from_port), (RuleProtocol::All, None));
+    }
+
+    #[test]
+    fn one_permission_carries_both_ip_versions() {
+        let cidrs: BTreeSet<Cidr> = ["13.32.0.0/15", "2600:9000::/28"].iter().map(|s| s.parse().unwrap()).collect();
+        let p = permission(443, &cidrs, Some("cloudfront-sg-sync: t"));
+        assert_eq!((p.ip_protocol(), p.from_port(), p.to_port()), (Some("tcp"), Some(443), Some(443)));
+        assert_eq!(p.ip_ranges()[0].cidr_ip(), Some("13.32.0.0/15"));
+        assert_eq!(p.ipv6_ranges()[0].cidr_ipv6(), Some("2600:9000::/28"));
+        assert_eq!(p.ipv6_ranges()[0].description(), Some("cloudfront-sg-sync: t"));
+    }
+}

@@ -1,0 +1,127 @@
+//! The crate's one error type.
+//!
+//! Every variant carries the context a person needs to act on it: which variable, which URL, which security
+//! group, what EC2 said. It is turned into a Lambda error once, at the boundary ([`Error::kind`] is the Lambda
+//! `errorType`, `Display` its `errorMessage`).
+
+use std::time::Duration;
+
+/// Everything that can go wrong in a sync.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A setting (environment variable or CLI flag) has a value we cannot use.
+    #[error("invalid setting {variable}={value:?}: {reason}")]
+    Config {
+        variable: &'static str,
+        value: String,
+        reason: String,
+    },
+
+    /// The Lambda event is not one we know how to handle.
+    #[error("unsupported event: {reason}; expected an SNS notification (Records[].Sns.Message) or an EventBridge \"Scheduled Event\"")]
+    Event { reason: String },
+
+    /// The SNS message is not the AmazonIpSpaceChanged notification we expect.
+    #[error("invalid AmazonIpSpaceChanged notification in record {record}: {reason}")]
+    Notification { record: usize, reason: String },
+
+    /// Downloading ip-ranges.json failed.
+    #[error("download of {url} failed after {attempts} attempt(s): {reason}")]
+    Download {
+        url: String,
+        attempts: u32,
+        reason: String,
+    },
+
+    /// The downloaded body is larger than the configured cap.
+    #[error("download of {url} is larger than the cap of {limit} bytes")]
+    TooLarge { url: String, limit: u64 },
+
+    /// The body is not a valid ip-ranges.json document.
+    #[error("invalid ip-ranges document: {reason}")]
+    Document { reason: String },
+
+    /// The file's MD5 differs from the notification and the file is not newer than it.
+    #[error("MD5 mismatch: the notification (synctoken {notified_token}) says {expected}, the file (syncToken {file_token}) has {actual}, and the file is not newer than the notification")]
+    Md5Mismatch {
+        expected: String,
+        actual: String,
+        notified_token: u64,
+        file_token: u64,
+    },
+
+    /// The selection for a kind of set came out empty: refusing to wipe every rule.
+    #[error("the selection of {service} prefixes for {scope} ({versions}) is empty; refusing to revoke every rule of {sets} set(s)")]
+    EmptySelection {
+        service: String,
+        scope: &'static str,
+        versions: String,
+        sets: usize,
+    },
+
+    /// An EC2 API call failed.
+    #[error("EC2 {operation} in {region}{} failed: {code}: {message}", group.as_deref().map(|g| format!(" on {g}")).unwrap_or_default())]
+    Ec2 {
+        operation: &'static str,
+        region: String,
+        group: Option<String>,
+        code: String,
+        message: String,
+    },
+
+    /// A set cannot hold its ranges within the rules quota.
+    #[error("set {set} needs {needed} more {version} rule(s) than its {groups} group(s) can hold at {max_rules} rules per group: add {more_groups} more group(s) with the same tags, or raise the quota and MAX_RULES_PER_GROUP")]
+    SetTooSmall {
+        set: String,
+        version: &'static str,
+        needed: usize,
+        groups: usize,
+        max_rules: usize,
+        more_groups: usize,
+    },
+
+    /// The invocation deadline came before every write was made.
+    #[error("stopped before the invocation deadline with {remaining:?} left: {pending} write(s) of set {set} not started; the next run finishes them")]
+    Deadline {
+        set: String,
+        pending: usize,
+        remaining: Duration,
+    },
+
+    /// Some sets failed; the others were synced. Carries each failure's message.
+    #[error("{failed} of {total} set(s) failed: {}", messages.join("; "))]
+    SetsFailed {
+        failed: usize,
+        total: usize,
+        messages: Vec<String>,
+    },
+}
+
+impl Error {
+    /// A short, stable name for the error, used as the Lambda `errorType`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Config { .. } => "InvalidConfig",
+            Error::Event { .. } => "UnsupportedEvent",
+            Error::Notification { .. } => "InvalidNotification",
+            Error::Download { .. } => "DownloadFailed",
+            Error::TooLarge { .. } => "DownloadTooLarge",
+            Error::Document { .. } => "InvalidIpRanges",
+            Error::Md5Mismatch { .. } => "Md5Mismatch",
+            Error::EmptySelection { .. } => "EmptySelection",
+            Error::Ec2 { .. } => "Ec2Error",
+            Error::SetTooSmall { .. } => "SetTooSmall",
+            Error::Deadline { .. } => "DeadlineReached",
+            Error::SetsFailed { .. } => "SetsFailed",
+        }
+    }
+
+    pub(crate) fn document(reason: impl Into<String>) -> Self {
+        Error::Document {
+            reason: reason.into(),
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

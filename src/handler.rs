@@ -1,0 +1,85 @@
+//! The Lambda function: build the clients once, then sync on every event.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Diagnostic, LambdaEvent};
+use serde_json::Value;
+
+use crate::config::Config;
+use crate::ec2::{Ec2Groups, SecurityGroups};
+use crate::error::{Error, Result};
+use crate::event::Trigger;
+use crate::source::{HttpSource, RangesSource};
+use crate::sync::{self, Summary};
+
+/// What the function keeps between invocations: settings and clients, built once at start.
+pub struct App<S, G> {
+    pub config: Config,
+    pub source: S,
+    pub ec2: G,
+}
+
+impl App<HttpSource, Ec2Groups> {
+    /// Read the settings and build the clients. No network I/O: cold start stays short.
+    pub async fn from_env() -> Result<Self> {
+        let config = Config::from_env()?;
+        let source = HttpSource::new(&config)?;
+        let ec2 = Ec2Groups::new(&config).await;
+        Ok(App { config, source, ec2 })
+    }
+}
+
+impl<S: RangesSource, G: SecurityGroups> App<S, G> {
+    /// Handle one event: recognize it, sync, log the summary, answer it (or the error).
+    pub async fn handle(&self, event: &Value, deadline: Option<Instant>) -> Result<Summary> {
+        let trigger = Trigger::from_value(event)?;
+        if let Trigger::Notification(n) = &trigger {
+            tracing::info!(
+                synctoken = n.synctoken,
+                md5 = %n.md5,
+                create_time = n.create_time.as_deref().unwrap_or(""),
+                event_url = n.url.as_deref().unwrap_or(""),
+                download_url = %self.source.location(),
+                "AmazonIpSpaceChanged notification"
+            );
+        }
+        let summary = sync::run(&self.config, &trigger, &self.source, &self.ec2, deadline).await?;
+        let fields = serde_json::to_string(&summary).unwrap_or_default();
+        tracing::info!(
+            synctoken = %summary.synctoken,
+            sets = summary.sets.len(),
+            added = summary.added(),
+            removed = summary.removed(),
+            dry_run = summary.dry_run,
+            duration_ms = summary.duration_ms,
+            summary = %fields,
+            "sync finished"
+        );
+        summary.into_result()
+    }
+
+    /// The Lambda runtime's entry point.
+    pub async fn invoke(&self, event: LambdaEvent<Value>) -> Result<Summary, Diagnostic> {
+        let deadline = deadline_of(event.context.deadline);
+        self.handle(&event.payload, deadline).await.map_err(|e| {
+            tracing::error!(error_type = e.kind(), error = %e, "invocation failed");
+            Diagnostic::from(e)
+        })
+    }
+}
+
+/// The invocation deadline (milliseconds since the epoch) as an `Instant`.
+fn deadline_of(deadline_ms: u64) -> Option<Instant> {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
+    let left = Duration::from_millis(deadline_ms).checked_sub(now).unwrap_or_default();
+    Instant::now().checked_add(left)
+}
+
+impl From<Error> for Diagnostic {
+    fn from(e: Error) -> Self {
+        Diagnostic {
+            error_type: e.kind().to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Parse `ip-ranges.json`, check its MD5 and select the prefixes of the wanted services.
+//!
+//! Pure: bytes in, a [`Selection`] out. Only the fields the job needs are read (`syncToken`, and `ip_prefix` /
+//! `ipv6_prefix`, `region`, `service` of each entry); unknown fields are ignored and strings are borrowed from
+//! the input where they hold no escapes.
+
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use md5::{Digest, Md5};
+use serde::Deserialize;
+
+use crate::cidr::{Cidr, IpVersion};
+use crate::error::{Error, Result};
+
+/// Which kind of security group set a prefix belongs to: `region == "GLOBAL"` or any other region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+pub enum Scope {
+    /// `region == "GLOBAL"`: groups tagged `Name=cloudfront_g`.
+    #[serde(rename = "cloudfront_g")]
+    Global,
+    /// Any other region: groups tagged `Name=cloudfront_r`.
+    #[serde(rename = "cloudfront_r")]
+    Regional,
+}
+
+impl Scope {
+    pub const ALL: [Scope; 2] = [Scope::Global, Scope::Regional];
+
+    /// The value of the `Name` tag that marks a group of this scope.
+    pub fn tag_value(self) -> &'static str {
+        match self {
+            Scope::Global => "cloudfront_g",
+            Scope::Regional => "cloudfront_r",
+        }
+    }
+
+    pub fn from_tag_value(value: &str) -> Option<Scope> {
+        Scope::ALL.into_iter().find(|s| s.tag_value() == value)
+    }
+
+    fn of_region(region: &str) -> Scope {
+        if region == "GLOBAL" {
+            Scope::Global
+        } else {
+            Scope::Regional
+        }
+    }
+
+    /// How the scope is named in messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Scope::Global => "GLOBAL",
+            Scope::Regional => "regional",
+        }
+    }
+}
+
+impl fmt::Display for Scope {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.tag_value())
+    }
+}
+
+/// Lower-case hex MD5 of the exact bytes, as the notification's `md5` field has it.
+pub fn md5_hex(bytes: &[u8]) -> String {
+    let digest = Md5::digest(bytes);
+    let mut out = String::with_capacity(32);
+    for b in digest.iter() {
+        out.push(char::from(HEX[usize::from(b >> 4)]));
+        out.push(char::from(HEX[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+#[derive(Deserialize)]
+struct RawDocument<'a> {
+    #[serde(rename = "syncToken", borrow)]
+    sync_token: Cow<'a, str>,
+    #[serde(rename = "createDate", default, borrow)]
+    create_date: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    prefixes: Vec<RawPrefix<'a>>,
+    #[serde(default, borrow)]
+    ipv6_prefixes: Vec<RawIpv6Prefix<'a>>,
+}
+
+#[derive(Deserialize)]
+struct RawPrefix<'a> {
+    #[serde(borrow)]
+    ip_prefix: Cow<'a, str>,
+    #[serde(borrow)]
+    region: Cow<'a, str>,
+    #[serde(borrow)]
+    service: Cow<'a, str>,
+}
+
+#[derive(Deserialize)]
+struct RawIpv6Prefix<'a> {
+    #[serde(borrow)]
+    ipv6_prefix: Cow<'a, str>,
+    #[serde(borrow)]
+    region: Cow<'a, str>,
+    #[serde(borrow)]
+    service: Cow<'a, str>,
+}
+
+/// What to keep from the document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Filter {
+    /// Service names, compared exactly (`CLOUDFRONT`, `CLOUDFRONT_ORIGIN_FACING`).
+    pub services: BTreeSet<String>,
+    pub versions: BTreeSet<IpVersion>,
+}
+
+/// The canonical, de-duplicated CIDRs of the selected services, per scope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Selection {
+    /// `syncToken` of the document, as a number (it is Unix seconds in every file AWS served).
+    pub sync_token: u64,
+    pub create_date: Option<String>,
+    pub ranges: BTreeMap<Scope, BTreeSet<Cidr>>,
+}
+
+impl Selection {
+    /// The ranges of one scope (empty if none were selected).
+    pub fn ranges(&self, scope: Scope) -> &BTreeSet<Cidr> {
+        static EMPTY: BTreeSet<Cidr> = BTreeSet::new();
+        self.ranges.get(&scope).unwrap_or(&EMPTY)
+    }
+}
+
+/// Parse a `syncToken` / `synctoken`: decimal digits only.
+pub fn parse_sync_token(token: &str) -> Option<u64> {
+    if token.is_empty() || !token.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    token.parse().ok()
+}
+
+/// Parse a document and keep the prefixes `filter` selects, canonical and de-duplicated, per scope.
+pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
+    let raw: RawDocument<'_> = serde_json::from_slice(bytes)
+        .map_err(|e| Error::document(format!("not an ip-ranges.json document: {e}")))?;
+    let sync_token = parse_sync_token(&raw.sync_token)
+        .ok_or_else(|| Error::document(format!("syncToken {:?} is not a number", raw.sync_token)))?;
+
+    let mut ranges: BTreeMap<Scope, BTreeSet<Cidr>> = BTreeMap::new();
+    let mut keep = |prefix: &str, region: &str, version: IpVersion| -> Result<()> {
+        let cidr: Cidr = prefix
+            .parse()
+            .map_err(|e| Error::document(format!("{e} (region {region})")))?;
+        if cidr.version() != version {
+            return Err(Error::document(format!(
+                "{prefix:?} is listed as {version} but is not an {version} block"
+            )));
+        }
+        ranges.entry(Scope::of_region(region)).or_default().insert(cidr);
+        Ok(())
+    };
+    if filter.versions.contains(&IpVersion::Ipv4) {
+        for p in raw.prefixes.iter().filter(|p| filter.services.contains(&*p.service)) {
+            keep(&p.ip_prefix, &p.region, IpVersion::Ipv4)?;
+        }
+    }
+    if filter.versions.contains(&IpVersion::Ipv6) {
+        for p in raw.ipv6_prefixes.iter().filter(|p| filter.services.contains(&*p.service)) {
+            keep(&p.ipv6_prefix, &p.region, IpVersion::Ipv6)?;
+        }
+    }
+    Ok(Selection {
+        sync_token,
+        create_date: raw.create_date.map(Cow::into_owned),
+        ranges,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(services: &[&str], versions: &[IpVersion]) -> Filter {
+        Filter {
+            services: services.iter().map(|s| s.to_string()).collect(),
+            versions: versions.iter().copied().collect(),
+        }
+    }
+
+    fn both() -> Filter {
+        filter(&["CLOUDFRONT"], &IpVersion::ALL)
+    }
+
+    const SMALL: &str = r#"{
+      "syncToken": "1787411825",
+      "createDate": "2026-08-22-15-17-05",
+      "prefixes": [
+        {"ip_prefix": "13.32.0.0/15", "region": "GLOBAL", "service": "CLOUDFRONT", "network_border_group": "GLOBAL"},
+        {"ip_prefix": "13.32.0.0/15", "region": "GLOBAL", "service": "AMAZON", "network_border_group": "GLOBAL"},
+        {"ip_prefix": "13.32.0.1/15", "region": "GLOBAL", "service": "CLOUDFRONT"},
+        {"ip_prefix": "56.125.47.0/32", "region": "sa-east-1", "service": "CLOUDFRONT", "new_field": [1, 2]},
+        {"ip_prefix": "3.5.140.0/22", "region": "ap-northeast-2", "service": "AMAZON"},
+        {"ip_prefix": "15.158.0.0/16", "region": "GLOBAL", "service": "CLOUDFRONT_ORIGIN_FACING"}
+      ],
+      "ipv6_prefixes": [
+        {"ipv6_prefix": "2600:9000:6000::/36", "region": "GLOBAL", "service": "CLOUDFRONT"},
+        {"ipv6_prefix": "2600:9000:6000::/36", "region": "GLOBAL", "service": "CLOUDFRONT_ORIGIN_FACING"},
+        {"ipv6_prefix": "2a05:d07a:a000::/40", "region": "eu-south-1", "service": "AMAZON"}
+      ],
+      "a_future_top_level_field": {"x": 1}
+    }"#;
+
+    fn strings(set: &BTreeSet<Cidr>) -> Vec<String> {
+        set.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn selects_only_the_exact_service_split_by_scope_canonical_and_deduplicated() {
+        let sel = parse(SMALL.as_bytes(), &both()).unwrap();
+        assert_eq!(sel.sync_token, 1_787_411_825);
+        assert_eq!(sel.create_date.as_deref(), Some("2026-08-22-15-17-05"));
+        assert_eq!(strings(sel.ranges(Scope::Global)), ["13.32.0.0/15", "2600:9000:6000::/36"]);
+        assert_eq!(strings(sel.ranges(Scope::Regional)), ["56.125.47.0/32"]);
+    }
+
+    #[test]
+    fn ip_versions_limit_the_selection() {
+        let v4 = parse(SMALL.as_bytes(), &filter(&["CLOUDFRONT"], &[IpVersion::Ipv4])).unwrap();
+        assert_eq!(strings(v4.ranges(Scope::Global)), ["13.32.0.0/15"]);
+        let v6 = parse(SMALL.as_bytes(), &filter(&["CLOUDFRONT"], &[IpVersion::Ipv6])).unwrap();
+        assert_eq!(strings(v6.ranges(Scope::Global)), ["2600:9000:6000::/36"]);
+        assert!(v6.ranges(Scope::Regional).is_empty());
+    }
+
+    #[test]
+    fn merged_services_are_deduplicated() {
+        let sel = parse(
+            SMALL.as_bytes(),
+            &filter(&["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL),
+        )
+        .unwrap();
+        assert_eq!(
+            strings(sel.ranges(Scope::Global)),
+            ["13.32.0.0/15", "15.158.0.0/16", "2600:9000:6000::/36"]
+        );
+    }
+
+    #[test]
+    fn missing_prefix_lists_and_create_date_are_optional() {
+        let sel = parse(br#"{"syncToken": "1"}"#, &both()).unwrap();
+        assert_eq!(sel.sync_token, 1);
+        assert_eq!(sel.create_date, None);
+        assert!(sel.ranges.is_empty());
+    }
+
+    #[test]
+    fn escaped_strings_are_accepted() {
+        let doc = br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "13.32.0.0\/15", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#;
+        let sel = parse(doc, &both()).unwrap();
+        assert_eq!(strings(sel.ranges(Scope::Global)), ["13.32.0.0/15"]);
+    }
+
+    #[test]
+    fn invalid_documents_are_errors_that_say_why() {
+        let cases: &[(&[u8], &str)] = &[
+            (b"", "not an ip-ranges.json document"),
+            (b"<html>", "not an ip-ranges.json document"),
+            (b"[]", "not an ip-ranges.json document"),
+            (br#"{"prefixes": []}"#, "syncToken"),
+            (br#"{"syncToken": "12a"}"#, "syncToken \"12a\" is not a number"),
+            (br#"{"syncToken": 12}"#, "not an ip-ranges.json document"),
+            (br#"{"syncToken": "1", "prefixes": {}}"#, "not an ip-ranges.json document"),
+            (br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "1.2.3.0/24"}]}"#, "region"),
+            (
+                br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "1.2.3.0/33", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#,
+                "\"1.2.3.0/33\" is not a CIDR block",
+            ),
+            (
+                br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "2600::/32", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#,
+                "is listed as ipv4",
+            ),
+            (br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "1.2.3.0/24", "region": "GLOBAL", "service": "CLOUD"#, "not an ip-ranges.json document"),
+        ];
+        for (input, expected) in cases {
+            let err = parse(input, &both()).unwrap_err();
+            assert!(matches!(err, Error::Document { .. }), "{err:?}");
+            assert!(err.to_string().contains(expected), "{:?}: {err}", String::from_utf8_lossy(input));
+        }
+    }
+
+    #[test]
+    fn invalid_cidrs_of_other_services_are_not_our_concern() {
+        let doc = br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "bogus", "region": "GLOBAL", "service": "AMAZON"}]}"#;
+        assert!(parse(doc, &both()).is_ok());
+    }
+
+    #[test]
+    fn md5_is_lower_case_hex_of_the_raw_bytes() {
+        assert_eq!(md5_hex(b""), "d41d8cd98f00b204e9800998ecf8427e");
+        assert_eq!(md5_hex(b"abc"), "900150983cd24fb0d6963f7d28e17f72");
+    }
+
+    #[test]
+    fn sync_tokens_are_digits_only() {
+        assert_eq!(parse_sync_token("1787411825"), Some(1_787_411_825));
+        for bad in ["", "-1", "+1", "1.5", " 1", "99999999999999999999999"] {
+            assert_eq!(parse_sync_token(bad), None, "{bad}");
+        }
+    }
+}

@@ -1,0 +1,41 @@
+//! # cloudfront-sg-sync
+//!
+//! Keeps EC2 security groups open only to the address ranges Amazon CloudFront publishes.
+//!
+//! AWS announces every change of `ip-ranges.json` on the SNS topic `AmazonIpSpaceChanged`. The Lambda function
+//! receives it (or a daily schedule), downloads the file, checks its MD5, keeps the CloudFront prefixes and
+//! authorizes and revokes ingress rules until every tagged set of security groups matches them. A CLI runs
+//! the same core from a laptop or a CI job.
+//!
+//! ## Layout
+//!
+//! Pure core (no I/O, no SDK types, unit-tested without mocks):
+//! - [`cidr`]: canonical CIDR blocks.
+//! - [`event`]: what started a run: SNS notification or schedule.
+//! - [`ip_ranges`]: parse `ip-ranges.json`, MD5, select the wanted prefixes per scope.
+//! - [`plan`]: rule ownership, placement over a set's groups within the quota, the plan of writes.
+//! - [`config`]: typed settings, read once.
+//!
+//! The two I/O boundaries:
+//! - [`source`]: where `ip-ranges.json` comes from (HTTP, or a file for the CLI).
+//! - [`ec2`]: where security groups live (the `aws-sdk-ec2` adapter).
+//!
+//! Wiring:
+//! - [`sync`]: one run end to end, shared by the handler and the CLI.
+//! - [`handler`]: the Lambda function.
+//! - `src/bin/lambda.rs` and `src/bin/cli.rs`: thin binaries.
+//!
+//! All errors are one enum, [`Error`], turned into a Lambda error once, in [`handler`].
+
+pub mod cidr;
+pub mod config;
+pub mod ec2;
+pub mod error;
+pub mod event;
+pub mod handler;
+pub mod ip_ranges;
+pub mod plan;
+pub mod source;
+pub mod sync;
+
+pub use error::{Error, Result};

@@ -1,0 +1,523 @@
+//! Decide, for one set of security groups, which rules to authorize and which to revoke.
+//!
+//! Pure: the wanted CIDRs and the groups' current rules in, a [`SetPlan`] out. No I/O, no SDK types.
+//!
+//! Rules of the game:
+//! - A rule is *ours* when it is tcp, one port, one CIDR, and its description begins with
+//!   [`DESCRIPTION_PREFIX`]. Only ours are ever revoked.
+//! - A wanted CIDR is *present* when one of the set's groups holds it as our rule on the set's port, or as a
+//!   hand-made rule (any description) that lets tcp to that port in from exactly that CIDR.
+//! - Existing rules stay where they are. Missing CIDRs fill the group with the most room first, so a change
+//!   touches as few groups as possible. Our copies of a CIDR beyond the first in a set are revoked.
+//! - Each group holds at most `max_rules` ingress rules per IP version, counting every rule it has; a rule that
+//!   references a security group or a prefix list counts for both versions.
+//! - Authorizations come before revocations. Only when a group has no room until its stale rules are revoked
+//!   is a CIDR placed in the *after revoke* phase.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use crate::cidr::{Cidr, IpVersion};
+use crate::error::{Error, Result};
+use crate::ip_ranges::Scope;
+
+/// Every rule this tool creates has a description that starts with this.
+pub const DESCRIPTION_PREFIX: &str = "cloudfront-sg-sync";
+
+/// The description of the rules created for `scope` and `service`.
+pub fn rule_description(scope: Scope, service: &str) -> String {
+    format!("{DESCRIPTION_PREFIX}: {service} {}", scope.describe())
+}
+
+/// The port that a group's `Protocol` tag names: `http` (80), `https` (443) or a port number (1-65535).
+pub fn port_of_protocol_tag(value: &str) -> Option<u16> {
+    match value.to_ascii_lowercase().as_str() {
+        "http" => Some(80),
+        "https" => Some(443),
+        digits if !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) => {
+            digits.parse().ok().filter(|p| *p != 0)
+        }
+        _ => None,
+    }
+}
+
+/// The IP protocol of a rule, as EC2 reports it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RuleProtocol {
+    Tcp,
+    /// `-1`: all protocols, all ports.
+    All,
+    /// udp, icmp, a protocol number...
+    Other(String),
+}
+
+impl RuleProtocol {
+    /// Parse EC2's `IpProtocol` (`tcp`, `6`, `-1`, `udp`...).
+    pub fn from_ec2(value: &str) -> RuleProtocol {
+        match value {
+            "tcp" | "6" => RuleProtocol::Tcp,
+            "-1" | "all" => RuleProtocol::All,
+            other => RuleProtocol::Other(other.to_owned()),
+        }
+    }
+}
+
+/// Where a rule lets traffic in from.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RuleSource {
+    Cidr(Cidr),
+    /// A security group or prefix list reference: counts against both IP versions' quota.
+    Reference(String),
+}
+
+/// One ingress rule: one source, as EC2 counts rules.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Rule {
+    pub protocol: RuleProtocol,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    pub source: RuleSource,
+    pub description: Option<String>,
+}
+
+impl Rule {
+    /// The CIDR of a rule this tool created (tcp, one port, one CIDR, our description), with its port.
+    pub fn ours(&self) -> Option<(Cidr, u16)> {
+        let RuleSource::Cidr(cidr) = self.source else {
+            return None;
+        };
+        let port = u16::try_from(self.from_port?).ok()?;
+        let ours = self.protocol == RuleProtocol::Tcp
+            && self.to_port == self.from_port
+            && self.description.as_deref().is_some_and(|d| d.starts_with(DESCRIPTION_PREFIX));
+        ours.then_some((cidr, port))
+    }
+
+    /// Whether this rule lets tcp to `port` in from exactly `cidr`.
+    fn admits(&self, cidr: Cidr, port: u16) -> bool {
+        if self.source != RuleSource::Cidr(cidr) {
+            return false;
+        }
+        match self.protocol {
+            RuleProtocol::All => true,
+            RuleProtocol::Tcp => {
+                let port = i32::from(port);
+                self.from_port.is_some_and(|f| f <= port) && self.to_port.is_some_and(|t| port <= t)
+            }
+            RuleProtocol::Other(_) => false,
+        }
+    }
+
+    /// The IP versions whose quota this rule counts against.
+    fn counts_for(&self, version: IpVersion) -> bool {
+        match self.source {
+            RuleSource::Cidr(c) => c.version() == version,
+            RuleSource::Reference(_) => true,
+        }
+    }
+}
+
+/// A security group as the sync sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Group {
+    pub id: String,
+    pub rules: Vec<Rule>,
+}
+
+/// The identity of a set: groups with the same region, VPC, `Name` and port share one copy of the ranges.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SetKey {
+    pub region: String,
+    pub vpc: String,
+    pub scope: Scope,
+    pub port: u16,
+}
+
+impl SetKey {
+    /// `http`, `https` or the port number, as the `Protocol` tag says it.
+    pub fn protocol(&self) -> String {
+        match self.port {
+            80 => "http".into(),
+            443 => "https".into(),
+            p => p.to_string(),
+        }
+    }
+}
+
+impl fmt::Display for SetKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}/{}/{}", self.region, self.vpc, self.scope, self.protocol())
+    }
+}
+
+/// The changes to one group.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct GroupPlan {
+    /// Authorized first.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub authorize: BTreeSet<Cidr>,
+    /// Revoked once every authorization of the set has been made, per port.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub revoke: BTreeMap<u16, BTreeSet<Cidr>>,
+    /// Authorized after the revocations, because the group has no room before them.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub authorize_after_revoke: BTreeSet<Cidr>,
+}
+
+impl GroupPlan {
+    /// How many rules are revoked.
+    pub fn revoked(&self) -> usize {
+        self.revoke.values().map(BTreeSet::len).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.authorize.is_empty() && self.revoke.is_empty() && self.authorize_after_revoke.is_empty()
+    }
+}
+
+/// What to do to one set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SetPlan {
+    /// Per group id, only the groups that change.
+    pub changes: BTreeMap<String, GroupPlan>,
+    /// Wanted CIDRs to be authorized.
+    pub added: usize,
+    /// Our rules to be revoked (stale CIDRs, other ports, second copies).
+    pub removed: usize,
+    /// Wanted CIDRs already present.
+    pub unchanged: usize,
+    /// Free rule slots per IP version once the plan is applied.
+    pub room_left: BTreeMap<IpVersion, usize>,
+    /// Rule slots per IP version: groups × `max_rules`.
+    pub capacity: usize,
+}
+
+impl SetPlan {
+    /// Share of the set's rule slots in use once applied, for the fullest IP version.
+    pub fn fullness(&self) -> f64 {
+        if self.capacity == 0 {
+            return 1.0;
+        }
+        let least_room = self.room_left.values().copied().min().unwrap_or(self.capacity);
+        (self.capacity - least_room) as f64 / self.capacity as f64
+    }
+}
+
+/// Plan one set: `groups` are its groups (any order), `wanted` the CIDRs it must hold on `key.port`.
+pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], max_rules: usize) -> Result<SetPlan> {
+    let mut groups: Vec<&Group> = groups.iter().collect();
+    groups.sort_by(|a, b| a.id.cmp(&b.id));
+
+    let mut changes: BTreeMap<&str, GroupPlan> = BTreeMap::new();
+    // Our copy of each wanted CIDR that stays: the first found, in group id order.
+    let mut held: BTreeSet<Cidr> = BTreeSet::new();
+    for group in &groups {
+        for (cidr, port) in group.rules.iter().filter_map(Rule::ours) {
+            if port == key.port && wanted.contains(&cidr) && held.insert(cidr) {
+                continue;
+            }
+            let plan = changes.entry(&group.id).or_default();
+            plan.revoke.entry(port).or_default().insert(cidr);
+        }
+    }
+    let admitted = |cidr: &Cidr| {
+        groups.iter().any(|g| g.rules.iter().any(|r| r.ours().is_none() && r.admits(*cidr, key.port)))
+    };
+    let missing: BTreeSet<Cidr> = wanted.iter().filter(|c| !held.contains(c) && !admitted(c)).copied().collect();
+
+    let mut room_left = BTreeMap::new();
+    for version in IpVersion::ALL {
+        let missing: Vec<Cidr> = missing.iter().filter(|c| c.version() == version).copied().collect();
+        // (room before any revoke, room freed by this group's revokes), per group in id order.
+        let rooms: Vec<(usize, usize)> = groups
+            .iter()
+            .map(|g| {
+                let used = g.rules.iter().filter(|r| r.counts_for(version)).count();
+                let revoked = changes
+                    .get(g.id.as_str())
+                    .map_or(0, |p| p.revoke.values().flatten().filter(|c| c.version() == version).count());
+                let now = max_rules.saturating_sub(used);
+                (now, max_rules.saturating_sub(used - revoked) - now)
+            })
+            .collect();
+        let total: usize = rooms.iter().map(|(now, freed)| now + freed).sum();
+        if missing.len() > total {
+            let needed = missing.len() - total;
+            return Err(Error::SetTooSmall {
+                set: key.to_string(),
+                version: version.as_str(),
+                needed,
+                groups: groups.len(),
+                max_rules,
+                more_groups: needed.div_ceil(max_rules.max(1)),
+            });
+        }
+        room_left.insert(version, total - missing.len());
+        let mut todo = missing.into_iter();
+        for after_revoke in [false, true] {
+            let mut order: Vec<(usize, usize)> = rooms
+                .iter()
+                .enumerate()
+                .map(|(i, (now, freed))| (if after_revoke { *freed } else { *now }, i))
+                .collect();
+            // Most room first; ties by group id.
+            order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            for (room, index) in order {
+                let plan = changes.entry(&groups[index].id).or_default();
+                let target = if after_revoke { &mut plan.authorize_after_revoke } else { &mut plan.authorize };
+                target.extend(todo.by_ref().take(room));
+            }
+        }
+    }
+
+    changes.retain(|_, plan| !plan.is_empty());
+    let added = missing.len();
+    Ok(SetPlan {
+        removed: changes.values().map(GroupPlan::revoked).sum(),
+        changes: changes.into_iter().map(|(id, plan)| (id.to_owned(), plan)).collect(),
+        added,
+        unchanged: wanted.len() - added,
+        room_left,
+        capacity: groups.len() * max_rules,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn c(s: &str) -> Cidr {
+        s.parse().unwrap()
+    }
+
+    fn key() -> SetKey {
+        SetKey {
+            region: "us-east-1".into(),
+            vpc: "vpc-1".into(),
+            scope: Scope::Global,
+            port: 443,
+        }
+    }
+
+    fn ours(cidr: &str, port: i32) -> Rule {
+        Rule {
+            protocol: RuleProtocol::Tcp,
+            from_port: Some(port),
+            to_port: Some(port),
+            source: RuleSource::Cidr(c(cidr)),
+            description: Some(rule_description(Scope::Global, "CLOUDFRONT")),
+        }
+    }
+
+    fn hand_made(protocol: RuleProtocol, from: Option<i32>, to: Option<i32>, cidr: &str) -> Rule {
+        Rule {
+            protocol,
+            from_port: from,
+            to_port: to,
+            source: RuleSource::Cidr(c(cidr)),
+            description: Some("office".into()),
+        }
+    }
+
+    fn reference(id: &str) -> Rule {
+        Rule {
+            protocol: RuleProtocol::Tcp,
+            from_port: Some(443),
+            to_port: Some(443),
+            source: RuleSource::Reference(id.into()),
+            description: None,
+        }
+    }
+
+    fn group(id: &str, rules: Vec<Rule>) -> Group {
+        Group { id: id.into(), rules }
+    }
+
+    /// `n` distinct IPv4 /24s starting at 10.0.`start`.0.
+    fn v4(start: usize, n: usize) -> BTreeSet<Cidr> {
+        (start..start + n).map(|i| c(&format!("10.{}.{}.0/24", i / 256, i % 256))).collect()
+    }
+
+    /// The CIDRs revoked on port 443 (asserting none on another port).
+    fn revoked(plan: &GroupPlan) -> BTreeSet<Cidr> {
+        assert!(plan.revoke.keys().all(|p| *p == 443), "{plan:?}");
+        plan.revoke.get(&443).cloned().unwrap_or_default()
+    }
+
+    fn set(cidrs: &[&str]) -> BTreeSet<Cidr> {
+        cidrs.iter().map(|s| c(s)).collect()
+    }
+
+    #[test]
+    fn protocol_tags_map_to_ports() {
+        assert_eq!(port_of_protocol_tag("http"), Some(80));
+        assert_eq!(port_of_protocol_tag("https"), Some(443));
+        assert_eq!(port_of_protocol_tag("HTTPS"), Some(443));
+        assert_eq!(port_of_protocol_tag("8443"), Some(8443));
+        for bad in ["", "0", "65536", "ftp", "443 ", "-1", "100000", "http2"] {
+            assert_eq!(port_of_protocol_tag(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn first_sync_fills_the_group_with_most_room_then_the_next() {
+        let wanted = v4(0, 100);
+        let groups = [group("sg-b", vec![]), group("sg-a", vec![hand_made(RuleProtocol::Tcp, Some(22), Some(22), "192.0.2.0/24")])];
+        let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
+        assert_eq!(plan.changes["sg-b"].authorize.len(), 60);
+        assert_eq!(plan.changes["sg-a"].authorize.len(), 40);
+        assert!(plan.changes.values().all(|p| p.revoke.is_empty() && p.authorize_after_revoke.is_empty()));
+        assert_eq!((plan.added, plan.removed, plan.unchanged), (100, 0, 0));
+        assert_eq!(plan.room_left[&IpVersion::Ipv4], 19);
+        assert_eq!(plan.room_left[&IpVersion::Ipv6], 120);
+    }
+
+    #[test]
+    fn placement_is_deterministic_whatever_the_input_order() {
+        let wanted = v4(0, 100);
+        let a = plan_set(&key(), &wanted, &[group("sg-1", vec![]), group("sg-2", vec![])], 60).unwrap();
+        let b = plan_set(&key(), &wanted, &[group("sg-2", vec![]), group("sg-1", vec![])], 60).unwrap();
+        assert_eq!(a, b);
+        assert_eq!(a.changes["sg-1"].authorize.len(), 60);
+    }
+
+    #[test]
+    fn a_synced_set_plans_nothing() {
+        let wanted = set(&["13.32.0.0/15", "2600:9000::/28"]);
+        let groups = [group("sg-1", vec![ours("13.32.0.0/15", 443), ours("2600:9000::/28", 443)])];
+        let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
+        assert!(plan.changes.is_empty());
+        assert_eq!((plan.added, plan.removed, plan.unchanged), (0, 0, 2));
+    }
+
+    #[test]
+    fn existing_rules_stay_and_new_ranges_go_where_the_room_is() {
+        let wanted: BTreeSet<Cidr> = v4(0, 12);
+        let mut full: Vec<Rule> = v4(0, 9).iter().map(|c| ours(&c.to_string(), 443)).collect();
+        full.push(ours("10.9.9.0/24", 443)); // stale
+        let groups = [group("sg-1", full), group("sg-2", vec![ours("10.0.9.0/24", 443)])];
+        let plan = plan_set(&key(), &wanted, &groups, 10).unwrap();
+        assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.9.9.0/24"]));
+        assert!(plan.changes["sg-1"].authorize.is_empty());
+        assert_eq!(plan.changes["sg-2"].authorize, set(&["10.0.10.0/24", "10.0.11.0/24"]));
+        assert_eq!((plan.added, plan.removed, plan.unchanged), (2, 1, 10));
+    }
+
+    #[test]
+    fn only_our_rules_are_revoked_and_hand_made_rules_count_as_present() {
+        let wanted = set(&["13.32.0.0/15", "52.84.0.0/15", "2600:9000::/28"]);
+        let mut other_port = ours("13.32.0.0/15", 80);
+        other_port.description = Some("cloudfront-sg-sync: old http".into());
+        let groups = [group(
+            "sg-1",
+            vec![
+                hand_made(RuleProtocol::Tcp, Some(443), Some(443), "13.32.0.0/15"),
+                hand_made(RuleProtocol::All, None, None, "2600:9000::/28"),
+                hand_made(RuleProtocol::Tcp, Some(22), Some(22), "198.51.100.0/24"),
+                hand_made(RuleProtocol::Tcp, Some(443), Some(443), "203.0.113.0/24"),
+                hand_made(RuleProtocol::Other("udp".into()), Some(443), Some(443), "52.84.0.0/15"),
+                reference("sg-other"),
+                other_port,
+                ours("198.18.0.0/15", 443),
+            ],
+        )];
+        let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
+        let p = &plan.changes["sg-1"];
+        assert_eq!(p.authorize, set(&["52.84.0.0/15"]));
+        assert_eq!(
+            p.revoke,
+            BTreeMap::from([(80, set(&["13.32.0.0/15"])), (443, set(&["198.18.0.0/15"]))])
+        );
+        assert_eq!((plan.added, plan.removed, plan.unchanged), (1, 2, 2));
+    }
+
+    #[test]
+    fn a_tcp_port_range_covering_the_port_counts_as_present() {
+        let wanted = set(&["13.32.0.0/15"]);
+        let groups = [group("sg-1", vec![hand_made(RuleProtocol::Tcp, Some(0), Some(65535), "13.32.0.0/15")])];
+        assert!(plan_set(&key(), &wanted, &groups, 60).unwrap().changes.is_empty());
+    }
+
+    #[test]
+    fn second_copies_of_a_cidr_in_a_set_are_revoked() {
+        let wanted = set(&["13.32.0.0/15"]);
+        let groups = [group("sg-2", vec![ours("13.32.0.0/15", 443)]), group("sg-1", vec![ours("13.32.0.0/15", 443)])];
+        let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
+        assert_eq!(plan.changes.len(), 1);
+        assert_eq!(revoked(&plan.changes["sg-2"]), set(&["13.32.0.0/15"]));
+        assert_eq!((plan.added, plan.removed, plan.unchanged), (0, 1, 1));
+    }
+
+    #[test]
+    fn quota_is_counted_per_ip_version_with_references_counting_for_both() {
+        // 3 slots: one reference leaves 2 for IPv4 and 2 for IPv6.
+        let wanted = set(&["10.0.0.0/24", "10.0.1.0/24", "2600::/32", "2601::/32"]);
+        let plan = plan_set(&key(), &wanted, &[group("sg-1", vec![reference("sg-x")])], 3).unwrap();
+        assert_eq!(plan.changes["sg-1"].authorize, wanted);
+        assert_eq!(plan.room_left[&IpVersion::Ipv4], 0);
+        assert_eq!(plan.room_left[&IpVersion::Ipv6], 0);
+        assert!((plan.fullness() - 1.0).abs() < f64::EPSILON);
+
+        let too_many = set(&["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]);
+        let err = plan_set(&key(), &too_many, &[group("sg-1", vec![reference("sg-x")])], 3).unwrap_err();
+        assert!(matches!(err, Error::SetTooSmall { version: "ipv4", needed: 1, more_groups: 1, .. }), "{err:?}");
+    }
+
+    #[test]
+    fn a_set_that_cannot_hold_its_ranges_says_how_many_groups_it_needs() {
+        let err = plan_set(&key(), &v4(0, 211), &[group("sg-1", vec![]), group("sg-2", vec![])], 60).unwrap_err();
+        let Error::SetTooSmall { needed, groups, more_groups, ref set, .. } = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!((needed, groups, more_groups), (91, 2, 2));
+        assert_eq!(set, "us-east-1/vpc-1/cloudfront_g/https");
+        assert!(err.to_string().contains("add 2 more group(s)"), "{err}");
+    }
+
+    #[test]
+    fn a_full_group_authorizes_after_its_stale_rules_are_revoked() {
+        // 4 slots, all used: 3 still wanted, 1 stale. One new CIDR can only go in after the revoke.
+        let wanted = set(&["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]);
+        let rules = ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24", "10.9.0.0/24"].map(|s| ours(s, 443)).to_vec();
+        let plan = plan_set(&key(), &wanted, &[group("sg-1", rules)], 4).unwrap();
+        let p = &plan.changes["sg-1"];
+        assert!(p.authorize.is_empty());
+        assert_eq!(revoked(p), set(&["10.9.0.0/24"]));
+        assert_eq!(p.authorize_after_revoke, set(&["10.0.3.0/24"]));
+        assert_eq!(plan.room_left[&IpVersion::Ipv4], 0);
+    }
+
+    #[test]
+    fn new_ranges_prefer_room_that_needs_no_revoke_first() {
+        let wanted = set(&["10.0.0.0/24", "10.0.1.0/24"]);
+        let groups = [group("sg-1", vec![ours("10.9.0.0/24", 443)]), group("sg-2", vec![])];
+        let plan = plan_set(&key(), &wanted, &groups, 1).unwrap();
+        assert_eq!(plan.changes["sg-2"].authorize, set(&["10.0.0.0/24"]));
+        assert_eq!(plan.changes["sg-1"].authorize_after_revoke, set(&["10.0.1.0/24"]));
+        assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.9.0.0/24"]));
+    }
+
+    #[test]
+    fn an_empty_wanted_set_revokes_only_our_rules() {
+        let groups = [group("sg-1", vec![ours("10.0.0.0/24", 443), hand_made(RuleProtocol::Tcp, Some(443), Some(443), "10.1.0.0/24")])];
+        let plan = plan_set(&key(), &BTreeSet::new(), &groups, 60).unwrap();
+        assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.0.0.0/24"]));
+        assert_eq!(plan.removed, 1);
+    }
+
+    #[test]
+    fn rules_with_other_descriptions_or_shapes_are_not_ours() {
+        let mut no_desc = ours("10.0.0.0/24", 443);
+        no_desc.description = None;
+        let mut prefix_inside = ours("10.0.0.0/24", 443);
+        prefix_inside.description = Some("managed by cloudfront-sg-sync".into());
+        let mut range = ours("10.0.0.0/24", 443);
+        range.to_port = Some(444);
+        let mut all = ours("10.0.0.0/24", 443);
+        all.protocol = RuleProtocol::All;
+        for rule in [no_desc, prefix_inside, range, all, reference("sg-1")] {
+            assert_eq!(rule.ours(), None, "{rule:?}");
+        }
+        assert_eq!(ours("10.0.0.0/24", 443).ours(), Some((c("10.0.0.0/24"), 443)));
+    }
+}

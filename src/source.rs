@@ -1,0 +1,198 @@
+//! Where `ip-ranges.json` comes from: the first of the two I/O boundaries.
+//!
+//! [`HttpSource`] downloads it from the configured URL (never from a URL taken from an event), with a timeout,
+//! bounded retries on 5xx answers and connection errors, a body size cap, and redirects followed only on the
+//! configured host. [`FileSource`] reads a local copy (for the CLI).
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::Config;
+use crate::error::{Error, Result};
+
+/// A source of the raw `ip-ranges.json` bytes. The MD5 is computed over exactly these bytes.
+pub trait RangesSource: Send + Sync {
+    /// Fetch the document as published now.
+    fn fetch(&self) -> impl Future<Output = Result<Vec<u8>>> + Send;
+
+    /// Where it comes from, for logs and messages.
+    fn location(&self) -> &str;
+}
+
+/// Downloads over HTTP(S).
+#[derive(Debug, Clone)]
+pub struct HttpSource {
+    client: reqwest::Client,
+    url: String,
+    attempts: u32,
+    max_bytes: u64,
+}
+
+const MAX_REDIRECTS: usize = 5;
+
+impl HttpSource {
+    /// Build the client once; no network I/O happens here.
+    pub fn new(config: &Config) -> Result<HttpSource> {
+        HttpSource::with_client(config, reqwest::Client::builder())
+    }
+
+    /// As [`HttpSource::new`], from a client builder the caller has prepared (tests map a host to 127.0.0.1).
+    pub fn with_client(config: &Config, builder: reqwest::ClientBuilder) -> Result<HttpSource> {
+        let url = config.ip_ranges_url.clone();
+        let parsed = reqwest::Url::parse(&url).map_err(|e| Error::Config {
+            variable: "IP_RANGES_URL",
+            value: url.clone(),
+            reason: e.to_string(),
+        })?;
+        let host = parsed.host_str().map(str::to_owned);
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() > MAX_REDIRECTS {
+                attempt.error("too many redirects")
+            } else if attempt.url().host_str().map(str::to_owned) != host {
+                // Not followed: the 3xx answer comes back and is reported as an error.
+                attempt.stop()
+            } else {
+                attempt.follow()
+            }
+        });
+        let client = builder
+            .timeout(config.download_timeout)
+            .connect_timeout(config.download_timeout.min(Duration::from_secs(10)))
+            .redirect(policy)
+            .user_agent(concat!("cloudfront-sg-sync/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(|e| Error::Download {
+                url: url.clone(),
+                attempts: 0,
+                reason: format!("cannot build the HTTP client: {e}"),
+            })?;
+        Ok(HttpSource {
+            client,
+            url,
+            attempts: config.download_attempts,
+            max_bytes: config.download_max_bytes,
+        })
+    }
+
+    /// One attempt. `Err((retryable, reason))` on failure.
+    async fn attempt(&self) -> std::result::Result<Vec<u8>, Attempt> {
+        let mut response = self.client.get(&self.url).send().await.map_err(|e| Attempt::Retry(describe(&e)))?;
+        let status = response.status();
+        if status.is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|l| l.to_str().ok())
+                .unwrap_or("nowhere");
+            return Err(Attempt::Fail(format!("HTTP {status}: redirect to {to} not followed off the configured host")));
+        }
+        if status.is_server_error() {
+            return Err(Attempt::Retry(format!("HTTP {status}")));
+        }
+        if !status.is_success() {
+            return Err(Attempt::Fail(format!("HTTP {status}")));
+        }
+        if response.content_length().is_some_and(|n| n > self.max_bytes) {
+            return Err(Attempt::TooLarge);
+        }
+        let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
+        while let Some(chunk) = response.chunk().await.map_err(|e| Attempt::Retry(describe(&e)))? {
+            if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
+                return Err(Attempt::TooLarge);
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
+    }
+}
+
+enum Attempt {
+    Retry(String),
+    Fail(String),
+    TooLarge,
+}
+
+/// A reqwest error with its causes, which hold the useful part ("connection refused", "unexpected EOF").
+fn describe(error: &reqwest::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl RangesSource for HttpSource {
+    async fn fetch(&self) -> Result<Vec<u8>> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let reason = match self.attempt().await {
+                Ok(body) => {
+                    tracing::info!(url = %self.url, bytes = body.len(), attempt, "downloaded ip-ranges.json");
+                    return Ok(body);
+                }
+                Err(Attempt::TooLarge) => {
+                    return Err(Error::TooLarge {
+                        url: self.url.clone(),
+                        limit: self.max_bytes,
+                    });
+                }
+                Err(Attempt::Fail(reason)) => {
+                    return Err(Error::Download {
+                        url: self.url.clone(),
+                        attempts: attempt,
+                        reason,
+                    });
+                }
+                Err(Attempt::Retry(reason)) => reason,
+            };
+            if attempt >= self.attempts {
+                return Err(Error::Download {
+                    url: self.url.clone(),
+                    attempts: attempt,
+                    reason,
+                });
+            }
+            let backoff = Duration::from_millis(200 << attempt.min(6));
+            tracing::warn!(url = %self.url, attempt, %reason, ?backoff, "download failed; retrying");
+            tokio::time::sleep(backoff).await;
+        }
+    }
+
+    fn location(&self) -> &str {
+        &self.url
+    }
+}
+
+/// Reads a local copy of the file.
+#[derive(Debug, Clone)]
+pub struct FileSource {
+    path: PathBuf,
+    display: String,
+}
+
+impl FileSource {
+    pub fn new(path: impl Into<PathBuf>) -> FileSource {
+        let path = path.into();
+        let display = path.display().to_string();
+        FileSource { path, display }
+    }
+}
+
+impl RangesSource for FileSource {
+    async fn fetch(&self) -> Result<Vec<u8>> {
+        tokio::fs::read(&self.path).await.map_err(|e| Error::Download {
+            url: self.display.clone(),
+            attempts: 1,
+            reason: e.to_string(),
+        })
+    }
+
+    fn location(&self) -> &str {
+        &self.display
+    }
+}
