@@ -143,7 +143,7 @@ mod tests {
 
     #[test]
     fn ipv4_sorts_before_ipv6_and_by_address() {
-        let mut v = vec![c("2600::/32"), c("13.0.0.0/8"), c("3.0.0.0/8"), c("3.0.0.0/16")];
+        let mut v = [c("2600::/32"), c("13.0.0.0/8"), c("3.0.0.0/8"), c("3.0.0.0/16")];
         v.sort();
         let s: Vec<String> = v.iter().map(ToString::to_string).collect();
         assert_eq!(s, ["3.0.0.0/8", "3.0.0.0/16", "13.0.0.0/8", "2600::/32"]);

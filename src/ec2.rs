@@ -69,8 +69,14 @@ const NOT_FOUND: &str = "InvalidPermission.NotFound";
 impl Ec2Groups {
     /// Build one client per configured region from the default credential chain. No network I/O happens here.
     pub async fn new(config: &Config) -> Ec2Groups {
+        Ec2Groups::with_loader(config, aws_config::defaults(BehaviorVersion::latest())).await
+    }
+
+    /// As [`Ec2Groups::new`], from a loader the caller has prepared (tests: an emulator's endpoint and test
+    /// credentials). The retry and timeout settings are ours.
+    pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Ec2Groups {
         let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
-        let shared = aws_config::defaults(BehaviorVersion::latest())
+        let shared = loader
             .region(aws_config::Region::new(first))
             .retry_config(
                 RetryConfig::standard()

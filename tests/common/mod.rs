@@ -1,0 +1,415 @@
+//! Test harness: a fresh `moto_server` per test, a loopback HTTP server for ip-ranges.json, the real snapshots,
+//! and helpers to create and read security groups with the plain SDK.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::net::TcpListener as StdListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use aws_config::BehaviorVersion;
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+use cloudfront_sg_sync::cidr::Cidr;
+use cloudfront_sg_sync::config::Config;
+use cloudfront_sg_sync::ec2::{Ec2Groups, SecurityGroups, TaggedGroup};
+use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub const NEWEST: &str = "ip-ranges-2026-08-22-15-17-05.json";
+pub const PAIR_A_OLD: &str = "ip-ranges-2025-11-17-20-08-21.json";
+pub const PAIR_A_NEW: &str = "ip-ranges-2025-11-17-21-58-25.json";
+pub const OLDEST: &str = "ip-ranges-2021-10-12-17-13-16.json";
+
+/// The exact bytes of a bundled real snapshot.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.gz"));
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let mut out = Vec::new();
+    flate2::read::GzDecoder::new(file).read_to_end(&mut out).unwrap();
+    out
+}
+
+/// The CLOUDFRONT selection of a snapshot (both IP versions).
+pub fn selection(bytes: &[u8]) -> ip_ranges::Selection {
+    let filter = RangeFilter {
+        services: BTreeSet::from(["CLOUDFRONT".to_string()]),
+        versions: BTreeSet::from(cloudfront_sg_sync::cidr::IpVersion::ALL),
+    };
+    ip_ranges::parse(bytes, &filter).unwrap()
+}
+
+/// An SNS event for a snapshot, as AWS sends it.
+pub fn notification_for(bytes: &[u8]) -> serde_json::Value {
+    let sel = selection(bytes);
+    notification(&sel.sync_token.to_string(), &ip_ranges::md5_hex(bytes))
+}
+
+pub fn notification(synctoken: &str, md5: &str) -> serde_json::Value {
+    let message = serde_json::json!({
+        "create-time": "2026-08-22-15-17-05", "synctoken": synctoken, "md5": md5,
+        "url": "https://ip-ranges.amazonaws.com/ip-ranges.json"
+    });
+    serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
+        "Sns": {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:806199016981:AmazonIpSpaceChanged",
+                "Subject": null, "Message": message.to_string(), "Timestamp": "2026-08-22T15:17:05.000Z"}}]})
+}
+
+pub fn free_port() -> u16 {
+    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A `moto_server` on 127.0.0.1, killed when dropped.
+pub struct Moto {
+    child: Child,
+    pub endpoint: String,
+}
+
+impl Moto {
+    /// Start a fresh emulator. Panics (fails the test) if it cannot: it never skips.
+    pub fn start() -> Moto {
+        let program = std::env::var("MOTO_SERVER")
+            .map(PathBuf::from)
+            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
+        assert!(
+            program.exists(),
+            "moto_server not found at {} (run `make venv`, or set MOTO_SERVER)",
+            program.display()
+        );
+        for _ in 0..3 {
+            let port = free_port();
+            let mut child = Command::new(&program)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+            let endpoint = format!("http://127.0.0.1:{port}");
+            let started = Instant::now();
+            while started.elapsed() < Duration::from_secs(60) {
+                if let Ok(Some(status)) = child.try_wait() {
+                    eprintln!("moto_server on port {port} exited with {status}; retrying on another port");
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    return Moto { child, endpoint };
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = child.kill();
+        }
+        panic!("moto_server did not start on 127.0.0.1");
+    }
+
+    /// A plain SDK client for setting up and checking state.
+    pub async fn client(&self, region: &str) -> Client {
+        let conf = aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(&self.endpoint)
+            .region(aws_config::Region::new(region.to_owned()))
+            .test_credentials()
+            .load()
+            .await;
+        Client::new(&conf)
+    }
+
+    /// The function's adapter, configured as in production but pointed at the emulator.
+    pub async fn groups(&self, config: &Config) -> Ec2Groups {
+        Ec2Groups::with_loader(
+            config,
+            aws_config::defaults(BehaviorVersion::latest()).endpoint_url(&self.endpoint).test_credentials(),
+        )
+        .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// What the loopback file server answers.
+#[derive(Clone, Debug)]
+pub enum Reply {
+    Body(Vec<u8>),
+    Status(u16),
+    Redirect(String),
+    /// Declares `declared` bytes of Content-Length, sends `body`, then closes.
+    Truncated { body: Vec<u8>, declared: usize },
+}
+
+/// A minimal HTTP/1.1 server on 127.0.0.1 that answers every request with the current [`Reply`].
+pub struct FileServer {
+    pub url: String,
+    reply: Arc<Mutex<Reply>>,
+    requests: Arc<AtomicUsize>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FileServer {
+    pub async fn start(reply: Reply) -> FileServer {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/ip-ranges.json", listener.local_addr().unwrap());
+        let reply = Arc::new(Mutex::new(reply));
+        let requests = Arc::new(AtomicUsize::new(0));
+        let (r, n) = (reply.clone(), requests.clone());
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let (r, n) = (r.clone(), n.clone());
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 8192];
+                    let mut got = Vec::new();
+                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(k) => got.extend_from_slice(&buf[..k]),
+                        }
+                    }
+                    n.fetch_add(1, Ordering::SeqCst);
+                    let reply = r.lock().unwrap().clone();
+                    let (head, body) = match reply {
+                        Reply::Body(b) => (format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()), b),
+                        Reply::Status(s) => (format!("HTTP/1.1 {s} Status\r\nContent-Length: 4\r\n"), b"oops".to_vec()),
+                        Reply::Redirect(to) => {
+                            (format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n"), Vec::new())
+                        }
+                        Reply::Truncated { body, declared } => {
+                            (format!("HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n"), body)
+                        }
+                    };
+                    let head = format!("{head}Content-Type: application/json\r\nConnection: close\r\n\r\n");
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(&body).await;
+                    let _ = stream.shutdown().await;
+                });
+            }
+        });
+        FileServer { url, reply, requests, task }
+    }
+
+    pub fn set(&self, reply: Reply) {
+        *self.reply.lock().unwrap() = reply;
+    }
+
+    pub fn requests(&self) -> usize {
+        self.requests.load(Ordering::SeqCst)
+    }
+}
+
+impl Drop for FileServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Settings as the function reads them, from pairs.
+pub fn config(vars: &[(&str, &str)]) -> Config {
+    let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::from_lookup(|k| vars.get(k).cloned()).unwrap()
+}
+
+pub async fn create_vpc(client: &Client, cidr: &str) -> String {
+    let out = client.create_vpc().cidr_block(cidr).send().await.unwrap();
+    out.vpc().unwrap().vpc_id().unwrap().to_owned()
+}
+
+/// Create a group with these tags.
+pub async fn create_group(client: &Client, vpc: &str, name: &str, tags: &[(&str, &str)]) -> String {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::SecurityGroup);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let out = client
+        .create_security_group()
+        .group_name(name)
+        .description("test group")
+        .vpc_id(vpc)
+        .set_tag_specifications((!tags.is_empty()).then(|| vec![spec.build()]))
+        .send()
+        .await
+        .unwrap();
+    out.group_id().unwrap().to_owned()
+}
+
+/// A group tagged for the sync.
+pub async fn tagged_group(client: &Client, vpc: &str, name: &str, scope: Scope, protocol: &str) -> String {
+    create_group(
+        client,
+        vpc,
+        name,
+        &[("Name", scope.tag_value()), ("AutoUpdate", "true"), ("Protocol", protocol)],
+    )
+    .await
+}
+
+/// One ingress rule as the test sees it: (protocol, from, to, source, description).
+pub type SeenRule = (String, Option<i32>, Option<i32>, String, Option<String>);
+
+/// Every ingress rule of a group, flattened, read with the plain SDK.
+pub async fn rules(client: &Client, group: &str) -> BTreeSet<SeenRule> {
+    let out = client.describe_security_groups().group_ids(group).send().await.unwrap();
+    let sg = &out.security_groups()[0];
+    let mut seen = BTreeSet::new();
+    for p in sg.ip_permissions() {
+        let proto = p.ip_protocol().unwrap_or("").to_owned();
+        let rule = |src: String, d: Option<&str>| (proto.clone(), p.from_port(), p.to_port(), src, d.map(str::to_owned));
+        seen.extend(p.ip_ranges().iter().map(|r| rule(r.cidr_ip().unwrap().to_owned(), r.description())));
+        seen.extend(p.ipv6_ranges().iter().map(|r| rule(r.cidr_ipv6().unwrap().to_owned(), r.description())));
+        seen.extend(p.user_id_group_pairs().iter().map(|r| rule(r.group_id().unwrap().to_owned(), r.description())));
+        seen.extend(p.prefix_list_ids().iter().map(|r| rule(r.prefix_list_id().unwrap().to_owned(), r.description())));
+    }
+    seen
+}
+
+/// The CIDRs a group lets in on tcp `port` through rules this tool owns.
+pub async fn managed(client: &Client, group: &str, port: i32) -> Vec<Cidr> {
+    rules(client, group)
+        .await
+        .into_iter()
+        .filter(|(p, f, t, _, d)| {
+            p == "tcp" && *f == Some(port) && *t == Some(port) && d.as_deref().is_some_and(|d| d.starts_with("cloudfront-sg-sync"))
+        })
+        .map(|(_, _, _, c, _)| c.parse().unwrap())
+        .collect()
+}
+
+/// Every CIDR held by our rules across `groups`, checking that none is held twice and no group holds more
+/// than `max` per IP version.
+pub async fn set_state(client: &Client, groups: &[String], port: i32, max: usize) -> BTreeSet<Cidr> {
+    let mut all = BTreeSet::new();
+    for g in groups {
+        let cidrs = managed(client, g, port).await;
+        for v in cloudfront_sg_sync::cidr::IpVersion::ALL {
+            let n = cidrs.iter().filter(|c| c.version() == v).count();
+            assert!(n <= max, "{g} holds {n} {v} rules, over {max}");
+        }
+        for c in cidrs {
+            assert!(all.insert(c), "{c} is held twice in the set");
+        }
+    }
+    all
+}
+
+/// Hand-made rules of every kind the sync must never touch.
+pub async fn add_hand_made_rules(client: &Client, group: &str, other_group: &str) {
+    let perms = [
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(22)
+            .to_port(22)
+            .ip_ranges(IpRange::builder().cidr_ip("203.0.113.0/24").description("office ssh").build())
+            .build(),
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(IpRange::builder().cidr_ip("198.51.100.7/32").description("office https").build())
+            .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("2001:db8::/64").build())
+            .build(),
+        IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("192.0.2.0/24").description("all traffic").build())
+            .build(),
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(8000)
+            .to_port(9000)
+            .ip_ranges(IpRange::builder().cidr_ip("198.51.100.0/24").build())
+            .build(),
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id(other_group).build())
+            .build(),
+    ];
+    client
+        .authorize_security_group_ingress()
+        .group_id(group)
+        .set_ip_permissions(Some(perms.to_vec()))
+        .send()
+        .await
+        .unwrap();
+}
+
+/// Counts the writes made through the real adapter.
+pub struct Counting<G> {
+    pub inner: G,
+    pub authorizes: AtomicUsize,
+    pub revokes: AtomicUsize,
+    pub describes: AtomicUsize,
+    /// Groups written to.
+    pub touched: Mutex<BTreeSet<String>>,
+}
+
+impl<G> Counting<G> {
+    pub fn new(inner: G) -> Self {
+        Counting {
+            inner,
+            authorizes: AtomicUsize::new(0),
+            revokes: AtomicUsize::new(0),
+            describes: AtomicUsize::new(0),
+            touched: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    pub fn writes(&self) -> usize {
+        self.authorizes.load(Ordering::SeqCst) + self.revokes.load(Ordering::SeqCst)
+    }
+
+    pub fn touched(&self) -> BTreeSet<String> {
+        self.touched.lock().unwrap().clone()
+    }
+}
+
+impl<G: SecurityGroups> SecurityGroups for Counting<G> {
+    async fn tagged_groups(&self, region: &str) -> cloudfront_sg_sync::Result<Vec<TaggedGroup>> {
+        self.describes.fetch_add(1, Ordering::SeqCst);
+        self.inner.tagged_groups(region).await
+    }
+
+    async fn authorize(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> cloudfront_sg_sync::Result<()> {
+        self.authorizes.fetch_add(1, Ordering::SeqCst);
+        self.touched.lock().unwrap().insert(group.to_owned());
+        self.inner.authorize(region, group, port, cidrs, description).await
+    }
+
+    async fn revoke(
+        &self,
+        region: &str,
+        group: &str,
+        rules: &BTreeMap<u16, BTreeSet<Cidr>>,
+    ) -> cloudfront_sg_sync::Result<()> {
+        self.revokes.fetch_add(1, Ordering::SeqCst);
+        self.touched.lock().unwrap().insert(group.to_owned());
+        self.inner.revoke(region, group, rules).await
+    }
+}
+
+/// Groups of a VPC whose tag Name is `scope`'s, sorted.
+pub async fn groups_of(client: &Client, vpc: &str, scope: Scope) -> Vec<String> {
+    let out = client
+        .describe_security_groups()
+        .filters(Filter::builder().name("vpc-id").values(vpc).build())
+        .filters(Filter::builder().name("tag:Name").values(scope.tag_value()).build())
+        .send()
+        .await
+        .unwrap();
+    let mut ids: Vec<String> = out.security_groups().iter().filter_map(|g| g.group_id()).map(str::to_owned).collect();
+    ids.sort();
+    ids
+}
