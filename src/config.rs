@@ -17,18 +17,66 @@ pub const SERVICES: [&str; 2] = ["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"];
 
 /// Every setting, with its environment variable, default and meaning (the README's table is this one).
 pub const SETTINGS: &[(&str, &str, &str)] = &[
-    ("REGIONS", "the function's own region (AWS_REGION)", "Comma list of regions whose tagged groups are synced."),
-    ("SERVICE", "CLOUDFRONT", "CLOUDFRONT, CLOUDFRONT_ORIGIN_FACING, or both (comma list; merged and de-duplicated)."),
-    ("IP_VERSIONS", "ipv4,ipv6", "Which prefix lists to sync: ipv4, ipv6 or both."),
-    ("MAX_RULES_PER_GROUP", "60", "Ingress rules a group may hold per IP version (your account's quota), 1-1000."),
-    ("DRY_RUN", "false", "true: compute and log the plan, write nothing."),
-    ("IP_RANGES_URL", DEFAULT_IP_RANGES_URL, "Where ip-ranges.json is downloaded from (never from the event)."),
-    ("MAX_CONCURRENCY", "8", "Sets synced at the same time, 1-64."),
-    ("EC2_MAX_ATTEMPTS", "10", "Attempts per EC2 call, with backoff, on throttling and transient errors, 1-50."),
-    ("DOWNLOAD_TIMEOUT_SECONDS", "30", "Timeout of one download attempt, 1-600."),
-    ("DOWNLOAD_ATTEMPTS", "3", "Attempts on a 5xx answer or a connection error, 1-10."),
-    ("DOWNLOAD_MAX_BYTES", "33554432", "Largest body accepted (32 MiB; the file is about 2.6 MB)."),
-    ("DEADLINE_MARGIN_SECONDS", "10", "No write starts with less than this left before the Lambda deadline."),
+    (
+        "REGIONS",
+        "the function's own region (AWS_REGION)",
+        "Comma list of regions whose tagged groups are synced.",
+    ),
+    (
+        "SERVICE",
+        "CLOUDFRONT",
+        "CLOUDFRONT, CLOUDFRONT_ORIGIN_FACING, or both (comma list; merged and de-duplicated).",
+    ),
+    (
+        "IP_VERSIONS",
+        "ipv4,ipv6",
+        "Which prefix lists to sync: ipv4, ipv6 or both.",
+    ),
+    (
+        "MAX_RULES_PER_GROUP",
+        "60",
+        "Ingress rules a group may hold per IP version (your account's quota), 1-1000.",
+    ),
+    (
+        "DRY_RUN",
+        "false",
+        "true: compute and log the plan, write nothing.",
+    ),
+    (
+        "IP_RANGES_URL",
+        DEFAULT_IP_RANGES_URL,
+        "Where ip-ranges.json is downloaded from (never from the event).",
+    ),
+    (
+        "MAX_CONCURRENCY",
+        "8",
+        "Sets synced at the same time, 1-64.",
+    ),
+    (
+        "EC2_MAX_ATTEMPTS",
+        "10",
+        "Attempts per EC2 call, with backoff, on throttling and transient errors, 1-50.",
+    ),
+    (
+        "DOWNLOAD_TIMEOUT_SECONDS",
+        "30",
+        "Timeout of one download attempt, 1-600.",
+    ),
+    (
+        "DOWNLOAD_ATTEMPTS",
+        "3",
+        "Attempts on a 5xx answer or a connection error, 1-10.",
+    ),
+    (
+        "DOWNLOAD_MAX_BYTES",
+        "33554432",
+        "Largest body accepted (32 MiB; the file is about 2.6 MB).",
+    ),
+    (
+        "DEADLINE_MARGIN_SECONDS",
+        "10",
+        "No write starts with less than this left before the Lambda deadline.",
+    ),
 ];
 
 /// The typed settings of a run.
@@ -55,35 +103,57 @@ impl Config {
 
     /// Read the settings from `lookup` (the environment, or the CLI's flags over it).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let regions = match get("REGIONS") {
             Some(list) => list_of("REGIONS", &list, |r| {
-                let ok = r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-                ok.then(|| r.to_owned()).ok_or("a region name is lower-case letters, digits and '-'")
+                let ok = r
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+                ok.then(|| r.to_owned())
+                    .ok_or("a region name is lower-case letters, digits and '-'")
             })?,
             None => {
-                let own = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION")).ok_or_else(|| Error::Config {
-                    variable: "REGIONS",
-                    value: String::new(),
-                    reason: "not set, and neither is AWS_REGION to default to".into(),
-                })?;
+                let own = get("AWS_REGION")
+                    .or_else(|| get("AWS_DEFAULT_REGION"))
+                    .ok_or_else(|| Error::Config {
+                        variable: "REGIONS",
+                        value: String::new(),
+                        reason: "not set, and neither is AWS_REGION to default to".into(),
+                    })?;
                 vec![own]
             }
         };
-        let regions: Vec<String> = regions.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
+        let regions: Vec<String> = regions
+            .into_iter()
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
 
-        let services = list_of("SERVICE", &get("SERVICE").unwrap_or_else(|| SERVICES[0].into()), |s| {
-            let s = s.to_ascii_uppercase();
-            SERVICES.contains(&s.as_str()).then_some(s).ok_or("expected CLOUDFRONT or CLOUDFRONT_ORIGIN_FACING")
-        })?;
-        let versions = list_of("IP_VERSIONS", &get("IP_VERSIONS").unwrap_or_else(|| "ipv4,ipv6".into()), |v| {
-            match v.to_ascii_lowercase().as_str() {
+        let services = list_of(
+            "SERVICE",
+            &get("SERVICE").unwrap_or_else(|| SERVICES[0].into()),
+            |s| {
+                let s = s.to_ascii_uppercase();
+                SERVICES
+                    .contains(&s.as_str())
+                    .then_some(s)
+                    .ok_or("expected CLOUDFRONT or CLOUDFRONT_ORIGIN_FACING")
+            },
+        )?;
+        let versions = list_of(
+            "IP_VERSIONS",
+            &get("IP_VERSIONS").unwrap_or_else(|| "ipv4,ipv6".into()),
+            |v| match v.to_ascii_lowercase().as_str() {
                 "ipv4" => Ok(IpVersion::Ipv4),
                 "ipv6" => Ok(IpVersion::Ipv6),
                 _ => Err("expected ipv4, ipv6 or both"),
-            }
-        })?;
+            },
+        )?;
 
         let ip_ranges_url = get("IP_RANGES_URL").unwrap_or_else(|| DEFAULT_IP_RANGES_URL.into());
         if !(ip_ranges_url.starts_with("https://") || ip_ranges_url.starts_with("http://")) {
@@ -105,21 +175,41 @@ impl Config {
             ip_ranges_url,
             max_concurrency: number(&get, "MAX_CONCURRENCY", 8, 1..=64)?,
             ec2_max_attempts: number(&get, "EC2_MAX_ATTEMPTS", 10, 1..=50)?,
-            download_timeout: Duration::from_secs(number(&get, "DOWNLOAD_TIMEOUT_SECONDS", 30, 1..=600)?),
+            download_timeout: Duration::from_secs(number(
+                &get,
+                "DOWNLOAD_TIMEOUT_SECONDS",
+                30,
+                1..=600,
+            )?),
             download_attempts: number(&get, "DOWNLOAD_ATTEMPTS", 3, 1..=10)?,
             download_max_bytes: number(&get, "DOWNLOAD_MAX_BYTES", 32 << 20, 1..=(1 << 30))?,
-            deadline_margin: Duration::from_secs(number(&get, "DEADLINE_MARGIN_SECONDS", 10, 0..=900)?),
+            deadline_margin: Duration::from_secs(number(
+                &get,
+                "DEADLINE_MARGIN_SECONDS",
+                10,
+                0..=900,
+            )?),
         })
     }
 
     /// The services, as one string for logs and messages.
     pub fn service_names(&self) -> String {
-        self.filter.services.iter().cloned().collect::<Vec<_>>().join(",")
+        self.filter
+            .services
+            .iter()
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(",")
     }
 
     /// The IP versions, as one string for logs and messages.
     pub fn version_names(&self) -> String {
-        self.filter.versions.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(",")
+        self.filter
+            .versions
+            .iter()
+            .map(|v| v.as_str())
+            .collect::<Vec<_>>()
+            .join(",")
     }
 }
 
@@ -137,7 +227,10 @@ fn list_of<T>(
     if items.iter().any(|i| i.is_empty()) {
         return Err(err("an item of the comma list is empty".into()));
     }
-    items.into_iter().map(|i| item(i).map_err(|r| err(format!("{i:?}: {r}")))).collect()
+    items
+        .into_iter()
+        .map(|i| item(i).map_err(|r| err(format!("{i:?}: {r}"))))
+        .collect()
 }
 
 fn number<T>(
@@ -157,12 +250,20 @@ where
         _ => Err(Error::Config {
             variable,
             value,
-            reason: format!("expected a whole number from {} to {}", range.start(), range.end()),
+            reason: format!(
+                "expected a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ),
         }),
     }
 }
 
-fn boolean(get: &impl Fn(&str) -> Option<String>, variable: &'static str, default: bool) -> Result<bool> {
+fn boolean(
+    get: &impl Fn(&str) -> Option<String>,
+    variable: &'static str,
+    default: bool,
+) -> Result<bool> {
     let Some(value) = get(variable) else {
         return Ok(default);
     };
@@ -183,7 +284,10 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config> {
-        let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let vars: BTreeMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         Config::from_lookup(|k| vars.get(k).cloned())
     }
 
@@ -191,7 +295,10 @@ mod tests {
     fn defaults_follow_the_function_region() {
         let c = config(&[("AWS_REGION", "eu-west-1")]).unwrap();
         assert_eq!(c.regions, ["eu-west-1"]);
-        assert_eq!(c.filter.services, BTreeSet::from(["CLOUDFRONT".to_string()]));
+        assert_eq!(
+            c.filter.services,
+            BTreeSet::from(["CLOUDFRONT".to_string()])
+        );
         assert_eq!(c.filter.versions, BTreeSet::from(IpVersion::ALL));
         assert_eq!(c.max_rules_per_group, 60);
         assert!(!c.dry_run);
@@ -219,11 +326,23 @@ mod tests {
         assert_eq!(c.service_names(), "CLOUDFRONT_ORIGIN_FACING");
         assert_eq!(c.version_names(), "ipv6");
         assert_eq!(
-            (c.max_rules_per_group, c.dry_run, c.max_concurrency, c.ec2_max_attempts),
+            (
+                c.max_rules_per_group,
+                c.dry_run,
+                c.max_concurrency,
+                c.ec2_max_attempts
+            ),
             (200, true, 2, 20)
         );
         assert_eq!(c.ip_ranges_url, "http://127.0.0.1:1/x.json");
-        assert_eq!((c.download_timeout, c.download_attempts, c.download_max_bytes), (Duration::from_secs(5), 1, 1000));
+        assert_eq!(
+            (
+                c.download_timeout,
+                c.download_attempts,
+                c.download_max_bytes
+            ),
+            (Duration::from_secs(5), 1, 1000)
+        );
         assert_eq!(c.deadline_margin, Duration::ZERO);
     }
 
@@ -246,7 +365,11 @@ mod tests {
         for (variable, value) in cases {
             let err = config(&[("AWS_REGION", "us-east-1"), (variable, value)]).unwrap_err();
             match &err {
-                Error::Config { variable: v, value: got, .. } => {
+                Error::Config {
+                    variable: v,
+                    value: got,
+                    ..
+                } => {
                     assert_eq!((*v, got.as_str()), (variable, value), "{err}");
                 }
                 other => panic!("{other:?}"),
@@ -258,7 +381,16 @@ mod tests {
     #[test]
     fn no_region_at_all_is_an_error_naming_regions() {
         let err = config(&[]).unwrap_err();
-        assert!(matches!(err, Error::Config { variable: "REGIONS", .. }), "{err:?}");
+        assert!(
+            matches!(
+                err,
+                Error::Config {
+                    variable: "REGIONS",
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
     }
 
     #[test]
@@ -270,7 +402,11 @@ mod tests {
             (k == "AWS_REGION").then(|| "us-east-1".to_owned())
         });
         let read: BTreeSet<String> = read.into_inner();
-        let read: BTreeSet<&str> = read.iter().map(String::as_str).filter(|k| !k.starts_with("AWS_")).collect();
+        let read: BTreeSet<&str> = read
+            .iter()
+            .map(String::as_str)
+            .filter(|k| !k.starts_with("AWS_"))
+            .collect();
         assert_eq!(read, names);
     }
 }

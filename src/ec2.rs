@@ -75,21 +75,15 @@ impl Ec2Groups {
     /// As [`Ec2Groups::new`], from a loader the caller has prepared (tests: an emulator's endpoint and test
     /// credentials). The retry and timeout settings are ours.
     pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Ec2Groups {
-        let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
+        let first = config
+            .regions
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "us-east-1".into());
         let shared = loader
             .region(aws_config::Region::new(first))
-            .retry_config(
-                RetryConfig::standard()
-                    .with_max_attempts(config.ec2_max_attempts)
-                    .with_initial_backoff(Duration::from_millis(100))
-                    .with_max_backoff(Duration::from_secs(5)),
-            )
-            .timeout_config(
-                TimeoutConfig::builder()
-                    .connect_timeout(Duration::from_secs(5))
-                    .operation_attempt_timeout(Duration::from_secs(20))
-                    .build(),
-            )
+            .retry_config(retry_config(config))
+            .timeout_config(timeout_config())
             .load()
             .await;
         let clients = config
@@ -121,8 +115,30 @@ impl Ec2Groups {
     }
 }
 
+/// Throttling (`RequestLimitExceeded`) and transient errors are retried with exponential backoff and jitter,
+/// `EC2_MAX_ATTEMPTS` times in all: the SDK's default of 3 does not converge at 30% throttling.
+pub fn retry_config(config: &Config) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(config.ec2_max_attempts)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
+/// A dropped or stalled connection fails the attempt (and is retried) instead of hanging the run.
+pub fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .build()
+}
+
 /// An SDK error with what EC2 said: its code and message, or the transport error's chain.
-fn ec2_error<E>(operation: &'static str, region: &str, group: Option<&str>, error: &SdkError<E>) -> Error
+fn ec2_error<E>(
+    operation: &'static str,
+    region: &str,
+    group: Option<&str>,
+    error: &SdkError<E>,
+) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -147,7 +163,11 @@ fn code_of(error: &Error) -> Option<&str> {
 }
 
 fn tag<'a>(group: &'a SecurityGroup, key: &str) -> Option<&'a str> {
-    group.tags().iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
+    group
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(key))
+        .and_then(|t| t.value())
 }
 
 /// EC2's rules, one [`Rule`] per source, as EC2 counts them.
@@ -166,18 +186,28 @@ fn rules_of(permissions: &[IpPermission]) -> Vec<Rule> {
             // Unreadable: keep it as a rule that counts and is never ours.
             _ => RuleSource::Reference(text.unwrap_or("").to_owned()),
         };
-        rules.extend(p.ip_ranges().iter().map(|r| rule(cidr(r.cidr_ip()), r.description())));
-        rules.extend(p.ipv6_ranges().iter().map(|r| rule(cidr(r.cidr_ipv6()), r.description())));
         rules.extend(
-            p.prefix_list_ids()
+            p.ip_ranges()
                 .iter()
-                .map(|r| rule(RuleSource::Reference(r.prefix_list_id().unwrap_or("").to_owned()), r.description())),
+                .map(|r| rule(cidr(r.cidr_ip()), r.description())),
         );
         rules.extend(
-            p.user_id_group_pairs()
+            p.ipv6_ranges()
                 .iter()
-                .map(|r| rule(RuleSource::Reference(r.group_id().unwrap_or("").to_owned()), r.description())),
+                .map(|r| rule(cidr(r.cidr_ipv6()), r.description())),
         );
+        rules.extend(p.prefix_list_ids().iter().map(|r| {
+            rule(
+                RuleSource::Reference(r.prefix_list_id().unwrap_or("").to_owned()),
+                r.description(),
+            )
+        }));
+        rules.extend(p.user_id_group_pairs().iter().map(|r| {
+            rule(
+                RuleSource::Reference(r.group_id().unwrap_or("").to_owned()),
+                r.description(),
+            )
+        }));
     }
     rules
 }
@@ -191,9 +221,12 @@ fn permission(port: u16, cidrs: &BTreeSet<Cidr>, description: Option<&str>) -> I
     for cidr in cidrs {
         let text = cidr.to_string();
         builder = match cidr.version() {
-            IpVersion::Ipv4 => {
-                builder.ip_ranges(IpRange::builder().cidr_ip(text).set_description(description.map(str::to_owned)).build())
-            }
+            IpVersion::Ipv4 => builder.ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(text)
+                    .set_description(description.map(str::to_owned))
+                    .build(),
+            ),
             IpVersion::Ipv6 => builder.ipv6_ranges(
                 Ipv6Range::builder()
                     .cidr_ipv6(text)
@@ -224,8 +257,16 @@ impl Ec2Groups {
             .map_err(|e| ec2_error("AuthorizeSecurityGroupIngress", region, Some(group), &e))
     }
 
-    async fn revoke_call(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {
-        let permissions = rules.iter().map(|(port, cidrs)| permission(*port, cidrs, None)).collect();
+    async fn revoke_call(
+        &self,
+        region: &str,
+        group: &str,
+        rules: &BTreeMap<u16, BTreeSet<Cidr>>,
+    ) -> Result<()> {
+        let permissions = rules
+            .iter()
+            .map(|(port, cidrs)| permission(*port, cidrs, None))
+            .collect();
         let output = self
             .client(region)?
             .revoke_security_group_ingress()
@@ -236,7 +277,12 @@ impl Ec2Groups {
             .map_err(|e| ec2_error("RevokeSecurityGroupIngress", region, Some(group), &e))?;
         if !output.unknown_ip_permissions().is_empty() {
             // Already gone, by a concurrent run or a person: that is the state we want.
-            tracing::info!(region, group, unknown = output.unknown_ip_permissions().len(), "rules to revoke were already gone");
+            tracing::info!(
+                region,
+                group,
+                unknown = output.unknown_ip_permissions().len(),
+                "rules to revoke were already gone"
+            );
         }
         Ok(())
     }
@@ -254,7 +300,12 @@ impl SecurityGroups for Ec2Groups {
                     .values(Scope::Regional.tag_value())
                     .build(),
             )
-            .filters(Filter::builder().name("tag:AutoUpdate").values("true").build())
+            .filters(
+                Filter::builder()
+                    .name("tag:AutoUpdate")
+                    .values("true")
+                    .build(),
+            )
             .max_results(1000)
             .into_paginator()
             .send();
@@ -264,7 +315,9 @@ impl SecurityGroups for Ec2Groups {
             for sg in page.security_groups() {
                 // The filters already did this; checking again costs nothing and guards a loose emulator.
                 let scope = tag(sg, "Name").and_then(Scope::from_tag_value);
-                let (Some(scope), Some("true"), Some(id)) = (scope, tag(sg, "AutoUpdate"), sg.group_id()) else {
+                let (Some(scope), Some("true"), Some(id)) =
+                    (scope, tag(sg, "AutoUpdate"), sg.group_id())
+                else {
                     continue;
                 };
                 found.push(TaggedGroup {
@@ -290,12 +343,22 @@ impl SecurityGroups for Ec2Groups {
         cidrs: &BTreeSet<Cidr>,
         description: &str,
     ) -> Result<()> {
-        match self.authorize_call(region, group, port, cidrs, description).await {
+        match self
+            .authorize_call(region, group, port, cidrs, description)
+            .await
+        {
             Err(e) if code_of(&e) == Some(DUPLICATE) && cidrs.len() > 1 => {
                 // A concurrent run added some of them, and EC2 refused the whole batch: go one by one.
-                tracing::info!(region, group, "some rules already exist; authorizing one by one");
+                tracing::info!(
+                    region,
+                    group,
+                    "some rules already exist; authorizing one by one"
+                );
                 for cidr in cidrs {
-                    match self.authorize_call(region, group, port, &BTreeSet::from([*cidr]), description).await {
+                    match self
+                        .authorize_call(region, group, port, &BTreeSet::from([*cidr]), description)
+                        .await
+                    {
                         Err(e) if code_of(&e) == Some(DUPLICATE) => {}
                         other => other?,
                     }
@@ -307,10 +370,19 @@ impl SecurityGroups for Ec2Groups {
         }
     }
 
-    async fn revoke(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {
+    async fn revoke(
+        &self,
+        region: &str,
+        group: &str,
+        rules: &BTreeMap<u16, BTreeSet<Cidr>>,
+    ) -> Result<()> {
         match self.revoke_call(region, group, rules).await {
             Err(e) if code_of(&e) == Some(NOT_FOUND) => {
-                tracing::info!(region, group, "some rules to revoke are already gone; revoking one by one");
+                tracing::info!(
+                    region,
+                    group,
+                    "some rules to revoke are already gone; revoking one by one"
+                );
                 for (port, cidrs) in rules {
                     for cidr in cidrs {
                         let one = BTreeMap::from([(*port, BTreeSet::from([*cidr]))]);
@@ -338,29 +410,52 @@ mod tests {
             .ip_protocol("tcp")
             .from_port(443)
             .to_port(443)
-            .ip_ranges(IpRange::builder().cidr_ip("13.32.0.0/15").description("cloudfront-sg-sync: x").build())
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip("13.32.0.0/15")
+                    .description("cloudfront-sg-sync: x")
+                    .build(),
+            )
             .ip_ranges(IpRange::builder().cidr_ip("not a cidr").build())
             .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("2600:9000::/28").build())
             .prefix_list_ids(PrefixListId::builder().prefix_list_id("pl-1").build())
             .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-1").build())
             .build();
-        let all = IpPermission::builder().ip_protocol("-1").ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build()).build();
+        let all = IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build();
         let rules = rules_of(&[p, all]);
         assert_eq!(rules.len(), 6);
-        assert_eq!(rules[0].ours(), Some(("13.32.0.0/15".parse().unwrap(), 443)));
+        assert_eq!(
+            rules[0].ours(),
+            Some(("13.32.0.0/15".parse().unwrap(), 443))
+        );
         assert_eq!(rules[1].source, RuleSource::Reference("not a cidr".into()));
         assert_eq!(rules[3].source, RuleSource::Reference("pl-1".into()));
         assert_eq!(rules[4].source, RuleSource::Reference("sg-1".into()));
-        assert_eq!((rules[5].protocol.clone(), rules[5].from_port), (RuleProtocol::All, None));
+        assert_eq!(
+            (rules[5].protocol.clone(), rules[5].from_port),
+            (RuleProtocol::All, None)
+        );
     }
 
     #[test]
     fn one_permission_carries_both_ip_versions() {
-        let cidrs: BTreeSet<Cidr> = ["13.32.0.0/15", "2600:9000::/28"].iter().map(|s| s.parse().unwrap()).collect();
+        let cidrs: BTreeSet<Cidr> = ["13.32.0.0/15", "2600:9000::/28"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect();
         let p = permission(443, &cidrs, Some("cloudfront-sg-sync: t"));
-        assert_eq!((p.ip_protocol(), p.from_port(), p.to_port()), (Some("tcp"), Some(443), Some(443)));
+        assert_eq!(
+            (p.ip_protocol(), p.from_port(), p.to_port()),
+            (Some("tcp"), Some(443), Some(443))
+        );
         assert_eq!(p.ip_ranges()[0].cidr_ip(), Some("13.32.0.0/15"));
         assert_eq!(p.ipv6_ranges()[0].cidr_ipv6(), Some("2600:9000::/28"));
-        assert_eq!(p.ipv6_ranges()[0].description(), Some("cloudfront-sg-sync: t"));
+        assert_eq!(
+            p.ipv6_ranges()[0].description(),
+            Some("cloudfront-sg-sync: t")
+        );
     }
 }

@@ -18,7 +18,9 @@ pub enum Error {
     },
 
     /// The Lambda event is not one we know how to handle.
-    #[error("unsupported event: {reason}; expected an SNS notification (Records[].Sns.Message) or an EventBridge \"Scheduled Event\"")]
+    #[error(
+        "unsupported event: {reason}; expected an SNS notification (Records[].Sns.Message) or an EventBridge \"Scheduled Event\""
+    )]
     Event { reason: String },
 
     /// The SNS message is not the AmazonIpSpaceChanged notification we expect.
@@ -42,7 +44,9 @@ pub enum Error {
     Document { reason: String },
 
     /// The file's MD5 differs from the notification and the file is not newer than it.
-    #[error("MD5 mismatch: the notification (synctoken {notified_token}) says {expected}, the file (syncToken {file_token}) has {actual}, and the file is not newer than the notification")]
+    #[error(
+        "MD5 mismatch: the notification (synctoken {notified_token}) says {expected}, the file (syncToken {file_token}) has {actual}, and the file is not newer than the notification"
+    )]
     Md5Mismatch {
         expected: String,
         actual: String,
@@ -51,7 +55,9 @@ pub enum Error {
     },
 
     /// The selection for a kind of set came out empty: refusing to wipe every rule.
-    #[error("the selection of {service} prefixes for {scope} ({versions}) is empty; refusing to revoke every rule of {sets} set(s)")]
+    #[error(
+        "the selection of {service} prefixes for {scope} ({versions}) is empty; refusing to revoke every rule of {sets} set(s)"
+    )]
     EmptySelection {
         service: String,
         scope: &'static str,
@@ -70,7 +76,9 @@ pub enum Error {
     },
 
     /// A set cannot hold its ranges within the rules quota.
-    #[error("set {set} needs {needed} more {version} rule(s) than its {groups} group(s) can hold at {max_rules} rules per group: add {more_groups} more group(s) with the same tags, or raise the quota and MAX_RULES_PER_GROUP")]
+    #[error(
+        "set {set} needs {needed} more {version} rule(s) than its {groups} group(s) can hold at {max_rules} rules per group: add {more_groups} more group(s) with the same tags, or raise the quota and MAX_RULES_PER_GROUP"
+    )]
     SetTooSmall {
         set: String,
         version: &'static str,
@@ -81,7 +89,9 @@ pub enum Error {
     },
 
     /// The invocation deadline came before every write was made.
-    #[error("stopped before the invocation deadline with {remaining:?} left: {pending} write(s) of set {set} not started; the next run finishes them")]
+    #[error(
+        "stopped before the invocation deadline with {remaining:?} left: {pending} write(s) of set {set} not started; the next run finishes them"
+    )]
     Deadline {
         set: String,
         pending: usize,

@@ -25,7 +25,11 @@ impl App<HttpSource, Ec2Groups> {
         let config = Config::from_env()?;
         let source = HttpSource::new(&config)?;
         let ec2 = Ec2Groups::new(&config).await;
-        Ok(App { config, source, ec2 })
+        Ok(App {
+            config,
+            source,
+            ec2,
+        })
     }
 }
 
@@ -71,7 +75,9 @@ impl<S: RangesSource, G: SecurityGroups> App<S, G> {
 /// The invocation deadline (milliseconds since the epoch) as an `Instant`.
 fn deadline_of(deadline_ms: u64) -> Option<Instant> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
-    let left = Duration::from_millis(deadline_ms).checked_sub(now).unwrap_or_default();
+    let left = Duration::from_millis(deadline_ms)
+        .checked_sub(now)
+        .unwrap_or_default();
     Instant::now().checked_add(left)
 }
 

@@ -145,8 +145,9 @@ pub fn parse_sync_token(token: &str) -> Option<u64> {
 pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
     let raw: RawDocument<'_> = serde_json::from_slice(bytes)
         .map_err(|e| Error::document(format!("not an ip-ranges.json document: {e}")))?;
-    let sync_token = parse_sync_token(&raw.sync_token)
-        .ok_or_else(|| Error::document(format!("syncToken {:?} is not a number", raw.sync_token)))?;
+    let sync_token = parse_sync_token(&raw.sync_token).ok_or_else(|| {
+        Error::document(format!("syncToken {:?} is not a number", raw.sync_token))
+    })?;
 
     let mut ranges: BTreeMap<Scope, BTreeSet<Cidr>> = BTreeMap::new();
     let mut keep = |prefix: &str, region: &str, version: IpVersion| -> Result<()> {
@@ -158,16 +159,27 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
                 "{prefix:?} is listed as {version} but is not an {version} block"
             )));
         }
-        ranges.entry(Scope::of_region(region)).or_default().insert(cidr);
+        ranges
+            .entry(Scope::of_region(region))
+            .or_default()
+            .insert(cidr);
         Ok(())
     };
     if filter.versions.contains(&IpVersion::Ipv4) {
-        for p in raw.prefixes.iter().filter(|p| filter.services.contains(&*p.service)) {
+        for p in raw
+            .prefixes
+            .iter()
+            .filter(|p| filter.services.contains(&*p.service))
+        {
             keep(&p.ip_prefix, &p.region, IpVersion::Ipv4)?;
         }
     }
     if filter.versions.contains(&IpVersion::Ipv6) {
-        for p in raw.ipv6_prefixes.iter().filter(|p| filter.services.contains(&*p.service)) {
+        for p in raw
+            .ipv6_prefixes
+            .iter()
+            .filter(|p| filter.services.contains(&*p.service))
+        {
             keep(&p.ipv6_prefix, &p.region, IpVersion::Ipv6)?;
         }
     }
@@ -221,15 +233,26 @@ mod tests {
         let sel = parse(SMALL.as_bytes(), &both()).unwrap();
         assert_eq!(sel.sync_token, 1_787_411_825);
         assert_eq!(sel.create_date.as_deref(), Some("2026-08-22-15-17-05"));
-        assert_eq!(strings(sel.ranges(Scope::Global)), ["13.32.0.0/15", "2600:9000:6000::/36"]);
+        assert_eq!(
+            strings(sel.ranges(Scope::Global)),
+            ["13.32.0.0/15", "2600:9000:6000::/36"]
+        );
         assert_eq!(strings(sel.ranges(Scope::Regional)), ["56.125.47.0/32"]);
     }
 
     #[test]
     fn ip_versions_limit_the_selection() {
-        let v4 = parse(SMALL.as_bytes(), &filter(&["CLOUDFRONT"], &[IpVersion::Ipv4])).unwrap();
+        let v4 = parse(
+            SMALL.as_bytes(),
+            &filter(&["CLOUDFRONT"], &[IpVersion::Ipv4]),
+        )
+        .unwrap();
         assert_eq!(strings(v4.ranges(Scope::Global)), ["13.32.0.0/15"]);
-        let v6 = parse(SMALL.as_bytes(), &filter(&["CLOUDFRONT"], &[IpVersion::Ipv6])).unwrap();
+        let v6 = parse(
+            SMALL.as_bytes(),
+            &filter(&["CLOUDFRONT"], &[IpVersion::Ipv6]),
+        )
+        .unwrap();
         assert_eq!(strings(v6.ranges(Scope::Global)), ["2600:9000:6000::/36"]);
         assert!(v6.ranges(Scope::Regional).is_empty());
     }
@@ -286,7 +309,11 @@ mod tests {
         for (input, expected) in cases {
             let err = parse(input, &both()).unwrap_err();
             assert!(matches!(err, Error::Document { .. }), "{err:?}");
-            assert!(err.to_string().contains(expected), "{:?}: {err}", String::from_utf8_lossy(input));
+            assert!(
+                err.to_string().contains(expected),
+                "{:?}: {err}",
+                String::from_utf8_lossy(input)
+            );
         }
     }
 

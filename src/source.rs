@@ -77,7 +77,12 @@ impl HttpSource {
 
     /// One attempt. `Err((retryable, reason))` on failure.
     async fn attempt(&self) -> std::result::Result<Vec<u8>, Attempt> {
-        let mut response = self.client.get(&self.url).send().await.map_err(|e| Attempt::Retry(describe(&e)))?;
+        let mut response = self
+            .client
+            .get(&self.url)
+            .send()
+            .await
+            .map_err(|e| Attempt::Retry(describe(&e)))?;
         let status = response.status();
         if status.is_redirection() {
             let to = response
@@ -85,7 +90,9 @@ impl HttpSource {
                 .get(reqwest::header::LOCATION)
                 .and_then(|l| l.to_str().ok())
                 .unwrap_or("nowhere");
-            return Err(Attempt::Fail(format!("HTTP {status}: redirect to {to} not followed off the configured host")));
+            return Err(Attempt::Fail(format!(
+                "HTTP {status}: redirect to {to} not followed off the configured host"
+            )));
         }
         if status.is_server_error() {
             return Err(Attempt::Retry(format!("HTTP {status}")));
@@ -93,11 +100,18 @@ impl HttpSource {
         if !status.is_success() {
             return Err(Attempt::Fail(format!("HTTP {status}")));
         }
-        if response.content_length().is_some_and(|n| n > self.max_bytes) {
+        if response
+            .content_length()
+            .is_some_and(|n| n > self.max_bytes)
+        {
             return Err(Attempt::TooLarge);
         }
         let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-        while let Some(chunk) = response.chunk().await.map_err(|e| Attempt::Retry(describe(&e)))? {
+        while let Some(chunk) = response
+            .chunk()
+            .await
+            .map_err(|e| Attempt::Retry(describe(&e)))?
+        {
             if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
                 return Err(Attempt::TooLarge);
             }
@@ -185,11 +199,13 @@ impl FileSource {
 
 impl RangesSource for FileSource {
     async fn fetch(&self) -> Result<Vec<u8>> {
-        tokio::fs::read(&self.path).await.map_err(|e| Error::Download {
-            url: self.display.clone(),
-            attempts: 1,
-            reason: e.to_string(),
-        })
+        tokio::fs::read(&self.path)
+            .await
+            .map_err(|e| Error::Download {
+                url: self.display.clone(),
+                attempts: 1,
+                reason: e.to_string(),
+            })
     }
 
     fn location(&self) -> &str {

@@ -142,11 +142,19 @@ pub async fn fetch_verified(
     let selection = ip_ranges::parse(&body, &config.filter)?;
     drop(body);
     let Trigger::Notification(notification) = trigger else {
-        tracing::info!(md5, synctoken = selection.sync_token, "scheduled run: applying the file published now");
+        tracing::info!(
+            md5,
+            synctoken = selection.sync_token,
+            "scheduled run: applying the file published now"
+        );
         return Ok((selection, false));
     };
     if md5 == notification.md5 {
-        tracing::info!(md5, synctoken = selection.sync_token, "MD5 matches the notification");
+        tracing::info!(
+            md5,
+            synctoken = selection.sync_token,
+            "MD5 matches the notification"
+        );
         return Ok((selection, false));
     }
     if selection.sync_token > notification.synctoken {
@@ -199,7 +207,10 @@ fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
         };
         sets.entry(key).or_default().push(g.group);
     }
-    let sets = sets.into_iter().map(|(key, groups)| FoundSet { key, groups }).collect();
+    let sets = sets
+        .into_iter()
+        .map(|(key, groups)| FoundSet { key, groups })
+        .collect();
     (sets, skipped)
 }
 
@@ -231,7 +242,11 @@ pub async fn run(
     for (region, result) in config.regions.iter().zip(found) {
         match result {
             Ok(groups) => {
-                tracing::info!(region, groups = groups.len(), "found tagged security groups");
+                tracing::info!(
+                    region,
+                    groups = groups.len(),
+                    "found tagged security groups"
+                );
                 tagged.extend(groups);
             }
             Err(e) => {
@@ -269,7 +284,9 @@ pub async fn run(
         .collect()
         .await;
     let mut reports = reports;
-    reports.sort_by(|a, b| (&a.region, &a.vpc, a.name, a.port).cmp(&(&b.region, &b.vpc, b.name, b.port)));
+    reports.sort_by(|a, b| {
+        (&a.region, &a.vpc, a.name, a.port).cmp(&(&b.region, &b.vpc, b.name, b.port))
+    });
 
     Ok(Summary {
         synctoken: selection.sync_token.to_string(),
@@ -388,11 +405,15 @@ async fn apply(
         plan.changes
             .values()
             .map(|p| {
-                [!p.authorize.is_empty(), !p.revoke.is_empty(), !p.authorize_after_revoke.is_empty()]
-                    .iter()
-                    .skip(from_phase)
-                    .filter(|x| **x)
-                    .count()
+                [
+                    !p.authorize.is_empty(),
+                    !p.revoke.is_empty(),
+                    !p.authorize_after_revoke.is_empty(),
+                ]
+                .iter()
+                .skip(from_phase)
+                .filter(|x| **x)
+                .count()
             })
             .sum()
     };
@@ -410,12 +431,22 @@ async fn apply(
         }
         let calls = plan.changes.iter().map(|(group, p)| async move {
             let result = match phase {
-                0 if !p.authorize.is_empty() => {
-                    ec2.authorize(region, group, key.port, &p.authorize, description).await.map(|_| (p.authorize.len(), 0))
-                }
-                1 if !p.revoke.is_empty() => ec2.revoke(region, group, &p.revoke).await.map(|_| (0, p.revoked())),
+                0 if !p.authorize.is_empty() => ec2
+                    .authorize(region, group, key.port, &p.authorize, description)
+                    .await
+                    .map(|_| (p.authorize.len(), 0)),
+                1 if !p.revoke.is_empty() => ec2
+                    .revoke(region, group, &p.revoke)
+                    .await
+                    .map(|_| (0, p.revoked())),
                 2 if !p.authorize_after_revoke.is_empty() => ec2
-                    .authorize(region, group, key.port, &p.authorize_after_revoke, description)
+                    .authorize(
+                        region,
+                        group,
+                        key.port,
+                        &p.authorize_after_revoke,
+                        description,
+                    )
                     .await
                     .map(|_| (p.authorize_after_revoke.len(), 0)),
                 _ => Ok((0, 0)),
@@ -454,14 +485,28 @@ impl std::fmt::Display for Summary {
             self.service,
             self.ip_versions,
             self.synctoken,
-            self.create_date.as_deref().map(|d| format!(" ({d})")).unwrap_or_default(),
-            if self.late_notification { ", newer than the notification" } else { "" },
+            self.create_date
+                .as_deref()
+                .map(|d| format!(" ({d})"))
+                .unwrap_or_default(),
+            if self.late_notification {
+                ", newer than the notification"
+            } else {
+                ""
+            },
         )?;
         if self.sets.is_empty() {
-            writeln!(f, "no tagged security groups found (Name=cloudfront_g|cloudfront_r, AutoUpdate=true)")?;
+            writeln!(
+                f,
+                "no tagged security groups found (Name=cloudfront_g|cloudfront_r, AutoUpdate=true)"
+            )?;
         }
         for s in &self.sets {
-            let room: Vec<String> = s.room_left.iter().map(|(v, n)| format!("{v} {n}")).collect();
+            let room: Vec<String> = s
+                .room_left
+                .iter()
+                .map(|(v, n)| format!("{v} {n}"))
+                .collect();
             writeln!(
                 f,
                 "{}/{}/{}/{} [{}] {:?}: +{} -{} ={} room left: {}",

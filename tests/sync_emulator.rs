@@ -33,15 +33,32 @@ async fn world(file: &str, n_global: usize, n_regional: usize) -> World {
     let vpc = create_vpc(&client, "10.0.0.0/16").await;
     let mut global = Vec::new();
     for i in 0..n_global {
-        global.push(tagged_group(&client, &vpc, &format!("cf-g-{i}"), Scope::Global, "https").await);
+        global
+            .push(tagged_group(&client, &vpc, &format!("cf-g-{i}"), Scope::Global, "https").await);
     }
     let mut regional = Vec::new();
     for i in 0..n_regional {
-        regional.push(tagged_group(&client, &vpc, &format!("cf-r-{i}"), Scope::Regional, "https").await);
+        regional.push(
+            tagged_group(
+                &client,
+                &vpc,
+                &format!("cf-r-{i}"),
+                Scope::Regional,
+                "https",
+            )
+            .await,
+        );
     }
     global.sort();
     regional.sort();
-    World { moto, server, client, vpc, global, regional }
+    World {
+        moto,
+        server,
+        client,
+        vpc,
+        global,
+        regional,
+    }
 }
 
 impl World {
@@ -56,11 +73,18 @@ impl World {
         v
     }
 
-    async fn app(&self, extra: &[(&str, &str)]) -> App<HttpSource, Counting<cloudfront_sg_sync::ec2::Ec2Groups>> {
+    async fn app(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> App<HttpSource, Counting<cloudfront_sg_sync::ec2::Ec2Groups>> {
         let config = config(&self.vars(extra));
         let source = HttpSource::new(&config).unwrap();
         let ec2 = Counting::new(self.moto.groups(&config).await);
-        App { config, source, ec2 }
+        App {
+            config,
+            source,
+            ec2,
+        }
     }
 
     async fn state(&self, groups: &[String]) -> BTreeSet<Cidr> {
@@ -72,23 +96,37 @@ impl World {
 async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions() {
     let w = world(NEWEST, 4, 4).await;
     let app = w.app(&[]).await;
-    let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
+    let summary = app
+        .handle(&notification_for(&fixture(NEWEST)), None)
+        .await
+        .unwrap();
 
     let wanted = selection(&fixture(NEWEST));
     assert_eq!(w.state(&w.global).await, *wanted.ranges(Scope::Global));
     assert_eq!(w.state(&w.regional).await, *wanted.ranges(Scope::Regional));
-    let v6 = w.state(&w.global).await.iter().filter(|c| c.version() == IpVersion::Ipv6).count();
+    let v6 = w
+        .state(&w.global)
+        .await
+        .iter()
+        .filter(|c| c.version() == IpVersion::Ipv6)
+        .count();
     assert_eq!(v6, 32);
 
     assert_eq!(summary.synctoken, "1787411825");
     assert!(!summary.late_notification);
     assert_eq!(summary.sets.len(), 2);
     let g = &summary.sets[0];
-    assert_eq!((g.name, g.added, g.removed, g.unchanged, g.status), (Scope::Global, 150, 0, 0, SetStatus::Synced));
+    assert_eq!(
+        (g.name, g.added, g.removed, g.unchanged, g.status),
+        (Scope::Global, 150, 0, 0, SetStatus::Synced)
+    );
     assert_eq!(g.room_left[&IpVersion::Ipv4], 120 - 118);
     assert_eq!(g.room_left[&IpVersion::Ipv6], 120 - 32);
     // One authorize per group, no revoke.
-    assert_eq!(app.ec2.authorizes.load(std::sync::atomic::Ordering::SeqCst), 8);
+    assert_eq!(
+        app.ec2.authorizes.load(std::sync::atomic::Ordering::SeqCst),
+        8
+    );
     assert_eq!(app.ec2.revokes.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
@@ -102,8 +140,19 @@ async fn the_same_notification_again_writes_nothing() {
     let again = w.app(&[]).await;
     let summary = again.handle(&event, None).await.unwrap();
     assert_eq!(again.ec2.writes(), 0);
-    assert_eq!(again.ec2.describes.load(std::sync::atomic::Ordering::SeqCst), 1);
-    assert!(summary.sets.iter().all(|s| s.status == SetStatus::InSync && s.added == 0 && s.removed == 0));
+    assert_eq!(
+        again
+            .ec2
+            .describes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert!(
+        summary
+            .sets
+            .iter()
+            .all(|s| s.status == SetStatus::InSync && s.added == 0 && s.removed == 0)
+    );
     assert_eq!(summary.sets[0].unchanged, 150);
     assert_eq!(w.state(&w.global).await, before_g);
 }
@@ -111,11 +160,18 @@ async fn the_same_notification_again_writes_nothing() {
 #[tokio::test]
 async fn a_real_consecutive_change_writes_only_to_the_groups_that_change() {
     let w = world(PAIR_A_OLD, 4, 4).await;
-    w.app(&[]).await.handle(&notification_for(&fixture(PAIR_A_OLD)), None).await.unwrap();
+    w.app(&[])
+        .await
+        .handle(&notification_for(&fixture(PAIR_A_OLD)), None)
+        .await
+        .unwrap();
 
     w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
     let app = w.app(&[]).await;
-    let summary = app.handle(&notification_for(&fixture(PAIR_A_NEW)), None).await.unwrap();
+    let summary = app
+        .handle(&notification_for(&fixture(PAIR_A_NEW)), None)
+        .await
+        .unwrap();
 
     let new = selection(&fixture(PAIR_A_NEW));
     assert_eq!(w.state(&w.global).await, *new.ranges(Scope::Global));
@@ -124,7 +180,10 @@ async fn a_real_consecutive_change_writes_only_to_the_groups_that_change() {
     assert_eq!((g.added, g.removed), (6, 3));
     assert_eq!(summary.sets[1].status, SetStatus::InSync);
     let touched = app.ec2.touched();
-    assert!(!touched.is_empty() && touched.iter().all(|t| w.global.contains(t)), "{touched:?}");
+    assert!(
+        !touched.is_empty() && touched.iter().all(|t| w.global.contains(t)),
+        "{touched:?}"
+    );
     // The removed CIDRs are gone, the added ones there.
     let state = w.state(&w.global).await;
     for gone in ["23.228.226.0/24", "23.228.227.0/24", "23.228.237.0/24"] {
@@ -139,10 +198,16 @@ async fn a_real_consecutive_change_writes_only_to_the_groups_that_change() {
 async fn a_late_notification_applies_the_newer_file_with_a_warning_flag() {
     let w = world(PAIR_A_NEW, 4, 4).await;
     let app = w.app(&[]).await;
-    let summary = app.handle(&notification_for(&fixture(PAIR_A_OLD)), None).await.unwrap();
+    let summary = app
+        .handle(&notification_for(&fixture(PAIR_A_OLD)), None)
+        .await
+        .unwrap();
     assert!(summary.late_notification);
     assert_eq!(summary.synctoken, "1763416705");
-    assert_eq!(w.state(&w.global).await, *selection(&fixture(PAIR_A_NEW)).ranges(Scope::Global));
+    assert_eq!(
+        w.state(&w.global).await,
+        *selection(&fixture(PAIR_A_NEW)).ranges(Scope::Global)
+    );
 }
 
 #[tokio::test]
@@ -150,9 +215,15 @@ async fn an_md5_mismatch_with_a_file_that_is_not_newer_writes_nothing() {
     let w = world(PAIR_A_OLD, 4, 4).await;
     let app = w.app(&[]).await;
     // The notification announces the newer file, but the server still serves the older one.
-    let err = app.handle(&notification_for(&fixture(PAIR_A_NEW)), None).await.unwrap_err();
+    let err = app
+        .handle(&notification_for(&fixture(PAIR_A_NEW)), None)
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Md5Mismatch { .. }), "{err:?}");
-    assert!(err.to_string().contains("ec6149435b60255ae72f1e8654db95fe"), "{err}");
+    assert!(
+        err.to_string().contains("ec6149435b60255ae72f1e8654db95fe"),
+        "{err}"
+    );
     assert_eq!(app.ec2.writes(), 0);
     assert!(w.state(&w.global).await.is_empty());
 }
@@ -196,8 +267,20 @@ async fn every_bad_input_is_an_error_and_writes_nothing() {
 async fn a_body_over_the_size_cap_is_refused() {
     let w = world(NEWEST, 4, 4).await;
     let app = w.app(&[("DOWNLOAD_MAX_BYTES", "1000000")]).await;
-    let err = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap_err();
-    assert!(matches!(err, Error::TooLarge { limit: 1_000_000, .. }), "{err:?}");
+    let err = app
+        .handle(&notification_for(&fixture(NEWEST)), None)
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::TooLarge {
+                limit: 1_000_000,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(app.ec2.writes(), 0);
 }
 
@@ -217,28 +300,74 @@ async fn hand_made_rules_and_groups_not_tagged_for_us_are_never_touched() {
                 .ip_protocol("tcp")
                 .from_port(443)
                 .to_port(443)
-                .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(cf.to_string()).description("by hand").build())
+                .ip_ranges(
+                    aws_sdk_ec2::types::IpRange::builder()
+                        .cidr_ip(cf.to_string())
+                        .description("by hand")
+                        .build(),
+                )
                 .build(),
         )
         .send()
         .await
         .unwrap();
     let untagged = create_group(c, &w.vpc, "untagged", &[("Name", "cloudfront_g")]).await;
-    let off = create_group(c, &w.vpc, "off", &[("Name", "cloudfront_g"), ("AutoUpdate", "false"), ("Protocol", "https")]).await;
+    let off = create_group(
+        c,
+        &w.vpc,
+        "off",
+        &[
+            ("Name", "cloudfront_g"),
+            ("AutoUpdate", "false"),
+            ("Protocol", "https"),
+        ],
+    )
+    .await;
     // tag-value would match this one: cloudfront_g is a value, but not of the Name key.
-    let loose = create_group(c, &w.vpc, "loose", &[("Role", "cloudfront_g"), ("AutoUpdate", "true"), ("Protocol", "https")]).await;
-    let upper = create_group(c, &w.vpc, "upper", &[("Name", "cloudfront_g"), ("AutoUpdate", "True"), ("Protocol", "https")]).await;
+    let loose = create_group(
+        c,
+        &w.vpc,
+        "loose",
+        &[
+            ("Role", "cloudfront_g"),
+            ("AutoUpdate", "true"),
+            ("Protocol", "https"),
+        ],
+    )
+    .await;
+    let upper = create_group(
+        c,
+        &w.vpc,
+        "upper",
+        &[
+            ("Name", "cloudfront_g"),
+            ("AutoUpdate", "True"),
+            ("Protocol", "https"),
+        ],
+    )
+    .await;
     let mut before = Vec::new();
     for g in [&w.global[0], &untagged, &off, &loose, &upper, &other] {
         before.push(rules(c, g).await);
     }
 
-    let summary = w.app(&[]).await.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
+    let summary = w
+        .app(&[])
+        .await
+        .handle(&notification_for(&fixture(NEWEST)), None)
+        .await
+        .unwrap();
 
     // The hand-made rules are all still there, and the untagged groups are exactly as they were.
     let after_first = rules(c, &w.global[0]).await;
-    assert!(before[0].is_subset(&after_first), "hand-made rules of a synced group were touched");
-    for (g, b) in [&untagged, &off, &loose, &upper, &other].iter().zip(&before[1..]) {
+    assert!(
+        before[0].is_subset(&after_first),
+        "hand-made rules of a synced group were touched"
+    );
+    for (g, b) in [&untagged, &off, &loose, &upper, &other]
+        .iter()
+        .zip(&before[1..])
+    {
         assert_eq!(&rules(c, g).await, b, "{g} changed");
     }
     // The hand-made CloudFront rule is not duplicated by ours.
@@ -275,7 +404,11 @@ async fn each_vpc_and_region_gets_its_own_full_copy() {
     assert_eq!(w.state(&w.global).await, *want);
     assert_eq!(set_state(&w.client, &g2, 443, 30).await, *want);
     assert_eq!(set_state(&eu, &g3, 443, 30).await, *want);
-    let regions: BTreeSet<(String, String)> = summary.sets.iter().map(|s| (s.region.clone(), s.vpc.clone())).collect();
+    let regions: BTreeSet<(String, String)> = summary
+        .sets
+        .iter()
+        .map(|s| (s.region.clone(), s.vpc.clone()))
+        .collect();
     assert_eq!(regions.len(), 3);
 }
 
@@ -287,18 +420,40 @@ async fn a_set_too_small_fails_alone_and_is_left_exactly_as_it_was() {
     add_hand_made_rules(&w.client, &small, &w.global[0]).await;
     let before = rules(&w.client, &small).await;
 
-    let err = w.app(&[]).await.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap_err();
-    let Error::SetsFailed { failed, total, ref messages } = err else { panic!("{err:?}") };
+    let err = w
+        .app(&[])
+        .await
+        .handle(&notification_for(&fixture(NEWEST)), None)
+        .await
+        .unwrap_err();
+    let Error::SetsFailed {
+        failed,
+        total,
+        ref messages,
+    } = err
+    else {
+        panic!("{err:?}")
+    };
     assert_eq!((failed, total), (1, 2));
-    assert!(messages[0].contains(&vpc2) && messages[0].contains("more group(s)"), "{messages:?}");
+    assert!(
+        messages[0].contains(&vpc2) && messages[0].contains("more group(s)"),
+        "{messages:?}"
+    );
     assert_eq!(rules(&w.client, &small).await, before);
-    assert_eq!(w.state(&w.global).await, *selection(&fixture(NEWEST)).ranges(Scope::Global));
+    assert_eq!(
+        w.state(&w.global).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
 }
 
 #[tokio::test]
 async fn switching_off_ipv6_revokes_only_our_ipv6_rules() {
     let w = world(NEWEST, 4, 0).await;
-    w.app(&[]).await.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
+    w.app(&[])
+        .await
+        .handle(&notification_for(&fixture(NEWEST)), None)
+        .await
+        .unwrap();
     let summary = w
         .app(&[("IP_VERSIONS", "ipv4")])
         .await
@@ -315,7 +470,10 @@ async fn switching_off_ipv6_revokes_only_our_ipv6_rules() {
 async fn dry_run_plans_and_writes_nothing() {
     let w = world(NEWEST, 4, 4).await;
     let app = w.app(&[("DRY_RUN", "true")]).await;
-    let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
+    let summary = app
+        .handle(&notification_for(&fixture(NEWEST)), None)
+        .await
+        .unwrap();
     assert_eq!(app.ec2.writes(), 0);
     assert!(summary.dry_run);
     assert_eq!(summary.sets[0].status, SetStatus::Planned);
@@ -326,11 +484,32 @@ async fn dry_run_plans_and_writes_nothing() {
 #[tokio::test]
 async fn a_group_with_a_bad_protocol_tag_is_reported_and_the_others_sync() {
     let w = world(NEWEST, 4, 0).await;
-    let bad = create_group(&w.client, &w.vpc, "bad", &[("Name", "cloudfront_g"), ("AutoUpdate", "true"), ("Protocol", "ftp")]).await;
-    let err = w.app(&[]).await.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap_err();
-    assert!(err.to_string().contains(&bad) && err.to_string().contains("\"ftp\""), "{err}");
+    let bad = create_group(
+        &w.client,
+        &w.vpc,
+        "bad",
+        &[
+            ("Name", "cloudfront_g"),
+            ("AutoUpdate", "true"),
+            ("Protocol", "ftp"),
+        ],
+    )
+    .await;
+    let err = w
+        .app(&[])
+        .await
+        .handle(&notification_for(&fixture(NEWEST)), None)
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains(&bad) && err.to_string().contains("\"ftp\""),
+        "{err}"
+    );
     assert!(rules(&w.client, &bad).await.is_empty());
-    assert_eq!(w.state(&w.global).await, *selection(&fixture(NEWEST)).ranges(Scope::Global));
+    assert_eq!(
+        w.state(&w.global).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
 }
 
 #[tokio::test]
@@ -339,9 +518,18 @@ async fn an_older_snapshot_after_a_newer_one_converges_both_ways() {
     let w = world(OLDEST, 4, 4).await;
     let schedule = serde_json::json!({"detail-type": "Scheduled Event"});
     w.app(&[]).await.handle(&schedule, None).await.unwrap();
-    assert_eq!(w.state(&w.regional).await, *selection(&fixture(OLDEST)).ranges(Scope::Regional));
+    assert_eq!(
+        w.state(&w.regional).await,
+        *selection(&fixture(OLDEST)).ranges(Scope::Regional)
+    );
     w.server.set(Reply::Body(fixture(NEWEST)));
     w.app(&[]).await.handle(&schedule, None).await.unwrap();
-    assert_eq!(w.state(&w.global).await, *selection(&fixture(NEWEST)).ranges(Scope::Global));
-    assert_eq!(w.state(&w.regional).await, *selection(&fixture(NEWEST)).ranges(Scope::Regional));
+    assert_eq!(
+        w.state(&w.global).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
+    assert_eq!(
+        w.state(&w.regional).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Regional)
+    );
 }

@@ -16,7 +16,10 @@ use cloudfront_sg_sync::sync::{self, Summary};
 use cloudfront_sg_sync::{Error, Result};
 
 #[derive(Parser)]
-#[command(version, about = "Keep EC2 security groups open only to Amazon CloudFront's address ranges")]
+#[command(
+    version,
+    about = "Keep EC2 security groups open only to Amazon CloudFront's address ranges"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -86,8 +89,26 @@ async fn run(cli: &Cli) -> Result<Summary> {
     })?;
     let ec2 = Ec2Groups::new(&config).await;
     match &cli.ip_ranges_file {
-        Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &ec2, None).await,
-        None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &ec2, None).await,
+        Some(path) => {
+            sync::run(
+                &config,
+                &Trigger::Scheduled,
+                &FileSource::new(path),
+                &ec2,
+                None,
+            )
+            .await
+        }
+        None => {
+            sync::run(
+                &config,
+                &Trigger::Scheduled,
+                &HttpSource::new(&config)?,
+                &ec2,
+                None,
+            )
+            .await
+        }
     }
 }
 

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair};
+use aws_sdk_ec2::types::{
+    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+};
 use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ec2::{Ec2Groups, SecurityGroups, TaggedGroup};
@@ -28,10 +30,15 @@ pub const OLDEST: &str = "ip-ranges-2021-10-12-17-13-16.json";
 
 /// The exact bytes of a bundled real snapshot.
 pub fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(format!("{name}.gz"));
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(format!("{name}.gz"));
+    let file = std::fs::File::open(&path)
+        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(file).read_to_end(&mut out).unwrap();
+    flate2::read::GzDecoder::new(file)
+        .read_to_end(&mut out)
+        .unwrap();
     out
 }
 
@@ -61,7 +68,11 @@ pub fn notification(synctoken: &str, md5: &str) -> serde_json::Value {
 }
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    StdListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A `moto_server` on 127.0.0.1, killed when dropped.
@@ -75,7 +86,9 @@ impl Moto {
     pub fn start() -> Moto {
         let program = std::env::var("MOTO_SERVER")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
+            .unwrap_or_else(|_| {
+                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server")
+            });
         assert!(
             program.exists(),
             "moto_server not found at {} (run `make venv`, or set MOTO_SERVER)",
@@ -93,7 +106,9 @@ impl Moto {
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(60) {
                 if let Ok(Some(status)) = child.try_wait() {
-                    eprintln!("moto_server on port {port} exited with {status}; retrying on another port");
+                    eprintln!(
+                        "moto_server on port {port} exited with {status}; retrying on another port"
+                    );
                     break;
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -121,7 +136,9 @@ impl Moto {
     pub async fn groups(&self, config: &Config) -> Ec2Groups {
         Ec2Groups::with_loader(
             config,
-            aws_config::defaults(BehaviorVersion::latest()).endpoint_url(&self.endpoint).test_credentials(),
+            aws_config::defaults(BehaviorVersion::latest())
+                .endpoint_url(&self.endpoint)
+                .test_credentials(),
         )
         .await
     }
@@ -141,7 +158,10 @@ pub enum Reply {
     Status(u16),
     Redirect(String),
     /// Declares `declared` bytes of Content-Length, sends `body`, then closes.
-    Truncated { body: Vec<u8>, declared: usize },
+    Truncated {
+        body: Vec<u8>,
+        declared: usize,
+    },
 }
 
 /// A minimal HTTP/1.1 server on 127.0.0.1 that answers every request with the current [`Reply`].
@@ -161,7 +181,9 @@ impl FileServer {
         let (r, n) = (reply.clone(), requests.clone());
         let task = tokio::spawn(async move {
             loop {
-                let Ok((mut stream, _)) = listener.accept().await else { return };
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
                 let (r, n) = (r.clone(), n.clone());
                 tokio::spawn(async move {
                     let mut buf = vec![0u8; 8192];
@@ -175,23 +197,40 @@ impl FileServer {
                     n.fetch_add(1, Ordering::SeqCst);
                     let reply = r.lock().unwrap().clone();
                     let (head, body) = match reply {
-                        Reply::Body(b) => (format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()), b),
-                        Reply::Status(s) => (format!("HTTP/1.1 {s} Status\r\nContent-Length: 4\r\n"), b"oops".to_vec()),
-                        Reply::Redirect(to) => {
-                            (format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n"), Vec::new())
-                        }
-                        Reply::Truncated { body, declared } => {
-                            (format!("HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n"), body)
-                        }
+                        Reply::Body(b) => (
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()),
+                            b,
+                        ),
+                        Reply::Status(s) => (
+                            format!("HTTP/1.1 {s} Status\r\nContent-Length: 4\r\n"),
+                            b"oops".to_vec(),
+                        ),
+                        Reply::Redirect(to) => (
+                            format!(
+                                "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n"
+                            ),
+                            Vec::new(),
+                        ),
+                        Reply::Truncated { body, declared } => (
+                            format!("HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n"),
+                            body,
+                        ),
                     };
-                    let head = format!("{head}Content-Type: application/json\r\nConnection: close\r\n\r\n");
+                    let head = format!(
+                        "{head}Content-Type: application/json\r\nConnection: close\r\n\r\n"
+                    );
                     let _ = stream.write_all(head.as_bytes()).await;
                     let _ = stream.write_all(&body).await;
                     let _ = stream.shutdown().await;
                 });
             }
         });
-        FileServer { url, reply, requests, task }
+        FileServer {
+            url,
+            reply,
+            requests,
+            task,
+        }
     }
 
     pub fn set(&self, reply: Reply) {
@@ -211,7 +250,10 @@ impl Drop for FileServer {
 
 /// Settings as the function reads them, from pairs.
 pub fn config(vars: &[(&str, &str)]) -> Config {
-    let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let vars: BTreeMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     Config::from_lookup(|k| vars.get(k).cloned()).unwrap()
 }
 
@@ -239,12 +281,22 @@ pub async fn create_group(client: &Client, vpc: &str, name: &str, tags: &[(&str,
 }
 
 /// A group tagged for the sync.
-pub async fn tagged_group(client: &Client, vpc: &str, name: &str, scope: Scope, protocol: &str) -> String {
+pub async fn tagged_group(
+    client: &Client,
+    vpc: &str,
+    name: &str,
+    scope: Scope,
+    protocol: &str,
+) -> String {
     create_group(
         client,
         vpc,
         name,
-        &[("Name", scope.tag_value()), ("AutoUpdate", "true"), ("Protocol", protocol)],
+        &[
+            ("Name", scope.tag_value()),
+            ("AutoUpdate", "true"),
+            ("Protocol", protocol),
+        ],
     )
     .await
 }
@@ -254,16 +306,45 @@ pub type SeenRule = (String, Option<i32>, Option<i32>, String, Option<String>);
 
 /// Every ingress rule of a group, flattened, read with the plain SDK.
 pub async fn rules(client: &Client, group: &str) -> BTreeSet<SeenRule> {
-    let out = client.describe_security_groups().group_ids(group).send().await.unwrap();
+    let out = client
+        .describe_security_groups()
+        .group_ids(group)
+        .send()
+        .await
+        .unwrap();
     let sg = &out.security_groups()[0];
     let mut seen = BTreeSet::new();
     for p in sg.ip_permissions() {
         let proto = p.ip_protocol().unwrap_or("").to_owned();
-        let rule = |src: String, d: Option<&str>| (proto.clone(), p.from_port(), p.to_port(), src, d.map(str::to_owned));
-        seen.extend(p.ip_ranges().iter().map(|r| rule(r.cidr_ip().unwrap().to_owned(), r.description())));
-        seen.extend(p.ipv6_ranges().iter().map(|r| rule(r.cidr_ipv6().unwrap().to_owned(), r.description())));
-        seen.extend(p.user_id_group_pairs().iter().map(|r| rule(r.group_id().unwrap().to_owned(), r.description())));
-        seen.extend(p.prefix_list_ids().iter().map(|r| rule(r.prefix_list_id().unwrap().to_owned(), r.description())));
+        let rule = |src: String, d: Option<&str>| {
+            (
+                proto.clone(),
+                p.from_port(),
+                p.to_port(),
+                src,
+                d.map(str::to_owned),
+            )
+        };
+        seen.extend(
+            p.ip_ranges()
+                .iter()
+                .map(|r| rule(r.cidr_ip().unwrap().to_owned(), r.description())),
+        );
+        seen.extend(
+            p.ipv6_ranges()
+                .iter()
+                .map(|r| rule(r.cidr_ipv6().unwrap().to_owned(), r.description())),
+        );
+        seen.extend(
+            p.user_id_group_pairs()
+                .iter()
+                .map(|r| rule(r.group_id().unwrap().to_owned(), r.description())),
+        );
+        seen.extend(
+            p.prefix_list_ids()
+                .iter()
+                .map(|r| rule(r.prefix_list_id().unwrap().to_owned(), r.description())),
+        );
     }
     seen
 }
@@ -274,7 +355,11 @@ pub async fn managed(client: &Client, group: &str, port: i32) -> Vec<Cidr> {
         .await
         .into_iter()
         .filter(|(p, f, t, _, d)| {
-            p == "tcp" && *f == Some(port) && *t == Some(port) && d.as_deref().is_some_and(|d| d.starts_with("cloudfront-sg-sync"))
+            p == "tcp"
+                && *f == Some(port)
+                && *t == Some(port)
+                && d.as_deref()
+                    .is_some_and(|d| d.starts_with("cloudfront-sg-sync"))
         })
         .map(|(_, _, _, c, _)| c.parse().unwrap())
         .collect()
@@ -282,7 +367,12 @@ pub async fn managed(client: &Client, group: &str, port: i32) -> Vec<Cidr> {
 
 /// Every CIDR held by our rules across `groups`, checking that none is held twice and no group holds more
 /// than `max` per IP version.
-pub async fn set_state(client: &Client, groups: &[String], port: i32, max: usize) -> BTreeSet<Cidr> {
+pub async fn set_state(
+    client: &Client,
+    groups: &[String],
+    port: i32,
+    max: usize,
+) -> BTreeSet<Cidr> {
     let mut all = BTreeSet::new();
     for g in groups {
         let cidrs = managed(client, g, port).await;
@@ -304,18 +394,33 @@ pub async fn add_hand_made_rules(client: &Client, group: &str, other_group: &str
             .ip_protocol("tcp")
             .from_port(22)
             .to_port(22)
-            .ip_ranges(IpRange::builder().cidr_ip("203.0.113.0/24").description("office ssh").build())
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip("203.0.113.0/24")
+                    .description("office ssh")
+                    .build(),
+            )
             .build(),
         IpPermission::builder()
             .ip_protocol("tcp")
             .from_port(443)
             .to_port(443)
-            .ip_ranges(IpRange::builder().cidr_ip("198.51.100.7/32").description("office https").build())
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip("198.51.100.7/32")
+                    .description("office https")
+                    .build(),
+            )
             .ipv6_ranges(Ipv6Range::builder().cidr_ipv6("2001:db8::/64").build())
             .build(),
         IpPermission::builder()
             .ip_protocol("-1")
-            .ip_ranges(IpRange::builder().cidr_ip("192.0.2.0/24").description("all traffic").build())
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip("192.0.2.0/24")
+                    .description("all traffic")
+                    .build(),
+            )
             .build(),
         IpPermission::builder()
             .ip_protocol("tcp")
@@ -385,7 +490,9 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
     ) -> cloudfront_sg_sync::Result<()> {
         self.authorizes.fetch_add(1, Ordering::SeqCst);
         self.touched.lock().unwrap().insert(group.to_owned());
-        self.inner.authorize(region, group, port, cidrs, description).await
+        self.inner
+            .authorize(region, group, port, cidrs, description)
+            .await
     }
 
     async fn revoke(
@@ -405,11 +512,21 @@ pub async fn groups_of(client: &Client, vpc: &str, scope: Scope) -> Vec<String> 
     let out = client
         .describe_security_groups()
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .filters(Filter::builder().name("tag:Name").values(scope.tag_value()).build())
+        .filters(
+            Filter::builder()
+                .name("tag:Name")
+                .values(scope.tag_value())
+                .build(),
+        )
         .send()
         .await
         .unwrap();
-    let mut ids: Vec<String> = out.security_groups().iter().filter_map(|g| g.group_id()).map(str::to_owned).collect();
+    let mut ids: Vec<String> = out
+        .security_groups()
+        .iter()
+        .filter_map(|g| g.group_id())
+        .map(str::to_owned)
+        .collect();
     ids.sort();
     ids
 }

@@ -1,0 +1,316 @@
+//! What moto cannot show, with `aws-smithy-mocks` under the real SDK client and our retry settings:
+//! pagination, throttling followed by success, per-IP-version quotas (moto counts both together), and EC2's
+//! all-or-nothing answers to a batch with a duplicate or a missing rule.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+
+use aws_sdk_ec2::Client;
+use aws_sdk_ec2::operation::authorize_security_group_ingress::{
+    AuthorizeSecurityGroupIngressInput, AuthorizeSecurityGroupIngressOutput,
+};
+use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
+use aws_sdk_ec2::types::{SecurityGroup, Tag};
+use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
+use cloudfront_sg_sync::config::Config;
+use cloudfront_sg_sync::ec2::{self, Ec2Groups, SecurityGroups};
+use cloudfront_sg_sync::event::Trigger;
+use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::source::RangesSource;
+use cloudfront_sg_sync::sync;
+use common::*;
+
+/// The bytes of a snapshot, as a source.
+struct Bytes(Vec<u8>);
+
+impl RangesSource for Bytes {
+    async fn fetch(&self) -> cloudfront_sg_sync::Result<Vec<u8>> {
+        Ok(self.0.clone())
+    }
+    fn location(&self) -> &str {
+        "memory"
+    }
+}
+
+fn ec2_error(code: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response><Errors><Error><Code>{code}</Code>\
+         <Message>{code} from the mock</Message></Error></Errors><RequestID>r</RequestID></Response>"
+    )
+}
+
+fn group(id: &str, vpc: &str) -> SecurityGroup {
+    SecurityGroup::builder()
+        .group_id(id)
+        .vpc_id(vpc)
+        .tags(Tag::builder().key("Name").value("cloudfront_g").build())
+        .tags(Tag::builder().key("AutoUpdate").value("true").build())
+        .tags(Tag::builder().key("Protocol").value("https").build())
+        .build()
+}
+
+fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
+    let retry = ec2::retry_config(config);
+    let client: Client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules, |b| b
+        .retry_config(retry.clone()));
+    Ec2Groups::from_clients(BTreeMap::from([("us-east-1".to_string(), client)]))
+}
+
+fn test_config() -> Config {
+    config(&[("AWS_REGION", "us-east-1")])
+}
+
+type Calls = Arc<Mutex<Vec<AuthorizeSecurityGroupIngressInput>>>;
+
+/// Records every authorize request and answers success.
+fn recording_authorize(calls: &Calls) -> Rule {
+    let calls = calls.clone();
+    mock!(Client::authorize_security_group_ingress)
+        .match_requests(move |req| {
+            calls.lock().unwrap().push(req.clone());
+            true
+        })
+        .then_output(|| {
+            AuthorizeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        })
+}
+
+#[tokio::test]
+async fn every_page_of_describe_security_groups_is_read() {
+    let page1 = mock!(Client::describe_security_groups)
+        .match_requests(|req| req.next_token().is_none())
+        .then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(group("sg-1", "vpc-1"))
+                .next_token("page-2")
+                .build()
+        });
+    let page2 = mock!(Client::describe_security_groups)
+        .match_requests(|req| req.next_token() == Some("page-2"))
+        .then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(group("sg-2", "vpc-1"))
+                .next_token("page-3")
+                .build()
+        });
+    let page3 = mock!(Client::describe_security_groups)
+        .match_requests(|req| req.next_token() == Some("page-3"))
+        .then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(group("sg-3", "vpc-2"))
+                .build()
+        });
+    let groups = client(&test_config(), &[&page1, &page2, &page3]);
+    let found = groups.tagged_groups("us-east-1").await.unwrap();
+    let ids: Vec<&str> = found.iter().map(|g| g.group.id.as_str()).collect();
+    assert_eq!(ids, ["sg-1", "sg-2", "sg-3"]);
+    assert_eq!(
+        (page1.num_calls(), page2.num_calls(), page3.num_calls()),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried_until_they_succeed() {
+    let describe = mock!(Client::describe_security_groups)
+        .sequence()
+        .http_status(503, Some(ec2_error("RequestLimitExceeded")))
+        .times(4)
+        .output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(group("sg-1", "vpc-1"))
+                .build()
+        })
+        .build();
+    let authorize = mock!(Client::authorize_security_group_ingress)
+        .sequence()
+        .http_status(503, Some(ec2_error("RequestLimitExceeded")))
+        .times(5)
+        .output(|| {
+            AuthorizeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        })
+        .build();
+    let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv6")]);
+    let groups = client(&config, &[&describe, &authorize]);
+    let summary = sync::run(
+        &config,
+        &Trigger::Scheduled,
+        &Bytes(fixture(NEWEST)),
+        &groups,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.sets[0].added, 32);
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    assert_eq!((describe.num_calls(), authorize.num_calls()), (5, 6));
+}
+
+#[tokio::test]
+async fn throttling_beyond_the_attempt_budget_fails_with_what_ec2_said() {
+    let describe = mock!(Client::describe_security_groups)
+        .sequence()
+        .http_status(503, Some(ec2_error("RequestLimitExceeded")))
+        .repeatedly()
+        .build();
+    let config = config(&[("AWS_REGION", "us-east-1"), ("EC2_MAX_ATTEMPTS", "3")]);
+    let groups = client(&config, &[&describe]);
+    let err = groups.tagged_groups("us-east-1").await.unwrap_err();
+    assert_eq!(describe.num_calls(), 3);
+    let text = err.to_string();
+    assert!(
+        text.contains("RequestLimitExceeded: RequestLimitExceeded from the mock"),
+        "{text}"
+    );
+    assert!(
+        text.contains("DescribeSecurityGroups in us-east-1"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn ipv4_and_ipv6_quotas_are_counted_separately_as_aws_does() {
+    // The newest file: 118 IPv4 + 32 IPv6 GLOBAL. At 60 per version, two groups hold it, one of them with
+    // 60 IPv4 and 32 IPv6 rules (92 in all, which moto would refuse).
+    let describe = mock!(Client::describe_security_groups).then_output(|| {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(group("sg-1", "vpc-1"))
+            .security_groups(group("sg-2", "vpc-1"))
+            .build()
+    });
+    let calls = Calls::default();
+    let authorize = recording_authorize(&calls);
+    let config = test_config();
+    let groups = client(&config, &[&describe, &authorize]);
+    let summary = sync::run(
+        &config,
+        &Trigger::Scheduled,
+        &Bytes(fixture(NEWEST)),
+        &groups,
+        None,
+    )
+    .await
+    .unwrap();
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+
+    let calls = calls.lock().unwrap();
+    assert_eq!(calls.len(), 2, "one authorize per group");
+    let mut per_group = BTreeMap::new();
+    let mut all = BTreeSet::new();
+    for call in calls.iter() {
+        let p = &call.ip_permissions()[0];
+        per_group.insert(
+            call.group_id().unwrap().to_owned(),
+            (p.ip_ranges().len(), p.ipv6_ranges().len()),
+        );
+        all.extend(
+            p.ip_ranges()
+                .iter()
+                .map(|r| r.cidr_ip().unwrap().parse::<Cidr>().unwrap()),
+        );
+        all.extend(
+            p.ipv6_ranges()
+                .iter()
+                .map(|r| r.cidr_ipv6().unwrap().parse::<Cidr>().unwrap()),
+        );
+    }
+    assert_eq!(per_group["sg-1"], (60, 32));
+    assert_eq!(per_group["sg-2"], (58, 0));
+    assert_eq!(all, *selection(&fixture(NEWEST)).ranges(Scope::Global));
+    assert_eq!(summary.sets[0].room_left[&IpVersion::Ipv4], 2);
+}
+
+#[tokio::test]
+async fn a_batch_refused_as_duplicate_is_retried_one_by_one() {
+    // A concurrent run added one of the CIDRs: EC2 refuses the whole batch, then the single duplicate.
+    let calls = Calls::default();
+    let recorded = calls.clone();
+    let authorize = mock!(Client::authorize_security_group_ingress)
+        .match_requests(move |req| {
+            recorded.lock().unwrap().push(req.clone());
+            true
+        })
+        .sequence()
+        .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
+        .output(|| {
+            AuthorizeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        })
+        .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
+        .output(|| {
+            AuthorizeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        })
+        .build();
+    let groups = client(&test_config(), &[&authorize]);
+    let cidrs: BTreeSet<Cidr> = ["10.0.0.0/24", "10.0.1.0/24", "2600::/32"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    groups
+        .authorize("us-east-1", "sg-1", 443, &cidrs, "cloudfront-sg-sync: t")
+        .await
+        .unwrap();
+    let calls = calls.lock().unwrap();
+    let sizes: Vec<usize> = calls
+        .iter()
+        .map(|c| {
+            c.ip_permissions()[0].ip_ranges().len() + c.ip_permissions()[0].ipv6_ranges().len()
+        })
+        .collect();
+    assert_eq!(sizes, [3, 1, 1, 1]);
+}
+
+#[tokio::test]
+async fn a_revoke_refused_as_not_found_is_retried_one_by_one() {
+    let revoke = mock!(Client::revoke_security_group_ingress)
+        .sequence()
+        .http_status(400, Some(ec2_error("InvalidPermission.NotFound")))
+        .output(|| {
+            RevokeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        })
+        .http_status(400, Some(ec2_error("InvalidPermission.NotFound")))
+        .build();
+    let groups = client(&test_config(), &[&revoke]);
+    let rules = BTreeMap::from([(
+        443,
+        ["10.0.0.0/24", "10.0.1.0/24"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect(),
+    )]);
+    groups.revoke("us-east-1", "sg-1", &rules).await.unwrap();
+    assert_eq!(revoke.num_calls(), 3);
+}
+
+#[tokio::test]
+async fn other_errors_are_not_swallowed() {
+    let authorize = mock!(Client::authorize_security_group_ingress)
+        .sequence()
+        .http_status(400, Some(ec2_error("UnauthorizedOperation")))
+        .build();
+    let groups = client(&test_config(), &[&authorize]);
+    let cidrs = BTreeSet::from(["10.0.0.0/24".parse().unwrap()]);
+    let err = groups
+        .authorize("us-east-1", "sg-1", 443, &cidrs, "cloudfront-sg-sync: t")
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), "Ec2Error");
+    assert!(
+        err.to_string()
+            .contains("on sg-1 failed: UnauthorizedOperation"),
+        "{err}"
+    );
+}
