@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# The Lambda function against a local EC2 emulator, on a bundled real ip-ranges.json, with no AWS account.
+#
+# Starts moto_server and a file server on 127.0.0.1, creates example tagged groups, runs the Lambda binary
+# under `cargo lambda watch` (its local Lambda runtime), invokes it with events/sns-notification.json, prints
+# the summary, invokes it again (nothing to do), then stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+VENV=${VENV:-.venv}
+PY="$VENV/bin/python"
+TARGET=${CARGO_TARGET_DIR:-target}
+WORK=.demo
+SNAPSHOT=tests/fixtures/ip-ranges-2026-08-22-15-17-05.json.gz
+
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+wait_port() { # host port what
+  for _ in $(seq 1 300); do
+    if (echo >"/dev/tcp/$1/$2") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "demo: $3 did not start on $1:$2" >&2
+  exit 1
+}
+
+rm -rf "$WORK" && mkdir -p "$WORK/www"
+gunzip -c "$SNAPSHOT" >"$WORK/www/ip-ranges.json" # exact bytes: the MD5 in events/ matches
+
+echo "== building"
+cargo build --quiet --all-targets
+LAMBDA="$TARGET/debug/cloudfront-sg-sync-lambda"
+CLI="$TARGET/debug/cloudfront-sg-sync"
+
+MOTO_PORT=$("$PY" scripts/free_port.py)
+WWW_PORT=$("$PY" scripts/free_port.py)
+RT_PORT=$("$PY" scripts/free_port.py)
+
+echo "== starting the EC2 emulator (moto) on 127.0.0.1:$MOTO_PORT"
+"$VENV/bin/moto_server" -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+pids+=($!)
+echo "== serving $SNAPSHOT on 127.0.0.1:$WWW_PORT"
+"$PY" -m http.server --bind 127.0.0.1 --directory "$WORK/www" "$WWW_PORT" >"$WORK/www.log" 2>&1 &
+pids+=($!)
+wait_port 127.0.0.1 "$MOTO_PORT" moto_server
+wait_port 127.0.0.1 "$WWW_PORT" "the file server"
+
+echo "== creating example security groups"
+"$PY" scripts/demo_groups.py "http://127.0.0.1:$MOTO_PORT"
+
+echo "== starting the local Lambda runtime (cargo lambda watch) on 127.0.0.1:$RT_PORT"
+"$VENV/bin/cargo-lambda" lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$RT_PORT" \
+  >"$WORK/runtime.log" 2>&1 &
+pids+=($!)
+wait_port 127.0.0.1 "$RT_PORT" "cargo lambda watch"
+
+# The function's settings. moto counts IPv4 and IPv6 rules together against 60, so 30 per version here.
+env AWS_LAMBDA_RUNTIME_API="127.0.0.1:$RT_PORT/.rt" AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 \
+  AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_LOG_FORMAT=JSON \
+  AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" IP_RANGES_URL="http://127.0.0.1:$WWW_PORT/ip-ranges.json" \
+  MAX_RULES_PER_GROUP=30 \
+  "$LAMBDA" >"$WORK/function.log" 2>&1 &
+pids+=($!)
+
+invoke() {
+  "$VENV/bin/cargo-lambda" lambda invoke --invoke-address 127.0.0.1 --invoke-port "$RT_PORT" \
+    --data-file "$1" --output-format json
+}
+
+echo "== invoking with events/sns-notification.json (first sync)"
+invoke events/sns-notification.json >"$WORK/first.json"
+"$PY" scripts/show_summary.py "$WORK/first.json"
+
+echo "== invoking again with the same notification (nothing to do)"
+invoke events/sns-notification.json >"$WORK/second.json"
+"$PY" scripts/show_summary.py "$WORK/second.json"
+
+echo "== the CLI's plan against the same emulator"
+AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" MAX_RULES_PER_GROUP=30 \
+  "$CLI" plan --ip-ranges-file "$WORK/www/ip-ranges.json"
+
+echo "== done: function logs in $WORK/function.log, full summaries in $WORK/first.json and $WORK/second.json"

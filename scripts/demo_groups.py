@@ -1,0 +1,40 @@
+"""Create example tagged security groups in the EC2 emulator for `make demo`.
+
+A VPC with a cloudfront_g set (4 groups, https) and a cloudfront_r set (4 groups, http), one hand-made office
+rule that the sync must leave alone, and one untagged group it must not touch.
+"""
+import sys
+
+import boto3
+
+endpoint = sys.argv[1]
+ec2 = boto3.client(
+    "ec2",
+    endpoint_url=endpoint,
+    region_name="us-east-1",
+    aws_access_key_id="testing",
+    aws_secret_access_key="testing",
+)
+vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+
+
+def group(name, tags):
+    spec = [{"ResourceType": "security-group", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    return ec2.create_security_group(
+        GroupName=name, Description=name, VpcId=vpc, TagSpecifications=spec
+    )["GroupId"]
+
+
+for i in range(4):
+    group(f"cloudfront-global-{i}", {"Name": "cloudfront_g", "AutoUpdate": "true", "Protocol": "https"})
+    group(f"cloudfront-regional-{i}", {"Name": "cloudfront_r", "AutoUpdate": "true", "Protocol": "http"})
+first = ec2.describe_security_groups(
+    Filters=[{"Name": "tag:Name", "Values": ["cloudfront_g"]}]
+)["SecurityGroups"][0]["GroupId"]
+ec2.authorize_security_group_ingress(
+    GroupId=first,
+    IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
+                    "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "office ssh"}]}],
+)
+group("app-untagged", {"Team": "web"})
+print(f"created {vpc}: 4 cloudfront_g (https) + 4 cloudfront_r (http) groups, 1 untagged; office rule on {first}")
