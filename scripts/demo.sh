@@ -52,18 +52,25 @@ echo "== creating example security groups"
 
 echo "== starting the local Lambda runtime (cargo lambda watch) on 127.0.0.1:$RT_PORT"
 "$VENV/bin/cargo-lambda" lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$RT_PORT" \
-  >"$WORK/runtime.log" 2>&1 &
+  --timeout 300 >"$WORK/runtime.log" 2>&1 &
 pids+=($!)
 wait_port 127.0.0.1 "$RT_PORT" "cargo lambda watch"
 
 # The function's settings. moto counts IPv4 and IPv6 rules together against 60, so 30 per version here.
-env AWS_LAMBDA_RUNTIME_API="127.0.0.1:$RT_PORT/.rt" AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 \
+env AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$RT_PORT/.rt" AWS_LAMBDA_FUNCTION_NAME=_ AWS_LAMBDA_FUNCTION_VERSION=1 \
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_LOG_FORMAT=JSON \
   AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" IP_RANGES_URL="http://127.0.0.1:$WWW_PORT/ip-ranges.json" \
   MAX_RULES_PER_GROUP=30 \
   "$LAMBDA" >"$WORK/function.log" 2>&1 &
-pids+=($!)
+FUNCTION=$!
+pids+=($FUNCTION)
+sleep 0.5
+if ! kill -0 "$FUNCTION" 2>/dev/null; then
+  echo "demo: the function exited at start:" >&2
+  cat "$WORK/function.log" >&2
+  exit 1
+fi
 
 invoke() {
   "$VENV/bin/cargo-lambda" lambda invoke --invoke-address 127.0.0.1 --invoke-port "$RT_PORT" \

@@ -71,13 +71,8 @@ impl FromStr for Cidr {
         if len.is_empty() || len.len() > 3 || !len.bytes().all(|b| b.is_ascii_digit()) {
             return Err(err("the prefix length is not a number"));
         }
-        let len: u8 = len
-            .parse()
-            .map_err(|_| err("the prefix length is not a number"))?;
-        match addr
-            .parse::<IpAddr>()
-            .map_err(|_| err("not an IP address"))?
-        {
+        let len: u8 = len.parse().map_err(|_| err("the prefix length is not a number"))?;
+        match addr.parse::<IpAddr>().map_err(|_| err("not an IP address"))? {
             IpAddr::V4(a) => {
                 if len > 32 {
                     return Err(err("the prefix length is over 32"));
@@ -125,10 +120,7 @@ mod tests {
         assert_eq!(c("56.125.47.0/32").to_string(), "56.125.47.0/32");
         assert_eq!(c("0.0.0.0/0").to_string(), "0.0.0.0/0");
         assert_eq!(c("2600:9000:6000::1/36").to_string(), "2600:9000:6000::/36");
-        assert_eq!(
-            c("2600:9000:5300:0000::/56").to_string(),
-            "2600:9000:5300::/56"
-        );
+        assert_eq!(c("2600:9000:5300:0000::/56").to_string(), "2600:9000:5300::/56");
         assert_eq!(c("::/0").to_string(), "::/0");
     }
 
@@ -161,12 +153,7 @@ mod tests {
 
     #[test]
     fn ipv4_sorts_before_ipv6_and_by_address() {
-        let mut v = [
-            c("2600::/32"),
-            c("13.0.0.0/8"),
-            c("3.0.0.0/8"),
-            c("3.0.0.0/16"),
-        ];
+        let mut v = [c("2600::/32"), c("13.0.0.0/8"), c("3.0.0.0/8"), c("3.0.0.0/16")];
         v.sort();
         let s: Vec<String> = v.iter().map(ToString::to_string).collect();
         assert_eq!(s, ["3.0.0.0/8", "3.0.0.0/16", "13.0.0.0/8", "2600::/32"]);

@@ -37,21 +37,13 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "60",
         "Ingress rules a group may hold per IP version (your account's quota), 1-1000.",
     ),
-    (
-        "DRY_RUN",
-        "false",
-        "true: compute and log the plan, write nothing.",
-    ),
+    ("DRY_RUN", "false", "true: compute and log the plan, write nothing."),
     (
         "IP_RANGES_URL",
         DEFAULT_IP_RANGES_URL,
         "Where ip-ranges.json is downloaded from (never from the event).",
     ),
-    (
-        "MAX_CONCURRENCY",
-        "8",
-        "Sets synced at the same time, 1-64.",
-    ),
+    ("MAX_CONCURRENCY", "8", "Sets synced at the same time, 1-64."),
     (
         "EC2_MAX_ATTEMPTS",
         "10",
@@ -103,11 +95,7 @@ impl Config {
 
     /// Read the settings from `lookup` (the environment, or the CLI's flags over it).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
-        let get = |name: &str| {
-            lookup(name)
-                .map(|v| v.trim().to_owned())
-                .filter(|v| !v.is_empty())
-        };
+        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
 
         let regions = match get("REGIONS") {
             Some(list) => list_of("REGIONS", &list, |r| {
@@ -128,23 +116,15 @@ impl Config {
                 vec![own]
             }
         };
-        let regions: Vec<String> = regions
-            .into_iter()
-            .collect::<BTreeSet<_>>()
-            .into_iter()
-            .collect();
+        let regions: Vec<String> = regions.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
 
-        let services = list_of(
-            "SERVICE",
-            &get("SERVICE").unwrap_or_else(|| SERVICES[0].into()),
-            |s| {
-                let s = s.to_ascii_uppercase();
-                SERVICES
-                    .contains(&s.as_str())
-                    .then_some(s)
-                    .ok_or("expected CLOUDFRONT or CLOUDFRONT_ORIGIN_FACING")
-            },
-        )?;
+        let services = list_of("SERVICE", &get("SERVICE").unwrap_or_else(|| SERVICES[0].into()), |s| {
+            let s = s.to_ascii_uppercase();
+            SERVICES
+                .contains(&s.as_str())
+                .then_some(s)
+                .ok_or("expected CLOUDFRONT or CLOUDFRONT_ORIGIN_FACING")
+        })?;
         let versions = list_of(
             "IP_VERSIONS",
             &get("IP_VERSIONS").unwrap_or_else(|| "ipv4,ipv6".into()),
@@ -175,31 +155,16 @@ impl Config {
             ip_ranges_url,
             max_concurrency: number(&get, "MAX_CONCURRENCY", 8, 1..=64)?,
             ec2_max_attempts: number(&get, "EC2_MAX_ATTEMPTS", 10, 1..=50)?,
-            download_timeout: Duration::from_secs(number(
-                &get,
-                "DOWNLOAD_TIMEOUT_SECONDS",
-                30,
-                1..=600,
-            )?),
+            download_timeout: Duration::from_secs(number(&get, "DOWNLOAD_TIMEOUT_SECONDS", 30, 1..=600)?),
             download_attempts: number(&get, "DOWNLOAD_ATTEMPTS", 3, 1..=10)?,
             download_max_bytes: number(&get, "DOWNLOAD_MAX_BYTES", 32 << 20, 1..=(1 << 30))?,
-            deadline_margin: Duration::from_secs(number(
-                &get,
-                "DEADLINE_MARGIN_SECONDS",
-                10,
-                0..=900,
-            )?),
+            deadline_margin: Duration::from_secs(number(&get, "DEADLINE_MARGIN_SECONDS", 10, 0..=900)?),
         })
     }
 
     /// The services, as one string for logs and messages.
     pub fn service_names(&self) -> String {
-        self.filter
-            .services
-            .iter()
-            .cloned()
-            .collect::<Vec<_>>()
-            .join(",")
+        self.filter.services.iter().cloned().collect::<Vec<_>>().join(",")
     }
 
     /// The IP versions, as one string for logs and messages.
@@ -250,20 +215,12 @@ where
         _ => Err(Error::Config {
             variable,
             value,
-            reason: format!(
-                "expected a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ),
+            reason: format!("expected a whole number from {} to {}", range.start(), range.end()),
         }),
     }
 }
 
-fn boolean(
-    get: &impl Fn(&str) -> Option<String>,
-    variable: &'static str,
-    default: bool,
-) -> Result<bool> {
+fn boolean(get: &impl Fn(&str) -> Option<String>, variable: &'static str, default: bool) -> Result<bool> {
     let Some(value) = get(variable) else {
         return Ok(default);
     };
@@ -284,10 +241,7 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config> {
-        let vars: BTreeMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::from_lookup(|k| vars.get(k).cloned())
     }
 
@@ -295,10 +249,7 @@ mod tests {
     fn defaults_follow_the_function_region() {
         let c = config(&[("AWS_REGION", "eu-west-1")]).unwrap();
         assert_eq!(c.regions, ["eu-west-1"]);
-        assert_eq!(
-            c.filter.services,
-            BTreeSet::from(["CLOUDFRONT".to_string()])
-        );
+        assert_eq!(c.filter.services, BTreeSet::from(["CLOUDFRONT".to_string()]));
         assert_eq!(c.filter.versions, BTreeSet::from(IpVersion::ALL));
         assert_eq!(c.max_rules_per_group, 60);
         assert!(!c.dry_run);
@@ -326,21 +277,12 @@ mod tests {
         assert_eq!(c.service_names(), "CLOUDFRONT_ORIGIN_FACING");
         assert_eq!(c.version_names(), "ipv6");
         assert_eq!(
-            (
-                c.max_rules_per_group,
-                c.dry_run,
-                c.max_concurrency,
-                c.ec2_max_attempts
-            ),
+            (c.max_rules_per_group, c.dry_run, c.max_concurrency, c.ec2_max_attempts),
             (200, true, 2, 20)
         );
         assert_eq!(c.ip_ranges_url, "http://127.0.0.1:1/x.json");
         assert_eq!(
-            (
-                c.download_timeout,
-                c.download_attempts,
-                c.download_max_bytes
-            ),
+            (c.download_timeout, c.download_attempts, c.download_max_bytes),
             (Duration::from_secs(5), 1, 1000)
         );
         assert_eq!(c.deadline_margin, Duration::ZERO);

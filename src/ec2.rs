@@ -75,11 +75,7 @@ impl Ec2Groups {
     /// As [`Ec2Groups::new`], from a loader the caller has prepared (tests: an emulator's endpoint and test
     /// credentials). The retry and timeout settings are ours.
     pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Ec2Groups {
-        let first = config
-            .regions
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "us-east-1".into());
+        let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
         let shared = loader
             .region(aws_config::Region::new(first))
             .retry_config(retry_config(config))
@@ -133,12 +129,7 @@ pub fn timeout_config() -> TimeoutConfig {
 }
 
 /// An SDK error with what EC2 said: its code and message, or the transport error's chain.
-fn ec2_error<E>(
-    operation: &'static str,
-    region: &str,
-    group: Option<&str>,
-    error: &SdkError<E>,
-) -> Error
+fn ec2_error<E>(operation: &'static str, region: &str, group: Option<&str>, error: &SdkError<E>) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -186,11 +177,7 @@ fn rules_of(permissions: &[IpPermission]) -> Vec<Rule> {
             // Unreadable: keep it as a rule that counts and is never ours.
             _ => RuleSource::Reference(text.unwrap_or("").to_owned()),
         };
-        rules.extend(
-            p.ip_ranges()
-                .iter()
-                .map(|r| rule(cidr(r.cidr_ip()), r.description())),
-        );
+        rules.extend(p.ip_ranges().iter().map(|r| rule(cidr(r.cidr_ip()), r.description())));
         rules.extend(
             p.ipv6_ranges()
                 .iter()
@@ -257,12 +244,7 @@ impl Ec2Groups {
             .map_err(|e| ec2_error("AuthorizeSecurityGroupIngress", region, Some(group), &e))
     }
 
-    async fn revoke_call(
-        &self,
-        region: &str,
-        group: &str,
-        rules: &BTreeMap<u16, BTreeSet<Cidr>>,
-    ) -> Result<()> {
+    async fn revoke_call(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {
         let permissions = rules
             .iter()
             .map(|(port, cidrs)| permission(*port, cidrs, None))
@@ -300,12 +282,7 @@ impl SecurityGroups for Ec2Groups {
                     .values(Scope::Regional.tag_value())
                     .build(),
             )
-            .filters(
-                Filter::builder()
-                    .name("tag:AutoUpdate")
-                    .values("true")
-                    .build(),
-            )
+            .filters(Filter::builder().name("tag:AutoUpdate").values("true").build())
             .max_results(1000)
             .into_paginator()
             .send();
@@ -315,9 +292,7 @@ impl SecurityGroups for Ec2Groups {
             for sg in page.security_groups() {
                 // The filters already did this; checking again costs nothing and guards a loose emulator.
                 let scope = tag(sg, "Name").and_then(Scope::from_tag_value);
-                let (Some(scope), Some("true"), Some(id)) =
-                    (scope, tag(sg, "AutoUpdate"), sg.group_id())
-                else {
+                let (Some(scope), Some("true"), Some(id)) = (scope, tag(sg, "AutoUpdate"), sg.group_id()) else {
                     continue;
                 };
                 found.push(TaggedGroup {
@@ -343,17 +318,10 @@ impl SecurityGroups for Ec2Groups {
         cidrs: &BTreeSet<Cidr>,
         description: &str,
     ) -> Result<()> {
-        match self
-            .authorize_call(region, group, port, cidrs, description)
-            .await
-        {
+        match self.authorize_call(region, group, port, cidrs, description).await {
             Err(e) if code_of(&e) == Some(DUPLICATE) && cidrs.len() > 1 => {
                 // A concurrent run added some of them, and EC2 refused the whole batch: go one by one.
-                tracing::info!(
-                    region,
-                    group,
-                    "some rules already exist; authorizing one by one"
-                );
+                tracing::info!(region, group, "some rules already exist; authorizing one by one");
                 for cidr in cidrs {
                     match self
                         .authorize_call(region, group, port, &BTreeSet::from([*cidr]), description)
@@ -370,12 +338,7 @@ impl SecurityGroups for Ec2Groups {
         }
     }
 
-    async fn revoke(
-        &self,
-        region: &str,
-        group: &str,
-        rules: &BTreeMap<u16, BTreeSet<Cidr>>,
-    ) -> Result<()> {
+    async fn revoke(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {
         match self.revoke_call(region, group, rules).await {
             Err(e) if code_of(&e) == Some(NOT_FOUND) => {
                 tracing::info!(
@@ -427,10 +390,7 @@ mod tests {
             .build();
         let rules = rules_of(&[p, all]);
         assert_eq!(rules.len(), 6);
-        assert_eq!(
-            rules[0].ours(),
-            Some(("13.32.0.0/15".parse().unwrap(), 443))
-        );
+        assert_eq!(rules[0].ours(), Some(("13.32.0.0/15".parse().unwrap(), 443)));
         assert_eq!(rules[1].source, RuleSource::Reference("not a cidr".into()));
         assert_eq!(rules[3].source, RuleSource::Reference("pl-1".into()));
         assert_eq!(rules[4].source, RuleSource::Reference("sg-1".into()));
@@ -453,9 +413,6 @@ mod tests {
         );
         assert_eq!(p.ip_ranges()[0].cidr_ip(), Some("13.32.0.0/15"));
         assert_eq!(p.ipv6_ranges()[0].cidr_ipv6(), Some("2600:9000::/28"));
-        assert_eq!(
-            p.ipv6_ranges()[0].description(),
-            Some("cloudfront-sg-sync: t")
-        );
+        assert_eq!(p.ipv6_ranges()[0].description(), Some("cloudfront-sg-sync: t"));
     }
 }

@@ -29,11 +29,7 @@ pub enum Error {
 
     /// Downloading ip-ranges.json failed.
     #[error("download of {url} failed after {attempts} attempt(s): {reason}")]
-    Download {
-        url: String,
-        attempts: u32,
-        reason: String,
-    },
+    Download { url: String, attempts: u32, reason: String },
 
     /// The downloaded body is larger than the configured cap.
     #[error("download of {url} is larger than the cap of {limit} bytes")]
@@ -127,9 +123,7 @@ impl Error {
     }
 
     pub(crate) fn document(reason: impl Into<String>) -> Self {
-        Error::Document {
-            reason: reason.into(),
-        }
+        Error::Document { reason: reason.into() }
     }
 }
 

@@ -36,18 +36,15 @@ impl Trigger {
         if bytes.iter().all(u8::is_ascii_whitespace) {
             return Err(event_error("the event is empty"));
         }
-        let value: Value = serde_json::from_slice(bytes)
-            .map_err(|e| event_error(format!("the event is not JSON ({e})")))?;
+        let value: Value =
+            serde_json::from_slice(bytes).map_err(|e| event_error(format!("the event is not JSON ({e})")))?;
         Trigger::from_value(&value)
     }
 
     /// Recognize the event's shape. Several SNS records: the newest `synctoken` wins.
     pub fn from_value(event: &Value) -> Result<Trigger> {
         let Some(object) = event.as_object() else {
-            return Err(event_error(format!(
-                "the event is {}, not an object",
-                kind_of(event)
-            )));
+            return Err(event_error(format!("the event is {}, not an object", kind_of(event))));
         };
         if let Some(records) = object.get("Records") {
             let records = records
@@ -59,10 +56,7 @@ impl Trigger {
             let mut newest: Option<Notification> = None;
             for (index, record) in records.iter().enumerate() {
                 let notification = parse_record(index, record)?;
-                if newest
-                    .as_ref()
-                    .is_none_or(|n| notification.synctoken > n.synctoken)
-                {
+                if newest.as_ref().is_none_or(|n| notification.synctoken > n.synctoken) {
                     newest = Some(notification);
                 }
             }
@@ -72,18 +66,14 @@ impl Trigger {
         }
         match object.get("detail-type").and_then(Value::as_str) {
             Some("Scheduled Event") => Ok(Trigger::Scheduled),
-            Some(other) => Err(event_error(format!(
-                "detail-type {other:?} is not \"Scheduled Event\""
-            ))),
+            Some(other) => Err(event_error(format!("detail-type {other:?} is not \"Scheduled Event\""))),
             None => Err(event_error("it has neither Records nor detail-type")),
         }
     }
 }
 
 fn event_error(reason: impl Into<String>) -> Error {
-    Error::Event {
-        reason: reason.into(),
-    }
+    Error::Event { reason: reason.into() }
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -110,28 +100,21 @@ fn parse_record(record: usize, value: &Value) -> Result<Notification> {
             kind_of(message)
         ))
     })?;
-    let message: Value =
-        serde_json::from_str(message).map_err(|e| err(format!("Sns.Message is not JSON ({e})")))?;
+    let message: Value = serde_json::from_str(message).map_err(|e| err(format!("Sns.Message is not JSON ({e})")))?;
     if !message.is_object() {
-        return Err(err(format!(
-            "Sns.Message is {}, not an object",
-            kind_of(&message)
-        )));
+        return Err(err(format!("Sns.Message is {}, not an object", kind_of(&message))));
     }
     let text = |field: &str, required: bool| -> Result<Option<String>> {
         match message.get(field) {
             None | Some(Value::Null) if !required => Ok(None),
             None | Some(Value::Null) => Err(err(format!("the message has no {field:?}"))),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(err(format!(
-                "{field:?} is {}, not a string",
-                kind_of(other)
-            ))),
+            Some(other) => Err(err(format!("{field:?} is {}, not a string", kind_of(other)))),
         }
     };
     let synctoken = text("synctoken", true)?.unwrap_or_default();
-    let synctoken = parse_sync_token(&synctoken)
-        .ok_or_else(|| err(format!("synctoken {synctoken:?} is not a number")))?;
+    let synctoken =
+        parse_sync_token(&synctoken).ok_or_else(|| err(format!("synctoken {synctoken:?} is not a number")))?;
     let md5 = text("md5", true)?.unwrap_or_default();
     if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(err(format!("md5 {md5:?} is not 32 hex digits")));
@@ -161,11 +144,7 @@ mod tests {
 
     #[test]
     fn sns_notification_is_parsed_with_md5_lower_cased() {
-        let t = Trigger::from_value(&sns(json!(message(
-            "1787411825",
-            "63431D35877FA5386DED1A7DF9CFA971"
-        ))))
-        .unwrap();
+        let t = Trigger::from_value(&sns(json!(message("1787411825", "63431D35877FA5386DED1A7DF9CFA971")))).unwrap();
         assert_eq!(
             t,
             Trigger::Notification(Notification {
@@ -180,8 +159,7 @@ mod tests {
     #[test]
     fn create_time_and_url_are_optional_and_opaque() {
         let msg = json!({"synctoken": "5", "md5": "d41d8cd98f00b204e9800998ecf8427e", "create-time": "whenever"});
-        let Trigger::Notification(n) = Trigger::from_value(&sns(json!(msg.to_string()))).unwrap()
-        else {
+        let Trigger::Notification(n) = Trigger::from_value(&sns(json!(msg.to_string()))).unwrap() else {
             panic!("not a notification");
         };
         assert_eq!(n.create_time.as_deref(), Some("whenever"));
@@ -198,10 +176,7 @@ mod tests {
         let Trigger::Notification(n) = Trigger::from_value(&event).unwrap() else {
             panic!("not a notification");
         };
-        assert_eq!(
-            (n.synctoken, n.md5.as_str()),
-            (300, "33333333333333333333333333333333")
-        );
+        assert_eq!((n.synctoken, n.md5.as_str()), (300, "33333333333333333333333333333333"));
     }
 
     #[test]
@@ -260,9 +235,7 @@ mod tests {
                 "\"synctoken\" is a number, not a string",
             ),
             (
-                sns(json!(message("abc", good_md5)))
-                    .to_string()
-                    .into_bytes(),
+                sns(json!(message("abc", good_md5))).to_string().into_bytes(),
                 "synctoken \"abc\" is not a number",
             ),
             (
@@ -272,17 +245,13 @@ mod tests {
                 "is not 32 hex digits",
             ),
             (
-                sns(json!(message("1", "d41d8cd9")))
-                    .to_string()
-                    .into_bytes(),
+                sns(json!(message("1", "d41d8cd9"))).to_string().into_bytes(),
                 "is not 32 hex digits",
             ),
             (
-                sns(json!(
-                    json!({"synctoken": "1", "md5": good_md5, "url": 7}).to_string()
-                ))
-                .to_string()
-                .into_bytes(),
+                sns(json!(json!({"synctoken": "1", "md5": good_md5, "url": 7}).to_string()))
+                    .to_string()
+                    .into_bytes(),
                 "\"url\" is a number, not a string",
             ),
         ];

@@ -25,11 +25,7 @@ impl App<HttpSource, Ec2Groups> {
         let config = Config::from_env()?;
         let source = HttpSource::new(&config)?;
         let ec2 = Ec2Groups::new(&config).await;
-        Ok(App {
-            config,
-            source,
-            ec2,
-        })
+        Ok(App { config, source, ec2 })
     }
 }
 
@@ -72,12 +68,14 @@ impl<S: RangesSource, G: SecurityGroups> App<S, G> {
     }
 }
 
-/// The invocation deadline (milliseconds since the epoch) as an `Instant`.
+/// The invocation deadline (milliseconds since the epoch) as an `Instant`. A deadline already past when the
+/// invocation starts is not a real one (local emulators send a duration): the run then has none.
 fn deadline_of(deadline_ms: u64) -> Option<Instant> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
-    let left = Duration::from_millis(deadline_ms)
-        .checked_sub(now)
-        .unwrap_or_default();
+    let Some(left) = Duration::from_millis(deadline_ms).checked_sub(now) else {
+        tracing::warn!(deadline_ms, "the invocation deadline is already past; running without one");
+        return None;
+    };
     Instant::now().checked_add(left)
 }
 
@@ -87,5 +85,19 @@ impl From<Error> for Diagnostic {
             error_type: e.kind().to_owned(),
             error_message: e.to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_deadline_in_the_future_is_kept_and_one_in_the_past_is_ignored() {
+        let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let d = deadline_of(now_ms + 60_000).unwrap();
+        let left = d.saturating_duration_since(Instant::now());
+        assert!(left > Duration::from_secs(55) && left <= Duration::from_secs(60), "{left:?}");
+        assert_eq!(deadline_of(600_000), None);
     }
 }

@@ -143,11 +143,10 @@ pub fn parse_sync_token(token: &str) -> Option<u64> {
 
 /// Parse a document and keep the prefixes `filter` selects, canonical and de-duplicated, per scope.
 pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
-    let raw: RawDocument<'_> = serde_json::from_slice(bytes)
-        .map_err(|e| Error::document(format!("not an ip-ranges.json document: {e}")))?;
-    let sync_token = parse_sync_token(&raw.sync_token).ok_or_else(|| {
-        Error::document(format!("syncToken {:?} is not a number", raw.sync_token))
-    })?;
+    let raw: RawDocument<'_> =
+        serde_json::from_slice(bytes).map_err(|e| Error::document(format!("not an ip-ranges.json document: {e}")))?;
+    let sync_token = parse_sync_token(&raw.sync_token)
+        .ok_or_else(|| Error::document(format!("syncToken {:?} is not a number", raw.sync_token)))?;
 
     let mut ranges: BTreeMap<Scope, BTreeSet<Cidr>> = BTreeMap::new();
     let mut keep = |prefix: &str, region: &str, version: IpVersion| -> Result<()> {
@@ -159,18 +158,11 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
                 "{prefix:?} is listed as {version} but is not an {version} block"
             )));
         }
-        ranges
-            .entry(Scope::of_region(region))
-            .or_default()
-            .insert(cidr);
+        ranges.entry(Scope::of_region(region)).or_default().insert(cidr);
         Ok(())
     };
     if filter.versions.contains(&IpVersion::Ipv4) {
-        for p in raw
-            .prefixes
-            .iter()
-            .filter(|p| filter.services.contains(&*p.service))
-        {
+        for p in raw.prefixes.iter().filter(|p| filter.services.contains(&*p.service)) {
             keep(&p.ip_prefix, &p.region, IpVersion::Ipv4)?;
         }
     }
@@ -242,17 +234,9 @@ mod tests {
 
     #[test]
     fn ip_versions_limit_the_selection() {
-        let v4 = parse(
-            SMALL.as_bytes(),
-            &filter(&["CLOUDFRONT"], &[IpVersion::Ipv4]),
-        )
-        .unwrap();
+        let v4 = parse(SMALL.as_bytes(), &filter(&["CLOUDFRONT"], &[IpVersion::Ipv4])).unwrap();
         assert_eq!(strings(v4.ranges(Scope::Global)), ["13.32.0.0/15"]);
-        let v6 = parse(
-            SMALL.as_bytes(),
-            &filter(&["CLOUDFRONT"], &[IpVersion::Ipv6]),
-        )
-        .unwrap();
+        let v6 = parse(SMALL.as_bytes(), &filter(&["CLOUDFRONT"], &[IpVersion::Ipv6])).unwrap();
         assert_eq!(strings(v6.ranges(Scope::Global)), ["2600:9000:6000::/36"]);
         assert!(v6.ranges(Scope::Regional).is_empty());
     }
@@ -319,7 +303,8 @@ mod tests {
 
     #[test]
     fn invalid_cidrs_of_other_services_are_not_our_concern() {
-        let doc = br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "bogus", "region": "GLOBAL", "service": "AMAZON"}]}"#;
+        let doc =
+            br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "bogus", "region": "GLOBAL", "service": "AMAZON"}]}"#;
         assert!(parse(doc, &both()).is_ok());
     }
 

@@ -34,11 +34,7 @@ pub fn port_of_protocol_tag(value: &str) -> Option<u16> {
     match value.to_ascii_lowercase().as_str() {
         "http" => Some(80),
         "https" => Some(443),
-        digits
-            if !digits.is_empty()
-                && digits.len() <= 5
-                && digits.bytes().all(|b| b.is_ascii_digit()) =>
-        {
+        digits if !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) => {
             digits.parse().ok().filter(|p| *p != 0)
         }
         _ => None,
@@ -153,14 +149,7 @@ impl SetKey {
 
 impl fmt::Display for SetKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{}/{}/{}/{}",
-            self.region,
-            self.vpc,
-            self.scope,
-            self.protocol()
-        )
+        write!(f, "{}/{}/{}/{}", self.region, self.vpc, self.scope, self.protocol())
     }
 }
 
@@ -185,9 +174,7 @@ impl GroupPlan {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.authorize.is_empty()
-            && self.revoke.is_empty()
-            && self.authorize_after_revoke.is_empty()
+        self.authorize.is_empty() && self.revoke.is_empty() && self.authorize_after_revoke.is_empty()
     }
 }
 
@@ -214,23 +201,13 @@ impl SetPlan {
         if self.capacity == 0 {
             return 1.0;
         }
-        let least_room = self
-            .room_left
-            .values()
-            .copied()
-            .min()
-            .unwrap_or(self.capacity);
+        let least_room = self.room_left.values().copied().min().unwrap_or(self.capacity);
         (self.capacity - least_room) as f64 / self.capacity as f64
     }
 }
 
 /// Plan one set: `groups` are its groups (any order), `wanted` the CIDRs it must hold on `key.port`.
-pub fn plan_set(
-    key: &SetKey,
-    wanted: &BTreeSet<Cidr>,
-    groups: &[Group],
-    max_rules: usize,
-) -> Result<SetPlan> {
+pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], max_rules: usize) -> Result<SetPlan> {
     let mut groups: Vec<&Group> = groups.iter().collect();
     groups.sort_by(|a, b| a.id.cmp(&b.id));
 
@@ -247,11 +224,9 @@ pub fn plan_set(
         }
     }
     let admitted = |cidr: &Cidr| {
-        groups.iter().any(|g| {
-            g.rules
-                .iter()
-                .any(|r| r.ours().is_none() && r.admits(*cidr, key.port))
-        })
+        groups
+            .iter()
+            .any(|g| g.rules.iter().any(|r| r.ours().is_none() && r.admits(*cidr, key.port)))
     };
     let missing: BTreeSet<Cidr> = wanted
         .iter()
@@ -261,22 +236,14 @@ pub fn plan_set(
 
     let mut room_left = BTreeMap::new();
     for version in IpVersion::ALL {
-        let missing: Vec<Cidr> = missing
-            .iter()
-            .filter(|c| c.version() == version)
-            .copied()
-            .collect();
+        let missing: Vec<Cidr> = missing.iter().filter(|c| c.version() == version).copied().collect();
         // (room before any revoke, room freed by this group's revokes), per group in id order.
         let rooms: Vec<(usize, usize)> = groups
             .iter()
             .map(|g| {
                 let used = g.rules.iter().filter(|r| r.counts_for(version)).count();
                 let revoked = changes.get(g.id.as_str()).map_or(0, |p| {
-                    p.revoke
-                        .values()
-                        .flatten()
-                        .filter(|c| c.version() == version)
-                        .count()
+                    p.revoke.values().flatten().filter(|c| c.version() == version).count()
                 });
                 let now = max_rules.saturating_sub(used);
                 (now, max_rules.saturating_sub(used - revoked) - now)
@@ -320,10 +287,7 @@ pub fn plan_set(
     let added = missing.len();
     Ok(SetPlan {
         removed: changes.values().map(GroupPlan::revoked).sum(),
-        changes: changes
-            .into_iter()
-            .map(|(id, plan)| (id.to_owned(), plan))
-            .collect(),
+        changes: changes.into_iter().map(|(id, plan)| (id.to_owned(), plan)).collect(),
         added,
         unchanged: wanted.len() - added,
         room_left,
@@ -379,10 +343,7 @@ mod tests {
     }
 
     fn group(id: &str, rules: Vec<Rule>) -> Group {
-        Group {
-            id: id.into(),
-            rules,
-        }
+        Group { id: id.into(), rules }
     }
 
     /// `n` distinct IPv4 /24s starting at 10.0.`start`.0.
@@ -420,12 +381,7 @@ mod tests {
             group("sg-b", vec![]),
             group(
                 "sg-a",
-                vec![hand_made(
-                    RuleProtocol::Tcp,
-                    Some(22),
-                    Some(22),
-                    "192.0.2.0/24",
-                )],
+                vec![hand_made(RuleProtocol::Tcp, Some(22), Some(22), "192.0.2.0/24")],
             ),
         ];
         let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
@@ -444,20 +400,8 @@ mod tests {
     #[test]
     fn placement_is_deterministic_whatever_the_input_order() {
         let wanted = v4(0, 100);
-        let a = plan_set(
-            &key(),
-            &wanted,
-            &[group("sg-1", vec![]), group("sg-2", vec![])],
-            60,
-        )
-        .unwrap();
-        let b = plan_set(
-            &key(),
-            &wanted,
-            &[group("sg-2", vec![]), group("sg-1", vec![])],
-            60,
-        )
-        .unwrap();
+        let a = plan_set(&key(), &wanted, &[group("sg-1", vec![]), group("sg-2", vec![])], 60).unwrap();
+        let b = plan_set(&key(), &wanted, &[group("sg-2", vec![]), group("sg-1", vec![])], 60).unwrap();
         assert_eq!(a, b);
         assert_eq!(a.changes["sg-1"].authorize.len(), 60);
     }
@@ -479,17 +423,11 @@ mod tests {
         let wanted: BTreeSet<Cidr> = v4(0, 12);
         let mut full: Vec<Rule> = v4(0, 9).iter().map(|c| ours(&c.to_string(), 443)).collect();
         full.push(ours("10.9.9.0/24", 443)); // stale
-        let groups = [
-            group("sg-1", full),
-            group("sg-2", vec![ours("10.0.9.0/24", 443)]),
-        ];
+        let groups = [group("sg-1", full), group("sg-2", vec![ours("10.0.9.0/24", 443)])];
         let plan = plan_set(&key(), &wanted, &groups, 10).unwrap();
         assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.9.9.0/24"]));
         assert!(plan.changes["sg-1"].authorize.is_empty());
-        assert_eq!(
-            plan.changes["sg-2"].authorize,
-            set(&["10.0.10.0/24", "10.0.11.0/24"])
-        );
+        assert_eq!(plan.changes["sg-2"].authorize, set(&["10.0.10.0/24", "10.0.11.0/24"]));
         assert_eq!((plan.added, plan.removed, plan.unchanged), (2, 1, 10));
     }
 
@@ -505,12 +443,7 @@ mod tests {
                 hand_made(RuleProtocol::All, None, None, "2600:9000::/28"),
                 hand_made(RuleProtocol::Tcp, Some(22), Some(22), "198.51.100.0/24"),
                 hand_made(RuleProtocol::Tcp, Some(443), Some(443), "203.0.113.0/24"),
-                hand_made(
-                    RuleProtocol::Other("udp".into()),
-                    Some(443),
-                    Some(443),
-                    "52.84.0.0/15",
-                ),
+                hand_made(RuleProtocol::Other("udp".into()), Some(443), Some(443), "52.84.0.0/15"),
                 reference("sg-other"),
                 other_port,
                 ours("198.18.0.0/15", 443),
@@ -531,19 +464,9 @@ mod tests {
         let wanted = set(&["13.32.0.0/15"]);
         let groups = [group(
             "sg-1",
-            vec![hand_made(
-                RuleProtocol::Tcp,
-                Some(0),
-                Some(65535),
-                "13.32.0.0/15",
-            )],
+            vec![hand_made(RuleProtocol::Tcp, Some(0), Some(65535), "13.32.0.0/15")],
         )];
-        assert!(
-            plan_set(&key(), &wanted, &groups, 60)
-                .unwrap()
-                .changes
-                .is_empty()
-        );
+        assert!(plan_set(&key(), &wanted, &groups, 60).unwrap().changes.is_empty());
     }
 
     #[test]
@@ -563,26 +486,14 @@ mod tests {
     fn quota_is_counted_per_ip_version_with_references_counting_for_both() {
         // 3 slots: one reference leaves 2 for IPv4 and 2 for IPv6.
         let wanted = set(&["10.0.0.0/24", "10.0.1.0/24", "2600::/32", "2601::/32"]);
-        let plan = plan_set(
-            &key(),
-            &wanted,
-            &[group("sg-1", vec![reference("sg-x")])],
-            3,
-        )
-        .unwrap();
+        let plan = plan_set(&key(), &wanted, &[group("sg-1", vec![reference("sg-x")])], 3).unwrap();
         assert_eq!(plan.changes["sg-1"].authorize, wanted);
         assert_eq!(plan.room_left[&IpVersion::Ipv4], 0);
         assert_eq!(plan.room_left[&IpVersion::Ipv6], 0);
         assert!((plan.fullness() - 1.0).abs() < f64::EPSILON);
 
         let too_many = set(&["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]);
-        let err = plan_set(
-            &key(),
-            &too_many,
-            &[group("sg-1", vec![reference("sg-x")])],
-            3,
-        )
-        .unwrap_err();
+        let err = plan_set(&key(), &too_many, &[group("sg-1", vec![reference("sg-x")])], 3).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -599,13 +510,7 @@ mod tests {
 
     #[test]
     fn a_set_that_cannot_hold_its_ranges_says_how_many_groups_it_needs() {
-        let err = plan_set(
-            &key(),
-            &v4(0, 211),
-            &[group("sg-1", vec![]), group("sg-2", vec![])],
-            60,
-        )
-        .unwrap_err();
+        let err = plan_set(&key(), &v4(0, 211), &[group("sg-1", vec![]), group("sg-2", vec![])], 60).unwrap_err();
         let Error::SetTooSmall {
             needed,
             groups,
@@ -639,16 +544,10 @@ mod tests {
     #[test]
     fn new_ranges_prefer_room_that_needs_no_revoke_first() {
         let wanted = set(&["10.0.0.0/24", "10.0.1.0/24"]);
-        let groups = [
-            group("sg-1", vec![ours("10.9.0.0/24", 443)]),
-            group("sg-2", vec![]),
-        ];
+        let groups = [group("sg-1", vec![ours("10.9.0.0/24", 443)]), group("sg-2", vec![])];
         let plan = plan_set(&key(), &wanted, &groups, 1).unwrap();
         assert_eq!(plan.changes["sg-2"].authorize, set(&["10.0.0.0/24"]));
-        assert_eq!(
-            plan.changes["sg-1"].authorize_after_revoke,
-            set(&["10.0.1.0/24"])
-        );
+        assert_eq!(plan.changes["sg-1"].authorize_after_revoke, set(&["10.0.1.0/24"]));
         assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.9.0.0/24"]));
     }
 
@@ -679,9 +578,6 @@ mod tests {
         for rule in [no_desc, prefix_inside, range, all, reference("sg-1")] {
             assert_eq!(rule.ours(), None, "{rule:?}");
         }
-        assert_eq!(
-            ours("10.0.0.0/24", 443).ours(),
-            Some((c("10.0.0.0/24"), 443))
-        );
+        assert_eq!(ours("10.0.0.0/24", 443).ours(), Some((c("10.0.0.0/24"), 443)));
     }
 }

@@ -100,18 +100,11 @@ impl HttpSource {
         if !status.is_success() {
             return Err(Attempt::Fail(format!("HTTP {status}")));
         }
-        if response
-            .content_length()
-            .is_some_and(|n| n > self.max_bytes)
-        {
+        if response.content_length().is_some_and(|n| n > self.max_bytes) {
             return Err(Attempt::TooLarge);
         }
         let mut body = Vec::with_capacity(response.content_length().unwrap_or(0) as usize);
-        while let Some(chunk) = response
-            .chunk()
-            .await
-            .map_err(|e| Attempt::Retry(describe(&e)))?
-        {
+        while let Some(chunk) = response.chunk().await.map_err(|e| Attempt::Retry(describe(&e)))? {
             if body.len() as u64 + chunk.len() as u64 > self.max_bytes {
                 return Err(Attempt::TooLarge);
             }
@@ -199,13 +192,11 @@ impl FileSource {
 
 impl RangesSource for FileSource {
     async fn fetch(&self) -> Result<Vec<u8>> {
-        tokio::fs::read(&self.path)
-            .await
-            .map_err(|e| Error::Download {
-                url: self.display.clone(),
-                attempts: 1,
-                reason: e.to_string(),
-            })
+        tokio::fs::read(&self.path).await.map_err(|e| Error::Download {
+            url: self.display.clone(),
+            attempts: 1,
+            reason: e.to_string(),
+        })
     }
 
     fn location(&self) -> &str {

@@ -83,6 +83,17 @@ pub enum SetStatus {
     Failed,
 }
 
+impl SetStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetStatus::InSync => "in sync",
+            SetStatus::Synced => "synced",
+            SetStatus::Planned => "planned",
+            SetStatus::Failed => "failed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SkippedGroup {
     pub region: String,
@@ -150,11 +161,7 @@ pub async fn fetch_verified(
         return Ok((selection, false));
     };
     if md5 == notification.md5 {
-        tracing::info!(
-            md5,
-            synctoken = selection.sync_token,
-            "MD5 matches the notification"
-        );
+        tracing::info!(md5, synctoken = selection.sync_token, "MD5 matches the notification");
         return Ok((selection, false));
     }
     if selection.sync_token > notification.synctoken {
@@ -207,10 +214,7 @@ fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
         };
         sets.entry(key).or_default().push(g.group);
     }
-    let sets = sets
-        .into_iter()
-        .map(|(key, groups)| FoundSet { key, groups })
-        .collect();
+    let sets = sets.into_iter().map(|(key, groups)| FoundSet { key, groups }).collect();
     (sets, skipped)
 }
 
@@ -242,11 +246,7 @@ pub async fn run(
     for (region, result) in config.regions.iter().zip(found) {
         match result {
             Ok(groups) => {
-                tracing::info!(
-                    region,
-                    groups = groups.len(),
-                    "found tagged security groups"
-                );
+                tracing::info!(region, groups = groups.len(), "found tagged security groups");
                 tagged.extend(groups);
             }
             Err(e) => {
@@ -284,9 +284,7 @@ pub async fn run(
         .collect()
         .await;
     let mut reports = reports;
-    reports.sort_by(|a, b| {
-        (&a.region, &a.vpc, a.name, a.port).cmp(&(&b.region, &b.vpc, b.name, b.port))
-    });
+    reports.sort_by(|a, b| (&a.region, &a.vpc, a.name, a.port).cmp(&(&b.region, &b.vpc, b.name, b.port)));
 
     Ok(Summary {
         synctoken: selection.sync_token.to_string(),
@@ -435,18 +433,9 @@ async fn apply(
                     .authorize(region, group, key.port, &p.authorize, description)
                     .await
                     .map(|_| (p.authorize.len(), 0)),
-                1 if !p.revoke.is_empty() => ec2
-                    .revoke(region, group, &p.revoke)
-                    .await
-                    .map(|_| (0, p.revoked())),
+                1 if !p.revoke.is_empty() => ec2.revoke(region, group, &p.revoke).await.map(|_| (0, p.revoked())),
                 2 if !p.authorize_after_revoke.is_empty() => ec2
-                    .authorize(
-                        region,
-                        group,
-                        key.port,
-                        &p.authorize_after_revoke,
-                        description,
-                    )
+                    .authorize(region, group, key.port, &p.authorize_after_revoke, description)
                     .await
                     .map(|_| (p.authorize_after_revoke.len(), 0)),
                 _ => Ok((0, 0)),
@@ -502,20 +491,16 @@ impl std::fmt::Display for Summary {
             )?;
         }
         for s in &self.sets {
-            let room: Vec<String> = s
-                .room_left
-                .iter()
-                .map(|(v, n)| format!("{v} {n}"))
-                .collect();
+            let room: Vec<String> = s.room_left.iter().map(|(v, n)| format!("{v} {n}")).collect();
             writeln!(
                 f,
-                "{}/{}/{}/{} [{}] {:?}: +{} -{} ={} room left: {}",
+                "{}/{}/{}/{} [{}] {}: +{} -{} ={} room left: {}",
                 s.region,
                 s.vpc,
                 s.name,
                 s.protocol,
                 s.groups.join(","),
-                s.status,
+                s.status.as_str(),
                 s.added,
                 s.removed,
                 s.unchanged,

@@ -74,11 +74,7 @@ fn recording_authorize(calls: &Calls) -> Rule {
             calls.lock().unwrap().push(req.clone());
             true
         })
-        .then_output(|| {
-            AuthorizeSecurityGroupIngressOutput::builder()
-                .r#return(true)
-                .build()
-        })
+        .then_output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
 }
 
 #[tokio::test]
@@ -110,10 +106,7 @@ async fn every_page_of_describe_security_groups_is_read() {
     let found = groups.tagged_groups("us-east-1").await.unwrap();
     let ids: Vec<&str> = found.iter().map(|g| g.group.id.as_str()).collect();
     assert_eq!(ids, ["sg-1", "sg-2", "sg-3"]);
-    assert_eq!(
-        (page1.num_calls(), page2.num_calls(), page3.num_calls()),
-        (1, 1, 1)
-    );
+    assert_eq!((page1.num_calls(), page2.num_calls(), page3.num_calls()), (1, 1, 1));
 }
 
 #[tokio::test]
@@ -132,23 +125,13 @@ async fn throttled_calls_are_retried_until_they_succeed() {
         .sequence()
         .http_status(503, Some(ec2_error("RequestLimitExceeded")))
         .times(5)
-        .output(|| {
-            AuthorizeSecurityGroupIngressOutput::builder()
-                .r#return(true)
-                .build()
-        })
+        .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
         .build();
     let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv6")]);
     let groups = client(&config, &[&describe, &authorize]);
-    let summary = sync::run(
-        &config,
-        &Trigger::Scheduled,
-        &Bytes(fixture(NEWEST)),
-        &groups,
-        None,
-    )
-    .await
-    .unwrap();
+    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
+        .await
+        .unwrap();
     assert_eq!(summary.sets[0].added, 32);
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!((describe.num_calls(), authorize.num_calls()), (5, 6));
@@ -170,10 +153,7 @@ async fn throttling_beyond_the_attempt_budget_fails_with_what_ec2_said() {
         text.contains("RequestLimitExceeded: RequestLimitExceeded from the mock"),
         "{text}"
     );
-    assert!(
-        text.contains("DescribeSecurityGroups in us-east-1"),
-        "{text}"
-    );
+    assert!(text.contains("DescribeSecurityGroups in us-east-1"), "{text}");
 }
 
 #[tokio::test]
@@ -190,15 +170,9 @@ async fn ipv4_and_ipv6_quotas_are_counted_separately_as_aws_does() {
     let authorize = recording_authorize(&calls);
     let config = test_config();
     let groups = client(&config, &[&describe, &authorize]);
-    let summary = sync::run(
-        &config,
-        &Trigger::Scheduled,
-        &Bytes(fixture(NEWEST)),
-        &groups,
-        None,
-    )
-    .await
-    .unwrap();
+    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
+        .await
+        .unwrap();
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
 
     let calls = calls.lock().unwrap();
@@ -240,17 +214,9 @@ async fn a_batch_refused_as_duplicate_is_retried_one_by_one() {
         })
         .sequence()
         .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
-        .output(|| {
-            AuthorizeSecurityGroupIngressOutput::builder()
-                .r#return(true)
-                .build()
-        })
+        .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
         .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
-        .output(|| {
-            AuthorizeSecurityGroupIngressOutput::builder()
-                .r#return(true)
-                .build()
-        })
+        .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
         .build();
     let groups = client(&test_config(), &[&authorize]);
     let cidrs: BTreeSet<Cidr> = ["10.0.0.0/24", "10.0.1.0/24", "2600::/32"]
@@ -264,9 +230,7 @@ async fn a_batch_refused_as_duplicate_is_retried_one_by_one() {
     let calls = calls.lock().unwrap();
     let sizes: Vec<usize> = calls
         .iter()
-        .map(|c| {
-            c.ip_permissions()[0].ip_ranges().len() + c.ip_permissions()[0].ipv6_ranges().len()
-        })
+        .map(|c| c.ip_permissions()[0].ip_ranges().len() + c.ip_permissions()[0].ipv6_ranges().len())
         .collect();
     assert_eq!(sizes, [3, 1, 1, 1]);
 }
@@ -276,11 +240,7 @@ async fn a_revoke_refused_as_not_found_is_retried_one_by_one() {
     let revoke = mock!(Client::revoke_security_group_ingress)
         .sequence()
         .http_status(400, Some(ec2_error("InvalidPermission.NotFound")))
-        .output(|| {
-            RevokeSecurityGroupIngressOutput::builder()
-                .r#return(true)
-                .build()
-        })
+        .output(|| RevokeSecurityGroupIngressOutput::builder().r#return(true).build())
         .http_status(400, Some(ec2_error("InvalidPermission.NotFound")))
         .build();
     let groups = client(&test_config(), &[&revoke]);
@@ -309,8 +269,7 @@ async fn other_errors_are_not_swallowed() {
         .unwrap_err();
     assert_eq!(err.kind(), "Ec2Error");
     assert!(
-        err.to_string()
-            .contains("on sg-1 failed: UnauthorizedOperation"),
+        err.to_string().contains("on sg-1 failed: UnauthorizedOperation"),
         "{err}"
     );
 }

@@ -33,21 +33,11 @@ async fn world(file: &str, n_global: usize, n_regional: usize) -> World {
     let vpc = create_vpc(&client, "10.0.0.0/16").await;
     let mut global = Vec::new();
     for i in 0..n_global {
-        global
-            .push(tagged_group(&client, &vpc, &format!("cf-g-{i}"), Scope::Global, "https").await);
+        global.push(tagged_group(&client, &vpc, &format!("cf-g-{i}"), Scope::Global, "https").await);
     }
     let mut regional = Vec::new();
     for i in 0..n_regional {
-        regional.push(
-            tagged_group(
-                &client,
-                &vpc,
-                &format!("cf-r-{i}"),
-                Scope::Regional,
-                "https",
-            )
-            .await,
-        );
+        regional.push(tagged_group(&client, &vpc, &format!("cf-r-{i}"), Scope::Regional, "https").await);
     }
     global.sort();
     regional.sort();
@@ -73,18 +63,11 @@ impl World {
         v
     }
 
-    async fn app(
-        &self,
-        extra: &[(&str, &str)],
-    ) -> App<HttpSource, Counting<cloudfront_sg_sync::ec2::Ec2Groups>> {
+    async fn app(&self, extra: &[(&str, &str)]) -> App<HttpSource, Counting<cloudfront_sg_sync::ec2::Ec2Groups>> {
         let config = config(&self.vars(extra));
         let source = HttpSource::new(&config).unwrap();
         let ec2 = Counting::new(self.moto.groups(&config).await);
-        App {
-            config,
-            source,
-            ec2,
-        }
+        App { config, source, ec2 }
     }
 
     async fn state(&self, groups: &[String]) -> BTreeSet<Cidr> {
@@ -96,10 +79,7 @@ impl World {
 async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions() {
     let w = world(NEWEST, 4, 4).await;
     let app = w.app(&[]).await;
-    let summary = app
-        .handle(&notification_for(&fixture(NEWEST)), None)
-        .await
-        .unwrap();
+    let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
 
     let wanted = selection(&fixture(NEWEST));
     assert_eq!(w.state(&w.global).await, *wanted.ranges(Scope::Global));
@@ -123,10 +103,7 @@ async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions
     assert_eq!(g.room_left[&IpVersion::Ipv4], 120 - 118);
     assert_eq!(g.room_left[&IpVersion::Ipv6], 120 - 32);
     // One authorize per group, no revoke.
-    assert_eq!(
-        app.ec2.authorizes.load(std::sync::atomic::Ordering::SeqCst),
-        8
-    );
+    assert_eq!(app.ec2.authorizes.load(std::sync::atomic::Ordering::SeqCst), 8);
     assert_eq!(app.ec2.revokes.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
@@ -140,13 +117,7 @@ async fn the_same_notification_again_writes_nothing() {
     let again = w.app(&[]).await;
     let summary = again.handle(&event, None).await.unwrap();
     assert_eq!(again.ec2.writes(), 0);
-    assert_eq!(
-        again
-            .ec2
-            .describes
-            .load(std::sync::atomic::Ordering::SeqCst),
-        1
-    );
+    assert_eq!(again.ec2.describes.load(std::sync::atomic::Ordering::SeqCst), 1);
     assert!(
         summary
             .sets
@@ -168,10 +139,7 @@ async fn a_real_consecutive_change_writes_only_to_the_groups_that_change() {
 
     w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
     let app = w.app(&[]).await;
-    let summary = app
-        .handle(&notification_for(&fixture(PAIR_A_NEW)), None)
-        .await
-        .unwrap();
+    let summary = app.handle(&notification_for(&fixture(PAIR_A_NEW)), None).await.unwrap();
 
     let new = selection(&fixture(PAIR_A_NEW));
     assert_eq!(w.state(&w.global).await, *new.ranges(Scope::Global));
@@ -198,10 +166,7 @@ async fn a_real_consecutive_change_writes_only_to_the_groups_that_change() {
 async fn a_late_notification_applies_the_newer_file_with_a_warning_flag() {
     let w = world(PAIR_A_NEW, 4, 4).await;
     let app = w.app(&[]).await;
-    let summary = app
-        .handle(&notification_for(&fixture(PAIR_A_OLD)), None)
-        .await
-        .unwrap();
+    let summary = app.handle(&notification_for(&fixture(PAIR_A_OLD)), None).await.unwrap();
     assert!(summary.late_notification);
     assert_eq!(summary.synctoken, "1763416705");
     assert_eq!(
@@ -220,10 +185,7 @@ async fn an_md5_mismatch_with_a_file_that_is_not_newer_writes_nothing() {
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Md5Mismatch { .. }), "{err:?}");
-    assert!(
-        err.to_string().contains("ec6149435b60255ae72f1e8654db95fe"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("ec6149435b60255ae72f1e8654db95fe"), "{err}");
     assert_eq!(app.ec2.writes(), 0);
     assert!(w.state(&w.global).await.is_empty());
 }
@@ -267,20 +229,8 @@ async fn every_bad_input_is_an_error_and_writes_nothing() {
 async fn a_body_over_the_size_cap_is_refused() {
     let w = world(NEWEST, 4, 4).await;
     let app = w.app(&[("DOWNLOAD_MAX_BYTES", "1000000")]).await;
-    let err = app
-        .handle(&notification_for(&fixture(NEWEST)), None)
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(
-            err,
-            Error::TooLarge {
-                limit: 1_000_000,
-                ..
-            }
-        ),
-        "{err:?}"
-    );
+    let err = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap_err();
+    assert!(matches!(err, Error::TooLarge { limit: 1_000_000, .. }), "{err:?}");
     assert_eq!(app.ec2.writes(), 0);
 }
 
@@ -316,11 +266,7 @@ async fn hand_made_rules_and_groups_not_tagged_for_us_are_never_touched() {
         c,
         &w.vpc,
         "off",
-        &[
-            ("Name", "cloudfront_g"),
-            ("AutoUpdate", "false"),
-            ("Protocol", "https"),
-        ],
+        &[("Name", "cloudfront_g"), ("AutoUpdate", "false"), ("Protocol", "https")],
     )
     .await;
     // tag-value would match this one: cloudfront_g is a value, but not of the Name key.
@@ -328,22 +274,14 @@ async fn hand_made_rules_and_groups_not_tagged_for_us_are_never_touched() {
         c,
         &w.vpc,
         "loose",
-        &[
-            ("Role", "cloudfront_g"),
-            ("AutoUpdate", "true"),
-            ("Protocol", "https"),
-        ],
+        &[("Role", "cloudfront_g"), ("AutoUpdate", "true"), ("Protocol", "https")],
     )
     .await;
     let upper = create_group(
         c,
         &w.vpc,
         "upper",
-        &[
-            ("Name", "cloudfront_g"),
-            ("AutoUpdate", "True"),
-            ("Protocol", "https"),
-        ],
+        &[("Name", "cloudfront_g"), ("AutoUpdate", "True"), ("Protocol", "https")],
     )
     .await;
     let mut before = Vec::new();
@@ -364,10 +302,7 @@ async fn hand_made_rules_and_groups_not_tagged_for_us_are_never_touched() {
         before[0].is_subset(&after_first),
         "hand-made rules of a synced group were touched"
     );
-    for (g, b) in [&untagged, &off, &loose, &upper, &other]
-        .iter()
-        .zip(&before[1..])
-    {
+    for (g, b) in [&untagged, &off, &loose, &upper, &other].iter().zip(&before[1..]) {
         assert_eq!(&rules(c, g).await, b, "{g} changed");
     }
     // The hand-made CloudFront rule is not duplicated by ours.
@@ -404,11 +339,7 @@ async fn each_vpc_and_region_gets_its_own_full_copy() {
     assert_eq!(w.state(&w.global).await, *want);
     assert_eq!(set_state(&w.client, &g2, 443, 30).await, *want);
     assert_eq!(set_state(&eu, &g3, 443, 30).await, *want);
-    let regions: BTreeSet<(String, String)> = summary
-        .sets
-        .iter()
-        .map(|s| (s.region.clone(), s.vpc.clone()))
-        .collect();
+    let regions: BTreeSet<(String, String)> = summary.sets.iter().map(|s| (s.region.clone(), s.vpc.clone())).collect();
     assert_eq!(regions.len(), 3);
 }
 
@@ -470,10 +401,7 @@ async fn switching_off_ipv6_revokes_only_our_ipv6_rules() {
 async fn dry_run_plans_and_writes_nothing() {
     let w = world(NEWEST, 4, 4).await;
     let app = w.app(&[("DRY_RUN", "true")]).await;
-    let summary = app
-        .handle(&notification_for(&fixture(NEWEST)), None)
-        .await
-        .unwrap();
+    let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
     assert_eq!(app.ec2.writes(), 0);
     assert!(summary.dry_run);
     assert_eq!(summary.sets[0].status, SetStatus::Planned);
@@ -488,11 +416,7 @@ async fn a_group_with_a_bad_protocol_tag_is_reported_and_the_others_sync() {
         &w.client,
         &w.vpc,
         "bad",
-        &[
-            ("Name", "cloudfront_g"),
-            ("AutoUpdate", "true"),
-            ("Protocol", "ftp"),
-        ],
+        &[("Name", "cloudfront_g"), ("AutoUpdate", "true"), ("Protocol", "ftp")],
     )
     .await;
     let err = w

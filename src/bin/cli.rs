@@ -58,9 +58,7 @@ enum Command {
 async fn main() -> ExitCode {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();
     match run(&cli).await {
@@ -89,26 +87,8 @@ async fn run(cli: &Cli) -> Result<Summary> {
     })?;
     let ec2 = Ec2Groups::new(&config).await;
     match &cli.ip_ranges_file {
-        Some(path) => {
-            sync::run(
-                &config,
-                &Trigger::Scheduled,
-                &FileSource::new(path),
-                &ec2,
-                None,
-            )
-            .await
-        }
-        None => {
-            sync::run(
-                &config,
-                &Trigger::Scheduled,
-                &HttpSource::new(&config)?,
-                &ec2,
-                None,
-            )
-            .await
-        }
+        Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &ec2, None).await,
+        None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &ec2, None).await,
     }
 }
 

@@ -12,8 +12,5 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         tracing::error!(error_type = e.kind(), error = %e, "cannot start");
     })?;
     let app = &app;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        app.invoke(event)
-    }))
-    .await
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| app.invoke(event))).await
 }

@@ -33,12 +33,9 @@ pub fn fixture(name: &str) -> Vec<u8> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("tests/fixtures")
         .join(format!("{name}.gz"));
-    let file = std::fs::File::open(&path)
-        .unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
+    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(file)
-        .read_to_end(&mut out)
-        .unwrap();
+    flate2::read::GzDecoder::new(file).read_to_end(&mut out).unwrap();
     out
 }
 
@@ -68,11 +65,7 @@ pub fn notification(synctoken: &str, md5: &str) -> serde_json::Value {
 }
 
 pub fn free_port() -> u16 {
-    StdListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    StdListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 /// A `moto_server` on 127.0.0.1, killed when dropped.
@@ -86,9 +79,7 @@ impl Moto {
     pub fn start() -> Moto {
         let program = std::env::var("MOTO_SERVER")
             .map(PathBuf::from)
-            .unwrap_or_else(|_| {
-                PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server")
-            });
+            .unwrap_or_else(|_| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/moto_server"));
         assert!(
             program.exists(),
             "moto_server not found at {} (run `make venv`, or set MOTO_SERVER)",
@@ -106,9 +97,7 @@ impl Moto {
             let started = Instant::now();
             while started.elapsed() < Duration::from_secs(60) {
                 if let Ok(Some(status)) = child.try_wait() {
-                    eprintln!(
-                        "moto_server on port {port} exited with {status}; retrying on another port"
-                    );
+                    eprintln!("moto_server on port {port} exited with {status}; retrying on another port");
                     break;
                 }
                 if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
@@ -197,28 +186,20 @@ impl FileServer {
                     n.fetch_add(1, Ordering::SeqCst);
                     let reply = r.lock().unwrap().clone();
                     let (head, body) = match reply {
-                        Reply::Body(b) => (
-                            format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()),
-                            b,
-                        ),
+                        Reply::Body(b) => (format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()), b),
                         Reply::Status(s) => (
                             format!("HTTP/1.1 {s} Status\r\nContent-Length: 4\r\n"),
                             b"oops".to_vec(),
                         ),
                         Reply::Redirect(to) => (
-                            format!(
-                                "HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n"
-                            ),
+                            format!("HTTP/1.1 302 Found\r\nLocation: {to}\r\nContent-Length: 0\r\n"),
                             Vec::new(),
                         ),
-                        Reply::Truncated { body, declared } => (
-                            format!("HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n"),
-                            body,
-                        ),
+                        Reply::Truncated { body, declared } => {
+                            (format!("HTTP/1.1 200 OK\r\nContent-Length: {declared}\r\n"), body)
+                        }
                     };
-                    let head = format!(
-                        "{head}Content-Type: application/json\r\nConnection: close\r\n\r\n"
-                    );
+                    let head = format!("{head}Content-Type: application/json\r\nConnection: close\r\n\r\n");
                     let _ = stream.write_all(head.as_bytes()).await;
                     let _ = stream.write_all(&body).await;
                     let _ = stream.shutdown().await;
@@ -250,10 +231,7 @@ impl Drop for FileServer {
 
 /// Settings as the function reads them, from pairs.
 pub fn config(vars: &[(&str, &str)]) -> Config {
-    let vars: BTreeMap<String, String> = vars
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     Config::from_lookup(|k| vars.get(k).cloned()).unwrap()
 }
 
@@ -281,13 +259,7 @@ pub async fn create_group(client: &Client, vpc: &str, name: &str, tags: &[(&str,
 }
 
 /// A group tagged for the sync.
-pub async fn tagged_group(
-    client: &Client,
-    vpc: &str,
-    name: &str,
-    scope: Scope,
-    protocol: &str,
-) -> String {
+pub async fn tagged_group(client: &Client, vpc: &str, name: &str, scope: Scope, protocol: &str) -> String {
     create_group(
         client,
         vpc,
@@ -306,25 +278,13 @@ pub type SeenRule = (String, Option<i32>, Option<i32>, String, Option<String>);
 
 /// Every ingress rule of a group, flattened, read with the plain SDK.
 pub async fn rules(client: &Client, group: &str) -> BTreeSet<SeenRule> {
-    let out = client
-        .describe_security_groups()
-        .group_ids(group)
-        .send()
-        .await
-        .unwrap();
+    let out = client.describe_security_groups().group_ids(group).send().await.unwrap();
     let sg = &out.security_groups()[0];
     let mut seen = BTreeSet::new();
     for p in sg.ip_permissions() {
         let proto = p.ip_protocol().unwrap_or("").to_owned();
-        let rule = |src: String, d: Option<&str>| {
-            (
-                proto.clone(),
-                p.from_port(),
-                p.to_port(),
-                src,
-                d.map(str::to_owned),
-            )
-        };
+        let rule =
+            |src: String, d: Option<&str>| (proto.clone(), p.from_port(), p.to_port(), src, d.map(str::to_owned));
         seen.extend(
             p.ip_ranges()
                 .iter()
@@ -358,8 +318,7 @@ pub async fn managed(client: &Client, group: &str, port: i32) -> Vec<Cidr> {
             p == "tcp"
                 && *f == Some(port)
                 && *t == Some(port)
-                && d.as_deref()
-                    .is_some_and(|d| d.starts_with("cloudfront-sg-sync"))
+                && d.as_deref().is_some_and(|d| d.starts_with("cloudfront-sg-sync"))
         })
         .map(|(_, _, _, c, _)| c.parse().unwrap())
         .collect()
@@ -367,12 +326,7 @@ pub async fn managed(client: &Client, group: &str, port: i32) -> Vec<Cidr> {
 
 /// Every CIDR held by our rules across `groups`, checking that none is held twice and no group holds more
 /// than `max` per IP version.
-pub async fn set_state(
-    client: &Client,
-    groups: &[String],
-    port: i32,
-    max: usize,
-) -> BTreeSet<Cidr> {
+pub async fn set_state(client: &Client, groups: &[String], port: i32, max: usize) -> BTreeSet<Cidr> {
     let mut all = BTreeSet::new();
     for g in groups {
         let cidrs = managed(client, g, port).await;
@@ -490,9 +444,7 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
     ) -> cloudfront_sg_sync::Result<()> {
         self.authorizes.fetch_add(1, Ordering::SeqCst);
         self.touched.lock().unwrap().insert(group.to_owned());
-        self.inner
-            .authorize(region, group, port, cidrs, description)
-            .await
+        self.inner.authorize(region, group, port, cidrs, description).await
     }
 
     async fn revoke(
@@ -512,12 +464,7 @@ pub async fn groups_of(client: &Client, vpc: &str, scope: Scope) -> Vec<String> 
     let out = client
         .describe_security_groups()
         .filters(Filter::builder().name("vpc-id").values(vpc).build())
-        .filters(
-            Filter::builder()
-                .name("tag:Name")
-                .values(scope.tag_value())
-                .build(),
-        )
+        .filters(Filter::builder().name("tag:Name").values(scope.tag_value()).build())
         .send()
         .await
         .unwrap();
