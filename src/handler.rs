@@ -73,7 +73,10 @@ impl<S: RangesSource, G: SecurityGroups> App<S, G> {
 fn deadline_of(deadline_ms: u64) -> Option<Instant> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
     let Some(left) = Duration::from_millis(deadline_ms).checked_sub(now) else {
-        tracing::warn!(deadline_ms, "the invocation deadline is already past; running without one");
+        tracing::warn!(
+            deadline_ms,
+            "the invocation deadline is already past; running without one"
+        );
         return None;
     };
     Instant::now().checked_add(left)
@@ -97,7 +100,10 @@ mod tests {
         let now_ms = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
         let d = deadline_of(now_ms + 60_000).unwrap();
         let left = d.saturating_duration_since(Instant::now());
-        assert!(left > Duration::from_secs(55) && left <= Duration::from_secs(60), "{left:?}");
+        assert!(
+            left > Duration::from_secs(55) && left <= Duration::from_secs(60),
+            "{left:?}"
+        );
         assert_eq!(deadline_of(600_000), None);
     }
 }

@@ -106,6 +106,7 @@ impl Moto {
                 std::thread::sleep(Duration::from_millis(100));
             }
             let _ = child.kill();
+            let _ = child.wait();
         }
         panic!("moto_server did not start on 127.0.0.1");
     }
@@ -476,4 +477,145 @@ pub async fn groups_of(client: &Client, vpc: &str, scope: Scope) -> Vec<String> 
         .collect();
     ids.sort();
     ids
+}
+
+/// A minimal Lambda Runtime API on 127.0.0.1: hands out queued events on `next` and records what the
+/// function answers. Each answer is (request id, "response" or "error", body).
+pub struct RuntimeApi {
+    pub address: String,
+    events: Arc<Mutex<std::collections::VecDeque<Vec<u8>>>>,
+    answers: Arc<Mutex<Vec<(String, String, serde_json::Value)>>>,
+    pub first_poll: Arc<Mutex<Option<Instant>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RuntimeApi {
+    pub async fn start(events: Vec<Vec<u8>>) -> RuntimeApi {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap().to_string();
+        let events = Arc::new(Mutex::new(
+            events.into_iter().collect::<std::collections::VecDeque<_>>(),
+        ));
+        let answers = Arc::new(Mutex::new(Vec::new()));
+        let first_poll = Arc::new(Mutex::new(None));
+        let (ev, an, fp) = (events.clone(), answers.clone(), first_poll.clone());
+        let task = tokio::spawn(async move {
+            let mut next_id = 0usize;
+            loop {
+                let Ok((mut stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let Some((line, body)) = read_request(&mut stream).await else {
+                    continue;
+                };
+                if line.starts_with("GET") && line.contains("/runtime/invocation/next") {
+                    fp.lock().unwrap().get_or_insert_with(Instant::now);
+                    let event = ev.lock().unwrap().pop_front();
+                    let Some(event) = event else {
+                        // No more events: hold the poll open, as Lambda does between invocations.
+                        tokio::spawn(async move {
+                            tokio::time::sleep(Duration::from_secs(3600)).await;
+                            drop(stream);
+                        });
+                        continue;
+                    };
+                    next_id += 1;
+                    let deadline = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis()
+                        + 300_000;
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
+                         Lambda-Runtime-Aws-Request-Id: req-{next_id}\r\nLambda-Runtime-Deadline-Ms: {deadline}\r\n\
+                         Lambda-Runtime-Invoked-Function-Arn: arn:aws:lambda:us-east-1:123456789012:function:cloudfront-sg-sync\r\n\
+                         Lambda-Runtime-Trace-Id: Root=1-00000000-000000000000000000000000\r\nConnection: close\r\n\r\n",
+                        event.len()
+                    );
+                    let _ = stream.write_all(head.as_bytes()).await;
+                    let _ = stream.write_all(&event).await;
+                } else {
+                    // POST /2018-06-01/runtime/invocation/{id}/response | /error
+                    let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+                    let parts: Vec<&str> = path.split('/').collect();
+                    let id = parts.get(4).copied().unwrap_or("").to_owned();
+                    let kind = parts.last().copied().unwrap_or("").to_owned();
+                    let body = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+                    an.lock().unwrap().push((id, kind, body));
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 202 Accepted\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+                        .await;
+                }
+                let _ = stream.shutdown().await;
+            }
+        });
+        RuntimeApi {
+            address,
+            events,
+            answers,
+            first_poll,
+            task,
+        }
+    }
+
+    pub fn answers(&self) -> Vec<(String, String, serde_json::Value)> {
+        self.answers.lock().unwrap().clone()
+    }
+
+    /// Wait until `n` answers arrived (or panic after `timeout`).
+    pub async fn wait_answers(&self, n: usize, timeout: Duration) -> Vec<(String, String, serde_json::Value)> {
+        let started = Instant::now();
+        while self.answers.lock().unwrap().len() < n {
+            assert!(
+                started.elapsed() < timeout,
+                "only {:?} answers after {timeout:?}",
+                self.answers()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        self.answers()
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Read one HTTP/1.1 request: (request line, body).
+async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 16384];
+    let head_end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+        }
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while got.len() < head_end + length {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+        }
+    }
+    let line = head.lines().next().unwrap_or("").to_owned();
+    Some((line, got[head_end..].to_vec()))
+}
+
+/// Path of a file in the repository.
+pub fn repo_file(path: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }

@@ -1,0 +1,165 @@
+//! The two binaries as users run them: the Lambda function under a Runtime API with the bundled events/,
+//! and the CLI's plan and apply, both against `moto_server`.
+
+mod common;
+
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use cloudfront_sg_sync::ip_ranges::Scope;
+use common::*;
+
+async fn setup(n: usize) -> (Moto, aws_sdk_ec2::Client, Vec<String>) {
+    let moto = Moto::start();
+    let client = moto.client("us-east-1").await;
+    let vpc = create_vpc(&client, "10.0.0.0/16").await;
+    let mut groups = Vec::new();
+    for i in 0..n {
+        groups.push(tagged_group(&client, &vpc, &format!("g{i}"), Scope::Global, "https").await);
+    }
+    groups.sort();
+    (moto, client, groups)
+}
+
+fn emulator_env(cmd: &mut Command, moto: &Moto) {
+    cmd.env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("MAX_RULES_PER_GROUP", "30")
+        .env_remove("REGIONS")
+        .env_remove("DRY_RUN");
+}
+
+#[tokio::test]
+async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
+    let (moto, client, groups) = setup(4).await;
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let events = vec![
+        std::fs::read(repo_file("events/sns-notification.json")).unwrap(),
+        std::fs::read(repo_file("events/scheduled.json")).unwrap(),
+        b"{\"hello\": \"world\"}".to_vec(),
+    ];
+    let runtime = RuntimeApi::start(events).await;
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-lambda"));
+    emulator_env(&mut cmd, &moto);
+    let mut child = cmd
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .env("IP_RANGES_URL", &server.url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let answers = runtime.wait_answers(3, Duration::from_secs(60)).await;
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+
+    let (id, kind, first) = &answers[0];
+    assert_eq!((id.as_str(), kind.as_str()), ("req-1", "response"), "{first}");
+    assert_eq!(first["synctoken"], "1787411825");
+    assert_eq!(first["sets"][0]["added"], 150);
+    let (_, kind, second) = &answers[1];
+    assert_eq!(kind, "response", "{second}");
+    assert_eq!(second["trigger"], "schedule");
+    assert_eq!(second["sets"][0]["added"], 0);
+    assert_eq!(second["sets"][0]["status"], "in_sync");
+    let (_, kind, third) = &answers[2];
+    assert_eq!(kind, "error");
+    assert_eq!(third["errorType"], "UnsupportedEvent");
+    assert!(
+        third["errorMessage"].as_str().unwrap().contains("Scheduled Event"),
+        "{third}"
+    );
+
+    assert_eq!(
+        set_state(&client, &groups, 443, 30).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
+    // JSON logs: every line parses, and the summary was logged.
+    let logs = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<serde_json::Value> = logs.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "sync finished" && l["fields"]["added"] == 150),
+        "{logs}"
+    );
+}
+
+#[tokio::test]
+async fn the_lambda_binary_refuses_to_start_on_a_bad_setting() {
+    let runtime = RuntimeApi::start(vec![]).await;
+    let output = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-lambda"))
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+        .env("AWS_REGION", "us-east-1")
+        .env("MAX_RULES_PER_GROUP", "lots")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(all.contains("MAX_RULES_PER_GROUP"), "{all}");
+}
+
+fn cli(moto: &Moto, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+    emulator_env(&mut cmd, moto);
+    cmd.args(args).output().unwrap()
+}
+
+// Multi-threaded: the CLI runs as a blocking child process while the file server answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_plan_writes_nothing_and_apply_syncs() {
+    let (moto, client, groups) = setup(4).await;
+    let dir = std::env::temp_dir().join(format!("cfsg-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    let file = file.to_str().unwrap();
+
+    let plan = cli(&moto, &["plan", "--ip-ranges-file", file]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.success(), "{text}{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(text.starts_with("plan of CLOUDFRONT"), "{text}");
+    assert!(text.contains("planned: +150 -0 =0"), "{text}");
+    assert!(text.contains(" + 13.32.0.0/15 tcp/443"), "{text}");
+    assert!(set_state(&client, &groups, 443, 30).await.is_empty());
+
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let apply = cli(&moto, &["apply", "--ip-ranges-url", &server.url, "--json"]);
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&apply.stdout).unwrap();
+    assert_eq!(summary["sets"][0]["status"], "synced");
+    assert_eq!(
+        set_state(&client, &groups, 443, 30).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
+
+    let again = cli(&moto, &["plan", "--ip-ranges-file", file]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("in sync: +0 -0 =150"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn cli_errors_name_the_setting_and_exit_non_zero() {
+    let (moto, _client, _groups) = setup(1).await;
+    let out = cli(
+        &moto,
+        &["plan", "--max-rules-per-group", "0", "--ip-ranges-file", "/nonexistent"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MAX_RULES_PER_GROUP=\"0\""), "{err}");
+
+    let out = cli(&moto, &["plan", "--ip-ranges-file", "/nonexistent/ip-ranges.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ip-ranges.json"));
+}
