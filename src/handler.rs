@@ -55,6 +55,7 @@ impl<S: RangesSource, G: SecurityGroups> App<S, G> {
             summary = %fields,
             "sync finished"
         );
+        emit_metrics(&summary);
         summary.into_result()
     }
 
@@ -65,6 +66,18 @@ impl<S: RangesSource, G: SecurityGroups> App<S, G> {
             tracing::error!(error_type = e.kind(), error = %e, "invocation failed");
             Diagnostic::from(e)
         })
+    }
+}
+
+/// One Embedded Metric Format line on stdout, where CloudWatch Logs picks it up.
+fn emit_metrics(summary: &Summary) {
+    use std::io::Write;
+    let now_ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64);
+    let line = crate::metrics::emf(summary, now_ms);
+    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
+        tracing::warn!(error = %e, "cannot write the metrics line");
     }
 }
 

@@ -22,6 +22,7 @@
 //!
 //! Wiring:
 //! - [`sync`]: one run end to end, shared by the handler and the CLI.
+//! - [`metrics`]: the CloudWatch Embedded Metric Format line of a run.
 //! - [`handler`]: the Lambda function.
 //! - `src/bin/lambda.rs` and `src/bin/cli.rs`: thin binaries.
 //!
@@ -34,6 +35,7 @@ pub mod error;
 pub mod event;
 pub mod handler;
 pub mod ip_ranges;
+pub mod metrics;
 pub mod plan;
 pub mod source;
 pub mod sync;

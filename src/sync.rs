@@ -62,6 +62,8 @@ pub struct SetReport {
     pub unchanged: usize,
     /// Free rule slots per IP version after the sync.
     pub room_left: BTreeMap<IpVersion, usize>,
+    /// More than [`NEAR_FULL`] of the slots of an IP version are used.
+    pub near_full: bool,
     pub status: SetStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -327,6 +329,7 @@ async fn sync_set(
         removed: 0,
         unchanged: 0,
         room_left: BTreeMap::new(),
+        near_full: false,
         status: SetStatus::Failed,
         error: None,
         changes: BTreeMap::new(),
@@ -342,7 +345,8 @@ async fn sync_set(
     report.unchanged = plan.unchanged;
     report.room_left = plan.room_left.clone();
     let fullness = plan.fullness();
-    if fullness > NEAR_FULL {
+    report.near_full = fullness > NEAR_FULL;
+    if report.near_full {
         tracing::warn!(
             set = %key,
             percent_full = (fullness * 100.0).round(),

@@ -89,6 +89,13 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
             .any(|l| l["fields"]["message"] == "sync finished" && l["fields"]["added"] == 150),
         "{logs}"
     );
+    // One Embedded Metric Format line per run.
+    let metrics: Vec<&serde_json::Value> = lines.iter().filter(|l| l.get("_aws").is_some()).collect();
+    assert_eq!(metrics.len(), 2, "{logs}");
+    assert_eq!(
+        (&metrics[0]["RangesAdded"], &metrics[1]["RangesAdded"]),
+        (&serde_json::json!(150), &serde_json::json!(0))
+    );
 }
 
 #[tokio::test]

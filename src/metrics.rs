@@ -1,0 +1,136 @@
+//! CloudWatch Embedded Metric Format: one JSON line per run on stdout, which CloudWatch Logs turns into
+//! metrics with no API call and no extra permission.
+
+use serde_json::{Value, json};
+
+use crate::sync::{SetStatus, Summary};
+
+/// The CloudWatch namespace of the metrics.
+pub const NAMESPACE: &str = "CloudfrontSgSync";
+
+/// The EMF document of a run: ranges added and removed, sets failed and near full, sync duration.
+pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
+    let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
+        + summary.skipped_groups.len()
+        + summary.failed_regions.len();
+    let near_full = summary.sets.iter().filter(|s| s.near_full).count();
+    json!({
+        "_aws": {
+            "Timestamp": timestamp_ms,
+            "CloudWatchMetrics": [{
+                "Namespace": NAMESPACE,
+                "Dimensions": [["Service"]],
+                "Metrics": [
+                    {"Name": "RangesAdded", "Unit": "Count"},
+                    {"Name": "RangesRemoved", "Unit": "Count"},
+                    {"Name": "SetsFailed", "Unit": "Count"},
+                    {"Name": "SetsNearFull", "Unit": "Count"},
+                    {"Name": "SyncDuration", "Unit": "Milliseconds"},
+                ],
+            }],
+        },
+        "Service": summary.service,
+        "DryRun": summary.dry_run,
+        "SyncToken": summary.synctoken,
+        "RangesAdded": summary.added(),
+        "RangesRemoved": summary.removed(),
+        "SetsFailed": failed,
+        "SetsNearFull": near_full,
+        "SyncDuration": summary.duration_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cidr::IpVersion;
+    use crate::ip_ranges::Scope;
+    use crate::sync::{SetReport, SkippedGroup};
+    use std::collections::BTreeMap;
+
+    fn set(status: SetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
+        SetReport {
+            region: "us-east-1".into(),
+            vpc: "vpc-1".into(),
+            name: Scope::Global,
+            protocol: "https".into(),
+            port: 443,
+            groups: vec!["sg-1".into()],
+            added,
+            removed,
+            unchanged: 0,
+            room_left: BTreeMap::from([(IpVersion::Ipv4, 1), (IpVersion::Ipv6, 60)]),
+            near_full,
+            status,
+            error: None,
+            changes: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_metrics_line_is_embedded_metric_format_with_every_declared_metric() {
+        let summary = Summary {
+            synctoken: "1787411825".into(),
+            create_date: None,
+            service: "CLOUDFRONT".into(),
+            ip_versions: "ipv4,ipv6".into(),
+            trigger: "notification",
+            late_notification: false,
+            dry_run: false,
+            sets: vec![
+                set(SetStatus::Synced, 6, 3, true),
+                set(SetStatus::Failed, 0, 0, false),
+                set(SetStatus::InSync, 0, 0, false),
+            ],
+            skipped_groups: vec![SkippedGroup {
+                region: "us-east-1".into(),
+                group: "sg-9".into(),
+                reason: "x".into(),
+            }],
+            failed_regions: vec![],
+            duration_ms: 420,
+        };
+        let doc = emf(&summary, 1_787_411_900_000);
+        assert_eq!(doc["_aws"]["Timestamp"], 1_787_411_900_000u64);
+        let directive = &doc["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(directive["Namespace"], NAMESPACE);
+        // Every dimension and metric the directive declares is a member of the document.
+        for dims in directive["Dimensions"].as_array().unwrap() {
+            for d in dims.as_array().unwrap() {
+                assert!(doc[d.as_str().unwrap()].is_string(), "dimension {d}");
+            }
+        }
+        let names: Vec<&str> = directive["Metrics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["Name"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "RangesAdded",
+                "RangesRemoved",
+                "SetsFailed",
+                "SetsNearFull",
+                "SyncDuration"
+            ]
+        );
+        for m in directive["Metrics"].as_array().unwrap() {
+            assert!(doc[m["Name"].as_str().unwrap()].is_u64(), "{m}");
+            assert!(["Count", "Milliseconds"].contains(&m["Unit"].as_str().unwrap()));
+        }
+        assert_eq!(
+            (
+                &doc["RangesAdded"],
+                &doc["RangesRemoved"],
+                &doc["SetsFailed"],
+                &doc["SetsNearFull"],
+                &doc["SyncDuration"]
+            ),
+            (&json!(6), &json!(3), &json!(2), &json!(1), &json!(420))
+        );
+        // One line.
+        assert!(!doc.to_string().contains('\n'));
+    }
+}
