@@ -10,12 +10,14 @@ VENV ?= .venv
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: help venv build demo test lint fmt clean
+.PHONY: help venv venv-sam build demo test lint check-template package fmt clean
 
 help:
 	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json"
 	@echo "make test   run all tests"
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make check-template   cfn-lint and sam validate --lint on template.yaml (offline)"
+	@echo "make package          the deployable zip (cargo lambda build --release --output-format zip)"
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +25,14 @@ $(VENV)/.installed: requirements-dev.txt
 	touch $@
 
 venv: $(VENV)/.installed
+
+# SAM in its own venv: it pins an older boto3 than moto.
+$(VENV)-sam/.installed: requirements-sam.txt
+	$(PYTHON) -m venv $(VENV)-sam
+	$(VENV)-sam/bin/pip install --quiet --disable-pip-version-check -r requirements-sam.txt
+	touch $@
+
+venv-sam: $(VENV)-sam/.installed
 
 build:
 	cargo build --all-targets
@@ -37,9 +47,22 @@ lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 
+check-template: venv venv-sam
+	$(VENV)/bin/cfn-lint template.yaml
+	SAM_CLI_TELEMETRY=0 $(VENV)-sam/bin/sam validate --lint --template-file template.yaml
+
+# This machine has only the x86_64 Rust target; add `--arm64` (and `rustup target add aarch64-unknown-linux-gnu`)
+# for the template's default architecture.
+LAMBDA_ARCH ?= --x86-64
+package: venv
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(LAMBDA_ARCH) --output-format zip \
+		--bin cloudfront-sg-sync-lambda
+	@zip=$$(ls -t $(CARGO_TARGET_DIR)/lambda/cloudfront-sg-sync-lambda/bootstrap.zip) && \
+		echo "deployable zip: $$zip, $$(stat -c %s $$zip) bytes"
+
 fmt:
 	cargo fmt --all
 
 clean:
-	rm -rf $(VENV) .demo
+	rm -rf $(VENV) $(VENV)-sam .demo
 	cargo clean

@@ -48,6 +48,16 @@ pub trait SecurityGroups: Send + Sync {
         description: &str,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// Set the description of existing tcp rules on `port` from `cidrs` (adopting them).
+    fn set_descriptions(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
     /// Revoke our tcp rules, per port, in one call where possible.
     fn revoke(
         &self,
@@ -336,6 +346,24 @@ impl SecurityGroups for Ec2Groups {
             Err(e) if code_of(&e) == Some(DUPLICATE) => Ok(()),
             other => other,
         }
+    }
+
+    async fn set_descriptions(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> Result<()> {
+        self.client(region)?
+            .update_security_group_rule_descriptions_ingress()
+            .group_id(group)
+            .ip_permissions(permission(port, cidrs, Some(description)))
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("UpdateSecurityGroupRuleDescriptionsIngress", region, Some(group), &e))
     }
 
     async fn revoke(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {

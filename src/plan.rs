@@ -206,6 +206,35 @@ impl SetPlan {
     }
 }
 
+/// Rules of a group on a port that this tool did not create: tcp, exactly that port, one CIDR.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Unmanaged {
+    /// Their CIDR is a wanted range: they can be adopted.
+    pub adoptable: BTreeSet<Cidr>,
+    /// Any other CIDR: left alone.
+    pub other: BTreeSet<Cidr>,
+}
+
+/// Sort a group's unmanaged single-port rules on `port` into adoptable (wanted CIDR) and other.
+pub fn unmanaged(port: u16, wanted: &BTreeSet<Cidr>, group: &Group) -> Unmanaged {
+    let mut out = Unmanaged::default();
+    for rule in &group.rules {
+        let RuleSource::Cidr(cidr) = rule.source else { continue };
+        let on_port = rule.protocol == RuleProtocol::Tcp
+            && rule.from_port == Some(i32::from(port))
+            && rule.to_port == Some(i32::from(port));
+        if on_port && rule.ours().is_none() {
+            if wanted.contains(&cidr) {
+                &mut out.adoptable
+            } else {
+                &mut out.other
+            }
+            .insert(cidr);
+        }
+    }
+    out
+}
+
 /// Plan one set: `groups` are its groups (any order), `wanted` the CIDRs it must hold on `key.port`.
 pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], max_rules: usize) -> Result<SetPlan> {
     let mut groups: Vec<&Group> = groups.iter().collect();
@@ -563,6 +592,27 @@ mod tests {
         let plan = plan_set(&key(), &BTreeSet::new(), &groups, 60).unwrap();
         assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.0.0.0/24"]));
         assert_eq!(plan.removed, 1);
+    }
+
+    #[test]
+    fn unmanaged_rules_on_the_port_are_adoptable_only_for_wanted_cidrs() {
+        let g = group(
+            "sg-1",
+            vec![
+                hand_made(RuleProtocol::Tcp, Some(443), Some(443), "13.32.0.0/15"),
+                hand_made(RuleProtocol::Tcp, Some(443), Some(443), "198.51.100.0/24"),
+                hand_made(RuleProtocol::Tcp, Some(443), Some(443), "2600:9000::/28"),
+                hand_made(RuleProtocol::Tcp, Some(80), Some(80), "52.84.0.0/15"),
+                hand_made(RuleProtocol::Tcp, Some(0), Some(65535), "52.84.0.0/15"),
+                hand_made(RuleProtocol::All, None, None, "52.84.0.0/15"),
+                ours("10.0.0.0/24", 443),
+                reference("sg-2"),
+            ],
+        );
+        let wanted = set(&["13.32.0.0/15", "52.84.0.0/15", "2600:9000::/28", "10.0.0.0/24"]);
+        let u = unmanaged(443, &wanted, &g);
+        assert_eq!(u.adoptable, set(&["13.32.0.0/15", "2600:9000::/28"]));
+        assert_eq!(u.other, set(&["198.51.100.0/24"]));
     }
 
     #[test]

@@ -220,6 +220,41 @@ fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
     (sets, skipped)
 }
 
+/// The sets of every configured region, the groups skipped and the regions that could not be read.
+struct Discovered {
+    sets: Vec<FoundSet>,
+    skipped_groups: Vec<SkippedGroup>,
+    failed_regions: Vec<FailedRegion>,
+}
+
+/// Read the tagged groups of every region, concurrently, and form the sets.
+async fn discover(config: &Config, ec2: &impl SecurityGroups) -> Discovered {
+    let found = join_all(config.regions.iter().map(|r| ec2.tagged_groups(r))).await;
+    let mut tagged = Vec::new();
+    let mut failed_regions = Vec::new();
+    for (region, result) in config.regions.iter().zip(found) {
+        match result {
+            Ok(groups) => {
+                tracing::info!(region, groups = groups.len(), "found tagged security groups");
+                tagged.extend(groups);
+            }
+            Err(e) => {
+                tracing::error!(region, error = %e, "cannot read the security groups of a region");
+                failed_regions.push(FailedRegion {
+                    region: region.clone(),
+                    error: e.to_string(),
+                });
+            }
+        }
+    }
+    let (sets, skipped_groups) = form_sets(tagged);
+    Discovered {
+        sets,
+        skipped_groups,
+        failed_regions,
+    }
+}
+
 /// Run one sync. Errors that stop everything before any write (event, download, MD5, document, empty
 /// selection) are `Err`; failures of single sets, groups or regions are in the summary
 /// (see [`Summary::into_result`]).
@@ -242,25 +277,11 @@ pub async fn run(
         );
     }
 
-    let found = join_all(config.regions.iter().map(|r| ec2.tagged_groups(r))).await;
-    let mut tagged = Vec::new();
-    let mut failed_regions = Vec::new();
-    for (region, result) in config.regions.iter().zip(found) {
-        match result {
-            Ok(groups) => {
-                tracing::info!(region, groups = groups.len(), "found tagged security groups");
-                tagged.extend(groups);
-            }
-            Err(e) => {
-                tracing::error!(region, error = %e, "cannot read the security groups of a region");
-                failed_regions.push(FailedRegion {
-                    region: region.clone(),
-                    error: e.to_string(),
-                });
-            }
-        }
-    }
-    let (sets, skipped_groups) = form_sets(tagged);
+    let Discovered {
+        sets,
+        skipped_groups,
+        failed_regions,
+    } = discover(config, ec2).await;
 
     // Guard against a format change wiping every rule: before any write anywhere.
     for scope in Scope::ALL {
@@ -535,4 +556,78 @@ impl std::fmt::Display for Summary {
         }
         Ok(())
     }
+}
+
+/// Rules on a set's port that this tool did not create, per group (see [`adopt`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnmanagedSet {
+    pub region: String,
+    pub vpc: String,
+    pub name: Scope,
+    pub protocol: String,
+    pub groups: BTreeMap<String, plan::Unmanaged>,
+    /// The adoptable rules were given our description.
+    pub adopted: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// List the rules on each set's port that this tool did not create (for example those left by AWS's Python
+/// sample). With `apply`, the ones whose CIDR is a wanted CloudFront range are adopted: their description is
+/// set to ours, so later syncs manage them (and revoke them when CloudFront drops the range). Rules for other
+/// CIDRs are listed and left alone. No rule is added or removed, so no traffic is cut off.
+pub async fn adopt(
+    config: &Config,
+    source: &impl RangesSource,
+    ec2: &impl SecurityGroups,
+    apply: bool,
+) -> Result<Vec<UnmanagedSet>> {
+    let (selection, _) = fetch_verified(config, &Trigger::Scheduled, source).await?;
+    let found = discover(config, ec2).await;
+    if let Some(failed) = found.failed_regions.first() {
+        return Err(Error::Ec2 {
+            operation: "DescribeSecurityGroups",
+            region: failed.region.clone(),
+            group: None,
+            code: "RegionFailed".into(),
+            message: failed.error.clone(),
+        });
+    }
+    let mut out = Vec::new();
+    for set in found.sets {
+        let wanted = selection.ranges(set.key.scope);
+        let groups: BTreeMap<String, plan::Unmanaged> = set
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), plan::unmanaged(set.key.port, wanted, g)))
+            .filter(|(_, u)| !u.adoptable.is_empty() || !u.other.is_empty())
+            .collect();
+        let mut report = UnmanagedSet {
+            region: set.key.region.clone(),
+            vpc: set.key.vpc.clone(),
+            name: set.key.scope,
+            protocol: set.key.protocol(),
+            groups,
+            adopted: false,
+            error: None,
+        };
+        if apply {
+            let description = plan::rule_description(set.key.scope, &config.service_names());
+            let mut result = Ok(());
+            for (group, unmanaged) in report.groups.iter().filter(|(_, u)| !u.adoptable.is_empty()) {
+                result = ec2
+                    .set_descriptions(&set.key.region, group, set.key.port, &unmanaged.adoptable, &description)
+                    .await;
+                if result.is_err() {
+                    break;
+                }
+            }
+            match result {
+                Ok(()) => report.adopted = true,
+                Err(e) => report.error = Some(e.to_string()),
+            }
+        }
+        out.push(report);
+    }
+    Ok(out)
 }

@@ -170,3 +170,70 @@ async fn cli_errors_name_the_setting_and_exit_non_zero() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ip-ranges.json"));
 }
+
+#[tokio::test]
+async fn cli_adopt_lists_then_adopts_rules_left_by_the_python_sample() {
+    let (moto, client, groups) = setup(4).await;
+    // What AWS's Python sample leaves: tcp 443 rules without our description.
+    let sample = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("13.32.0.0/15").build())
+        .ip_ranges(
+            aws_sdk_ec2::types::IpRange::builder()
+                .cidr_ip("198.51.100.0/24")
+                .description("office")
+                .build(),
+        )
+        .build();
+    client
+        .authorize_security_group_ingress()
+        .group_id(&groups[0])
+        .ip_permissions(sample)
+        .send()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("cfsg-adopt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    let file = file.to_str().unwrap();
+    let before = rules(&client, &groups[0]).await;
+
+    let list = cli(&moto, &["adopt", "--ip-ranges-file", file]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{text}{}", String::from_utf8_lossy(&list.stderr));
+    assert!(
+        text.contains(&format!("{} 13.32.0.0/15: adoptable (a CloudFront range)", groups[0])),
+        "{text}"
+    );
+    assert!(
+        text.contains("198.51.100.0/24: left alone (not a CloudFront range)"),
+        "{text}"
+    );
+    assert_eq!(rules(&client, &groups[0]).await, before, "listing changed something");
+
+    let adopt = cli(&moto, &["adopt", "--apply", "--ip-ranges-file", file]);
+    assert!(adopt.status.success(), "{}", String::from_utf8_lossy(&adopt.stderr));
+    assert_eq!(
+        managed(&client, &groups[0], 443).await,
+        vec!["13.32.0.0/15".parse().unwrap()]
+    );
+
+    let apply = cli(&moto, &["apply", "--ip-ranges-file", file, "--json"]);
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&apply.stdout).unwrap();
+    assert_eq!(summary["sets"][0]["unchanged"], 1);
+    assert_eq!(
+        set_state(&client, &groups, 443, 30).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
+    let office = rules(&client, &groups[0]).await;
+    assert!(
+        office
+            .iter()
+            .any(|r| r.3 == "198.51.100.0/24" && r.4.as_deref() == Some("office"))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -12,7 +12,7 @@ use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ec2::Ec2Groups;
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::source::{FileSource, HttpSource};
-use cloudfront_sg_sync::sync::{self, Summary};
+use cloudfront_sg_sync::sync::{self, Summary, UnmanagedSet};
 use cloudfront_sg_sync::{Error, Result};
 
 #[derive(Parser)]
@@ -52,6 +52,14 @@ enum Command {
     Plan,
     /// Make the changes.
     Apply,
+    /// List rules on the sets' ports that this tool did not create (e.g. from AWS's Python sample); with
+    /// --apply, adopt those whose CIDR is a CloudFront range by giving them our description. Needs
+    /// ec2:UpdateSecurityGroupRuleDescriptionsIngress.
+    Adopt {
+        /// Adopt the rules instead of only listing them.
+        #[arg(long)]
+        apply: bool,
+    },
 }
 
 #[tokio::main]
@@ -61,6 +69,21 @@ async fn main() -> ExitCode {
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
     let cli = Cli::parse();
+    if let Command::Adopt { apply } = cli.command {
+        return match adopt(&cli, apply).await {
+            Ok(sets) => {
+                print_unmanaged(&cli, &sets, apply);
+                match sets.iter().find_map(|s| s.error.as_ref()) {
+                    Some(e) => {
+                        eprintln!("error: {e}");
+                        ExitCode::FAILURE
+                    }
+                    None => ExitCode::SUCCESS,
+                }
+            }
+            Err(e) => fail(&e),
+        };
+    }
     match run(&cli).await {
         Ok(summary) => {
             print(&cli, &summary);
@@ -74,22 +97,36 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: &Cli) -> Result<Summary> {
+    let config = config(cli)?;
+    let ec2 = Ec2Groups::new(&config).await;
+    match &cli.ip_ranges_file {
+        Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &ec2, None).await,
+        None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &ec2, None).await,
+    }
+}
+
+async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
+    let config = config(cli)?;
+    let ec2 = Ec2Groups::new(&config).await;
+    match &cli.ip_ranges_file {
+        Some(path) => sync::adopt(&config, &FileSource::new(path), &ec2, apply).await,
+        None => sync::adopt(&config, &HttpSource::new(&config)?, &ec2, apply).await,
+    }
+}
+
+/// The settings: each flag over its environment variable.
+fn config(cli: &Cli) -> Result<Config> {
     let mut flags = BTreeMap::new();
     flags.insert("REGIONS", cli.regions.clone());
     flags.insert("SERVICE", cli.service.clone());
     flags.insert("IP_VERSIONS", cli.ip_versions.clone());
     flags.insert("MAX_RULES_PER_GROUP", cli.max_rules_per_group.clone());
     flags.insert("IP_RANGES_URL", cli.ip_ranges_url.clone());
-    flags.insert("DRY_RUN", Some((cli.command == Command::Plan).to_string()));
-    let config = Config::from_lookup(|name| match flags.get(name) {
+    flags.insert("DRY_RUN", Some((cli.command != Command::Apply).to_string()));
+    Config::from_lookup(|name| match flags.get(name) {
         Some(Some(value)) => Some(value.clone()),
         _ => std::env::var(name).ok(),
-    })?;
-    let ec2 = Ec2Groups::new(&config).await;
-    match &cli.ip_ranges_file {
-        Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &ec2, None).await,
-        None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &ec2, None).await,
-    }
+    })
 }
 
 fn print(cli: &Cli, summary: &Summary) {
@@ -100,6 +137,31 @@ fn print(cli: &Cli, summary: &Summary) {
         }
     } else {
         print!("{summary}");
+    }
+}
+
+fn print_unmanaged(cli: &Cli, sets: &[UnmanagedSet], applied: bool) {
+    if cli.json {
+        match serde_json::to_string_pretty(sets) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("cannot print the report: {e}"),
+        }
+        return;
+    }
+    let verb = if applied { "adopted" } else { "adoptable" };
+    for set in sets {
+        println!("{}/{}/{}/{}", set.region, set.vpc, set.name, set.protocol);
+        if set.groups.is_empty() {
+            println!("  no unmanaged rules on the port");
+        }
+        for (group, u) in &set.groups {
+            for cidr in &u.adoptable {
+                println!("  {group} {cidr}: {verb} (a CloudFront range)");
+            }
+            for cidr in &u.other {
+                println!("  {group} {cidr}: left alone (not a CloudFront range)");
+            }
+        }
     }
 }
 

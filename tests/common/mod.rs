@@ -448,6 +448,20 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
         self.inner.authorize(region, group, port, cidrs, description).await
     }
 
+    async fn set_descriptions(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> cloudfront_sg_sync::Result<()> {
+        self.touched.lock().unwrap().insert(group.to_owned());
+        self.inner
+            .set_descriptions(region, group, port, cidrs, description)
+            .await
+    }
+
     async fn revoke(
         &self,
         region: &str,
