@@ -6,14 +6,21 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, SecurityGroup};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::cidr::{Cidr, IpVersion};
@@ -58,6 +65,11 @@ pub trait SecurityGroups: Send + Sync {
         description: &str,
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// EC2 calls retried so far (throttling, transient errors).
+    fn retries(&self) -> u64 {
+        0
+    }
+
     /// Revoke our tcp rules, per port, in one call where possible.
     fn revoke(
         &self,
@@ -71,6 +83,38 @@ pub trait SecurityGroups: Send + Sync {
 #[derive(Debug, Clone)]
 pub struct Ec2Groups {
     clients: BTreeMap<String, Client>,
+    retries: Arc<AtomicU64>,
+}
+
+/// Logs every retried EC2 call and counts them, so throttling shows in the logs and the summary.
+#[derive(Debug)]
+struct RetryLog {
+    retries: Arc<AtomicU64>,
+}
+
+impl Intercept for RetryLog {
+    fn name(&self) -> &'static str {
+        "cloudfront-sg-sync retry log"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map_or(1, RequestAttempts::attempts);
+        if attempt > 1 {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            let operation = cfg.load::<Metadata>().map_or("unknown", Metadata::name);
+            tracing::warn!(
+                operation,
+                attempt,
+                "retrying an EC2 call after throttling or a transient error"
+            );
+        }
+        Ok(())
+    }
 }
 
 const DUPLICATE: &str = "InvalidPermission.Duplicate";
@@ -92,22 +136,29 @@ impl Ec2Groups {
             .timeout_config(timeout_config())
             .load()
             .await;
+        let retries = Arc::new(AtomicU64::new(0));
         let clients = config
             .regions
             .iter()
             .map(|region| {
                 let conf = aws_sdk_ec2::config::Builder::from(&shared)
                     .region(aws_config::Region::new(region.clone()))
+                    .interceptor(RetryLog {
+                        retries: retries.clone(),
+                    })
                     .build();
                 (region.clone(), Client::from_conf(conf))
             })
             .collect();
-        Ec2Groups { clients }
+        Ec2Groups { clients, retries }
     }
 
     /// Use prepared clients (tests: mocked HTTP).
     pub fn from_clients(clients: BTreeMap<String, Client>) -> Ec2Groups {
-        Ec2Groups { clients }
+        Ec2Groups {
+            clients,
+            retries: Arc::default(),
+        }
     }
 
     fn client(&self, region: &str) -> Result<&Client> {
@@ -281,6 +332,10 @@ impl Ec2Groups {
 }
 
 impl SecurityGroups for Ec2Groups {
+    fn retries(&self) -> u64 {
+        self.retries.load(Ordering::Relaxed)
+    }
+
     async fn tagged_groups(&self, region: &str) -> Result<Vec<TaggedGroup>> {
         let client = self.client(region)?;
         let mut pages = client

@@ -71,14 +71,10 @@ impl<S: RangesSource, G: SecurityGroups> App<S, G> {
 
 /// One Embedded Metric Format line on stdout, where CloudWatch Logs picks it up.
 fn emit_metrics(summary: &Summary) {
-    use std::io::Write;
     let now_ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as u64);
-    let line = crate::metrics::emf(summary, now_ms);
-    if let Err(e) = writeln!(std::io::stdout().lock(), "{line}") {
-        tracing::warn!(error = %e, "cannot write the metrics line");
-    }
+    println!("{}", crate::metrics::emf(summary, now_ms));
 }
 
 /// The invocation deadline (milliseconds since the epoch) as an `Instant`. A deadline already past when the

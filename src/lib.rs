@@ -30,14 +30,19 @@
 
 pub mod cidr;
 pub mod config;
+#[cfg(feature = "runtime")]
 pub mod ec2;
 pub mod error;
 pub mod event;
+#[cfg(feature = "runtime")]
 pub mod handler;
 pub mod ip_ranges;
+#[cfg(feature = "runtime")]
 pub mod metrics;
 pub mod plan;
+#[cfg(feature = "runtime")]
 pub mod source;
+#[cfg(feature = "runtime")]
 pub mod sync;
 
 pub use error::{Error, Result};

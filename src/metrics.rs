@@ -88,6 +88,7 @@ mod tests {
                 reason: "x".into(),
             }],
             failed_regions: vec![],
+            ec2_retries: 0,
             duration_ms: 420,
         };
         let doc = emf(&summary, 1_787_411_900_000);

@@ -42,6 +42,8 @@ pub struct Summary {
     /// Regions whose groups could not be read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed_regions: Vec<FailedRegion>,
+    /// EC2 calls retried after throttling or a transient error.
+    pub ec2_retries: u64,
     pub duration_ms: u64,
 }
 
@@ -266,6 +268,7 @@ pub async fn run(
     deadline: Option<Instant>,
 ) -> Result<Summary> {
     let started = Instant::now();
+    let retries_before = ec2.retries();
     let (selection, late) = fetch_verified(config, trigger, source).await?;
     for scope in Scope::ALL {
         let ranges = selection.ranges(scope);
@@ -323,6 +326,7 @@ pub async fn run(
         sets: reports,
         skipped_groups,
         failed_regions,
+        ec2_retries: ec2.retries() - retries_before,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }

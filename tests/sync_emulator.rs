@@ -8,72 +8,9 @@ use std::collections::BTreeSet;
 
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
-use cloudfront_sg_sync::handler::App;
 use cloudfront_sg_sync::ip_ranges::Scope;
-use cloudfront_sg_sync::source::HttpSource;
 use cloudfront_sg_sync::sync::SetStatus;
 use common::*;
-
-const MAX: &str = "30";
-
-struct World {
-    moto: Moto,
-    server: FileServer,
-    client: aws_sdk_ec2::Client,
-    vpc: String,
-    global: Vec<String>,
-    regional: Vec<String>,
-}
-
-/// A VPC in us-east-1 with `n_global` cloudfront_g and `n_regional` cloudfront_r groups on https.
-async fn world(file: &str, n_global: usize, n_regional: usize) -> World {
-    let moto = Moto::start();
-    let server = FileServer::start(Reply::Body(fixture(file))).await;
-    let client = moto.client("us-east-1").await;
-    let vpc = create_vpc(&client, "10.0.0.0/16").await;
-    let mut global = Vec::new();
-    for i in 0..n_global {
-        global.push(tagged_group(&client, &vpc, &format!("cf-g-{i}"), Scope::Global, "https").await);
-    }
-    let mut regional = Vec::new();
-    for i in 0..n_regional {
-        regional.push(tagged_group(&client, &vpc, &format!("cf-r-{i}"), Scope::Regional, "https").await);
-    }
-    global.sort();
-    regional.sort();
-    World {
-        moto,
-        server,
-        client,
-        vpc,
-        global,
-        regional,
-    }
-}
-
-impl World {
-    fn vars<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
-        let mut v = vec![
-            ("AWS_REGION", "us-east-1"),
-            ("MAX_RULES_PER_GROUP", MAX),
-            ("IP_RANGES_URL", self.server.url.as_str()),
-            ("DOWNLOAD_ATTEMPTS", "2"),
-        ];
-        v.extend_from_slice(extra);
-        v
-    }
-
-    async fn app(&self, extra: &[(&str, &str)]) -> App<HttpSource, Counting<cloudfront_sg_sync::ec2::Ec2Groups>> {
-        let config = config(&self.vars(extra));
-        let source = HttpSource::new(&config).unwrap();
-        let ec2 = Counting::new(self.moto.groups(&config).await);
-        App { config, source, ec2 }
-    }
-
-    async fn state(&self, groups: &[String]) -> BTreeSet<Cidr> {
-        set_state(&self.client, groups, 443, 30).await
-    }
-}
 
 #[tokio::test]
 async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions() {

@@ -2,6 +2,8 @@
 //! and helpers to create and read security groups with the plain SDK.
 #![allow(dead_code)]
 
+pub mod proxy;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Read;
 use std::net::TcpListener as StdListener;
@@ -120,17 +122,6 @@ impl Moto {
             .load()
             .await;
         Client::new(&conf)
-    }
-
-    /// The function's adapter, configured as in production but pointed at the emulator.
-    pub async fn groups(&self, config: &Config) -> Ec2Groups {
-        Ec2Groups::with_loader(
-            config,
-            aws_config::defaults(BehaviorVersion::latest())
-                .endpoint_url(&self.endpoint)
-                .test_credentials(),
-        )
-        .await
     }
 }
 
@@ -342,7 +333,8 @@ pub async fn set_state(client: &Client, groups: &[String], port: i32, max: usize
     all
 }
 
-/// Hand-made rules of every kind the sync must never touch.
+/// Hand-made rules of every kind the sync must never touch: another port, a CIDR on the port with another
+/// description, IPv6, all traffic, a port range, a security-group reference and a prefix-list reference.
 pub async fn add_hand_made_rules(client: &Client, group: &str, other_group: &str) {
     let perms = [
         IpPermission::builder()
@@ -390,10 +382,32 @@ pub async fn add_hand_made_rules(client: &Client, group: &str, other_group: &str
             .user_id_group_pairs(UserIdGroupPair::builder().group_id(other_group).build())
             .build(),
     ];
+    let prefix_list = client
+        .create_managed_prefix_list()
+        .prefix_list_name(format!("office-{group}"))
+        .address_family("IPv4")
+        .max_entries(5)
+        .send()
+        .await
+        .unwrap();
+    let prefix_list = prefix_list.prefix_list().unwrap().prefix_list_id().unwrap().to_owned();
+    let mut perms = perms.to_vec();
+    perms.push(
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .prefix_list_ids(
+                aws_sdk_ec2::types::PrefixListId::builder()
+                    .prefix_list_id(prefix_list)
+                    .build(),
+            )
+            .build(),
+    );
     client
         .authorize_security_group_ingress()
         .group_id(group)
-        .set_ip_permissions(Some(perms.to_vec()))
+        .set_ip_permissions(Some(perms))
         .send()
         .await
         .unwrap();
@@ -430,6 +444,10 @@ impl<G> Counting<G> {
 }
 
 impl<G: SecurityGroups> SecurityGroups for Counting<G> {
+    fn retries(&self) -> u64 {
+        self.inner.retries()
+    }
+
     async fn tagged_groups(&self, region: &str) -> cloudfront_sg_sync::Result<Vec<TaggedGroup>> {
         self.describes.fetch_add(1, Ordering::SeqCst);
         self.inner.tagged_groups(region).await
@@ -632,4 +650,93 @@ async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, Vec
 /// Path of a file in the repository.
 pub fn repo_file(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
+}
+
+/// The function's adapter, configured as in production but pointed at `endpoint` (moto, or a proxy).
+pub async fn groups_at(endpoint: &str, config: &Config) -> Ec2Groups {
+    Ec2Groups::with_loader(
+        config,
+        aws_config::defaults(BehaviorVersion::latest())
+            .endpoint_url(endpoint)
+            .test_credentials(),
+    )
+    .await
+}
+
+/// moto counts IPv4 and IPv6 rules together against 60, so the emulator tests use 30 per version.
+pub const MAX: &str = "30";
+
+/// An emulator with one VPC in us-east-1, tagged sets, and a file server: what most tests start from.
+pub struct World {
+    pub moto: Moto,
+    pub server: FileServer,
+    pub client: Client,
+    pub vpc: String,
+    pub global: Vec<String>,
+    pub regional: Vec<String>,
+    /// Where the function's EC2 calls go: moto, or a fault proxy in front of it.
+    pub endpoint: String,
+}
+
+/// A VPC in us-east-1 with `n_global` cloudfront_g and `n_regional` cloudfront_r groups on https, and `file`
+/// served over loopback.
+pub async fn world(file: &str, n_global: usize, n_regional: usize) -> World {
+    let moto = Moto::start();
+    let server = FileServer::start(Reply::Body(fixture(file))).await;
+    let client = moto.client("us-east-1").await;
+    let vpc = create_vpc(&client, "10.0.0.0/16").await;
+    let mut global = Vec::new();
+    for i in 0..n_global {
+        global.push(tagged_group(&client, &vpc, &format!("cf-g-{i}"), Scope::Global, "https").await);
+    }
+    let mut regional = Vec::new();
+    for i in 0..n_regional {
+        regional.push(tagged_group(&client, &vpc, &format!("cf-r-{i}"), Scope::Regional, "https").await);
+    }
+    global.sort();
+    regional.sort();
+    let endpoint = moto.endpoint.clone();
+    World {
+        moto,
+        server,
+        client,
+        vpc,
+        global,
+        regional,
+        endpoint,
+    }
+}
+
+impl World {
+    /// The settings of the function in this world, with `extra` over them.
+    pub fn vars<'a>(&'a self, extra: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+        let mut v = vec![
+            ("AWS_REGION", "us-east-1"),
+            ("MAX_RULES_PER_GROUP", MAX),
+            ("IP_RANGES_URL", self.server.url.as_str()),
+            ("DOWNLOAD_ATTEMPTS", "2"),
+        ];
+        v.extend_from_slice(extra);
+        v
+    }
+
+    /// The function, configured as in production, with its EC2 calls counted.
+    pub async fn app(
+        &self,
+        extra: &[(&str, &str)],
+    ) -> cloudfront_sg_sync::handler::App<cloudfront_sg_sync::source::HttpSource, Counting<Ec2Groups>> {
+        let config = config(&self.vars(extra));
+        let source = cloudfront_sg_sync::source::HttpSource::new(&config).unwrap();
+        let groups = groups_at(&self.endpoint, &config).await;
+        cloudfront_sg_sync::handler::App {
+            config,
+            source,
+            ec2: Counting::new(groups),
+        }
+    }
+
+    /// Our CIDRs across `groups` on 443 (checked: none twice, none over the quota).
+    pub async fn state(&self, groups: &[String]) -> BTreeSet<Cidr> {
+        set_state(&self.client, groups, 443, 30).await
+    }
 }

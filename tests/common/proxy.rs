@@ -1,0 +1,328 @@
+//! A loopback HTTP proxy between the function and `moto_server` that injects faults and records every call.
+//!
+//! It understands just enough of EC2's Query protocol (form-encoded POST bodies) to know the action, the group
+//! and the CIDRs of each call. Faults: a share of calls answered with throttling (HTTP 503
+//! `RequestLimitExceeded`), a share of connections dropped, added latency, and one action (optionally for one
+//! group) answered with an error. Decisions come from a seeded generator, so a run is reproducible.
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+/// What to inject.
+#[derive(Clone, Debug, Default)]
+pub struct Faults {
+    /// Share of calls answered with 503 RequestLimitExceeded, in percent.
+    pub throttle_percent: u64,
+    /// Share of connections closed without an answer, in percent.
+    pub drop_percent: u64,
+    /// Added before each call of `latency_action` (or every call, if `None`).
+    pub latency: Duration,
+    pub latency_action: Option<String>,
+    /// (action, group or any, error code): answered with HTTP 400 and that code.
+    pub fail: Option<(String, Option<String>, String)>,
+    pub seed: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// Forwarded to moto, which answered this HTTP status.
+    Forwarded(u16),
+    Throttled,
+    Dropped,
+    Failed(String),
+}
+
+/// One call as the proxy saw it, in arrival order.
+#[derive(Clone, Debug)]
+pub struct Call {
+    pub action: String,
+    pub group: Option<String>,
+    pub cidrs: Vec<String>,
+    pub outcome: Outcome,
+    pub at: Instant,
+}
+
+impl Call {
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self.action.as_str(),
+            "AuthorizeSecurityGroupIngress"
+                | "RevokeSecurityGroupIngress"
+                | "UpdateSecurityGroupRuleDescriptionsIngress"
+        )
+    }
+
+    /// Forwarded and answered 2xx.
+    pub fn succeeded(&self) -> bool {
+        matches!(self.outcome, Outcome::Forwarded(s) if (200..300).contains(&s))
+    }
+}
+
+struct State {
+    faults: Faults,
+    rng: u64,
+    calls: Vec<Call>,
+}
+
+pub struct FaultProxy {
+    pub endpoint: String,
+    state: Arc<Mutex<State>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl FaultProxy {
+    /// Start a proxy in front of `upstream` (`http://127.0.0.1:PORT`).
+    pub async fn start(upstream: &str, faults: Faults) -> FaultProxy {
+        let upstream = upstream.trim_start_matches("http://").to_owned();
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let rng = faults.seed;
+        let state = Arc::new(Mutex::new(State {
+            faults,
+            rng,
+            calls: Vec::new(),
+        }));
+        let st = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    return;
+                };
+                let (st, upstream) = (st.clone(), upstream.clone());
+                tokio::spawn(async move { handle(stream, &upstream, &st).await });
+            }
+        });
+        FaultProxy { endpoint, state, task }
+    }
+
+    pub fn set_faults(&self, faults: Faults) {
+        let mut st = self.state.lock().unwrap();
+        st.rng = faults.seed;
+        st.faults = faults;
+    }
+
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.lock().unwrap().calls.clone()
+    }
+
+    pub fn clear(&self) {
+        self.state.lock().unwrap().calls.clear();
+    }
+
+    /// Write calls that reached moto and succeeded.
+    pub fn writes(&self) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.is_write() && c.succeeded())
+            .collect()
+    }
+
+    /// Every write call attempted, whatever its outcome.
+    pub fn write_attempts(&self) -> usize {
+        self.calls().iter().filter(|c| c.is_write()).count()
+    }
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn next_percent(state: &mut State) -> u64 {
+    // splitmix64: well mixed from the first draw, whatever the seed.
+    state.rng = state.rng.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = state.rng;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % 100
+}
+
+async fn handle(mut client: TcpStream, upstream: &str, state: &Mutex<State>) {
+    let Some((head, body)) = read_message(&mut client).await else {
+        return;
+    };
+    let form = parse_form(&body);
+    let action = form
+        .iter()
+        .find(|(k, _)| k == "Action")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    let group = form.iter().find(|(k, _)| k == "GroupId").map(|(_, v)| v.clone());
+    let cidrs: Vec<String> = form
+        .iter()
+        .filter(|(k, _)| k.ends_with(".CidrIp") || k.ends_with(".CidrIpv6"))
+        .map(|(_, v)| v.clone())
+        .collect();
+
+    let (decision, latency) = {
+        let mut st = state.lock().unwrap();
+        let f = st.faults.clone();
+        let latency = match &f.latency_action {
+            Some(a) if *a != action => Duration::ZERO,
+            _ => f.latency,
+        };
+        let failing = f
+            .fail
+            .as_ref()
+            .filter(|(a, g, _)| *a == action && (g.is_none() || *g == group));
+        let decision = if let Some((_, _, code)) = failing {
+            Outcome::Failed(code.clone())
+        } else if f.throttle_percent > 0 && next_percent(&mut st) < f.throttle_percent {
+            Outcome::Throttled
+        } else if f.drop_percent > 0 && next_percent(&mut st) < f.drop_percent {
+            Outcome::Dropped
+        } else {
+            Outcome::Forwarded(0)
+        };
+        (decision, latency)
+    };
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
+    let outcome = match decision {
+        Outcome::Throttled => {
+            let _ = client
+                .write_all(&error_response(503, "RequestLimitExceeded", "Request limit exceeded."))
+                .await;
+            Outcome::Throttled
+        }
+        Outcome::Failed(code) => {
+            let _ = client
+                .write_all(&error_response(400, &code, "injected by the fault proxy"))
+                .await;
+            Outcome::Failed(code)
+        }
+        Outcome::Dropped => {
+            drop(client);
+            record(state, action, group, cidrs, Outcome::Dropped);
+            return;
+        }
+        Outcome::Forwarded(_) => match forward(upstream, &head, &body).await {
+            Some(response) => {
+                let status = status_of(&response);
+                let _ = client.write_all(&response).await;
+                Outcome::Forwarded(status)
+            }
+            None => Outcome::Dropped,
+        },
+    };
+    record(state, action, group, cidrs, outcome);
+    let _ = client.shutdown().await;
+}
+
+fn record(state: &Mutex<State>, action: String, group: Option<String>, cidrs: Vec<String>, outcome: Outcome) {
+    state.lock().unwrap().calls.push(Call {
+        action,
+        group,
+        cidrs,
+        outcome,
+        at: Instant::now(),
+    });
+}
+
+async fn forward(upstream: &str, head: &str, body: &[u8]) -> Option<Vec<u8>> {
+    let mut stream = TcpStream::connect(upstream).await.ok()?;
+    // One request per connection, both sides.
+    let mut lines: Vec<&str> = head
+        .split("\r\n")
+        .filter(|l| !l.is_empty() && !l.to_ascii_lowercase().starts_with("connection:"))
+        .collect();
+    lines.push("Connection: close");
+    let head = format!("{}\r\n\r\n", lines.join("\r\n"));
+    stream.write_all(head.as_bytes()).await.ok()?;
+    stream.write_all(body).await.ok()?;
+    let mut response = Vec::new();
+    stream.read_to_end(&mut response).await.ok()?;
+    Some(response)
+}
+
+fn status_of(response: &[u8]) -> u16 {
+    String::from_utf8_lossy(&response[..response.len().min(32)])
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+fn error_response(status: u16, code: &str, message: &str) -> Vec<u8> {
+    let body = format!(
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code>\
+         <Message>{message}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"
+    );
+    format!(
+        "HTTP/1.1 {status} Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// Read one HTTP/1.1 request: (head without the blank line, body).
+async fn read_message(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    let head_end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+        }
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).to_string();
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            let (k, v) = l.split_once(':')?;
+            k.eq_ignore_ascii_case("content-length")
+                .then(|| v.trim().parse().ok())?
+        })
+        .unwrap_or(0);
+    while got.len() < head_end + 4 + length {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => return None,
+            Ok(k) => got.extend_from_slice(&buf[..k]),
+        }
+    }
+    Some((head, got[head_end + 4..head_end + 4 + length].to_vec()))
+}
+
+fn parse_form(body: &[u8]) -> Vec<(String, String)> {
+    String::from_utf8_lossy(body)
+        .split('&')
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            Some((decode(k), decode(v)))
+        })
+        .collect()
+}
+
+fn decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
+                match hex {
+                    Some(b) => {
+                        out.push(b);
+                        i += 2;
+                    }
+                    None => out.push(b'%'),
+                }
+            }
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
