@@ -10,7 +10,7 @@ VENV ?= .venv
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: help venv venv-sam build demo test lint check-template package fmt clean
+.PHONY: help venv venv-sam build demo test lint check-template package fuzz fmt clean
 
 help:
 	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 	@echo "make check-template   cfn-lint and sam validate --lint on template.yaml (offline)"
 	@echo "make package          the deployable zip (cargo lambda build --release --output-format zip)"
+	@echo "make fuzz             fuzz the event and ip-ranges parsers, FUZZ_SECONDS each (default 60)"
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +60,9 @@ package: venv
 		--bin cloudfront-sg-sync-lambda
 	@zip=$$(ls -t $(CARGO_TARGET_DIR)/lambda/cloudfront-sg-sync-lambda/bootstrap.zip) && \
 		echo "deployable zip: $$zip, $$(stat -c %s $$zip) bytes"
+
+fuzz:
+	scripts/fuzz.sh
 
 fmt:
 	cargo fmt --all
