@@ -58,8 +58,10 @@ LAMBDA_ARCH ?= --x86-64
 package: venv
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(LAMBDA_ARCH) --output-format zip \
 		--bin cloudfront-sg-sync-lambda
-	@zip=$$(ls -t $(CARGO_TARGET_DIR)/lambda/cloudfront-sg-sync-lambda/bootstrap.zip) && \
-		echo "deployable zip: $$zip, $$(stat -c %s $$zip) bytes"
+	@zip=$(CARGO_TARGET_DIR)/lambda/cloudfront-sg-sync-lambda/bootstrap.zip && \
+		echo "deployable zip: $$zip, $$(stat -c %s $$zip) bytes" && \
+		$(PYTHON) -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("bootstrap", sys.argv[2])' \
+			"$$zip" "$$(dirname $$zip)" && chmod +x "$$(dirname $$zip)/bootstrap"
 
 fuzz:
 	scripts/fuzz.sh

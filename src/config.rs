@@ -43,7 +43,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         DEFAULT_IP_RANGES_URL,
         "Where ip-ranges.json is downloaded from (never from the event).",
     ),
-    ("MAX_CONCURRENCY", "8", "Sets synced at the same time, 1-64."),
+    (
+        "MAX_CONCURRENCY",
+        "16",
+        "Sets synced at the same time in each region (regions run in parallel), 1-64.",
+    ),
     (
         "EC2_MAX_ATTEMPTS",
         "10",
@@ -153,7 +157,7 @@ impl Config {
             max_rules_per_group: number(&get, "MAX_RULES_PER_GROUP", 60, 1..=1000)?,
             dry_run: boolean(&get, "DRY_RUN", false)?,
             ip_ranges_url,
-            max_concurrency: number(&get, "MAX_CONCURRENCY", 8, 1..=64)?,
+            max_concurrency: number(&get, "MAX_CONCURRENCY", 32, 1..=64)?,
             ec2_max_attempts: number(&get, "EC2_MAX_ATTEMPTS", 10, 1..=50)?,
             download_timeout: Duration::from_secs(number(&get, "DOWNLOAD_TIMEOUT_SECONDS", 30, 1..=600)?),
             download_attempts: number(&get, "DOWNLOAD_ATTEMPTS", 3, 1..=10)?,

@@ -299,17 +299,24 @@ pub async fn run(
         }
     }
 
-    let description_for = |scope| plan::rule_description(scope, &config.service_names());
-    let reports: Vec<SetReport> = futures::stream::iter(sets)
-        .map(|set| {
-            let wanted = selection.ranges(set.key.scope);
-            let description = description_for(set.key.scope);
-            async move { sync_set(config, ec2, set, wanted, &description, deadline).await }
-        })
-        .buffer_unordered(config.max_concurrency)
-        .collect()
-        .await;
-    let mut reports = reports;
+    // Regions run concurrently; within a region, at most MAX_CONCURRENCY sets at a time (EC2 throttles per
+    // account and region).
+    let mut by_region: BTreeMap<String, Vec<FoundSet>> = BTreeMap::new();
+    for set in sets {
+        by_region.entry(set.key.region.clone()).or_default().push(set);
+    }
+    let service = config.service_names();
+    let regions = by_region.into_values().map(|sets| {
+        futures::stream::iter(sets)
+            .map(|set| {
+                let wanted = selection.ranges(set.key.scope);
+                let description = plan::rule_description(set.key.scope, &service);
+                async move { sync_set(config, ec2, set, wanted, &description, deadline).await }
+            })
+            .buffer_unordered(config.max_concurrency)
+            .collect::<Vec<SetReport>>()
+    });
+    let mut reports: Vec<SetReport> = join_all(regions).await.into_iter().flatten().collect();
     reports.sort_by(|a, b| (&a.region, &a.vpc, a.name, a.port).cmp(&(&b.region, &b.vpc, b.name, b.port)));
 
     Ok(Summary {

@@ -76,7 +76,16 @@ pub struct FaultProxy {
 impl FaultProxy {
     /// Start a proxy in front of `upstream` (`http://127.0.0.1:PORT`).
     pub async fn start(upstream: &str, faults: Faults) -> FaultProxy {
-        let upstream = upstream.trim_start_matches("http://").to_owned();
+        FaultProxy::start_routed(&[("", upstream)], faults).await
+    }
+
+    /// Start a proxy that sends each call to the upstream of its region (read from the request's SigV4
+    /// credential scope); the first route also takes any region not listed.
+    pub async fn start_routed(routes: &[(&str, &str)], faults: Faults) -> FaultProxy {
+        let routes: Vec<(String, String)> = routes
+            .iter()
+            .map(|(region, upstream)| (region.to_string(), upstream.trim_start_matches("http://").to_owned()))
+            .collect();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let endpoint = format!("http://{}", listener.local_addr().unwrap());
         let rng = faults.seed;
@@ -91,8 +100,8 @@ impl FaultProxy {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
-                let (st, upstream) = (st.clone(), upstream.clone());
-                tokio::spawn(async move { handle(stream, &upstream, &st).await });
+                let (st, routes) = (st.clone(), routes.clone());
+                tokio::spawn(async move { handle(stream, &routes, &st).await });
             }
         });
         FaultProxy { endpoint, state, task }
@@ -141,10 +150,23 @@ fn next_percent(state: &mut State) -> u64 {
     (z ^ (z >> 31)) % 100
 }
 
-async fn handle(mut client: TcpStream, upstream: &str, state: &Mutex<State>) {
+/// The region of a SigV4-signed request: `Credential=KEY/DATE/REGION/SERVICE/aws4_request`.
+fn region_of(head: &str) -> Option<&str> {
+    let scope = head.split("Credential=").nth(1)?;
+    scope.split('/').nth(2)
+}
+
+async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mutex<State>) {
     let Some((head, body)) = read_message(&mut client).await else {
         return;
     };
+    let region = region_of(&head);
+    let upstream = routes
+        .iter()
+        .find(|(r, _)| Some(r.as_str()) == region)
+        .unwrap_or(&routes[0])
+        .1
+        .as_str();
     let form = parse_form(&body);
     let action = form
         .iter()

@@ -1,0 +1,294 @@
+//! Benchmarks of what users pay for beyond CPU: EC2 calls per sync, scale over many sets and regions, cold
+//! start, peak memory and artifact size. Prints a Markdown table (medians of `BENCH_RUNS`, default 5).
+//!
+//! `make bench` runs it after building the deployable zip; the numbers are recorded in BENCHMARKS.md.
+//! Everything runs on 127.0.0.1: a fresh `moto_server` per measurement, a counting proxy in front of it, and a
+//! tiny Lambda Runtime API for the release binary.
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use cloudfront_sg_sync::event::Trigger;
+use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::source::HttpSource;
+use cloudfront_sg_sync::sync;
+use common::proxy::{FaultProxy, Faults};
+use common::*;
+
+fn runs() -> usize {
+    std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5)
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+fn schedule() -> serde_json::Value {
+    serde_json::json!({"detail-type": "Scheduled Event"})
+}
+
+struct Row {
+    figure: String,
+    target: String,
+    measured: String,
+}
+
+/// EC2 calls of a first sync, the same notification again, and a small real change.
+async fn calls(rows: &mut Vec<Row>) {
+    let mut w = world(NEWEST, 4, 4).await;
+    let proxy = FaultProxy::start(&w.moto.endpoint, Faults::default()).await;
+    w.endpoint = proxy.endpoint.clone();
+    let event = notification_for(&fixture(NEWEST));
+    w.app(&[]).await.handle(&event, None).await.unwrap();
+    let writes = proxy.writes().len();
+    rows.push(Row {
+        figure: "first sync from empty (newest file, 8 groups): write calls per group".into(),
+        target: "≤ 2".into(),
+        measured: format!("{:.2} ({writes} writes / 8 groups)", writes as f64 / 8.0),
+    });
+    proxy.clear();
+    w.app(&[]).await.handle(&event, None).await.unwrap();
+    let calls = proxy.calls();
+    let describes = calls.iter().filter(|c| c.action == "DescribeSecurityGroups").count();
+    rows.push(Row {
+        figure: "same notification again: writes, DescribeSecurityGroups (1 region)".into(),
+        target: "0 writes, 1 describe per region".into(),
+        measured: format!(
+            "{} writes, {describes} describe",
+            calls.iter().filter(|c| c.is_write()).count()
+        ),
+    });
+
+    let mut w = world(PAIR_A_OLD, 4, 4).await;
+    let proxy = FaultProxy::start(&w.moto.endpoint, Faults::default()).await;
+    w.endpoint = proxy.endpoint.clone();
+    w.app(&[]).await.handle(&schedule(), None).await.unwrap();
+    let before: Vec<BTreeSet<_>> = {
+        let mut v = Vec::new();
+        for g in w.global.iter().chain(&w.regional) {
+            v.push(managed(&w.client, g, 443).await.into_iter().collect());
+        }
+        v
+    };
+    proxy.clear();
+    w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
+    w.app(&[])
+        .await
+        .handle(&notification_for(&fixture(PAIR_A_NEW)), None)
+        .await
+        .unwrap();
+    let mut changed = BTreeSet::new();
+    for (g, b) in w.global.iter().chain(&w.regional).zip(&before) {
+        let now: BTreeSet<_> = managed(&w.client, g, 443).await.into_iter().collect();
+        if &now != b {
+            changed.insert(g.clone());
+        }
+    }
+    let written: BTreeSet<String> = proxy.writes().iter().filter_map(|c| c.group.clone()).collect();
+    assert_eq!(written, changed);
+    rows.push(Row {
+        figure: "small real change (2025-11-17 pair, GLOBAL +6/-3): groups written / groups changed / groups".into(),
+        target: "writes only on the groups that change".into(),
+        measured: format!(
+            "{} / {} / 8 ({} write calls)",
+            written.len(),
+            changed.len(),
+            proxy.writes().len()
+        ),
+    });
+}
+
+/// Wall time and calls of a first sync of `n` sets spread over 3 regions, one group each, with `latency` added
+/// to every EC2 call (moto answers in milliseconds; AWS takes longer).
+async fn scale_once(n: usize, latency: Duration) -> (f64, usize) {
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+    // One emulator per region, as each AWS region is its own endpoint: one Python process would serialize
+    // the regions' calls.
+    let motos: Vec<Moto> = regions.iter().map(|_| Moto::start()).collect();
+    for (i, region) in regions.iter().enumerate() {
+        let client = motos[i].client(region).await;
+        let vpc = create_vpc(&client, "10.0.0.0/16").await;
+        for s in (0..n).filter(|s| s % regions.len() == i) {
+            // Each port is its own set.
+            tagged_group(
+                &client,
+                &vpc,
+                &format!("set-{s}"),
+                Scope::Global,
+                &(8000 + s).to_string(),
+            )
+            .await;
+        }
+    }
+    let routes: Vec<(&str, &str)> = regions
+        .iter()
+        .zip(&motos)
+        .map(|(r, m)| (*r, m.endpoint.as_str()))
+        .collect();
+    let proxy = FaultProxy::start_routed(
+        &routes,
+        Faults {
+            latency,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let cfg = config(&[
+        ("REGIONS", &regions.join(",")),
+        // 3 ranges per group: the emulator's own work per call stays small, so the figure shows the sync's
+        // concurrency rather than moto's single Python process.
+        ("SERVICE", "CLOUDFRONT_ORIGIN_FACING"),
+        ("IP_VERSIONS", "ipv6"),
+        ("IP_RANGES_URL", &server.url),
+    ]);
+    let ec2 = groups_at(&proxy.endpoint, &cfg).await;
+    let source = HttpSource::new(&cfg).unwrap();
+    let started = Instant::now();
+    let summary = sync::run(&cfg, &Trigger::Scheduled, &source, &ec2, None).await.unwrap();
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(summary.sets.len(), n);
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    (elapsed, proxy.calls().len())
+}
+
+async fn scale(rows: &mut Vec<Row>) {
+    let latency = Duration::from_millis(
+        std::env::var("BENCH_LATENCY_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(100),
+    );
+    let mut results = Vec::new();
+    for n in [1, 10, 100] {
+        let mut times = Vec::new();
+        let mut calls = 0;
+        for _ in 0..runs() {
+            let (ms, c) = scale_once(n, latency).await;
+            times.push(ms);
+            calls = c;
+        }
+        results.push((n, median(times), calls));
+    }
+    let one = results[0].1;
+    for (n, ms, calls) in &results {
+        rows.push(Row {
+            figure: format!(
+                "first sync of {n} set(s) over 3 regions, {} ms per EC2 call: wall time, calls",
+                latency.as_millis()
+            ),
+            target: if *n == 100 {
+                "≤ 2× the 1-set sync".into()
+            } else {
+                "-".into()
+            },
+            measured: format!("{ms:.0} ms ({:.2}× 1 set), {calls} calls", ms / one),
+        });
+    }
+}
+
+fn bootstrap() -> PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_file("target"));
+    let path = target.join("lambda/cloudfront-sg-sync-lambda/bootstrap");
+    assert!(path.exists(), "{} not found: run `make package` first", path.display());
+    path
+}
+
+/// Peak RSS of a process (VmHWM), in MB.
+fn peak_rss_mb(pid: u32) -> f64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: f64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb / 1024.0
+}
+
+/// Time from process start to the first Runtime API poll, and peak RSS over a full sync of the newest file.
+async fn cold_start_and_memory(rows: &mut Vec<Row>) {
+    let binary = bootstrap();
+    let mut inits = Vec::new();
+    let mut peaks = Vec::new();
+    for _ in 0..runs() {
+        let w = world(NEWEST, 4, 4).await;
+        let runtime = RuntimeApi::start(vec![serde_json::to_vec(&notification_for(&fixture(NEWEST))).unwrap()]).await;
+        let started = Instant::now();
+        let mut child = std::process::Command::new(&binary)
+            .env_clear()
+            .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_ENDPOINT_URL", &w.moto.endpoint)
+            .env("IP_RANGES_URL", &w.server.url)
+            .env("MAX_RULES_PER_GROUP", MAX)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let answers = runtime.wait_answers(1, Duration::from_secs(60)).await;
+        assert_eq!(answers[0].1, "response", "{:?}", answers[0]);
+        assert_eq!(answers[0].2["sets"][0]["added"], 150);
+        let first_poll = runtime.first_poll.lock().unwrap().unwrap();
+        inits.push(first_poll.duration_since(started).as_secs_f64() * 1000.0);
+        peaks.push(peak_rss_mb(child.id()));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    rows.push(Row {
+        figure: "cold start: process start → first Runtime API `next` poll (release zip's bootstrap)".into(),
+        target: "≤ 30 ms".into(),
+        measured: format!("{:.1} ms", median(inits)),
+    });
+    rows.push(Row {
+        figure: "peak RSS over a full first sync of the newest file (243 ranges, 8 groups)".into(),
+        target: "≤ 32 MB".into(),
+        measured: format!("{:.1} MB", median(peaks)),
+    });
+}
+
+fn artifact(rows: &mut Vec<Row>) {
+    let zip = bootstrap().with_file_name("bootstrap.zip");
+    let bytes = std::fs::metadata(&zip).unwrap().len();
+    rows.push(Row {
+        figure: "deployable zip (`cargo lambda build --release --x86-64 --output-format zip`)".into(),
+        target: "≤ 6 MB".into(),
+        measured: format!("{:.2} MB ({bytes} bytes)", bytes as f64 / 1_048_576.0),
+    });
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
+    let mut rows = Vec::new();
+    let which = std::env::args().nth(1).unwrap_or_else(|| "all".into());
+    if which == "all" || which == "calls" {
+        calls(&mut rows).await;
+    }
+    if which == "all" || which == "scale" {
+        scale(&mut rows).await;
+    }
+    if which == "all" || which == "cold" {
+        cold_start_and_memory(&mut rows).await;
+        artifact(&mut rows);
+    }
+    println!("| figure | target | measured (median of {}) |", runs());
+    println!("|---|---|---|");
+    for r in rows {
+        println!("| {} | {} | {} |", r.figure, r.target, r.measured);
+    }
+}
