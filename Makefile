@@ -10,7 +10,7 @@ VENV ?= .venv
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: help venv venv-sam build demo test lint check-template package fuzz fmt clean
+.PHONY: help venv venv-sam build demo test lint check-template package fuzz bench bench-core fmt clean
 
 help:
 	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json"
@@ -19,6 +19,7 @@ help:
 	@echo "make check-template   cfn-lint and sam validate --lint on template.yaml (offline)"
 	@echo "make package          the deployable zip (cargo lambda build --release --output-format zip)"
 	@echo "make fuzz             fuzz the event and ip-ranges parsers, FUZZ_SECONDS each (default 60)"
+	@echo "make bench            every benchmark in BENCHMARKS.md (core, EC2 calls, scale, cold start, size)"
 
 $(VENV)/.installed: requirements-dev.txt
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +48,7 @@ test: venv
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
+	cargo clippy --lib --no-default-features -- -D warnings
 
 check-template: venv venv-sam
 	$(VENV)/bin/cfn-lint template.yaml
@@ -65,6 +67,14 @@ package: venv
 
 fuzz:
 	scripts/fuzz.sh
+
+# criterion, on the pure core only (no AWS SDK build): parse, select, plan, and a naive Value parse.
+bench-core:
+	cd bench && cargo bench --bench core
+
+# EC2 calls per sync, scale over 1/10/100 sets, cold start, peak RSS and zip size; a Markdown table.
+bench: venv package bench-core
+	cargo run --quiet --profile bench-ec2 --example bench_ec2 | grep '^|'
 
 fmt:
 	cargo fmt --all

@@ -46,7 +46,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "MAX_CONCURRENCY",
         "16",
-        "Sets synced at the same time in each region (regions run in parallel), 1-64.",
+        "Sets synced at the same time in each region (regions run in parallel), 1-200; EC2 allows bursts of 100-200 calls per API.",
     ),
     (
         "EC2_MAX_ATTEMPTS",
@@ -157,7 +157,7 @@ impl Config {
             max_rules_per_group: number(&get, "MAX_RULES_PER_GROUP", 60, 1..=1000)?,
             dry_run: boolean(&get, "DRY_RUN", false)?,
             ip_ranges_url,
-            max_concurrency: number(&get, "MAX_CONCURRENCY", 32, 1..=64)?,
+            max_concurrency: number(&get, "MAX_CONCURRENCY", 50, 1..=200)?,
             ec2_max_attempts: number(&get, "EC2_MAX_ATTEMPTS", 10, 1..=50)?,
             download_timeout: Duration::from_secs(number(&get, "DOWNLOAD_TIMEOUT_SECONDS", 30, 1..=600)?),
             download_attempts: number(&get, "DOWNLOAD_ATTEMPTS", 3, 1..=10)?,

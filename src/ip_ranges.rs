@@ -83,10 +83,61 @@ struct RawDocument<'a> {
     #[serde(rename = "createDate", default, borrow)]
     create_date: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    prefixes: Vec<RawPrefix<'a>>,
+    prefixes: CloudFrontOnly<RawPrefix<'a>>,
     #[serde(default, borrow)]
-    ipv6_prefixes: Vec<RawIpv6Prefix<'a>>,
+    ipv6_prefixes: CloudFrontOnly<RawIpv6Prefix<'a>>,
 }
+
+/// The entries of a prefix list whose service is a CloudFront one; the others (about 98% of the file) are
+/// dropped as they are read instead of being collected.
+struct CloudFrontOnly<T>(Vec<T>);
+
+impl<T> Default for CloudFrontOnly<T> {
+    fn default() -> Self {
+        CloudFrontOnly(Vec::new())
+    }
+}
+
+trait Entry {
+    fn service(&self) -> &str;
+}
+
+impl Entry for RawPrefix<'_> {
+    fn service(&self) -> &str {
+        &self.service
+    }
+}
+
+impl Entry for RawIpv6Prefix<'_> {
+    fn service(&self) -> &str {
+        &self.service
+    }
+}
+
+impl<'de, T: Deserialize<'de> + Entry> Deserialize<'de> for CloudFrontOnly<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
+        struct Visit<T>(std::marker::PhantomData<T>);
+        impl<'de, T: Deserialize<'de> + Entry> serde::de::Visitor<'de> for Visit<T> {
+            type Value = CloudFrontOnly<T>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a list of prefixes")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
+                let mut kept = Vec::new();
+                while let Some(entry) = seq.next_element::<T>()? {
+                    if entry.service().starts_with(CLOUDFRONT) {
+                        kept.push(entry);
+                    }
+                }
+                Ok(CloudFrontOnly(kept))
+            }
+        }
+        deserializer.deserialize_seq(Visit(std::marker::PhantomData))
+    }
+}
+
+/// Every service this module selects starts with this.
+const CLOUDFRONT: &str = "CLOUDFRONT";
 
 #[derive(Deserialize)]
 struct RawPrefix<'a> {
@@ -111,7 +162,8 @@ struct RawIpv6Prefix<'a> {
 /// What to keep from the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Filter {
-    /// Service names, compared exactly (`CLOUDFRONT`, `CLOUDFRONT_ORIGIN_FACING`).
+    /// Service names, compared exactly: CloudFront ones (`CLOUDFRONT`, `CLOUDFRONT_ORIGIN_FACING`); entries of
+    /// other services are dropped while parsing.
     pub services: BTreeSet<String>,
     pub versions: BTreeSet<IpVersion>,
 }
@@ -162,13 +214,14 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
         Ok(())
     };
     if filter.versions.contains(&IpVersion::Ipv4) {
-        for p in raw.prefixes.iter().filter(|p| filter.services.contains(&*p.service)) {
+        for p in raw.prefixes.0.iter().filter(|p| filter.services.contains(&*p.service)) {
             keep(&p.ip_prefix, &p.region, IpVersion::Ipv4)?;
         }
     }
     if filter.versions.contains(&IpVersion::Ipv6) {
         for p in raw
             .ipv6_prefixes
+            .0
             .iter()
             .filter(|p| filter.services.contains(&*p.service))
         {

@@ -237,3 +237,88 @@ async fn cli_adopt_lists_then_adopts_rules_left_by_the_python_sample() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `cargo lambda watch` (its local Lambda runtime) and `cargo lambda invoke --data-file events/…`, as the README
+/// and `make demo` use them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bundled_events_invoke_unchanged_through_cargo_lambda() {
+    let cargo_lambda = repo_file(".venv/bin/cargo-lambda");
+    assert!(
+        cargo_lambda.exists(),
+        "{} not found (run `make venv`)",
+        cargo_lambda.display()
+    );
+    let (moto, client, groups) = setup(4).await;
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let port = free_port().to_string();
+    let mut watch = Command::new(&cargo_lambda)
+        .args([
+            "lambda",
+            "watch",
+            "--only-lambda-apis",
+            "--invoke-address",
+            "127.0.0.1",
+            "--invoke-port",
+            &port,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "cargo lambda watch did not start"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-lambda"));
+    emulator_env(&mut cmd, &moto);
+    let mut function = cmd
+        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        .env("IP_RANGES_URL", &server.url)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let invoke = |file: &str| {
+        let out = Command::new(&cargo_lambda)
+            .args([
+                "lambda",
+                "invoke",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port,
+            ])
+            .args(["--output-format", "json", "--data-file"])
+            .arg(repo_file(file))
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{file}: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = invoke("events/sns-notification.json");
+    let second = invoke("events/scheduled.json");
+    function.kill().unwrap();
+    function.wait().unwrap();
+    watch.kill().unwrap();
+    watch.wait().unwrap();
+
+    assert_eq!(
+        (&first["trigger"], &first["sets"][0]["added"]),
+        (&serde_json::json!("notification"), &serde_json::json!(150))
+    );
+    assert_eq!(
+        (&second["trigger"], &second["sets"][0]["status"]),
+        (&serde_json::json!("schedule"), &serde_json::json!("in_sync"))
+    );
+    assert_eq!(
+        set_state(&client, &groups, 443, 30).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
+}

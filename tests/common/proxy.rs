@@ -23,6 +23,9 @@ pub struct Faults {
     pub latency_action: Option<String>,
     /// (action, group or any, error code): answered with HTTP 400 and that code.
     pub fail: Option<(String, Option<String>, String)>,
+    /// Answer Authorize/RevokeSecurityGroupIngress with success without forwarding them (benchmarks: keeps the
+    /// emulator's CPU out of the measurement).
+    pub answer_writes: bool,
     pub seed: u64,
 }
 
@@ -180,7 +183,7 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         .map(|(_, v)| v.clone())
         .collect();
 
-    let (decision, latency) = {
+    let (decision, latency, answer_writes) = {
         let mut st = state.lock().unwrap();
         let f = st.faults.clone();
         let latency = match &f.latency_action {
@@ -200,7 +203,7 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         } else {
             Outcome::Forwarded(0)
         };
-        (decision, latency)
+        (decision, latency, f.answer_writes)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -222,6 +225,19 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
             drop(client);
             record(state, action, group, cidrs, Outcome::Dropped);
             return;
+        }
+        Outcome::Forwarded(_) if answer_writes && action.ends_with("SecurityGroupIngress") => {
+            let body = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response \
+                 xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>fault-proxy</requestId>\
+                 <return>true</return></{action}Response>"
+            );
+            let response = format!(
+                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            let _ = client.write_all(response.as_bytes()).await;
+            Outcome::Forwarded(200)
         }
         Outcome::Forwarded(_) => match forward(upstream, &head, &body).await {
             Some(response) => {
