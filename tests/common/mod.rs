@@ -22,7 +22,7 @@ use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ec2::{Ec2Groups, SecurityGroups, TaggedGroup};
 use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
 pub const NEWEST: &str = "ip-ranges-2026-08-22-15-17-05.json";
@@ -167,13 +167,8 @@ impl FileServer {
                 };
                 let (r, n) = (r.clone(), n.clone());
                 tokio::spawn(async move {
-                    let mut buf = vec![0u8; 8192];
-                    let mut got = Vec::new();
-                    while !got.windows(4).any(|w| w == b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(k) => got.extend_from_slice(&buf[..k]),
-                        }
+                    if proxy::read_message(&mut stream).await.is_none() {
+                        return;
                     }
                     n.fetch_add(1, Ordering::SeqCst);
                     let reply = r.lock().unwrap().clone();
@@ -537,9 +532,10 @@ impl RuntimeApi {
                 let Ok((mut stream, _)) = listener.accept().await else {
                     return;
                 };
-                let Some((line, body)) = read_request(&mut stream).await else {
+                let Some((head, body)) = proxy::read_message(&mut stream).await else {
                     continue;
                 };
+                let line = head.lines().next().unwrap_or("").to_owned();
                 if line.starts_with("GET") && line.contains("/runtime/invocation/next") {
                     fp.lock().unwrap().get_or_insert_with(Instant::now);
                     let event = ev.lock().unwrap().pop_front();
@@ -613,38 +609,6 @@ impl Drop for RuntimeApi {
     fn drop(&mut self) {
         self.task.abort();
     }
-}
-
-/// Read one HTTP/1.1 request: (request line, body).
-async fn read_request(stream: &mut tokio::net::TcpStream) -> Option<(String, Vec<u8>)> {
-    let mut got = Vec::new();
-    let mut buf = vec![0u8; 16384];
-    let head_end = loop {
-        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
-            break i + 4;
-        }
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => return None,
-            Ok(k) => got.extend_from_slice(&buf[..k]),
-        }
-    };
-    let head = String::from_utf8_lossy(&got[..head_end]).to_string();
-    let length: usize = head
-        .lines()
-        .find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case("content-length")
-                .then(|| v.trim().parse().ok())?
-        })
-        .unwrap_or(0);
-    while got.len() < head_end + length {
-        match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(k) => got.extend_from_slice(&buf[..k]),
-        }
-    }
-    let line = head.lines().next().unwrap_or("").to_owned();
-    Some((line, got[head_end..].to_vec()))
 }
 
 /// Path of a file in the repository.

@@ -299,7 +299,7 @@ fn error_response(status: u16, code: &str, message: &str) -> Vec<u8> {
 }
 
 /// Read one HTTP/1.1 request: (head without the blank line, body).
-async fn read_message(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
+pub async fn read_message(stream: &mut TcpStream) -> Option<(String, Vec<u8>)> {
     let mut got = Vec::new();
     let mut buf = vec![0u8; 65536];
     let head_end = loop {
