@@ -492,7 +492,8 @@ async fn apply(
             }
         }
         if let Some(e) = first_error {
-            // An authorization failed: revoke nothing, so no wanted range is ever lost.
+            // Stop at the first failed phase: after a failed authorization nothing is revoked, so no wanted
+            // range is ever lost; after a failed revocation the authorizations made still stand.
             applied.error = Some(e);
             return applied;
         }
