@@ -1,6 +1,6 @@
 """Create example tagged security groups in the EC2 emulator for `make demo`.
 
-A VPC with a cloudfront_g set (4 groups, https) and a cloudfront_r set (4 groups, http), one hand-made office
+A VPC with a cloudfront_g set (5 groups, https) and a cloudfront_r set (4 groups, http), one hand-made office
 rule that the sync must leave alone, and one untagged group it must not touch.
 """
 import sys
@@ -25,8 +25,11 @@ def group(name, tags):
     )["GroupId"]
 
 
-for i in range(4):
+# At 30 rules per IP version (moto counts both versions against 60): 5 groups hold the 118 GLOBAL IPv4 ranges
+# with headroom, 4 the 93 regional ones.
+for i in range(5):
     group(f"cloudfront-global-{i}", {"Name": "cloudfront_g", "AutoUpdate": "true", "Protocol": "https"})
+for i in range(4):
     group(f"cloudfront-regional-{i}", {"Name": "cloudfront_r", "AutoUpdate": "true", "Protocol": "http"})
 first = ec2.describe_security_groups(
     Filters=[{"Name": "tag:Name", "Values": ["cloudfront_g"]}]
@@ -37,4 +40,4 @@ ec2.authorize_security_group_ingress(
                     "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "office ssh"}]}],
 )
 group("app-untagged", {"Team": "web"})
-print(f"created {vpc}: 4 cloudfront_g (https) + 4 cloudfront_r (http) groups, 1 untagged; office rule on {first}")
+print(f"created {vpc}: 5 cloudfront_g (https) + 4 cloudfront_r (http) groups, 1 untagged; office rule on {first}")
