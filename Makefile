@@ -10,7 +10,7 @@ VENV ?= .venv
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: help venv venv-sam build demo test lint check-template package fuzz bench bench-core fmt clean
+.PHONY: help venv venv-sam build demo test lint check-template package sam-build fuzz bench bench-core fmt clean
 
 help:
 	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json"
@@ -18,6 +18,7 @@ help:
 	@echo "make lint   cargo fmt --check and clippy -D warnings"
 	@echo "make check-template   cfn-lint and sam validate --lint on template.yaml (offline)"
 	@echo "make package          the deployable zip (cargo lambda build --release --output-format zip)"
+	@echo "make sam-build        sam build of template.yaml, x86_64 (the only target this machine has)"
 	@echo "make fuzz             fuzz the event and ip-ranges parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make bench            every benchmark in BENCHMARKS.md (core, EC2 calls, scale, cold start, size)"
 
@@ -65,6 +66,12 @@ package: venv
 		$(PYTHON) -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("bootstrap", sys.argv[2])' \
 			"$$zip" "$$(dirname $$zip)" && chmod +x "$$(dirname $$zip)/bootstrap"
 
+# SAM's Rust build (BuildMethod rust-cargolambda) is a beta feature. x86_64: this machine has no arm64 target.
+sam-build: venv venv-sam
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" SAM_CLI_TELEMETRY=0 $(VENV)-sam/bin/sam build --beta-features \
+		--parameter-overrides Architecture=x86_64
+	@ls -l .aws-sam/build/SyncFunction/bootstrap
+
 fuzz:
 	scripts/fuzz.sh
 
@@ -80,5 +87,5 @@ fmt:
 	cargo fmt --all
 
 clean:
-	rm -rf $(VENV) $(VENV)-sam .demo
+	rm -rf $(VENV) $(VENV)-sam .demo .aws-sam
 	cargo clean
