@@ -222,11 +222,12 @@ fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
     (sets, skipped)
 }
 
-/// The sets of every configured region, the groups skipped and the regions that could not be read.
+/// The sets of every configured region, the groups skipped and the regions that could not be read, with
+/// their errors.
 struct Discovered {
     sets: Vec<FoundSet>,
     skipped_groups: Vec<SkippedGroup>,
-    failed_regions: Vec<FailedRegion>,
+    failed_regions: Vec<(String, Error)>,
 }
 
 /// Read the tagged groups of every region, concurrently, and form the sets.
@@ -242,10 +243,7 @@ async fn discover(config: &Config, ec2: &impl SecurityGroups) -> Discovered {
             }
             Err(e) => {
                 tracing::error!(region, error = %e, "cannot read the security groups of a region");
-                failed_regions.push(FailedRegion {
-                    region: region.clone(),
-                    error: e.to_string(),
-                });
+                failed_regions.push((region.clone(), e));
             }
         }
     }
@@ -332,7 +330,13 @@ pub async fn run(
         dry_run: config.dry_run,
         sets: reports,
         skipped_groups,
-        failed_regions,
+        failed_regions: failed_regions
+            .into_iter()
+            .map(|(region, e)| FailedRegion {
+                region,
+                error: e.to_string(),
+            })
+            .collect(),
         ec2_retries: ec2.retries() - retries_before,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
@@ -595,15 +599,10 @@ pub async fn adopt(
     apply: bool,
 ) -> Result<Vec<UnmanagedSet>> {
     let (selection, _) = fetch_verified(config, &Trigger::Scheduled, source).await?;
-    let found = discover(config, ec2).await;
-    if let Some(failed) = found.failed_regions.first() {
-        return Err(Error::Ec2 {
-            operation: "DescribeSecurityGroups",
-            region: failed.region.clone(),
-            group: None,
-            code: "RegionFailed".into(),
-            message: failed.error.clone(),
-        });
+    let mut found = discover(config, ec2).await;
+    if !found.failed_regions.is_empty() {
+        let (_, error) = found.failed_regions.swap_remove(0);
+        return Err(error);
     }
     let mut out = Vec::new();
     for set in found.sets {
