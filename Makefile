@@ -44,7 +44,7 @@ demo: venv
 	VENV=$(VENV) scripts/demo.sh
 
 test: venv
-	cargo test --all-targets --no-fail-fast
+	cargo test --lib --tests --no-fail-fast
 
 lint:
 	cargo fmt --all -- --check
