@@ -48,7 +48,7 @@ pub fn ip_ranges(data: &[u8]) {
                 rules: vec![],
             },
         ];
-        if let Ok(p) = plan::plan_set(&key, wanted, &groups, 60) {
+        if let Ok(p) = plan::plan_set(&key, wanted, &groups, plan::Quota::new(60)) {
             let placed: BTreeSet<Cidr> = p
                 .changes
                 .values()

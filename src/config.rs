@@ -45,7 +45,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     (
         "MAX_CONCURRENCY",
-        "16",
+        "50",
         "Sets synced at the same time in each region (regions run in parallel), 1-200; EC2 allows bursts of 100-200 calls per API.",
     ),
     (
@@ -71,7 +71,12 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "DEADLINE_MARGIN_SECONDS",
         "10",
-        "No write starts with less than this left before the Lambda deadline.",
+        "No call starts, and none runs on, with less than this left before the Lambda deadline.",
+    ),
+    (
+        "LAGGING_FILE_WAIT_SECONDS",
+        "60",
+        "How long to keep fetching a file older than the notification (the CDN lags), within the deadline, 0-840.",
     ),
 ];
 
@@ -89,6 +94,8 @@ pub struct Config {
     pub download_attempts: u32,
     pub download_max_bytes: u64,
     pub deadline_margin: Duration,
+    /// How long to keep fetching a file that is older than its notification before failing.
+    pub lagging_file_wait: Duration,
 }
 
 impl Config {
@@ -163,6 +170,7 @@ impl Config {
             download_attempts: number(&get, "DOWNLOAD_ATTEMPTS", 3, 1..=10)?,
             download_max_bytes: number(&get, "DOWNLOAD_MAX_BYTES", 32 << 20, 1..=(1 << 30))?,
             deadline_margin: Duration::from_secs(number(&get, "DEADLINE_MARGIN_SECONDS", 10, 0..=900)?),
+            lagging_file_wait: Duration::from_secs(number(&get, "LAGGING_FILE_WAIT_SECONDS", 60, 0..=840)?),
         })
     }
 
@@ -275,6 +283,7 @@ mod tests {
             ("DOWNLOAD_ATTEMPTS", "1"),
             ("DOWNLOAD_MAX_BYTES", "1000"),
             ("DEADLINE_MARGIN_SECONDS", "0"),
+            ("LAGGING_FILE_WAIT_SECONDS", "7"),
         ])
         .unwrap();
         assert_eq!(c.regions, ["eu-west-1", "us-west-2"]);
@@ -290,6 +299,7 @@ mod tests {
             (Duration::from_secs(5), 1, 1000)
         );
         assert_eq!(c.deadline_margin, Duration::ZERO);
+        assert_eq!(c.lagging_file_wait, Duration::from_secs(7));
     }
 
     #[test]
@@ -307,6 +317,7 @@ mod tests {
             ("MAX_CONCURRENCY", "0"),
             ("EC2_MAX_ATTEMPTS", "-3"),
             ("DOWNLOAD_MAX_BYTES", "0"),
+            ("LAGGING_FILE_WAIT_SECONDS", "841"),
         ];
         for (variable, value) in cases {
             let err = config(&[("AWS_REGION", "us-east-1"), (variable, value)]).unwrap_err();

@@ -17,7 +17,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, SecurityGroup};
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, SecurityGroup, Tag};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
@@ -27,7 +27,9 @@ use crate::cidr::{Cidr, IpVersion};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
-use crate::plan::{Group, Rule, RuleProtocol, RuleSource};
+use crate::plan::{
+    self, AppliedMark, Group, PrefixListWeight, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
+};
 
 /// A tagged security group found in a region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +39,8 @@ pub struct TaggedGroup {
     pub scope: Scope,
     /// The `Protocol` tag's value, if any.
     pub protocol: Option<String>,
+    /// The file last applied to the group's set, from its [`SYNC_TOKEN_TAG`] tag.
+    pub mark: Option<AppliedMark>,
     pub group: Group,
 }
 
@@ -70,12 +74,29 @@ pub trait SecurityGroups: Send + Sync {
         0
     }
 
-    /// Revoke our tcp rules, per port, in one call where possible.
+    /// Revoke our tcp rules, per port, in one call where possible. Returns how many were revoked: rules
+    /// already gone (revoked by another writer) are not counted.
     fn revoke(
         &self,
         region: &str,
         group: &str,
         rules: &BTreeMap<u16, BTreeSet<Cidr>>,
+    ) -> impl Future<Output = Result<usize>> + Send;
+
+    /// The weights of the prefix lists `ids` in `region`, one describe for all of them. Lists EC2 does not
+    /// return, or whose weight it does not tell, are left out.
+    fn prefix_list_weights(
+        &self,
+        region: &str,
+        ids: &BTreeSet<String>,
+    ) -> impl Future<Output = Result<PrefixListWeights>> + Send;
+
+    /// Record on `groups` (one set's) the file applied to them, as the [`SYNC_TOKEN_TAG`] tag.
+    fn mark_applied(
+        &self,
+        region: &str,
+        groups: &[String],
+        mark: &AppliedMark,
     ) -> impl Future<Output = Result<()>> + Send;
 }
 
@@ -214,6 +235,16 @@ fn code_of(error: &Error) -> Option<&str> {
     }
 }
 
+/// The group's applied mark; an unreadable one is logged and ignored.
+fn mark_of(region: &str, group: &str, value: Option<&str>) -> Option<AppliedMark> {
+    let value = value?;
+    let mark = AppliedMark::parse(value);
+    if mark.is_none() {
+        tracing::warn!(region, group, tag = SYNC_TOKEN_TAG, value, "ignoring an unreadable tag");
+    }
+    mark
+}
+
 fn tag<'a>(group: &'a SecurityGroup, key: &str) -> Option<&'a str> {
     group
         .tags()
@@ -246,7 +277,7 @@ fn rules_of(permissions: &[IpPermission]) -> Vec<Rule> {
         );
         rules.extend(p.prefix_list_ids().iter().map(|r| {
             rule(
-                RuleSource::Reference(r.prefix_list_id().unwrap_or("").to_owned()),
+                RuleSource::PrefixList(r.prefix_list_id().unwrap_or("").to_owned()),
                 r.description(),
             )
         }));
@@ -305,7 +336,7 @@ impl Ec2Groups {
             .map_err(|e| ec2_error("AuthorizeSecurityGroupIngress", region, Some(group), &e))
     }
 
-    async fn revoke_call(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {
+    async fn revoke_call(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<usize> {
         let permissions = rules
             .iter()
             .map(|(port, cidrs)| permission(*port, cidrs, None))
@@ -318,16 +349,17 @@ impl Ec2Groups {
             .send()
             .await
             .map_err(|e| ec2_error("RevokeSecurityGroupIngress", region, Some(group), &e))?;
-        if !output.unknown_ip_permissions().is_empty() {
-            // Already gone, by a concurrent run or a person: that is the state we want.
-            tracing::info!(
-                region,
-                group,
-                unknown = output.unknown_ip_permissions().len(),
-                "rules to revoke were already gone"
-            );
+        let requested: usize = rules.values().map(BTreeSet::len).sum();
+        let unknown: usize = output
+            .unknown_ip_permissions()
+            .iter()
+            .map(|p| p.ip_ranges().len() + p.ipv6_ranges().len())
+            .sum();
+        if unknown > 0 {
+            // Already gone, by a concurrent run or a person: that is the state we want, but not our doing.
+            tracing::info!(region, group, unknown, "rules to revoke were already gone");
         }
-        Ok(())
+        Ok(requested.saturating_sub(unknown))
     }
 }
 
@@ -365,6 +397,7 @@ impl SecurityGroups for Ec2Groups {
                     vpc: sg.vpc_id().unwrap_or("no-vpc").to_owned(),
                     scope,
                     protocol: tag(sg, "Protocol").map(str::to_owned),
+                    mark: mark_of(region, id, tag(sg, SYNC_TOKEN_TAG)),
                     group: Group {
                         id: id.to_owned(),
                         rules: rules_of(sg.ip_permissions()),
@@ -421,7 +454,7 @@ impl SecurityGroups for Ec2Groups {
             .map_err(|e| ec2_error("UpdateSecurityGroupRuleDescriptionsIngress", region, Some(group), &e))
     }
 
-    async fn revoke(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<()> {
+    async fn revoke(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<usize> {
         match self.revoke_call(region, group, rules).await {
             Err(e) if code_of(&e) == Some(NOT_FOUND) => {
                 tracing::info!(
@@ -429,19 +462,68 @@ impl SecurityGroups for Ec2Groups {
                     group,
                     "some rules to revoke are already gone; revoking one by one"
                 );
+                let mut revoked = 0;
                 for (port, cidrs) in rules {
                     for cidr in cidrs {
                         let one = BTreeMap::from([(*port, BTreeSet::from([*cidr]))]);
                         match self.revoke_call(region, group, &one).await {
                             Err(e) if code_of(&e) == Some(NOT_FOUND) => {}
-                            other => other?,
+                            other => revoked += other?,
                         }
                     }
                 }
-                Ok(())
+                Ok(revoked)
             }
             other => other,
         }
+    }
+
+    async fn prefix_list_weights(&self, region: &str, ids: &BTreeSet<String>) -> Result<PrefixListWeights> {
+        let client = self.client(region)?;
+        let mut pages = client
+            .describe_managed_prefix_lists()
+            .filters(
+                Filter::builder()
+                    .name("prefix-list-id")
+                    .set_values(Some(ids.iter().cloned().collect()))
+                    .build(),
+            )
+            .max_results(100)
+            .into_paginator()
+            .send();
+        let mut weights = PrefixListWeights::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ec2_error("DescribeManagedPrefixLists", region, None, &e))?;
+            for list in page.prefix_lists() {
+                let (Some(id), Some(family)) = (list.prefix_list_id(), list.address_family()) else {
+                    continue;
+                };
+                let version = if family.eq_ignore_ascii_case("IPv6") {
+                    IpVersion::Ipv6
+                } else {
+                    IpVersion::Ipv4
+                };
+                let max_entries = list.max_entries().and_then(|n| usize::try_from(n).ok());
+                match plan::prefix_list_weight(list.prefix_list_name().unwrap_or(""), max_entries) {
+                    Some(weight) => {
+                        weights.insert(id.to_owned(), PrefixListWeight { version, weight });
+                    }
+                    None => tracing::warn!(region, prefix_list = id, "prefix list has no known weight"),
+                }
+            }
+        }
+        Ok(weights)
+    }
+
+    async fn mark_applied(&self, region: &str, groups: &[String], mark: &AppliedMark) -> Result<()> {
+        self.client(region)?
+            .create_tags()
+            .set_resources(Some(groups.to_vec()))
+            .tags(Tag::builder().key(SYNC_TOKEN_TAG).value(mark.to_string()).build())
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ec2_error("CreateTags", region, groups.first().map(String::as_str), &e))
     }
 }
 
@@ -475,7 +557,7 @@ mod tests {
         assert_eq!(rules.len(), 6);
         assert_eq!(rules[0].ours(), Some(("13.32.0.0/15".parse().unwrap(), 443)));
         assert_eq!(rules[1].source, RuleSource::Reference("not a cidr".into()));
-        assert_eq!(rules[3].source, RuleSource::Reference("pl-1".into()));
+        assert_eq!(rules[3].source, RuleSource::PrefixList("pl-1".into()));
         assert_eq!(rules[4].source, RuleSource::Reference("sg-1".into()));
         assert_eq!(
             (rules[5].protocol.clone(), rules[5].from_port),

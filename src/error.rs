@@ -50,16 +50,51 @@ pub enum Error {
         file_token: u64,
     },
 
-    /// The selection for a kind of set came out empty: refusing to wipe every rule.
+    /// The file has no range at all of the selected services and IP versions: refusing to touch any set.
     #[error(
-        "the selection of {service} prefixes for {scope} ({versions}) is empty; refusing to revoke every rule of {sets} set(s)"
+        "the selection of {service} prefixes ({versions}) is empty for every scope; refusing to revoke every rule of {sets} set(s): nothing was written"
     )]
     EmptySelection {
         service: String,
-        scope: &'static str,
         versions: String,
         sets: usize,
     },
+
+    /// The file has no ranges of a scope and IP version that a set holds rules for (or that the file applied
+    /// before had): refusing to revoke them.
+    #[error(
+        "the file has no {version} ranges for set {set}, but {}; refusing to revoke them: nothing was written to this set",
+        match (held, previous_token) {
+            (0, Some(token)) => format!("the file applied before (syncToken {token}) had some"),
+            (n, _) => format!("the set holds {n} of our {version} rule(s)"),
+        }
+    )]
+    EmptyRanges {
+        set: String,
+        version: &'static str,
+        held: usize,
+        previous_token: Option<u64>,
+    },
+
+    /// A group references a prefix list whose weight EC2 did not tell: its room cannot be counted.
+    #[error(
+        "set {set}: group {group} references prefix list {prefix_list}, whose size is unknown (not returned by DescribeManagedPrefixLists), so the room left in the group cannot be counted; nothing was written to this set"
+    )]
+    PrefixListUnknown {
+        set: String,
+        group: String,
+        prefix_list: String,
+    },
+
+    /// The sizes of the prefix lists a set's groups reference could not be read.
+    #[error(
+        "set {set}: cannot read the sizes of the prefix lists its groups reference, so the room left cannot be counted; nothing was written to this set: {reason}"
+    )]
+    PrefixListSizes { set: String, reason: String },
+
+    /// A call was cut off by the invocation deadline margin.
+    #[error("{what} stopped at the invocation deadline margin after {waited:?}: the next run finishes the work")]
+    TimedOut { what: String, waited: Duration },
 
     /// An EC2 API call failed.
     #[error("EC2 {operation} in {region}{} failed: {code}: {message}", group.as_deref().map(|g| format!(" on {g}")).unwrap_or_default())]
@@ -115,6 +150,10 @@ impl Error {
             Error::Document { .. } => "InvalidIpRanges",
             Error::Md5Mismatch { .. } => "Md5Mismatch",
             Error::EmptySelection { .. } => "EmptySelection",
+            Error::EmptyRanges { .. } => "EmptyRanges",
+            Error::PrefixListUnknown { .. } => "PrefixListUnknown",
+            Error::PrefixListSizes { .. } => "PrefixListSizes",
+            Error::TimedOut { .. } => "DeadlineReached",
             Error::Ec2 { .. } => "Ec2Error",
             Error::SetTooSmall { .. } => "SetTooSmall",
             Error::Deadline { .. } => "DeadlineReached",

@@ -1,9 +1,10 @@
 //! The Lambda function: build the clients once, then sync on every event.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
+use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::ec2::{Ec2Groups, SecurityGroups};

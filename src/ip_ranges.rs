@@ -104,13 +104,13 @@ trait Entry {
 
 impl Entry for RawPrefix<'_> {
     fn service(&self) -> &str {
-        &self.service
+        self.service.as_deref().unwrap_or("")
     }
 }
 
 impl Entry for RawIpv6Prefix<'_> {
     fn service(&self) -> &str {
-        &self.service
+        self.service.as_deref().unwrap_or("")
     }
 }
 
@@ -139,24 +139,27 @@ impl<'de, T: Deserialize<'de> + Entry> Deserialize<'de> for CloudFrontOnly<T> {
 /// Every service this module selects starts with this.
 const CLOUDFRONT: &str = "CLOUDFRONT";
 
+/// An entry of `prefixes`. Every field is optional here: entries of services that are not selected are
+/// skipped whatever they hold; a selected entry must have its prefix and region (checked in [`parse`]).
 #[derive(Deserialize)]
 struct RawPrefix<'a> {
-    #[serde(borrow)]
-    ip_prefix: Cow<'a, str>,
-    #[serde(borrow)]
-    region: Cow<'a, str>,
-    #[serde(borrow)]
-    service: Cow<'a, str>,
+    #[serde(borrow, default)]
+    ip_prefix: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    region: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    service: Option<Cow<'a, str>>,
 }
 
+/// An entry of `ipv6_prefixes`, as [`RawPrefix`].
 #[derive(Deserialize)]
 struct RawIpv6Prefix<'a> {
-    #[serde(borrow)]
-    ipv6_prefix: Cow<'a, str>,
-    #[serde(borrow)]
-    region: Cow<'a, str>,
-    #[serde(borrow)]
-    service: Cow<'a, str>,
+    #[serde(borrow, default)]
+    ipv6_prefix: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    region: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    service: Option<Cow<'a, str>>,
 }
 
 /// What to keep from the document.
@@ -201,7 +204,17 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
         .ok_or_else(|| Error::document(format!("syncToken {:?} is not a number", raw.sync_token)))?;
 
     let mut ranges: BTreeMap<Scope, BTreeSet<Cidr>> = BTreeMap::new();
-    let mut keep = |prefix: &str, region: &str, version: IpVersion| -> Result<()> {
+    let mut keep = |prefix: Option<&str>, region: Option<&str>, service: &str, version: IpVersion| -> Result<()> {
+        let field = match version {
+            IpVersion::Ipv4 => "ip_prefix",
+            IpVersion::Ipv6 => "ipv6_prefix",
+        };
+        let (Some(prefix), Some(region)) = (prefix, region) else {
+            return Err(Error::document(format!(
+                "a {service} entry of the {version} list has no {}",
+                if prefix.is_none() { field } else { "region" }
+            )));
+        };
         let cidr: Cidr = prefix
             .parse()
             .map_err(|e| Error::document(format!("{e} (region {region})")))?;
@@ -214,8 +227,13 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
         Ok(())
     };
     if filter.versions.contains(&IpVersion::Ipv4) {
-        for p in raw.prefixes.0.iter().filter(|p| filter.services.contains(&*p.service)) {
-            keep(&p.ip_prefix, &p.region, IpVersion::Ipv4)?;
+        for p in raw.prefixes.0.iter().filter(|p| filter.services.contains(p.service())) {
+            keep(
+                p.ip_prefix.as_deref(),
+                p.region.as_deref(),
+                p.service(),
+                IpVersion::Ipv4,
+            )?;
         }
     }
     if filter.versions.contains(&IpVersion::Ipv6) {
@@ -223,9 +241,14 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
             .ipv6_prefixes
             .0
             .iter()
-            .filter(|p| filter.services.contains(&*p.service))
+            .filter(|p| filter.services.contains(p.service()))
         {
-            keep(&p.ipv6_prefix, &p.region, IpVersion::Ipv6)?;
+            keep(
+                p.ipv6_prefix.as_deref(),
+                p.region.as_deref(),
+                p.service(),
+                IpVersion::Ipv6,
+            )?;
         }
     }
     Ok(Selection {
@@ -332,7 +355,9 @@ mod tests {
             (br#"{"syncToken": "12a"}"#, "syncToken \"12a\" is not a number"),
             (br#"{"syncToken": 12}"#, "not an ip-ranges.json document"),
             (br#"{"syncToken": "1", "prefixes": {}}"#, "not an ip-ranges.json document"),
-            (br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "1.2.3.0/24"}]}"#, "region"),
+            (br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "1.2.3.0/24", "service": "CLOUDFRONT"}]}"#, "a CLOUDFRONT entry of the ipv4 list has no region"),
+            (br#"{"syncToken": "1", "ipv6_prefixes": [{"region": "GLOBAL", "service": "CLOUDFRONT"}]}"#, "has no ipv6_prefix"),
+            (br#"{"syncToken": "1", "prefixes": [{"ip_prefix": 7, "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#, "not an ip-ranges.json document"),
             (
                 br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "1.2.3.0/33", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#,
                 "\"1.2.3.0/33\" is not a CIDR block",
@@ -355,10 +380,26 @@ mod tests {
     }
 
     #[test]
-    fn invalid_cidrs_of_other_services_are_not_our_concern() {
-        let doc =
-            br#"{"syncToken": "1", "prefixes": [{"ip_prefix": "bogus", "region": "GLOBAL", "service": "AMAZON"}]}"#;
-        assert!(parse(doc, &both()).is_ok());
+    fn odd_entries_of_services_not_selected_are_skipped_unchecked() {
+        let doc = br#"{"syncToken": "1", "prefixes": [
+            {"ip_prefix": "bogus", "region": "GLOBAL", "service": "AMAZON"},
+            {"ip_prefix": "10.0.0.0/8", "service": "EC2"},
+            {"region": "us-east-1", "service": "S3"},
+            {"ip_prefix": "2600::/32", "region": "GLOBAL", "service": "ROUTE53"},
+            {"ip_prefix": "15.158.0.0/16", "service": "CLOUDFRONT_ORIGIN_FACING"},
+            {"note": "no service at all"},
+            {"ip_prefix": "13.32.0.0/15", "region": "GLOBAL", "service": "CLOUDFRONT"}
+          ],
+          "ipv6_prefixes": [{"ipv6_prefix": "not v6", "service": "AMAZON"}, {}]}"#;
+        let sel = parse(doc, &both()).unwrap();
+        assert_eq!(strings(sel.ranges(Scope::Global)), ["13.32.0.0/15"]);
+        // The same origin-facing entry without a region is an error once that service is selected.
+        let err = parse(doc, &filter(&["CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL)).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("CLOUDFRONT_ORIGIN_FACING entry of the ipv4 list has no region"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -22,6 +22,7 @@
 //!
 //! Wiring:
 //! - [`sync`]: one run end to end, shared by the handler and the CLI.
+//! - [`deadline`]: every call bounded by the time left before the invocation deadline, less a margin.
 //! - [`metrics`]: the CloudWatch Embedded Metric Format line of a run.
 //! - [`handler`]: the Lambda function.
 //! - `src/bin/lambda.rs` and `src/bin/cli.rs`: thin binaries.
@@ -30,6 +31,8 @@
 
 pub mod cidr;
 pub mod config;
+#[cfg(feature = "runtime")]
+pub mod deadline;
 #[cfg(feature = "runtime")]
 pub mod ec2;
 pub mod error;

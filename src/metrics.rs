@@ -59,6 +59,7 @@ mod tests {
             added,
             removed,
             unchanged: 0,
+            previous_synctoken: None,
             room_left: BTreeMap::from([(IpVersion::Ipv4, 1), (IpVersion::Ipv6, 60)]),
             near_full,
             status,

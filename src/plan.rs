@@ -9,8 +9,10 @@
 //!   hand-made rule (any description) that lets tcp to that port in from exactly that CIDR.
 //! - Existing rules stay where they are. Missing CIDRs fill the group with the most room first, so a change
 //!   touches as few groups as possible. Our copies of a CIDR beyond the first in a set are revoked.
-//! - Each group holds at most `max_rules` ingress rules per IP version, counting every rule it has; a rule that
-//!   references a security group or a prefix list counts for both versions.
+//! - Each group holds at most `max_rules` ingress rules per IP version, counting every rule it has: a rule that
+//!   references a security group counts 1 for both versions; one that references a prefix list counts the list's
+//!   weight (a customer-managed list's `MaxEntries`, an AWS-managed list's documented weight) for the list's
+//!   own IP version, as EC2 counts it.
 //! - Authorizations come before revocations. Only when a group has no room until its stale rules are revoked
 //!   is a CIDR placed in the *after revoke* phase.
 
@@ -66,8 +68,57 @@ impl RuleProtocol {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RuleSource {
     Cidr(Cidr),
-    /// A security group or prefix list reference: counts against both IP versions' quota.
+    /// A security group reference (or a source EC2 sent that we cannot read): counts 1 against both IP
+    /// versions' quota.
     Reference(String),
+    /// A managed prefix list reference (`pl-…`): counts the list's weight against the quota of its IP version.
+    PrefixList(String),
+}
+
+/// How much a referenced prefix list weighs in a security group's rules quota.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PrefixListWeight {
+    /// The list's address family: it counts against this IP version's quota only.
+    pub version: IpVersion,
+    /// Rules it counts as: a customer-managed list's `MaxEntries`, an AWS-managed list's weight.
+    pub weight: usize,
+}
+
+/// The weights of the prefix lists a region's groups reference, by id.
+pub type PrefixListWeights = BTreeMap<String, PrefixListWeight>;
+
+/// The documented weights of AWS-managed prefix lists (VPC User Guide, "AWS-managed prefix list weight"), by
+/// name with the region replaced by `*`. EC2 does not return them: `MaxEntries` is only set on
+/// customer-managed lists.
+const AWS_MANAGED_WEIGHTS: &[(&str, usize)] = &[
+    ("com.amazonaws.global.cloudfront.origin-facing", 55),
+    ("com.amazonaws.global.ipv6.cloudfront.origin-facing", 55),
+    ("com.amazonaws.*.dynamodb", 1),
+    ("com.amazonaws.*.ec2-instance-connect", 2),
+    ("com.amazonaws.*.ipv6.ec2-instance-connect", 2),
+    ("com.amazonaws.global.groundstation", 5),
+    ("com.amazonaws.*.route53-healthchecks", 25),
+    ("com.amazonaws.*.ipv6.route53-healthchecks", 25),
+    ("com.amazonaws.*.s3", 1),
+    ("com.amazonaws.*.s3express", 6),
+    ("com.amazonaws.*.vpc-lattice", 10),
+    ("com.amazonaws.*.ipv6.vpc-lattice", 10),
+];
+
+/// The weight of a prefix list in a security group: the documented weight of an AWS-managed list (by name),
+/// else the list's `MaxEntries`. `None` when neither is known.
+pub fn prefix_list_weight(name: &str, max_entries: Option<usize>) -> Option<usize> {
+    let documented = AWS_MANAGED_WEIGHTS.iter().find_map(|(pattern, weight)| {
+        let (head, tail) = pattern.split_once('*').unwrap_or((pattern, ""));
+        let region = name.strip_prefix(head).and_then(|rest| rest.strip_suffix(tail));
+        let matches = if pattern.contains('*') {
+            region.is_some_and(|r| !r.is_empty() && !r.contains('.'))
+        } else {
+            name == *pattern
+        };
+        matches.then_some(*weight)
+    });
+    documented.or(max_entries)
 }
 
 /// One ingress rule: one source, as EC2 counts rules.
@@ -111,11 +162,17 @@ impl Rule {
         }
     }
 
-    /// The IP versions whose quota this rule counts against.
-    fn counts_for(&self, version: IpVersion) -> bool {
-        match self.source {
-            RuleSource::Cidr(c) => c.version() == version,
-            RuleSource::Reference(_) => true,
+    /// How many rules of `version`'s quota this rule takes; `Err` with the prefix list's id when it references
+    /// a list whose weight is unknown.
+    fn weight(&self, version: IpVersion, lists: &PrefixListWeights) -> std::result::Result<usize, String> {
+        match &self.source {
+            RuleSource::Cidr(c) => Ok(usize::from(c.version() == version)),
+            RuleSource::Reference(_) => Ok(1),
+            RuleSource::PrefixList(id) => match lists.get(id) {
+                Some(list) if list.version == version => Ok(list.weight),
+                Some(_) => Ok(0),
+                None => Err(id.clone()),
+            },
         }
     }
 }
@@ -235,50 +292,54 @@ pub fn unmanaged(port: u16, wanted: &BTreeSet<Cidr>, group: &Group) -> Unmanaged
     out
 }
 
+/// The rules quota a set is planned within.
+#[derive(Debug, Clone, Copy)]
+pub struct Quota<'a> {
+    /// Ingress rules a group may hold per IP version.
+    pub max_rules: usize,
+    /// The weights of the prefix lists the set's groups reference.
+    pub prefix_lists: &'a PrefixListWeights,
+}
+
+impl Quota<'static> {
+    /// `max_rules` per group per IP version, for groups that reference no prefix list.
+    pub fn new(max_rules: usize) -> Quota<'static> {
+        static NONE: PrefixListWeights = BTreeMap::new();
+        Quota {
+            max_rules,
+            prefix_lists: &NONE,
+        }
+    }
+}
+
+/// Free rule slots of one group for one IP version.
+#[derive(Debug, Clone, Copy)]
+struct Room {
+    /// Index of the group in id order.
+    group: usize,
+    /// Free before any revoke.
+    now: usize,
+    /// Freed by this group's planned revokes.
+    freed: usize,
+}
+
 /// Plan one set: `groups` are its groups (any order), `wanted` the CIDRs it must hold on `key.port`.
-pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], max_rules: usize) -> Result<SetPlan> {
+pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], quota: Quota<'_>) -> Result<SetPlan> {
     let mut groups: Vec<&Group> = groups.iter().collect();
     groups.sort_by(|a, b| a.id.cmp(&b.id));
 
-    let mut changes: BTreeMap<&str, GroupPlan> = BTreeMap::new();
-    // Our copy of each wanted CIDR that stays: the first found, in group id order.
-    let mut held: BTreeSet<Cidr> = BTreeSet::new();
-    for group in &groups {
-        for (cidr, port) in group.rules.iter().filter_map(Rule::ours) {
-            if port == key.port && wanted.contains(&cidr) && held.insert(cidr) {
-                continue;
-            }
-            let plan = changes.entry(&group.id).or_default();
-            plan.revoke.entry(port).or_default().insert(cidr);
-        }
-    }
-    let admitted = |cidr: &Cidr| {
-        groups
-            .iter()
-            .any(|g| g.rules.iter().any(|r| r.ours().is_none() && r.admits(*cidr, key.port)))
-    };
+    let (mut changes, held) = stale_rules(key, wanted, &groups);
     let missing: BTreeSet<Cidr> = wanted
         .iter()
-        .filter(|c| !held.contains(c) && !admitted(c))
+        .filter(|c| !held.contains(c) && !admitted_by_hand(key, &groups, **c))
         .copied()
         .collect();
 
     let mut room_left = BTreeMap::new();
     for version in IpVersion::ALL {
         let missing: Vec<Cidr> = missing.iter().filter(|c| c.version() == version).copied().collect();
-        // (room before any revoke, room freed by this group's revokes), per group in id order.
-        let rooms: Vec<(usize, usize)> = groups
-            .iter()
-            .map(|g| {
-                let used = g.rules.iter().filter(|r| r.counts_for(version)).count();
-                let revoked = changes.get(g.id.as_str()).map_or(0, |p| {
-                    p.revoke.values().flatten().filter(|c| c.version() == version).count()
-                });
-                let now = max_rules.saturating_sub(used);
-                (now, max_rules.saturating_sub(used - revoked) - now)
-            })
-            .collect();
-        let total: usize = rooms.iter().map(|(now, freed)| now + freed).sum();
+        let rooms = rooms(key, &groups, &changes, version, quota)?;
+        let total: usize = rooms.iter().map(|r| r.now + r.freed).sum();
         if missing.len() > total {
             let needed = missing.len() - total;
             return Err(Error::SetTooSmall {
@@ -286,30 +347,12 @@ pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], max_rul
                 version: version.as_str(),
                 needed,
                 groups: groups.len(),
-                max_rules,
-                more_groups: needed.div_ceil(max_rules.max(1)),
+                max_rules: quota.max_rules,
+                more_groups: needed.div_ceil(quota.max_rules.max(1)),
             });
         }
         room_left.insert(version, total - missing.len());
-        let mut todo = missing.into_iter();
-        for after_revoke in [false, true] {
-            let mut order: Vec<(usize, usize)> = rooms
-                .iter()
-                .enumerate()
-                .map(|(i, (now, freed))| (if after_revoke { *freed } else { *now }, i))
-                .collect();
-            // Most room first; ties by group id.
-            order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            for (room, index) in order {
-                let plan = changes.entry(&groups[index].id).or_default();
-                let target = if after_revoke {
-                    &mut plan.authorize_after_revoke
-                } else {
-                    &mut plan.authorize
-                };
-                target.extend(todo.by_ref().take(room));
-            }
-        }
+        place(&mut changes, &groups, &rooms, missing);
     }
 
     changes.retain(|_, plan| !plan.is_empty());
@@ -320,8 +363,169 @@ pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], max_rul
         added,
         unchanged: wanted.len() - added,
         room_left,
-        capacity: groups.len() * max_rules,
+        capacity: groups.len() * quota.max_rules,
     })
+}
+
+/// Our rules to revoke (stale CIDRs, other ports, second copies) per group, and the wanted CIDRs we hold: the
+/// first copy found, in group id order, stays.
+fn stale_rules<'g>(
+    key: &SetKey,
+    wanted: &BTreeSet<Cidr>,
+    groups: &[&'g Group],
+) -> (BTreeMap<&'g str, GroupPlan>, BTreeSet<Cidr>) {
+    let mut changes: BTreeMap<&str, GroupPlan> = BTreeMap::new();
+    let mut held: BTreeSet<Cidr> = BTreeSet::new();
+    for group in groups {
+        for (cidr, port) in group.rules.iter().filter_map(Rule::ours) {
+            if port == key.port && wanted.contains(&cidr) && held.insert(cidr) {
+                continue;
+            }
+            let plan = changes.entry(&group.id).or_default();
+            plan.revoke.entry(port).or_default().insert(cidr);
+        }
+    }
+    (changes, held)
+}
+
+/// Whether a rule we did not create already lets `cidr` in on the set's port.
+fn admitted_by_hand(key: &SetKey, groups: &[&Group], cidr: Cidr) -> bool {
+    groups
+        .iter()
+        .any(|g| g.rules.iter().any(|r| r.ours().is_none() && r.admits(cidr, key.port)))
+}
+
+/// Each group's room for `version`, in group id order.
+fn rooms(
+    key: &SetKey,
+    groups: &[&Group],
+    changes: &BTreeMap<&str, GroupPlan>,
+    version: IpVersion,
+    quota: Quota<'_>,
+) -> Result<Vec<Room>> {
+    groups
+        .iter()
+        .enumerate()
+        .map(|(index, g)| {
+            let mut used = 0;
+            for rule in &g.rules {
+                used += rule
+                    .weight(version, quota.prefix_lists)
+                    .map_err(|prefix_list| Error::PrefixListUnknown {
+                        set: key.to_string(),
+                        group: g.id.clone(),
+                        prefix_list,
+                    })?;
+            }
+            let revoked = changes.get(g.id.as_str()).map_or(0, |p| {
+                p.revoke.values().flatten().filter(|c| c.version() == version).count()
+            });
+            let now = quota.max_rules.saturating_sub(used);
+            Ok(Room {
+                group: index,
+                now,
+                freed: quota.max_rules.saturating_sub(used - revoked) - now,
+            })
+        })
+        .collect()
+}
+
+/// Spread `missing` over the groups: the room that needs no revoke first, the group with the most room first
+/// (ties by group id), then the room the revokes free.
+fn place<'g>(changes: &mut BTreeMap<&'g str, GroupPlan>, groups: &[&'g Group], rooms: &[Room], missing: Vec<Cidr>) {
+    let mut todo = missing.into_iter();
+    for after_revoke in [false, true] {
+        let mut order: Vec<(usize, usize)> = rooms
+            .iter()
+            .map(|r| (if after_revoke { r.freed } else { r.now }, r.group))
+            .collect();
+        order.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        for (room, index) in order {
+            let plan = changes.entry(&groups[index].id).or_default();
+            let target = if after_revoke {
+                &mut plan.authorize_after_revoke
+            } else {
+                &mut plan.authorize
+            };
+            target.extend(todo.by_ref().take(room));
+        }
+    }
+}
+
+/// The tag, on each group of a set, that records the file last applied to the set (see [`AppliedMark`]).
+pub const SYNC_TOKEN_TAG: &str = "cloudfront-sg-sync:synctoken";
+
+/// What a set last had applied: the file's `syncToken` and the IP versions it had ranges of for the set's
+/// scope. Written as the [`SYNC_TOKEN_TAG`] tag, `1787411825 ipv4 ipv6`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct AppliedMark {
+    pub sync_token: u64,
+    pub versions: BTreeSet<IpVersion>,
+}
+
+impl AppliedMark {
+    /// The mark of `wanted` (the set's ranges) from the file with `sync_token`.
+    pub fn of(sync_token: u64, wanted: &BTreeSet<Cidr>) -> AppliedMark {
+        AppliedMark {
+            sync_token,
+            versions: wanted.iter().map(Cidr::version).collect(),
+        }
+    }
+
+    /// Read a tag value; `None` if it is not one we wrote.
+    pub fn parse(value: &str) -> Option<AppliedMark> {
+        let mut words = value.split(' ');
+        let sync_token = crate::ip_ranges::parse_sync_token(words.next()?)?;
+        let versions = words
+            .map(|w| IpVersion::ALL.into_iter().find(|v| v.as_str() == w))
+            .collect::<Option<BTreeSet<IpVersion>>>()?;
+        Some(AppliedMark { sync_token, versions })
+    }
+}
+
+impl fmt::Display for AppliedMark {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.sync_token)?;
+        self.versions.iter().try_for_each(|v| write!(f, " {v}"))
+    }
+}
+
+/// The newest mark among a set's groups (a group added to the set later has none, or an older one).
+pub fn applied_mark<'a>(marks: impl IntoIterator<Item = Option<&'a AppliedMark>>) -> Option<&'a AppliedMark> {
+    marks.into_iter().flatten().max()
+}
+
+/// The empty-selection guard of one set, per IP version: a selected version for which the file has no ranges
+/// of the set's scope, while the set holds our rules of that version or the file applied before had ranges of
+/// it, is refused (a truncated or reformatted file must not revoke them). A version that is simply empty, where
+/// the set holds nothing of ours, is in sync.
+pub fn check_not_emptied(
+    key: &SetKey,
+    wanted: &BTreeSet<Cidr>,
+    selected: &BTreeSet<IpVersion>,
+    groups: &[Group],
+    applied: Option<&AppliedMark>,
+) -> Result<()> {
+    for version in selected {
+        if wanted.iter().any(|c| c.version() == *version) {
+            continue;
+        }
+        let held = groups
+            .iter()
+            .flat_map(|g| g.rules.iter().filter_map(Rule::ours))
+            .filter(|(c, _)| c.version() == *version)
+            .count();
+        let before = applied.filter(|m| m.versions.contains(version));
+        if held > 0 || before.is_some() {
+            return Err(Error::EmptyRanges {
+                set: key.to_string(),
+                version: version.as_str(),
+                held,
+                previous_token: before.map(|m| m.sync_token),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -371,6 +575,10 @@ mod tests {
         }
     }
 
+    fn quota(max_rules: usize) -> Quota<'static> {
+        Quota::new(max_rules)
+    }
+
     fn group(id: &str, rules: Vec<Rule>) -> Group {
         Group { id: id.into(), rules }
     }
@@ -413,7 +621,7 @@ mod tests {
                 vec![hand_made(RuleProtocol::Tcp, Some(22), Some(22), "192.0.2.0/24")],
             ),
         ];
-        let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
+        let plan = plan_set(&key(), &wanted, &groups, quota(60)).unwrap();
         assert_eq!(plan.changes["sg-b"].authorize.len(), 60);
         assert_eq!(plan.changes["sg-a"].authorize.len(), 40);
         assert!(
@@ -429,8 +637,20 @@ mod tests {
     #[test]
     fn placement_is_deterministic_whatever_the_input_order() {
         let wanted = v4(0, 100);
-        let a = plan_set(&key(), &wanted, &[group("sg-1", vec![]), group("sg-2", vec![])], 60).unwrap();
-        let b = plan_set(&key(), &wanted, &[group("sg-2", vec![]), group("sg-1", vec![])], 60).unwrap();
+        let a = plan_set(
+            &key(),
+            &wanted,
+            &[group("sg-1", vec![]), group("sg-2", vec![])],
+            quota(60),
+        )
+        .unwrap();
+        let b = plan_set(
+            &key(),
+            &wanted,
+            &[group("sg-2", vec![]), group("sg-1", vec![])],
+            quota(60),
+        )
+        .unwrap();
         assert_eq!(a, b);
         assert_eq!(a.changes["sg-1"].authorize.len(), 60);
     }
@@ -442,7 +662,7 @@ mod tests {
             "sg-1",
             vec![ours("13.32.0.0/15", 443), ours("2600:9000::/28", 443)],
         )];
-        let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
+        let plan = plan_set(&key(), &wanted, &groups, quota(60)).unwrap();
         assert!(plan.changes.is_empty());
         assert_eq!((plan.added, plan.removed, plan.unchanged), (0, 0, 2));
     }
@@ -453,7 +673,7 @@ mod tests {
         let mut full: Vec<Rule> = v4(0, 9).iter().map(|c| ours(&c.to_string(), 443)).collect();
         full.push(ours("10.9.9.0/24", 443)); // stale
         let groups = [group("sg-1", full), group("sg-2", vec![ours("10.0.9.0/24", 443)])];
-        let plan = plan_set(&key(), &wanted, &groups, 10).unwrap();
+        let plan = plan_set(&key(), &wanted, &groups, quota(10)).unwrap();
         assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.9.9.0/24"]));
         assert!(plan.changes["sg-1"].authorize.is_empty());
         assert_eq!(plan.changes["sg-2"].authorize, set(&["10.0.10.0/24", "10.0.11.0/24"]));
@@ -478,7 +698,7 @@ mod tests {
                 ours("198.18.0.0/15", 443),
             ],
         )];
-        let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
+        let plan = plan_set(&key(), &wanted, &groups, quota(60)).unwrap();
         let p = &plan.changes["sg-1"];
         assert_eq!(p.authorize, set(&["52.84.0.0/15"]));
         assert_eq!(
@@ -495,7 +715,12 @@ mod tests {
             "sg-1",
             vec![hand_made(RuleProtocol::Tcp, Some(0), Some(65535), "13.32.0.0/15")],
         )];
-        assert!(plan_set(&key(), &wanted, &groups, 60).unwrap().changes.is_empty());
+        assert!(
+            plan_set(&key(), &wanted, &groups, quota(60))
+                .unwrap()
+                .changes
+                .is_empty()
+        );
     }
 
     #[test]
@@ -505,7 +730,7 @@ mod tests {
             group("sg-2", vec![ours("13.32.0.0/15", 443)]),
             group("sg-1", vec![ours("13.32.0.0/15", 443)]),
         ];
-        let plan = plan_set(&key(), &wanted, &groups, 60).unwrap();
+        let plan = plan_set(&key(), &wanted, &groups, quota(60)).unwrap();
         assert_eq!(plan.changes.len(), 1);
         assert_eq!(revoked(&plan.changes["sg-2"]), set(&["13.32.0.0/15"]));
         assert_eq!((plan.added, plan.removed, plan.unchanged), (0, 1, 1));
@@ -515,14 +740,14 @@ mod tests {
     fn quota_is_counted_per_ip_version_with_references_counting_for_both() {
         // 3 slots: one reference leaves 2 for IPv4 and 2 for IPv6.
         let wanted = set(&["10.0.0.0/24", "10.0.1.0/24", "2600::/32", "2601::/32"]);
-        let plan = plan_set(&key(), &wanted, &[group("sg-1", vec![reference("sg-x")])], 3).unwrap();
+        let plan = plan_set(&key(), &wanted, &[group("sg-1", vec![reference("sg-x")])], quota(3)).unwrap();
         assert_eq!(plan.changes["sg-1"].authorize, wanted);
         assert_eq!(plan.room_left[&IpVersion::Ipv4], 0);
         assert_eq!(plan.room_left[&IpVersion::Ipv6], 0);
         assert!((plan.fullness() - 1.0).abs() < f64::EPSILON);
 
         let too_many = set(&["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]);
-        let err = plan_set(&key(), &too_many, &[group("sg-1", vec![reference("sg-x")])], 3).unwrap_err();
+        let err = plan_set(&key(), &too_many, &[group("sg-1", vec![reference("sg-x")])], quota(3)).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -537,9 +762,167 @@ mod tests {
         );
     }
 
+    fn list_ref(id: &str) -> Rule {
+        Rule {
+            source: RuleSource::PrefixList(id.into()),
+            ..reference("unused")
+        }
+    }
+
+    #[test]
+    fn a_prefix_list_reference_counts_its_weight_for_its_own_ip_version() {
+        // 60 slots; a customer-managed IPv4 list of MaxEntries 50 leaves 10 IPv4 slots and all 60 IPv6 ones.
+        let lists = PrefixListWeights::from([
+            (
+                "pl-v4".to_string(),
+                PrefixListWeight {
+                    version: IpVersion::Ipv4,
+                    weight: 50,
+                },
+            ),
+            (
+                "pl-cf6".to_string(),
+                PrefixListWeight {
+                    version: IpVersion::Ipv6,
+                    weight: 55,
+                },
+            ),
+        ]);
+        let quota = Quota {
+            max_rules: 60,
+            prefix_lists: &lists,
+        };
+        let groups = [group("sg-1", vec![list_ref("pl-v4")])];
+        let plan = plan_set(&key(), &v4(0, 10), &groups, quota).unwrap();
+        assert_eq!(plan.room_left[&IpVersion::Ipv4], 0);
+        assert_eq!(plan.room_left[&IpVersion::Ipv6], 60);
+
+        let err = plan_set(&key(), &v4(0, 11), &groups, quota).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::SetTooSmall {
+                    version: "ipv4",
+                    needed: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        // AWS's IPv6 CloudFront list weighs 55 against IPv6 only.
+        let groups = [group("sg-1", vec![list_ref("pl-cf6")])];
+        let plan = plan_set(&key(), &v4(0, 60), &groups, quota).unwrap();
+        assert_eq!(plan.room_left[&IpVersion::Ipv6], 5);
+    }
+
+    #[test]
+    fn a_prefix_list_of_unknown_size_fails_the_set_naming_the_list() {
+        let groups = [group("sg-1", vec![list_ref("pl-gone")])];
+        let err = plan_set(&key(), &v4(0, 1), &groups, quota(60)).unwrap_err();
+        assert!(
+            matches!(&err, Error::PrefixListUnknown { group, prefix_list, .. } if group == "sg-1" && prefix_list == "pl-gone"),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn aws_managed_lists_weigh_their_documented_weight_and_others_their_max_entries() {
+        assert_eq!(
+            prefix_list_weight("com.amazonaws.global.cloudfront.origin-facing", None),
+            Some(55)
+        );
+        assert_eq!(
+            prefix_list_weight("com.amazonaws.global.ipv6.cloudfront.origin-facing", Some(1)),
+            Some(55)
+        );
+        assert_eq!(prefix_list_weight("com.amazonaws.eu-west-1.s3", None), Some(1));
+        assert_eq!(prefix_list_weight("com.amazonaws.eu-west-1.s3express", None), Some(6));
+        assert_eq!(
+            prefix_list_weight("com.amazonaws.us-east-1.ipv6.route53-healthchecks", None),
+            Some(25)
+        );
+        assert_eq!(prefix_list_weight("my-office", Some(20)), Some(20));
+        assert_eq!(prefix_list_weight("com.amazonaws.us-east-1.new-service", None), None);
+    }
+
+    #[test]
+    fn an_empty_version_is_refused_only_where_we_hold_rules_or_the_last_file_had_ranges() {
+        let selected = BTreeSet::from(IpVersion::ALL);
+        let only_v4 = set(&["13.32.0.0/15"]);
+        let holding_v6 = [group(
+            "sg-1",
+            vec![ours("13.32.0.0/15", 443), ours("2600:9000::/28", 443)],
+        )];
+        let err = check_not_emptied(&key(), &only_v4, &selected, &holding_v6, None).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::EmptyRanges {
+                    version: "ipv6",
+                    held: 1,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("nothing was written"), "{err}");
+
+        // Nothing of ours for IPv6 and no earlier file with IPv6 ranges: simply in sync.
+        let holding_v4 = [group("sg-1", vec![ours("13.32.0.0/15", 443)])];
+        check_not_emptied(&key(), &only_v4, &selected, &holding_v4, None).unwrap();
+        let v4_mark = AppliedMark::of(5, &only_v4);
+        check_not_emptied(&key(), &only_v4, &selected, &holding_v4, Some(&v4_mark)).unwrap();
+
+        // The file applied before had IPv6 ranges: refused even with no rule of ours held (hand-made ones).
+        let both_mark = AppliedMark::of(5, &set(&["13.32.0.0/15", "2600:9000::/28"]));
+        let err = check_not_emptied(&key(), &only_v4, &selected, &holding_v4, Some(&both_mark)).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::EmptyRanges {
+                    previous_token: Some(5),
+                    held: 0,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("syncToken 5"), "{err}");
+
+        // A version that is not selected is not guarded: switching it off revokes our rules of it.
+        let v4_only = BTreeSet::from([IpVersion::Ipv4]);
+        check_not_emptied(&key(), &only_v4, &v4_only, &holding_v6, Some(&both_mark)).unwrap();
+    }
+
+    #[test]
+    fn applied_marks_round_trip_and_the_newest_wins() {
+        let mark = AppliedMark::of(1_787_411_825, &set(&["13.32.0.0/15", "2600:9000::/28"]));
+        assert_eq!(mark.to_string(), "1787411825 ipv4 ipv6");
+        assert_eq!(AppliedMark::parse("1787411825 ipv4 ipv6"), Some(mark.clone()));
+        assert_eq!(
+            AppliedMark::parse("1787411825"),
+            Some(AppliedMark {
+                sync_token: 1_787_411_825,
+                versions: BTreeSet::new()
+            })
+        );
+        for bad in ["", "x", "12 ipv5", "-1 ipv4", "12  ipv4"] {
+            assert_eq!(AppliedMark::parse(bad), None, "{bad}");
+        }
+        let older = AppliedMark::parse("1700000000 ipv4").unwrap();
+        assert_eq!(applied_mark([Some(&older), None, Some(&mark)]), Some(&mark));
+        assert_eq!(applied_mark([None, None]), None);
+    }
+
     #[test]
     fn a_set_that_cannot_hold_its_ranges_says_how_many_groups_it_needs() {
-        let err = plan_set(&key(), &v4(0, 211), &[group("sg-1", vec![]), group("sg-2", vec![])], 60).unwrap_err();
+        let err = plan_set(
+            &key(),
+            &v4(0, 211),
+            &[group("sg-1", vec![]), group("sg-2", vec![])],
+            quota(60),
+        )
+        .unwrap_err();
         let Error::SetTooSmall {
             needed,
             groups,
@@ -562,7 +945,7 @@ mod tests {
         let rules = ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24", "10.9.0.0/24"]
             .map(|s| ours(s, 443))
             .to_vec();
-        let plan = plan_set(&key(), &wanted, &[group("sg-1", rules)], 4).unwrap();
+        let plan = plan_set(&key(), &wanted, &[group("sg-1", rules)], quota(4)).unwrap();
         let p = &plan.changes["sg-1"];
         assert!(p.authorize.is_empty());
         assert_eq!(revoked(p), set(&["10.9.0.0/24"]));
@@ -574,7 +957,7 @@ mod tests {
     fn new_ranges_prefer_room_that_needs_no_revoke_first() {
         let wanted = set(&["10.0.0.0/24", "10.0.1.0/24"]);
         let groups = [group("sg-1", vec![ours("10.9.0.0/24", 443)]), group("sg-2", vec![])];
-        let plan = plan_set(&key(), &wanted, &groups, 1).unwrap();
+        let plan = plan_set(&key(), &wanted, &groups, quota(1)).unwrap();
         assert_eq!(plan.changes["sg-2"].authorize, set(&["10.0.0.0/24"]));
         assert_eq!(plan.changes["sg-1"].authorize_after_revoke, set(&["10.0.1.0/24"]));
         assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.9.0.0/24"]));
@@ -589,7 +972,7 @@ mod tests {
                 hand_made(RuleProtocol::Tcp, Some(443), Some(443), "10.1.0.0/24"),
             ],
         )];
-        let plan = plan_set(&key(), &BTreeSet::new(), &groups, 60).unwrap();
+        let plan = plan_set(&key(), &BTreeSet::new(), &groups, quota(60)).unwrap();
         assert_eq!(revoked(&plan.changes["sg-1"]), set(&["10.0.0.0/24"]));
         assert_eq!(plan.removed, 1);
     }

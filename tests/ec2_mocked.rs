@@ -11,9 +11,11 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::operation::authorize_security_group_ingress::{
     AuthorizeSecurityGroupIngressInput, AuthorizeSecurityGroupIngressOutput,
 };
+use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
+use aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
-use aws_sdk_ec2::types::{SecurityGroup, Tag};
+use aws_sdk_ec2::types::{IpPermission, IpRange, ManagedPrefixList, PrefixListId, SecurityGroup, Tag};
 use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::config::Config;
@@ -44,18 +46,26 @@ fn ec2_error(code: &str) -> String {
 }
 
 fn group(id: &str, vpc: &str) -> SecurityGroup {
+    tagged(id, vpc).build()
+}
+
+/// A group tagged as a `cloudfront_g` https set of `vpc`, to finish building.
+fn tagged(id: &str, vpc: &str) -> aws_sdk_ec2::types::builders::SecurityGroupBuilder {
     SecurityGroup::builder()
         .group_id(id)
         .vpc_id(vpc)
         .tags(Tag::builder().key("Name").value("cloudfront_g").build())
         .tags(Tag::builder().key("AutoUpdate").value("true").build())
         .tags(Tag::builder().key("Protocol").value("https").build())
-        .build()
 }
 
 fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
     let retry = ec2::retry_config(config);
-    let client: Client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules, |b| b
+    // Recording the file applied (CreateTags) always succeeds here.
+    let tags = mock!(Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
+    let mut rules = rules.to_vec();
+    rules.push(&tags);
+    let client: Client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules, |b| b
         .retry_config(retry.clone()));
     Ec2Groups::from_clients(BTreeMap::from([("us-east-1".to_string(), client)]))
 }
@@ -251,8 +261,140 @@ async fn a_revoke_refused_as_not_found_is_retried_one_by_one() {
             .map(|s| s.parse().unwrap())
             .collect(),
     )]);
-    groups.revoke("us-east-1", "sg-1", &rules).await.unwrap();
+    let revoked = groups.revoke("us-east-1", "sg-1", &rules).await.unwrap();
     assert_eq!(revoke.num_calls(), 3);
+    assert_eq!(revoked, 1, "the rule already gone is not counted");
+}
+
+#[tokio::test]
+async fn rules_ec2_reports_as_unknown_are_not_counted_as_revoked() {
+    // EC2 answers a revoke of rules that are already gone with success and lists them as unknown.
+    let revoke = mock!(Client::revoke_security_group_ingress).then_output(|| {
+        RevokeSecurityGroupIngressOutput::builder()
+            .r#return(true)
+            .unknown_ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol("tcp")
+                    .from_port(443)
+                    .to_port(443)
+                    .ip_ranges(IpRange::builder().cidr_ip("10.0.1.0/24").build())
+                    .build(),
+            )
+            .build()
+    });
+    let groups = client(&test_config(), &[&revoke]);
+    let rules = BTreeMap::from([(
+        443,
+        ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]
+            .iter()
+            .map(|s| s.parse().unwrap())
+            .collect(),
+    )]);
+    assert_eq!(groups.revoke("us-east-1", "sg-1", &rules).await.unwrap(), 2);
+}
+
+/// A tagged group that holds one rule referencing prefix list `list`.
+fn group_referencing(id: &str, list: &str) -> SecurityGroup {
+    tagged(id, "vpc-1")
+        .ip_permissions(
+            IpPermission::builder()
+                .ip_protocol("tcp")
+                .from_port(443)
+                .to_port(443)
+                .prefix_list_ids(PrefixListId::builder().prefix_list_id(list).build())
+                .build(),
+        )
+        .build()
+}
+
+#[tokio::test]
+async fn a_prefix_list_reference_weighs_its_max_entries_so_a_full_set_fails_clearly_with_no_write() {
+    // The newest file's 118 GLOBAL IPv4 ranges over two groups at 60: counted as 1 rule, a reference to a list
+    // of MaxEntries 10 would leave room for 119 and EC2 would refuse the writes on every run. Counted as
+    // EC2 counts it, the set lacks 8 rules: it fails with SetTooSmall and nothing is written.
+    let describe = mock!(Client::describe_security_groups).then_output(|| {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(group_referencing("sg-1", "pl-office"))
+            .security_groups(group("sg-2", "vpc-1"))
+            .build()
+    });
+    let lists = mock!(Client::describe_managed_prefix_lists)
+        .match_requests(|req| {
+            let filter = &req.filters()[0];
+            filter.name() == Some("prefix-list-id") && filter.values() == ["pl-office"]
+        })
+        .then_output(|| {
+            DescribeManagedPrefixListsOutput::builder()
+                .prefix_lists(
+                    ManagedPrefixList::builder()
+                        .prefix_list_id("pl-office")
+                        .prefix_list_name("office")
+                        .address_family("IPv4")
+                        .max_entries(10)
+                        .build(),
+                )
+                .build()
+        });
+    let calls = Calls::default();
+    let authorize = recording_authorize(&calls);
+    let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv4")]);
+    let groups = client(&config, &[&describe, &lists, &authorize]);
+    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
+        .await
+        .unwrap();
+    assert_eq!(lists.num_calls(), 1, "one DescribeManagedPrefixLists for the region");
+    assert_eq!(authorize.num_calls(), 0);
+    let error = summary.sets[0].error.as_deref().unwrap();
+    assert!(error.contains("needs 8 more ipv4 rule(s)"), "{error}");
+}
+
+#[tokio::test]
+async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_no_lookup() {
+    // AWS-managed lists carry no MaxEntries: the documented weight is used. 55 + 60 IPv4 slots = 65 of 120.
+    let describe = mock!(Client::describe_security_groups).then_output(|| {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(group_referencing("sg-1", "pl-3b927c52"))
+            .security_groups(group("sg-2", "vpc-1"))
+            .build()
+    });
+    let lists = mock!(Client::describe_managed_prefix_lists).then_output(|| {
+        DescribeManagedPrefixListsOutput::builder()
+            .prefix_lists(
+                ManagedPrefixList::builder()
+                    .prefix_list_id("pl-3b927c52")
+                    .prefix_list_name("com.amazonaws.global.cloudfront.origin-facing")
+                    .address_family("IPv4")
+                    .owner_id("AWS")
+                    .build(),
+            )
+            .build()
+    });
+    let authorize = recording_authorize(&Calls::default());
+    let config = config(&[
+        ("AWS_REGION", "us-east-1"),
+        ("IP_VERSIONS", "ipv4"),
+        ("SERVICE", "CLOUDFRONT_ORIGIN_FACING"),
+    ]);
+    let groups = client(&config, &[&describe, &lists, &authorize]);
+    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
+        .await
+        .unwrap();
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    // 44 origin-facing GLOBAL IPv4 ranges: 120 slots - 55 - 44 = 21.
+    assert_eq!(summary.sets[0].room_left[&IpVersion::Ipv4], 21);
+
+    let plain = mock!(Client::describe_security_groups).then_output(|| {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(group("sg-1", "vpc-1"))
+            .build()
+    });
+    let lists = mock!(Client::describe_managed_prefix_lists)
+        .then_output(|| DescribeManagedPrefixListsOutput::builder().build());
+    let groups = client(&config, &[&plain, &lists, &authorize]);
+    sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
+        .await
+        .unwrap();
+    assert_eq!(lists.num_calls(), 0);
 }
 
 #[tokio::test]

@@ -12,6 +12,10 @@ use cloudfront_sg_sync::ip_ranges::Scope;
 use cloudfront_sg_sync::sync::SetStatus;
 use common::*;
 
+fn schedule() -> serde_json::Value {
+    serde_json::json!({"detail-type": "Scheduled Event"})
+}
+
 #[tokio::test]
 async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions() {
     let w = world(NEWEST, 4, 4).await;
@@ -63,6 +67,137 @@ async fn the_same_notification_again_writes_nothing() {
     );
     assert_eq!(summary.sets[0].unchanged, 150);
     assert_eq!(w.state(&w.global).await, before_g);
+    assert_eq!(again.ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
+/// The value of the tag recording the file applied, on `group`.
+async fn applied_tag(w: &World, group: &str) -> Option<String> {
+    let out = w
+        .client
+        .describe_security_groups()
+        .group_ids(group)
+        .send()
+        .await
+        .unwrap();
+    out.security_groups()[0]
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some(cloudfront_sg_sync::plan::SYNC_TOKEN_TAG))
+        .and_then(|t| t.value().map(str::to_owned))
+}
+
+#[tokio::test]
+async fn the_file_applied_is_tagged_on_every_group_and_an_older_file_is_then_refused() {
+    let w = world(PAIR_A_NEW, 4, 4).await;
+    let app = w.app(&[]).await;
+    let summary = app.handle(&schedule(), None).await.unwrap();
+    assert_eq!(
+        app.ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst),
+        2,
+        "one per set"
+    );
+    for g in &w.global {
+        assert_eq!(applied_tag(&w, g).await.as_deref(), Some("1763416705 ipv4 ipv6"), "{g}");
+    }
+    for g in &w.regional {
+        assert_eq!(applied_tag(&w, g).await.as_deref(), Some("1763416705 ipv4"), "{g}");
+    }
+    assert!(summary.sets.iter().all(|s| s.previous_synctoken.is_none()));
+
+    // A scheduled run served an older copy (a lagging CDN edge): every set keeps the newer file.
+    w.server.set(Reply::Body(fixture(PAIR_A_OLD)));
+    let app = w.app(&[]).await;
+    let summary = app.handle(&schedule(), None).await.unwrap();
+    assert_eq!(
+        (
+            app.ec2.writes(),
+            app.ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst)
+        ),
+        (0, 0)
+    );
+    for set in &summary.sets {
+        assert_eq!(set.status, SetStatus::OlderFile, "{set:?}");
+        assert_eq!(set.previous_synctoken, Some(1_763_416_705));
+    }
+    let new = selection(&fixture(PAIR_A_NEW));
+    assert_eq!(w.state(&w.global).await, *new.ranges(Scope::Global));
+    assert_eq!(w.state(&w.regional).await, *new.ranges(Scope::Regional));
+
+    // The newer file again: in sync, nothing written.
+    w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
+    let app = w.app(&[]).await;
+    let summary = app.handle(&schedule(), None).await.unwrap();
+    assert!(summary.sets.iter().all(|s| s.status == SetStatus::InSync));
+    assert_eq!(
+        (
+            app.ec2.writes(),
+            app.ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst)
+        ),
+        (0, 0)
+    );
+}
+
+#[tokio::test]
+async fn a_file_older_than_its_notification_is_fetched_again_until_the_new_one_is_published() {
+    let w = world(PAIR_A_OLD, 4, 4).await;
+    let app = w.app(&[("LAGGING_FILE_WAIT_SECONDS", "20")]).await;
+    let event = notification_for(&fixture(PAIR_A_NEW));
+    let publish_later = async {
+        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
+    };
+    let (summary, ()) = tokio::join!(app.handle(&event, None), publish_later);
+    let summary = summary.unwrap();
+    assert!(!summary.late_notification);
+    assert_eq!(summary.synctoken, "1763416705");
+    assert_eq!(w.server.requests(), 2, "fetched again once, after 5 s");
+    assert_eq!(
+        w.state(&w.global).await,
+        *selection(&fixture(PAIR_A_NEW)).ranges(Scope::Global)
+    );
+}
+
+#[tokio::test]
+async fn ipv6_only_with_regional_sets_syncs_the_global_sets() {
+    // CloudFront has no regional IPv6 range: the regional sets are simply in sync, not an error.
+    let w = world(NEWEST, 4, 4).await;
+    let summary = w
+        .app(&[("IP_VERSIONS", "ipv6")])
+        .await
+        .handle(&schedule(), None)
+        .await
+        .unwrap();
+    let global = w.state(&w.global).await;
+    assert_eq!(global.len(), 32);
+    assert!(global.iter().all(|c| c.version() == IpVersion::Ipv6));
+    assert_eq!(
+        (summary.sets[0].status, summary.sets[1].status),
+        (SetStatus::Synced, SetStatus::InSync)
+    );
+    assert!(w.state(&w.regional).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_file_without_ipv6_prefixes_does_not_revoke_the_ipv6_rules_held() {
+    let w = world(NEWEST, 4, 4).await;
+    w.app(&[]).await.handle(&schedule(), None).await.unwrap();
+    let before = w.state(&w.global).await;
+
+    // The same file, a newer syncToken, and no ipv6_prefixes list at all.
+    let mut doc: serde_json::Value = serde_json::from_slice(&fixture(NEWEST)).unwrap();
+    doc.as_object_mut().unwrap().remove("ipv6_prefixes");
+    doc["syncToken"] = serde_json::json!("1900000000");
+    w.server.set(Reply::Body(serde_json::to_vec(&doc).unwrap()));
+    let app = w.app(&[]).await;
+    let summary = app.handle(&schedule(), None).await.unwrap_err();
+    assert_eq!(summary.kind(), "SetsFailed");
+    assert!(summary.to_string().contains("no ipv6 ranges"), "{summary}");
+    assert!(
+        summary.to_string().contains("holds 32 of our ipv6 rule(s)"),
+        "{summary}"
+    );
+    assert_eq!(app.ec2.writes(), 0);
+    assert_eq!(w.state(&w.global).await, before);
 }
 
 #[tokio::test]

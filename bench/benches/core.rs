@@ -73,16 +73,16 @@ fn bench(c: &mut Criterion) {
     g.bench_function("naive Value parse+select", |b| b.iter(|| naive(black_box(&newest))));
     g.bench_function("plan both sets", |b| {
         b.iter(|| {
-            plan::plan_set(&key(Scope::Global), ours.ranges(Scope::Global), &held_g, 60).unwrap();
-            plan::plan_set(&key(Scope::Regional), ours.ranges(Scope::Regional), &held_r, 60).unwrap();
+            plan::plan_set(&key(Scope::Global), ours.ranges(Scope::Global), &held_g, plan::Quota::new(60)).unwrap();
+            plan::plan_set(&key(Scope::Regional), ours.ranges(Scope::Regional), &held_r, plan::Quota::new(60)).unwrap();
         })
     });
     g.bench_function("md5+parse+select+plan", |b| {
         b.iter(|| {
             let _ = ip_ranges::md5_hex(black_box(&newest));
             let sel = ip_ranges::parse(black_box(&newest), &filter).unwrap();
-            plan::plan_set(&key(Scope::Global), sel.ranges(Scope::Global), &held_g, 60).unwrap();
-            plan::plan_set(&key(Scope::Regional), sel.ranges(Scope::Regional), &held_r, 60).unwrap();
+            plan::plan_set(&key(Scope::Global), sel.ranges(Scope::Global), &held_g, plan::Quota::new(60)).unwrap();
+            plan::plan_set(&key(Scope::Regional), sel.ranges(Scope::Regional), &held_r, plan::Quota::new(60)).unwrap();
         })
     });
     g.finish();

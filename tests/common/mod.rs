@@ -22,6 +22,7 @@ use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ec2::{Ec2Groups, SecurityGroups, TaggedGroup};
 use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
+use cloudfront_sg_sync::plan::{AppliedMark, PrefixListWeights};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -414,7 +415,10 @@ pub struct Counting<G> {
     pub authorizes: AtomicUsize,
     pub revokes: AtomicUsize,
     pub describes: AtomicUsize,
-    /// Groups written to.
+    pub prefix_list_describes: AtomicUsize,
+    /// CreateTags calls recording the file applied (not counted in `writes`: they change no rule).
+    pub tag_writes: AtomicUsize,
+    /// Groups whose rules were written to.
     pub touched: Mutex<BTreeSet<String>>,
 }
 
@@ -425,6 +429,8 @@ impl<G> Counting<G> {
             authorizes: AtomicUsize::new(0),
             revokes: AtomicUsize::new(0),
             describes: AtomicUsize::new(0),
+            prefix_list_describes: AtomicUsize::new(0),
+            tag_writes: AtomicUsize::new(0),
             touched: Mutex::new(BTreeSet::new()),
         }
     }
@@ -480,10 +486,29 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
         region: &str,
         group: &str,
         rules: &BTreeMap<u16, BTreeSet<Cidr>>,
-    ) -> cloudfront_sg_sync::Result<()> {
+    ) -> cloudfront_sg_sync::Result<usize> {
         self.revokes.fetch_add(1, Ordering::SeqCst);
         self.touched.lock().unwrap().insert(group.to_owned());
         self.inner.revoke(region, group, rules).await
+    }
+
+    async fn prefix_list_weights(
+        &self,
+        region: &str,
+        ids: &BTreeSet<String>,
+    ) -> cloudfront_sg_sync::Result<PrefixListWeights> {
+        self.prefix_list_describes.fetch_add(1, Ordering::SeqCst);
+        self.inner.prefix_list_weights(region, ids).await
+    }
+
+    async fn mark_applied(
+        &self,
+        region: &str,
+        groups: &[String],
+        mark: &AppliedMark,
+    ) -> cloudfront_sg_sync::Result<()> {
+        self.tag_writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.mark_applied(region, groups, mark).await
     }
 }
 
@@ -679,6 +704,8 @@ impl World {
             ("MAX_RULES_PER_GROUP", MAX),
             ("IP_RANGES_URL", self.server.url.as_str()),
             ("DOWNLOAD_ATTEMPTS", "2"),
+            // A file older than its notification fails at once here; the wait is tested on its own.
+            ("LAGGING_FILE_WAIT_SECONDS", "0"),
         ];
         v.extend_from_slice(extra);
         v

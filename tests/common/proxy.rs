@@ -55,6 +55,7 @@ impl Call {
             "AuthorizeSecurityGroupIngress"
                 | "RevokeSecurityGroupIngress"
                 | "UpdateSecurityGroupRuleDescriptionsIngress"
+                | "CreateTags"
         )
     }
 
