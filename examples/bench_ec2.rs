@@ -12,9 +12,9 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::ip_ranges::Scope;
-use cloudfront_sg_sync::source::HttpSource;
 use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults};
 use common::*;
@@ -31,10 +31,6 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn schedule() -> serde_json::Value {
-    serde_json::json!({"detail-type": "Scheduled Event"})
-}
-
 struct Row {
     figure: String,
     target: String,
@@ -48,11 +44,15 @@ async fn calls(rows: &mut Vec<Row>) {
     w.endpoint = proxy.endpoint.clone();
     let event = notification_for(&fixture(NEWEST));
     w.app(&[]).await.handle(&event, None).await.unwrap();
-    let writes = proxy.writes().len();
+    let writes = proxy.rule_writes().len();
     rows.push(Row {
-        figure: "first sync from empty (newest file, 8 groups): write calls per group".into(),
+        figure: "first sync from empty (newest file, 8 groups): rule write calls per group".into(),
         target: "≤ 2".into(),
-        measured: format!("{:.2} ({writes} writes / 8 groups)", writes as f64 / 8.0),
+        measured: format!(
+            "{:.2} ({writes} writes / 8 groups), + {} CreateTags (1 per set)",
+            writes as f64 / 8.0,
+            proxy.tag_writes()
+        ),
     });
     proxy.clear();
     w.app(&[]).await.handle(&event, None).await.unwrap();
@@ -92,16 +92,17 @@ async fn calls(rows: &mut Vec<Row>) {
             changed.insert(g.clone());
         }
     }
-    let written: BTreeSet<String> = proxy.writes().iter().filter_map(|c| c.group.clone()).collect();
+    let written: BTreeSet<String> = proxy.rule_writes().iter().filter_map(|c| c.group.clone()).collect();
     assert_eq!(written, changed);
     rows.push(Row {
         figure: "small real change (2025-11-17 pair, GLOBAL +6/-3): groups written / groups changed / groups".into(),
         target: "writes only on the groups that change".into(),
         measured: format!(
-            "{} / {} / 8 ({} write calls)",
+            "{} / {} / 8 ({} rule write calls, + {} CreateTags: 1 per set, the new syncToken)",
             written.len(),
             changed.len(),
-            proxy.writes().len()
+            proxy.rule_writes().len(),
+            proxy.tag_writes()
         ),
     });
 }

@@ -19,10 +19,7 @@ pub fn notification(data: &[u8]) {
 /// The ip-ranges.json parser, selector and planner never panic; selected CIDRs are canonical; a plan places
 /// every wanted CIDR exactly once.
 pub fn ip_ranges(data: &[u8]) {
-    let filter = Filter {
-        services: BTreeSet::from(["CLOUDFRONT".to_string(), "CLOUDFRONT_ORIGIN_FACING".to_string()]),
-        versions: BTreeSet::from(IpVersion::ALL),
-    };
+    let filter = Filter::new(&["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL);
     let _ = ip_ranges::md5_hex(data);
     let Ok(selection) = ip_ranges::parse(data, &filter) else {
         return;

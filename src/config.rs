@@ -104,6 +104,17 @@ impl Config {
         Config::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Read the settings from `(variable, value)` pairs, as if they were the environment (tests, benchmarks).
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Result<Config> {
+        Config::from_lookup(|name| {
+            pairs
+                .iter()
+                .rev()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        })
+    }
+
     /// Read the settings from `lookup` (the environment, or the CLI's flags over it).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
@@ -250,11 +261,9 @@ fn boolean(get: &impl Fn(&str) -> Option<String>, variable: &'static str, defaul
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config> {
-        let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        Config::from_lookup(|k| vars.get(k).cloned())
+        Config::from_pairs(vars)
     }
 
     #[test]

@@ -31,6 +31,14 @@ pub enum Error {
     #[error("download of {url} failed after {attempts} attempt(s): {reason}")]
     Download { url: String, attempts: u32, reason: String },
 
+    /// The HTTP client could not be built (TLS setup, proxy settings).
+    #[error("cannot build the HTTP client for downloads: {reason}")]
+    HttpClient { reason: String },
+
+    /// A local copy of ip-ranges.json (the CLI's `--ip-ranges-file`) could not be read.
+    #[error("cannot read {path}: {reason}")]
+    ReadFile { path: String, reason: String },
+
     /// The downloaded body is larger than the configured cap.
     #[error("download of {url} is larger than the cap of {limit} bytes")]
     TooLarge { url: String, limit: u64 },
@@ -96,6 +104,10 @@ pub enum Error {
     #[error("{what} stopped at the invocation deadline margin after {waited:?}: the next run finishes the work")]
     TimedOut { what: String, waited: Duration },
 
+    /// A region was asked for that no client was built for (not in `REGIONS`).
+    #[error("region {region} is not one of the configured REGIONS: no EC2 client was built for it")]
+    RegionNotConfigured { region: String },
+
     /// An EC2 API call failed.
     #[error("EC2 {operation} in {region}{} failed: {code}: {message}", group.as_deref().map(|g| format!(" on {g}")).unwrap_or_default())]
     Ec2 {
@@ -129,11 +141,17 @@ pub enum Error {
         remaining: Duration,
     },
 
-    /// Some sets failed; the others were synced. Carries each failure's message.
-    #[error("{failed} of {total} set(s) failed: {}", messages.join("; "))]
+    /// Some sets failed, groups were skipped or regions could not be read; everything else was synced.
+    /// Carries each failure's message.
+    #[error(
+        "{sets_failed} of {sets} set(s) failed, {groups_skipped} tagged group(s) skipped, {regions_failed} region(s) unreadable: {}",
+        messages.join("; ")
+    )]
     SetsFailed {
-        failed: usize,
-        total: usize,
+        sets_failed: usize,
+        sets: usize,
+        groups_skipped: usize,
+        regions_failed: usize,
         messages: Vec<String>,
     },
 }
@@ -147,6 +165,8 @@ impl Error {
             Error::Notification { .. } => "InvalidNotification",
             Error::Download { .. } => "DownloadFailed",
             Error::TooLarge { .. } => "DownloadTooLarge",
+            Error::HttpClient { .. } => "HttpClientSetup",
+            Error::ReadFile { .. } => "ReadFileFailed",
             Error::Document { .. } => "InvalidIpRanges",
             Error::Md5Mismatch { .. } => "Md5Mismatch",
             Error::EmptySelection { .. } => "EmptySelection",
@@ -154,6 +174,7 @@ impl Error {
             Error::PrefixListUnknown { .. } => "PrefixListUnknown",
             Error::PrefixListSizes { .. } => "PrefixListSizes",
             Error::TimedOut { .. } => "DeadlineReached",
+            Error::RegionNotConfigured { .. } => "RegionNotConfigured",
             Error::Ec2 { .. } => "Ec2Error",
             Error::SetTooSmall { .. } => "SetTooSmall",
             Error::Deadline { .. } => "DeadlineReached",

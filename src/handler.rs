@@ -6,12 +6,14 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::adapters::ec2::Ec2Groups;
+use crate::adapters::source::HttpSource;
 use crate::config::Config;
-use crate::ec2::{Ec2Groups, SecurityGroups};
 use crate::error::{Error, Result};
 use crate::event::Trigger;
-use crate::source::{HttpSource, RangesSource};
-use crate::sync::{self, Summary};
+use crate::ports::{RangesSource, SecurityGroups};
+use crate::report::Summary;
+use crate::sync;
 
 /// What the function keeps between invocations: settings and clients, built once at start.
 pub struct App<S, G> {
@@ -47,7 +49,7 @@ impl<S: RangesSource, G: SecurityGroups> App<S, G> {
         let summary = sync::run(&self.config, &trigger, &self.source, &self.ec2, deadline).await?;
         let fields = serde_json::to_string(&summary).unwrap_or_default();
         tracing::info!(
-            synctoken = %summary.synctoken,
+            sync_token = summary.sync_token,
             sets = summary.sets.len(),
             added = summary.added(),
             removed = summary.removed(),

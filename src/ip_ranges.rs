@@ -171,6 +171,16 @@ pub struct Filter {
     pub versions: BTreeSet<IpVersion>,
 }
 
+impl Filter {
+    /// Keep `services` (exact names) in `versions`.
+    pub fn new(services: &[&str], versions: &[IpVersion]) -> Filter {
+        Filter {
+            services: services.iter().map(|s| (*s).to_owned()).collect(),
+            versions: versions.iter().copied().collect(),
+        }
+    }
+}
+
 /// The canonical, de-duplicated CIDRs of the selected services, per scope.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Selection {
@@ -262,15 +272,8 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
 mod tests {
     use super::*;
 
-    fn filter(services: &[&str], versions: &[IpVersion]) -> Filter {
-        Filter {
-            services: services.iter().map(|s| s.to_string()).collect(),
-            versions: versions.iter().copied().collect(),
-        }
-    }
-
     fn both() -> Filter {
-        filter(&["CLOUDFRONT"], &IpVersion::ALL)
+        Filter::new(&["CLOUDFRONT"], &IpVersion::ALL)
     }
 
     const SMALL: &str = r#"{
@@ -310,9 +313,9 @@ mod tests {
 
     #[test]
     fn ip_versions_limit_the_selection() {
-        let v4 = parse(SMALL.as_bytes(), &filter(&["CLOUDFRONT"], &[IpVersion::Ipv4])).unwrap();
+        let v4 = parse(SMALL.as_bytes(), &Filter::new(&["CLOUDFRONT"], &[IpVersion::Ipv4])).unwrap();
         assert_eq!(strings(v4.ranges(Scope::Global)), ["13.32.0.0/15"]);
-        let v6 = parse(SMALL.as_bytes(), &filter(&["CLOUDFRONT"], &[IpVersion::Ipv6])).unwrap();
+        let v6 = parse(SMALL.as_bytes(), &Filter::new(&["CLOUDFRONT"], &[IpVersion::Ipv6])).unwrap();
         assert_eq!(strings(v6.ranges(Scope::Global)), ["2600:9000:6000::/36"]);
         assert!(v6.ranges(Scope::Regional).is_empty());
     }
@@ -321,7 +324,7 @@ mod tests {
     fn merged_services_are_deduplicated() {
         let sel = parse(
             SMALL.as_bytes(),
-            &filter(&["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL),
+            &Filter::new(&["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL),
         )
         .unwrap();
         assert_eq!(
@@ -394,7 +397,7 @@ mod tests {
         let sel = parse(doc, &both()).unwrap();
         assert_eq!(strings(sel.ranges(Scope::Global)), ["13.32.0.0/15"]);
         // The same origin-facing entry without a region is an error once that service is selected.
-        let err = parse(doc, &filter(&["CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL)).unwrap_err();
+        let err = parse(doc, &Filter::new(&["CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL)).unwrap_err();
         assert!(
             err.to_string()
                 .contains("CLOUDFRONT_ORIGIN_FACING entry of the ipv4 list has no region"),

@@ -29,12 +29,12 @@
 //!
 //! All errors are one enum, [`Error`], turned into a Lambda error once, in [`handler`].
 
+#[cfg(feature = "runtime")]
+pub mod adapters;
 pub mod cidr;
 pub mod config;
 #[cfg(feature = "runtime")]
 pub mod deadline;
-#[cfg(feature = "runtime")]
-pub mod ec2;
 pub mod error;
 pub mod event;
 #[cfg(feature = "runtime")]
@@ -43,9 +43,11 @@ pub mod ip_ranges;
 #[cfg(feature = "runtime")]
 pub mod metrics;
 pub mod plan;
-#[cfg(feature = "runtime")]
-pub mod source;
+pub mod ports;
+pub mod report;
 #[cfg(feature = "runtime")]
 pub mod sync;
+#[cfg(all(test, feature = "runtime"))]
+mod testing;
 
 pub use error::{Error, Result};

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::sync::{SetStatus, Summary};
+use crate::report::{SetStatus, Summary};
 
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "CloudfrontSgSync";
@@ -31,7 +31,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         },
         "Service": summary.service,
         "DryRun": summary.dry_run,
-        "SyncToken": summary.synctoken,
+        "SyncToken": summary.sync_token.to_string(),
         "RangesAdded": summary.added(),
         "RangesRemoved": summary.removed(),
         "SetsFailed": failed,
@@ -45,33 +45,31 @@ mod tests {
     use super::*;
     use crate::cidr::IpVersion;
     use crate::ip_ranges::Scope;
-    use crate::sync::{SetReport, SkippedGroup};
+    use crate::plan::SetKey;
+    use crate::report::{SetReport, SkippedGroup};
     use std::collections::BTreeMap;
 
     fn set(status: SetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
-        SetReport {
+        let key = SetKey {
             region: "us-east-1".into(),
             vpc: "vpc-1".into(),
-            name: Scope::Global,
-            protocol: "https".into(),
+            scope: Scope::Global,
             port: 443,
-            groups: vec!["sg-1".into()],
+        };
+        SetReport {
             added,
             removed,
-            unchanged: 0,
-            previous_synctoken: None,
             room_left: BTreeMap::from([(IpVersion::Ipv4, 1), (IpVersion::Ipv6, 60)]),
             near_full,
             status,
-            error: None,
-            changes: BTreeMap::new(),
+            ..SetReport::new(key, vec!["sg-1".into()], None)
         }
     }
 
     #[test]
     fn the_metrics_line_is_embedded_metric_format_with_every_declared_metric() {
         let summary = Summary {
-            synctoken: "1787411825".into(),
+            sync_token: 1_787_411_825,
             create_date: None,
             service: "CLOUDFRONT".into(),
             ip_versions: "ipv4,ipv6".into(),

@@ -204,6 +204,20 @@ impl SetKey {
     }
 }
 
+impl serde::Serialize for SetKey {
+    /// `region`, `vpc`, `scope` (the `Name` tag), `protocol` and `port`.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct;
+        let mut out = serializer.serialize_struct("SetKey", 5)?;
+        out.serialize_field("region", &self.region)?;
+        out.serialize_field("vpc", &self.vpc)?;
+        out.serialize_field("scope", &self.scope)?;
+        out.serialize_field("protocol", &self.protocol())?;
+        out.serialize_field("port", &self.port)?;
+        out.end()
+    }
+}
+
 impl fmt::Display for SetKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}/{}/{}", self.region, self.vpc, self.scope, self.protocol())

@@ -61,7 +61,7 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
 
     let (id, kind, first) = &answers[0];
     assert_eq!((id.as_str(), kind.as_str()), ("req-1", "response"), "{first}");
-    assert_eq!(first["synctoken"], "1787411825");
+    assert_eq!(first["sync_token"], 1_787_411_825u64);
     assert_eq!(first["sets"][0]["added"], 150);
     let (_, kind, second) = &answers[1];
     assert_eq!(kind, "response", "{second}");
@@ -168,7 +168,11 @@ async fn cli_errors_name_the_setting_and_exit_non_zero() {
 
     let out = cli(&moto, &["plan", "--ip-ranges-file", "/nonexistent/ip-ranges.json"]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/ip-ranges.json"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot read /nonexistent/ip-ranges.json") && err.contains("(ReadFileFailed)"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -233,7 +237,7 @@ async fn cli_adopt_lists_then_adopts_rules_left_by_the_python_sample() {
     assert!(
         office
             .iter()
-            .any(|r| r.3 == "198.51.100.0/24" && r.4.as_deref() == Some("office"))
+            .any(|r| r.source == "198.51.100.0/24" && r.description.as_deref() == Some("office"))
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

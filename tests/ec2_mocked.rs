@@ -7,7 +7,9 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 
+use aws_config::BehaviorVersion;
 use aws_sdk_ec2::Client;
+use aws_sdk_ec2::config::SharedInterceptor;
 use aws_sdk_ec2::operation::authorize_security_group_ingress::{
     AuthorizeSecurityGroupIngressInput, AuthorizeSecurityGroupIngressOutput,
 };
@@ -16,13 +18,14 @@ use aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefix
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
 use aws_sdk_ec2::types::{IpPermission, IpRange, ManagedPrefixList, PrefixListId, SecurityGroup, Tag};
-use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
+use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::config::Config;
-use cloudfront_sg_sync::ec2::{self, Ec2Groups, SecurityGroups};
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::ip_ranges::Scope;
-use cloudfront_sg_sync::source::RangesSource;
+use cloudfront_sg_sync::plan::DESCRIPTION_PREFIX;
+use cloudfront_sg_sync::ports::{RangesSource, SecurityGroups};
 use cloudfront_sg_sync::sync;
 use common::*;
 
@@ -59,15 +62,24 @@ fn tagged(id: &str, vpc: &str) -> aws_sdk_ec2::types::builders::SecurityGroupBui
         .tags(Tag::builder().key("Protocol").value("https").build())
 }
 
-fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
-    let retry = ec2::retry_config(config);
+/// The production adapter (its retry settings, timeouts and retry log) over mocked HTTP answers.
+async fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
     // Recording the file applied (CreateTags) always succeeds here.
     let tags = mock!(Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
-    let mut rules = rules.to_vec();
-    rules.push(&tags);
-    let client: Client = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules, |b| b
-        .retry_config(retry.clone()));
-    Ec2Groups::from_clients(BTreeMap::from([("us-east-1".to_string(), client)]))
+    let mut answers = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in rules.iter().copied().chain([&tags]) {
+        answers = answers.with_rule(rule);
+    }
+    let answers = SharedInterceptor::new(answers);
+    let loader = aws_config::defaults(BehaviorVersion::latest())
+        .test_credentials()
+        .http_client(create_mock_http_client());
+    Ec2Groups::with_customizer(config, loader, move |_, builder| {
+        let mut builder = builder;
+        builder.push_interceptor(answers.clone());
+        builder
+    })
+    .await
 }
 
 fn test_config() -> Config {
@@ -112,7 +124,7 @@ async fn every_page_of_describe_security_groups_is_read() {
                 .security_groups(group("sg-3", "vpc-2"))
                 .build()
         });
-    let groups = client(&test_config(), &[&page1, &page2, &page3]);
+    let groups = client(&test_config(), &[&page1, &page2, &page3]).await;
     let found = groups.tagged_groups("us-east-1").await.unwrap();
     let ids: Vec<&str> = found.iter().map(|g| g.group.id.as_str()).collect();
     assert_eq!(ids, ["sg-1", "sg-2", "sg-3"]);
@@ -138,7 +150,7 @@ async fn throttled_calls_are_retried_until_they_succeed() {
         .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
         .build();
     let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv6")]);
-    let groups = client(&config, &[&describe, &authorize]);
+    let groups = client(&config, &[&describe, &authorize]).await;
     let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
         .await
         .unwrap();
@@ -155,7 +167,7 @@ async fn throttling_beyond_the_attempt_budget_fails_with_what_ec2_said() {
         .repeatedly()
         .build();
     let config = config(&[("AWS_REGION", "us-east-1"), ("EC2_MAX_ATTEMPTS", "3")]);
-    let groups = client(&config, &[&describe]);
+    let groups = client(&config, &[&describe]).await;
     let err = groups.tagged_groups("us-east-1").await.unwrap_err();
     assert_eq!(describe.num_calls(), 3);
     let text = err.to_string();
@@ -179,7 +191,7 @@ async fn ipv4_and_ipv6_quotas_are_counted_separately_as_aws_does() {
     let calls = Calls::default();
     let authorize = recording_authorize(&calls);
     let config = test_config();
-    let groups = client(&config, &[&describe, &authorize]);
+    let groups = client(&config, &[&describe, &authorize]).await;
     let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
         .await
         .unwrap();
@@ -228,13 +240,13 @@ async fn a_batch_refused_as_duplicate_is_retried_one_by_one() {
         .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
         .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
         .build();
-    let groups = client(&test_config(), &[&authorize]);
+    let groups = client(&test_config(), &[&authorize]).await;
     let cidrs: BTreeSet<Cidr> = ["10.0.0.0/24", "10.0.1.0/24", "2600::/32"]
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
     groups
-        .authorize("us-east-1", "sg-1", 443, &cidrs, "cloudfront-sg-sync: t")
+        .authorize("us-east-1", "sg-1", 443, &cidrs, &format!("{DESCRIPTION_PREFIX}: t"))
         .await
         .unwrap();
     let calls = calls.lock().unwrap();
@@ -253,7 +265,7 @@ async fn a_revoke_refused_as_not_found_is_retried_one_by_one() {
         .output(|| RevokeSecurityGroupIngressOutput::builder().r#return(true).build())
         .http_status(400, Some(ec2_error("InvalidPermission.NotFound")))
         .build();
-    let groups = client(&test_config(), &[&revoke]);
+    let groups = client(&test_config(), &[&revoke]).await;
     let rules = BTreeMap::from([(
         443,
         ["10.0.0.0/24", "10.0.1.0/24"]
@@ -282,7 +294,7 @@ async fn rules_ec2_reports_as_unknown_are_not_counted_as_revoked() {
             )
             .build()
     });
-    let groups = client(&test_config(), &[&revoke]);
+    let groups = client(&test_config(), &[&revoke]).await;
     let rules = BTreeMap::from([(
         443,
         ["10.0.0.0/24", "10.0.1.0/24", "10.0.2.0/24"]
@@ -338,7 +350,7 @@ async fn a_prefix_list_reference_weighs_its_max_entries_so_a_full_set_fails_clea
     let calls = Calls::default();
     let authorize = recording_authorize(&calls);
     let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv4")]);
-    let groups = client(&config, &[&describe, &lists, &authorize]);
+    let groups = client(&config, &[&describe, &lists, &authorize]).await;
     let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
         .await
         .unwrap();
@@ -375,7 +387,7 @@ async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_
         ("IP_VERSIONS", "ipv4"),
         ("SERVICE", "CLOUDFRONT_ORIGIN_FACING"),
     ]);
-    let groups = client(&config, &[&describe, &lists, &authorize]);
+    let groups = client(&config, &[&describe, &lists, &authorize]).await;
     let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
         .await
         .unwrap();
@@ -390,7 +402,7 @@ async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_
     });
     let lists = mock!(Client::describe_managed_prefix_lists)
         .then_output(|| DescribeManagedPrefixListsOutput::builder().build());
-    let groups = client(&config, &[&plain, &lists, &authorize]);
+    let groups = client(&config, &[&plain, &lists, &authorize]).await;
     sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
         .await
         .unwrap();
@@ -403,10 +415,10 @@ async fn other_errors_are_not_swallowed() {
         .sequence()
         .http_status(400, Some(ec2_error("UnauthorizedOperation")))
         .build();
-    let groups = client(&test_config(), &[&authorize]);
+    let groups = client(&test_config(), &[&authorize]).await;
     let cidrs = BTreeSet::from(["10.0.0.0/24".parse().unwrap()]);
     let err = groups
-        .authorize("us-east-1", "sg-1", 443, &cidrs, "cloudfront-sg-sync: t")
+        .authorize("us-east-1", "sg-1", 443, &cidrs, &format!("{DESCRIPTION_PREFIX}: t"))
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "Ec2Error");

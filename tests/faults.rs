@@ -11,13 +11,10 @@ use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::ip_ranges::Scope;
-use cloudfront_sg_sync::sync::{self, SetStatus};
+use cloudfront_sg_sync::report::SetStatus;
+use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults, Outcome};
 use common::*;
-
-fn schedule() -> serde_json::Value {
-    serde_json::json!({"detail-type": "Scheduled Event"})
-}
 
 /// Put a proxy in front of the world's moto; the function's calls go through it.
 async fn through_proxy(w: &mut World, faults: Faults) -> FaultProxy {
@@ -33,19 +30,15 @@ async fn add_untouchables(w: &World) -> BTreeSet<SeenRule> {
     rules(&w.client, &w.global[0])
         .await
         .into_iter()
-        .filter(|r| !is_ours(r))
+        .filter(|r| !r.is_ours())
         .collect()
-}
-
-fn is_ours(rule: &SeenRule) -> bool {
-    rule.4.as_deref().is_some_and(|d| d.starts_with("cloudfront-sg-sync"))
 }
 
 async fn assert_untouched(w: &World, before: &BTreeSet<SeenRule>) {
     let now: BTreeSet<SeenRule> = rules(&w.client, &w.global[0])
         .await
         .into_iter()
-        .filter(|r| !is_ours(r))
+        .filter(|r| !r.is_ours())
         .collect();
     assert_eq!(&now, before, "rules the function must never touch changed");
 }

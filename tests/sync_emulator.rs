@@ -9,12 +9,8 @@ use std::collections::BTreeSet;
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::ip_ranges::Scope;
-use cloudfront_sg_sync::sync::SetStatus;
+use cloudfront_sg_sync::report::SetStatus;
 use common::*;
-
-fn schedule() -> serde_json::Value {
-    serde_json::json!({"detail-type": "Scheduled Event"})
-}
 
 #[tokio::test]
 async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions() {
@@ -33,12 +29,12 @@ async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions
         .count();
     assert_eq!(v6, 32);
 
-    assert_eq!(summary.synctoken, "1787411825");
+    assert_eq!(summary.sync_token, 1_787_411_825);
     assert!(!summary.late_notification);
     assert_eq!(summary.sets.len(), 2);
     let g = &summary.sets[0];
     assert_eq!(
-        (g.name, g.added, g.removed, g.unchanged, g.status),
+        (g.key.scope, g.added, g.removed, g.unchanged, g.status),
         (Scope::Global, 150, 0, 0, SetStatus::Synced)
     );
     assert_eq!(g.room_left[&IpVersion::Ipv4], 120 - 118);
@@ -102,7 +98,7 @@ async fn the_file_applied_is_tagged_on_every_group_and_an_older_file_is_then_ref
     for g in &w.regional {
         assert_eq!(applied_tag(&w, g).await.as_deref(), Some("1763416705 ipv4"), "{g}");
     }
-    assert!(summary.sets.iter().all(|s| s.previous_synctoken.is_none()));
+    assert!(summary.sets.iter().all(|s| s.previous_sync_token.is_none()));
 
     // A scheduled run served an older copy (a lagging CDN edge): every set keeps the newer file.
     w.server.set(Reply::Body(fixture(PAIR_A_OLD)));
@@ -117,7 +113,7 @@ async fn the_file_applied_is_tagged_on_every_group_and_an_older_file_is_then_ref
     );
     for set in &summary.sets {
         assert_eq!(set.status, SetStatus::OlderFile, "{set:?}");
-        assert_eq!(set.previous_synctoken, Some(1_763_416_705));
+        assert_eq!(set.previous_sync_token, Some(1_763_416_705));
     }
     let new = selection(&fixture(PAIR_A_NEW));
     assert_eq!(w.state(&w.global).await, *new.ranges(Scope::Global));
@@ -149,7 +145,7 @@ async fn a_file_older_than_its_notification_is_fetched_again_until_the_new_one_i
     let (summary, ()) = tokio::join!(app.handle(&event, None), publish_later);
     let summary = summary.unwrap();
     assert!(!summary.late_notification);
-    assert_eq!(summary.synctoken, "1763416705");
+    assert_eq!(summary.sync_token, 1_763_416_705);
     assert_eq!(w.server.requests(), 2, "fetched again once, after 5 s");
     assert_eq!(
         w.state(&w.global).await,
@@ -240,7 +236,7 @@ async fn a_late_notification_applies_the_newer_file_with_a_warning_flag() {
     let app = w.app(&[]).await;
     let summary = app.handle(&notification_for(&fixture(PAIR_A_OLD)), None).await.unwrap();
     assert!(summary.late_notification);
-    assert_eq!(summary.synctoken, "1763416705");
+    assert_eq!(summary.sync_token, 1_763_416_705);
     assert_eq!(
         w.state(&w.global).await,
         *selection(&fixture(PAIR_A_NEW)).ranges(Scope::Global)
@@ -272,15 +268,15 @@ async fn every_bad_input_is_an_error_and_writes_nothing() {
         (Reply::Status(500), good.clone(), "DownloadFailed"),
         (Reply::Redirect("http://elsewhere.invalid/ip-ranges.json".into()), good.clone(), "DownloadFailed"),
         (Reply::Truncated { body: newest[..1000].to_vec(), declared: newest.len() }, good.clone(), "DownloadFailed"),
-        (Reply::Body(b"<html>not json</html>".to_vec()), serde_json::json!({"detail-type": "Scheduled Event"}), "InvalidIpRanges"),
+        (Reply::Body(b"<html>not json</html>".to_vec()), schedule(), "InvalidIpRanges"),
         (
             Reply::Body(br#"{"syncToken": "1900000000", "prefixes": [], "ipv6_prefixes": []}"#.to_vec()),
-            serde_json::json!({"detail-type": "Scheduled Event"}),
+            schedule(),
             "EmptySelection",
         ),
         (
             Reply::Body(br#"{"syncToken": "1900000000", "prefixes": [{"ip_prefix": "13.32.0.0/33", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#.to_vec()),
-            serde_json::json!({"detail-type": "Scheduled Event"}),
+            schedule(),
             "InvalidIpRanges",
         ),
         (Reply::Body(newest.clone()), serde_json::json!({}), "UnsupportedEvent"),
@@ -411,7 +407,11 @@ async fn each_vpc_and_region_gets_its_own_full_copy() {
     assert_eq!(w.state(&w.global).await, *want);
     assert_eq!(set_state(&w.client, &g2, 443, 30).await, *want);
     assert_eq!(set_state(&eu, &g3, 443, 30).await, *want);
-    let regions: BTreeSet<(String, String)> = summary.sets.iter().map(|s| (s.region.clone(), s.vpc.clone())).collect();
+    let regions: BTreeSet<(String, String)> = summary
+        .sets
+        .iter()
+        .map(|s| (s.key.region.clone(), s.key.vpc.clone()))
+        .collect();
     assert_eq!(regions.len(), 3);
 }
 
@@ -430,14 +430,16 @@ async fn a_set_too_small_fails_alone_and_is_left_exactly_as_it_was() {
         .await
         .unwrap_err();
     let Error::SetsFailed {
-        failed,
-        total,
+        sets_failed,
+        sets,
+        groups_skipped,
+        regions_failed,
         ref messages,
     } = err
     else {
         panic!("{err:?}")
     };
-    assert_eq!((failed, total), (1, 2));
+    assert_eq!((sets_failed, sets, groups_skipped, regions_failed), (1, 2, 0, 0));
     assert!(
         messages[0].contains(&vpc2) && messages[0].contains("more group(s)"),
         "{messages:?}"
@@ -460,7 +462,7 @@ async fn switching_off_ipv6_revokes_only_our_ipv6_rules() {
     let summary = w
         .app(&[("IP_VERSIONS", "ipv4")])
         .await
-        .handle(&serde_json::json!({"detail-type": "Scheduled Event"}), None)
+        .handle(&schedule(), None)
         .await
         .unwrap();
     assert_eq!(summary.sets[0].removed, 32);
@@ -512,14 +514,13 @@ async fn a_group_with_a_bad_protocol_tag_is_reported_and_the_others_sync() {
 async fn an_older_snapshot_after_a_newer_one_converges_both_ways() {
     // 2021 → 2026: blocks split and merged, IPv6 grew; then back.
     let w = world(OLDEST, 4, 4).await;
-    let schedule = serde_json::json!({"detail-type": "Scheduled Event"});
-    w.app(&[]).await.handle(&schedule, None).await.unwrap();
+    w.app(&[]).await.handle(&schedule(), None).await.unwrap();
     assert_eq!(
         w.state(&w.regional).await,
         *selection(&fixture(OLDEST)).ranges(Scope::Regional)
     );
     w.server.set(Reply::Body(fixture(NEWEST)));
-    w.app(&[]).await.handle(&schedule, None).await.unwrap();
+    w.app(&[]).await.handle(&schedule(), None).await.unwrap();
     assert_eq!(
         w.state(&w.global).await,
         *selection(&fixture(NEWEST)).ranges(Scope::Global)

@@ -3,22 +3,18 @@
 
 use std::collections::BTreeSet;
 use std::hint::black_box;
-use std::io::Read;
 
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::ip_ranges::{self, Filter, Scope};
 use cloudfront_sg_sync::plan::{self, Group, Rule, RuleProtocol, RuleSource, SetKey};
 use criterion::{Criterion, criterion_group, criterion_main};
 
-fn fixture(name: &str) -> Vec<u8> {
-    let path = format!("{}/../tests/fixtures/{name}.gz", env!("CARGO_MANIFEST_DIR"));
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(std::fs::File::open(path).unwrap()).read_to_end(&mut out).unwrap();
-    out
-}
+#[path = "../../tests/common/fixtures.rs"]
+mod fixtures;
+use fixtures::fixture;
 
 fn filter() -> Filter {
-    Filter { services: BTreeSet::from(["CLOUDFRONT".to_string()]), versions: BTreeSet::from(IpVersion::ALL) }
+    Filter::new(&["CLOUDFRONT"], &IpVersion::ALL)
 }
 
 /// What a straightforward implementation does: the whole document into a `Value`, then filter.

@@ -8,11 +8,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::config::Config;
-use cloudfront_sg_sync::ec2::Ec2Groups;
 use cloudfront_sg_sync::event::Trigger;
-use cloudfront_sg_sync::source::{FileSource, HttpSource};
-use cloudfront_sg_sync::sync::{self, Summary, UnmanagedSet};
+use cloudfront_sg_sync::report::{Summary, UnmanagedSet};
+use cloudfront_sg_sync::sync;
 use cloudfront_sg_sync::{Error, Result};
 
 #[derive(Parser)]
@@ -72,7 +73,7 @@ async fn main() -> ExitCode {
     if let Command::Adopt { apply } = cli.command {
         return match adopt(&cli, apply).await {
             Ok(sets) => {
-                print_unmanaged(&cli, &sets, apply);
+                print_unmanaged(&cli, &sets);
                 match sets.iter().find_map(|s| s.error.as_ref()) {
                     Some(e) => {
                         eprintln!("error: {e}");
@@ -140,7 +141,7 @@ fn print(cli: &Cli, summary: &Summary) {
     }
 }
 
-fn print_unmanaged(cli: &Cli, sets: &[UnmanagedSet], applied: bool) {
+fn print_unmanaged(cli: &Cli, sets: &[UnmanagedSet]) {
     if cli.json {
         match serde_json::to_string_pretty(sets) {
             Ok(json) => println!("{json}"),
@@ -148,21 +149,7 @@ fn print_unmanaged(cli: &Cli, sets: &[UnmanagedSet], applied: bool) {
         }
         return;
     }
-    let verb = if applied { "adopted" } else { "adoptable" };
-    for set in sets {
-        println!("{}/{}/{}/{}", set.region, set.vpc, set.name, set.protocol);
-        if set.groups.is_empty() {
-            println!("  no unmanaged rules on the port");
-        }
-        for (group, u) in &set.groups {
-            for cidr in &u.adoptable {
-                println!("  {group} {cidr}: {verb} (a CloudFront range)");
-            }
-            for cidr in &u.other {
-                println!("  {group} {cidr}: left alone (not a CloudFront range)");
-            }
-        }
-    }
+    sets.iter().for_each(|set| print!("{set}"));
 }
 
 fn fail(e: &Error) -> ExitCode {

@@ -2,10 +2,13 @@
 //! and helpers to create and read security groups with the plain SDK.
 #![allow(dead_code)]
 
+#[path = "fixtures.rs"]
+mod fixtures;
 pub mod proxy;
 
+pub use fixtures::fixture;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::net::TcpListener as StdListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -18,11 +21,13 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
+use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
-use cloudfront_sg_sync::ec2::{Ec2Groups, SecurityGroups, TaggedGroup};
 use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
-use cloudfront_sg_sync::plan::{AppliedMark, PrefixListWeights};
+use cloudfront_sg_sync::plan::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
+use cloudfront_sg_sync::ports::{SecurityGroups, TaggedGroup};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -31,24 +36,15 @@ pub const PAIR_A_OLD: &str = "ip-ranges-2025-11-17-20-08-21.json";
 pub const PAIR_A_NEW: &str = "ip-ranges-2025-11-17-21-58-25.json";
 pub const OLDEST: &str = "ip-ranges-2021-10-12-17-13-16.json";
 
-/// The exact bytes of a bundled real snapshot.
-pub fn fixture(name: &str) -> Vec<u8> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(format!("{name}.gz"));
-    let file = std::fs::File::open(&path).unwrap_or_else(|e| panic!("cannot open {}: {e}", path.display()));
-    let mut out = Vec::new();
-    flate2::read::GzDecoder::new(file).read_to_end(&mut out).unwrap();
-    out
-}
-
 /// The CLOUDFRONT selection of a snapshot (both IP versions).
 pub fn selection(bytes: &[u8]) -> ip_ranges::Selection {
-    let filter = RangeFilter {
-        services: BTreeSet::from(["CLOUDFRONT".to_string()]),
-        versions: BTreeSet::from(cloudfront_sg_sync::cidr::IpVersion::ALL),
-    };
+    let filter = RangeFilter::new(&["CLOUDFRONT"], &cloudfront_sg_sync::cidr::IpVersion::ALL);
     ip_ranges::parse(bytes, &filter).unwrap()
+}
+
+/// An EventBridge scheduled event, as the function receives it.
+pub fn schedule() -> serde_json::Value {
+    serde_json::json!({"detail-type": "Scheduled Event"})
 }
 
 /// An SNS event for a snapshot, as AWS sends it.
@@ -219,8 +215,7 @@ impl Drop for FileServer {
 
 /// Settings as the function reads them, from pairs.
 pub fn config(vars: &[(&str, &str)]) -> Config {
-    let vars: BTreeMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    Config::from_lookup(|k| vars.get(k).cloned()).unwrap()
+    Config::from_pairs(vars).unwrap()
 }
 
 pub async fn create_vpc(client: &Client, cidr: &str) -> String {
@@ -261,8 +256,25 @@ pub async fn tagged_group(client: &Client, vpc: &str, name: &str, scope: Scope, 
     .await
 }
 
-/// One ingress rule as the test sees it: (protocol, from, to, source, description).
-pub type SeenRule = (String, Option<i32>, Option<i32>, String, Option<String>);
+/// One ingress rule as the test reads it back with the plain SDK.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SeenRule {
+    pub protocol: String,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    /// A CIDR, a security group id or a prefix list id.
+    pub source: String,
+    pub description: Option<String>,
+}
+
+impl SeenRule {
+    /// Created by the function: its description starts with ours.
+    pub fn is_ours(&self) -> bool {
+        self.description
+            .as_deref()
+            .is_some_and(|d| d.starts_with(DESCRIPTION_PREFIX))
+    }
+}
 
 /// Every ingress rule of a group, flattened, read with the plain SDK.
 pub async fn rules(client: &Client, group: &str) -> BTreeSet<SeenRule> {
@@ -270,28 +282,32 @@ pub async fn rules(client: &Client, group: &str) -> BTreeSet<SeenRule> {
     let sg = &out.security_groups()[0];
     let mut seen = BTreeSet::new();
     for p in sg.ip_permissions() {
-        let proto = p.ip_protocol().unwrap_or("").to_owned();
-        let rule =
-            |src: String, d: Option<&str>| (proto.clone(), p.from_port(), p.to_port(), src, d.map(str::to_owned));
+        let rule = |source: &str, description: Option<&str>| SeenRule {
+            protocol: p.ip_protocol().unwrap_or("").to_owned(),
+            from_port: p.from_port(),
+            to_port: p.to_port(),
+            source: source.to_owned(),
+            description: description.map(str::to_owned),
+        };
         seen.extend(
             p.ip_ranges()
                 .iter()
-                .map(|r| rule(r.cidr_ip().unwrap().to_owned(), r.description())),
+                .map(|r| rule(r.cidr_ip().unwrap(), r.description())),
         );
         seen.extend(
             p.ipv6_ranges()
                 .iter()
-                .map(|r| rule(r.cidr_ipv6().unwrap().to_owned(), r.description())),
+                .map(|r| rule(r.cidr_ipv6().unwrap(), r.description())),
         );
         seen.extend(
             p.user_id_group_pairs()
                 .iter()
-                .map(|r| rule(r.group_id().unwrap().to_owned(), r.description())),
+                .map(|r| rule(r.group_id().unwrap(), r.description())),
         );
         seen.extend(
             p.prefix_list_ids()
                 .iter()
-                .map(|r| rule(r.prefix_list_id().unwrap().to_owned(), r.description())),
+                .map(|r| rule(r.prefix_list_id().unwrap(), r.description())),
         );
     }
     seen
@@ -302,13 +318,8 @@ pub async fn managed(client: &Client, group: &str, port: i32) -> Vec<Cidr> {
     rules(client, group)
         .await
         .into_iter()
-        .filter(|(p, f, t, _, d)| {
-            p == "tcp"
-                && *f == Some(port)
-                && *t == Some(port)
-                && d.as_deref().is_some_and(|d| d.starts_with("cloudfront-sg-sync"))
-        })
-        .map(|(_, _, _, c, _)| c.parse().unwrap())
+        .filter(|r| r.protocol == "tcp" && r.from_port == Some(port) && r.to_port == Some(port) && r.is_ours())
+        .map(|r| r.source.parse().unwrap())
         .collect()
 }
 
@@ -461,7 +472,7 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
         port: u16,
         cidrs: &BTreeSet<Cidr>,
         description: &str,
-    ) -> cloudfront_sg_sync::Result<()> {
+    ) -> cloudfront_sg_sync::Result<usize> {
         self.authorizes.fetch_add(1, Ordering::SeqCst);
         self.touched.lock().unwrap().insert(group.to_owned());
         self.inner.authorize(region, group, port, cidrs, description).await
@@ -715,9 +726,9 @@ impl World {
     pub async fn app(
         &self,
         extra: &[(&str, &str)],
-    ) -> cloudfront_sg_sync::handler::App<cloudfront_sg_sync::source::HttpSource, Counting<Ec2Groups>> {
+    ) -> cloudfront_sg_sync::handler::App<HttpSource, Counting<Ec2Groups>> {
         let config = config(&self.vars(extra));
-        let source = cloudfront_sg_sync::source::HttpSource::new(&config).unwrap();
+        let source = HttpSource::new(&config).unwrap();
         let groups = groups_at(&self.endpoint, &config).await;
         cloudfront_sg_sync::handler::App {
             config,

@@ -133,6 +133,16 @@ impl FaultProxy {
             .collect()
     }
 
+    /// Rule writes that reached moto and succeeded: not the CreateTags that records the file applied.
+    pub fn rule_writes(&self) -> Vec<Call> {
+        self.writes().into_iter().filter(|c| c.action != "CreateTags").collect()
+    }
+
+    /// Successful CreateTags calls (the file applied, one per set whose file changed).
+    pub fn tag_writes(&self) -> usize {
+        self.writes().iter().filter(|c| c.action == "CreateTags").count()
+    }
+
     /// Every write call attempted, whatever its outcome.
     pub fn write_attempts(&self) -> usize {
         self.calls().iter().filter(|c| c.is_write()).count()

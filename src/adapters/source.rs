@@ -4,21 +4,12 @@
 //! bounded retries on 5xx answers and connection errors, a body size cap, and redirects followed only on the
 //! configured host. [`FileSource`] reads a local copy (for the CLI).
 
-use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::error::{Error, Result};
-
-/// A source of the raw `ip-ranges.json` bytes. The MD5 is computed over exactly these bytes.
-pub trait RangesSource: Send + Sync {
-    /// Fetch the document as published now.
-    fn fetch(&self) -> impl Future<Output = Result<Vec<u8>>> + Send;
-
-    /// Where it comes from, for logs and messages.
-    fn location(&self) -> &str;
-}
+use crate::ports::RangesSource;
 
 /// Downloads over HTTP(S).
 #[derive(Debug, Clone)]
@@ -62,11 +53,7 @@ impl HttpSource {
             .redirect(policy)
             .user_agent(concat!("cloudfront-sg-sync/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Error::Download {
-                url: url.clone(),
-                attempts: 0,
-                reason: format!("cannot build the HTTP client: {e}"),
-            })?;
+            .map_err(|e| Error::HttpClient { reason: e.to_string() })?;
         Ok(HttpSource {
             client,
             url,
@@ -192,9 +179,8 @@ impl FileSource {
 
 impl RangesSource for FileSource {
     async fn fetch(&self) -> Result<Vec<u8>> {
-        tokio::fs::read(&self.path).await.map_err(|e| Error::Download {
-            url: self.display.clone(),
-            attempts: 1,
+        tokio::fs::read(&self.path).await.map_err(|e| Error::ReadFile {
+            path: self.display.clone(),
             reason: e.to_string(),
         })
     }

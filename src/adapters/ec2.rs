@@ -17,7 +17,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, SecurityGroup, Tag};
+use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ManagedPrefixList, SecurityGroup, Tag};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
@@ -30,75 +30,7 @@ use crate::ip_ranges::Scope;
 use crate::plan::{
     self, AppliedMark, Group, PrefixListWeight, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
 };
-
-/// A tagged security group found in a region.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TaggedGroup {
-    pub region: String,
-    pub vpc: String,
-    pub scope: Scope,
-    /// The `Protocol` tag's value, if any.
-    pub protocol: Option<String>,
-    /// The file last applied to the group's set, from its [`SYNC_TOKEN_TAG`] tag.
-    pub mark: Option<AppliedMark>,
-    pub group: Group,
-}
-
-/// The port the sync uses to read and change security groups.
-pub trait SecurityGroups: Send + Sync {
-    /// Every group in `region` tagged `Name=cloudfront_g|cloudfront_r` and `AutoUpdate=true`, all pages.
-    fn tagged_groups(&self, region: &str) -> impl Future<Output = Result<Vec<TaggedGroup>>> + Send;
-
-    /// Authorize tcp `port` from each of `cidrs`, with `description`, in one call where possible.
-    fn authorize(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// Set the description of existing tcp rules on `port` from `cidrs` (adopting them).
-    fn set_descriptions(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
-
-    /// EC2 calls retried so far (throttling, transient errors).
-    fn retries(&self) -> u64 {
-        0
-    }
-
-    /// Revoke our tcp rules, per port, in one call where possible. Returns how many were revoked: rules
-    /// already gone (revoked by another writer) are not counted.
-    fn revoke(
-        &self,
-        region: &str,
-        group: &str,
-        rules: &BTreeMap<u16, BTreeSet<Cidr>>,
-    ) -> impl Future<Output = Result<usize>> + Send;
-
-    /// The weights of the prefix lists `ids` in `region`, one describe for all of them. Lists EC2 does not
-    /// return, or whose weight it does not tell, are left out.
-    fn prefix_list_weights(
-        &self,
-        region: &str,
-        ids: &BTreeSet<String>,
-    ) -> impl Future<Output = Result<PrefixListWeights>> + Send;
-
-    /// Record on `groups` (one set's) the file applied to them, as the [`SYNC_TOKEN_TAG`] tag.
-    fn mark_applied(
-        &self,
-        region: &str,
-        groups: &[String],
-        mark: &AppliedMark,
-    ) -> impl Future<Output = Result<()>> + Send;
-}
+use crate::ports::{SecurityGroups, TaggedGroup};
 
 /// [`SecurityGroups`] over the real EC2 API (or anything at `AWS_ENDPOINT_URL`, such as moto).
 #[derive(Debug, Clone)]
@@ -148,8 +80,18 @@ impl Ec2Groups {
     }
 
     /// As [`Ec2Groups::new`], from a loader the caller has prepared (tests: an emulator's endpoint and test
-    /// credentials). The retry and timeout settings are ours.
+    /// credentials). The retry and timeout settings and the retry log are ours.
     pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Ec2Groups {
+        Ec2Groups::with_customizer(config, loader, |_, builder| builder).await
+    }
+
+    /// The one construction path: as [`Ec2Groups::with_loader`], and `customize` may add to each region's
+    /// client configuration (tests: a mocked HTTP answer interceptor), so a mocked client is the production one.
+    pub async fn with_customizer(
+        config: &Config,
+        loader: aws_config::ConfigLoader,
+        customize: impl Fn(&str, aws_sdk_ec2::config::Builder) -> aws_sdk_ec2::config::Builder,
+    ) -> Ec2Groups {
         let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
         let shared = loader
             .region(aws_config::Region::new(first))
@@ -162,40 +104,44 @@ impl Ec2Groups {
             .regions
             .iter()
             .map(|region| {
-                let conf = aws_sdk_ec2::config::Builder::from(&shared)
+                let builder = aws_sdk_ec2::config::Builder::from(&shared)
                     .region(aws_config::Region::new(region.clone()))
                     .interceptor(RetryLog {
                         retries: retries.clone(),
-                    })
-                    .build();
-                (region.clone(), Client::from_conf(conf))
+                    });
+                (region.clone(), Client::from_conf(customize(region, builder).build()))
             })
             .collect();
         Ec2Groups { clients, retries }
     }
 
-    /// Use prepared clients (tests: mocked HTTP).
-    pub fn from_clients(clients: BTreeMap<String, Client>) -> Ec2Groups {
-        Ec2Groups {
-            clients,
-            retries: Arc::default(),
-        }
+    fn client(&self, region: &str) -> Result<&Client> {
+        self.clients.get(region).ok_or_else(|| Error::RegionNotConfigured {
+            region: region.to_owned(),
+        })
     }
 
-    fn client(&self, region: &str) -> Result<&Client> {
-        self.clients.get(region).ok_or_else(|| Error::Ec2 {
-            operation: "client",
-            region: region.to_owned(),
-            group: None,
-            code: "NoClient".into(),
-            message: "no client was built for this region".into(),
-        })
+    /// One EC2 call in `region`, its error carrying what EC2 said.
+    async fn call<T, E, F>(
+        &self,
+        operation: &'static str,
+        region: &str,
+        group: Option<&str>,
+        send: impl FnOnce(&Client) -> F,
+    ) -> Result<T>
+    where
+        F: Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        send(self.client(region)?)
+            .await
+            .map_err(|e| ec2_error(operation, region, group, &e))
     }
 }
 
 /// Throttling (`RequestLimitExceeded`) and transient errors are retried with exponential backoff and jitter,
 /// `EC2_MAX_ATTEMPTS` times in all: the SDK's default of 3 does not converge at 30% throttling.
-pub fn retry_config(config: &Config) -> RetryConfig {
+fn retry_config(config: &Config) -> RetryConfig {
     RetryConfig::standard()
         .with_max_attempts(config.ec2_max_attempts)
         .with_initial_backoff(Duration::from_millis(100))
@@ -203,7 +149,7 @@ pub fn retry_config(config: &Config) -> RetryConfig {
 }
 
 /// A dropped or stalled connection fails the attempt (and is retried) instead of hanging the run.
-pub fn timeout_config() -> TimeoutConfig {
+fn timeout_config() -> TimeoutConfig {
     TimeoutConfig::builder()
         .connect_timeout(Duration::from_secs(5))
         .operation_attempt_timeout(Duration::from_secs(20))
@@ -233,6 +179,39 @@ fn code_of(error: &Error) -> Option<&str> {
         Error::Ec2 { code, .. } => Some(code),
         _ => None,
     }
+}
+
+/// A group EC2 returned for the tag filters, as the core sees it. The filters already checked the tags; checking
+/// again costs nothing and guards a loose emulator.
+fn tagged_group(region: &str, sg: &SecurityGroup) -> Option<TaggedGroup> {
+    let scope = tag(sg, "Name").and_then(Scope::from_tag_value)?;
+    let id = sg.group_id()?;
+    (tag(sg, "AutoUpdate") == Some("true")).then(|| TaggedGroup {
+        region: region.to_owned(),
+        vpc: sg.vpc_id().unwrap_or("no-vpc").to_owned(),
+        scope,
+        protocol: tag(sg, "Protocol").map(str::to_owned),
+        mark: mark_of(region, id, tag(sg, SYNC_TOKEN_TAG)),
+        group: Group {
+            id: id.to_owned(),
+            rules: rules_of(sg.ip_permissions()),
+        },
+    })
+}
+
+/// A prefix list's id and weight; `None` (logged) when neither its name nor `MaxEntries` tells the weight.
+fn weight_of(region: &str, list: &ManagedPrefixList) -> Option<(String, PrefixListWeight)> {
+    let id = list.prefix_list_id()?;
+    let version = match list.address_family() {
+        Some(family) if family.eq_ignore_ascii_case("IPv6") => IpVersion::Ipv6,
+        _ => IpVersion::Ipv4,
+    };
+    let max_entries = list.max_entries().and_then(|n| usize::try_from(n).ok());
+    let Some(weight) = plan::prefix_list_weight(list.prefix_list_name().unwrap_or(""), max_entries) else {
+        tracing::warn!(region, prefix_list = id, "prefix list has no known weight");
+        return None;
+    };
+    Some((id.to_owned(), PrefixListWeight { version, weight }))
 }
 
 /// The group's applied mark; an unreadable one is logged and ignored.
@@ -317,50 +296,56 @@ fn permission(port: u16, cidrs: &BTreeSet<Cidr>, description: Option<&str>) -> I
     builder.build()
 }
 
-impl Ec2Groups {
-    async fn authorize_call(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> Result<()> {
-        self.client(region)?
-            .authorize_security_group_ingress()
-            .group_id(group)
-            .ip_permissions(permission(port, cidrs, Some(description)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| ec2_error("AuthorizeSecurityGroupIngress", region, Some(group), &e))
-    }
+/// Rules per port, as the write calls take them.
+type Rules = BTreeMap<u16, BTreeSet<Cidr>>;
 
-    async fn revoke_call(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<usize> {
-        let permissions = rules
-            .iter()
-            .map(|(port, cidrs)| permission(*port, cidrs, None))
-            .collect();
-        let output = self
-            .client(region)?
-            .revoke_security_group_ingress()
-            .group_id(group)
-            .set_ip_permissions(Some(permissions))
-            .send()
-            .await
-            .map_err(|e| ec2_error("RevokeSecurityGroupIngress", region, Some(group), &e))?;
-        let requested: usize = rules.values().map(BTreeSet::len).sum();
-        let unknown: usize = output
-            .unknown_ip_permissions()
-            .iter()
-            .map(|p| p.ip_ranges().len() + p.ipv6_ranges().len())
-            .sum();
-        if unknown > 0 {
-            // Already gone, by a concurrent run or a person: that is the state we want, but not our doing.
-            tracing::info!(region, group, unknown, "rules to revoke were already gone");
+/// Send `rules` as one batch. EC2 answers a batch all or nothing: when it refuses it with `tolerated` (a
+/// duplicate, a rule already gone: another writer got there first), send the rules one at a time and skip
+/// those it refuses with `tolerated`. Returns how many rules were changed.
+async fn batch_or_each<F, Fut>(
+    rules: &Rules,
+    tolerated: &'static str,
+    region: &str,
+    group: &str,
+    call: F,
+) -> Result<usize>
+where
+    F: Fn(Rules) -> Fut,
+    Fut: Future<Output = Result<usize>>,
+{
+    let count: usize = rules.values().map(BTreeSet::len).sum();
+    match call(rules.clone()).await {
+        Err(e) if code_of(&e) == Some(tolerated) && count > 1 => {
+            tracing::info!(
+                region,
+                group,
+                code = tolerated,
+                "batch refused; sending one rule at a time"
+            );
+            let singles: Vec<(u16, Cidr)> = rules
+                .iter()
+                .flat_map(|(port, cidrs)| cidrs.iter().map(|cidr| (*port, *cidr)))
+                .collect();
+            let mut changed = 0;
+            for (port, cidr) in singles {
+                match call(Rules::from([(port, BTreeSet::from([cidr]))])).await {
+                    Err(e) if code_of(&e) == Some(tolerated) => {}
+                    other => changed += other?,
+                }
+            }
+            Ok(changed)
         }
-        Ok(requested.saturating_sub(unknown))
+        Err(e) if code_of(&e) == Some(tolerated) => Ok(0),
+        other => other,
     }
+}
+
+/// The tcp permissions for `rules`, one per port, IPv4 and IPv6 together.
+fn permissions(rules: &Rules, description: Option<&str>) -> Vec<IpPermission> {
+    rules
+        .iter()
+        .map(|(port, cidrs)| permission(*port, cidrs, description))
+        .collect()
 }
 
 impl SecurityGroups for Ec2Groups {
@@ -386,24 +371,7 @@ impl SecurityGroups for Ec2Groups {
         let mut found = Vec::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| ec2_error("DescribeSecurityGroups", region, None, &e))?;
-            for sg in page.security_groups() {
-                // The filters already did this; checking again costs nothing and guards a loose emulator.
-                let scope = tag(sg, "Name").and_then(Scope::from_tag_value);
-                let (Some(scope), Some("true"), Some(id)) = (scope, tag(sg, "AutoUpdate"), sg.group_id()) else {
-                    continue;
-                };
-                found.push(TaggedGroup {
-                    region: region.to_owned(),
-                    vpc: sg.vpc_id().unwrap_or("no-vpc").to_owned(),
-                    scope,
-                    protocol: tag(sg, "Protocol").map(str::to_owned),
-                    mark: mark_of(region, id, tag(sg, SYNC_TOKEN_TAG)),
-                    group: Group {
-                        id: id.to_owned(),
-                        rules: rules_of(sg.ip_permissions()),
-                    },
-                });
-            }
+            found.extend(page.security_groups().iter().filter_map(|sg| tagged_group(region, sg)));
         }
         Ok(found)
     }
@@ -415,25 +383,20 @@ impl SecurityGroups for Ec2Groups {
         port: u16,
         cidrs: &BTreeSet<Cidr>,
         description: &str,
-    ) -> Result<()> {
-        match self.authorize_call(region, group, port, cidrs, description).await {
-            Err(e) if code_of(&e) == Some(DUPLICATE) && cidrs.len() > 1 => {
-                // A concurrent run added some of them, and EC2 refused the whole batch: go one by one.
-                tracing::info!(region, group, "some rules already exist; authorizing one by one");
-                for cidr in cidrs {
-                    match self
-                        .authorize_call(region, group, port, &BTreeSet::from([*cidr]), description)
-                        .await
-                    {
-                        Err(e) if code_of(&e) == Some(DUPLICATE) => {}
-                        other => other?,
-                    }
-                }
-                Ok(())
-            }
-            Err(e) if code_of(&e) == Some(DUPLICATE) => Ok(()),
-            other => other,
-        }
+    ) -> Result<usize> {
+        let rules = Rules::from([(port, cidrs.clone())]);
+        batch_or_each(&rules, DUPLICATE, region, group, |rules| async move {
+            let count = rules.values().map(BTreeSet::len).sum();
+            self.call("AuthorizeSecurityGroupIngress", region, Some(group), |c| {
+                c.authorize_security_group_ingress()
+                    .group_id(group)
+                    .set_ip_permissions(Some(permissions(&rules, Some(description))))
+                    .send()
+            })
+            .await
+            .map(|_| count)
+        })
+        .await
     }
 
     async fn set_descriptions(
@@ -444,38 +407,39 @@ impl SecurityGroups for Ec2Groups {
         cidrs: &BTreeSet<Cidr>,
         description: &str,
     ) -> Result<()> {
-        self.client(region)?
-            .update_security_group_rule_descriptions_ingress()
-            .group_id(group)
-            .ip_permissions(permission(port, cidrs, Some(description)))
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| ec2_error("UpdateSecurityGroupRuleDescriptionsIngress", region, Some(group), &e))
+        self.call("UpdateSecurityGroupRuleDescriptionsIngress", region, Some(group), |c| {
+            c.update_security_group_rule_descriptions_ingress()
+                .group_id(group)
+                .ip_permissions(permission(port, cidrs, Some(description)))
+                .send()
+        })
+        .await
+        .map(|_| ())
     }
 
-    async fn revoke(&self, region: &str, group: &str, rules: &BTreeMap<u16, BTreeSet<Cidr>>) -> Result<usize> {
-        match self.revoke_call(region, group, rules).await {
-            Err(e) if code_of(&e) == Some(NOT_FOUND) => {
-                tracing::info!(
-                    region,
-                    group,
-                    "some rules to revoke are already gone; revoking one by one"
-                );
-                let mut revoked = 0;
-                for (port, cidrs) in rules {
-                    for cidr in cidrs {
-                        let one = BTreeMap::from([(*port, BTreeSet::from([*cidr]))]);
-                        match self.revoke_call(region, group, &one).await {
-                            Err(e) if code_of(&e) == Some(NOT_FOUND) => {}
-                            other => revoked += other?,
-                        }
-                    }
-                }
-                Ok(revoked)
+    async fn revoke(&self, region: &str, group: &str, rules: &Rules) -> Result<usize> {
+        batch_or_each(rules, NOT_FOUND, region, group, |rules| async move {
+            let output = self
+                .call("RevokeSecurityGroupIngress", region, Some(group), |c| {
+                    c.revoke_security_group_ingress()
+                        .group_id(group)
+                        .set_ip_permissions(Some(permissions(&rules, None)))
+                        .send()
+                })
+                .await?;
+            let requested: usize = rules.values().map(BTreeSet::len).sum();
+            let unknown: usize = output
+                .unknown_ip_permissions()
+                .iter()
+                .map(|p| p.ip_ranges().len() + p.ipv6_ranges().len())
+                .sum();
+            if unknown > 0 {
+                // Already gone, by another writer or a person: the state we want, but not our doing.
+                tracing::info!(region, group, unknown, "rules to revoke were already gone");
             }
-            other => other,
-        }
+            Ok(requested.saturating_sub(unknown))
+        })
+        .await
     }
 
     async fn prefix_list_weights(&self, region: &str, ids: &BTreeSet<String>) -> Result<PrefixListWeights> {
@@ -494,36 +458,20 @@ impl SecurityGroups for Ec2Groups {
         let mut weights = PrefixListWeights::new();
         while let Some(page) = pages.next().await {
             let page = page.map_err(|e| ec2_error("DescribeManagedPrefixLists", region, None, &e))?;
-            for list in page.prefix_lists() {
-                let (Some(id), Some(family)) = (list.prefix_list_id(), list.address_family()) else {
-                    continue;
-                };
-                let version = if family.eq_ignore_ascii_case("IPv6") {
-                    IpVersion::Ipv6
-                } else {
-                    IpVersion::Ipv4
-                };
-                let max_entries = list.max_entries().and_then(|n| usize::try_from(n).ok());
-                match plan::prefix_list_weight(list.prefix_list_name().unwrap_or(""), max_entries) {
-                    Some(weight) => {
-                        weights.insert(id.to_owned(), PrefixListWeight { version, weight });
-                    }
-                    None => tracing::warn!(region, prefix_list = id, "prefix list has no known weight"),
-                }
-            }
+            weights.extend(page.prefix_lists().iter().filter_map(|list| weight_of(region, list)));
         }
         Ok(weights)
     }
 
     async fn mark_applied(&self, region: &str, groups: &[String], mark: &AppliedMark) -> Result<()> {
-        self.client(region)?
-            .create_tags()
-            .set_resources(Some(groups.to_vec()))
-            .tags(Tag::builder().key(SYNC_TOKEN_TAG).value(mark.to_string()).build())
-            .send()
-            .await
-            .map(|_| ())
-            .map_err(|e| ec2_error("CreateTags", region, groups.first().map(String::as_str), &e))
+        self.call("CreateTags", region, groups.first().map(String::as_str), |c| {
+            c.create_tags()
+                .set_resources(Some(groups.to_vec()))
+                .tags(Tag::builder().key(SYNC_TOKEN_TAG).value(mark.to_string()).build())
+                .send()
+        })
+        .await
+        .map(|_| ())
     }
 }
 

@@ -1,0 +1,7 @@
+//! The adapters: each implements a [port](crate::ports) over real I/O.
+//!
+//! - [`source`]: `ip-ranges.json` over HTTP(S), or from a local file ([`crate::ports::RangesSource`]).
+//! - [`ec2`]: security groups through `aws-sdk-ec2` ([`crate::ports::SecurityGroups`]).
+
+pub mod ec2;
+pub mod source;

@@ -1,0 +1,8 @@
+//! The ports: what the sync needs from the world outside, as traits over the core's types. No SDK type and no
+//! I/O here; the [adapters](crate::adapters) implement them, and tests implement them in memory.
+
+mod ranges;
+mod security_groups;
+
+pub use ranges::RangesSource;
+pub use security_groups::{SecurityGroups, TaggedGroup};

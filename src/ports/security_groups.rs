@@ -1,0 +1,80 @@
+//! The port through which the sync reads and changes security groups. SDK-free: the adapter
+//! ([`crate::adapters::ec2`]) turns EC2's types into these.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+
+use crate::cidr::Cidr;
+use crate::error::Result;
+use crate::ip_ranges::Scope;
+use crate::plan::{AppliedMark, Group, PrefixListWeights};
+
+/// A tagged security group found in a region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedGroup {
+    pub region: String,
+    pub vpc: String,
+    pub scope: Scope,
+    /// The `Protocol` tag's value, if any.
+    pub protocol: Option<String>,
+    /// The file last applied to the group's set, from its [`crate::plan::SYNC_TOKEN_TAG`] tag.
+    pub mark: Option<AppliedMark>,
+    pub group: Group,
+}
+
+/// The port the sync uses to read and change security groups.
+pub trait SecurityGroups: Send + Sync {
+    /// Every group in `region` tagged `Name=cloudfront_g|cloudfront_r` and `AutoUpdate=true`, all pages.
+    fn tagged_groups(&self, region: &str) -> impl Future<Output = Result<Vec<TaggedGroup>>> + Send;
+
+    /// Authorize tcp `port` from each of `cidrs`, with `description`, in one call where possible. Returns how
+    /// many were authorized: rules that already exist (added by another writer) are not counted.
+    fn authorize(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> impl Future<Output = Result<usize>> + Send;
+
+    /// Set the description of existing tcp rules on `port` from `cidrs` (adopting them).
+    fn set_descriptions(
+        &self,
+        region: &str,
+        group: &str,
+        port: u16,
+        cidrs: &BTreeSet<Cidr>,
+        description: &str,
+    ) -> impl Future<Output = Result<()>> + Send;
+
+    /// EC2 calls retried so far (throttling, transient errors).
+    fn retries(&self) -> u64 {
+        0
+    }
+
+    /// Revoke our tcp rules, per port, in one call where possible. Returns how many were revoked: rules
+    /// already gone (revoked by another writer) are not counted.
+    fn revoke(
+        &self,
+        region: &str,
+        group: &str,
+        rules: &BTreeMap<u16, BTreeSet<Cidr>>,
+    ) -> impl Future<Output = Result<usize>> + Send;
+
+    /// The weights of the prefix lists `ids` in `region`, one describe for all of them. Lists EC2 does not
+    /// return, or whose weight it does not tell, are left out.
+    fn prefix_list_weights(
+        &self,
+        region: &str,
+        ids: &BTreeSet<String>,
+    ) -> impl Future<Output = Result<PrefixListWeights>> + Send;
+
+    /// Record on `groups` (one set's) the file applied to them, as the [`crate::plan::SYNC_TOKEN_TAG`] tag.
+    fn mark_applied(
+        &self,
+        region: &str,
+        groups: &[String],
+        mark: &AppliedMark,
+    ) -> impl Future<Output = Result<()>> + Send;
+}

@@ -1,0 +1,299 @@
+//! What a run answers: the [`Summary`] of a sync (JSON for the Lambda and `--json`, text for the CLI) and the
+//! report of `adopt`. Plain data, built by [`crate::sync`].
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::cidr::IpVersion;
+use crate::error::{Error, Result};
+use crate::plan::{GroupPlan, SetKey, Unmanaged};
+
+/// A set more than this full (after the sync) logs a warning: AWS has grown these lists by half before.
+pub const NEAR_FULL: f64 = 0.8;
+
+/// What a run did, as the invocation answers it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Summary {
+    /// The `syncToken` of the file applied.
+    pub sync_token: u64,
+    /// The file's `createDate`, if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub create_date: Option<String>,
+    /// The services selected (`SERVICE`).
+    pub service: String,
+    /// The IP versions selected (`IP_VERSIONS`).
+    pub ip_versions: String,
+    /// `notification` or `schedule`.
+    pub trigger: &'static str,
+    /// The notification was older than the file, which was applied anyway.
+    pub late_notification: bool,
+    /// Nothing was written (`DRY_RUN`).
+    pub dry_run: bool,
+    /// Every set found, in key order.
+    pub sets: Vec<SetReport>,
+    /// Tagged groups that could not be synced (for example a bad `Protocol` tag).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped_groups: Vec<SkippedGroup>,
+    /// Regions whose groups could not be read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failed_regions: Vec<FailedRegion>,
+    /// EC2 calls retried after throttling or a transient error.
+    pub ec2_retries: u64,
+    /// Wall time of the run.
+    pub duration_ms: u64,
+}
+
+/// What happened to one set.
+#[derive(Debug, Clone, Serialize)]
+pub struct SetReport {
+    /// Which set: region, VPC, scope, protocol and port.
+    #[serde(flatten)]
+    pub key: SetKey,
+    /// Its groups, sorted.
+    pub groups: Vec<String>,
+    /// CIDRs authorized (planned, in a dry run).
+    pub added: usize,
+    /// Rules revoked (planned, in a dry run).
+    pub removed: usize,
+    /// Wanted CIDRs that were already present.
+    pub unchanged: usize,
+    /// The `syncToken` of the file applied to the set before this run (its groups' tag), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_sync_token: Option<u64>,
+    /// Free rule slots per IP version after the sync.
+    pub room_left: BTreeMap<IpVersion, usize>,
+    /// More than [`NEAR_FULL`] of the slots of an IP version are used.
+    pub near_full: bool,
+    /// What became of the set.
+    pub status: SetStatus,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The planned changes, per group.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub changes: BTreeMap<String, GroupPlan>,
+}
+
+impl SetReport {
+    /// A report of `key` with nothing done yet (status failed until something better is known).
+    pub fn new(key: SetKey, groups: Vec<String>, previous_sync_token: Option<u64>) -> SetReport {
+        SetReport {
+            key,
+            groups,
+            added: 0,
+            removed: 0,
+            unchanged: 0,
+            previous_sync_token,
+            room_left: BTreeMap::new(),
+            near_full: false,
+            status: SetStatus::Failed,
+            error: None,
+            changes: BTreeMap::new(),
+        }
+    }
+}
+
+/// What became of a set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SetStatus {
+    /// Nothing to do.
+    InSync,
+    /// Changes made.
+    Synced,
+    /// Dry run: changes computed, nothing written.
+    Planned,
+    /// The set already holds a newer file than this one: left as it was (a late or replayed event, or a
+    /// lagging copy of the file). Not a failure.
+    OlderFile,
+    /// Left as it was, or partly changed: see `error`.
+    Failed,
+}
+
+impl SetStatus {
+    /// How the text summary says it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SetStatus::InSync => "in sync",
+            SetStatus::Synced => "synced",
+            SetStatus::Planned => "planned",
+            SetStatus::OlderFile => "kept: holds a newer file",
+            SetStatus::Failed => "failed",
+        }
+    }
+}
+
+/// A tagged group that could not be put in a set.
+#[derive(Debug, Clone, Serialize)]
+pub struct SkippedGroup {
+    /// Its region.
+    pub region: String,
+    /// Its id.
+    pub group: String,
+    /// Why, and what to change.
+    pub reason: String,
+}
+
+/// A region whose groups could not be read.
+#[derive(Debug, Clone, Serialize)]
+pub struct FailedRegion {
+    /// The region.
+    pub region: String,
+    /// What EC2 said.
+    pub error: String,
+}
+
+impl Summary {
+    /// One message per failed set, skipped group and unreadable region, in that order.
+    pub fn failures(&self) -> Vec<String> {
+        let sets = self.sets.iter().filter_map(|s| s.error.clone());
+        let groups = self
+            .skipped_groups
+            .iter()
+            .map(|g| format!("group {} in {} skipped: {}", g.group, g.region, g.reason));
+        let regions = self.failed_regions.iter().map(|r| r.error.clone());
+        sets.chain(groups).chain(regions).collect()
+    }
+
+    /// `Err(SetsFailed)` if anything failed, so the invocation answers an error (after the summary is logged).
+    pub fn into_result(self) -> Result<Summary> {
+        let messages = self.failures();
+        if messages.is_empty() {
+            return Ok(self);
+        }
+        Err(Error::SetsFailed {
+            sets_failed: self.sets.iter().filter(|s| s.error.is_some()).count(),
+            sets: self.sets.len(),
+            groups_skipped: self.skipped_groups.len(),
+            regions_failed: self.failed_regions.len(),
+            messages,
+        })
+    }
+
+    /// CIDRs authorized over every set.
+    pub fn added(&self) -> usize {
+        self.sets.iter().map(|s| s.added).sum()
+    }
+
+    /// Rules revoked over every set.
+    pub fn removed(&self) -> usize {
+        self.sets.iter().map(|s| s.removed).sum()
+    }
+
+    fn write_header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = if self.dry_run { "plan" } else { "sync" };
+        let date = self
+            .create_date
+            .as_deref()
+            .map(|d| format!(" ({d})"))
+            .unwrap_or_default();
+        let late = if self.late_notification {
+            ", newer than the notification"
+        } else {
+            ""
+        };
+        writeln!(
+            f,
+            "{what} of {} ({}) syncToken {}{date}{late}",
+            self.service, self.ip_versions, self.sync_token
+        )?;
+        if self.sets.is_empty() {
+            writeln!(
+                f,
+                "no tagged security groups found (Name=cloudfront_g|cloudfront_r, AutoUpdate=true)"
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Summary {
+    /// A plan or a result a person can read: one line per set, then each group's changes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_header(f)?;
+        self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
+        for g in &self.skipped_groups {
+            writeln!(f, "skipped {} in {}: {}", g.group, g.region, g.reason)?;
+        }
+        for r in &self.failed_regions {
+            writeln!(f, "failed region {}: {}", r.region, r.error)?;
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Display for SetReport {
+    /// The set's line, its groups' changes, its error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let room: Vec<String> = self.room_left.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        writeln!(
+            f,
+            "{} [{}] {}: +{} -{} ={} room left: {}",
+            self.key,
+            self.groups.join(","),
+            self.status.as_str(),
+            self.added,
+            self.removed,
+            self.unchanged,
+            room.join(", "),
+        )?;
+        let port = self.key.port;
+        for (group, p) in &self.changes {
+            for cidr in &p.authorize {
+                writeln!(f, "  {group} + {cidr} tcp/{port}")?;
+            }
+            for (port, cidrs) in &p.revoke {
+                for cidr in cidrs {
+                    writeln!(f, "  {group} - {cidr} tcp/{port}")?;
+                }
+            }
+            for cidr in &p.authorize_after_revoke {
+                writeln!(f, "  {group} + {cidr} tcp/{port} (after the revokes)")?;
+            }
+        }
+        if let Some(e) = &self.error {
+            writeln!(f, "  error: {e}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Rules on a set's port that this tool did not create, per group (see [`crate::sync::adopt`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct UnmanagedSet {
+    /// Which set.
+    #[serde(flatten)]
+    pub key: SetKey,
+    /// Per group with any, its unmanaged rules on the port.
+    pub groups: BTreeMap<String, Unmanaged>,
+    /// The adoptable rules were given our description.
+    pub adopted: bool,
+    /// Why adopting failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl fmt::Display for UnmanagedSet {
+    /// The set, then each unmanaged rule and what becomes (or became) of it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}", self.key)?;
+        if self.groups.is_empty() {
+            writeln!(f, "  no unmanaged rules on the port")?;
+        }
+        let verb = if self.adopted { "adopted" } else { "adoptable" };
+        for (group, u) in &self.groups {
+            for cidr in &u.adoptable {
+                writeln!(f, "  {group} {cidr}: {verb} (a CloudFront range)")?;
+            }
+            for cidr in &u.other {
+                writeln!(f, "  {group} {cidr}: left alone (not a CloudFront range)")?;
+            }
+        }
+        if let Some(e) = &self.error {
+            writeln!(f, "  error: {e}")?;
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! `adopt`: hand the rules left by AWS's Python sample over to the sync.
+
+use std::collections::BTreeMap;
+
+use crate::config::Config;
+use crate::deadline::Budget;
+use crate::error::Result;
+use crate::event::Trigger;
+use crate::plan;
+use crate::ports::{RangesSource, SecurityGroups};
+use crate::report::UnmanagedSet;
+
+use super::discover::{FoundSet, discover};
+use super::fetch::fetch_verified;
+
+/// List the rules on each set's port that this tool did not create (for example those left by AWS's Python
+/// sample). With `apply`, the ones whose CIDR is a wanted CloudFront range are adopted: their description is
+/// set to ours, so later syncs manage them (and revoke them when CloudFront drops the range). Rules for other
+/// CIDRs are listed and left alone. No rule is added or removed, so no traffic is cut off.
+pub async fn adopt(
+    config: &Config,
+    source: &impl RangesSource,
+    ec2: &impl SecurityGroups,
+    apply: bool,
+) -> Result<Vec<UnmanagedSet>> {
+    let budget = Budget::unbounded();
+    let (selection, _) = fetch_verified(config, &Trigger::Scheduled, source, budget).await?;
+    let mut found = discover(config, ec2, budget).await;
+    if !found.failed_regions.is_empty() {
+        let (_, error) = found.failed_regions.swap_remove(0);
+        return Err(error);
+    }
+    let description = |set: &FoundSet| plan::rule_description(set.key.scope, &config.service_names());
+    let mut out = Vec::new();
+    for set in found.sets {
+        let wanted = selection.ranges(set.key.scope);
+        let groups: BTreeMap<String, plan::Unmanaged> = set
+            .groups
+            .iter()
+            .map(|g| (g.id.clone(), plan::unmanaged(set.key.port, wanted, g)))
+            .filter(|(_, u)| !u.adoptable.is_empty() || !u.other.is_empty())
+            .collect();
+        let mut report = UnmanagedSet {
+            key: set.key.clone(),
+            groups,
+            adopted: false,
+            error: None,
+        };
+        if apply {
+            match adopt_set(ec2, &report, &description(&set)).await {
+                Ok(()) => report.adopted = true,
+                Err(e) => report.error = Some(e.to_string()),
+            }
+        }
+        out.push(report);
+    }
+    Ok(out)
+}
+
+/// Give the adoptable rules of each group of a set our description, group by group; stop at the first error.
+async fn adopt_set(ec2: &impl SecurityGroups, set: &UnmanagedSet, description: &str) -> Result<()> {
+    for (group, unmanaged) in set.groups.iter().filter(|(_, u)| !u.adoptable.is_empty()) {
+        ec2.set_descriptions(&set.key.region, group, set.key.port, &unmanaged.adoptable, description)
+            .await?;
+    }
+    Ok(())
+}

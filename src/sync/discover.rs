@@ -1,0 +1,143 @@
+//! Find the tagged groups of every region, form them into sets, and weigh the prefix lists they reference.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::future::join_all;
+
+use crate::config::Config;
+use crate::deadline::Budget;
+use crate::error::Error;
+use crate::plan::{self, AppliedMark, Group, PrefixListWeights, RuleSource, SetKey};
+use crate::ports::{SecurityGroups, TaggedGroup};
+use crate::report::SkippedGroup;
+
+/// A set found in EC2, ready to plan.
+pub(super) struct FoundSet {
+    pub(super) key: SetKey,
+    pub(super) groups: Vec<Group>,
+    /// The newest file applied to the set, from its groups' tags.
+    pub(super) applied: Option<AppliedMark>,
+    /// Groups whose tag does not carry `applied` (none, older, or a group new to the set).
+    pub(super) marks: BTreeMap<String, Option<AppliedMark>>,
+}
+
+/// Group the tagged groups into sets; groups with an unusable `Protocol` tag are skipped and reported.
+fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
+    let mut sets: BTreeMap<SetKey, Vec<TaggedGroup>> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    for g in groups {
+        let Some(port) = g.protocol.as_deref().and_then(plan::port_of_protocol_tag) else {
+            let reason = match &g.protocol {
+                None => "no Protocol tag (expected http, https or a port number)".to_owned(),
+                Some(v) => format!("Protocol tag {v:?} is not http, https or a port number"),
+            };
+            tracing::warn!(region = %g.region, group = %g.group.id, %reason, "skipping tagged group");
+            skipped.push(SkippedGroup {
+                region: g.region,
+                group: g.group.id,
+                reason,
+            });
+            continue;
+        };
+        let key = SetKey {
+            region: g.region.clone(),
+            vpc: g.vpc.clone(),
+            scope: g.scope,
+            port,
+        };
+        sets.entry(key).or_default().push(g);
+    }
+    let sets = sets
+        .into_iter()
+        .map(|(key, tagged)| {
+            let applied = plan::applied_mark(tagged.iter().map(|g| g.mark.as_ref())).cloned();
+            let marks = tagged.iter().map(|g| (g.group.id.clone(), g.mark.clone())).collect();
+            FoundSet {
+                key,
+                groups: tagged.into_iter().map(|g| g.group).collect(),
+                applied,
+                marks,
+            }
+        })
+        .collect();
+    (sets, skipped)
+}
+
+/// The sets of every configured region, the groups skipped and the regions that could not be read, with
+/// their errors.
+pub(super) struct Discovered {
+    pub(super) sets: Vec<FoundSet>,
+    pub(super) skipped_groups: Vec<SkippedGroup>,
+    pub(super) failed_regions: Vec<(String, Error)>,
+    /// Per region, the weights of the prefix lists its groups reference, or why they could not be read.
+    pub(super) prefix_lists: BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
+}
+
+/// Read the tagged groups of every region, concurrently, and form the sets.
+pub(super) async fn discover(config: &Config, ec2: &impl SecurityGroups, budget: Budget) -> Discovered {
+    let found = join_all(config.regions.iter().map(|region| async move {
+        let groups = budget
+            .bound(
+                || format!("DescribeSecurityGroups in {region}"),
+                ec2.tagged_groups(region),
+            )
+            .await?;
+        let weights = prefix_list_weights(ec2, region, &groups, budget).await;
+        Ok::<_, Error>((groups, weights))
+    }))
+    .await;
+    let mut tagged = Vec::new();
+    let mut failed_regions = Vec::new();
+    let mut prefix_lists = BTreeMap::new();
+    for (region, result) in config.regions.iter().zip(found) {
+        match result {
+            Ok((groups, weights)) => {
+                tracing::info!(region, groups = groups.len(), "found tagged security groups");
+                tagged.extend(groups);
+                prefix_lists.insert(region.clone(), weights);
+            }
+            Err(e) => {
+                tracing::error!(region, error = %e, "cannot read the security groups of a region");
+                failed_regions.push((region.clone(), e));
+            }
+        }
+    }
+    let (sets, skipped_groups) = form_sets(tagged);
+    Discovered {
+        sets,
+        skipped_groups,
+        failed_regions,
+        prefix_lists,
+    }
+}
+
+/// The weights of the prefix lists `groups` reference: one DescribeManagedPrefixLists for the region, none
+/// when no group references a list. A failure only touches the sets that hold a reference.
+async fn prefix_list_weights(
+    ec2: &impl SecurityGroups,
+    region: &str,
+    groups: &[TaggedGroup],
+    budget: Budget,
+) -> std::result::Result<PrefixListWeights, String> {
+    let ids: BTreeSet<String> = groups
+        .iter()
+        .flat_map(|g| &g.group.rules)
+        .filter_map(|r| match &r.source {
+            RuleSource::PrefixList(id) => Some(id.clone()),
+            _ => None,
+        })
+        .collect();
+    if ids.is_empty() {
+        return Ok(PrefixListWeights::new());
+    }
+    budget
+        .bound(
+            || format!("DescribeManagedPrefixLists in {region}"),
+            ec2.prefix_list_weights(region, &ids),
+        )
+        .await
+        .map_err(|e| {
+            tracing::error!(region, error = %e, "cannot read the sizes of referenced prefix lists");
+            e.to_string()
+        })
+}

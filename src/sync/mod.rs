@@ -1,0 +1,292 @@
+//! One run, end to end: fetch and verify the file, find the sets, check and plan each, apply, summarize.
+//!
+//! The handler and the CLI both call [`run`]. It is the one place that wires the [ports](crate::ports) it is
+//! given to the pure core ([`crate::plan`]): everything it decides is decided there.
+//!
+//! - [`fetch`](fetch_verified): download, MD5, the late and the lagging file.
+//! - `discover`: the tagged groups of every region, formed into sets, and the prefix lists they reference.
+//! - `apply`: a set's writes in safe order, within the deadline.
+//! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
+
+mod adopt;
+mod apply;
+mod discover;
+mod fetch;
+#[cfg(test)]
+mod tests;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures::StreamExt;
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use crate::cidr::{Cidr, IpVersion};
+use crate::config::Config;
+use crate::deadline::Budget;
+use crate::error::{Error, Result};
+use crate::event::Trigger;
+use crate::ip_ranges::{Scope, Selection};
+use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, SetKey, SetPlan};
+use crate::ports::{RangesSource, SecurityGroups};
+use crate::report::{FailedRegion, NEAR_FULL, SetReport, SetStatus, Summary};
+
+pub use adopt::adopt;
+pub use fetch::fetch_verified;
+
+use apply::apply;
+use discover::{Discovered, FoundSet, discover};
+
+/// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
+/// the run before any write anywhere. (Each set is also guarded per IP version: [`plan::check_not_emptied`].)
+fn check_selection(config: &Config, selection: &Selection, sets: &[FoundSet]) -> Result<()> {
+    if sets.is_empty() || Scope::ALL.iter().any(|s| !selection.ranges(*s).is_empty()) {
+        return Ok(());
+    }
+    Err(Error::EmptySelection {
+        service: config.service_names(),
+        versions: config.version_names(),
+        sets: sets.len(),
+    })
+}
+
+fn log_selection(selection: &Selection) {
+    for scope in Scope::ALL {
+        let ranges = selection.ranges(scope);
+        tracing::info!(
+            scope = %scope,
+            ipv4 = ranges.iter().filter(|c| c.version() == IpVersion::Ipv4).count(),
+            ipv6 = ranges.iter().filter(|c| c.version() == IpVersion::Ipv6).count(),
+            "selected ranges"
+        );
+    }
+}
+
+/// Run one sync. Errors that stop everything before any write (event, download, MD5, document, empty
+/// selection) are `Err`; failures of single sets, groups or regions are in the summary
+/// (see [`Summary::into_result`]).
+pub async fn run(
+    config: &Config,
+    trigger: &Trigger,
+    source: &impl RangesSource,
+    ec2: &impl SecurityGroups,
+    deadline: Option<Instant>,
+) -> Result<Summary> {
+    let started = Instant::now();
+    let budget = Budget::new(deadline, config.deadline_margin);
+    let retries_before = ec2.retries();
+    let (selection, late) = fetch_verified(config, trigger, source, budget).await?;
+    log_selection(&selection);
+
+    let Discovered {
+        sets,
+        skipped_groups,
+        failed_regions,
+        prefix_lists,
+    } = discover(config, ec2, budget).await;
+    check_selection(config, &selection, &sets)?;
+
+    // Regions run concurrently; within a region, at most MAX_CONCURRENCY sets at a time (EC2 throttles per
+    // account and region).
+    let mut by_region: BTreeMap<String, Vec<FoundSet>> = BTreeMap::new();
+    for set in sets {
+        by_region.entry(set.key.region.clone()).or_default().push(set);
+    }
+    let context = SetContext {
+        config,
+        selection: &selection,
+        description_service: config.service_names(),
+        prefix_lists: &prefix_lists,
+        budget,
+    };
+    let context = &context;
+    let regions = by_region.into_values().map(|sets| {
+        futures::stream::iter(sets)
+            .map(|set| sync_set(context, ec2, set))
+            .buffer_unordered(config.max_concurrency)
+            .collect::<Vec<SetReport>>()
+    });
+    let mut reports: Vec<SetReport> = join_all(regions).await.into_iter().flatten().collect();
+    reports.sort_by(|a, b| a.key.cmp(&b.key));
+
+    Ok(Summary {
+        sync_token: selection.sync_token,
+        create_date: selection.create_date.clone(),
+        service: config.service_names(),
+        ip_versions: config.version_names(),
+        trigger: match trigger {
+            Trigger::Notification(_) => "notification",
+            Trigger::Scheduled => "schedule",
+        },
+        late_notification: late,
+        dry_run: config.dry_run,
+        sets: reports,
+        skipped_groups,
+        failed_regions: failed_regions
+            .into_iter()
+            .map(|(region, e)| FailedRegion {
+                region,
+                error: e.to_string(),
+            })
+            .collect(),
+        ec2_retries: ec2.retries() - retries_before,
+        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+    })
+}
+
+/// What every set of a run shares.
+struct SetContext<'a> {
+    config: &'a Config,
+    selection: &'a Selection,
+    description_service: String,
+    prefix_lists: &'a BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
+    budget: Budget,
+}
+
+impl SetContext<'_> {
+    /// The weights of the prefix lists of the set's region (empty when the set references none).
+    fn weights(&self, set: &FoundSet) -> std::result::Result<PrefixListWeights, String> {
+        let references = set
+            .groups
+            .iter()
+            .flat_map(|g| &g.rules)
+            .any(|r| matches!(r.source, RuleSource::PrefixList(_)));
+        match self.prefix_lists.get(&set.key.region) {
+            Some(Err(e)) if references => Err(e.clone()),
+            Some(Ok(weights)) => Ok(weights.clone()),
+            _ => Ok(PrefixListWeights::new()),
+        }
+    }
+}
+
+/// A report for `set` with nothing done yet.
+fn new_report(set: &FoundSet) -> SetReport {
+    let mut groups: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
+    groups.sort();
+    SetReport::new(set.key.clone(), groups, set.applied.as_ref().map(|m| m.sync_token))
+}
+
+/// Check, plan and (unless a dry run) apply one set, then record the file applied. Never fails as a whole: the
+/// report carries the error.
+async fn sync_set(context: &SetContext<'_>, ec2: &impl SecurityGroups, set: FoundSet) -> SetReport {
+    let mut report = new_report(&set);
+    let key = &set.key;
+    let wanted = context.selection.ranges(key.scope);
+    if let Some(applied) = set
+        .applied
+        .as_ref()
+        .filter(|m| m.sync_token > context.selection.sync_token)
+    {
+        tracing::warn!(
+            set = %key,
+            applied_synctoken = applied.sync_token,
+            file_synctoken = context.selection.sync_token,
+            "the set holds a newer file than this one; leaving it as it is"
+        );
+        report.status = SetStatus::OlderFile;
+        return report;
+    }
+    let plan = match plan_checked(context, &set, wanted) {
+        Ok(plan) => plan,
+        Err(e) => {
+            tracing::error!(set = %key, error = %e, "set cannot be synced; left as it was");
+            report.error = Some(e.to_string());
+            return report;
+        }
+    };
+    report.unchanged = plan.unchanged;
+    report.room_left = plan.room_left.clone();
+    report.near_full = warn_if_near_full(key, &plan);
+    report.changes = plan.changes.clone();
+    if context.config.dry_run {
+        report.added = plan.added;
+        report.removed = plan.removed;
+        report.status = if plan.changes.is_empty() {
+            SetStatus::InSync
+        } else {
+            SetStatus::Planned
+        };
+        tracing::info!(set = %key, added = plan.added, removed = plan.removed, unchanged = plan.unchanged, "dry run: planned");
+        return report;
+    }
+    if !plan.changes.is_empty() {
+        let description = plan::rule_description(key.scope, &context.description_service);
+        let applied = apply(ec2, key, &plan, &description, context.budget).await;
+        report.added = applied.added;
+        report.removed = applied.removed;
+        if let Some(e) = applied.error {
+            tracing::error!(set = %key, added = applied.added, removed = applied.removed, error = %e, "set partly synced");
+            report.error = Some(e.to_string());
+            return report;
+        }
+    }
+    let mark = AppliedMark::of(context.selection.sync_token, wanted);
+    if let Err(e) = record_applied(ec2, &set, &mark, context.budget).await {
+        tracing::error!(set = %key, error = %e, "ranges synced, but the syncToken tag could not be written");
+        report.error = Some(e.to_string());
+        return report;
+    }
+    report.status = if plan.changes.is_empty() {
+        tracing::info!(set = %key, unchanged = plan.unchanged, "set in sync");
+        SetStatus::InSync
+    } else {
+        tracing::info!(set = %key, added = report.added, removed = report.removed, unchanged = plan.unchanged, "set synced");
+        SetStatus::Synced
+    };
+    report
+}
+
+/// The guard and the plan of one set.
+fn plan_checked(context: &SetContext<'_>, set: &FoundSet, wanted: &BTreeSet<Cidr>) -> Result<SetPlan> {
+    plan::check_not_emptied(
+        &set.key,
+        wanted,
+        &context.config.filter.versions,
+        &set.groups,
+        set.applied.as_ref(),
+    )?;
+    let weights = context.weights(set).map_err(|reason| Error::PrefixListSizes {
+        set: set.key.to_string(),
+        reason,
+    })?;
+    let quota = Quota {
+        max_rules: context.config.max_rules_per_group,
+        prefix_lists: &weights,
+    };
+    plan::plan_set(&set.key, wanted, &set.groups, quota)
+}
+
+/// Log a warning when the set is more than [`NEAR_FULL`]; returns whether it is.
+fn warn_if_near_full(key: &SetKey, plan: &SetPlan) -> bool {
+    let fullness = plan.fullness();
+    let near_full = fullness > NEAR_FULL;
+    if near_full {
+        tracing::warn!(
+            set = %key,
+            percent_full = (fullness * 100.0).round(),
+            room_left_ipv4 = plan.room_left.get(&IpVersion::Ipv4).copied().unwrap_or(0),
+            room_left_ipv6 = plan.room_left.get(&IpVersion::Ipv6).copied().unwrap_or(0),
+            "set is more than 80% full: add a group before AWS grows the list"
+        );
+    }
+    near_full
+}
+
+/// Tag the set's groups that do not carry `mark` yet (one call for them all; none when every group does).
+async fn record_applied(ec2: &impl SecurityGroups, set: &FoundSet, mark: &AppliedMark, budget: Budget) -> Result<()> {
+    let stale: Vec<String> = set
+        .marks
+        .iter()
+        .filter(|(_, m)| m.as_ref() != Some(mark))
+        .map(|(group, _)| group.clone())
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    budget
+        .bound(
+            || format!("CreateTags on the groups of set {}", set.key),
+            ec2.mark_applied(&set.key.region, &stale, mark),
+        )
+        .await
+}

@@ -1,0 +1,357 @@
+//! `sync` against the in-memory ports: ordering, partial failure, the deadline (on a paused clock), lagging and
+//! older files, the record of the file applied. Milliseconds each, no emulator.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use serde_json::json;
+use tokio::time::Instant;
+
+use super::*;
+use crate::event::Notification;
+use crate::plan::{DESCRIPTION_PREFIX, SYNC_TOKEN_TAG};
+use crate::testing::{FakeEc2, FakeSource, Op, our_rule};
+
+fn c(s: &str) -> Cidr {
+    s.parse().unwrap()
+}
+
+fn cidrs(list: &[&str]) -> BTreeSet<Cidr> {
+    list.iter().map(|s| c(s)).collect()
+}
+
+/// A small ip-ranges.json: CLOUDFRONT `global` and `regional` (us-east-1) prefixes, IPv4 or IPv6.
+fn doc(token: u64, global: &[&str], regional: &[&str]) -> Vec<u8> {
+    let mut v4 = Vec::new();
+    let mut v6 = Vec::new();
+    let all = global
+        .iter()
+        .map(|p| (p, "GLOBAL"))
+        .chain(regional.iter().map(|p| (p, "us-east-1")));
+    for (prefix, region) in all {
+        if prefix.contains(':') {
+            v6.push(json!({"ipv6_prefix": prefix, "region": region, "service": "CLOUDFRONT"}));
+        } else {
+            v4.push(json!({"ip_prefix": prefix, "region": region, "service": "CLOUDFRONT"}));
+        }
+    }
+    serde_json::to_vec(&json!({"syncToken": token.to_string(), "prefixes": v4, "ipv6_prefixes": v6})).unwrap()
+}
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars = vec![("AWS_REGION", "us-east-1"), ("MAX_RULES_PER_GROUP", "4")];
+    vars.extend_from_slice(extra);
+    Config::from_pairs(&vars).unwrap()
+}
+
+fn description() -> String {
+    format!("{DESCRIPTION_PREFIX}: CLOUDFRONT GLOBAL")
+}
+
+fn notification_for(body: &[u8], token: u64) -> Trigger {
+    Trigger::Notification(Notification {
+        synctoken: token,
+        md5: crate::ip_ranges::md5_hex(body),
+        create_time: None,
+        url: None,
+    })
+}
+
+/// A GLOBAL set of two groups (sg-a holds one stale and one wanted range) and a regional set of one group
+/// (sg-r holds one stale range).
+fn two_sets() -> FakeEc2 {
+    let ec2 = FakeEc2::default();
+    ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
+    ec2.add_set_group("sg-b", "vpc-1", Scope::Global);
+    ec2.add_set_group("sg-r", "vpc-1", Scope::Regional);
+    let d = description();
+    ec2.add_rules(
+        "sg-a",
+        [our_rule(c("10.0.0.0/24"), 443, &d), our_rule(c("10.0.1.0/24"), 443, &d)],
+    );
+    ec2.add_rules("sg-r", [our_rule(c("10.8.0.0/24"), 443, &d)]);
+    ec2
+}
+
+fn change() -> Vec<u8> {
+    doc(2, &["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"], &["10.9.0.0/24"])
+}
+
+#[tokio::test]
+async fn authorizations_come_first_and_a_failed_one_revokes_nothing_in_its_set_while_others_sync() {
+    let ec2 = two_sets();
+    // sg-b has the most room, so it gets the GLOBAL set's new ranges: fail it.
+    ec2.fail(Op::Authorize, Some("sg-b"), "UnauthorizedOperation");
+    let source = FakeSource::new([change()]);
+    let summary = run(&config(&[]), &Trigger::Scheduled, &source, &ec2, None)
+        .await
+        .unwrap();
+
+    let global = &summary.sets[0];
+    assert_eq!(global.status, SetStatus::Failed);
+    assert!(
+        global.error.as_deref().unwrap().contains("UnauthorizedOperation"),
+        "{global:?}"
+    );
+    assert_eq!(
+        ec2.ours("sg-a", 443),
+        cidrs(&["10.0.0.0/24", "10.0.1.0/24"]),
+        "nothing revoked"
+    );
+    // The regional set: authorized, then revoked, then recorded.
+    let regional: Vec<Op> = ec2
+        .calls()
+        .iter()
+        .filter(|c| c.group.as_deref() == Some("sg-r"))
+        .map(|c| c.op)
+        .collect();
+    assert_eq!(regional, [Op::Authorize, Op::Revoke, Op::Tag]);
+    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["10.9.0.0/24"]));
+    assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG), None, "a failed set records nothing");
+    let Err(Error::SetsFailed { sets_failed, sets, .. }) = summary.into_result() else {
+        panic!("the run must answer an error");
+    };
+    assert_eq!((sets_failed, sets), (1, 2));
+}
+
+#[tokio::test]
+async fn a_failed_revocation_keeps_the_authorizations_made() {
+    let ec2 = two_sets();
+    ec2.fail(Op::Revoke, Some("sg-a"), "InternalError");
+    let source = FakeSource::new([change()]);
+    let summary = run(&config(&[]), &Trigger::Scheduled, &source, &ec2, None)
+        .await
+        .unwrap();
+    let global = &summary.sets[0];
+    assert_eq!((global.status, global.added, global.removed), (SetStatus::Failed, 2, 0));
+    assert_eq!(ec2.ours("sg-b", 443), cidrs(&["10.0.2.0/24", "10.0.3.0/24"]));
+    assert!(ec2.ours("sg-a", 443).contains(&c("10.0.0.0/24")));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_call_still_running_at_the_margin_is_cut_off_and_nothing_after_it_starts() {
+    let ec2 = two_sets();
+    ec2.delay(Op::Authorize, Duration::from_secs(100));
+    let source = FakeSource::new([change()]);
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(60);
+    let summary = run(
+        &config(&[("DEADLINE_MARGIN_SECONDS", "10")]),
+        &Trigger::Scheduled,
+        &source,
+        &ec2,
+        Some(deadline),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        started.elapsed(),
+        Duration::from_secs(50),
+        "answered at the margin, not the deadline"
+    );
+    assert!(ec2.calls_of(Op::Revoke).is_empty());
+    assert!(ec2.calls_of(Op::Tag).is_empty());
+    for set in &summary.sets {
+        assert_eq!(set.status, SetStatus::Failed);
+        assert!(set.error.as_deref().unwrap().contains("deadline margin"), "{set:?}");
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn no_write_starts_inside_the_margin() {
+    let ec2 = two_sets();
+    ec2.delay(Op::Describe, Duration::from_secs(55));
+    let source = FakeSource::new([change()]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let summary = run(
+        &config(&[("DEADLINE_MARGIN_SECONDS", "5")]),
+        &Trigger::Scheduled,
+        &source,
+        &ec2,
+        Some(deadline),
+    )
+    .await
+    .unwrap();
+    assert!(ec2.calls_of(Op::Authorize).is_empty() && ec2.calls_of(Op::Revoke).is_empty());
+    let global = &summary.sets[0];
+    let error = global.error.as_deref().unwrap();
+    assert!(
+        error.contains("2 write(s) of set") && error.contains("not started"),
+        "{error}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_file_older_than_its_notification_is_fetched_again_with_backoff_until_the_new_one_is_served() {
+    let ec2 = two_sets();
+    let old = doc(1, &["10.0.1.0/24"], &["10.8.0.0/24"]);
+    let new = change();
+    let source = FakeSource::new([old.clone(), old, new.clone()]);
+    let started = Instant::now();
+    let summary = run(&config(&[]), &notification_for(&new, 2), &source, &ec2, None)
+        .await
+        .unwrap();
+    let waits: Vec<Duration> = source.fetches().iter().map(|t| t.duration_since(started)).collect();
+    assert_eq!(waits, [Duration::ZERO, Duration::from_secs(5), Duration::from_secs(15)]);
+    assert_eq!(summary.sync_token, 2);
+    assert!(!summary.late_notification);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_file_that_stays_older_fails_after_the_wait_and_within_the_deadline() {
+    let old = doc(1, &["10.0.1.0/24"], &[]);
+    let trigger = notification_for(&change(), 2);
+
+    let source = FakeSource::new([old.clone()]);
+    let ec2 = two_sets();
+    let err = run(
+        &config(&[("LAGGING_FILE_WAIT_SECONDS", "30")]),
+        &trigger,
+        &source,
+        &ec2,
+        None,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Md5Mismatch {
+                notified_token: 2,
+                file_token: 1,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    // 5 + 10 + 15 (the rest of the 30 s).
+    assert_eq!(source.fetches().len(), 4);
+    assert!(ec2.calls().is_empty(), "nothing read or written");
+
+    // A deadline 20 s away with a 10 s margin leaves room for one pause only.
+    let source = FakeSource::new([old]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let config = config(&[("DEADLINE_MARGIN_SECONDS", "10")]);
+    let err = run(&config, &trigger, &source, &ec2, Some(deadline)).await.unwrap_err();
+    assert!(matches!(err, Error::Md5Mismatch { .. }), "{err:?}");
+    assert_eq!(source.fetches().len(), 2);
+}
+
+#[tokio::test]
+async fn the_file_applied_is_recorded_once_and_an_older_one_is_then_kept_out() {
+    let ec2 = two_sets();
+    let config = config(&[]);
+    run(&config, &Trigger::Scheduled, &FakeSource::new([change()]), &ec2, None)
+        .await
+        .unwrap();
+    assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG).as_deref(), Some("2 ipv4"));
+    assert_eq!(ec2.calls_of(Op::Tag).len(), 2, "one per set");
+
+    // The same file again: nothing written, not even the tag.
+    let again = run(&config, &Trigger::Scheduled, &FakeSource::new([change()]), &ec2, None)
+        .await
+        .unwrap();
+    assert_eq!(ec2.calls_of(Op::Tag).len(), 2);
+    assert!(again.sets.iter().all(|s| s.status == SetStatus::InSync));
+
+    // An older file: every set keeps what it holds, and the run succeeds.
+    let writes_before = ec2.calls().len();
+    let older = doc(1, &["10.0.0.0/24"], &["10.8.0.0/24"]);
+    let summary = run(&config, &Trigger::Scheduled, &FakeSource::new([older]), &ec2, None)
+        .await
+        .unwrap();
+    assert!(
+        summary
+            .sets
+            .iter()
+            .all(|s| s.status == SetStatus::OlderFile && s.previous_sync_token == Some(2))
+    );
+    assert_eq!(ec2.calls().len(), writes_before + 1, "one describe, no write");
+    assert!(summary.into_result().is_ok());
+}
+
+#[tokio::test]
+async fn a_new_group_in_a_set_gets_the_tag_without_the_others_being_rewritten() {
+    let ec2 = two_sets();
+    let config = config(&[]);
+    run(&config, &Trigger::Scheduled, &FakeSource::new([change()]), &ec2, None)
+        .await
+        .unwrap();
+    ec2.add_set_group("sg-c", "vpc-1", Scope::Global);
+    run(&config, &Trigger::Scheduled, &FakeSource::new([change()]), &ec2, None)
+        .await
+        .unwrap();
+    let tags = ec2.calls_of(Op::Tag);
+    assert_eq!(tags.len(), 3);
+    assert_eq!(tags[2].group.as_deref(), Some("sg-c"));
+    assert_eq!(ec2.tag("sg-c", SYNC_TOKEN_TAG).as_deref(), Some("2 ipv4"));
+}
+
+#[tokio::test]
+async fn a_dry_run_writes_nothing_and_records_nothing() {
+    let ec2 = two_sets();
+    let summary = run(
+        &config(&[("DRY_RUN", "true")]),
+        &Trigger::Scheduled,
+        &FakeSource::new([change()]),
+        &ec2,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ec2.calls().iter().map(|c| c.op).collect::<Vec<_>>(), [Op::Describe]);
+    assert_eq!(
+        (summary.sets[0].status, summary.sets[0].added, summary.sets[0].removed),
+        (SetStatus::Planned, 2, 1)
+    );
+}
+
+#[tokio::test]
+async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only_the_sets_that_reference_one() {
+    let reference = |id: &str| crate::plan::Rule {
+        source: RuleSource::PrefixList(id.into()),
+        ..our_rule(c("10.0.0.0/24"), 443, "office")
+    };
+    let ec2 = two_sets();
+    ec2.add_rules("sg-r", [reference("pl-office")]);
+    ec2.set_weights(PrefixListWeights::from([(
+        "pl-office".to_string(),
+        crate::plan::PrefixListWeight {
+            version: IpVersion::Ipv4,
+            weight: 3,
+        },
+    )]));
+    let summary = run(
+        &config(&[]),
+        &Trigger::Scheduled,
+        &FakeSource::new([change()]),
+        &ec2,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(ec2.calls_of(Op::PrefixLists).len(), 1);
+    // sg-r: 4 slots, the list weighs 3, one wanted range.
+    assert_eq!(summary.sets[1].room_left[&IpVersion::Ipv4], 0);
+
+    let ec2 = two_sets();
+    ec2.add_rules("sg-r", [reference("pl-office")]);
+    ec2.fail(Op::PrefixLists, None, "UnauthorizedOperation");
+    let summary = run(
+        &config(&[]),
+        &Trigger::Scheduled,
+        &FakeSource::new([change()]),
+        &ec2,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.sets[0].status, SetStatus::Synced);
+    let regional = &summary.sets[1];
+    assert_eq!(regional.status, SetStatus::Failed);
+    assert!(
+        regional.error.as_deref().unwrap().contains("UnauthorizedOperation"),
+        "{regional:?}"
+    );
+    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["10.8.0.0/24"]), "left as it was");
+}
