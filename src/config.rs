@@ -15,70 +15,100 @@ pub const DEFAULT_IP_RANGES_URL: &str = "https://ip-ranges.amazonaws.com/ip-rang
 /// The services this tool knows how to select.
 pub const SERVICES: [&str; 2] = ["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"];
 
-/// Every setting, with its environment variable, default and meaning (the README's table is this one).
-pub const SETTINGS: &[(&str, &str, &str)] = &[
-    (
+/// One setting: its environment variable, default and meaning. [`SETTINGS`] is the one list of them: the
+/// README's settings table and the CLI's help are tested against it, and [`Config`] reads defaults from it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Setting {
+    /// The environment variable (and, lower-case with dashes, the CLI flag where there is one).
+    pub variable: &'static str,
+    /// The value when it is not set.
+    pub default: &'static str,
+    /// What it does, in one or two sentences.
+    pub meaning: &'static str,
+}
+
+const fn setting(variable: &'static str, default: &'static str, meaning: &'static str) -> Setting {
+    Setting {
+        variable,
+        default,
+        meaning,
+    }
+}
+
+/// Every setting.
+pub const SETTINGS: &[Setting] = &[
+    setting(
         "REGIONS",
-        "the function's own region (AWS_REGION)",
-        "Comma list of regions whose tagged groups are synced.",
+        "$AWS_REGION",
+        "Comma list of regions whose tagged groups are synced. Default: the function's own region.",
     ),
-    (
+    setting(
         "SERVICE",
         "CLOUDFRONT",
-        "CLOUDFRONT, CLOUDFRONT_ORIGIN_FACING, or both (comma list; merged and de-duplicated).",
+        "`CLOUDFRONT`, `CLOUDFRONT_ORIGIN_FACING`, or both (comma list; merged and de-duplicated).",
     ),
-    (
+    setting(
         "IP_VERSIONS",
         "ipv4,ipv6",
-        "Which prefix lists to sync: ipv4, ipv6 or both.",
+        "Which prefix lists to sync: `ipv4`, `ipv6` or both. Switching one off revokes our rules of it.",
     ),
-    (
+    setting(
         "MAX_RULES_PER_GROUP",
         "60",
-        "Ingress rules a group may hold per IP version (your account's quota), 1-1000.",
+        "Ingress rules a group may hold per IP version (your account's quota), 1-1000. Every rule of the group counts.",
     ),
-    ("DRY_RUN", "false", "true: compute and log the plan, write nothing."),
-    (
+    setting("DRY_RUN", "false", "`true`: compute and log the plan, write nothing."),
+    setting(
         "IP_RANGES_URL",
         DEFAULT_IP_RANGES_URL,
-        "Where ip-ranges.json is downloaded from (never from the event).",
+        "Where the file is downloaded from. A URL in the event is only logged, never fetched.",
     ),
-    (
+    setting(
         "MAX_CONCURRENCY",
         "50",
-        "Sets synced at the same time in each region (regions run in parallel), 1-200; EC2 allows bursts of 100-200 calls per API.",
+        "Sets synced at the same time in each region (regions run in parallel), 1-200. EC2 throttles per API, account and region with token buckets of 100-200 calls: a burst of 50 stays inside them.",
     ),
-    (
+    setting(
         "EC2_MAX_ATTEMPTS",
         "10",
-        "Attempts per EC2 call, with backoff, on throttling and transient errors, 1-50.",
+        "Attempts per EC2 call, with exponential backoff, on throttling and transient errors, 1-50.",
     ),
-    (
+    setting(
         "DOWNLOAD_TIMEOUT_SECONDS",
         "30",
         "Timeout of one download attempt, 1-600.",
     ),
-    (
+    setting(
         "DOWNLOAD_ATTEMPTS",
         "3",
-        "Attempts on a 5xx answer or a connection error, 1-10.",
+        "Download attempts on a 5xx answer or a connection error, 1-10.",
     ),
-    (
+    setting(
         "DOWNLOAD_MAX_BYTES",
         "33554432",
-        "Largest body accepted (32 MiB; the file is about 2.6 MB).",
+        "Largest body accepted (the file is about 2.6 MB).",
     ),
-    (
+    setting(
         "DEADLINE_MARGIN_SECONDS",
         "10",
-        "No call starts, and none runs on, with less than this left before the Lambda deadline.",
+        "No call starts, and none runs on, with less than this left before the Lambda deadline: the summary and metrics still go out, and the next run finishes.",
     ),
-    (
+    setting(
         "LAGGING_FILE_WAIT_SECONDS",
         "60",
-        "How long to keep fetching a file older than the notification (the CDN lags), within the deadline, 0-840.",
+        "How long to keep fetching a file that is older than its notification (a CDN copy not yet refreshed), within the deadline, 0-840.",
     ),
 ];
+
+/// The setting of `variable`.
+pub fn setting_of(variable: &str) -> Option<&'static Setting> {
+    SETTINGS.iter().find(|s| s.variable == variable)
+}
+
+/// The README's row for a setting.
+pub fn markdown_row(s: &Setting) -> String {
+    format!("| `{}` | `{}` | {} |", s.variable, s.default, s.meaning)
+}
 
 /// The typed settings of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -118,70 +148,23 @@ impl Config {
     /// Read the settings from `lookup` (the environment, or the CLI's flags over it).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config> {
         let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-
-        let regions = match get("REGIONS") {
-            Some(list) => list_of("REGIONS", &list, |r| {
-                let ok = r
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-                ok.then(|| r.to_owned())
-                    .ok_or("a region name is lower-case letters, digits and '-'")
-            })?,
-            None => {
-                let own = get("AWS_REGION")
-                    .or_else(|| get("AWS_DEFAULT_REGION"))
-                    .ok_or_else(|| Error::Config {
-                        variable: "REGIONS",
-                        value: String::new(),
-                        reason: "not set, and neither is AWS_REGION to default to".into(),
-                    })?;
-                vec![own]
-            }
+        let value = |name: &'static str| Value {
+            variable: name,
+            text: get(name).unwrap_or_else(|| setting_of(name).map_or("", |s| s.default).to_owned()),
         };
-        let regions: Vec<String> = regions.into_iter().collect::<BTreeSet<_>>().into_iter().collect();
-
-        let services = list_of("SERVICE", &get("SERVICE").unwrap_or_else(|| SERVICES[0].into()), |s| {
-            let s = s.to_ascii_uppercase();
-            SERVICES
-                .contains(&s.as_str())
-                .then_some(s)
-                .ok_or("expected CLOUDFRONT or CLOUDFRONT_ORIGIN_FACING")
-        })?;
-        let versions = list_of(
-            "IP_VERSIONS",
-            &get("IP_VERSIONS").unwrap_or_else(|| "ipv4,ipv6".into()),
-            |v| match v.to_ascii_lowercase().as_str() {
-                "ipv4" => Ok(IpVersion::Ipv4),
-                "ipv6" => Ok(IpVersion::Ipv6),
-                _ => Err("expected ipv4, ipv6 or both"),
-            },
-        )?;
-
-        let ip_ranges_url = get("IP_RANGES_URL").unwrap_or_else(|| DEFAULT_IP_RANGES_URL.into());
-        if !(ip_ranges_url.starts_with("https://") || ip_ranges_url.starts_with("http://")) {
-            return Err(Error::Config {
-                variable: "IP_RANGES_URL",
-                value: ip_ranges_url,
-                reason: "expected an http:// or https:// URL".into(),
-            });
-        }
-
         Ok(Config {
-            regions,
-            filter: Filter {
-                services: services.into_iter().collect(),
-                versions: versions.into_iter().collect(),
-            },
-            max_rules_per_group: number(&get, "MAX_RULES_PER_GROUP", 60, 1..=1000)?,
-            dry_run: boolean(&get, "DRY_RUN", false)?,
-            ip_ranges_url,
-            max_concurrency: number(&get, "MAX_CONCURRENCY", 50, 1..=200)?,
-            ec2_max_attempts: number(&get, "EC2_MAX_ATTEMPTS", 10, 1..=50)?,
-            download_timeout: Duration::from_secs(number(&get, "DOWNLOAD_TIMEOUT_SECONDS", 30, 1..=600)?),
-            download_attempts: number(&get, "DOWNLOAD_ATTEMPTS", 3, 1..=10)?,
-            download_max_bytes: number(&get, "DOWNLOAD_MAX_BYTES", 32 << 20, 1..=(1 << 30))?,
-            deadline_margin: Duration::from_secs(number(&get, "DEADLINE_MARGIN_SECONDS", 10, 0..=900)?),
-            lagging_file_wait: Duration::from_secs(number(&get, "LAGGING_FILE_WAIT_SECONDS", 60, 0..=840)?),
+            regions: regions(&get)?,
+            filter: filter(&value)?,
+            max_rules_per_group: value("MAX_RULES_PER_GROUP").number(1..=1000)?,
+            dry_run: value("DRY_RUN").boolean()?,
+            ip_ranges_url: url(value("IP_RANGES_URL"))?,
+            max_concurrency: value("MAX_CONCURRENCY").number(1..=200)?,
+            ec2_max_attempts: value("EC2_MAX_ATTEMPTS").number(1..=50)?,
+            download_timeout: Duration::from_secs(value("DOWNLOAD_TIMEOUT_SECONDS").number(1..=600)?),
+            download_attempts: value("DOWNLOAD_ATTEMPTS").number(1..=10)?,
+            download_max_bytes: value("DOWNLOAD_MAX_BYTES").number(1..=(1 << 30))?,
+            deadline_margin: Duration::from_secs(value("DEADLINE_MARGIN_SECONDS").number(0..=900)?),
+            lagging_file_wait: Duration::from_secs(value("LAGGING_FILE_WAIT_SECONDS").number(0..=840)?),
         })
     }
 
@@ -221,40 +204,96 @@ fn list_of<T>(
         .collect()
 }
 
-fn number<T>(
-    get: &impl Fn(&str) -> Option<String>,
+/// A setting's value as given, or its default.
+struct Value {
     variable: &'static str,
-    default: T,
-    range: std::ops::RangeInclusive<T>,
-) -> Result<T>
-where
-    T: FromStr + PartialOrd + Display + Copy,
-{
-    let Some(value) = get(variable) else {
-        return Ok(default);
-    };
-    match value.parse::<T>() {
-        Ok(n) if range.contains(&n) => Ok(n),
-        _ => Err(Error::Config {
-            variable,
-            value,
-            reason: format!("expected a whole number from {} to {}", range.start(), range.end()),
-        }),
+    text: String,
+}
+
+impl Value {
+    fn error(self, reason: impl Into<String>) -> Error {
+        Error::Config {
+            variable: self.variable,
+            value: self.text,
+            reason: reason.into(),
+        }
+    }
+
+    fn number<T>(self, range: std::ops::RangeInclusive<T>) -> Result<T>
+    where
+        T: FromStr + PartialOrd + Display + Copy,
+    {
+        match self.text.parse::<T>() {
+            Ok(n) if range.contains(&n) => Ok(n),
+            _ => Err(self.error(format!(
+                "expected a whole number from {} to {}",
+                range.start(),
+                range.end()
+            ))),
+        }
+    }
+
+    fn boolean(self) -> Result<bool> {
+        match self.text.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(self.error("expected true or false")),
+        }
     }
 }
 
-fn boolean(get: &impl Fn(&str) -> Option<String>, variable: &'static str, default: bool) -> Result<bool> {
-    let Some(value) = get(variable) else {
-        return Ok(default);
+/// `REGIONS`, or the function's own region; sorted, without duplicates.
+fn regions(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>> {
+    let regions = match get("REGIONS") {
+        Some(list) => list_of("REGIONS", &list, |r| {
+            let ok = r
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+            ok.then(|| r.to_owned())
+                .ok_or("a region name is lower-case letters, digits and '-'")
+        })?,
+        None => {
+            let own = get("AWS_REGION")
+                .or_else(|| get("AWS_DEFAULT_REGION"))
+                .ok_or_else(|| Error::Config {
+                    variable: "REGIONS",
+                    value: String::new(),
+                    reason: "not set, and neither is AWS_REGION to default to".into(),
+                })?;
+            vec![own]
+        }
     };
-    match value.to_ascii_lowercase().as_str() {
-        "true" | "1" | "yes" => Ok(true),
-        "false" | "0" | "no" => Ok(false),
-        _ => Err(Error::Config {
-            variable,
-            value,
-            reason: "expected true or false".into(),
-        }),
+    Ok(regions.into_iter().collect::<BTreeSet<_>>().into_iter().collect())
+}
+
+/// `SERVICE` and `IP_VERSIONS`.
+fn filter(value: &impl Fn(&'static str) -> Value) -> Result<Filter> {
+    let services = list_of("SERVICE", &value("SERVICE").text, |s| {
+        let s = s.to_ascii_uppercase();
+        SERVICES
+            .contains(&s.as_str())
+            .then_some(s)
+            .ok_or("expected CLOUDFRONT or CLOUDFRONT_ORIGIN_FACING")
+    })?;
+    let versions = list_of("IP_VERSIONS", &value("IP_VERSIONS").text, |v| {
+        match v.to_ascii_lowercase().as_str() {
+            "ipv4" => Ok(IpVersion::Ipv4),
+            "ipv6" => Ok(IpVersion::Ipv6),
+            _ => Err("expected ipv4, ipv6 or both"),
+        }
+    })?;
+    Ok(Filter {
+        services: services.into_iter().collect(),
+        versions: versions.into_iter().collect(),
+    })
+}
+
+/// `IP_RANGES_URL`: http or https.
+fn url(value: Value) -> Result<String> {
+    if value.text.starts_with("https://") || value.text.starts_with("http://") {
+        Ok(value.text)
+    } else {
+        Err(value.error("expected an http:// or https:// URL"))
     }
 }
 
@@ -360,8 +399,41 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_settings_table_is_the_settings_list() {
+        let readme = include_str!("../README.md");
+        let header = "| variable | default | meaning |";
+        let start = readme.find(header).expect("the README has a settings table");
+        let rows: Vec<&str> = readme[start..]
+            .lines()
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .collect();
+        let expected: Vec<String> = SETTINGS.iter().map(markdown_row).collect();
+        assert_eq!(
+            rows,
+            expected,
+            "README settings table, expected:\n{}",
+            expected.join("\n")
+        );
+    }
+
+    #[test]
+    fn every_default_in_the_list_is_a_valid_value() {
+        let c = config(&[("AWS_REGION", "us-east-1")]).unwrap();
+        assert_eq!(
+            c.max_concurrency.to_string(),
+            setting_of("MAX_CONCURRENCY").unwrap().default
+        );
+        assert_eq!(
+            c.lagging_file_wait.as_secs().to_string(),
+            setting_of("LAGGING_FILE_WAIT_SECONDS").unwrap().default
+        );
+        assert_eq!(c.download_max_bytes, 32 << 20);
+    }
+
+    #[test]
     fn the_settings_table_names_every_variable_read() {
-        let names: BTreeSet<&str> = SETTINGS.iter().map(|(n, _, _)| *n).collect();
+        let names: BTreeSet<&str> = SETTINGS.iter().map(|s| s.variable).collect();
         let read = std::cell::RefCell::new(BTreeSet::new());
         let _ = Config::from_lookup(|k| {
             read.borrow_mut().insert(k.to_owned());

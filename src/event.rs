@@ -21,7 +21,8 @@ pub enum Trigger {
 /// The message of an `AmazonIpSpaceChanged` notification.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Notification {
-    pub synctoken: u64,
+    /// The message's `synctoken`: the `syncToken` of the file it announces.
+    pub sync_token: u64,
     /// Lower-case hex.
     pub md5: String,
     /// Opaque: real messages do not follow the documented format.
@@ -56,7 +57,7 @@ impl Trigger {
             let mut newest: Option<Notification> = None;
             for (index, record) in records.iter().enumerate() {
                 let notification = parse_record(index, record)?;
-                if newest.as_ref().is_none_or(|n| notification.synctoken > n.synctoken) {
+                if newest.as_ref().is_none_or(|n| notification.sync_token > n.sync_token) {
                     newest = Some(notification);
                 }
             }
@@ -112,15 +113,14 @@ fn parse_record(record: usize, value: &Value) -> Result<Notification> {
             Some(other) => Err(err(format!("{field:?} is {}, not a string", kind_of(other)))),
         }
     };
-    let synctoken = text("synctoken", true)?.unwrap_or_default();
-    let synctoken =
-        parse_sync_token(&synctoken).ok_or_else(|| err(format!("synctoken {synctoken:?} is not a number")))?;
+    let token = text("synctoken", true)?.unwrap_or_default();
+    let sync_token = parse_sync_token(&token).ok_or_else(|| err(format!("synctoken {token:?} is not a number")))?;
     let md5 = text("md5", true)?.unwrap_or_default();
     if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(err(format!("md5 {md5:?} is not 32 hex digits")));
     }
     Ok(Notification {
-        synctoken,
+        sync_token,
         md5: md5.to_ascii_lowercase(),
         create_time: text("create-time", false)?,
         url: text("url", false)?,
@@ -148,7 +148,7 @@ mod tests {
         assert_eq!(
             t,
             Trigger::Notification(Notification {
-                synctoken: 1_787_411_825,
+                sync_token: 1_787_411_825,
                 md5: "63431d35877fa5386ded1a7df9cfa971".into(),
                 create_time: Some("2026-08-22-15-17-05".into()),
                 url: Some("https://ip-ranges.amazonaws.com/ip-ranges.json".into()),
@@ -176,7 +176,10 @@ mod tests {
         let Trigger::Notification(n) = Trigger::from_value(&event).unwrap() else {
             panic!("not a notification");
         };
-        assert_eq!((n.synctoken, n.md5.as_str()), (300, "33333333333333333333333333333333"));
+        assert_eq!(
+            (n.sync_token, n.md5.as_str()),
+            (300, "33333333333333333333333333333333")
+        );
     }
 
     #[test]
@@ -186,76 +189,65 @@ mod tests {
         assert_eq!(Trigger::from_value(&event).unwrap(), Trigger::Scheduled);
     }
 
-    #[test]
-    fn every_bad_event_is_an_error_that_says_what_was_wrong() {
-        let good_md5 = "d41d8cd98f00b204e9800998ecf8427e";
-        let cases: Vec<(Vec<u8>, &str)> = vec![
-            (b"".to_vec(), "the event is empty"),
-            (b"  \n".to_vec(), "the event is empty"),
-            (b"{not json".to_vec(), "not JSON"),
-            (b"null".to_vec(), "null, not an object"),
-            (b"[]".to_vec(), "an array, not an object"),
-            (b"{}".to_vec(), "neither Records nor detail-type"),
-            (br#"{"Records": {}}"#.to_vec(), "Records is not an array"),
-            (br#"{"Records": []}"#.to_vec(), "Records is empty"),
+    /// An SNS event whose message is `message`, as bytes.
+    fn sns_bytes(message: serde_json::Value) -> Vec<u8> {
+        sns(json!(message.to_string())).to_string().into_bytes()
+    }
+
+    /// Bad events and a phrase the error must hold.
+    fn bad_events() -> Vec<(Vec<u8>, &'static str)> {
+        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+        let raw = |s: &str| s.as_bytes().to_vec();
+        let text = |m: String| sns(json!(m)).to_string().into_bytes();
+        vec![
+            (raw(""), "the event is empty"),
+            (raw("  \n"), "the event is empty"),
+            (raw("{not json"), "not JSON"),
+            (raw("null"), "null, not an object"),
+            (raw("[]"), "an array, not an object"),
+            (raw("{}"), "neither Records nor detail-type"),
+            (raw(r#"{"Records": {}}"#), "Records is not an array"),
+            (raw(r#"{"Records": []}"#), "Records is empty"),
             (
-                br#"{"detail-type": "AWS API Call via CloudTrail"}"#.to_vec(),
+                raw(r#"{"detail-type": "AWS API Call via CloudTrail"}"#),
                 "is not \"Scheduled Event\"",
             ),
-            (br#"{"Records": [{}]}"#.to_vec(), "no Sns object"),
-            (br#"{"Records": [{"Sns": {}}]}"#.to_vec(), "no Sns.Message"),
+            (raw(r#"{"Records": [{}]}"#), "no Sns object"),
+            (raw(r#"{"Records": [{"Sns": {}}]}"#), "no Sns.Message"),
             (
-                br#"{"Records": [{"Sns": {"Message": 5}}]}"#.to_vec(),
+                raw(r#"{"Records": [{"Sns": {"Message": 5}}]}"#),
                 "a number, not a string",
             ),
             (
-                br#"{"Records": [{"Sns": {"Message": "hello"}}]}"#.to_vec(),
+                raw(r#"{"Records": [{"Sns": {"Message": "hello"}}]}"#),
                 "Sns.Message is not JSON",
             ),
             (
-                br#"{"Records": [{"Sns": {"Message": "[1]"}}]}"#.to_vec(),
+                raw(r#"{"Records": [{"Sns": {"Message": "[1]"}}]}"#),
                 "an array, not an object",
             ),
+            (sns_bytes(json!({"md5": md5})), "no \"synctoken\""),
+            (sns_bytes(json!({"synctoken": "1"})), "no \"md5\""),
             (
-                sns(json!(json!({"md5": good_md5}).to_string()))
-                    .to_string()
-                    .into_bytes(),
-                "no \"synctoken\"",
-            ),
-            (
-                sns(json!(json!({"synctoken": "1"}).to_string()))
-                    .to_string()
-                    .into_bytes(),
-                "no \"md5\"",
-            ),
-            (
-                sns(json!(json!({"synctoken": 1, "md5": good_md5}).to_string()))
-                    .to_string()
-                    .into_bytes(),
+                sns_bytes(json!({"synctoken": 1, "md5": md5})),
                 "\"synctoken\" is a number, not a string",
             ),
+            (text(message("abc", md5)), "synctoken \"abc\" is not a number"),
             (
-                sns(json!(message("abc", good_md5))).to_string().into_bytes(),
-                "synctoken \"abc\" is not a number",
-            ),
-            (
-                sns(json!(message("1", "zz1d8cd98f00b204e9800998ecf8427e")))
-                    .to_string()
-                    .into_bytes(),
+                text(message("1", "zz1d8cd98f00b204e9800998ecf8427e")),
                 "is not 32 hex digits",
             ),
+            (text(message("1", "d41d8cd9")), "is not 32 hex digits"),
             (
-                sns(json!(message("1", "d41d8cd9"))).to_string().into_bytes(),
-                "is not 32 hex digits",
-            ),
-            (
-                sns(json!(json!({"synctoken": "1", "md5": good_md5, "url": 7}).to_string()))
-                    .to_string()
-                    .into_bytes(),
+                sns_bytes(json!({"synctoken": "1", "md5": md5, "url": 7})),
                 "\"url\" is a number, not a string",
             ),
-        ];
-        for (input, expected) in cases {
+        ]
+    }
+
+    #[test]
+    fn every_bad_event_is_an_error_that_says_what_was_wrong() {
+        for (input, expected) in bad_events() {
             let err = Trigger::from_slice(&input).unwrap_err();
             assert!(
                 matches!(err, Error::Event { .. } | Error::Notification { .. }),

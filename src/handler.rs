@@ -38,7 +38,7 @@ impl<S: RangesSource, G: SecurityGroups> App<S, G> {
         let trigger = Trigger::from_value(event)?;
         if let Trigger::Notification(n) = &trigger {
             tracing::info!(
-                synctoken = n.synctoken,
+                sync_token = n.sync_token,
                 md5 = %n.md5,
                 create_time = n.create_time.as_deref().unwrap_or(""),
                 event_url = n.url.as_deref().unwrap_or(""),

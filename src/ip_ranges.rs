@@ -30,12 +30,10 @@ impl Scope {
 
     /// The value of the `Name` tag that marks a group of this scope.
     pub fn tag_value(self) -> &'static str {
-        match self {
-            Scope::Global => "cloudfront_g",
-            Scope::Regional => "cloudfront_r",
-        }
+        Scope::NAMES[self as usize].0
     }
 
+    /// The scope whose `Name` tag value this is.
     pub fn from_tag_value(value: &str) -> Option<Scope> {
         Scope::ALL.into_iter().find(|s| s.tag_value() == value)
     }
@@ -50,11 +48,11 @@ impl Scope {
 
     /// How the scope is named in messages.
     pub fn describe(self) -> &'static str {
-        match self {
-            Scope::Global => "GLOBAL",
-            Scope::Regional => "regional",
-        }
+        Scope::NAMES[self as usize].1
     }
+
+    /// (tag value, name in messages), in declaration order.
+    const NAMES: [(&'static str, &'static str); 2] = [("cloudfront_g", "GLOBAL"), ("cloudfront_r", "regional")];
 }
 
 impl fmt::Display for Scope {
@@ -83,48 +81,27 @@ struct RawDocument<'a> {
     #[serde(rename = "createDate", default, borrow)]
     create_date: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
-    prefixes: CloudFrontOnly<RawPrefix<'a>>,
+    prefixes: CloudFrontOnly<'a>,
     #[serde(default, borrow)]
-    ipv6_prefixes: CloudFrontOnly<RawIpv6Prefix<'a>>,
+    ipv6_prefixes: CloudFrontOnly<'a>,
 }
 
 /// The entries of a prefix list whose service is a CloudFront one; the others (about 98% of the file) are
 /// dropped as they are read instead of being collected.
-struct CloudFrontOnly<T>(Vec<T>);
+#[derive(Default)]
+struct CloudFrontOnly<'a>(Vec<RawEntry<'a>>);
 
-impl<T> Default for CloudFrontOnly<T> {
-    fn default() -> Self {
-        CloudFrontOnly(Vec::new())
-    }
-}
-
-trait Entry {
-    fn service(&self) -> &str;
-}
-
-impl Entry for RawPrefix<'_> {
-    fn service(&self) -> &str {
-        self.service.as_deref().unwrap_or("")
-    }
-}
-
-impl Entry for RawIpv6Prefix<'_> {
-    fn service(&self) -> &str {
-        self.service.as_deref().unwrap_or("")
-    }
-}
-
-impl<'de, T: Deserialize<'de> + Entry> Deserialize<'de> for CloudFrontOnly<T> {
+impl<'de: 'a, 'a> Deserialize<'de> for CloudFrontOnly<'a> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> std::result::Result<Self, D::Error> {
-        struct Visit<T>(std::marker::PhantomData<T>);
-        impl<'de, T: Deserialize<'de> + Entry> serde::de::Visitor<'de> for Visit<T> {
-            type Value = CloudFrontOnly<T>;
+        struct Visit<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for Visit<'a> {
+            type Value = CloudFrontOnly<'a>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of prefixes")
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> std::result::Result<Self::Value, A::Error> {
                 let mut kept = Vec::new();
-                while let Some(entry) = seq.next_element::<T>()? {
+                while let Some(entry) = seq.next_element::<RawEntry<'a>>()? {
                     if entry.service().starts_with(CLOUDFRONT) {
                         kept.push(entry);
                     }
@@ -139,27 +116,23 @@ impl<'de, T: Deserialize<'de> + Entry> Deserialize<'de> for CloudFrontOnly<T> {
 /// Every service this module selects starts with this.
 const CLOUDFRONT: &str = "CLOUDFRONT";
 
-/// An entry of `prefixes`. Every field is optional here: entries of services that are not selected are
-/// skipped whatever they hold; a selected entry must have its prefix and region (checked in [`parse`]).
+/// An entry of `prefixes` (`ip_prefix`) or `ipv6_prefixes` (`ipv6_prefix`). Every field is optional here:
+/// entries of services that are not selected are skipped whatever they hold; a selected entry must have its
+/// prefix and region (checked in [`parse`]).
 #[derive(Deserialize)]
-struct RawPrefix<'a> {
-    #[serde(borrow, default)]
-    ip_prefix: Option<Cow<'a, str>>,
+struct RawEntry<'a> {
+    #[serde(rename = "ip_prefix", alias = "ipv6_prefix", borrow, default)]
+    prefix: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     region: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     service: Option<Cow<'a, str>>,
 }
 
-/// An entry of `ipv6_prefixes`, as [`RawPrefix`].
-#[derive(Deserialize)]
-struct RawIpv6Prefix<'a> {
-    #[serde(borrow, default)]
-    ipv6_prefix: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    region: Option<Cow<'a, str>>,
-    #[serde(borrow, default)]
-    service: Option<Cow<'a, str>>,
+impl RawEntry<'_> {
+    fn service(&self) -> &str {
+        self.service.as_deref().unwrap_or("")
+    }
 }
 
 /// What to keep from the document.
@@ -206,6 +179,26 @@ pub fn parse_sync_token(token: &str) -> Option<u64> {
     token.parse().ok()
 }
 
+/// The scope and CIDR of a selected entry of the `version` list, checked.
+fn select(entry: &RawEntry<'_>, version: IpVersion, field: &str) -> Result<(Scope, Cidr)> {
+    let service = entry.service();
+    let (Some(prefix), Some(region)) = (entry.prefix.as_deref(), entry.region.as_deref()) else {
+        let missing = if entry.prefix.is_none() { field } else { "region" };
+        return Err(Error::document(format!(
+            "a {service} entry of the {version} list has no {missing}"
+        )));
+    };
+    let cidr: Cidr = prefix
+        .parse()
+        .map_err(|e| Error::document(format!("{e} (region {region})")))?;
+    if cidr.version() != version {
+        return Err(Error::document(format!(
+            "{prefix:?} is listed as {version} but is not an {version} block"
+        )));
+    }
+    Ok((Scope::of_region(region), cidr))
+}
+
 /// Parse a document and keep the prefixes `filter` selects, canonical and de-duplicated, per scope.
 pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
     let raw: RawDocument<'_> =
@@ -214,51 +207,17 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
         .ok_or_else(|| Error::document(format!("syncToken {:?} is not a number", raw.sync_token)))?;
 
     let mut ranges: BTreeMap<Scope, BTreeSet<Cidr>> = BTreeMap::new();
-    let mut keep = |prefix: Option<&str>, region: Option<&str>, service: &str, version: IpVersion| -> Result<()> {
-        let field = match version {
-            IpVersion::Ipv4 => "ip_prefix",
-            IpVersion::Ipv6 => "ipv6_prefix",
-        };
-        let (Some(prefix), Some(region)) = (prefix, region) else {
-            return Err(Error::document(format!(
-                "a {service} entry of the {version} list has no {}",
-                if prefix.is_none() { field } else { "region" }
-            )));
-        };
-        let cidr: Cidr = prefix
-            .parse()
-            .map_err(|e| Error::document(format!("{e} (region {region})")))?;
-        if cidr.version() != version {
-            return Err(Error::document(format!(
-                "{prefix:?} is listed as {version} but is not an {version} block"
-            )));
+    let lists = [
+        (IpVersion::Ipv4, &raw.prefixes, "ip_prefix"),
+        (IpVersion::Ipv6, &raw.ipv6_prefixes, "ipv6_prefix"),
+    ];
+    for (version, list, field) in lists {
+        if !filter.versions.contains(&version) {
+            continue;
         }
-        ranges.entry(Scope::of_region(region)).or_default().insert(cidr);
-        Ok(())
-    };
-    if filter.versions.contains(&IpVersion::Ipv4) {
-        for p in raw.prefixes.0.iter().filter(|p| filter.services.contains(p.service())) {
-            keep(
-                p.ip_prefix.as_deref(),
-                p.region.as_deref(),
-                p.service(),
-                IpVersion::Ipv4,
-            )?;
-        }
-    }
-    if filter.versions.contains(&IpVersion::Ipv6) {
-        for p in raw
-            .ipv6_prefixes
-            .0
-            .iter()
-            .filter(|p| filter.services.contains(p.service()))
-        {
-            keep(
-                p.ipv6_prefix.as_deref(),
-                p.region.as_deref(),
-                p.service(),
-                IpVersion::Ipv6,
-            )?;
+        for entry in list.0.iter().filter(|e| filter.services.contains(e.service())) {
+            let (scope, cidr) = select(entry, version, field)?;
+            ranges.entry(scope).or_default().insert(cidr);
         }
     }
     Ok(Selection {

@@ -66,9 +66,8 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_metrics_line_is_embedded_metric_format_with_every_declared_metric() {
-        let summary = Summary {
+    fn summary() -> Summary {
+        Summary {
             sync_token: 1_787_411_825,
             create_date: None,
             service: "CLOUDFRONT".into(),
@@ -89,8 +88,12 @@ mod tests {
             failed_regions: vec![],
             ec2_retries: 0,
             duration_ms: 420,
-        };
-        let doc = emf(&summary, 1_787_411_900_000);
+        }
+    }
+
+    #[test]
+    fn the_metrics_line_is_embedded_metric_format_with_every_declared_metric() {
+        let doc = emf(&summary(), 1_787_411_900_000);
         assert_eq!(doc["_aws"]["Timestamp"], 1_787_411_900_000u64);
         let directive = &doc["_aws"]["CloudWatchMetrics"][0];
         assert_eq!(directive["Namespace"], NAMESPACE);

@@ -241,22 +241,28 @@ impl fmt::Display for SetReport {
         )?;
         let port = self.key.port;
         for (group, p) in &self.changes {
-            for cidr in &p.authorize {
-                writeln!(f, "  {group} + {cidr} tcp/{port}")?;
-            }
-            for (port, cidrs) in &p.revoke {
-                for cidr in cidrs {
-                    writeln!(f, "  {group} - {cidr} tcp/{port}")?;
-                }
-            }
-            for cidr in &p.authorize_after_revoke {
-                writeln!(f, "  {group} + {cidr} tcp/{port} (after the revokes)")?;
+            let adds = p.authorize.iter().map(|c| ('+', *c, port, ""));
+            let revokes = p
+                .revoke
+                .iter()
+                .flat_map(|(port, cidrs)| cidrs.iter().map(move |c| ('-', *c, *port, "")));
+            let after = p
+                .authorize_after_revoke
+                .iter()
+                .map(|c| ('+', *c, port, " (after the revokes)"));
+            for (sign, cidr, port, note) in adds.chain(revokes).chain(after) {
+                writeln!(f, "  {group} {sign} {cidr} tcp/{port}{note}")?;
             }
         }
-        if let Some(e) = &self.error {
-            writeln!(f, "  error: {e}")?;
-        }
-        Ok(())
+        write_error(f, self.error.as_deref())
+    }
+}
+
+/// The error line of a set, if it has one.
+fn write_error(f: &mut fmt::Formatter<'_>, error: Option<&str>) -> fmt::Result {
+    match error {
+        Some(e) => writeln!(f, "  error: {e}"),
+        None => Ok(()),
     }
 }
 
@@ -282,18 +288,18 @@ impl fmt::Display for UnmanagedSet {
         if self.groups.is_empty() {
             writeln!(f, "  no unmanaged rules on the port")?;
         }
-        let verb = if self.adopted { "adopted" } else { "adoptable" };
+        let adoptable = if self.adopted {
+            "adopted (a CloudFront range)"
+        } else {
+            "adoptable (a CloudFront range)"
+        };
         for (group, u) in &self.groups {
-            for cidr in &u.adoptable {
-                writeln!(f, "  {group} {cidr}: {verb} (a CloudFront range)")?;
-            }
-            for cidr in &u.other {
-                writeln!(f, "  {group} {cidr}: left alone (not a CloudFront range)")?;
+            let notes = u.adoptable.iter().map(|c| (c, adoptable));
+            let others = u.other.iter().map(|c| (c, "left alone (not a CloudFront range)"));
+            for (cidr, note) in notes.chain(others) {
+                writeln!(f, "  {group} {cidr}: {note}")?;
             }
         }
-        if let Some(e) = &self.error {
-            writeln!(f, "  error: {e}")?;
-        }
-        Ok(())
+        write_error(f, self.error.as_deref())
     }
 }

@@ -11,7 +11,7 @@ use crate::cidr::Cidr;
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
 use crate::plan::{AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG};
-use crate::ports::{RangesSource, SecurityGroups, TaggedGroup};
+use crate::ports::{PortRules, RangesSource, SecurityGroups, TaggedGroup};
 
 /// What the fake was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -203,43 +203,30 @@ impl SecurityGroups for FakeEc2 {
         Ok(tagged.collect())
     }
 
-    async fn authorize(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> Result<usize> {
-        self.enter(Op::Authorize, region, Some(group)).await?;
+    async fn authorize(&self, rules: &PortRules<'_>) -> Result<usize> {
+        self.enter(Op::Authorize, rules.region, Some(rules.group)).await?;
         let mut state = self.state();
-        let Some(g) = state.groups.get_mut(group) else {
+        let Some(g) = state.groups.get_mut(rules.group) else {
             return Ok(0);
         };
         let mut added = 0;
-        for cidr in cidrs {
-            if !g.rules.iter().any(|r| r.ours() == Some((*cidr, port))) {
-                g.rules.push(our_rule(*cidr, port, description));
+        for cidr in rules.cidrs {
+            if !g.rules.iter().any(|r| r.ours() == Some((*cidr, rules.port))) {
+                g.rules.push(our_rule(*cidr, rules.port, rules.description));
                 added += 1;
             }
         }
         Ok(added)
     }
 
-    async fn set_descriptions(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> Result<()> {
-        self.enter(Op::Authorize, region, Some(group)).await?;
-        if let Some(g) = self.state().groups.get_mut(group) {
+    async fn set_descriptions(&self, rules: &PortRules<'_>) -> Result<()> {
+        self.enter(Op::Authorize, rules.region, Some(rules.group)).await?;
+        if let Some(g) = self.state().groups.get_mut(rules.group) {
+            let port = Some(i32::from(rules.port));
             for rule in &mut g.rules {
-                let on_port = rule.from_port == Some(i32::from(port)) && rule.to_port == rule.from_port;
-                if matches!(rule.source, RuleSource::Cidr(c) if cidrs.contains(&c)) && on_port {
-                    rule.description = Some(description.to_owned());
+                let adopted = matches!(rule.source, RuleSource::Cidr(c) if rules.cidrs.contains(&c));
+                if adopted && rule.from_port == port && rule.to_port == port {
+                    rule.description = Some(rules.description.to_owned());
                 }
             }
         }

@@ -25,7 +25,7 @@ use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::ip_ranges::Scope;
 use cloudfront_sg_sync::plan::DESCRIPTION_PREFIX;
-use cloudfront_sg_sync::ports::{RangesSource, SecurityGroups};
+use cloudfront_sg_sync::ports::{PortRules, RangesSource, SecurityGroups};
 use cloudfront_sg_sync::sync;
 use common::*;
 
@@ -246,7 +246,13 @@ async fn a_batch_refused_as_duplicate_is_retried_one_by_one() {
         .map(|s| s.parse().unwrap())
         .collect();
     groups
-        .authorize("us-east-1", "sg-1", 443, &cidrs, &format!("{DESCRIPTION_PREFIX}: t"))
+        .authorize(&PortRules {
+            region: "us-east-1",
+            group: "sg-1",
+            port: 443,
+            cidrs: &cidrs,
+            description: &format!("{DESCRIPTION_PREFIX}: t"),
+        })
         .await
         .unwrap();
     let calls = calls.lock().unwrap();
@@ -418,7 +424,13 @@ async fn other_errors_are_not_swallowed() {
     let groups = client(&test_config(), &[&authorize]).await;
     let cidrs = BTreeSet::from(["10.0.0.0/24".parse().unwrap()]);
     let err = groups
-        .authorize("us-east-1", "sg-1", 443, &cidrs, &format!("{DESCRIPTION_PREFIX}: t"))
+        .authorize(&PortRules {
+            region: "us-east-1",
+            group: "sg-1",
+            port: 443,
+            cidrs: &cidrs,
+            description: &format!("{DESCRIPTION_PREFIX}: t"),
+        })
         .await
         .unwrap_err();
     assert_eq!(err.kind(), "Ec2Error");

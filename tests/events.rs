@@ -17,7 +17,7 @@ fn the_sns_event_is_an_sns_event_for_the_amazon_ip_space_changed_topic() {
     assert_eq!(
         Trigger::from_slice(&bytes).unwrap(),
         Trigger::Notification(Notification {
-            synctoken: 1_787_411_825,
+            sync_token: 1_787_411_825,
             md5: "63431d35877fa5386ded1a7df9cfa971".into(),
             create_time: Some("2026-08-22-15-17-05".into()),
             url: Some("https://ip-ranges.amazonaws.com/ip-ranges.json".into()),

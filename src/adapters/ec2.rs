@@ -30,7 +30,7 @@ use crate::ip_ranges::Scope;
 use crate::plan::{
     self, AppliedMark, Group, PrefixListWeight, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
 };
-use crate::ports::{SecurityGroups, TaggedGroup};
+use crate::ports::{PortRules, SecurityGroups, TaggedGroup};
 
 /// [`SecurityGroups`] over the real EC2 API (or anything at `AWS_ENDPOINT_URL`, such as moto).
 #[derive(Debug, Clone)]
@@ -179,6 +179,12 @@ fn code_of(error: &Error) -> Option<&str> {
         Error::Ec2 { code, .. } => Some(code),
         _ => None,
     }
+}
+
+/// A describe filter: `name` is any of `values`.
+fn filter<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) -> Filter {
+    let values = values.into_iter().map(str::to_owned).collect();
+    Filter::builder().name(name).set_values(Some(values)).build()
 }
 
 /// A group EC2 returned for the tag filters, as the core sees it. The filters already checked the tags; checking
@@ -354,43 +360,34 @@ impl SecurityGroups for Ec2Groups {
     }
 
     async fn tagged_groups(&self, region: &str) -> Result<Vec<TaggedGroup>> {
-        let client = self.client(region)?;
-        let mut pages = client
-            .describe_security_groups()
-            .filters(
-                Filter::builder()
-                    .name("tag:Name")
-                    .values(Scope::Global.tag_value())
-                    .values(Scope::Regional.tag_value())
-                    .build(),
-            )
-            .filters(Filter::builder().name("tag:AutoUpdate").values("true").build())
-            .max_results(1000)
-            .into_paginator()
-            .send();
-        let mut found = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ec2_error("DescribeSecurityGroups", region, None, &e))?;
-            found.extend(page.security_groups().iter().filter_map(|sg| tagged_group(region, sg)));
-        }
-        Ok(found)
+        let pages = self
+            .call("DescribeSecurityGroups", region, None, |c| {
+                let request = c
+                    .describe_security_groups()
+                    .filters(filter("tag:Name", Scope::ALL.map(Scope::tag_value)))
+                    .filters(filter("tag:AutoUpdate", ["true"]))
+                    .max_results(1000);
+                request.into_paginator().send().try_collect()
+            })
+            .await?;
+        let groups = pages.iter().flat_map(|page| page.security_groups());
+        Ok(groups.filter_map(|sg| tagged_group(region, sg)).collect())
     }
 
-    async fn authorize(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> Result<usize> {
-        let rules = Rules::from([(port, cidrs.clone())]);
-        batch_or_each(&rules, DUPLICATE, region, group, |rules| async move {
-            let count = rules.values().map(BTreeSet::len).sum();
+    async fn authorize(&self, rules: &PortRules<'_>) -> Result<usize> {
+        let PortRules {
+            region,
+            group,
+            description,
+            ..
+        } = *rules;
+        let batch = Rules::from([(rules.port, rules.cidrs.clone())]);
+        batch_or_each(&batch, DUPLICATE, region, group, |batch| async move {
+            let count = batch.values().map(BTreeSet::len).sum();
             self.call("AuthorizeSecurityGroupIngress", region, Some(group), |c| {
                 c.authorize_security_group_ingress()
                     .group_id(group)
-                    .set_ip_permissions(Some(permissions(&rules, Some(description))))
+                    .set_ip_permissions(Some(permissions(&batch, Some(description))))
                     .send()
             })
             .await
@@ -399,20 +396,19 @@ impl SecurityGroups for Ec2Groups {
         .await
     }
 
-    async fn set_descriptions(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> Result<()> {
-        self.call("UpdateSecurityGroupRuleDescriptionsIngress", region, Some(group), |c| {
-            c.update_security_group_rule_descriptions_ingress()
-                .group_id(group)
-                .ip_permissions(permission(port, cidrs, Some(description)))
-                .send()
-        })
+    async fn set_descriptions(&self, rules: &PortRules<'_>) -> Result<()> {
+        let permission = permission(rules.port, rules.cidrs, Some(rules.description));
+        self.call(
+            "UpdateSecurityGroupRuleDescriptionsIngress",
+            rules.region,
+            Some(rules.group),
+            |c| {
+                c.update_security_group_rule_descriptions_ingress()
+                    .group_id(rules.group)
+                    .ip_permissions(permission)
+                    .send()
+            },
+        )
         .await
         .map(|_| ())
     }
@@ -443,24 +439,18 @@ impl SecurityGroups for Ec2Groups {
     }
 
     async fn prefix_list_weights(&self, region: &str, ids: &BTreeSet<String>) -> Result<PrefixListWeights> {
-        let client = self.client(region)?;
-        let mut pages = client
-            .describe_managed_prefix_lists()
-            .filters(
-                Filter::builder()
-                    .name("prefix-list-id")
-                    .set_values(Some(ids.iter().cloned().collect()))
-                    .build(),
-            )
-            .max_results(100)
-            .into_paginator()
-            .send();
-        let mut weights = PrefixListWeights::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| ec2_error("DescribeManagedPrefixLists", region, None, &e))?;
-            weights.extend(page.prefix_lists().iter().filter_map(|list| weight_of(region, list)));
-        }
-        Ok(weights)
+        let pages = self
+            .call("DescribeManagedPrefixLists", region, None, |c| {
+                let ids = ids.iter().map(String::as_str);
+                let request = c
+                    .describe_managed_prefix_lists()
+                    .filters(filter("prefix-list-id", ids))
+                    .max_results(100);
+                request.into_paginator().send().try_collect()
+            })
+            .await?;
+        let lists = pages.iter().flat_map(|page| page.prefix_lists());
+        Ok(lists.filter_map(|list| weight_of(region, list)).collect())
     }
 
     async fn mark_applied(&self, region: &str, groups: &[String], mark: &AppliedMark) -> Result<()> {

@@ -5,4 +5,4 @@ mod ranges;
 mod security_groups;
 
 pub use ranges::RangesSource;
-pub use security_groups::{SecurityGroups, TaggedGroup};
+pub use security_groups::{PortRules, SecurityGroups, TaggedGroup};

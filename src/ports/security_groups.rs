@@ -22,31 +22,32 @@ pub struct TaggedGroup {
     pub group: Group,
 }
 
+/// Tcp rules on one port of one group, from each of some CIDRs, with one description.
+#[derive(Debug, Clone, Copy)]
+pub struct PortRules<'a> {
+    /// The group's region.
+    pub region: &'a str,
+    /// The group's id.
+    pub group: &'a str,
+    /// The tcp port.
+    pub port: u16,
+    /// One rule per CIDR.
+    pub cidrs: &'a BTreeSet<Cidr>,
+    /// The rules' description.
+    pub description: &'a str,
+}
+
 /// The port the sync uses to read and change security groups.
 pub trait SecurityGroups: Send + Sync {
     /// Every group in `region` tagged `Name=cloudfront_g|cloudfront_r` and `AutoUpdate=true`, all pages.
     fn tagged_groups(&self, region: &str) -> impl Future<Output = Result<Vec<TaggedGroup>>> + Send;
 
-    /// Authorize tcp `port` from each of `cidrs`, with `description`, in one call where possible. Returns how
-    /// many were authorized: rules that already exist (added by another writer) are not counted.
-    fn authorize(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> impl Future<Output = Result<usize>> + Send;
+    /// Authorize the rules, in one call where possible. Returns how many were authorized: rules that already
+    /// exist (added by another writer) are not counted.
+    fn authorize(&self, rules: &PortRules<'_>) -> impl Future<Output = Result<usize>> + Send;
 
-    /// Set the description of existing tcp rules on `port` from `cidrs` (adopting them).
-    fn set_descriptions(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> impl Future<Output = Result<()>> + Send;
+    /// Give existing rules the description (adopting them).
+    fn set_descriptions(&self, rules: &PortRules<'_>) -> impl Future<Output = Result<()>> + Send;
 
     /// EC2 calls retried so far (throttling, transient errors).
     fn retries(&self) -> u64 {

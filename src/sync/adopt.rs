@@ -7,7 +7,7 @@ use crate::deadline::Budget;
 use crate::error::Result;
 use crate::event::Trigger;
 use crate::plan;
-use crate::ports::{RangesSource, SecurityGroups};
+use crate::ports::{PortRules, RangesSource, SecurityGroups};
 use crate::report::UnmanagedSet;
 
 use super::discover::{FoundSet, discover};
@@ -60,8 +60,14 @@ pub async fn adopt(
 /// Give the adoptable rules of each group of a set our description, group by group; stop at the first error.
 async fn adopt_set(ec2: &impl SecurityGroups, set: &UnmanagedSet, description: &str) -> Result<()> {
     for (group, unmanaged) in set.groups.iter().filter(|(_, u)| !u.adoptable.is_empty()) {
-        ec2.set_descriptions(&set.key.region, group, set.key.port, &unmanaged.adoptable, description)
-            .await?;
+        let rules = PortRules {
+            region: &set.key.region,
+            group,
+            port: set.key.port,
+            cidrs: &unmanaged.adoptable,
+            description,
+        };
+        ec2.set_descriptions(&rules).await?;
     }
     Ok(())
 }

@@ -7,7 +7,7 @@ use futures::future::join_all;
 use crate::deadline::Budget;
 use crate::error::{Error, Result};
 use crate::plan::{GroupPlan, SetKey, SetPlan};
-use crate::ports::SecurityGroups;
+use crate::ports::{PortRules, SecurityGroups};
 
 #[derive(Default)]
 pub(super) struct Applied {
@@ -58,15 +58,18 @@ async fn write(
     phase: Phase,
     description: &str,
 ) -> Result<(usize, usize)> {
-    let region = key.region.as_str();
+    let rules = |cidrs| PortRules {
+        region: &key.region,
+        group,
+        port: key.port,
+        cidrs,
+        description,
+    };
     match phase {
-        Phase::Authorize => ec2
-            .authorize(region, group, key.port, &plan.authorize, description)
-            .await
-            .map(|n| (n, 0)),
-        Phase::Revoke => ec2.revoke(region, group, &plan.revoke).await.map(|n| (0, n)),
+        Phase::Authorize => ec2.authorize(&rules(&plan.authorize)).await.map(|n| (n, 0)),
+        Phase::Revoke => ec2.revoke(&key.region, group, &plan.revoke).await.map(|n| (0, n)),
         Phase::AuthorizeAfterRevoke => ec2
-            .authorize(region, group, key.port, &plan.authorize_after_revoke, description)
+            .authorize(&rules(&plan.authorize_after_revoke))
             .await
             .map(|n| (n, 0)),
     }

@@ -64,19 +64,19 @@ fn verify(config: &Config, trigger: &Trigger, body: &[u8]) -> Result<Verified> {
     let Trigger::Notification(notification) = trigger else {
         tracing::info!(
             md5,
-            synctoken = selection.sync_token,
+            sync_token = selection.sync_token,
             "scheduled run: applying the file published now"
         );
         return Ok(Verified::Apply { selection, late: false });
     };
     if md5 == notification.md5 {
-        tracing::info!(md5, synctoken = selection.sync_token, "MD5 matches the notification");
+        tracing::info!(md5, sync_token = selection.sync_token, "MD5 matches the notification");
         return Ok(Verified::Apply { selection, late: false });
     }
-    if selection.sync_token > notification.synctoken {
+    if selection.sync_token > notification.sync_token {
         tracing::warn!(
-            notified_synctoken = notification.synctoken,
-            file_synctoken = selection.sync_token,
+            notified_sync_token = notification.sync_token,
+            file_sync_token = selection.sync_token,
             notified_md5 = %notification.md5,
             md5,
             "the notification came late: a newer file is published; applying it"
@@ -86,10 +86,10 @@ fn verify(config: &Config, trigger: &Trigger, body: &[u8]) -> Result<Verified> {
     let error = Error::Md5Mismatch {
         expected: notification.md5.clone(),
         actual: md5,
-        notified_token: notification.synctoken,
+        notified_token: notification.sync_token,
         file_token: selection.sync_token,
     };
-    if selection.sync_token < notification.synctoken {
+    if selection.sync_token < notification.sync_token {
         Ok(Verified::Lagging(error))
     } else {
         Err(error)

@@ -86,12 +86,6 @@ pub async fn run(
     } = discover(config, ec2, budget).await;
     check_selection(config, &selection, &sets)?;
 
-    // Regions run concurrently; within a region, at most MAX_CONCURRENCY sets at a time (EC2 throttles per
-    // account and region).
-    let mut by_region: BTreeMap<String, Vec<FoundSet>> = BTreeMap::new();
-    for set in sets {
-        by_region.entry(set.key.region.clone()).or_default().push(set);
-    }
     let context = SetContext {
         config,
         selection: &selection,
@@ -99,16 +93,7 @@ pub async fn run(
         prefix_lists: &prefix_lists,
         budget,
     };
-    let context = &context;
-    let regions = by_region.into_values().map(|sets| {
-        futures::stream::iter(sets)
-            .map(|set| sync_set(context, ec2, set))
-            .buffer_unordered(config.max_concurrency)
-            .collect::<Vec<SetReport>>()
-    });
-    let mut reports: Vec<SetReport> = join_all(regions).await.into_iter().flatten().collect();
-    reports.sort_by(|a, b| a.key.cmp(&b.key));
-
+    let reports = sync_sets(&context, ec2, sets).await;
     Ok(Summary {
         sync_token: selection.sync_token,
         create_date: selection.create_date.clone(),
@@ -132,6 +117,24 @@ pub async fn run(
         ec2_retries: ec2.retries() - retries_before,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+/// Sync every set: regions concurrently; within a region, at most `MAX_CONCURRENCY` sets at a time (EC2
+/// throttles per account and region). The reports come back in key order.
+async fn sync_sets(context: &SetContext<'_>, ec2: &impl SecurityGroups, sets: Vec<FoundSet>) -> Vec<SetReport> {
+    let mut by_region: BTreeMap<String, Vec<FoundSet>> = BTreeMap::new();
+    for set in sets {
+        by_region.entry(set.key.region.clone()).or_default().push(set);
+    }
+    let regions = by_region.into_values().map(|sets| {
+        futures::stream::iter(sets)
+            .map(|set| sync_set(context, ec2, set))
+            .buffer_unordered(context.config.max_concurrency)
+            .collect::<Vec<SetReport>>()
+    });
+    let mut reports: Vec<SetReport> = join_all(regions).await.into_iter().flatten().collect();
+    reports.sort_by(|a, b| a.key.cmp(&b.key));
+    reports
 }
 
 /// What every set of a run shares.
@@ -170,70 +173,68 @@ fn new_report(set: &FoundSet) -> SetReport {
 /// report carries the error.
 async fn sync_set(context: &SetContext<'_>, ec2: &impl SecurityGroups, set: FoundSet) -> SetReport {
     let mut report = new_report(&set);
-    let key = &set.key;
-    let wanted = context.selection.ranges(key.scope);
     if let Some(applied) = set
         .applied
         .as_ref()
         .filter(|m| m.sync_token > context.selection.sync_token)
     {
         tracing::warn!(
-            set = %key,
-            applied_synctoken = applied.sync_token,
-            file_synctoken = context.selection.sync_token,
+            set = %set.key,
+            applied_sync_token = applied.sync_token,
+            file_sync_token = context.selection.sync_token,
             "the set holds a newer file than this one; leaving it as it is"
         );
         report.status = SetStatus::OlderFile;
         return report;
     }
-    let plan = match plan_checked(context, &set, wanted) {
-        Ok(plan) => plan,
+    match converge(context, ec2, &set, &mut report).await {
+        Ok(status) => report.status = status,
         Err(e) => {
-            tracing::error!(set = %key, error = %e, "set cannot be synced; left as it was");
+            tracing::error!(set = %set.key, added = report.added, removed = report.removed, error = %e, "set not synced");
             report.error = Some(e.to_string());
-            return report;
         }
-    };
+    }
+    report
+}
+
+/// Plan the set and make its writes (none in a dry run), filling the report's counts; then record the file
+/// applied. Returns the set's status, or why it is not synced.
+async fn converge(
+    context: &SetContext<'_>,
+    ec2: &impl SecurityGroups,
+    set: &FoundSet,
+    report: &mut SetReport,
+) -> Result<SetStatus> {
+    let key = &set.key;
+    let wanted = context.selection.ranges(key.scope);
+    let plan = plan_checked(context, set, wanted)?;
     report.unchanged = plan.unchanged;
     report.room_left = plan.room_left.clone();
     report.near_full = warn_if_near_full(key, &plan);
     report.changes = plan.changes.clone();
+    let in_sync = plan.changes.is_empty();
     if context.config.dry_run {
-        report.added = plan.added;
-        report.removed = plan.removed;
-        report.status = if plan.changes.is_empty() {
-            SetStatus::InSync
-        } else {
-            SetStatus::Planned
-        };
+        (report.added, report.removed) = (plan.added, plan.removed);
         tracing::info!(set = %key, added = plan.added, removed = plan.removed, unchanged = plan.unchanged, "dry run: planned");
-        return report;
+        return Ok(if in_sync { SetStatus::InSync } else { SetStatus::Planned });
     }
-    if !plan.changes.is_empty() {
+    if !in_sync {
         let description = plan::rule_description(key.scope, &context.description_service);
         let applied = apply(ec2, key, &plan, &description, context.budget).await;
-        report.added = applied.added;
-        report.removed = applied.removed;
+        (report.added, report.removed) = (applied.added, applied.removed);
         if let Some(e) = applied.error {
-            tracing::error!(set = %key, added = applied.added, removed = applied.removed, error = %e, "set partly synced");
-            report.error = Some(e.to_string());
-            return report;
+            return Err(e);
         }
     }
-    let mark = AppliedMark::of(context.selection.sync_token, wanted);
-    if let Err(e) = record_applied(ec2, &set, &mark, context.budget).await {
-        tracing::error!(set = %key, error = %e, "ranges synced, but the syncToken tag could not be written");
-        report.error = Some(e.to_string());
-        return report;
-    }
-    report.status = if plan.changes.is_empty() {
-        tracing::info!(set = %key, unchanged = plan.unchanged, "set in sync");
-        SetStatus::InSync
-    } else {
-        tracing::info!(set = %key, added = report.added, removed = report.removed, unchanged = plan.unchanged, "set synced");
-        SetStatus::Synced
-    };
-    report
+    record_applied(
+        ec2,
+        set,
+        &AppliedMark::of(context.selection.sync_token, wanted),
+        context.budget,
+    )
+    .await?;
+    tracing::info!(set = %key, added = report.added, removed = report.removed, unchanged = plan.unchanged, "set synced");
+    Ok(if in_sync { SetStatus::InSync } else { SetStatus::Synced })
 }
 
 /// The guard and the plan of one set.

@@ -50,7 +50,7 @@ fn description() -> String {
 
 fn notification_for(body: &[u8], token: u64) -> Trigger {
     Trigger::Notification(Notification {
-        synctoken: token,
+        sync_token: token,
         md5: crate::ip_ranges::md5_hex(body),
         create_time: None,
         url: None,
@@ -73,6 +73,35 @@ fn two_sets() -> FakeEc2 {
     ec2
 }
 
+/// A scheduled run over `body` with the settings `extra`, as it answers.
+async fn scheduled(ec2: &FakeEc2, body: Vec<u8>, extra: &[(&str, &str)]) -> Summary {
+    run(&config(extra), &Trigger::Scheduled, &FakeSource::new([body]), ec2, None)
+        .await
+        .unwrap()
+}
+
+/// A scheduled run over [`change`] with `deadline_s` seconds to the deadline and a margin of `margin_s`.
+async fn with_deadline(ec2: &FakeEc2, deadline_s: u64, margin_s: &str) -> Summary {
+    let deadline = Instant::now() + Duration::from_secs(deadline_s);
+    let config = config(&[("DEADLINE_MARGIN_SECONDS", margin_s)]);
+    run(
+        &config,
+        &Trigger::Scheduled,
+        &FakeSource::new([change()]),
+        ec2,
+        Some(deadline),
+    )
+    .await
+    .unwrap()
+}
+
+/// The set failed, and its error says `phrase`.
+fn assert_failed(set: &SetReport, phrase: &str) {
+    assert_eq!(set.status, SetStatus::Failed, "{set:?}");
+    let error = set.error.as_deref().unwrap_or_default();
+    assert!(error.contains(phrase), "{phrase:?} not in {error:?}");
+}
+
 fn change() -> Vec<u8> {
     doc(2, &["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"], &["10.9.0.0/24"])
 }
@@ -82,17 +111,9 @@ async fn authorizations_come_first_and_a_failed_one_revokes_nothing_in_its_set_w
     let ec2 = two_sets();
     // sg-b has the most room, so it gets the GLOBAL set's new ranges: fail it.
     ec2.fail(Op::Authorize, Some("sg-b"), "UnauthorizedOperation");
-    let source = FakeSource::new([change()]);
-    let summary = run(&config(&[]), &Trigger::Scheduled, &source, &ec2, None)
-        .await
-        .unwrap();
+    let summary = scheduled(&ec2, change(), &[]).await;
 
-    let global = &summary.sets[0];
-    assert_eq!(global.status, SetStatus::Failed);
-    assert!(
-        global.error.as_deref().unwrap().contains("UnauthorizedOperation"),
-        "{global:?}"
-    );
+    assert_failed(&summary.sets[0], "UnauthorizedOperation");
     assert_eq!(
         ec2.ours("sg-a", 443),
         cidrs(&["10.0.0.0/24", "10.0.1.0/24"]),
@@ -118,12 +139,10 @@ async fn authorizations_come_first_and_a_failed_one_revokes_nothing_in_its_set_w
 async fn a_failed_revocation_keeps_the_authorizations_made() {
     let ec2 = two_sets();
     ec2.fail(Op::Revoke, Some("sg-a"), "InternalError");
-    let source = FakeSource::new([change()]);
-    let summary = run(&config(&[]), &Trigger::Scheduled, &source, &ec2, None)
-        .await
-        .unwrap();
+    let summary = scheduled(&ec2, change(), &[]).await;
     let global = &summary.sets[0];
-    assert_eq!((global.status, global.added, global.removed), (SetStatus::Failed, 2, 0));
+    assert_failed(global, "InternalError");
+    assert_eq!((global.added, global.removed), (2, 0));
     assert_eq!(ec2.ours("sg-b", 443), cidrs(&["10.0.2.0/24", "10.0.3.0/24"]));
     assert!(ec2.ours("sg-a", 443).contains(&c("10.0.0.0/24")));
 }
@@ -132,18 +151,8 @@ async fn a_failed_revocation_keeps_the_authorizations_made() {
 async fn a_call_still_running_at_the_margin_is_cut_off_and_nothing_after_it_starts() {
     let ec2 = two_sets();
     ec2.delay(Op::Authorize, Duration::from_secs(100));
-    let source = FakeSource::new([change()]);
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(60);
-    let summary = run(
-        &config(&[("DEADLINE_MARGIN_SECONDS", "10")]),
-        &Trigger::Scheduled,
-        &source,
-        &ec2,
-        Some(deadline),
-    )
-    .await
-    .unwrap();
+    let summary = with_deadline(&ec2, 60, "10").await;
     assert_eq!(
         started.elapsed(),
         Duration::from_secs(50),
@@ -161,17 +170,8 @@ async fn a_call_still_running_at_the_margin_is_cut_off_and_nothing_after_it_star
 async fn no_write_starts_inside_the_margin() {
     let ec2 = two_sets();
     ec2.delay(Op::Describe, Duration::from_secs(55));
-    let source = FakeSource::new([change()]);
-    let deadline = Instant::now() + Duration::from_secs(60);
-    let summary = run(
-        &config(&[("DEADLINE_MARGIN_SECONDS", "5")]),
-        &Trigger::Scheduled,
-        &source,
-        &ec2,
-        Some(deadline),
-    )
-    .await
-    .unwrap();
+    // The describe ends exactly at the margin: no write may start.
+    let summary = with_deadline(&ec2, 60, "5").await;
     assert!(ec2.calls_of(Op::Authorize).is_empty() && ec2.calls_of(Op::Revoke).is_empty());
     let global = &summary.sets[0];
     let error = global.error.as_deref().unwrap();
@@ -240,26 +240,19 @@ async fn a_file_that_stays_older_fails_after_the_wait_and_within_the_deadline() 
 #[tokio::test]
 async fn the_file_applied_is_recorded_once_and_an_older_one_is_then_kept_out() {
     let ec2 = two_sets();
-    let config = config(&[]);
-    run(&config, &Trigger::Scheduled, &FakeSource::new([change()]), &ec2, None)
-        .await
-        .unwrap();
+    scheduled(&ec2, change(), &[]).await;
     assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG).as_deref(), Some("2 ipv4"));
     assert_eq!(ec2.calls_of(Op::Tag).len(), 2, "one per set");
 
     // The same file again: nothing written, not even the tag.
-    let again = run(&config, &Trigger::Scheduled, &FakeSource::new([change()]), &ec2, None)
-        .await
-        .unwrap();
+    let again = scheduled(&ec2, change(), &[]).await;
     assert_eq!(ec2.calls_of(Op::Tag).len(), 2);
     assert!(again.sets.iter().all(|s| s.status == SetStatus::InSync));
 
     // An older file: every set keeps what it holds, and the run succeeds.
     let writes_before = ec2.calls().len();
     let older = doc(1, &["10.0.0.0/24"], &["10.8.0.0/24"]);
-    let summary = run(&config, &Trigger::Scheduled, &FakeSource::new([older]), &ec2, None)
-        .await
-        .unwrap();
+    let summary = scheduled(&ec2, older, &[]).await;
     assert!(
         summary
             .sets
@@ -273,14 +266,9 @@ async fn the_file_applied_is_recorded_once_and_an_older_one_is_then_kept_out() {
 #[tokio::test]
 async fn a_new_group_in_a_set_gets_the_tag_without_the_others_being_rewritten() {
     let ec2 = two_sets();
-    let config = config(&[]);
-    run(&config, &Trigger::Scheduled, &FakeSource::new([change()]), &ec2, None)
-        .await
-        .unwrap();
+    scheduled(&ec2, change(), &[]).await;
     ec2.add_set_group("sg-c", "vpc-1", Scope::Global);
-    run(&config, &Trigger::Scheduled, &FakeSource::new([change()]), &ec2, None)
-        .await
-        .unwrap();
+    scheduled(&ec2, change(), &[]).await;
     let tags = ec2.calls_of(Op::Tag);
     assert_eq!(tags.len(), 3);
     assert_eq!(tags[2].group.as_deref(), Some("sg-c"));
@@ -290,15 +278,7 @@ async fn a_new_group_in_a_set_gets_the_tag_without_the_others_being_rewritten() 
 #[tokio::test]
 async fn a_dry_run_writes_nothing_and_records_nothing() {
     let ec2 = two_sets();
-    let summary = run(
-        &config(&[("DRY_RUN", "true")]),
-        &Trigger::Scheduled,
-        &FakeSource::new([change()]),
-        &ec2,
-        None,
-    )
-    .await
-    .unwrap();
+    let summary = scheduled(&ec2, change(), &[("DRY_RUN", "true")]).await;
     assert_eq!(ec2.calls().iter().map(|c| c.op).collect::<Vec<_>>(), [Op::Describe]);
     assert_eq!(
         (summary.sets[0].status, summary.sets[0].added, summary.sets[0].removed),
@@ -321,15 +301,7 @@ async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only
             weight: 3,
         },
     )]));
-    let summary = run(
-        &config(&[]),
-        &Trigger::Scheduled,
-        &FakeSource::new([change()]),
-        &ec2,
-        None,
-    )
-    .await
-    .unwrap();
+    let summary = scheduled(&ec2, change(), &[]).await;
     assert_eq!(ec2.calls_of(Op::PrefixLists).len(), 1);
     // sg-r: 4 slots, the list weighs 3, one wanted range.
     assert_eq!(summary.sets[1].room_left[&IpVersion::Ipv4], 0);
@@ -337,15 +309,7 @@ async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only
     let ec2 = two_sets();
     ec2.add_rules("sg-r", [reference("pl-office")]);
     ec2.fail(Op::PrefixLists, None, "UnauthorizedOperation");
-    let summary = run(
-        &config(&[]),
-        &Trigger::Scheduled,
-        &FakeSource::new([change()]),
-        &ec2,
-        None,
-    )
-    .await
-    .unwrap();
+    let summary = scheduled(&ec2, change(), &[]).await;
     assert_eq!(summary.sets[0].status, SetStatus::Synced);
     let regional = &summary.sets[1];
     assert_eq!(regional.status, SetStatus::Failed);

@@ -27,7 +27,7 @@ use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
 use cloudfront_sg_sync::plan::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
-use cloudfront_sg_sync::ports::{SecurityGroups, TaggedGroup};
+use cloudfront_sg_sync::ports::{PortRules, SecurityGroups, TaggedGroup};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -53,9 +53,9 @@ pub fn notification_for(bytes: &[u8]) -> serde_json::Value {
     notification(&sel.sync_token.to_string(), &ip_ranges::md5_hex(bytes))
 }
 
-pub fn notification(synctoken: &str, md5: &str) -> serde_json::Value {
+pub fn notification(sync_token: &str, md5: &str) -> serde_json::Value {
     let message = serde_json::json!({
-        "create-time": "2026-08-22-15-17-05", "synctoken": synctoken, "md5": md5,
+        "create-time": "2026-08-22-15-17-05", "synctoken": sync_token, "md5": md5,
         "url": "https://ip-ranges.amazonaws.com/ip-ranges.json"
     });
     serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
@@ -465,31 +465,15 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
         self.inner.tagged_groups(region).await
     }
 
-    async fn authorize(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> cloudfront_sg_sync::Result<usize> {
+    async fn authorize(&self, rules: &PortRules<'_>) -> cloudfront_sg_sync::Result<usize> {
         self.authorizes.fetch_add(1, Ordering::SeqCst);
-        self.touched.lock().unwrap().insert(group.to_owned());
-        self.inner.authorize(region, group, port, cidrs, description).await
+        self.touched.lock().unwrap().insert(rules.group.to_owned());
+        self.inner.authorize(rules).await
     }
 
-    async fn set_descriptions(
-        &self,
-        region: &str,
-        group: &str,
-        port: u16,
-        cidrs: &BTreeSet<Cidr>,
-        description: &str,
-    ) -> cloudfront_sg_sync::Result<()> {
-        self.touched.lock().unwrap().insert(group.to_owned());
-        self.inner
-            .set_descriptions(region, group, port, cidrs, description)
-            .await
+    async fn set_descriptions(&self, rules: &PortRules<'_>) -> cloudfront_sg_sync::Result<()> {
+        self.touched.lock().unwrap().insert(rules.group.to_owned());
+        self.inner.set_descriptions(rules).await
     }
 
     async fn revoke(
