@@ -15,7 +15,7 @@ export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 help:
 	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json"
 	@echo "make test   run all tests"
-	@echo "make lint   cargo fmt --check and clippy -D warnings"
+	@echo "make lint   cargo fmt --check and clippy -D warnings on every crate (library, bench/, fuzz/)"
 	@echo "make check-template   cfn-lint and sam validate --lint on template.yaml (offline)"
 	@echo "make package          the deployable zip (cargo lambda build --release --output-format zip)"
 	@echo "make sam-build        sam build of template.yaml, x86_64 (the only target this machine has)"
@@ -46,10 +46,15 @@ demo: venv
 test: venv
 	cargo test --lib --tests --no-fail-fast
 
+# Every crate in the repository: the library and binaries, the core alone, the benchmarks and the fuzz targets.
 lint:
 	cargo fmt --all -- --check
+	cd bench && cargo fmt --all -- --check
+	cd fuzz && cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --no-default-features -- -D warnings
+	cd bench && cargo clippy --all-targets -- -D warnings
+	cd fuzz && cargo clippy --all-targets -- -D warnings
 
 check-template: venv venv-sam
 	$(VENV)/bin/cfn-lint template.yaml

@@ -12,13 +12,17 @@ use std::str::FromStr;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IpVersion {
+    /// IPv4: `prefixes` / `ip_prefix`.
     Ipv4,
+    /// IPv6: `ipv6_prefixes` / `ipv6_prefix`.
     Ipv6,
 }
 
 impl IpVersion {
+    /// Both, in order.
     pub const ALL: [IpVersion; 2] = [IpVersion::Ipv4, IpVersion::Ipv6];
 
+    /// `ipv4` or `ipv6`, as settings and messages write it.
     pub fn as_str(self) -> &'static str {
         match self {
             IpVersion::Ipv4 => "ipv4",
@@ -38,7 +42,9 @@ impl fmt::Display for IpVersion {
 /// Ordered IPv4 before IPv6, then by address, then by length, so sets of CIDRs iterate deterministically.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Cidr {
+    /// An IPv4 network and its prefix length.
     V4(Ipv4Addr, u8),
+    /// An IPv6 network and its prefix length.
     V6(Ipv6Addr, u8),
 }
 
@@ -46,11 +52,14 @@ pub enum Cidr {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{input:?} is not a CIDR block: {reason}")]
 pub struct CidrError {
+    /// The text given.
     pub input: String,
+    /// What is wrong with it.
     pub reason: &'static str,
 }
 
 impl Cidr {
+    /// IPv4 or IPv6.
     pub fn version(&self) -> IpVersion {
         match self {
             Cidr::V4(..) => IpVersion::Ipv4,

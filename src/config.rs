@@ -113,16 +113,27 @@ pub fn markdown_row(s: &Setting) -> String {
 /// The typed settings of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
+    /// `REGIONS`, sorted, without duplicates.
     pub regions: Vec<String>,
+    /// `SERVICE` and `IP_VERSIONS`.
     pub filter: Filter,
+    /// `MAX_RULES_PER_GROUP`.
     pub max_rules_per_group: usize,
+    /// `DRY_RUN`.
     pub dry_run: bool,
+    /// `IP_RANGES_URL`.
     pub ip_ranges_url: String,
+    /// `MAX_CONCURRENCY`.
     pub max_concurrency: usize,
+    /// `EC2_MAX_ATTEMPTS`.
     pub ec2_max_attempts: u32,
+    /// `DOWNLOAD_TIMEOUT_SECONDS`.
     pub download_timeout: Duration,
+    /// `DOWNLOAD_ATTEMPTS`.
     pub download_attempts: u32,
+    /// `DOWNLOAD_MAX_BYTES`.
     pub download_max_bytes: u64,
+    /// `DEADLINE_MARGIN_SECONDS`.
     pub deadline_margin: Duration,
     /// How long to keep fetching a file that is older than its notification before failing.
     pub lagging_file_wait: Duration,

@@ -17,6 +17,7 @@ pub struct Budget {
 }
 
 impl Budget {
+    /// The time before `deadline`, less `margin`.
     pub fn new(deadline: Option<Instant>, margin: Duration) -> Budget {
         Budget { deadline, margin }
     }

@@ -12,8 +12,11 @@ pub enum Error {
     /// A setting (environment variable or CLI flag) has a value we cannot use.
     #[error("invalid setting {variable}={value:?}: {reason}")]
     Config {
+        /// The environment variable.
         variable: &'static str,
+        /// The value given.
         value: String,
+        /// Why it is wrong, or what went wrong.
         reason: String,
     },
 
@@ -21,40 +24,75 @@ pub enum Error {
     #[error(
         "unsupported event: {reason}; expected an SNS notification (Records[].Sns.Message) or an EventBridge \"Scheduled Event\""
     )]
-    Event { reason: String },
+    Event {
+        /// Why it is wrong, or what went wrong.
+        reason: String,
+    },
 
     /// The SNS message is not the AmazonIpSpaceChanged notification we expect.
     #[error("invalid AmazonIpSpaceChanged notification in record {record}: {reason}")]
-    Notification { record: usize, reason: String },
+    Notification {
+        /// The index of the SNS record.
+        record: usize,
+        /// Why it is wrong, or what went wrong.
+        reason: String,
+    },
 
     /// Downloading ip-ranges.json failed.
     #[error("download of {url} failed after {attempts} attempt(s): {reason}")]
-    Download { url: String, attempts: u32, reason: String },
+    Download {
+        /// The URL downloaded from.
+        url: String,
+        /// Attempts made.
+        attempts: u32,
+        /// Why it is wrong, or what went wrong.
+        reason: String,
+    },
 
     /// The HTTP client could not be built (TLS setup, proxy settings).
     #[error("cannot build the HTTP client for downloads: {reason}")]
-    HttpClient { reason: String },
+    HttpClient {
+        /// Why it is wrong, or what went wrong.
+        reason: String,
+    },
 
     /// A local copy of ip-ranges.json (the CLI's `--ip-ranges-file`) could not be read.
     #[error("cannot read {path}: {reason}")]
-    ReadFile { path: String, reason: String },
+    ReadFile {
+        /// The file.
+        path: String,
+        /// Why it is wrong, or what went wrong.
+        reason: String,
+    },
 
     /// The downloaded body is larger than the configured cap.
     #[error("download of {url} is larger than the cap of {limit} bytes")]
-    TooLarge { url: String, limit: u64 },
+    TooLarge {
+        /// The URL downloaded from.
+        url: String,
+        /// `DOWNLOAD_MAX_BYTES`.
+        limit: u64,
+    },
 
     /// The body is not a valid ip-ranges.json document.
     #[error("invalid ip-ranges document: {reason}")]
-    Document { reason: String },
+    Document {
+        /// Why it is wrong, or what went wrong.
+        reason: String,
+    },
 
     /// The file's MD5 differs from the notification and the file is not newer than it.
     #[error(
         "MD5 mismatch: the notification (synctoken {notified_token}) says {expected}, the file (syncToken {file_token}) has {actual}, and the file is not newer than the notification"
     )]
     Md5Mismatch {
+        /// The MD5 the notification announced.
         expected: String,
+        /// The MD5 of the file served.
         actual: String,
+        /// The notification's `synctoken`.
         notified_token: u64,
+        /// The file's `syncToken`.
         file_token: u64,
     },
 
@@ -63,8 +101,11 @@ pub enum Error {
         "the selection of {service} prefixes ({versions}) is empty for every scope; refusing to revoke every rule of {sets} set(s): nothing was written"
     )]
     EmptySelection {
+        /// The services selected.
         service: String,
+        /// The IP versions selected.
         versions: String,
+        /// Sets found.
         sets: usize,
     },
 
@@ -78,9 +119,13 @@ pub enum Error {
         }
     )]
     EmptyRanges {
+        /// The set (region/vpc/name/protocol).
         set: String,
+        /// The IP version.
         version: &'static str,
+        /// Our rules of that version the set holds.
         held: usize,
+        /// The `syncToken` of the file applied before, when it had ranges of that version.
         previous_token: Option<u64>,
     },
 
@@ -89,8 +134,11 @@ pub enum Error {
         "set {set}: group {group} references prefix list {prefix_list}, whose size is unknown (not returned by DescribeManagedPrefixLists), so the room left in the group cannot be counted; nothing was written to this set"
     )]
     PrefixListUnknown {
+        /// The set (region/vpc/name/protocol).
         set: String,
+        /// The group.
         group: String,
+        /// The prefix list's id.
         prefix_list: String,
     },
 
@@ -98,23 +146,41 @@ pub enum Error {
     #[error(
         "set {set}: cannot read the sizes of the prefix lists its groups reference, so the room left cannot be counted; nothing was written to this set: {reason}"
     )]
-    PrefixListSizes { set: String, reason: String },
+    PrefixListSizes {
+        /// The set (region/vpc/name/protocol).
+        set: String,
+        /// Why it is wrong, or what went wrong.
+        reason: String,
+    },
 
     /// A call was cut off by the invocation deadline margin.
     #[error("{what} stopped at the invocation deadline margin after {waited:?}: the next run finishes the work")]
-    TimedOut { what: String, waited: Duration },
+    TimedOut {
+        /// The call.
+        what: String,
+        /// How long it ran.
+        waited: Duration,
+    },
 
     /// A region was asked for that no client was built for (not in `REGIONS`).
     #[error("region {region} is not one of the configured REGIONS: no EC2 client was built for it")]
-    RegionNotConfigured { region: String },
+    RegionNotConfigured {
+        /// The region.
+        region: String,
+    },
 
     /// An EC2 API call failed.
     #[error("EC2 {operation} in {region}{} failed: {code}: {message}", group.as_deref().map(|g| format!(" on {g}")).unwrap_or_default())]
     Ec2 {
+        /// The EC2 API action.
         operation: &'static str,
+        /// The region.
         region: String,
+        /// The group, for calls on one.
         group: Option<String>,
+        /// EC2's error code (`Unknown` for transport errors).
         code: String,
+        /// EC2's message, or the transport error's chain.
         message: String,
     },
 
@@ -123,11 +189,17 @@ pub enum Error {
         "set {set} needs {needed} more {version} rule(s) than its {groups} group(s) can hold at {max_rules} rules per group: add {more_groups} more group(s) with the same tags, or raise the quota and MAX_RULES_PER_GROUP"
     )]
     SetTooSmall {
+        /// The set (region/vpc/name/protocol).
         set: String,
+        /// The IP version.
         version: &'static str,
+        /// Rules of that version that do not fit.
         needed: usize,
+        /// Groups in the set.
         groups: usize,
+        /// `MAX_RULES_PER_GROUP`.
         max_rules: usize,
+        /// Groups to add to make room.
         more_groups: usize,
     },
 
@@ -136,8 +208,11 @@ pub enum Error {
         "stopped before the invocation deadline with {remaining:?} left: {pending} write(s) of set {set} not started; the next run finishes them"
     )]
     Deadline {
+        /// The set (region/vpc/name/protocol).
         set: String,
+        /// Write calls not started.
         pending: usize,
+        /// Time left before the deadline.
         remaining: Duration,
     },
 
@@ -148,10 +223,15 @@ pub enum Error {
         messages.join("; ")
     )]
     SetsFailed {
+        /// Sets that failed.
         sets_failed: usize,
+        /// Sets found.
         sets: usize,
+        /// Tagged groups that could not be put in a set.
         groups_skipped: usize,
+        /// Regions whose groups could not be read.
         regions_failed: usize,
+        /// Each failure's message.
         messages: Vec<String>,
     },
 }

@@ -17,8 +17,11 @@ use crate::sync;
 
 /// What the function keeps between invocations: settings and clients, built once at start.
 pub struct App<S, G> {
+    /// The settings.
     pub config: Config,
+    /// Where ip-ranges.json comes from.
     pub source: S,
+    /// Where security groups live.
     pub ec2: G,
 }
 

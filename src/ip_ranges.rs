@@ -26,6 +26,7 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// Both, in order.
     pub const ALL: [Scope; 2] = [Scope::Global, Scope::Regional];
 
     /// The value of the `Name` tag that marks a group of this scope.
@@ -141,6 +142,7 @@ pub struct Filter {
     /// Service names, compared exactly: CloudFront ones (`CLOUDFRONT`, `CLOUDFRONT_ORIGIN_FACING`); entries of
     /// other services are dropped while parsing.
     pub services: BTreeSet<String>,
+    /// The IP versions kept.
     pub versions: BTreeSet<IpVersion>,
 }
 
@@ -159,7 +161,9 @@ impl Filter {
 pub struct Selection {
     /// `syncToken` of the document, as a number (it is Unix seconds in every file AWS served).
     pub sync_token: u64,
+    /// `createDate`, if the document has one.
     pub create_date: Option<String>,
+    /// The selected CIDRs per scope.
     pub ranges: BTreeMap<Scope, BTreeSet<Cidr>>,
 }
 

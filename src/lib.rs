@@ -9,25 +9,41 @@
 //!
 //! ## Layout
 //!
-//! Pure core (no I/O, no SDK types, unit-tested without mocks):
+//! The one place the layout is described (the README points here). Arrows only run downwards: the core knows
+//! nothing of the ports, the ports nothing of the adapters, and only [`sync`] wires them together.
+//!
+//! **Core** (pure: no I/O, no async, no SDK types; unit-tested without mocks):
 //! - [`cidr`]: canonical CIDR blocks.
 //! - [`event`]: what started a run: SNS notification or schedule.
 //! - [`ip_ranges`]: parse `ip-ranges.json`, MD5, select the wanted prefixes per scope.
-//! - [`plan`]: rule ownership, placement over a set's groups within the quota, the plan of writes.
-//! - [`config`]: typed settings, read once.
+//! - [`plan`]: rule ownership, prefix-list weights, the per-version empty guard, the record of the file
+//!   applied, placement over a set's groups within the quota, the plan of writes.
+//! - [`config`]: typed settings, read once; [`config::SETTINGS`] is the one list of them.
+//! - [`report`]: what a run answers (the summary, text and JSON).
+//! - [`error`]: the one error enum.
 //!
-//! The two I/O boundaries:
-//! - [`source`]: where `ip-ranges.json` comes from (HTTP, or a file for the CLI).
-//! - [`ec2`]: where security groups live (the `aws-sdk-ec2` adapter).
+//! **Ports** ([`ports`]: traits over core types, SDK-free):
+//! - [`ports::RangesSource`]: where `ip-ranges.json` comes from.
+//! - [`ports::SecurityGroups`]: where security groups live.
 //!
-//! Wiring:
-//! - [`sync`]: one run end to end, shared by the handler and the CLI.
+//! **Adapters** ([`adapters`]: each implements one port over real I/O):
+//! - [`adapters::source`]: HTTP(S), or a local file for the CLI.
+//! - [`adapters::ec2`]: `aws-sdk-ec2`, one client per region, built one way for production and mocks.
+//!
+//! **Wiring**:
+//! - [`sync`]: one run end to end (fetch, discover, check and plan, apply, record), shared by the handler and
+//!   the CLI; the only module that uses ports and core together.
 //! - [`deadline`]: every call bounded by the time left before the invocation deadline, less a margin.
 //! - [`metrics`]: the CloudWatch Embedded Metric Format line of a run.
-//! - [`handler`]: the Lambda function.
-//! - `src/bin/lambda.rs` and `src/bin/cli.rs`: thin binaries.
+//! - [`handler`]: the Lambda function; turns [`Error`] into a Lambda error, once.
+//! - `src/bin/lambda.rs`, `src/bin/cli.rs`: thin binaries.
+//! - `src/testing.rs` (tests only): in-memory ports, for fast tests of [`sync`] on a paused clock.
 //!
-//! All errors are one enum, [`Error`], turned into a Lambda error once, in [`handler`].
+//! **Around the crate**: `tests/` (emulator, mocked-EC2, fault and binary tests; `tests/common/` the harness:
+//! moto per test, loopback file server, Runtime API, fault-injection proxy; `tests/fixtures/` real snapshots,
+//! exact bytes, gzip), `events/` (a real-shaped SNS notification and a scheduled event), `fuzz/` (cargo fuzz
+//! targets of the core), `bench/` (criterion benchmarks of the core), `examples/bench_ec2.rs` (EC2 calls,
+//! scale, cold start, memory, size), `scripts/` (the demo and fuzz drivers), `template.yaml` (the SAM stack).
 
 #[cfg(feature = "runtime")]
 pub mod adapters;

@@ -46,6 +46,7 @@ pub fn port_of_protocol_tag(value: &str) -> Option<u16> {
 /// The IP protocol of a rule, as EC2 reports it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RuleProtocol {
+    /// `tcp` or `6`.
     Tcp,
     /// `-1`: all protocols, all ports.
     All,
@@ -67,6 +68,7 @@ impl RuleProtocol {
 /// Where a rule lets traffic in from.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub enum RuleSource {
+    /// An IPv4 or IPv6 block.
     Cidr(Cidr),
     /// A security group reference (or a source EC2 sent that we cannot read): counts 1 against both IP
     /// versions' quota.
@@ -124,10 +126,15 @@ pub fn prefix_list_weight(name: &str, max_entries: Option<usize>) -> Option<usiz
 /// One ingress rule: one source, as EC2 counts rules.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Rule {
+    /// Its IP protocol.
     pub protocol: RuleProtocol,
+    /// First port (none for all-traffic rules).
     pub from_port: Option<i32>,
+    /// Last port.
     pub to_port: Option<i32>,
+    /// Where it lets traffic in from.
     pub source: RuleSource,
+    /// Its description, which marks our rules.
     pub description: Option<String>,
 }
 
@@ -180,16 +187,22 @@ impl Rule {
 /// A security group as the sync sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Group {
+    /// `sg-…`.
     pub id: String,
+    /// Its ingress rules, one per source.
     pub rules: Vec<Rule>,
 }
 
 /// The identity of a set: groups with the same region, VPC, `Name` and port share one copy of the ranges.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SetKey {
+    /// The region.
     pub region: String,
+    /// The VPC.
     pub vpc: String,
+    /// The `Name` tag: which ranges it holds.
     pub scope: Scope,
+    /// The port of its `Protocol` tag.
     pub port: u16,
 }
 
@@ -244,6 +257,7 @@ impl GroupPlan {
         self.revoke.values().map(BTreeSet::len).sum()
     }
 
+    /// No write for this group.
     pub fn is_empty(&self) -> bool {
         self.authorize.is_empty() && self.revoke.is_empty() && self.authorize_after_revoke.is_empty()
     }
@@ -473,7 +487,9 @@ pub const SYNC_TOKEN_TAG: &str = "cloudfront-sg-sync:synctoken";
 /// scope. Written as the [`SYNC_TOKEN_TAG`] tag, `1787411825 ipv4 ipv6`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 pub struct AppliedMark {
+    /// The file's `syncToken`.
     pub sync_token: u64,
+    /// The IP versions the file had ranges of, for the set's scope.
     pub versions: BTreeSet<IpVersion>,
 }
 
@@ -686,7 +702,7 @@ mod tests {
     fn only_our_rules_are_revoked_and_hand_made_rules_count_as_present() {
         let wanted = set(&["13.32.0.0/15", "52.84.0.0/15", "2600:9000::/28"]);
         let mut other_port = ours("13.32.0.0/15", 80);
-        other_port.description = Some("cloudfront-sg-sync: old http".into());
+        other_port.description = Some(format!("{DESCRIPTION_PREFIX}: old http"));
         let groups = [group(
             "sg-1",
             vec![

@@ -122,6 +122,35 @@ fn cli(moto: &Moto, args: &[&str]) -> std::process::Output {
     cmd.args(args).output().unwrap()
 }
 
+#[test]
+fn the_cli_help_of_each_setting_flag_is_the_settings_list() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (flag, variable) in [
+        ("--regions", "REGIONS"),
+        ("--service", "SERVICE"),
+        ("--ip-versions", "IP_VERSIONS"),
+        ("--max-rules-per-group", "MAX_RULES_PER_GROUP"),
+        ("--ip-ranges-url", "IP_RANGES_URL"),
+    ] {
+        let setting = cloudfront_sg_sync::config::setting_of(variable).unwrap();
+        let expected = format!(
+            "{} [env: {variable}, default: {}]",
+            setting.meaning.replace('`', ""),
+            setting.default
+        );
+        let after_flag = help.split(flag).nth(1).unwrap_or_default();
+        assert!(
+            after_flag.lines().nth(1).unwrap_or_default().trim() == expected,
+            "{flag}: {help}"
+        );
+    }
+}
+
 // Multi-threaded: the CLI runs as a blocking child process while the file server answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_plan_writes_nothing_and_apply_syncs() {

@@ -26,7 +26,12 @@ fn naive(bytes: &[u8]) -> (BTreeSet<Cidr>, BTreeSet<Cidr>) {
         for p in doc[list].as_array().unwrap() {
             if p["service"] == "CLOUDFRONT" {
                 let cidr: Cidr = p[field].as_str().unwrap().parse().unwrap();
-                if p["region"] == "GLOBAL" { &mut global } else { &mut regional }.insert(cidr);
+                if p["region"] == "GLOBAL" {
+                    &mut global
+                } else {
+                    &mut regional
+                }
+                .insert(cidr);
             }
         }
     }
@@ -35,7 +40,12 @@ fn naive(bytes: &[u8]) -> (BTreeSet<Cidr>, BTreeSet<Cidr>) {
 
 /// Groups that hold `wanted` as our rules, 60 per group and IP version, as after a previous sync.
 fn groups_holding(wanted: &BTreeSet<Cidr>, n: usize) -> Vec<Group> {
-    let mut groups: Vec<Group> = (0..n).map(|i| Group { id: format!("sg-{i}"), rules: vec![] }).collect();
+    let mut groups: Vec<Group> = (0..n)
+        .map(|i| Group {
+            id: format!("sg-{i}"),
+            rules: vec![],
+        })
+        .collect();
     for (i, cidr) in wanted.iter().enumerate() {
         groups[i % n].rules.push(Rule {
             protocol: RuleProtocol::Tcp,
@@ -49,7 +59,12 @@ fn groups_holding(wanted: &BTreeSet<Cidr>, n: usize) -> Vec<Group> {
 }
 
 fn key(scope: Scope) -> SetKey {
-    SetKey { region: "us-east-1".into(), vpc: "vpc-1".into(), scope, port: 443 }
+    SetKey {
+        region: "us-east-1".into(),
+        vpc: "vpc-1".into(),
+        scope,
+        port: 443,
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -61,24 +76,53 @@ fn bench(c: &mut Criterion) {
     let filter = filter();
 
     let ours = ip_ranges::parse(&newest, &filter).unwrap();
-    assert_eq!(naive(&newest), (ours.ranges(Scope::Global).clone(), ours.ranges(Scope::Regional).clone()));
+    assert_eq!(
+        naive(&newest),
+        (ours.ranges(Scope::Global).clone(), ours.ranges(Scope::Regional).clone())
+    );
 
     let mut g = c.benchmark_group("newest ip-ranges.json (2.6 MB)");
     g.bench_function("md5", |b| b.iter(|| ip_ranges::md5_hex(black_box(&newest))));
-    g.bench_function("parse+select", |b| b.iter(|| ip_ranges::parse(black_box(&newest), &filter).unwrap()));
+    g.bench_function("parse+select", |b| {
+        b.iter(|| ip_ranges::parse(black_box(&newest), &filter).unwrap())
+    });
     g.bench_function("naive Value parse+select", |b| b.iter(|| naive(black_box(&newest))));
     g.bench_function("plan both sets", |b| {
         b.iter(|| {
-            plan::plan_set(&key(Scope::Global), ours.ranges(Scope::Global), &held_g, plan::Quota::new(60)).unwrap();
-            plan::plan_set(&key(Scope::Regional), ours.ranges(Scope::Regional), &held_r, plan::Quota::new(60)).unwrap();
+            plan::plan_set(
+                &key(Scope::Global),
+                ours.ranges(Scope::Global),
+                &held_g,
+                plan::Quota::new(60),
+            )
+            .unwrap();
+            plan::plan_set(
+                &key(Scope::Regional),
+                ours.ranges(Scope::Regional),
+                &held_r,
+                plan::Quota::new(60),
+            )
+            .unwrap();
         })
     });
     g.bench_function("md5+parse+select+plan", |b| {
         b.iter(|| {
             let _ = ip_ranges::md5_hex(black_box(&newest));
             let sel = ip_ranges::parse(black_box(&newest), &filter).unwrap();
-            plan::plan_set(&key(Scope::Global), sel.ranges(Scope::Global), &held_g, plan::Quota::new(60)).unwrap();
-            plan::plan_set(&key(Scope::Regional), sel.ranges(Scope::Regional), &held_r, plan::Quota::new(60)).unwrap();
+            plan::plan_set(
+                &key(Scope::Global),
+                sel.ranges(Scope::Global),
+                &held_g,
+                plan::Quota::new(60),
+            )
+            .unwrap();
+            plan::plan_set(
+                &key(Scope::Regional),
+                sel.ranges(Scope::Regional),
+                &held_r,
+                plan::Quota::new(60),
+            )
+            .unwrap();
         })
     });
     g.finish();

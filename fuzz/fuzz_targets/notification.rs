@@ -1,7 +1,4 @@
 //! The Lambda event parser never panics, whatever the payload.
 #![no_main]
 
-#[path = "../checks.rs"]
-mod checks;
-
-libfuzzer_sys::fuzz_target!(|data: &[u8]| checks::notification(data));
+libfuzzer_sys::fuzz_target!(|data: &[u8]| cloudfront_sg_sync_fuzz::notification(data));

@@ -479,7 +479,7 @@ mod tests {
             .ip_ranges(
                 IpRange::builder()
                     .cidr_ip("13.32.0.0/15")
-                    .description("cloudfront-sg-sync: x")
+                    .description(format!("{}: x", plan::DESCRIPTION_PREFIX))
                     .build(),
             )
             .ip_ranges(IpRange::builder().cidr_ip("not a cidr").build())
@@ -509,13 +509,14 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        let p = permission(443, &cidrs, Some("cloudfront-sg-sync: t"));
+        let description = format!("{}: t", plan::DESCRIPTION_PREFIX);
+        let p = permission(443, &cidrs, Some(&description));
         assert_eq!(
             (p.ip_protocol(), p.from_port(), p.to_port()),
             (Some("tcp"), Some(443), Some(443))
         );
         assert_eq!(p.ip_ranges()[0].cidr_ip(), Some("13.32.0.0/15"));
         assert_eq!(p.ipv6_ranges()[0].cidr_ipv6(), Some("2600:9000::/28"));
-        assert_eq!(p.ipv6_ranges()[0].description(), Some("cloudfront-sg-sync: t"));
+        assert_eq!(p.ipv6_ranges()[0].description(), Some(description.as_str()));
     }
 }

@@ -170,6 +170,7 @@ pub struct FileSource {
 }
 
 impl FileSource {
+    /// A source reading `path`.
     pub fn new(path: impl Into<PathBuf>) -> FileSource {
         let path = path.into();
         let display = path.display().to_string();

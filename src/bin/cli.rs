@@ -7,10 +7,10 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
-use cloudfront_sg_sync::config::Config;
+use cloudfront_sg_sync::config::{self, Config};
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::report::{Summary, UnmanagedSet};
 use cloudfront_sg_sync::sync;
@@ -24,19 +24,15 @@ use cloudfront_sg_sync::{Error, Result};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    /// Regions to sync, comma separated (REGIONS; default: AWS_REGION).
+    // The help of these five comes from the settings list (`config::SETTINGS`), in `command()`.
     #[arg(long, global = true)]
     regions: Option<String>,
-    /// CLOUDFRONT, CLOUDFRONT_ORIGIN_FACING, or both (SERVICE).
     #[arg(long, global = true)]
     service: Option<String>,
-    /// ipv4, ipv6 or both (IP_VERSIONS).
     #[arg(long, global = true)]
     ip_versions: Option<String>,
-    /// Ingress rules per group per IP version (MAX_RULES_PER_GROUP).
     #[arg(long, global = true)]
     max_rules_per_group: Option<String>,
-    /// Download ip-ranges.json from here (IP_RANGES_URL).
     #[arg(long, global = true, conflicts_with = "ip_ranges_file")]
     ip_ranges_url: Option<String>,
     /// Read ip-ranges.json from a local file instead of downloading it.
@@ -69,7 +65,10 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
         .init();
-    let cli = Cli::parse();
+    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     if let Command::Adopt { apply } = cli.command {
         return match adopt(&cli, apply).await {
             Ok(sets) => {
@@ -115,14 +114,44 @@ async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
     }
 }
 
+/// The flags that set a setting: (clap id, environment variable).
+const SETTING_FLAGS: [(&str, &str); 5] = [
+    ("regions", "REGIONS"),
+    ("service", "SERVICE"),
+    ("ip_versions", "IP_VERSIONS"),
+    ("max_rules_per_group", "MAX_RULES_PER_GROUP"),
+    ("ip_ranges_url", "IP_RANGES_URL"),
+];
+
+/// The command line, with each setting flag's help taken from the settings list.
+fn command() -> clap::Command {
+    SETTING_FLAGS.iter().fold(Cli::command(), |command, (id, variable)| {
+        let Some(setting) = config::setting_of(variable) else {
+            return command;
+        };
+        let help = format!(
+            "{} [env: {variable}, default: {}]",
+            setting.meaning.replace('`', ""),
+            setting.default
+        );
+        command.mut_arg(*id, |arg| arg.help(help))
+    })
+}
+
 /// The settings: each flag over its environment variable.
 fn config(cli: &Cli) -> Result<Config> {
-    let mut flags = BTreeMap::new();
-    flags.insert("REGIONS", cli.regions.clone());
-    flags.insert("SERVICE", cli.service.clone());
-    flags.insert("IP_VERSIONS", cli.ip_versions.clone());
-    flags.insert("MAX_RULES_PER_GROUP", cli.max_rules_per_group.clone());
-    flags.insert("IP_RANGES_URL", cli.ip_ranges_url.clone());
+    let values = [
+        &cli.regions,
+        &cli.service,
+        &cli.ip_versions,
+        &cli.max_rules_per_group,
+        &cli.ip_ranges_url,
+    ];
+    let mut flags: BTreeMap<&str, Option<String>> = SETTING_FLAGS
+        .iter()
+        .zip(values)
+        .map(|((_, variable), value)| (*variable, value.clone()))
+        .collect();
     flags.insert("DRY_RUN", Some((cli.command != Command::Apply).to_string()));
     Config::from_lookup(|name| match flags.get(name) {
         Some(Some(value)) => Some(value.clone()),

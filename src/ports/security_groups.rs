@@ -12,13 +12,17 @@ use crate::plan::{AppliedMark, Group, PrefixListWeights};
 /// A tagged security group found in a region.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaggedGroup {
+    /// The region.
     pub region: String,
+    /// The VPC.
     pub vpc: String,
+    /// The `Name` tag: which ranges it holds.
     pub scope: Scope,
     /// The `Protocol` tag's value, if any.
     pub protocol: Option<String>,
     /// The file last applied to the group's set, from its [`crate::plan::SYNC_TOKEN_TAG`] tag.
     pub mark: Option<AppliedMark>,
+    /// Its id and rules.
     pub group: Group,
 }
 
