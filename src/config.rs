@@ -69,6 +69,11 @@ pub const SETTINGS: &[Setting] = &[
         "Sets synced at the same time in each region (regions run in parallel), 1-200. EC2 throttles per API, account and region with token buckets of 100-200 calls: a burst of 50 stays inside them.",
     ),
     setting(
+        "REPLAN_ATTEMPTS",
+        "3",
+        "When a write finds a set changed by another writer (a duplicate, a rule already gone, no room left), re-read the set and re-plan it up to this many times before failing it, 0-10.",
+    ),
+    setting(
         "EC2_MAX_ATTEMPTS",
         "10",
         "Attempts per EC2 call, with exponential backoff, on throttling and transient errors, 1-50.",
@@ -125,6 +130,8 @@ pub struct Config {
     pub ip_ranges_url: String,
     /// `MAX_CONCURRENCY`.
     pub max_concurrency: usize,
+    /// `REPLAN_ATTEMPTS`.
+    pub replan_attempts: usize,
     /// `EC2_MAX_ATTEMPTS`.
     pub ec2_max_attempts: u32,
     /// `DOWNLOAD_TIMEOUT_SECONDS`.
@@ -170,6 +177,7 @@ impl Config {
             dry_run: value("DRY_RUN").boolean()?,
             ip_ranges_url: url(value("IP_RANGES_URL"))?,
             max_concurrency: value("MAX_CONCURRENCY").number(1..=200)?,
+            replan_attempts: value("REPLAN_ATTEMPTS").number(0..=10)?,
             ec2_max_attempts: value("EC2_MAX_ATTEMPTS").number(1..=50)?,
             download_timeout: Duration::from_secs(value("DOWNLOAD_TIMEOUT_SECONDS").number(1..=600)?),
             download_attempts: value("DOWNLOAD_ATTEMPTS").number(1..=10)?,
@@ -343,6 +351,7 @@ mod tests {
             ("DOWNLOAD_MAX_BYTES", "1000"),
             ("DEADLINE_MARGIN_SECONDS", "0"),
             ("LAGGING_FILE_WAIT_SECONDS", "7"),
+            ("REPLAN_ATTEMPTS", "0"),
         ])
         .unwrap();
         assert_eq!(c.regions, ["eu-west-1", "us-west-2"]);
@@ -359,6 +368,7 @@ mod tests {
         );
         assert_eq!(c.deadline_margin, Duration::ZERO);
         assert_eq!(c.lagging_file_wait, Duration::from_secs(7));
+        assert_eq!(c.replan_attempts, 0);
     }
 
     #[test]
@@ -377,6 +387,7 @@ mod tests {
             ("EC2_MAX_ATTEMPTS", "-3"),
             ("DOWNLOAD_MAX_BYTES", "0"),
             ("LAGGING_FILE_WAIT_SECONDS", "841"),
+            ("REPLAN_ATTEMPTS", "11"),
         ];
         for (variable, value) in cases {
             let err = config(&[("AWS_REGION", "us-east-1"), (variable, value)]).unwrap_err();

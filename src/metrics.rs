@@ -87,6 +87,7 @@ mod tests {
             }],
             failed_regions: vec![],
             ec2_retries: 0,
+            replans: 0,
             duration_ms: 420,
         }
     }

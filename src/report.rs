@@ -41,6 +41,8 @@ pub struct Summary {
     pub failed_regions: Vec<FailedRegion>,
     /// EC2 calls retried after throttling or a transient error.
     pub ec2_retries: u64,
+    /// Sets re-read and re-planned after a write conflict with another writer, over every set.
+    pub replans: usize,
     /// Wall time of the run.
     pub duration_ms: u64,
 }
@@ -62,6 +64,8 @@ pub struct SetReport {
     /// The `syncToken` of the file applied to the set before this run (its groups' tag), if any.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_sync_token: Option<u64>,
+    /// Times the set was re-read and re-planned because another writer changed it during the run.
+    pub replans: usize,
     /// Free rule slots per IP version after the sync.
     pub room_left: BTreeMap<IpVersion, usize>,
     /// More than [`NEAR_FULL`] of the slots of an IP version are used.
@@ -86,6 +90,7 @@ impl SetReport {
             removed: 0,
             unchanged: 0,
             previous_sync_token,
+            replans: 0,
             room_left: BTreeMap::new(),
             near_full: false,
             status: SetStatus::Failed,

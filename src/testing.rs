@@ -40,11 +40,20 @@ pub struct FakeGroup {
     pub rules: Vec<Rule>,
 }
 
+/// Another writer's change, made just before a call of ours, which then fails with `code`.
+struct Interference {
+    op: Op,
+    group: String,
+    rules: Vec<Rule>,
+    code: String,
+}
+
 #[derive(Default)]
 struct State {
     groups: BTreeMap<String, FakeGroup>,
     calls: Vec<Call>,
     fail: Vec<(Op, Option<String>, String)>,
+    interference: Vec<Interference>,
     latency: BTreeMap<Op, Duration>,
     weights: PrefixListWeights,
 }
@@ -94,6 +103,17 @@ impl FakeEc2 {
         self.state().fail.push((op, group.map(str::to_owned), code.to_owned()));
     }
 
+    /// Before the next `op` on `group`: another writer adds `rules` to it, and our call fails with `code` (as
+    /// EC2 answers a write the group no longer has room for, or a duplicate). Once.
+    pub fn interfere(&self, op: Op, group: &str, rules: Vec<Rule>, code: &str) {
+        self.state().interference.push(Interference {
+            op,
+            group: group.to_owned(),
+            rules,
+            code: code.to_owned(),
+        });
+    }
+
     /// Delay every `op` by `latency`.
     pub fn delay(&self, op: Op, latency: Duration) {
         self.state().latency.insert(op, latency);
@@ -140,11 +160,25 @@ impl FakeEc2 {
                 group: group.map(str::to_owned),
                 at: Instant::now(),
             });
+            let interfering = state
+                .interference
+                .iter()
+                .position(|i| i.op == op && Some(i.group.as_str()) == group);
+            let interference = interfering.map(|i| state.interference.remove(i));
             let code = state
                 .fail
                 .iter()
                 .find(|(o, g, _)| *o == op && (g.is_none() || g.as_deref() == group))
                 .map(|(_, _, code)| code.clone());
+            let code = match interference {
+                Some(i) => {
+                    if let Some(g) = state.groups.get_mut(&i.group) {
+                        g.rules.extend(i.rules);
+                    }
+                    Some(i.code)
+                }
+                None => code,
+            };
             (state.latency.get(&op).copied(), code)
         };
         if let Some(latency) = latency {
@@ -201,6 +235,11 @@ impl SecurityGroups for FakeEc2 {
                 })
             });
         Ok(tagged.collect())
+    }
+
+    async fn groups_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<TaggedGroup>> {
+        let all = self.tagged_groups(region).await?;
+        Ok(all.into_iter().filter(|g| ids.contains(&g.group.id)).collect())
     }
 
     async fn authorize(&self, rules: &PortRules<'_>) -> Result<usize> {

@@ -17,14 +17,14 @@ use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
-use aws_sdk_ec2::types::{IpPermission, IpRange, ManagedPrefixList, PrefixListId, SecurityGroup, Tag};
+use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ManagedPrefixList, PrefixListId, SecurityGroup, Tag};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::ip_ranges::Scope;
-use cloudfront_sg_sync::plan::DESCRIPTION_PREFIX;
+use cloudfront_sg_sync::plan::{self, DESCRIPTION_PREFIX};
 use cloudfront_sg_sync::ports::{PortRules, RangesSource, SecurityGroups};
 use cloudfront_sg_sync::sync;
 use common::*;
@@ -438,4 +438,52 @@ async fn other_errors_are_not_swallowed() {
         err.to_string().contains("on sg-1 failed: UnauthorizedOperation"),
         "{err}"
     );
+}
+
+#[tokio::test]
+async fn a_write_refused_because_another_writer_got_there_first_is_re_planned_from_a_fresh_read() {
+    // EC2's answer when a concurrent run filled the group between our read and our write: the limit error.
+    // The re-read (DescribeSecurityGroups by id) shows the ranges there; the re-plan has nothing left to do.
+    let wanted: Vec<Cidr> = selection(&fixture(NEWEST))
+        .ranges(Scope::Global)
+        .iter()
+        .copied()
+        .collect();
+    let description = plan::rule_description(Scope::Global, "CLOUDFRONT");
+    let first_read = mock!(Client::describe_security_groups)
+        .match_requests(|req| req.group_ids().is_empty())
+        .then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(group("sg-1", "vpc-1"))
+                .build()
+        });
+    let held = wanted.clone();
+    let re_read = mock!(Client::describe_security_groups)
+        .match_requests(|req| req.group_ids() == ["sg-1"])
+        .then_output(move || {
+            let mut p = IpPermission::builder().ip_protocol("tcp").from_port(443).to_port(443);
+            for cidr in held.iter().filter(|c| c.version() == IpVersion::Ipv6) {
+                p = p.ipv6_ranges(
+                    Ipv6Range::builder()
+                        .cidr_ipv6(cidr.to_string())
+                        .description(&description)
+                        .build(),
+                );
+            }
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(tagged("sg-1", "vpc-1").ip_permissions(p.build()).build())
+                .build()
+        });
+    let authorize = mock!(Client::authorize_security_group_ingress)
+        .sequence()
+        .http_status(400, Some(ec2_error("RulesPerSecurityGroupLimitExceeded")))
+        .build();
+    let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv6")]);
+    let groups = client(&config, &[&first_read, &re_read, &authorize]).await;
+    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
+        .await
+        .unwrap();
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    assert_eq!((re_read.num_calls(), authorize.num_calls()), (1, 1));
+    assert_eq!((summary.sets[0].replans, summary.sets[0].unchanged), (1, 32));
 }

@@ -300,14 +300,12 @@ async fn dropped_connections_and_latency_are_survived() {
     assert_eq!(summary.ec2_retries as usize, dropped);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn two_syncs_at_once_end_well_and_leave_the_exact_state() {
-    let w = world(NEWEST, 5, 4).await;
-    let untouchable = add_untouchables(&w).await;
+/// `n` CLI processes applying the same file at the same time through `endpoint`; their outputs.
+async fn race(w: &World, endpoint: &str, n: usize) -> Vec<std::process::Output> {
     let run = || {
         let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
         cmd.args(["apply", "--ip-ranges-url", &w.server.url, "--json"])
-            .env("AWS_ENDPOINT_URL", &w.moto.endpoint)
+            .env("AWS_ENDPOINT_URL", endpoint)
             .env("AWS_REGION", "us-east-1")
             .env("AWS_ACCESS_KEY_ID", "testing")
             .env("AWS_SECRET_ACCESS_KEY", "testing")
@@ -315,28 +313,61 @@ async fn two_syncs_at_once_end_well_and_leave_the_exact_state() {
             .env_remove("REGIONS");
         cmd.output()
     };
-    let (a, b) = tokio::join!(run(), run());
-    for out in [a.unwrap(), b.unwrap()] {
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        // Success, or an error a retry fixes (a concurrent run filled the room this one planned to use).
-        assert!(
-            out.status.success() || stderr.contains("RulesPerSecurityGroupLimitExceeded"),
-            "{stderr}"
-        );
+    futures::future::join_all((0..n).map(|_| run()))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_syncs_at_once_both_succeed_and_leave_the_exact_state() {
+    let w = world(NEWEST, 5, 4).await;
+    let untouchable = add_untouchables(&w).await;
+    for out in race(&w, &w.moto.endpoint, 2).await {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     }
-    // The final state is exact, with no CIDR twice in a set (set_state checks that).
+    // The race itself left the exact state, with no CIDR twice in a set (set_state checks that).
     let newest = selection(&fixture(NEWEST));
-    let after_race = w.state(&w.global).await;
-    let settled = w.app(&[]).await.handle(&schedule(), None).await.unwrap();
     assert_eq!(w.state(&w.global).await, *newest.ranges(Scope::Global));
     assert_eq!(w.state(&w.regional).await, *newest.ranges(Scope::Regional));
-    assert_eq!(
-        after_race,
-        *newest.ranges(Scope::Global),
-        "the race itself left the exact state"
-    );
+    let settled = w.app(&[]).await.handle(&schedule(), None).await.unwrap();
     assert_eq!(settled.added() + settled.removed(), 0);
     assert_untouched(&w, &untouchable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_and_three_concurrent_runs_under_throttling_and_drops_all_succeed_for_20_seeds_in_a_row() {
+    let newest = selection(&fixture(NEWEST));
+    let mut replans = 0;
+    for seed in 0..20u64 {
+        let w = world(NEWEST, 5, 4).await;
+        let faults = Faults {
+            throttle_percent: 15,
+            drop_percent: 10,
+            seed,
+            ..Faults::default()
+        };
+        let proxy = common::proxy::FaultProxy::start(&w.moto.endpoint, faults).await;
+        let processes = 2 + usize::from(seed % 2 == 1);
+        for out in race(&w, &proxy.endpoint, processes).await {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "seed {seed}, {processes} processes: {}\n{stdout}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            replans += summary["replans"].as_u64().unwrap();
+        }
+        assert_eq!(w.state(&w.global).await, *newest.ranges(Scope::Global), "seed {seed}");
+        assert_eq!(
+            w.state(&w.regional).await,
+            *newest.ranges(Scope::Regional),
+            "seed {seed}"
+        );
+    }
+    eprintln!("re-plans over the 20 races: {replans}");
 }
 
 #[tokio::test]

@@ -374,6 +374,17 @@ impl SecurityGroups for Ec2Groups {
         Ok(groups.filter_map(|sg| tagged_group(region, sg)).collect())
     }
 
+    async fn groups_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<TaggedGroup>> {
+        let pages = self
+            .call("DescribeSecurityGroups", region, None, |c| {
+                let request = c.describe_security_groups().set_group_ids(Some(ids.to_vec()));
+                request.into_paginator().send().try_collect()
+            })
+            .await?;
+        let groups = pages.iter().flat_map(|page| page.security_groups());
+        Ok(groups.filter_map(|sg| tagged_group(region, sg)).collect())
+    }
+
     async fn authorize(&self, rules: &PortRules<'_>) -> Result<usize> {
         let PortRules {
             region,

@@ -46,6 +46,10 @@ pub trait SecurityGroups: Send + Sync {
     /// Every group in `region` tagged `Name=cloudfront_g|cloudfront_r` and `AutoUpdate=true`, all pages.
     fn tagged_groups(&self, region: &str) -> impl Future<Output = Result<Vec<TaggedGroup>>> + Send;
 
+    /// The groups `ids` of `region` as they are now (one describe), as [`SecurityGroups::tagged_groups`] reads
+    /// them: a group that lost its tags or is gone is left out. Re-reads a set after a write conflict.
+    fn groups_by_id(&self, region: &str, ids: &[String]) -> impl Future<Output = Result<Vec<TaggedGroup>>> + Send;
+
     /// Authorize the rules, in one call where possible. Returns how many were authorized: rules that already
     /// exist (added by another writer) are not counted.
     fn authorize(&self, rules: &PortRules<'_>) -> impl Future<Output = Result<usize>> + Send;

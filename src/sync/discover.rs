@@ -63,6 +63,11 @@ fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
     (sets, skipped)
 }
 
+/// The set `key` as `groups` (its groups, re-read) form it now; `None` when none of them is in it any more.
+pub(super) fn reform(key: &SetKey, groups: Vec<TaggedGroup>) -> Option<FoundSet> {
+    form_sets(groups).0.into_iter().find(|s| &s.key == key)
+}
+
 /// The sets of every configured region, the groups skipped and the regions that could not be read, with
 /// their errors.
 pub(super) struct Discovered {

@@ -35,7 +35,7 @@ pub use adopt::adopt;
 pub use fetch::fetch_verified;
 
 use apply::apply;
-use discover::{Discovered, FoundSet, discover};
+use discover::{Discovered, FoundSet, discover, reform};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
 /// the run before any write anywhere. (Each set is also guarded per IP version: [`plan::check_not_emptied`].)
@@ -94,6 +94,7 @@ pub async fn run(
         budget,
     };
     let reports = sync_sets(&context, ec2, sets).await;
+    let replans = reports.iter().map(|r| r.replans).sum();
     Ok(Summary {
         sync_token: selection.sync_token,
         create_date: selection.create_date.clone(),
@@ -115,6 +116,7 @@ pub async fn run(
             })
             .collect(),
         ec2_retries: ec2.retries() - retries_before,
+        replans,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }
@@ -197,9 +199,54 @@ async fn sync_set(context: &SetContext<'_>, ec2: &impl SecurityGroups, set: Foun
     report
 }
 
-/// Plan the set and make its writes (none in a dry run), filling the report's counts; then record the file
-/// applied. Returns the set's status, or why it is not synced.
+/// The EC2 answers that mean a group is not as planned: another writer (a second run, an operator) changed the
+/// set between our read and our write. Moto answers the limit error where EC2 answers a duplicate.
+const CONFLICTS: [&str; 4] = [
+    "RulesPerSecurityGroupLimitExceeded",
+    "InvalidPermission.Duplicate",
+    "InvalidPermission.NotFound",
+    "InvalidGroup.NotFound",
+];
+
+fn is_conflict(error: &Error) -> bool {
+    matches!(error, Error::Ec2 { code, .. } if CONFLICTS.contains(&code.as_str()))
+}
+
+/// Sync the set, and when a write finds it changed by another writer, re-read its groups and re-plan, up to
+/// `REPLAN_ATTEMPTS` rounds. Every round plans from what EC2 holds then, so the safety rules hold through each.
 async fn converge(
+    context: &SetContext<'_>,
+    ec2: &impl SecurityGroups,
+    set: &FoundSet,
+    report: &mut SetReport,
+) -> Result<SetStatus> {
+    let mut error = match converge_once(context, ec2, set, report).await {
+        Err(e) if is_conflict(&e) => e,
+        other => return other,
+    };
+    while report.replans < context.config.replan_attempts {
+        report.replans += 1;
+        tracing::warn!(set = %set.key, round = report.replans, cause = %error, "the set changed during the run (another writer?); re-reading and re-planning it");
+        let ids: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
+        let what = || format!("DescribeSecurityGroups of set {}", set.key);
+        let groups = context
+            .budget
+            .bound(what, ec2.groups_by_id(&set.key.region, &ids))
+            .await?;
+        let Some(now) = reform(&set.key, groups) else {
+            return Err(error);
+        };
+        error = match converge_once(context, ec2, &now, report).await {
+            Err(e) if is_conflict(&e) => e,
+            other => return other,
+        };
+    }
+    Err(error)
+}
+
+/// One round: plan the set and make its writes (none in a dry run), adding to the report's counts; then
+/// record the file applied. Returns the set's status, or why it is not synced.
+async fn converge_once(
     context: &SetContext<'_>,
     ec2: &impl SecurityGroups,
     set: &FoundSet,
@@ -221,20 +268,17 @@ async fn converge(
     if !in_sync {
         let description = plan::rule_description(key.scope, &context.description_service);
         let applied = apply(ec2, key, &plan, &description, context.budget).await;
-        (report.added, report.removed) = (applied.added, applied.removed);
+        report.added += applied.added;
+        report.removed += applied.removed;
         if let Some(e) = applied.error {
             return Err(e);
         }
     }
-    record_applied(
-        ec2,
-        set,
-        &AppliedMark::of(context.selection.sync_token, wanted),
-        context.budget,
-    )
-    .await?;
+    let mark = AppliedMark::of(context.selection.sync_token, wanted);
+    record_applied(ec2, set, &mark, context.budget).await?;
     tracing::info!(set = %key, added = report.added, removed = report.removed, unchanged = plan.unchanged, "set synced");
-    Ok(if in_sync { SetStatus::InSync } else { SetStatus::Synced })
+    let changed = report.added + report.removed > 0 || !in_sync;
+    Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
 }
 
 /// The guard and the plan of one set.

@@ -319,3 +319,61 @@ async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only
     );
     assert_eq!(ec2.ours("sg-r", 443), cidrs(&["10.8.0.0/24"]), "left as it was");
 }
+
+#[tokio::test]
+async fn a_set_changed_by_another_writer_is_re_read_and_re_planned_and_ends_exact() {
+    let ec2 = two_sets();
+    // Between our read and our write, another run put the two new GLOBAL ranges in sg-b, filling it for
+    // us: EC2 answers our authorization with the limit error.
+    let theirs = ["10.0.2.0/24", "10.0.3.0/24"].map(|r| our_rule(c(r), 443, &description()));
+    ec2.interfere(
+        Op::Authorize,
+        "sg-b",
+        theirs.to_vec(),
+        "RulesPerSecurityGroupLimitExceeded",
+    );
+    let summary = scheduled(&ec2, change(), &[]).await;
+    let global = &summary.sets[0];
+    assert_eq!(
+        (global.status, global.replans, summary.replans),
+        (SetStatus::Synced, 1, 1)
+    );
+    assert!(global.error.is_none(), "{global:?}");
+    let held: BTreeSet<Cidr> = ec2.ours("sg-a", 443).union(&ec2.ours("sg-b", 443)).copied().collect();
+    assert_eq!(held, cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]));
+    assert_eq!(
+        ec2.ours("sg-a", 443),
+        cidrs(&["10.0.1.0/24"]),
+        "the stale range revoked after the re-plan"
+    );
+    assert!(summary.into_result().is_ok());
+}
+
+#[tokio::test]
+async fn a_set_that_keeps_changing_fails_after_the_re_plans_allowed() {
+    for (attempts, replans) in [("3", 3), ("0", 0)] {
+        let ec2 = two_sets();
+        ec2.fail(Op::Authorize, Some("sg-b"), "InvalidPermission.Duplicate");
+        let summary = scheduled(&ec2, change(), &[("REPLAN_ATTEMPTS", attempts)]).await;
+        let global = &summary.sets[0];
+        assert_failed(global, "InvalidPermission.Duplicate");
+        assert_eq!(global.replans, replans);
+        assert_eq!(
+            ec2.calls_of(Op::Authorize)
+                .iter()
+                .filter(|c| c.group.as_deref() == Some("sg-b"))
+                .count(),
+            replans + 1
+        );
+        assert!(ec2.ours("sg-a", 443).contains(&c("10.0.0.0/24")), "nothing revoked");
+    }
+}
+
+#[tokio::test]
+async fn other_errors_are_not_re_planned() {
+    let ec2 = two_sets();
+    ec2.fail(Op::Authorize, Some("sg-b"), "UnauthorizedOperation");
+    let summary = scheduled(&ec2, change(), &[]).await;
+    assert_eq!(summary.sets[0].replans, 0);
+    assert_failed(&summary.sets[0], "UnauthorizedOperation");
+}

@@ -465,6 +465,11 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
         self.inner.tagged_groups(region).await
     }
 
+    async fn groups_by_id(&self, region: &str, ids: &[String]) -> cloudfront_sg_sync::Result<Vec<TaggedGroup>> {
+        self.describes.fetch_add(1, Ordering::SeqCst);
+        self.inner.groups_by_id(region, ids).await
+    }
+
     async fn authorize(&self, rules: &PortRules<'_>) -> cloudfront_sg_sync::Result<usize> {
         self.authorizes.fetch_add(1, Ordering::SeqCst);
         self.touched.lock().unwrap().insert(rules.group.to_owned());
