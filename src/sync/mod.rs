@@ -92,8 +92,9 @@ pub async fn run(
         description_service: config.service_names(),
         prefix_lists: &prefix_lists,
         budget,
+        ec2,
     };
-    let reports = sync_sets(&context, ec2, sets).await;
+    let reports = sync_sets(&context, sets).await;
     let replans = reports.iter().map(|r| r.replans).sum();
     Ok(Summary {
         sync_token: selection.sync_token,
@@ -123,14 +124,14 @@ pub async fn run(
 
 /// Sync every set: regions concurrently; within a region, at most `MAX_CONCURRENCY` sets at a time (EC2
 /// throttles per account and region). The reports come back in key order.
-async fn sync_sets(context: &SetContext<'_>, ec2: &impl SecurityGroups, sets: Vec<FoundSet>) -> Vec<SetReport> {
+async fn sync_sets<G: SecurityGroups>(context: &SetContext<'_, G>, sets: Vec<FoundSet>) -> Vec<SetReport> {
     let mut by_region: BTreeMap<String, Vec<FoundSet>> = BTreeMap::new();
     for set in sets {
         by_region.entry(set.key.region.clone()).or_default().push(set);
     }
     let regions = by_region.into_values().map(|sets| {
         futures::stream::iter(sets)
-            .map(|set| sync_set(context, ec2, set))
+            .map(|set| sync_set(context, set))
             .buffer_unordered(context.config.max_concurrency)
             .collect::<Vec<SetReport>>()
     });
@@ -140,15 +141,16 @@ async fn sync_sets(context: &SetContext<'_>, ec2: &impl SecurityGroups, sets: Ve
 }
 
 /// What every set of a run shares.
-struct SetContext<'a> {
+struct SetContext<'a, G> {
     config: &'a Config,
     selection: &'a Selection,
     description_service: String,
     prefix_lists: &'a BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
     budget: Budget,
+    ec2: &'a G,
 }
 
-impl SetContext<'_> {
+impl<G> SetContext<'_, G> {
     /// The weights of the prefix lists of the set's region (empty when the set references none).
     fn weights(&self, set: &FoundSet) -> std::result::Result<PrefixListWeights, String> {
         let references = set
@@ -173,7 +175,7 @@ fn new_report(set: &FoundSet) -> SetReport {
 
 /// Check, plan and (unless a dry run) apply one set, then record the file applied. Never fails as a whole: the
 /// report carries the error.
-async fn sync_set(context: &SetContext<'_>, ec2: &impl SecurityGroups, set: FoundSet) -> SetReport {
+async fn sync_set<G: SecurityGroups>(context: &SetContext<'_, G>, set: FoundSet) -> SetReport {
     let mut report = new_report(&set);
     if let Some(applied) = set
         .applied
@@ -189,7 +191,7 @@ async fn sync_set(context: &SetContext<'_>, ec2: &impl SecurityGroups, set: Foun
         report.status = SetStatus::OlderFile;
         return report;
     }
-    match converge(context, ec2, &set, &mut report).await {
+    match converge(context, &set, &mut report).await {
         Ok(status) => report.status = status,
         Err(e) => {
             tracing::error!(set = %set.key, added = report.added, removed = report.removed, error = %e, "set not synced");
@@ -214,41 +216,35 @@ fn is_conflict(error: &Error) -> bool {
 
 /// Sync the set, and when a write finds it changed by another writer, re-read its groups and re-plan, up to
 /// `REPLAN_ATTEMPTS` rounds. Every round plans from what EC2 holds then, so the safety rules hold through each.
-async fn converge(
-    context: &SetContext<'_>,
-    ec2: &impl SecurityGroups,
+async fn converge<G: SecurityGroups>(
+    cx: &SetContext<'_, G>,
     set: &FoundSet,
     report: &mut SetReport,
 ) -> Result<SetStatus> {
-    let mut error = match converge_once(context, ec2, set, report).await {
-        Err(e) if is_conflict(&e) => e,
-        other => return other,
-    };
-    while report.replans < context.config.replan_attempts {
+    let mut reread: Option<FoundSet> = None;
+    loop {
+        let current = reread.as_ref().unwrap_or(set);
+        let error = match converge_once(cx, current, report).await {
+            Err(e) if is_conflict(&e) && report.replans < cx.config.replan_attempts => e,
+            other => return other,
+        };
         report.replans += 1;
         tracing::warn!(set = %set.key, round = report.replans, cause = %error, "the set changed during the run (another writer?); re-reading and re-planning it");
         let ids: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
         let what = || format!("DescribeSecurityGroups of set {}", set.key);
-        let groups = context
+        let groups = cx
             .budget
-            .bound(what, ec2.groups_by_id(&set.key.region, &ids))
+            .bound(what, cx.ec2.groups_by_id(&set.key.region, &ids))
             .await?;
-        let Some(now) = reform(&set.key, groups) else {
-            return Err(error);
-        };
-        error = match converge_once(context, ec2, &now, report).await {
-            Err(e) if is_conflict(&e) => e,
-            other => return other,
-        };
+        // Every group of the set lost its tags or is gone: nothing left to sync.
+        reread = Some(reform(&set.key, groups).ok_or(error)?);
     }
-    Err(error)
 }
 
 /// One round: plan the set and make its writes (none in a dry run), adding to the report's counts; then
 /// record the file applied. Returns the set's status, or why it is not synced.
-async fn converge_once(
-    context: &SetContext<'_>,
-    ec2: &impl SecurityGroups,
+async fn converge_once<G: SecurityGroups>(
+    context: &SetContext<'_, G>,
     set: &FoundSet,
     report: &mut SetReport,
 ) -> Result<SetStatus> {
@@ -267,7 +263,7 @@ async fn converge_once(
     }
     if !in_sync {
         let description = plan::rule_description(key.scope, &context.description_service);
-        let applied = apply(ec2, key, &plan, &description, context.budget).await;
+        let applied = apply(context.ec2, key, &plan, &description, context.budget).await;
         report.added += applied.added;
         report.removed += applied.removed;
         if let Some(e) = applied.error {
@@ -275,14 +271,14 @@ async fn converge_once(
         }
     }
     let mark = AppliedMark::of(context.selection.sync_token, wanted);
-    record_applied(ec2, set, &mark, context.budget).await?;
+    record_applied(context.ec2, set, &mark, context.budget).await?;
     tracing::info!(set = %key, added = report.added, removed = report.removed, unchanged = plan.unchanged, "set synced");
     let changed = report.added + report.removed > 0 || !in_sync;
     Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
 }
 
 /// The guard and the plan of one set.
-fn plan_checked(context: &SetContext<'_>, set: &FoundSet, wanted: &BTreeSet<Cidr>) -> Result<SetPlan> {
+fn plan_checked<G>(context: &SetContext<'_, G>, set: &FoundSet, wanted: &BTreeSet<Cidr>) -> Result<SetPlan> {
     plan::check_not_emptied(
         &set.key,
         wanted,
