@@ -57,13 +57,16 @@ async fn calls(rows: &mut Vec<Row>) {
     proxy.clear();
     w.app(&[]).await.handle(&event, None).await.unwrap();
     let calls = proxy.calls();
-    let describes = calls.iter().filter(|c| c.action == "DescribeSecurityGroups").count();
+    let count = |action: &str| calls.iter().filter(|c| c.action == action).count();
     rows.push(Row {
-        figure: "same notification again: writes, DescribeSecurityGroups (1 region)".into(),
-        target: "0 writes, 1 describe per region".into(),
+        figure: "same notification again (1 region): writes, calls".into(),
+        target: "0 writes; 1 DescribeSecurityGroups and 1 DescribeNetworkInterfaces per region".into(),
         measured: format!(
-            "{} writes, {describes} describe",
-            calls.iter().filter(|c| c.is_write()).count()
+            "{} writes; {} DescribeSecurityGroups, {} DescribeNetworkInterfaces, {} calls in all",
+            calls.iter().filter(|c| c.is_write()).count(),
+            count("DescribeSecurityGroups"),
+            count("DescribeNetworkInterfaces"),
+            calls.len()
         ),
     });
 

@@ -11,7 +11,7 @@ use crate::adapters::source::HttpSource;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::event::Trigger;
-use crate::ports::{RangesSource, SecurityGroups};
+use crate::ports::{NetworkInterfaces, RangesSource, SecurityGroups};
 use crate::report::Summary;
 use crate::sync;
 
@@ -21,7 +21,7 @@ pub struct App<S, G> {
     pub config: Config,
     /// Where ip-ranges.json comes from.
     pub source: S,
-    /// Where security groups live.
+    /// Where security groups live, and the network interfaces that carry them.
     pub ec2: G,
 }
 
@@ -35,7 +35,7 @@ impl App<HttpSource, Ec2Groups> {
     }
 }
 
-impl<S: RangesSource, G: SecurityGroups> App<S, G> {
+impl<S: RangesSource, G: SecurityGroups + NetworkInterfaces> App<S, G> {
     /// Handle one event: recognize it, sync, log the summary, answer it (or the error).
     pub async fn handle(&self, event: &Value, deadline: Option<Instant>) -> Result<Summary> {
         let trigger = Trigger::from_value(event)?;

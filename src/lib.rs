@@ -18,6 +18,7 @@
 //! - [`ip_ranges`]: parse `ip-ranges.json`, MD5, select the wanted prefixes per scope.
 //! - [`plan`]: rule ownership, prefix-list weights, the per-version empty guard, the record of the file
 //!   applied, placement over a set's groups within the quota, the plan of writes.
+//! - [`attachment`]: is a set attached whole? Which network interfaces carry only some of its groups.
 //! - [`config`]: typed settings, read once; [`config::SETTINGS`] is the one list of them.
 //! - [`report`]: what a run answers (the summary, text and JSON).
 //! - [`error`]: the one error enum.
@@ -25,14 +26,16 @@
 //! **Ports** ([`ports`]: traits over core types, SDK-free):
 //! - [`ports::RangesSource`]: where `ip-ranges.json` comes from.
 //! - [`ports::SecurityGroups`]: where security groups live.
+//! - [`ports::NetworkInterfaces`]: which network interfaces carry them (read-only).
 //!
 //! **Adapters** ([`adapters`]: each implements one port over real I/O):
 //! - [`adapters::source`]: HTTP(S), or a local file for the CLI.
 //! - [`adapters::ec2`]: `aws-sdk-ec2`, one client per region, built one way for production and mocks.
+//! - [`adapters::interfaces`]: DescribeNetworkInterfaces on the same clients.
 //!
 //! **Wiring**:
-//! - [`sync`]: one run end to end (fetch, discover, check and plan, apply, record), shared by the handler and
-//!   the CLI; the only module that uses ports and core together.
+//! - [`sync`]: one run end to end (fetch, discover, check and plan, apply, record; beside it, the attachment
+//!   check), shared by the handler and the CLI; the only module that uses ports and core together.
 //! - [`deadline`]: every call bounded by the time left before the invocation deadline, less a margin.
 //! - [`metrics`]: the CloudWatch Embedded Metric Format line of a run.
 //! - [`handler`]: the Lambda function; turns [`Error`] into a Lambda error, once.
@@ -47,6 +50,7 @@
 
 #[cfg(feature = "runtime")]
 pub mod adapters;
+pub mod attachment;
 pub mod cidr;
 pub mod config;
 #[cfg(feature = "runtime")]

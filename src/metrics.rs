@@ -8,12 +8,14 @@ use crate::report::{SetStatus, Summary};
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "CloudfrontSgSync";
 
-/// The EMF document of a run: ranges added and removed, sets failed and near full, sync duration.
+/// The EMF document of a run: ranges added and removed, sets failed, near full and attached only in part, sync
+/// duration.
 pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
     let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
         + summary.skipped_groups.len()
         + summary.failed_regions.len();
     let near_full = summary.sets.iter().filter(|s| s.near_full).count();
+    let partly_attached = summary.sets.iter().filter(|s| !s.partly_attached.is_empty()).count();
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -25,6 +27,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
                     {"Name": "RangesRemoved", "Unit": "Count"},
                     {"Name": "SetsFailed", "Unit": "Count"},
                     {"Name": "SetsNearFull", "Unit": "Count"},
+                    {"Name": "SetsPartlyAttached", "Unit": "Count"},
                     {"Name": "SyncDuration", "Unit": "Milliseconds"},
                 ],
             }],
@@ -36,6 +39,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         "RangesRemoved": summary.removed(),
         "SetsFailed": failed,
         "SetsNearFull": near_full,
+        "SetsPartlyAttached": partly_attached,
         "SyncDuration": summary.duration_ms,
     })
 }
@@ -43,6 +47,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::attachment::PartlyAttached;
     use crate::cidr::IpVersion;
     use crate::ip_ranges::Scope;
     use crate::plan::SetKey;
@@ -50,6 +55,16 @@ mod tests {
     use std::collections::BTreeMap;
 
     fn set(status: SetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
+        set_attached(status, added, removed, near_full, Vec::new())
+    }
+
+    fn set_attached(
+        status: SetStatus,
+        added: usize,
+        removed: usize,
+        near_full: bool,
+        partly_attached: Vec<PartlyAttached>,
+    ) -> SetReport {
         let key = SetKey {
             region: "us-east-1".into(),
             vpc: "vpc-1".into(),
@@ -62,6 +77,7 @@ mod tests {
             room_left: BTreeMap::from([(IpVersion::Ipv4, 1), (IpVersion::Ipv6, 60)]),
             near_full,
             status,
+            partly_attached,
             ..SetReport::new(key, vec!["sg-1".into()], None)
         }
     }
@@ -79,6 +95,17 @@ mod tests {
                 set(SetStatus::Synced, 6, 3, true),
                 set(SetStatus::Failed, 0, 0, false),
                 set(SetStatus::InSync, 0, 0, false),
+                set_attached(
+                    SetStatus::InSync,
+                    0,
+                    0,
+                    false,
+                    vec![PartlyAttached {
+                        interface: "eni-1".into(),
+                        attachment: "instance i-1".into(),
+                        missing: vec!["sg-2".into()],
+                    }],
+                ),
             ],
             skipped_groups: vec![SkippedGroup {
                 region: "us-east-1".into(),
@@ -86,6 +113,7 @@ mod tests {
                 reason: "x".into(),
             }],
             failed_regions: vec![],
+            attachment_unchecked: vec![],
             ec2_retries: 0,
             replans: 0,
             duration_ms: 420,
@@ -117,6 +145,7 @@ mod tests {
                 "RangesRemoved",
                 "SetsFailed",
                 "SetsNearFull",
+                "SetsPartlyAttached",
                 "SyncDuration"
             ]
         );
@@ -130,9 +159,10 @@ mod tests {
                 &doc["RangesRemoved"],
                 &doc["SetsFailed"],
                 &doc["SetsNearFull"],
+                &doc["SetsPartlyAttached"],
                 &doc["SyncDuration"]
             ),
-            (&json!(6), &json!(3), &json!(2), &json!(1), &json!(420))
+            (&json!(6), &json!(3), &json!(2), &json!(1), &json!(1), &json!(420))
         );
         // One line.
         assert!(!doc.to_string().contains('\n'));

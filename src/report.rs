@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::attachment::PartlyAttached;
 use crate::cidr::IpVersion;
 use crate::error::{Error, Result};
 use crate::plan::{GroupPlan, SetKey, Unmanaged};
@@ -39,6 +40,10 @@ pub struct Summary {
     /// Regions whose groups could not be read.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub failed_regions: Vec<FailedRegion>,
+    /// Regions whose network interfaces could not be read, so whether their sets are attached whole is not
+    /// known. A warning: the sync itself is not affected.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachment_unchecked: Vec<FailedRegion>,
     /// EC2 calls retried after throttling or a transient error.
     pub ec2_retries: u64,
     /// Sets re-read and re-planned after a write conflict with another writer, over every set.
@@ -78,6 +83,10 @@ pub struct SetReport {
     /// The planned changes, per group.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub changes: BTreeMap<String, GroupPlan>,
+    /// Network interfaces that carry some but not all of the set's groups: the ranges of the missing groups
+    /// are blocked there. A warning, not a failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub partly_attached: Vec<PartlyAttached>,
 }
 
 impl SetReport {
@@ -96,6 +105,7 @@ impl SetReport {
             status: SetStatus::Failed,
             error: None,
             changes: BTreeMap::new(),
+            partly_attached: Vec::new(),
         }
     }
 }
@@ -225,6 +235,9 @@ impl fmt::Display for Summary {
         for r in &self.failed_regions {
             writeln!(f, "failed region {}: {}", r.region, r.error)?;
         }
+        for r in &self.attachment_unchecked {
+            writeln!(f, "warning: attachment not checked in {}: {}", r.region, r.error)?;
+        }
         Ok(())
     }
 }
@@ -258,6 +271,15 @@ impl fmt::Display for SetReport {
             for (sign, cidr, port, note) in adds.chain(revokes).chain(after) {
                 writeln!(f, "  {group} {sign} {cidr} tcp/{port}{note}")?;
             }
+        }
+        for p in &self.partly_attached {
+            writeln!(
+                f,
+                "  warning: {} ({}) lacks {}: the set is attached only in part, its ranges there are blocked",
+                p.interface,
+                p.attachment,
+                p.missing.join(",")
+            )?;
         }
         write_error(f, self.error.as_deref())
     }

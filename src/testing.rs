@@ -7,11 +7,12 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::attachment::Interface;
 use crate::cidr::Cidr;
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
 use crate::plan::{AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG};
-use crate::ports::{PortRules, RangesSource, SecurityGroups, TaggedGroup};
+use crate::ports::{NetworkInterfaces, PortRules, RangesSource, SecurityGroups, TaggedGroup};
 
 /// What the fake was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -21,6 +22,7 @@ pub enum Op {
     Revoke,
     Tag,
     PrefixLists,
+    Interfaces,
 }
 
 /// One call, when it started.
@@ -56,6 +58,7 @@ struct State {
     interference: Vec<Interference>,
     latency: BTreeMap<Op, Duration>,
     weights: PrefixListWeights,
+    interfaces: Vec<(String, Interface)>,
 }
 
 /// An in-memory [`SecurityGroups`]: EC2's behaviour at the port (idempotent writes that count what they
@@ -122,6 +125,16 @@ impl FakeEc2 {
     /// The weights `prefix_list_weights` answers.
     pub fn set_weights(&self, weights: PrefixListWeights) {
         self.state().weights = weights;
+    }
+
+    /// Add a network interface in us-east-1 carrying `groups`, attached to `attachment`.
+    pub fn add_interface(&self, id: &str, attachment: &str, groups: &[&str]) {
+        let interface = Interface {
+            id: id.to_owned(),
+            attachment: attachment.to_owned(),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        };
+        self.state().interfaces.push(("us-east-1".to_owned(), interface));
     }
 
     /// The calls made so far, in order.
@@ -300,6 +313,19 @@ impl SecurityGroups for FakeEc2 {
             }
         }
         Ok(())
+    }
+}
+
+impl NetworkInterfaces for FakeEc2 {
+    async fn interfaces_with_groups(&self, region: &str, groups: &BTreeSet<String>) -> Result<Vec<Interface>> {
+        self.enter(Op::Interfaces, region, None).await?;
+        let state = self.state();
+        let carrying = state
+            .interfaces
+            .iter()
+            .filter(|(r, i)| r == region && !i.groups.is_disjoint(groups))
+            .map(|(_, i)| i.clone());
+        Ok(carrying.collect())
     }
 }
 

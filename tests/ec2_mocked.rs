@@ -15,6 +15,7 @@ use aws_sdk_ec2::operation::authorize_security_group_ingress::{
 };
 use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsOutput;
+use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ManagedPrefixList, PrefixListId, SecurityGroup, Tag};
@@ -64,10 +65,13 @@ fn tagged(id: &str, vpc: &str) -> aws_sdk_ec2::types::builders::SecurityGroupBui
 
 /// The production adapter (its retry settings, timeouts and retry log) over mocked HTTP answers.
 async fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
-    // Recording the file applied (CreateTags) always succeeds here.
+    // Recording the file applied (CreateTags) always succeeds here, and no network interface carries a set
+    // unless a test's own rule (matched first) says otherwise.
     let tags = mock!(Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
+    let interfaces = mock!(Client::describe_network_interfaces)
+        .then_output(|| DescribeNetworkInterfacesOutput::builder().build());
     let mut answers = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules.iter().copied().chain([&tags]) {
+    for rule in rules.iter().copied().chain([&tags, &interfaces]) {
         answers = answers.with_rule(rule);
     }
     let answers = SharedInterceptor::new(answers);
@@ -486,4 +490,78 @@ async fn a_write_refused_because_another_writer_got_there_first_is_re_planned_fr
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!((re_read.num_calls(), authorize.num_calls()), (1, 1));
     assert_eq!((summary.sets[0].replans, summary.sets[0].unchanged), (1, 32));
+}
+
+#[tokio::test]
+async fn network_interfaces_are_read_200_group_ids_a_call_every_page_and_each_interface_once() {
+    use aws_sdk_ec2::types::{GroupIdentifier, NetworkInterface, NetworkInterfaceAttachment};
+    use cloudfront_sg_sync::ports::NetworkInterfaces;
+
+    fn eni(id: &str, groups: &[&str]) -> aws_sdk_ec2::types::builders::NetworkInterfaceBuilder {
+        let groups = groups.iter().map(|g| GroupIdentifier::builder().group_id(*g).build());
+        NetworkInterface::builder()
+            .network_interface_id(id)
+            .set_groups(Some(groups.collect()))
+    }
+    /// (filter values, page token) of every request.
+    type Requests = Arc<Mutex<Vec<(usize, Option<String>)>>>;
+    let requests: Requests = Arc::default();
+    let record = |requests: &Requests, page: Option<&'static str>| {
+        let requests = requests.clone();
+        move |req: &aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesInput| {
+            let matches = req.next_token() == page;
+            if matches {
+                let filter = &req.filters()[0];
+                assert_eq!(filter.name(), Some("group-id"));
+                let token = req.next_token().map(str::to_owned);
+                requests.lock().unwrap().push((filter.values().len(), token));
+            }
+            matches
+        }
+    };
+    // Every chunk answers two pages: a load balancer's interface that also carries a group of its own (EC2
+    // matches any of the filter's values), then an instance's.
+    let page1 = mock!(Client::describe_network_interfaces)
+        .match_requests(record(&requests, None))
+        .then_output(|| {
+            DescribeNetworkInterfacesOutput::builder()
+                .network_interfaces(eni("eni-1", &["sg-000", "sg-web"]).description("ELB app/web/1").build())
+                .next_token("p2")
+                .build()
+        });
+    let page2 = mock!(Client::describe_network_interfaces)
+        .match_requests(record(&requests, Some("p2")))
+        .then_output(|| {
+            let attachment = NetworkInterfaceAttachment::builder().instance_id("i-1").build();
+            DescribeNetworkInterfacesOutput::builder()
+                .network_interfaces(eni("eni-2", &["sg-001"]).attachment(attachment).build())
+                .build()
+        });
+    let ec2 = client(&test_config(), &[&page1, &page2]).await;
+    let ids: BTreeSet<String> = (0..250).map(|i| format!("sg-{i:03}")).collect();
+    let found = ec2.interfaces_with_groups("us-east-1", &ids).await.unwrap();
+
+    assert_eq!(
+        *requests.lock().unwrap(),
+        [
+            (200, None),
+            (200, Some("p2".to_owned())),
+            (50, None),
+            (50, Some("p2".to_owned()))
+        ]
+    );
+    let seen: Vec<(&str, &str, Vec<&str>)> = found
+        .iter()
+        .map(|i| {
+            let groups = i.groups.iter().map(String::as_str).collect();
+            (i.id.as_str(), i.attachment.as_str(), groups)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("eni-1", "load balancer app/web/1", vec!["sg-000", "sg-web"]),
+            ("eni-2", "instance i-1", vec!["sg-001"]),
+        ]
+    );
 }

@@ -530,3 +530,88 @@ async fn an_older_snapshot_after_a_newer_one_converges_both_ways() {
         *selection(&fixture(NEWEST)).ranges(Scope::Regional)
     );
 }
+
+/// A network interface in a new subnet of the world's VPC, carrying `groups`, described as `description`.
+async fn interface(w: &World, cidr: &str, groups: &[String], description: &str) -> String {
+    let subnet = w
+        .client
+        .create_subnet()
+        .vpc_id(&w.vpc)
+        .cidr_block(cidr)
+        .send()
+        .await
+        .unwrap();
+    let subnet = subnet.subnet().unwrap().subnet_id().unwrap();
+    let eni = w
+        .client
+        .create_network_interface()
+        .subnet_id(subnet)
+        .set_groups(Some(groups.to_vec()))
+        .description(description)
+        .send()
+        .await
+        .unwrap();
+    eni.network_interface()
+        .unwrap()
+        .network_interface_id()
+        .unwrap()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn a_load_balancer_carrying_part_of_a_set_is_reported_and_whole_or_unattached_sets_are_not() {
+    let w = world(NEWEST, 4, 4).await;
+    // A third set, on http, that nothing carries.
+    for i in 0..4 {
+        tagged_group(&w.client, &w.vpc, &format!("cf-g-http-{i}"), Scope::Global, "http").await;
+    }
+    // Three of the four GLOBAL https groups on a load balancer's interface. (moto answers a `group-id` filter
+    // of many values only with interfaces whose groups are all among them, where EC2 answers any interface
+    // carrying one: an interface with a group of its own is covered by the mocked tests.)
+    let part = w.global[..3].to_vec();
+    let balancer = interface(&w, "10.0.1.0/24", &part, "ELB app/web/50dc6c495c0c9188").await;
+    // Every regional group on an instance's interface.
+    interface(&w, "10.0.2.0/24", &w.regional, "").await;
+
+    let app = w.app(&[]).await;
+    let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
+
+    assert_eq!(summary.sets.len(), 3);
+    for set in &summary.sets {
+        assert_eq!(
+            set.status,
+            SetStatus::Synced,
+            "a warning does not stop the sync: {set:?}"
+        );
+        let partly = &set.partly_attached;
+        match (set.key.scope, set.key.port) {
+            (Scope::Global, 443) => {
+                assert_eq!(partly.len(), 1, "{partly:?}");
+                assert_eq!(partly[0].interface, balancer);
+                assert_eq!(partly[0].attachment, "load balancer app/web/50dc6c495c0c9188");
+                assert_eq!(partly[0].missing, [w.global[3].clone()]);
+            }
+            _ => assert_eq!(partly, &[], "{}", set.key),
+        }
+    }
+    assert_eq!(
+        app.ec2.interface_describes.load(std::sync::atomic::Ordering::SeqCst),
+        1,
+        "one describe for the region"
+    );
+    let json = serde_json::to_value(&summary).unwrap();
+    let reported: Vec<&serde_json::Value> = json["sets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.get("partly_attached"))
+        .collect();
+    assert_eq!(
+        reported,
+        [&serde_json::json!([{
+            "interface": balancer,
+            "attachment": "load balancer app/web/50dc6c495c0c9188",
+            "missing": [w.global[3]],
+        }])]
+    );
+}

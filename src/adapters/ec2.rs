@@ -122,7 +122,7 @@ impl Ec2Groups {
     }
 
     /// One EC2 call in `region`, its error carrying what EC2 said.
-    async fn call<T, E, F>(
+    pub(super) async fn call<T, E, F>(
         &self,
         operation: &'static str,
         region: &str,
@@ -182,7 +182,7 @@ fn code_of(error: &Error) -> Option<&str> {
 }
 
 /// A describe filter: `name` is any of `values`.
-fn filter<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) -> Filter {
+pub(super) fn filter<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) -> Filter {
     let values = values.into_iter().map(str::to_owned).collect();
     Filter::builder().name(name).set_values(Some(values)).build()
 }

@@ -2,6 +2,9 @@
 //!
 //! - [`source`]: `ip-ranges.json` over HTTP(S), or from a local file ([`crate::ports::RangesSource`]).
 //! - [`ec2`]: security groups through `aws-sdk-ec2` ([`crate::ports::SecurityGroups`]).
+//! - [`interfaces`]: the network interfaces that carry them, through the same clients
+//!   ([`crate::ports::NetworkInterfaces`]).
 
 pub mod ec2;
+pub mod interfaces;
 pub mod source;

@@ -7,9 +7,11 @@
 //! - `discover`: the tagged groups of every region, formed into sets, and the prefix lists they reference.
 //! - `apply`: a set's writes in safe order, within the deadline.
 //! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
+//! - `attached`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
 
 mod adopt;
 mod apply;
+mod attached;
 mod discover;
 mod fetch;
 #[cfg(test)]
@@ -28,13 +30,14 @@ use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::ip_ranges::{Scope, Selection};
 use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, SetKey, SetPlan};
-use crate::ports::{RangesSource, SecurityGroups};
+use crate::ports::{NetworkInterfaces, RangesSource, SecurityGroups};
 use crate::report::{FailedRegion, NEAR_FULL, SetReport, SetStatus, Summary};
 
 pub use adopt::adopt;
 pub use fetch::fetch_verified;
 
 use apply::apply;
+use attached::{Attachment, check_attachment, set_groups};
 use discover::{Discovered, FoundSet, discover, reform};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
@@ -69,7 +72,7 @@ pub async fn run(
     config: &Config,
     trigger: &Trigger,
     source: &impl RangesSource,
-    ec2: &impl SecurityGroups,
+    ec2: &(impl SecurityGroups + NetworkInterfaces),
     deadline: Option<Instant>,
 ) -> Result<Summary> {
     let started = Instant::now();
@@ -94,7 +97,7 @@ pub async fn run(
         budget,
         ec2,
     };
-    let reports = sync_sets(&context, sets).await;
+    let (reports, unchecked) = sync_and_check(&context, sets).await;
     let replans = reports.iter().map(|r| r.replans).sum();
     Ok(Summary {
         sync_token: selection.sync_token,
@@ -116,10 +119,28 @@ pub async fn run(
                 error: e.to_string(),
             })
             .collect(),
+        attachment_unchecked: unchecked,
         ec2_retries: ec2.retries() - retries_before,
         replans,
         duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
+}
+
+/// Sync every set and, beside it, look up the sets attached only in part: the reports carry what was found, and
+/// the regions whose interfaces could not be read come back apart.
+async fn sync_and_check<G: SecurityGroups + NetworkInterfaces>(
+    context: &SetContext<'_, G>,
+    sets: Vec<FoundSet>,
+) -> (Vec<SetReport>, Vec<FailedRegion>) {
+    let to_check = set_groups(&sets);
+    let (mut reports, Attachment { mut partly, unchecked }) = futures::join!(
+        sync_sets(context, sets),
+        check_attachment(context.ec2, to_check, context.budget)
+    );
+    for report in &mut reports {
+        report.partly_attached = partly.remove(&report.key).unwrap_or_default();
+    }
+    (reports, unchecked)
 }
 
 /// Sync every set: regions concurrently; within a region, at most `MAX_CONCURRENCY` sets at a time (EC2

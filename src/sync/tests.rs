@@ -259,7 +259,8 @@ async fn the_file_applied_is_recorded_once_and_an_older_one_is_then_kept_out() {
             .iter()
             .all(|s| s.status == SetStatus::OlderFile && s.previous_sync_token == Some(2))
     );
-    assert_eq!(ec2.calls().len(), writes_before + 1, "one describe, no write");
+    let ops: Vec<Op> = ec2.calls()[writes_before..].iter().map(|c| c.op).collect();
+    assert_eq!(ops, [Op::Describe, Op::Interfaces], "reads only, no write");
     assert!(summary.into_result().is_ok());
 }
 
@@ -279,7 +280,10 @@ async fn a_new_group_in_a_set_gets_the_tag_without_the_others_being_rewritten() 
 async fn a_dry_run_writes_nothing_and_records_nothing() {
     let ec2 = two_sets();
     let summary = scheduled(&ec2, change(), &[("DRY_RUN", "true")]).await;
-    assert_eq!(ec2.calls().iter().map(|c| c.op).collect::<Vec<_>>(), [Op::Describe]);
+    assert_eq!(
+        ec2.calls().iter().map(|c| c.op).collect::<Vec<_>>(),
+        [Op::Describe, Op::Interfaces]
+    );
     assert_eq!(
         (summary.sets[0].status, summary.sets[0].added, summary.sets[0].removed),
         (SetStatus::Planned, 2, 1)
@@ -376,4 +380,63 @@ async fn other_errors_are_not_re_planned() {
     let summary = scheduled(&ec2, change(), &[]).await;
     assert_eq!(summary.sets[0].replans, 0);
     assert_failed(&summary.sets[0], "UnauthorizedOperation");
+}
+
+#[tokio::test]
+async fn an_interface_carrying_part_of_a_set_is_reported_with_the_missing_group_and_the_sync_still_succeeds() {
+    let ec2 = two_sets();
+    ec2.add_interface("eni-part", "load balancer app/web/1", &["sg-a", "sg-web"]);
+    ec2.add_interface("eni-whole", "instance i-1", &["sg-a", "sg-b"]);
+    // The regional set has one group: it cannot be attached in part.
+    ec2.add_interface("eni-r", "instance i-2", &["sg-r"]);
+    let summary = scheduled(&ec2, change(), &[]).await;
+
+    let global = &summary.sets[0];
+    assert_eq!(global.status, SetStatus::Synced);
+    assert_eq!(
+        global.partly_attached,
+        [crate::attachment::PartlyAttached {
+            interface: "eni-part".into(),
+            attachment: "load balancer app/web/1".into(),
+            missing: vec!["sg-b".into()],
+        }]
+    );
+    assert_eq!(summary.sets[1].partly_attached, []);
+    assert_eq!(ec2.calls_of(Op::Interfaces).len(), 1, "one describe for the region");
+    assert!(
+        summary
+            .to_string()
+            .contains("warning: eni-part (load balancer app/web/1) lacks sg-b"),
+        "{summary}"
+    );
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["sets"][0]["partly_attached"][0]["missing"], json!(["sg-b"]));
+    assert!(summary.into_result().is_ok(), "a warning, not a failure");
+}
+
+#[tokio::test]
+async fn when_the_interfaces_cannot_be_read_the_run_warns_and_still_succeeds() {
+    let ec2 = two_sets();
+    ec2.fail(Op::Interfaces, None, "UnauthorizedOperation");
+    let summary = scheduled(&ec2, change(), &[]).await;
+    assert_eq!(summary.attachment_unchecked.len(), 1);
+    assert_eq!(summary.attachment_unchecked[0].region, "us-east-1");
+    assert!(summary.attachment_unchecked[0].error.contains("UnauthorizedOperation"));
+    assert!(summary.sets.iter().all(|s| s.status == SetStatus::Synced));
+    assert!(
+        summary
+            .to_string()
+            .contains("warning: attachment not checked in us-east-1")
+    );
+    assert!(summary.into_result().is_ok());
+}
+
+#[tokio::test]
+async fn no_interface_is_read_when_no_set_has_two_groups() {
+    let ec2 = FakeEc2::default();
+    ec2.add_set_group("sg-r", "vpc-1", Scope::Regional);
+    ec2.add_interface("eni-r", "instance i-2", &["sg-r"]);
+    let summary = scheduled(&ec2, change(), &[]).await;
+    assert_eq!(summary.sets.len(), 1);
+    assert!(ec2.calls_of(Op::Interfaces).is_empty());
 }

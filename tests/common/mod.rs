@@ -23,11 +23,12 @@ use aws_sdk_ec2::types::{
 };
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::adapters::source::HttpSource;
+use cloudfront_sg_sync::attachment::Interface;
 use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
 use cloudfront_sg_sync::plan::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
-use cloudfront_sg_sync::ports::{PortRules, SecurityGroups, TaggedGroup};
+use cloudfront_sg_sync::ports::{NetworkInterfaces, PortRules, SecurityGroups, TaggedGroup};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -427,6 +428,7 @@ pub struct Counting<G> {
     pub revokes: AtomicUsize,
     pub describes: AtomicUsize,
     pub prefix_list_describes: AtomicUsize,
+    pub interface_describes: AtomicUsize,
     /// CreateTags calls recording the file applied (not counted in `writes`: they change no rule).
     pub tag_writes: AtomicUsize,
     /// Groups whose rules were written to.
@@ -441,6 +443,7 @@ impl<G> Counting<G> {
             revokes: AtomicUsize::new(0),
             describes: AtomicUsize::new(0),
             prefix_list_describes: AtomicUsize::new(0),
+            interface_describes: AtomicUsize::new(0),
             tag_writes: AtomicUsize::new(0),
             touched: Mutex::new(BTreeSet::new()),
         }
@@ -509,6 +512,17 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
     ) -> cloudfront_sg_sync::Result<()> {
         self.tag_writes.fetch_add(1, Ordering::SeqCst);
         self.inner.mark_applied(region, groups, mark).await
+    }
+}
+
+impl<G: NetworkInterfaces> NetworkInterfaces for Counting<G> {
+    async fn interfaces_with_groups(
+        &self,
+        region: &str,
+        groups: &BTreeSet<String>,
+    ) -> cloudfront_sg_sync::Result<Vec<Interface>> {
+        self.interface_describes.fetch_add(1, Ordering::SeqCst);
+        self.inner.interfaces_with_groups(region, groups).await
     }
 }
 
