@@ -1,7 +1,8 @@
 """Create example tagged security groups in the EC2 emulator for `make demo`.
 
 A VPC with a cloudfront_g set (5 groups, https) and a cloudfront_r set (4 groups, http), one hand-made office
-rule that the sync must leave alone, and one untagged group it must not touch.
+rule that the sync must leave alone, one untagged group it must not touch, and a load balancer's network
+interface that carries only 4 of the cloudfront_g set's 5 groups (the sync reports it as partly attached).
 """
 import sys
 
@@ -40,4 +41,13 @@ ec2.authorize_security_group_ingress(
                     "IpRanges": [{"CidrIp": "203.0.113.0/24", "Description": "office ssh"}]}],
 )
 group("app-untagged", {"Team": "web"})
-print(f"created {vpc}: 5 cloudfront_g (https) + 4 cloudfront_r (http) groups, 1 untagged; office rule on {first}")
+global_groups = sorted(
+    g["GroupId"]
+    for g in ec2.describe_security_groups(Filters=[{"Name": "tag:Name", "Values": ["cloudfront_g"]}])["SecurityGroups"]
+)
+subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+eni = ec2.create_network_interface(
+    SubnetId=subnet, Groups=global_groups[:4], Description="ELB app/demo-web/50dc6c495c0c9188"
+)["NetworkInterface"]["NetworkInterfaceId"]
+print(f"created {vpc}: 5 cloudfront_g (https) + 4 cloudfront_r (http) groups, 1 untagged; office rule on {first}; "
+      f"load balancer interface {eni} without {global_groups[4]}")

@@ -1,4 +1,4 @@
-"""Print a sync summary (the function's answer) as a short table."""
+"""Print a sync summary (the function's answer) as a short table, then its warnings."""
 import json
 import sys
 
@@ -6,11 +6,17 @@ summary = json.load(open(sys.argv[1]))
 if "sets" not in summary:
     print(json.dumps(summary, indent=2))
     sys.exit(1)
-print(f"synctoken {summary['synctoken']} ({summary.get('create_date', '?')}), service {summary['service']}, "
+print(f"sync_token {summary['sync_token']} ({summary.get('create_date', '?')}), service {summary['service']}, "
       f"late notification: {summary['late_notification']}, dry run: {summary['dry_run']}, "
-      f"{summary['duration_ms']} ms")
+      f"re-plans: {summary['replans']}, {summary['duration_ms']} ms")
 print(f"{'set':52} {'groups':>6} {'added':>6} {'removed':>7} {'unchanged':>9}  room left  status")
 for s in summary["sets"]:
-    name = f"{s['region']}/{s['vpc']}/{s['name']}/{s['protocol']}"
+    name = f"{s['region']}/{s['vpc']}/{s['scope']}/{s['protocol']}"
     room = " ".join(f"{k} {v}" for k, v in s["room_left"].items())
     print(f"{name:52} {len(s['groups']):>6} {s['added']:>6} {s['removed']:>7} {s['unchanged']:>9}  {room}  {s['status']}")
+for s in summary["sets"]:
+    for p in s.get("partly_attached", []):
+        print(f"warning: {p['interface']} ({p['attachment']}) carries part of {s['scope']}/{s['protocol']} "
+              f"but not {', '.join(p['missing'])}: the CloudFront ranges held there are blocked")
+for r in summary.get("attachment_unchecked", []):
+    print(f"warning: attachment not checked in {r['region']}: {r['error']}")

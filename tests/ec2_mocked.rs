@@ -68,8 +68,8 @@ async fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
     // Recording the file applied (CreateTags) always succeeds here, and no network interface carries a set
     // unless a test's own rule (matched first) says otherwise.
     let tags = mock!(Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
-    let interfaces = mock!(Client::describe_network_interfaces)
-        .then_output(|| DescribeNetworkInterfacesOutput::builder().build());
+    let interfaces =
+        mock!(Client::describe_network_interfaces).then_output(|| DescribeNetworkInterfacesOutput::builder().build());
     let mut answers = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
     for rule in rules.iter().copied().chain([&tags, &interfaces]) {
         answers = answers.with_rule(rule);

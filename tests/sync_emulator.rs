@@ -614,4 +614,29 @@ async fn a_load_balancer_carrying_part_of_a_set_is_reported_and_whole_or_unattac
             "missing": [w.global[3]],
         }])]
     );
+
+    // `make demo` prints this answer with scripts/show_summary.py: it reads the real fields.
+    let answer = std::env::temp_dir().join(format!("summary-{balancer}.json"));
+    std::fs::write(&answer, serde_json::to_vec(&summary).unwrap()).unwrap();
+    let shown = std::process::Command::new("python3")
+        .arg(repo_file("scripts/show_summary.py"))
+        .arg(&answer)
+        .output()
+        .expect("python3 runs scripts/show_summary.py");
+    let _ = std::fs::remove_file(&answer);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    assert!(
+        text.contains(&format!("us-east-1/{}/cloudfront_g/https", w.vpc)),
+        "{text}"
+    );
+    let warning = format!(
+        "warning: {balancer} (load balancer app/web/50dc6c495c0c9188) carries part of cloudfront_g/https but not {}",
+        w.global[3]
+    );
+    assert!(text.contains(&warning), "{text}");
 }
