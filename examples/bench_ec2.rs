@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::ports::Account;
 use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults};
 use common::*;
@@ -155,10 +156,10 @@ async fn scale_once(n: usize, latency: Duration, answer_writes: bool) -> (f64, u
         ("IP_VERSIONS", "ipv6"),
         ("IP_RANGES_URL", &server.url),
     ]);
-    let ec2 = groups_at(&proxy.endpoint, &cfg).await;
+    let own = [Account::own(groups_at(&proxy.endpoint, &cfg).await)];
     let source = HttpSource::new(&cfg).unwrap();
     let started = Instant::now();
-    let summary = sync::run(&cfg, &Trigger::Scheduled, &source, &ec2, None).await.unwrap();
+    let summary = sync::run(&cfg, &Trigger::Scheduled, &source, &own, None).await.unwrap();
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     assert_eq!(summary.sets.len(), n);
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());

@@ -30,6 +30,7 @@ pub fn ip_ranges(data: &[u8]) {
             assert_eq!(cidr.to_string().parse::<Cidr>().ok(), Some(*cidr));
         }
         let key = SetKey {
+            account: None,
             region: "us-east-1".into(),
             vpc: "vpc-1".into(),
             scope,

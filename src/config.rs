@@ -43,6 +43,21 @@ pub const SETTINGS: &[Setting] = &[
         "Comma list of regions whose tagged groups are synced. Default: the function's own region.",
     ),
     setting(
+        "ACCOUNTS",
+        "",
+        "Comma list of 12-digit account ids to sync, each through the role `ASSUME_ROLE_NAME` in it. Empty: the function's own account, with its own credentials.",
+    ),
+    setting(
+        "ASSUME_ROLE_NAME",
+        "cloudfront-sg-sync",
+        "The role assumed in each of `ACCOUNTS` (`arn:<partition>:iam::<account>:role/<name>`).",
+    ),
+    setting(
+        "ASSUME_ROLE_EXTERNAL_ID",
+        "",
+        "The external id the member roles require, if they require one.",
+    ),
+    setting(
         "SERVICE",
         "CLOUDFRONT",
         "`CLOUDFRONT`, `CLOUDFRONT_ORIGIN_FACING`, or both (comma list; merged and de-duplicated).",
@@ -66,7 +81,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "MAX_CONCURRENCY",
         "50",
-        "Sets synced at the same time in each region (regions run in parallel), 1-200. EC2 throttles per API, account and region with token buckets of 100-200 calls: a burst of 50 stays inside them.",
+        "Units of work at the same time over the whole run (every account, region and set): one region's reads, or one set's sync, each making its calls one after another, 1-200. EC2 throttles per API, account and region with token buckets of 100-200 calls: a burst of 50 stays inside them.",
     ),
     setting(
         "REPLAN_ATTEMPTS",
@@ -112,7 +127,11 @@ pub fn setting_of(variable: &str) -> Option<&'static Setting> {
 
 /// The README's row for a setting.
 pub fn markdown_row(s: &Setting) -> String {
-    format!("| `{}` | `{}` | {} |", s.variable, s.default, s.meaning)
+    let default = match s.default {
+        "" => "empty".to_owned(),
+        d => format!("`{d}`"),
+    };
+    format!("| `{}` | {default} | {} |", s.variable, s.meaning)
 }
 
 /// The typed settings of a run.
@@ -120,6 +139,19 @@ pub fn markdown_row(s: &Setting) -> String {
 pub struct Config {
     /// `REGIONS`, sorted, without duplicates.
     pub regions: Vec<String>,
+    /// `ACCOUNTS`, sorted; empty: the function's own account.
+    pub accounts: Vec<String>,
+    /// `ASSUME_ROLE_NAME`.
+    pub assume_role_name: String,
+    /// `ASSUME_ROLE_EXTERNAL_ID`, if set.
+    pub assume_role_external_id: Option<String>,
+    /// The function's own region (`AWS_REGION`, else the first of `REGIONS`): where STS is called.
+    pub home_region: String,
+    /// The partition of the function's region (`aws`, `aws-cn`, `aws-us-gov`), for role ARNs.
+    pub partition: &'static str,
+    /// The session name of an assumed role: the function's name (`AWS_LAMBDA_FUNCTION_NAME`), else
+    /// `cloudfront-sg-sync`, so CloudTrail in the member account says who acted.
+    pub session_name: String,
     /// `SERVICE` and `IP_VERSIONS`.
     pub filter: Filter,
     /// `MAX_RULES_PER_GROUP`.
@@ -170,8 +202,19 @@ impl Config {
             variable: name,
             text: get(name).unwrap_or_else(|| setting_of(name).map_or("", |s| s.default).to_owned()),
         };
+        let regions = regions(&get)?;
+        let home_region = get("AWS_REGION")
+            .or_else(|| get("AWS_DEFAULT_REGION"))
+            .or_else(|| regions.first().cloned())
+            .unwrap_or_default();
         Ok(Config {
-            regions: regions(&get)?,
+            partition: partition(&home_region),
+            home_region,
+            session_name: session_name(get("AWS_LAMBDA_FUNCTION_NAME")),
+            regions,
+            accounts: accounts(get("ACCOUNTS"))?,
+            assume_role_name: role_name(value("ASSUME_ROLE_NAME"))?,
+            assume_role_external_id: get("ASSUME_ROLE_EXTERNAL_ID"),
             filter: filter(&value)?,
             max_rules_per_group: value("MAX_RULES_PER_GROUP").number(1..=1000)?,
             dry_run: value("DRY_RUN").boolean()?,
@@ -185,6 +228,11 @@ impl Config {
             deadline_margin: Duration::from_secs(value("DEADLINE_MARGIN_SECONDS").number(0..=900)?),
             lagging_file_wait: Duration::from_secs(value("LAGGING_FILE_WAIT_SECONDS").number(0..=840)?),
         })
+    }
+
+    /// The role assumed in `account`.
+    pub fn role_arn(&self, account: &str) -> String {
+        format!("arn:{}:iam::{account}:role/{}", self.partition, self.assume_role_name)
     }
 
     /// The services, as one string for logs and messages.
@@ -285,6 +333,68 @@ fn regions(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>> {
     Ok(regions.into_iter().collect::<BTreeSet<_>>().into_iter().collect())
 }
 
+/// `ACCOUNTS`: 12-digit ids, none twice; sorted.
+fn accounts(list: Option<String>) -> Result<Vec<String>> {
+    let Some(list) = list else {
+        return Ok(Vec::new());
+    };
+    let ids = list_of("ACCOUNTS", &list, |a| {
+        (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
+            .then(|| a.to_owned())
+            .ok_or("an account id is 12 digits")
+    })?;
+    let unique: BTreeSet<String> = ids.iter().cloned().collect();
+    if unique.len() != ids.len() {
+        let twice = ids.iter().find(|a| ids.iter().filter(|b| b == a).count() > 1);
+        return Err(Error::Config {
+            variable: "ACCOUNTS",
+            value: list.clone(),
+            reason: format!("{:?} is listed twice", twice.map_or("", String::as_str)),
+        });
+    }
+    Ok(unique.into_iter().collect())
+}
+
+/// `ASSUME_ROLE_NAME`: an IAM role name (letters, digits and `+=,.@_-`, at most 64).
+fn role_name(value: Value) -> Result<String> {
+    let ok = (1..=64).contains(&value.text.len())
+        && value
+            .text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
+    if ok {
+        Ok(value.text)
+    } else {
+        Err(value.error("expected an IAM role name: letters, digits and +=,.@_- (at most 64)"))
+    }
+}
+
+/// The partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`.
+fn partition(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// An STS session name (2-64 of letters, digits and `+=,.@_-`) from the function's name.
+fn session_name(function: Option<String>) -> String {
+    let name: String = function
+        .unwrap_or_default()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))
+        .take(64)
+        .collect();
+    if name.len() >= 2 {
+        name
+    } else {
+        "cloudfront-sg-sync".to_owned()
+    }
+}
+
 /// `SERVICE` and `IP_VERSIONS`.
 fn filter(value: &impl Fn(&'static str) -> Value) -> Result<Filter> {
     let services = list_of("SERVICE", &value("SERVICE").text, |s| {
@@ -333,6 +443,37 @@ mod tests {
         assert_eq!(c.max_rules_per_group, 60);
         assert!(!c.dry_run);
         assert_eq!(c.ip_ranges_url, DEFAULT_IP_RANGES_URL);
+        assert!(c.accounts.is_empty(), "the function's own account");
+        assert_eq!(
+            c.role_arn("111111111111"),
+            "arn:aws:iam::111111111111:role/cloudfront-sg-sync"
+        );
+        assert_eq!(c.assume_role_external_id, None);
+        assert_eq!(
+            (c.home_region.as_str(), c.session_name.as_str()),
+            ("eu-west-1", "cloudfront-sg-sync")
+        );
+    }
+
+    #[test]
+    fn the_session_name_is_the_functions_name() {
+        let c = config(&[
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "stack-SyncFunction-1AB"),
+        ])
+        .unwrap();
+        assert_eq!(c.session_name, "stack-SyncFunction-1AB");
+    }
+
+    #[test]
+    fn role_arns_are_in_the_partition_of_the_functions_region() {
+        let china = config(&[("AWS_REGION", "cn-north-1")]).unwrap();
+        assert_eq!(
+            china.role_arn("111111111111"),
+            "arn:aws-cn:iam::111111111111:role/cloudfront-sg-sync"
+        );
+        let gov = config(&[("AWS_REGION", "us-gov-west-1"), ("REGIONS", "us-gov-east-1")]).unwrap();
+        assert_eq!(gov.partition, "aws-us-gov");
     }
 
     #[test]
@@ -352,8 +493,17 @@ mod tests {
             ("DEADLINE_MARGIN_SECONDS", "0"),
             ("LAGGING_FILE_WAIT_SECONDS", "7"),
             ("REPLAN_ATTEMPTS", "0"),
+            ("ACCOUNTS", "222222222222, 111111111111"),
+            ("ASSUME_ROLE_NAME", "org-sync@ops"),
+            ("ASSUME_ROLE_EXTERNAL_ID", "ext-1"),
         ])
         .unwrap();
+        assert_eq!(c.accounts, ["111111111111", "222222222222"]);
+        assert_eq!(
+            c.role_arn("111111111111"),
+            "arn:aws:iam::111111111111:role/org-sync@ops"
+        );
+        assert_eq!(c.assume_role_external_id.as_deref(), Some("ext-1"));
         assert_eq!(c.regions, ["eu-west-1", "us-west-2"]);
         assert_eq!(c.service_names(), "CLOUDFRONT_ORIGIN_FACING");
         assert_eq!(c.version_names(), "ipv6");
@@ -388,6 +538,11 @@ mod tests {
             ("DOWNLOAD_MAX_BYTES", "0"),
             ("LAGGING_FILE_WAIT_SECONDS", "841"),
             ("REPLAN_ATTEMPTS", "11"),
+            ("ACCOUNTS", "12345"),
+            ("ACCOUNTS", "11111111111a"),
+            ("ACCOUNTS", "111111111111,222222222222,111111111111"),
+            ("ACCOUNTS", "111111111111,"),
+            ("ASSUME_ROLE_NAME", "no spaces"),
         ];
         for (variable, value) in cases {
             let err = config(&[("AWS_REGION", "us-east-1"), (variable, value)]).unwrap_err();

@@ -11,7 +11,7 @@ use crate::adapters::source::HttpSource;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::event::Trigger;
-use crate::ports::{NetworkInterfaces, RangesSource, SecurityGroups};
+use crate::ports::{Account, NetworkInterfaces, RangesSource, SecurityGroups};
 use crate::report::Summary;
 use crate::sync;
 
@@ -21,8 +21,8 @@ pub struct App<S, G> {
     pub config: Config,
     /// Where ip-ranges.json comes from.
     pub source: S,
-    /// Where security groups live, and the network interfaces that carry them.
-    pub ec2: G,
+    /// Every account to sync: where its security groups live, and the network interfaces that carry them.
+    pub accounts: Vec<Account<G>>,
 }
 
 impl App<HttpSource, Ec2Groups> {
@@ -30,8 +30,12 @@ impl App<HttpSource, Ec2Groups> {
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
         let source = HttpSource::new(&config)?;
-        let ec2 = Ec2Groups::new(&config).await;
-        Ok(App { config, source, ec2 })
+        let accounts = crate::adapters::accounts::accounts(&config).await;
+        Ok(App {
+            config,
+            source,
+            accounts,
+        })
     }
 }
 
@@ -49,7 +53,7 @@ impl<S: RangesSource, G: SecurityGroups + NetworkInterfaces> App<S, G> {
                 "AmazonIpSpaceChanged notification"
             );
         }
-        let summary = sync::run(&self.config, &trigger, &self.source, &self.ec2, deadline).await?;
+        let summary = sync::run(&self.config, &trigger, &self.source, &self.accounts, deadline).await?;
         let fields = serde_json::to_string(&summary).unwrap_or_default();
         tracing::info!(
             sync_token = summary.sync_token,

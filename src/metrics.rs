@@ -66,6 +66,7 @@ mod tests {
         partly_attached: Vec<PartlyAttached>,
     ) -> SetReport {
         let key = SetKey {
+            account: None,
             region: "us-east-1".into(),
             vpc: "vpc-1".into(),
             scope: Scope::Global,
@@ -108,6 +109,7 @@ mod tests {
                 ),
             ],
             skipped_groups: vec![SkippedGroup {
+                account: None,
                 region: "us-east-1".into(),
                 group: "sg-9".into(),
                 reason: "x".into(),

@@ -193,9 +193,12 @@ pub struct Group {
     pub rules: Vec<Rule>,
 }
 
-/// The identity of a set: groups with the same region, VPC, `Name` and port share one copy of the ranges.
+/// The identity of a set: groups with the same account, region, VPC, `Name` and port share one copy of the
+/// ranges.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct SetKey {
+    /// The account, when the run syncs listed accounts (`ACCOUNTS`); `None`: the function's own.
+    pub account: Option<String>,
     /// The region.
     pub region: String,
     /// The VPC.
@@ -218,10 +221,14 @@ impl SetKey {
 }
 
 impl serde::Serialize for SetKey {
-    /// `region`, `vpc`, `scope` (the `Name` tag), `protocol` and `port`.
+    /// `account` (when there is one), `region`, `vpc`, `scope` (the `Name` tag), `protocol` and `port`.
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
         use serde::ser::SerializeStruct;
-        let mut out = serializer.serialize_struct("SetKey", 5)?;
+        let mut out = serializer.serialize_struct("SetKey", 6)?;
+        match &self.account {
+            Some(account) => out.serialize_field("account", account)?,
+            None => out.skip_field("account")?,
+        }
         out.serialize_field("region", &self.region)?;
         out.serialize_field("vpc", &self.vpc)?;
         out.serialize_field("scope", &self.scope)?;
@@ -232,7 +239,11 @@ impl serde::Serialize for SetKey {
 }
 
 impl fmt::Display for SetKey {
+    /// `[account/]region/vpc/scope/protocol`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(account) = &self.account {
+            write!(f, "{account}/")?;
+        }
         write!(f, "{}/{}/{}/{}", self.region, self.vpc, self.scope, self.protocol())
     }
 }
@@ -568,6 +579,7 @@ mod tests {
 
     fn key() -> SetKey {
         SetKey {
+            account: None,
             region: "us-east-1".into(),
             vpc: "vpc-1".into(),
             scope: Scope::Global,

@@ -15,7 +15,7 @@ use crate::plan::{GroupPlan, SetKey, Unmanaged};
 pub const NEAR_FULL: f64 = 0.8;
 
 /// What a run did, as the invocation answers it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Summary {
     /// The `syncToken` of the file applied.
     pub sync_token: u64,
@@ -143,6 +143,9 @@ impl SetStatus {
 /// A tagged group that could not be put in a set.
 #[derive(Debug, Clone, Serialize)]
 pub struct SkippedGroup {
+    /// Its account, when the run syncs listed accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// Its region.
     pub region: String,
     /// Its id.
@@ -154,10 +157,35 @@ pub struct SkippedGroup {
 /// A region whose groups could not be read.
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedRegion {
+    /// The account, when the run syncs listed accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
     /// The region.
     pub region: String,
-    /// What EC2 said.
+    /// What EC2 (or STS, for an account's role) said.
     pub error: String,
+}
+
+/// `account/region`, or the region alone (the function's own account).
+pub fn place(account: Option<&str>, region: &str) -> String {
+    match account {
+        Some(account) => format!("account {account} {region}"),
+        None => region.to_owned(),
+    }
+}
+
+impl FailedRegion {
+    /// Where: the account (if any) and the region.
+    pub fn place(&self) -> String {
+        place(self.account.as_deref(), &self.region)
+    }
+}
+
+impl SkippedGroup {
+    /// Where: the account (if any) and the region.
+    pub fn place(&self) -> String {
+        place(self.account.as_deref(), &self.region)
+    }
 }
 
 impl Summary {
@@ -167,8 +195,11 @@ impl Summary {
         let groups = self
             .skipped_groups
             .iter()
-            .map(|g| format!("group {} in {} skipped: {}", g.group, g.region, g.reason));
-        let regions = self.failed_regions.iter().map(|r| r.error.clone());
+            .map(|g| format!("group {} in {} skipped: {}", g.group, g.place(), g.reason));
+        let regions = self.failed_regions.iter().map(|r| match &r.account {
+            Some(account) => format!("account {account}: {}", r.error),
+            None => r.error.clone(),
+        });
         sets.chain(groups).chain(regions).collect()
     }
 
@@ -230,13 +261,13 @@ impl fmt::Display for Summary {
         self.write_header(f)?;
         self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
         for g in &self.skipped_groups {
-            writeln!(f, "skipped {} in {}: {}", g.group, g.region, g.reason)?;
+            writeln!(f, "skipped {} in {}: {}", g.group, g.place(), g.reason)?;
         }
         for r in &self.failed_regions {
-            writeln!(f, "failed region {}: {}", r.region, r.error)?;
+            writeln!(f, "failed {}: {}", r.place(), r.error)?;
         }
         for r in &self.attachment_unchecked {
-            writeln!(f, "warning: attachment not checked in {}: {}", r.region, r.error)?;
+            writeln!(f, "warning: attachment not checked in {}: {}", r.place(), r.error)?;
         }
         Ok(())
     }

@@ -2,7 +2,7 @@
 //! Calls can be delayed (on tokio's clock, so tests pause time) and failed with an EC2 error code.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -62,10 +62,11 @@ struct State {
 }
 
 /// An in-memory [`SecurityGroups`]: EC2's behaviour at the port (idempotent writes that count what they
-/// changed), with recorded calls, injected failures and latency.
-#[derive(Default)]
+/// changed), with recorded calls, injected failures and latency. Clones share the state, so a test keeps one
+/// to look at while the run holds another.
+#[derive(Default, Clone)]
 pub struct FakeEc2 {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
 }
 
 impl FakeEc2 {

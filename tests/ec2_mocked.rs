@@ -26,7 +26,8 @@ use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::ip_ranges::Scope;
 use cloudfront_sg_sync::plan::{self, DESCRIPTION_PREFIX};
-use cloudfront_sg_sync::ports::{PortRules, RangesSource, SecurityGroups};
+use cloudfront_sg_sync::ports::{Account, PortRules, RangesSource, SecurityGroups};
+use cloudfront_sg_sync::report::Summary;
 use cloudfront_sg_sync::sync;
 use common::*;
 
@@ -84,6 +85,12 @@ async fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
         builder
     })
     .await
+}
+
+/// A scheduled sync of the newest snapshot in the function's own account, through `groups`.
+async fn sync_newest(config: &Config, groups: &Ec2Groups) -> cloudfront_sg_sync::Result<Summary> {
+    let own = [Account::own(groups.clone())];
+    sync::run(config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &own, None).await
 }
 
 fn test_config() -> Config {
@@ -155,9 +162,7 @@ async fn throttled_calls_are_retried_until_they_succeed() {
         .build();
     let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv6")]);
     let groups = client(&config, &[&describe, &authorize]).await;
-    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
-        .await
-        .unwrap();
+    let summary = sync_newest(&config, &groups).await.unwrap();
     assert_eq!(summary.sets[0].added, 32);
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!((describe.num_calls(), authorize.num_calls()), (5, 6));
@@ -196,9 +201,7 @@ async fn ipv4_and_ipv6_quotas_are_counted_separately_as_aws_does() {
     let authorize = recording_authorize(&calls);
     let config = test_config();
     let groups = client(&config, &[&describe, &authorize]).await;
-    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
-        .await
-        .unwrap();
+    let summary = sync_newest(&config, &groups).await.unwrap();
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
 
     let calls = calls.lock().unwrap();
@@ -361,9 +364,7 @@ async fn a_prefix_list_reference_weighs_its_max_entries_so_a_full_set_fails_clea
     let authorize = recording_authorize(&calls);
     let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv4")]);
     let groups = client(&config, &[&describe, &lists, &authorize]).await;
-    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
-        .await
-        .unwrap();
+    let summary = sync_newest(&config, &groups).await.unwrap();
     assert_eq!(lists.num_calls(), 1, "one DescribeManagedPrefixLists for the region");
     assert_eq!(authorize.num_calls(), 0);
     let error = summary.sets[0].error.as_deref().unwrap();
@@ -398,9 +399,7 @@ async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_
         ("SERVICE", "CLOUDFRONT_ORIGIN_FACING"),
     ]);
     let groups = client(&config, &[&describe, &lists, &authorize]).await;
-    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
-        .await
-        .unwrap();
+    let summary = sync_newest(&config, &groups).await.unwrap();
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     // 44 origin-facing GLOBAL IPv4 ranges: 120 slots - 55 - 44 = 21.
     assert_eq!(summary.sets[0].room_left[&IpVersion::Ipv4], 21);
@@ -413,9 +412,7 @@ async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_
     let lists = mock!(Client::describe_managed_prefix_lists)
         .then_output(|| DescribeManagedPrefixListsOutput::builder().build());
     let groups = client(&config, &[&plain, &lists, &authorize]).await;
-    sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
-        .await
-        .unwrap();
+    sync_newest(&config, &groups).await.unwrap();
     assert_eq!(lists.num_calls(), 0);
 }
 
@@ -484,9 +481,7 @@ async fn a_write_refused_because_another_writer_got_there_first_is_re_planned_fr
         .build();
     let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv6")]);
     let groups = client(&config, &[&first_read, &re_read, &authorize]).await;
-    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &groups, None)
-        .await
-        .unwrap();
+    let summary = sync_newest(&config, &groups).await.unwrap();
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!((re_read.num_calls(), authorize.num_calls()), (1, 1));
     assert_eq!((summary.sets[0].replans, summary.sets[0].unchanged), (1, 32));

@@ -158,7 +158,7 @@ async fn when_authorize_fails_for_one_group_no_group_ever_holds_fewer_wanted_ran
         &config(&w.vars(&[("DRY_RUN", "true")])),
         &Trigger::Scheduled,
         &app.source,
-        &app.ec2,
+        &app.accounts,
         None,
     )
     .await
@@ -249,9 +249,15 @@ async fn near_the_deadline_no_call_runs_past_the_margin_and_the_next_run_finishe
     let app = w.app(&[("DEADLINE_MARGIN_SECONDS", "2")]).await;
     let started = Instant::now();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(4);
-    let summary = sync::run(&app.config, &Trigger::Scheduled, &app.source, &app.ec2, Some(deadline))
-        .await
-        .unwrap();
+    let summary = sync::run(
+        &app.config,
+        &Trigger::Scheduled,
+        &app.source,
+        &app.accounts,
+        Some(deadline),
+    )
+    .await
+    .unwrap();
     let answered = started.elapsed();
     assert!(answered < Duration::from_millis(2600), "answered after {answered:?}");
     let set = &summary.sets[0];

@@ -40,8 +40,11 @@ async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions
     assert_eq!(g.room_left[&IpVersion::Ipv4], 120 - 118);
     assert_eq!(g.room_left[&IpVersion::Ipv6], 120 - 32);
     // One authorize per group, no revoke.
-    assert_eq!(app.ec2.authorizes.load(std::sync::atomic::Ordering::SeqCst), 8);
-    assert_eq!(app.ec2.revokes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(
+        app.accounts[0].ec2.authorizes.load(std::sync::atomic::Ordering::SeqCst),
+        8
+    );
+    assert_eq!(app.accounts[0].ec2.revokes.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
 #[tokio::test]
@@ -53,8 +56,14 @@ async fn the_same_notification_again_writes_nothing() {
 
     let again = w.app(&[]).await;
     let summary = again.handle(&event, None).await.unwrap();
-    assert_eq!(again.ec2.writes(), 0);
-    assert_eq!(again.ec2.describes.load(std::sync::atomic::Ordering::SeqCst), 1);
+    assert_eq!(again.accounts[0].ec2.writes(), 0);
+    assert_eq!(
+        again.accounts[0]
+            .ec2
+            .describes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
     assert!(
         summary
             .sets
@@ -63,7 +72,13 @@ async fn the_same_notification_again_writes_nothing() {
     );
     assert_eq!(summary.sets[0].unchanged, 150);
     assert_eq!(w.state(&w.global).await, before_g);
-    assert_eq!(again.ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(
+        again.accounts[0]
+            .ec2
+            .tag_writes
+            .load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
 }
 
 /// The value of the tag recording the file applied, on `group`.
@@ -88,7 +103,7 @@ async fn the_file_applied_is_tagged_on_every_group_and_an_older_file_is_then_ref
     let app = w.app(&[]).await;
     let summary = app.handle(&schedule(), None).await.unwrap();
     assert_eq!(
-        app.ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst),
+        app.accounts[0].ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst),
         2,
         "one per set"
     );
@@ -106,8 +121,8 @@ async fn the_file_applied_is_tagged_on_every_group_and_an_older_file_is_then_ref
     let summary = app.handle(&schedule(), None).await.unwrap();
     assert_eq!(
         (
-            app.ec2.writes(),
-            app.ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst)
+            app.accounts[0].ec2.writes(),
+            app.accounts[0].ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst)
         ),
         (0, 0)
     );
@@ -126,8 +141,8 @@ async fn the_file_applied_is_tagged_on_every_group_and_an_older_file_is_then_ref
     assert!(summary.sets.iter().all(|s| s.status == SetStatus::InSync));
     assert_eq!(
         (
-            app.ec2.writes(),
-            app.ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst)
+            app.accounts[0].ec2.writes(),
+            app.accounts[0].ec2.tag_writes.load(std::sync::atomic::Ordering::SeqCst)
         ),
         (0, 0)
     );
@@ -192,7 +207,7 @@ async fn a_file_without_ipv6_prefixes_does_not_revoke_the_ipv6_rules_held() {
         summary.to_string().contains("holds 32 of our ipv6 rule(s)"),
         "{summary}"
     );
-    assert_eq!(app.ec2.writes(), 0);
+    assert_eq!(app.accounts[0].ec2.writes(), 0);
     assert_eq!(w.state(&w.global).await, before);
 }
 
@@ -215,7 +230,7 @@ async fn a_real_consecutive_change_writes_only_to_the_groups_that_change() {
     let g = &summary.sets[0];
     assert_eq!((g.added, g.removed), (6, 3));
     assert_eq!(summary.sets[1].status, SetStatus::InSync);
-    let touched = app.ec2.touched();
+    let touched = app.accounts[0].ec2.touched();
     assert!(
         !touched.is_empty() && touched.iter().all(|t| w.global.contains(t)),
         "{touched:?}"
@@ -254,7 +269,7 @@ async fn an_md5_mismatch_with_a_file_that_is_not_newer_writes_nothing() {
         .unwrap_err();
     assert!(matches!(err, Error::Md5Mismatch { .. }), "{err:?}");
     assert!(err.to_string().contains("ec6149435b60255ae72f1e8654db95fe"), "{err}");
-    assert_eq!(app.ec2.writes(), 0);
+    assert_eq!(app.accounts[0].ec2.writes(), 0);
     assert!(w.state(&w.global).await.is_empty());
 }
 
@@ -287,7 +302,7 @@ async fn every_bad_input_is_an_error_and_writes_nothing() {
         let app = w.app(&[]).await;
         let err = app.handle(&event, None).await.unwrap_err();
         assert_eq!(err.kind(), kind, "{reply:?}: {err}");
-        assert_eq!(app.ec2.writes(), 0, "{reply:?}");
+        assert_eq!(app.accounts[0].ec2.writes(), 0, "{reply:?}");
     }
     assert!(w.state(&w.global).await.is_empty());
     assert!(w.state(&w.regional).await.is_empty());
@@ -299,7 +314,7 @@ async fn a_body_over_the_size_cap_is_refused() {
     let app = w.app(&[("DOWNLOAD_MAX_BYTES", "1000000")]).await;
     let err = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap_err();
     assert!(matches!(err, Error::TooLarge { limit: 1_000_000, .. }), "{err:?}");
-    assert_eq!(app.ec2.writes(), 0);
+    assert_eq!(app.accounts[0].ec2.writes(), 0);
 }
 
 #[tokio::test]
@@ -476,7 +491,7 @@ async fn dry_run_plans_and_writes_nothing() {
     let w = world(NEWEST, 4, 4).await;
     let app = w.app(&[("DRY_RUN", "true")]).await;
     let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
-    assert_eq!(app.ec2.writes(), 0);
+    assert_eq!(app.accounts[0].ec2.writes(), 0);
     assert!(summary.dry_run);
     assert_eq!(summary.sets[0].status, SetStatus::Planned);
     assert_eq!(summary.sets[0].added, 150);
@@ -595,7 +610,10 @@ async fn a_load_balancer_carrying_part_of_a_set_is_reported_and_whole_or_unattac
         }
     }
     assert_eq!(
-        app.ec2.interface_describes.load(std::sync::atomic::Ordering::SeqCst),
+        app.accounts[0]
+            .ec2
+            .interface_describes
+            .load(std::sync::atomic::Ordering::SeqCst),
         1,
         "one describe for the region"
     );

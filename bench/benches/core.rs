@@ -60,6 +60,7 @@ fn groups_holding(wanted: &BTreeSet<Cidr>, n: usize) -> Vec<Group> {
 
 fn key(scope: Scope) -> SetKey {
     SetKey {
+        account: None,
         region: "us-east-1".into(),
         vpc: "vpc-1".into(),
         scope,

@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_config::BehaviorVersion;
+use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
@@ -21,6 +22,7 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ManagedPrefix
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::cidr::{Cidr, IpVersion};
@@ -74,13 +76,9 @@ const DUPLICATE: &str = "InvalidPermission.Duplicate";
 const NOT_FOUND: &str = "InvalidPermission.NotFound";
 
 impl Ec2Groups {
-    /// Build one client per configured region from the default credential chain. No network I/O happens here.
-    pub async fn new(config: &Config) -> Ec2Groups {
-        Ec2Groups::with_loader(config, aws_config::defaults(BehaviorVersion::latest())).await
-    }
-
-    /// As [`Ec2Groups::new`], from a loader the caller has prepared (tests: an emulator's endpoint and test
-    /// credentials). The retry and timeout settings and the retry log are ours.
+    /// The function's own account's groups, from a loader the caller has prepared (tests: an emulator's endpoint
+    /// and test credentials). The retry and timeout settings and the retry log are ours. (The function builds
+    /// its adapters with [`crate::adapters::accounts`], one per account.)
     pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Ec2Groups {
         Ec2Groups::with_customizer(config, loader, |_, builder| builder).await
     }
@@ -92,19 +90,21 @@ impl Ec2Groups {
         loader: aws_config::ConfigLoader,
         customize: impl Fn(&str, aws_sdk_ec2::config::Builder) -> aws_sdk_ec2::config::Builder,
     ) -> Ec2Groups {
-        let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
-        let shared = loader
-            .region(aws_config::Region::new(first))
-            .retry_config(retry_config(config))
-            .timeout_config(timeout_config())
-            .load()
-            .await;
+        Ec2Groups::from_shared(config, &shared_config(config, loader).await, customize)
+    }
+
+    /// One client per configured region, from `shared` (its credentials, endpoint, retry and timeout settings).
+    pub(super) fn from_shared(
+        config: &Config,
+        shared: &SdkConfig,
+        customize: impl Fn(&str, aws_sdk_ec2::config::Builder) -> aws_sdk_ec2::config::Builder,
+    ) -> Ec2Groups {
         let retries = Arc::new(AtomicU64::new(0));
         let clients = config
             .regions
             .iter()
             .map(|region| {
-                let builder = aws_sdk_ec2::config::Builder::from(&shared)
+                let builder = aws_sdk_ec2::config::Builder::from(shared)
                     .region(aws_config::Region::new(region.clone()))
                     .interceptor(RetryLog {
                         retries: retries.clone(),
@@ -139,6 +139,18 @@ impl Ec2Groups {
     }
 }
 
+/// The SDK configuration every client starts from: `loader`'s credentials and endpoint, in the first configured
+/// region, with our retry and timeout settings (STS too, for an account's role).
+pub(super) async fn shared_config(config: &Config, loader: aws_config::ConfigLoader) -> SdkConfig {
+    let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
+    loader
+        .region(aws_config::Region::new(first))
+        .retry_config(retry_config(config))
+        .timeout_config(timeout_config())
+        .load()
+        .await
+}
+
 /// Throttling (`RequestLimitExceeded`) and transient errors are retried with exponential backoff and jitter,
 /// `EC2_MAX_ATTEMPTS` times in all: the SDK's default of 3 does not converge at 30% throttling.
 fn retry_config(config: &Config) -> RetryConfig {
@@ -161,9 +173,10 @@ fn ec2_error<E>(operation: &'static str, region: &str, group: Option<&str>, erro
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let (code, message) = match error.code() {
-        Some(code) => (code.to_owned(), error.message().unwrap_or("").to_owned()),
-        None => ("Unknown".to_owned(), DisplayErrorContext(error).to_string()),
+    let (code, message) = match (error.code(), credentials_failure(error)) {
+        (Some(code), _) => (code.to_owned(), error.message().unwrap_or("").to_owned()),
+        (None, Some((code, message))) => (code, format!("cannot get the account's credentials: {message}")),
+        (None, None) => ("Unknown".to_owned(), DisplayErrorContext(error).to_string()),
     };
     Error::Ec2 {
         operation,
@@ -172,6 +185,26 @@ where
         code,
         message,
     }
+}
+
+/// When a call failed because its credentials could not be loaded (an account's role that cannot be assumed):
+/// the code and message STS answered, or the credentials error itself.
+fn credentials_failure(error: &(dyn std::error::Error + 'static)) -> Option<(String, String)> {
+    let mut source = error.source();
+    let mut failure = None;
+    while let Some(e) = source {
+        if failure.is_none() && e.is::<CredentialsError>() {
+            failure = Some(("CredentialsError".to_owned(), DisplayErrorContext(e).to_string()));
+        }
+        let answered = e
+            .downcast_ref::<ErrorMetadata>()
+            .and_then(|m| m.code().map(|c| (c, m.message())));
+        if let (Some(_), Some((code, message))) = (&failure, answered) {
+            return Some((code.to_owned(), message.unwrap_or("").to_owned()));
+        }
+        source = e.source();
+    }
+    failure
 }
 
 fn code_of(error: &Error) -> Option<&str> {

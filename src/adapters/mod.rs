@@ -2,9 +2,11 @@
 //!
 //! - [`source`]: `ip-ranges.json` over HTTP(S), or from a local file ([`crate::ports::RangesSource`]).
 //! - [`ec2`]: security groups through `aws-sdk-ec2` ([`crate::ports::SecurityGroups`]).
+//! - [`accounts`]: one [`ec2`] adapter per account of the run, with the account's credentials (its role).
 //! - [`interfaces`]: the network interfaces that carry them, through the same clients
 //!   ([`crate::ports::NetworkInterfaces`]).
 
+pub mod accounts;
 pub mod ec2;
 pub mod interfaces;
 pub mod source;

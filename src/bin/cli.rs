@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::accounts::accounts;
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::config::{self, Config};
 use cloudfront_sg_sync::event::Trigger;
@@ -24,9 +24,15 @@ use cloudfront_sg_sync::{Error, Result};
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    // The help of these five comes from the settings list (`config::SETTINGS`), in `command()`.
+    // The help of these comes from the settings list (`config::SETTINGS`), in `command()`.
     #[arg(long, global = true)]
     regions: Option<String>,
+    #[arg(long, global = true)]
+    accounts: Option<String>,
+    #[arg(long, global = true)]
+    assume_role_name: Option<String>,
+    #[arg(long, global = true)]
+    assume_role_external_id: Option<String>,
     #[arg(long, global = true)]
     service: Option<String>,
     #[arg(long, global = true)]
@@ -98,25 +104,28 @@ async fn main() -> ExitCode {
 
 async fn run(cli: &Cli) -> Result<Summary> {
     let config = config(cli)?;
-    let ec2 = Ec2Groups::new(&config).await;
+    let targets = accounts(&config).await;
     match &cli.ip_ranges_file {
-        Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &ec2, None).await,
-        None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &ec2, None).await,
+        Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &targets, None).await,
+        None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &targets, None).await,
     }
 }
 
 async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
     let config = config(cli)?;
-    let ec2 = Ec2Groups::new(&config).await;
+    let targets = accounts(&config).await;
     match &cli.ip_ranges_file {
-        Some(path) => sync::adopt(&config, &FileSource::new(path), &ec2, apply).await,
-        None => sync::adopt(&config, &HttpSource::new(&config)?, &ec2, apply).await,
+        Some(path) => sync::adopt(&config, &FileSource::new(path), &targets, apply).await,
+        None => sync::adopt(&config, &HttpSource::new(&config)?, &targets, apply).await,
     }
 }
 
 /// The flags that set a setting: (clap id, environment variable).
-const SETTING_FLAGS: [(&str, &str); 5] = [
+const SETTING_FLAGS: [(&str, &str); 8] = [
     ("regions", "REGIONS"),
+    ("accounts", "ACCOUNTS"),
+    ("assume_role_name", "ASSUME_ROLE_NAME"),
+    ("assume_role_external_id", "ASSUME_ROLE_EXTERNAL_ID"),
     ("service", "SERVICE"),
     ("ip_versions", "IP_VERSIONS"),
     ("max_rules_per_group", "MAX_RULES_PER_GROUP"),
@@ -142,6 +151,9 @@ fn command() -> clap::Command {
 fn config(cli: &Cli) -> Result<Config> {
     let values = [
         &cli.regions,
+        &cli.accounts,
+        &cli.assume_role_name,
+        &cli.assume_role_external_id,
         &cli.service,
         &cli.ip_versions,
         &cli.max_rules_per_group,

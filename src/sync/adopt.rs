@@ -6,10 +6,12 @@ use crate::config::Config;
 use crate::deadline::Budget;
 use crate::error::Result;
 use crate::event::Trigger;
+use crate::ip_ranges::Selection;
 use crate::plan;
-use crate::ports::{PortRules, RangesSource, SecurityGroups};
+use crate::ports::{Account, PortRules, RangesSource, SecurityGroups};
 use crate::report::UnmanagedSet;
 
+use super::Limit;
 use super::discover::{FoundSet, discover};
 use super::fetch::fetch_verified;
 
@@ -17,22 +19,38 @@ use super::fetch::fetch_verified;
 /// sample). With `apply`, the ones whose CIDR is a wanted CloudFront range are adopted: their description is
 /// set to ours, so later syncs manage them (and revoke them when CloudFront drops the range). Rules for other
 /// CIDRs are listed and left alone. No rule is added or removed, so no traffic is cut off.
-pub async fn adopt(
+pub async fn adopt<G: SecurityGroups>(
     config: &Config,
     source: &impl RangesSource,
-    ec2: &impl SecurityGroups,
+    accounts: &[Account<G>],
     apply: bool,
 ) -> Result<Vec<UnmanagedSet>> {
     let budget = Budget::unbounded();
     let (selection, _) = fetch_verified(config, &Trigger::Scheduled, source, budget).await?;
-    let mut found = discover(config, ec2, budget).await;
-    if !found.failed_regions.is_empty() {
-        let (_, error) = found.failed_regions.swap_remove(0);
-        return Err(error);
+    let limit = Limit::new(config.max_concurrency);
+    let mut out = Vec::new();
+    for account in accounts {
+        let mut found = discover(config, account, budget, &limit).await;
+        if !found.failed_regions.is_empty() {
+            let (_, error) = found.failed_regions.swap_remove(0);
+            return Err(error);
+        }
+        out.extend(adopt_account(config, &selection, &account.ec2, found.sets, apply).await);
     }
+    Ok(out)
+}
+
+/// The unmanaged rules of one account's sets, adopted with `apply`.
+async fn adopt_account(
+    config: &Config,
+    selection: &Selection,
+    ec2: &impl SecurityGroups,
+    sets: Vec<FoundSet>,
+    apply: bool,
+) -> Vec<UnmanagedSet> {
     let description = |set: &FoundSet| plan::rule_description(set.key.scope, &config.service_names());
     let mut out = Vec::new();
-    for set in found.sets {
+    for set in sets {
         let wanted = selection.ranges(set.key.scope);
         let groups: BTreeMap<String, plan::Unmanaged> = set
             .groups
@@ -54,7 +72,7 @@ pub async fn adopt(
         }
         out.push(report);
     }
-    Ok(out)
+    out
 }
 
 /// Give the adoptable rules of each group of a set our description, group by group; stop at the first error.

@@ -12,6 +12,7 @@ use crate::plan::SetKey;
 use crate::ports::NetworkInterfaces;
 use crate::report::FailedRegion;
 
+use super::Limit;
 use super::discover::FoundSet;
 
 /// Per region, the group ids of each set that could be attached in part (two groups or more).
@@ -37,9 +38,16 @@ pub(super) struct Attachment {
     pub(super) unchecked: Vec<FailedRegion>,
 }
 
-/// Check every region concurrently, within the deadline.
-pub(super) async fn check_attachment(ec2: &impl NetworkInterfaces, regions: SetGroups, budget: Budget) -> Attachment {
+/// Check every region of `account` concurrently (each a unit of `limit`), within the deadline.
+pub(super) async fn check_attachment(
+    ec2: &impl NetworkInterfaces,
+    account: Option<&str>,
+    regions: SetGroups,
+    budget: Budget,
+    limit: &Limit,
+) -> Attachment {
     let checks = regions.into_iter().map(|(region, sets)| async move {
+        let _unit = limit.acquire().await;
         let ids: BTreeSet<String> = sets.values().flatten().cloned().collect();
         let what = || format!("DescribeNetworkInterfaces in {region}");
         let found = budget.bound(what, ec2.interfaces_with_groups(&region, &ids)).await;
@@ -50,8 +58,14 @@ pub(super) async fn check_attachment(ec2: &impl NetworkInterfaces, regions: SetG
         let interfaces = match found {
             Ok(interfaces) => interfaces,
             Err(e) => {
-                tracing::warn!(region, error = %e, "cannot tell whether the sets are attached whole; syncing anyway");
+                tracing::warn!(
+                    account = account.unwrap_or("own"),
+                    region,
+                    error = %e,
+                    "cannot tell whether the sets are attached whole; syncing anyway"
+                );
                 attachment.unchecked.push(FailedRegion {
+                    account: account.map(str::to_owned),
                     region,
                     error: e.to_string(),
                 });

@@ -1,4 +1,5 @@
-//! Find the tagged groups of every region, form them into sets, and weigh the prefix lists they reference.
+//! Find the tagged groups of every region of an account, form them into sets, and weigh the prefix lists they
+//! reference.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,8 +9,10 @@ use crate::config::Config;
 use crate::deadline::Budget;
 use crate::error::Error;
 use crate::plan::{self, AppliedMark, Group, PrefixListWeights, RuleSource, SetKey};
-use crate::ports::{SecurityGroups, TaggedGroup};
+use crate::ports::{Account, SecurityGroups, TaggedGroup};
 use crate::report::SkippedGroup;
+
+use super::Limit;
 
 /// A set found in EC2, ready to plan.
 pub(super) struct FoundSet {
@@ -21,8 +24,9 @@ pub(super) struct FoundSet {
     pub(super) marks: BTreeMap<String, Option<AppliedMark>>,
 }
 
-/// Group the tagged groups into sets; groups with an unusable `Protocol` tag are skipped and reported.
-fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
+/// Group the tagged groups of `account` into sets; groups with an unusable `Protocol` tag are skipped and
+/// reported.
+fn form_sets(account: Option<&str>, groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
     let mut sets: BTreeMap<SetKey, Vec<TaggedGroup>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for g in groups {
@@ -33,6 +37,7 @@ fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
             };
             tracing::warn!(region = %g.region, group = %g.group.id, %reason, "skipping tagged group");
             skipped.push(SkippedGroup {
+                account: account.map(str::to_owned),
                 region: g.region,
                 group: g.group.id,
                 reason,
@@ -40,6 +45,7 @@ fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
             continue;
         };
         let key = SetKey {
+            account: account.map(str::to_owned),
             region: g.region.clone(),
             vpc: g.vpc.clone(),
             scope: g.scope,
@@ -65,11 +71,14 @@ fn form_sets(groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
 
 /// The set `key` as `groups` (its groups, re-read) form it now; `None` when none of them is in it any more.
 pub(super) fn reform(key: &SetKey, groups: Vec<TaggedGroup>) -> Option<FoundSet> {
-    form_sets(groups).0.into_iter().find(|s| &s.key == key)
+    form_sets(key.account.as_deref(), groups)
+        .0
+        .into_iter()
+        .find(|s| &s.key == key)
 }
 
-/// The sets of every configured region, the groups skipped and the regions that could not be read, with
-/// their errors.
+/// The sets of every configured region of an account, the groups skipped and the regions that could not be
+/// read, with their errors.
 pub(super) struct Discovered {
     pub(super) sets: Vec<FoundSet>,
     pub(super) skipped_groups: Vec<SkippedGroup>,
@@ -78,9 +87,17 @@ pub(super) struct Discovered {
     pub(super) prefix_lists: BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
 }
 
-/// Read the tagged groups of every region, concurrently, and form the sets.
-pub(super) async fn discover(config: &Config, ec2: &impl SecurityGroups, budget: Budget) -> Discovered {
+/// Read the tagged groups of every region of `account`, concurrently (each region a unit of `limit`), and form
+/// the sets.
+pub(super) async fn discover<G: SecurityGroups>(
+    config: &Config,
+    account: &Account<G>,
+    budget: Budget,
+    limit: &Limit,
+) -> Discovered {
+    let ec2 = &account.ec2;
     let found = join_all(config.regions.iter().map(|region| async move {
+        let _unit = limit.acquire().await;
         let groups = budget
             .bound(
                 || format!("DescribeSecurityGroups in {region}"),
@@ -97,17 +114,19 @@ pub(super) async fn discover(config: &Config, ec2: &impl SecurityGroups, budget:
     for (region, result) in config.regions.iter().zip(found) {
         match result {
             Ok((groups, weights)) => {
-                tracing::info!(region, groups = groups.len(), "found tagged security groups");
+                let account = account.id.as_deref().unwrap_or("own");
+                tracing::info!(account, region, groups = groups.len(), "found tagged security groups");
                 tagged.extend(groups);
                 prefix_lists.insert(region.clone(), weights);
             }
             Err(e) => {
-                tracing::error!(region, error = %e, "cannot read the security groups of a region");
+                let account = account.id.as_deref().unwrap_or("own");
+                tracing::error!(account, region, error = %e, "cannot read the security groups of a region");
                 failed_regions.push((region.clone(), e));
             }
         }
     }
-    let (sets, skipped_groups) = form_sets(tagged);
+    let (sets, skipped_groups) = form_sets(account.id.as_deref(), tagged);
     Discovered {
         sets,
         skipped_groups,

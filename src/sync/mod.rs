@@ -19,8 +19,8 @@ mod tests;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures::StreamExt;
 use futures::future::join_all;
+use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
 use crate::cidr::{Cidr, IpVersion};
@@ -30,8 +30,8 @@ use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::ip_ranges::{Scope, Selection};
 use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, SetKey, SetPlan};
-use crate::ports::{NetworkInterfaces, RangesSource, SecurityGroups};
-use crate::report::{FailedRegion, NEAR_FULL, SetReport, SetStatus, Summary};
+use crate::ports::{Account, NetworkInterfaces, RangesSource, SecurityGroups};
+use crate::report::{FailedRegion, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
 
 pub use adopt::adopt;
 pub use fetch::fetch_verified;
@@ -42,14 +42,14 @@ use discover::{Discovered, FoundSet, discover, reform};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
 /// the run before any write anywhere. (Each set is also guarded per IP version: [`plan::check_not_emptied`].)
-fn check_selection(config: &Config, selection: &Selection, sets: &[FoundSet]) -> Result<()> {
-    if sets.is_empty() || Scope::ALL.iter().any(|s| !selection.ranges(*s).is_empty()) {
+fn check_selection(config: &Config, selection: &Selection, sets: usize) -> Result<()> {
+    if sets == 0 || Scope::ALL.iter().any(|s| !selection.ranges(*s).is_empty()) {
         return Ok(());
     }
     Err(Error::EmptySelection {
         service: config.service_names(),
         versions: config.version_names(),
-        sets: sets.len(),
+        sets,
     })
 }
 
@@ -65,41 +65,51 @@ fn log_selection(selection: &Selection) {
     }
 }
 
-/// Run one sync. Errors that stop everything before any write (event, download, MD5, document, empty
-/// selection) are `Err`; failures of single sets, groups or regions are in the summary
-/// (see [`Summary::into_result`]).
-pub async fn run(
+/// The bound on concurrent work over the whole run (`MAX_CONCURRENCY`), shared by every account and region:
+/// a unit is one region's reads of one account, or one set's sync. A unit makes its calls one after another,
+/// so at most that many EC2 calls are in flight at once.
+pub(super) struct Limit(Semaphore);
+
+impl Limit {
+    fn new(units: usize) -> Limit {
+        Limit(Semaphore::new(units))
+    }
+
+    /// Wait for a unit's turn; the unit runs while the permit is held. (The semaphore is never closed: `None`
+    /// cannot happen, and would only let the unit run unbounded.)
+    pub(super) async fn acquire(&self) -> Option<SemaphorePermit<'_>> {
+        self.0.acquire().await.ok()
+    }
+}
+
+/// Run one sync over `accounts` (one [`Account::own`] unless `ACCOUNTS` lists some). Errors that stop everything
+/// before any write (event, download, MD5, document, empty selection) are `Err`; failures of single sets,
+/// groups, regions or accounts are in the summary (see [`Summary::into_result`]).
+pub async fn run<G: SecurityGroups + NetworkInterfaces>(
     config: &Config,
     trigger: &Trigger,
     source: &impl RangesSource,
-    ec2: &(impl SecurityGroups + NetworkInterfaces),
+    accounts: &[Account<G>],
     deadline: Option<Instant>,
 ) -> Result<Summary> {
     let started = Instant::now();
     let budget = Budget::new(deadline, config.deadline_margin);
-    let retries_before = ec2.retries();
+    let retries = || accounts.iter().map(|a| a.ec2.retries()).sum::<u64>();
+    let retries_before = retries();
     let (selection, late) = fetch_verified(config, trigger, source, budget).await?;
     log_selection(&selection);
 
-    let Discovered {
-        sets,
-        skipped_groups,
-        failed_regions,
-        prefix_lists,
-    } = discover(config, ec2, budget).await;
-    check_selection(config, &selection, &sets)?;
-
-    let context = SetContext {
+    let limit = Limit::new(config.max_concurrency);
+    let found = join_all(accounts.iter().map(|a| discover(config, a, budget, &limit))).await;
+    check_selection(config, &selection, found.iter().map(|d| d.sets.len()).sum())?;
+    let shared = Shared {
         config,
         selection: &selection,
-        description_service: config.service_names(),
-        prefix_lists: &prefix_lists,
         budget,
-        ec2,
+        limit: &limit,
     };
-    let (reports, unchecked) = sync_and_check(&context, sets).await;
-    let replans = reports.iter().map(|r| r.replans).sum();
-    Ok(Summary {
+    let outcomes = join_all(accounts.iter().zip(found).map(|(a, d)| sync_account(&shared, a, d))).await;
+    let mut summary = Summary {
         sync_token: selection.sync_token,
         create_date: selection.create_date.clone(),
         service: config.service_names(),
@@ -110,32 +120,85 @@ pub async fn run(
         },
         late_notification: late,
         dry_run: config.dry_run,
-        sets: reports,
+        ..Summary::default()
+    };
+    for outcome in outcomes {
+        summary.sets.extend(outcome.reports);
+        summary.skipped_groups.extend(outcome.skipped_groups);
+        summary.failed_regions.extend(outcome.failed_regions);
+        summary.attachment_unchecked.extend(outcome.unchecked);
+    }
+    summary.replans = summary.sets.iter().map(|r| r.replans).sum();
+    summary.ec2_retries = retries() - retries_before;
+    summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
+    Ok(summary)
+}
+
+/// What every account of a run shares.
+struct Shared<'a> {
+    config: &'a Config,
+    selection: &'a Selection,
+    budget: Budget,
+    limit: &'a Limit,
+}
+
+/// What one account's part of the run gave.
+struct AccountOutcome {
+    reports: Vec<SetReport>,
+    skipped_groups: Vec<SkippedGroup>,
+    failed_regions: Vec<FailedRegion>,
+    unchecked: Vec<FailedRegion>,
+}
+
+/// Sync the sets found in one account with its own ports, and check their attachment.
+async fn sync_account<G: SecurityGroups + NetworkInterfaces>(
+    shared: &Shared<'_>,
+    account: &Account<G>,
+    found: Discovered,
+) -> AccountOutcome {
+    let Discovered {
+        sets,
         skipped_groups,
-        failed_regions: failed_regions
-            .into_iter()
-            .map(|(region, e)| FailedRegion {
-                region,
-                error: e.to_string(),
-            })
-            .collect(),
-        attachment_unchecked: unchecked,
-        ec2_retries: ec2.retries() - retries_before,
-        replans,
-        duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-    })
+        failed_regions,
+        prefix_lists,
+    } = found;
+    let context = SetContext {
+        config: shared.config,
+        selection: shared.selection,
+        description_service: shared.config.service_names(),
+        prefix_lists: &prefix_lists,
+        budget: shared.budget,
+        limit: shared.limit,
+        ec2: &account.ec2,
+    };
+    let (reports, unchecked) = sync_and_check(&context, account.id.as_deref(), sets).await;
+    let failed_regions = failed_regions
+        .into_iter()
+        .map(|(region, e)| FailedRegion {
+            account: account.id.clone(),
+            region,
+            error: e.to_string(),
+        })
+        .collect();
+    AccountOutcome {
+        reports,
+        skipped_groups,
+        failed_regions,
+        unchecked,
+    }
 }
 
 /// Sync every set and, beside it, look up the sets attached only in part: the reports carry what was found, and
 /// the regions whose interfaces could not be read come back apart.
 async fn sync_and_check<G: SecurityGroups + NetworkInterfaces>(
     context: &SetContext<'_, G>,
+    account: Option<&str>,
     sets: Vec<FoundSet>,
 ) -> (Vec<SetReport>, Vec<FailedRegion>) {
     let to_check = set_groups(&sets);
     let (mut reports, Attachment { mut partly, unchecked }) = futures::join!(
         sync_sets(context, sets),
-        check_attachment(context.ec2, to_check, context.budget)
+        check_attachment(context.ec2, account, to_check, context.budget, context.limit)
     );
     for report in &mut reports {
         report.partly_attached = partly.remove(&report.key).unwrap_or_default();
@@ -143,31 +206,25 @@ async fn sync_and_check<G: SecurityGroups + NetworkInterfaces>(
     (reports, unchecked)
 }
 
-/// Sync every set: regions concurrently; within a region, at most `MAX_CONCURRENCY` sets at a time (EC2
-/// throttles per account and region). The reports come back in key order.
+/// Sync every set, each a unit of the run's [`Limit`]. The reports come back in key order.
 async fn sync_sets<G: SecurityGroups>(context: &SetContext<'_, G>, sets: Vec<FoundSet>) -> Vec<SetReport> {
-    let mut by_region: BTreeMap<String, Vec<FoundSet>> = BTreeMap::new();
-    for set in sets {
-        by_region.entry(set.key.region.clone()).or_default().push(set);
-    }
-    let regions = by_region.into_values().map(|sets| {
-        futures::stream::iter(sets)
-            .map(|set| sync_set(context, set))
-            .buffer_unordered(context.config.max_concurrency)
-            .collect::<Vec<SetReport>>()
-    });
-    let mut reports: Vec<SetReport> = join_all(regions).await.into_iter().flatten().collect();
+    let mut reports = join_all(sets.into_iter().map(|set| async move {
+        let _unit = context.limit.acquire().await;
+        sync_set(context, set).await
+    }))
+    .await;
     reports.sort_by(|a, b| a.key.cmp(&b.key));
     reports
 }
 
-/// What every set of a run shares.
+/// What every set of an account shares.
 struct SetContext<'a, G> {
     config: &'a Config,
     selection: &'a Selection,
     description_service: String,
     prefix_lists: &'a BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
     budget: Budget,
+    limit: &'a Limit,
     ec2: &'a G,
 }
 

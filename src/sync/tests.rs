@@ -10,7 +10,13 @@ use tokio::time::Instant;
 use super::*;
 use crate::event::Notification;
 use crate::plan::{DESCRIPTION_PREFIX, SYNC_TOKEN_TAG};
+use crate::ports::Account;
 use crate::testing::{FakeEc2, FakeSource, Op, our_rule};
+
+/// The function's own account, held by `ec2` (a clone sharing its state).
+fn own(ec2: &FakeEc2) -> [Account<FakeEc2>; 1] {
+    [Account::own(ec2.clone())]
+}
 
 fn c(s: &str) -> Cidr {
     s.parse().unwrap()
@@ -75,9 +81,15 @@ fn two_sets() -> FakeEc2 {
 
 /// A scheduled run over `body` with the settings `extra`, as it answers.
 async fn scheduled(ec2: &FakeEc2, body: Vec<u8>, extra: &[(&str, &str)]) -> Summary {
-    run(&config(extra), &Trigger::Scheduled, &FakeSource::new([body]), ec2, None)
-        .await
-        .unwrap()
+    run(
+        &config(extra),
+        &Trigger::Scheduled,
+        &FakeSource::new([body]),
+        &own(ec2),
+        None,
+    )
+    .await
+    .unwrap()
 }
 
 /// A scheduled run over [`change`] with `deadline_s` seconds to the deadline and a margin of `margin_s`.
@@ -88,7 +100,7 @@ async fn with_deadline(ec2: &FakeEc2, deadline_s: u64, margin_s: &str) -> Summar
         &config,
         &Trigger::Scheduled,
         &FakeSource::new([change()]),
-        ec2,
+        &own(ec2),
         Some(deadline),
     )
     .await
@@ -188,7 +200,7 @@ async fn a_file_older_than_its_notification_is_fetched_again_with_backoff_until_
     let new = change();
     let source = FakeSource::new([old.clone(), old, new.clone()]);
     let started = Instant::now();
-    let summary = run(&config(&[]), &notification_for(&new, 2), &source, &ec2, None)
+    let summary = run(&config(&[]), &notification_for(&new, 2), &source, &own(&ec2), None)
         .await
         .unwrap();
     let waits: Vec<Duration> = source.fetches().iter().map(|t| t.duration_since(started)).collect();
@@ -208,7 +220,7 @@ async fn a_file_that_stays_older_fails_after_the_wait_and_within_the_deadline() 
         &config(&[("LAGGING_FILE_WAIT_SECONDS", "30")]),
         &trigger,
         &source,
-        &ec2,
+        &own(&ec2),
         None,
     )
     .await
@@ -232,7 +244,9 @@ async fn a_file_that_stays_older_fails_after_the_wait_and_within_the_deadline() 
     let source = FakeSource::new([old]);
     let deadline = Instant::now() + Duration::from_secs(20);
     let config = config(&[("DEADLINE_MARGIN_SECONDS", "10")]);
-    let err = run(&config, &trigger, &source, &ec2, Some(deadline)).await.unwrap_err();
+    let err = run(&config, &trigger, &source, &own(&ec2), Some(deadline))
+        .await
+        .unwrap_err();
     assert!(matches!(err, Error::Md5Mismatch { .. }), "{err:?}");
     assert_eq!(source.fetches().len(), 2);
 }
@@ -439,4 +453,99 @@ async fn no_interface_is_read_when_no_set_has_two_groups() {
     let summary = scheduled(&ec2, change(), &[]).await;
     assert_eq!(summary.sets.len(), 1);
     assert!(ec2.calls_of(Op::Interfaces).is_empty());
+}
+
+fn account(id: &str, ec2: &FakeEc2) -> Account<FakeEc2> {
+    Account {
+        id: Some(id.to_owned()),
+        ec2: ec2.clone(),
+    }
+}
+
+#[tokio::test]
+async fn each_account_syncs_with_its_own_ports_and_one_that_cannot_be_read_fails_alone_named() {
+    let (a, b) = (two_sets(), two_sets());
+    b.fail(Op::Describe, None, "AccessDenied");
+    let accounts = [account("111111111111", &a), account("222222222222", &b)];
+    let source = FakeSource::new([change()]);
+    let summary = run(&config(&[]), &Trigger::Scheduled, &source, &accounts, None)
+        .await
+        .unwrap();
+
+    assert_eq!(summary.sets.len(), 2);
+    for set in &summary.sets {
+        assert_eq!(set.key.account.as_deref(), Some("111111111111"));
+        assert_eq!(set.status, SetStatus::Synced);
+    }
+    assert_eq!(
+        a.ours("sg-a", 443).len() + a.ours("sg-b", 443).len(),
+        3,
+        "the readable account synced"
+    );
+    assert!(b.calls_of(Op::Authorize).is_empty() && b.calls_of(Op::Revoke).is_empty());
+    assert_eq!(summary.failed_regions[0].account.as_deref(), Some("222222222222"));
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["sets"][0]["account"], "111111111111");
+    assert!(
+        summary.sets[0].key.to_string().starts_with("111111111111/us-east-1/"),
+        "{}",
+        summary.sets[0].key
+    );
+    let Err(Error::SetsFailed { messages, .. }) = summary.into_result() else {
+        panic!("a failed account fails the run");
+    };
+    assert!(
+        messages[0].contains("account 222222222222") && messages[0].contains("AccessDenied"),
+        "{messages:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_functions_own_account_has_no_account_in_its_answer() {
+    let summary = scheduled(&two_sets(), change(), &[]).await;
+    assert_eq!(summary.sets[0].key.account, None);
+    let json = serde_json::to_value(&summary).unwrap();
+    assert!(json["sets"][0].get("account").is_none(), "{}", json["sets"][0]);
+}
+
+/// Three accounts with one set each, whose authorization takes 10 s: when each authorization started.
+async fn authorizations_started(max_concurrency: &str) -> Vec<Duration> {
+    let fakes: Vec<FakeEc2> = (0..3)
+        .map(|_| {
+            let ec2 = FakeEc2::default();
+            ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
+            ec2.delay(Op::Authorize, Duration::from_secs(10));
+            ec2
+        })
+        .collect();
+    let accounts: Vec<Account<FakeEc2>> = fakes
+        .iter()
+        .enumerate()
+        .map(|(i, ec2)| account(&format!("{i}{i}{i}{i}{i}{i}{i}{i}{i}{i}{i}{i}"), ec2))
+        .collect();
+    let config = config(&[("MAX_CONCURRENCY", max_concurrency)]);
+    let started = Instant::now();
+    let source = FakeSource::new([change()]);
+    let summary = run(&config, &Trigger::Scheduled, &source, &accounts, None)
+        .await
+        .unwrap();
+    assert_eq!(summary.sets.len(), 3);
+    let mut at: Vec<Duration> = fakes
+        .iter()
+        .flat_map(|f| f.calls_of(Op::Authorize))
+        .map(|c| c.at.duration_since(started))
+        .collect();
+    at.sort();
+    at
+}
+
+#[tokio::test(start_paused = true)]
+async fn max_concurrency_bounds_the_whole_run_not_each_account() {
+    let secs = |s: &[u64]| s.iter().map(|s| Duration::from_secs(*s)).collect::<Vec<_>>();
+    assert_eq!(
+        authorizations_started("1").await,
+        secs(&[0, 10, 20]),
+        "one set at a time"
+    );
+    assert_eq!(authorizations_started("3").await, secs(&[0, 0, 0]));
 }

@@ -28,7 +28,7 @@ use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
 use cloudfront_sg_sync::plan::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
-use cloudfront_sg_sync::ports::{NetworkInterfaces, PortRules, SecurityGroups, TaggedGroup};
+use cloudfront_sg_sync::ports::{Account, NetworkInterfaces, PortRules, SecurityGroups, TaggedGroup};
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -111,15 +111,33 @@ impl Moto {
         panic!("moto_server did not start on 127.0.0.1");
     }
 
-    /// A plain SDK client for setting up and checking state.
-    pub async fn client(&self, region: &str) -> Client {
-        let conf = aws_config::defaults(BehaviorVersion::latest())
+    /// The SDK configuration of a test client in `region`: the emulator's endpoint, test credentials.
+    async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new(region.to_owned()))
             .test_credentials()
             .load()
+            .await
+    }
+
+    /// A plain SDK client acting in `account` (moto: credentials from an assumed role act in its account).
+    pub async fn client_in(&self, account: &str, region: &str) -> Client {
+        let base = self.sdk_config(region).await;
+        let role = aws_config::sts::AssumeRoleProvider::builder(format!("arn:aws:iam::{account}:role/test-setup"))
+            .session_name("test-setup")
+            .configure(&base)
+            .build()
             .await;
-        Client::new(&conf)
+        let conf = aws_sdk_ec2::config::Builder::from(&base)
+            .credentials_provider(role)
+            .build();
+        Client::from_conf(conf)
+    }
+
+    /// A plain SDK client for setting up and checking state.
+    pub async fn client(&self, region: &str) -> Client {
+        Client::new(&self.sdk_config(region).await)
     }
 }
 
@@ -736,7 +754,7 @@ impl World {
         cloudfront_sg_sync::handler::App {
             config,
             source,
-            ec2: Counting::new(groups),
+            accounts: vec![Account::own(Counting::new(groups))],
         }
     }
 

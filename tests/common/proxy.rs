@@ -1,7 +1,7 @@
 //! A loopback HTTP proxy between the function and `moto_server` that injects faults and records every call.
 //!
-//! It understands just enough of EC2's Query protocol (form-encoded POST bodies) to know the action, the group
-//! and the CIDRs of each call. Faults: a share of calls answered with throttling (HTTP 503
+//! It understands just enough of EC2's and STS's Query protocol (form-encoded POST bodies) to know the action,
+//! the group (or the role assumed) and the CIDRs of each call. Faults: a share of calls answered with throttling (HTTP 503
 //! `RequestLimitExceeded`), a share of connections dropped, added latency, and one action (optionally for one
 //! group) answered with an error. Decisions come from a seeded generator, so a run is reproducible.
 
@@ -187,7 +187,11 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.clone())
         .unwrap_or_default();
-    let group = form.iter().find(|(k, _)| k == "GroupId").map(|(_, v)| v.clone());
+    // The group written to, or (STS) the role assumed.
+    let group = form
+        .iter()
+        .find(|(k, _)| k == "GroupId" || k == "RoleArn")
+        .map(|(_, v)| v.clone());
     let cidrs: Vec<String> = form
         .iter()
         .filter(|(k, _)| k.ends_with(".CidrIp") || k.ends_with(".CidrIpv6"))
@@ -227,9 +231,12 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
             Outcome::Throttled
         }
         Outcome::Failed(code) => {
-            let _ = client
-                .write_all(&error_response(400, &code, "injected by the fault proxy"))
-                .await;
+            let response = if action == "AssumeRole" {
+                sts_error_response(&code, "injected by the fault proxy")
+            } else {
+                error_response(400, &code, "injected by the fault proxy")
+            };
+            let _ = client.write_all(&response).await;
             Outcome::Failed(code)
         }
         Outcome::Dropped => {
@@ -304,6 +311,19 @@ fn error_response(status: u16, code: &str, message: &str) -> Vec<u8> {
     );
     format!(
         "HTTP/1.1 {status} Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .into_bytes()
+}
+
+/// An STS error: STS's Query protocol wraps errors in `ErrorResponse`, not EC2's `Response`.
+fn sts_error_response(code: &str, message: &str) -> Vec<u8> {
+    let body = format!(
+        "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
+         <Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
+    );
+    format!(
+        "HTTP/1.1 403 Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()

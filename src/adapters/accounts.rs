@@ -1,0 +1,48 @@
+//! Which accounts a run syncs, each with its own EC2 adapter: the function's own account with its own
+//! credentials, or (with `ACCOUNTS`) every listed account through the role `ASSUME_ROLE_NAME` in it.
+//!
+//! The role's credentials come from the SDK's own [`AssumeRoleProvider`], called in the function's region;
+//! each account has its own identity cache, shared by its regional clients, so STS is called once per account
+//! and the credentials are refreshed before they expire (the function keeps its clients between invocations).
+
+use aws_config::BehaviorVersion;
+use aws_config::sts::AssumeRoleProvider;
+use aws_sdk_ec2::config::{IdentityCache, SharedCredentialsProvider};
+
+use super::ec2::{Ec2Groups, shared_config};
+use crate::config::Config;
+use crate::ports::Account;
+
+/// The accounts of `config`, with the default credential chain.
+pub async fn accounts(config: &Config) -> Vec<Account<Ec2Groups>> {
+    accounts_with_loader(config, aws_config::defaults(BehaviorVersion::latest())).await
+}
+
+/// As [`accounts`], from a loader the caller has prepared (tests: an emulator's endpoint and test
+/// credentials, which then assume the member roles).
+pub async fn accounts_with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Vec<Account<Ec2Groups>> {
+    let base = shared_config(config, loader).await;
+    if config.accounts.is_empty() {
+        return vec![Account::own(Ec2Groups::from_shared(config, &base, |_, b| b))];
+    }
+    let mut accounts = Vec::with_capacity(config.accounts.len());
+    for id in &config.accounts {
+        let mut role = AssumeRoleProvider::builder(config.role_arn(id))
+            .session_name(&config.session_name)
+            .region(aws_config::Region::new(config.home_region.clone()))
+            .configure(&base);
+        if let Some(external_id) = &config.assume_role_external_id {
+            role = role.external_id(external_id);
+        }
+        let member = base
+            .to_builder()
+            .credentials_provider(SharedCredentialsProvider::new(role.build().await))
+            .identity_cache(IdentityCache::lazy().build())
+            .build();
+        accounts.push(Account {
+            id: Some(id.clone()),
+            ec2: Ec2Groups::from_shared(config, &member, |_, b| b),
+        });
+    }
+    accounts
+}
