@@ -12,6 +12,7 @@ use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use cloudfront_sg_sync::adapters::accounts::accounts_with_loader;
 use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::ip_ranges::Scope;
@@ -19,6 +20,7 @@ use cloudfront_sg_sync::ports::Account;
 use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults};
 use common::*;
+use futures::StreamExt;
 
 fn runs() -> usize {
     std::env::var("BENCH_RUNS")
@@ -208,6 +210,90 @@ async fn scale(rows: &mut Vec<Row>) {
     }
 }
 
+/// Wall time and calls of a first sync of `n` accounts × 3 regions, one set (one group) in each, through the
+/// accounts' roles, with `latency` added to every call and the rule writes answered by the proxy.
+async fn accounts_once(n: usize, latency: Duration) -> (f64, Vec<common::proxy::Call>) {
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+    let moto = Moto::start();
+    let ids: Vec<String> = (0..n).map(|i| format!("{:012}", 100_000_000_000 + i)).collect();
+    let places: Vec<(&String, &str)> = ids.iter().flat_map(|a| regions.map(|r| (a, r))).collect();
+    futures::stream::iter(places)
+        .for_each_concurrent(8, |(account, region)| {
+            let moto = &moto;
+            async move {
+                let client = moto.client_in(account, region).await;
+                let vpc = create_vpc(&client, "10.0.0.0/16").await;
+                tagged_group(&client, &vpc, "set", Scope::Global, "https").await;
+            }
+        })
+        .await;
+    let faults = Faults {
+        latency,
+        answer_writes: true,
+        ..Faults::default()
+    };
+    let proxy = FaultProxy::start(&moto.endpoint, faults).await;
+    let cfg = config(&[
+        ("AWS_REGION", "us-east-1"),
+        ("REGIONS", &regions.join(",")),
+        ("ACCOUNTS", &ids.join(",")),
+        ("SERVICE", "CLOUDFRONT_ORIGIN_FACING"),
+        ("IP_VERSIONS", "ipv6"),
+        ("IP_RANGES_URL", &server.url),
+    ]);
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(&proxy.endpoint)
+        .test_credentials();
+    let accounts = accounts_with_loader(&cfg, loader).await;
+    let source = HttpSource::new(&cfg).unwrap();
+    let started = Instant::now();
+    let summary = sync::run(&cfg, &Trigger::Scheduled, &source, &accounts, None)
+        .await
+        .unwrap();
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(summary.sets.len(), n * regions.len());
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    (elapsed, proxy.calls())
+}
+
+async fn many_accounts(rows: &mut Vec<Row>) {
+    let latency = Duration::from_millis(100);
+    let mut results = Vec::new();
+    for n in [1, 200] {
+        let mut times = Vec::new();
+        let mut calls = Vec::new();
+        for _ in 0..runs() {
+            let (ms, c) = accounts_once(n, latency).await;
+            times.push(ms);
+            calls = c;
+        }
+        let sts = calls.iter().filter(|c| c.action == "AssumeRole").count();
+        let ec2 = calls.len() - sts;
+        results.push((n, median(times), sts, ec2));
+    }
+    let one = results[0].1;
+    for (n, ms, sts, ec2) in results {
+        rows.push(Row {
+            figure: format!(
+                "first sync of {n} account(s) × 3 regions, one set each, through their roles, 100 ms per call \
+                 (writes answered by the proxy): wall time; STS and EC2 calls per account"
+            ),
+            target: if n == 1 {
+                "-".into()
+            } else {
+                "≤ 10× 1 account; 1 STS call per account".into()
+            },
+            measured: format!(
+                "{ms:.0} ms ({:.2}× 1 account); {:.2} STS + {:.2} EC2 calls per account",
+                ms / one,
+                sts as f64 / n as f64,
+                ec2 as f64 / n as f64
+            ),
+        });
+    }
+}
+
 fn bootstrap() -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -294,6 +380,9 @@ async fn main() {
     }
     if which == "all" || which == "scale" {
         scale(&mut rows).await;
+    }
+    if which == "all" || which == "accounts" {
+        many_accounts(&mut rows).await;
     }
     if which == "all" || which == "cold" {
         cold_start_and_memory(&mut rows).await;

@@ -3,7 +3,8 @@
 #
 # Starts moto_server and a file server on 127.0.0.1, creates example tagged groups, runs the Lambda binary
 # under `cargo lambda watch` (its local Lambda runtime), invokes it with events/sns-notification.json, prints
-# the summary, invokes it again (nothing to do), then stops everything.
+# the summary, invokes it again (nothing to do), shows the CLI's plan, then its plan over two member accounts,
+# then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,5 +90,10 @@ echo "== the CLI's plan against the same emulator"
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" MAX_RULES_PER_GROUP=30 \
   "$CLI" plan --ip-ranges-file "$WORK/www/ip-ranges.json"
+
+echo "== the CLI's plan over two member accounts (ACCOUNTS), each through its role (one STS AssumeRole each)"
+AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" MAX_RULES_PER_GROUP=30 IP_VERSIONS=ipv4 \
+  "$CLI" plan --ip-ranges-file "$WORK/www/ip-ranges.json" --accounts 111111111111,222222222222 | grep -v '^  '
 
 echo "== done: function logs in $WORK/function.log, full summaries in $WORK/first.json and $WORK/second.json"

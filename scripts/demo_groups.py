@@ -3,6 +3,8 @@
 A VPC with a cloudfront_g set (5 groups, https) and a cloudfront_r set (4 groups, http), one hand-made office
 rule that the sync must leave alone, one untagged group it must not touch, and a load balancer's network
 interface that carries only 4 of the cloudfront_g set's 5 groups (the sync reports it as partly attached).
+Then, for the many-accounts part of the demo, a cloudfront_g set of 5 groups in each of two member accounts
+(moto: credentials from an assumed role act in the role's account).
 """
 import sys
 
@@ -51,3 +53,24 @@ eni = ec2.create_network_interface(
 )["NetworkInterface"]["NetworkInterfaceId"]
 print(f"created {vpc}: 5 cloudfront_g (https) + 4 cloudfront_r (http) groups, 1 untagged; office rule on {first}; "
       f"load balancer interface {eni} without {global_groups[4]}")
+
+
+for account in ("111111111111", "222222222222"):
+    creds = boto3.client(
+        "sts", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id="testing", aws_secret_access_key="testing",
+    ).assume_role(RoleArn=f"arn:aws:iam::{account}:role/demo-setup", RoleSessionName="demo")["Credentials"]
+    member = boto3.client(
+        "ec2", endpoint_url=endpoint, region_name="us-east-1",
+        aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+        aws_session_token=creds["SessionToken"],
+    )
+    member_vpc = member.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+    for i in range(5):
+        spec = [{"ResourceType": "security-group", "Tags": [
+            {"Key": "Name", "Value": "cloudfront_g"}, {"Key": "AutoUpdate", "Value": "true"},
+            {"Key": "Protocol", "Value": "https"}]}]
+        member.create_security_group(
+            GroupName=f"cloudfront-global-{i}", Description="member set", VpcId=member_vpc, TagSpecifications=spec
+        )
+    print(f"created in member account {account}: {member_vpc} with 5 cloudfront_g (https) groups")

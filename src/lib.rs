@@ -27,11 +27,13 @@
 //! - [`ports::RangesSource`]: where `ip-ranges.json` comes from.
 //! - [`ports::SecurityGroups`]: where security groups live.
 //! - [`ports::NetworkInterfaces`]: which network interfaces carry them (read-only).
+//! - [`ports::Account`]: one account's ports; a run syncs every account it is given.
 //!
 //! **Adapters** ([`adapters`]: each implements one port over real I/O):
 //! - [`adapters::source`]: HTTP(S), or a local file for the CLI.
 //! - [`adapters::ec2`]: `aws-sdk-ec2`, one client per region, built one way for production and mocks.
 //! - [`adapters::interfaces`]: DescribeNetworkInterfaces on the same clients.
+//! - [`adapters::accounts`]: one EC2 adapter per account, the listed ones through their role (STS AssumeRole).
 //!
 //! **Wiring**:
 //! - [`sync`]: one run end to end (fetch, discover, check and plan, apply, record; beside it, the attachment
