@@ -184,6 +184,22 @@ pub enum Error {
         message: String,
     },
 
+    /// The credentials of an account could not be had: its role was not assumed (denied, missing). None of the
+    /// account's regions is read.
+    #[error(
+        "cannot get the account's credentials (its role, for {operation} in {region}): {code}: {message}; none of its regions is read"
+    )]
+    Credentials {
+        /// The EC2 API action that needed them.
+        operation: &'static str,
+        /// The region of that call.
+        region: String,
+        /// STS's error code (`CredentialsError` when STS did not answer).
+        code: String,
+        /// STS's message, or the credentials error's chain.
+        message: String,
+    },
+
     /// A set cannot hold its ranges within the rules quota.
     #[error(
         "set {set} needs {needed} more {version} rule(s) than its {groups} group(s) can hold at {max_rules} rules per group: add {more_groups} more group(s) with the same tags, or raise the quota and MAX_RULES_PER_GROUP"
@@ -256,6 +272,7 @@ impl Error {
             Error::TimedOut { .. } => "DeadlineReached",
             Error::RegionNotConfigured { .. } => "RegionNotConfigured",
             Error::Ec2 { .. } => "Ec2Error",
+            Error::Credentials { .. } => "CredentialsError",
             Error::SetTooSmall { .. } => "SetTooSmall",
             Error::Deadline { .. } => "DeadlineReached",
             Error::SetsFailed { .. } => "SetsFailed",

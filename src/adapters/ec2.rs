@@ -175,7 +175,14 @@ where
 {
     let (code, message) = match (error.code(), credentials_failure(error)) {
         (Some(code), _) => (code.to_owned(), error.message().unwrap_or("").to_owned()),
-        (None, Some((code, message))) => (code, format!("cannot get the account's credentials: {message}")),
+        (None, Some((code, message))) => {
+            return Error::Credentials {
+                operation,
+                region: region.to_owned(),
+                code,
+                message,
+            };
+        }
         (None, None) => ("Unknown".to_owned(), DisplayErrorContext(error).to_string()),
     };
     Error::Ec2 {

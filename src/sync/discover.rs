@@ -87,8 +87,10 @@ pub(super) struct Discovered {
     pub(super) prefix_lists: BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
 }
 
-/// Read the tagged groups of every region of `account`, concurrently (each region a unit of `limit`), and form
-/// the sets.
+/// Read the tagged groups of every region of `account` (each region a unit of `limit`), and form the sets. The
+/// first region is read alone: it gets the account's credentials (its role, one STS call) for the others, which
+/// are then read concurrently; if the credentials cannot be had, no other region is tried and the account fails
+/// once.
 pub(super) async fn discover<G: SecurityGroups>(
     config: &Config,
     account: &Account<G>,
@@ -96,18 +98,16 @@ pub(super) async fn discover<G: SecurityGroups>(
     limit: &Limit,
 ) -> Discovered {
     let ec2 = &account.ec2;
-    let found = join_all(config.regions.iter().map(|region| async move {
-        let _unit = limit.acquire().await;
-        let groups = budget
-            .bound(
-                || format!("DescribeSecurityGroups in {region}"),
-                ec2.tagged_groups(region),
-            )
-            .await?;
-        let weights = prefix_list_weights(ec2, region, &groups, budget).await;
-        Ok::<_, Error>((groups, weights))
-    }))
-    .await;
+    let mut found = Vec::with_capacity(config.regions.len());
+    if let Some((first, others)) = config.regions.split_first() {
+        let first = read_region(ec2, first, budget, limit).await;
+        let credentials_failed = matches!(first, Err(Error::Credentials { .. }));
+        found.push(first);
+        if !credentials_failed {
+            let others = others.iter().map(|region| read_region(ec2, region, budget, limit));
+            found.extend(join_all(others).await);
+        }
+    }
     let mut tagged = Vec::new();
     let mut failed_regions = Vec::new();
     let mut prefix_lists = BTreeMap::new();
@@ -133,6 +133,24 @@ pub(super) async fn discover<G: SecurityGroups>(
         failed_regions,
         prefix_lists,
     }
+}
+
+/// One region's tagged groups and the weights of the prefix lists they reference, as one unit of `limit`.
+async fn read_region(
+    ec2: &impl SecurityGroups,
+    region: &str,
+    budget: Budget,
+    limit: &Limit,
+) -> Result<(Vec<TaggedGroup>, std::result::Result<PrefixListWeights, String>), Error> {
+    let _unit = limit.acquire().await;
+    let groups = budget
+        .bound(
+            || format!("DescribeSecurityGroups in {region}"),
+            ec2.tagged_groups(region),
+        )
+        .await?;
+    let weights = prefix_list_weights(ec2, region, &groups, budget).await;
+    Ok((groups, weights))
 }
 
 /// The weights of the prefix lists `groups` reference: one DescribeManagedPrefixLists for the region, none

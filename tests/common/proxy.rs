@@ -23,9 +23,13 @@ pub struct Faults {
     pub latency_action: Option<String>,
     /// (action, group or any, error code): answered with HTTP 400 and that code.
     pub fail: Option<(String, Option<String>, String)>,
-    /// Answer Authorize/RevokeSecurityGroupIngress with success without forwarding them (benchmarks: keeps the
-    /// emulator's CPU out of the measurement).
+    /// Answer Authorize/RevokeSecurityGroupIngress and CreateTags with success without forwarding them
+    /// (benchmarks: keeps the emulator's CPU out of the measurement).
     pub answer_writes: bool,
+    /// Answer the reads too, without forwarding them: AssumeRole with credentials, DescribeSecurityGroups with one
+    /// tagged GLOBAL https group, the other describes with nothing (benchmarks of many accounts: the function's
+    /// own concurrency, with no emulator CPU at all).
+    pub answer_reads: bool,
     pub seed: u64,
 }
 
@@ -198,7 +202,7 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         .map(|(_, v)| v.clone())
         .collect();
 
-    let (decision, latency, answer_writes) = {
+    let (decision, latency, canned) = {
         let mut st = state.lock().unwrap();
         let f = st.faults.clone();
         let latency = match &f.latency_action {
@@ -218,7 +222,7 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         } else {
             Outcome::Forwarded(0)
         };
-        (decision, latency, f.answer_writes)
+        (decision, latency, canned_answer(&action, &f))
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -244,12 +248,8 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
             record(state, action, group, cidrs, Outcome::Dropped);
             return;
         }
-        Outcome::Forwarded(_) if answer_writes && action.ends_with("SecurityGroupIngress") => {
-            let body = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response \
-                 xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>fault-proxy</requestId>\
-                 <return>true</return></{action}Response>"
-            );
+        Outcome::Forwarded(_) if canned.is_some() => {
+            let body = canned.unwrap_or_default();
             let response = format!(
                 "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
                 body.len()
@@ -268,6 +268,40 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
     };
     record(state, action, group, cidrs, outcome);
     let _ = client.shutdown().await;
+}
+
+/// The body the proxy answers `action` with itself, if `faults` asks it to.
+fn canned_answer(action: &str, faults: &Faults) -> Option<String> {
+    let ec2 = |inner: &str| {
+        format!(
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response \
+             xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>fault-proxy</requestId>{inner}</{action}Response>"
+        )
+    };
+    let write = action.ends_with("SecurityGroupIngress") || action == "CreateTags";
+    match action {
+        _ if write && faults.answer_writes => Some(ec2("<return>true</return>")),
+        _ if !faults.answer_reads => None,
+        "AssumeRole" => Some(
+            "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
+             <Credentials><AccessKeyId>ASIAPROXY</AccessKeyId><SecretAccessKey>proxy</SecretAccessKey>\
+             <SessionToken>proxy</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
+             <AssumedRoleUser><Arn>arn:aws:sts::000000000000:assumed-role/proxy/proxy</Arn>\
+             <AssumedRoleId>AROAPROXY:proxy</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>\
+             <ResponseMetadata><RequestId>fault-proxy</RequestId></ResponseMetadata></AssumeRoleResponse>"
+                .to_owned(),
+        ),
+        "DescribeSecurityGroups" => Some(ec2(
+            "<securityGroupInfo><item><ownerId>000000000000</ownerId><groupId>sg-0proxy</groupId>\
+             <groupName>set</groupName><groupDescription>set</groupDescription><vpcId>vpc-0proxy</vpcId>\
+             <ipPermissions/><ipPermissionsEgress/><tagSet><item><key>Name</key><value>cloudfront_g</value></item>\
+             <item><key>AutoUpdate</key><value>true</value></item><item><key>Protocol</key><value>https</value>\
+             </item></tagSet></item></securityGroupInfo>",
+        )),
+        "DescribeNetworkInterfaces" => Some(ec2("<networkInterfaceSet/>")),
+        "DescribeManagedPrefixLists" => Some(ec2("<prefixListSet/>")),
+        _ => None,
+    }
 }
 
 fn record(state: &Mutex<State>, action: String, group: Option<String>, cidrs: Vec<String>, outcome: Outcome) {
