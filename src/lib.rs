@@ -19,6 +19,8 @@
 //! - [`plan`]: rule ownership, prefix-list weights, the per-version empty guard, the record of the file
 //!   applied, placement over a set's groups within the quota, the plan of writes.
 //! - [`attachment`]: is a set attached whole? Which network interfaces carry only some of its groups.
+//! - [`prefix_list`]: customer-managed prefix lists as a target: entries to add and remove, the size check, the
+//!   ModifyManagedPrefixList calls (planning only so far: not wired into a run yet).
 //! - [`config`]: typed settings, read once; [`config::SETTINGS`] is the one list of them.
 //! - [`report`]: what a run answers (the summary, text and JSON).
 //! - [`error`]: the one error enum.
@@ -66,6 +68,7 @@ pub mod ip_ranges;
 pub mod metrics;
 pub mod plan;
 pub mod ports;
+pub mod prefix_list;
 pub mod report;
 #[cfg(feature = "runtime")]
 pub mod sync;
