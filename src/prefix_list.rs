@@ -229,30 +229,34 @@ mod tests {
             .collect()
     }
 
-    #[test]
-    fn adds_come_first_in_calls_of_at_most_100_and_removes_follow() {
+    /// A plan adding `adds` new CIDRs and removing `removes` of ours; its calls for a list of `held` entries of at
+    /// most `max_entries`, as (adds, removes) per call.
+    fn calls_of(adds: usize, removes: usize, held: usize, max_entries: usize) -> (ListPlan, Vec<Modification>) {
         let plan = ListPlan {
-            add: (0..250).map(v4).collect(),
-            remove: (1000..1150).map(v4).collect(),
+            add: (0..adds).map(v4).collect(),
+            remove: (1000..1000 + removes).map(v4).collect(),
             ..ListPlan::default()
         };
-        let calls = modifications(&plan, 150, 400);
-        let shape: Vec<(usize, usize)> = calls.iter().map(|c| (c.add.len(), c.remove.len())).collect();
-        assert_eq!(shape, [(100, 0), (100, 0), (50, 0), (0, 100), (0, 50)]);
+        let calls = modifications(&plan, held, max_entries);
+        (plan, calls)
+    }
+
+    fn shape(calls: &[Modification]) -> Vec<(usize, usize)> {
+        calls.iter().map(|c| (c.add.len(), c.remove.len())).collect()
+    }
+
+    #[test]
+    fn adds_come_first_in_calls_of_at_most_100_and_removes_follow() {
+        let (_, calls) = calls_of(250, 150, 150, 400);
+        assert_eq!(shape(&calls), [(100, 0), (100, 0), (50, 0), (0, 100), (0, 50)]);
         assert_eq!(sizes(&calls, 150, 400), [250, 350, 400, 300, 250]);
     }
 
     #[test]
     fn a_full_list_removes_in_the_same_call_only_what_its_adds_need() {
-        let plan = ListPlan {
-            add: (0..6).map(v4).collect(),
-            remove: (1000..1003).map(v4).collect(),
-            ..ListPlan::default()
-        };
         // 10 held, 13 allowed: 3 adds fit, the other 3 need the 3 removes in the same call.
-        let calls = modifications(&plan, 10, 13);
-        let shape: Vec<(usize, usize)> = calls.iter().map(|c| (c.add.len(), c.remove.len())).collect();
-        assert_eq!(shape, [(6, 3)]);
+        let (plan, calls) = calls_of(6, 3, 10, 13);
+        assert_eq!(shape(&calls), [(6, 3)]);
         assert_eq!(sizes(&calls, 10, 13), [13]);
         // Nothing else added or removed: every CIDR exactly once.
         let added: BTreeSet<Cidr> = calls.iter().flat_map(|c| c.add.clone()).collect();
