@@ -271,11 +271,12 @@ fn mark_of(region: &str, group: &str, value: Option<&str>) -> Option<AppliedMark
 }
 
 fn tag<'a>(group: &'a SecurityGroup, key: &str) -> Option<&'a str> {
-    group
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some(key))
-        .and_then(|t| t.value())
+    tag_value(group.tags(), key)
+}
+
+/// The value of the tag `key` among `tags`.
+pub(super) fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
+    tags.iter().find(|t| t.key() == Some(key)).and_then(|t| t.value())
 }
 
 /// EC2's rules, one [`Rule`] per source, as EC2 counts them.

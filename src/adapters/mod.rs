@@ -3,10 +3,13 @@
 //! - [`source`]: `ip-ranges.json` over HTTP(S), or from a local file ([`crate::ports::RangesSource`]).
 //! - [`ec2`]: security groups through `aws-sdk-ec2` ([`crate::ports::SecurityGroups`]).
 //! - [`accounts`]: one [`ec2`] adapter per account of the run, with the account's credentials (its role).
+//! - [`prefix_lists`]: customer-managed prefix lists tagged for the sync, through the same clients
+//!   ([`crate::ports::PrefixLists`]; not wired into a run yet).
 //! - [`interfaces`]: the network interfaces that carry them, through the same clients
 //!   ([`crate::ports::NetworkInterfaces`]).
 
 pub mod accounts;
 pub mod ec2;
 pub mod interfaces;
+pub mod prefix_lists;
 pub mod source;

@@ -2,10 +2,12 @@
 //! I/O here; the [adapters](crate::adapters) implement them, and tests implement them in memory.
 
 mod network_interfaces;
+mod prefix_lists;
 mod ranges;
 mod security_groups;
 
 pub use network_interfaces::NetworkInterfaces;
+pub use prefix_lists::{ListAt, PrefixLists, TaggedList};
 pub use ranges::RangesSource;
 pub use security_groups::{PortRules, SecurityGroups, TaggedGroup};
 

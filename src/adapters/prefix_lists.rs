@@ -1,0 +1,147 @@
+//! Customer-managed prefix lists: [`PrefixLists`] over `aws-sdk-ec2`, on the clients of [`Ec2Groups`].
+
+use aws_sdk_ec2::types::{AddPrefixListEntry, ManagedPrefixList, RemovePrefixListEntry};
+
+use super::ec2::{Ec2Groups, filter, tag_value};
+use crate::cidr::{Cidr, IpVersion};
+use crate::error::Result;
+use crate::ip_ranges::Scope;
+use crate::ports::{ListAt, PrefixLists, TaggedList};
+use crate::prefix_list::{Entry, List, Modification};
+
+/// The list as the core sees it, without its entries yet; `None` when it lacks an id or the tags (`Name` checked
+/// again, `AutoUpdate` here only).
+fn tagged_list(region: &str, list: &ManagedPrefixList) -> Option<TaggedList> {
+    let tags = list.tags();
+    let scope = tag_value(tags, "Name").and_then(Scope::from_tag_value)?;
+    if tag_value(tags, "AutoUpdate") != Some("true") {
+        return None;
+    }
+    let family = match list.address_family() {
+        Some(f) if f.eq_ignore_ascii_case("IPv6") => IpVersion::Ipv6,
+        _ => IpVersion::Ipv4,
+    };
+    Some(TaggedList {
+        region: region.to_owned(),
+        scope,
+        version: list.version().unwrap_or(0),
+        state: list.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        list: List {
+            id: list.prefix_list_id()?.to_owned(),
+            family,
+            max_entries: list.max_entries().and_then(|n| usize::try_from(n).ok()).unwrap_or(0),
+            entries: Vec::new(),
+        },
+    })
+}
+
+impl Ec2Groups {
+    /// Every entry of list `id`, all pages. An entry whose CIDR cannot be read is left out (it is not ours).
+    async fn entries(&self, region: &str, id: &str) -> Result<Vec<Entry>> {
+        let pages = self
+            .call("GetManagedPrefixListEntries", region, None, |c| {
+                let request = c.get_managed_prefix_list_entries().prefix_list_id(id).max_results(100);
+                request.into_paginator().send().try_collect()
+            })
+            .await?;
+        let entries = pages.iter().flat_map(|page| page.entries());
+        Ok(entries
+            .filter_map(|e| {
+                Some(Entry {
+                    cidr: e.cidr()?.parse::<Cidr>().ok()?,
+                    description: e.description().map(str::to_owned),
+                })
+            })
+            .collect())
+    }
+}
+
+impl PrefixLists for Ec2Groups {
+    async fn tagged_lists(&self, region: &str) -> Result<Vec<TaggedList>> {
+        let pages = self
+            .call("DescribeManagedPrefixLists", region, None, |c| {
+                // One tag filter; `AutoUpdate` is checked here (moto fails a describe with two tag filters
+                // that both exclude a list).
+                let request = c
+                    .describe_managed_prefix_lists()
+                    .filters(filter("tag:Name", Scope::ALL.map(Scope::tag_value)))
+                    .max_results(100);
+                request.into_paginator().send().try_collect()
+            })
+            .await?;
+        let mut lists: Vec<TaggedList> = pages
+            .iter()
+            .flat_map(|page| page.prefix_lists())
+            .filter_map(|l| tagged_list(region, l))
+            .collect();
+        for tagged in &mut lists {
+            tagged.list.entries = self.entries(region, &tagged.list.id).await?;
+        }
+        Ok(lists)
+    }
+
+    async fn modify(&self, list: ListAt<'_>, change: &Modification, description: &str) -> Result<i64> {
+        let ListAt { region, id, version } = list;
+        let adds: Vec<AddPrefixListEntry> = change
+            .add
+            .iter()
+            .map(|c| {
+                AddPrefixListEntry::builder()
+                    .cidr(c.to_string())
+                    .description(description)
+                    .build()
+            })
+            .collect();
+        let removes: Vec<RemovePrefixListEntry> = change
+            .remove
+            .iter()
+            .map(|c| RemovePrefixListEntry::builder().cidr(c.to_string()).build())
+            .collect();
+        let output = self
+            .call("ModifyManagedPrefixList", region, Some(id), |c| {
+                c.modify_managed_prefix_list()
+                    .prefix_list_id(id)
+                    .current_version(version)
+                    .set_add_entries(Some(adds))
+                    .set_remove_entries(Some(removes))
+                    .send()
+            })
+            .await?;
+        Ok(output
+            .prefix_list()
+            .and_then(ManagedPrefixList::version)
+            .unwrap_or(version + 1))
+    }
+
+    async fn set_max_entries(&self, list: ListAt<'_>, max_entries: usize) -> Result<i64> {
+        let ListAt { region, id, version } = list;
+        let max_entries = i32::try_from(max_entries).unwrap_or(i32::MAX);
+        let output = self
+            .call("ModifyManagedPrefixList", region, Some(id), |c| {
+                c.modify_managed_prefix_list()
+                    .prefix_list_id(id)
+                    .current_version(version)
+                    .max_entries(max_entries)
+                    .send()
+            })
+            .await?;
+        Ok(output
+            .prefix_list()
+            .and_then(ManagedPrefixList::version)
+            .unwrap_or(version))
+    }
+
+    async fn state(&self, region: &str, id: &str) -> Result<(String, i64)> {
+        let output = self
+            .call("DescribeManagedPrefixLists", region, Some(id), |c| {
+                c.describe_managed_prefix_lists().prefix_list_ids(id).send()
+            })
+            .await?;
+        let list = output.prefix_lists().first();
+        let state = list.and_then(|l| l.state()).map(|s| s.as_str().to_owned());
+        Ok((
+            state.unwrap_or_default(),
+            list.and_then(ManagedPrefixList::version).unwrap_or(0),
+        ))
+    }
+}

@@ -1,0 +1,55 @@
+//! The port through which a run reads and changes customer-managed prefix lists tagged for the sync (a second
+//! target beside security groups; see [`crate::prefix_list`]). The adapter is [`crate::adapters::prefix_lists`].
+
+use std::future::Future;
+
+use crate::error::Result;
+use crate::ip_ranges::Scope;
+use crate::prefix_list::{List, Modification};
+
+/// A prefix list tagged `AutoUpdate=true` and `Name=cloudfront_g|cloudfront_r`, with its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TaggedList {
+    /// Its region.
+    pub region: String,
+    /// The `Name` tag: which ranges it holds.
+    pub scope: Scope,
+    /// Its version: every modification names it, and fails if another writer changed the list since.
+    pub version: i64,
+    /// Its state (`create-complete`, `modify-in-progress`, …).
+    pub state: String,
+    /// Its id, family, size and entries.
+    pub list: List,
+}
+
+/// A list to write to, at the version the write was planned from.
+#[derive(Debug, Clone, Copy)]
+pub struct ListAt<'a> {
+    /// The list's region.
+    pub region: &'a str,
+    /// `pl-…`.
+    pub id: &'a str,
+    /// The version read: the write fails if another writer changed the list since.
+    pub version: i64,
+}
+
+/// Where prefix lists live.
+pub trait PrefixLists: Send + Sync {
+    /// Every prefix list in `region` tagged for the sync (all pages), each with all its entries.
+    fn tagged_lists(&self, region: &str) -> impl Future<Output = Result<Vec<TaggedList>>> + Send;
+
+    /// Add and remove entries of `list` (added entries get `description`). Returns the new version.
+    fn modify(
+        &self,
+        list: ListAt<'_>,
+        change: &Modification,
+        description: &str,
+    ) -> impl Future<Output = Result<i64>> + Send;
+
+    /// Raise `list`'s `MaxEntries` (a call of its own: EC2 does not change size and entries together).
+    /// Returns the new version.
+    fn set_max_entries(&self, list: ListAt<'_>, max_entries: usize) -> impl Future<Output = Result<i64>> + Send;
+
+    /// List `id` as it is now: its state and version (to wait out `modify-in-progress`).
+    fn state(&self, region: &str, id: &str) -> impl Future<Output = Result<(String, i64)>> + Send;
+}
