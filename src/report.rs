@@ -166,10 +166,10 @@ pub struct FailedRegion {
     pub error: String,
 }
 
-/// `account/region`, or the region alone (the function's own account).
+/// `region of account …`, or the region alone (the function's own account).
 pub fn place(account: Option<&str>, region: &str) -> String {
     match account {
-        Some(account) => format!("account {account} {region}"),
+        Some(account) => format!("{region} of account {account}"),
         None => region.to_owned(),
     }
 }
@@ -264,7 +264,7 @@ impl fmt::Display for Summary {
             writeln!(f, "skipped {} in {}: {}", g.group, g.place(), g.reason)?;
         }
         for r in &self.failed_regions {
-            writeln!(f, "failed {}: {}", r.place(), r.error)?;
+            writeln!(f, "failed region {}: {}", r.place(), r.error)?;
         }
         for r in &self.attachment_unchecked {
             writeln!(f, "warning: attachment not checked in {}: {}", r.place(), r.error)?;

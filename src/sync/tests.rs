@@ -484,6 +484,12 @@ async fn each_account_syncs_with_its_own_ports_and_one_that_cannot_be_read_fails
     );
     assert!(b.calls_of(Op::Authorize).is_empty() && b.calls_of(Op::Revoke).is_empty());
     assert_eq!(summary.failed_regions[0].account.as_deref(), Some("222222222222"));
+    assert!(
+        summary
+            .to_string()
+            .contains("failed region us-east-1 of account 222222222222: "),
+        "{summary}"
+    );
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["sets"][0]["account"], "111111111111");
     assert!(
