@@ -202,11 +202,9 @@ impl Config {
             variable: name,
             text: get(name).unwrap_or_else(|| setting_of(name).map_or("", |s| s.default).to_owned()),
         };
-        let regions = regions(&get)?;
-        let home_region = get("AWS_REGION")
-            .or_else(|| get("AWS_DEFAULT_REGION"))
-            .or_else(|| regions.first().cloned())
-            .unwrap_or_default();
+        let own_region = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"));
+        let regions = regions(&get, own_region.as_ref())?;
+        let home_region = own_region.or_else(|| regions.first().cloned()).unwrap_or_default();
         Ok(Config {
             partition: partition(&home_region),
             home_region,
@@ -309,8 +307,8 @@ impl Value {
     }
 }
 
-/// `REGIONS`, or the function's own region; sorted, without duplicates.
-fn regions(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>> {
+/// `REGIONS`, or the function's own region (`own`); sorted, without duplicates.
+fn regions(get: &impl Fn(&str) -> Option<String>, own: Option<&String>) -> Result<Vec<String>> {
     let regions = match get("REGIONS") {
         Some(list) => list_of("REGIONS", &list, |r| {
             let ok = r
@@ -320,14 +318,12 @@ fn regions(get: &impl Fn(&str) -> Option<String>) -> Result<Vec<String>> {
                 .ok_or("a region name is lower-case letters, digits and '-'")
         })?,
         None => {
-            let own = get("AWS_REGION")
-                .or_else(|| get("AWS_DEFAULT_REGION"))
-                .ok_or_else(|| Error::Config {
-                    variable: "REGIONS",
-                    value: String::new(),
-                    reason: "not set, and neither is AWS_REGION to default to".into(),
-                })?;
-            vec![own]
+            let own = own.ok_or_else(|| Error::Config {
+                variable: "REGIONS",
+                value: String::new(),
+                reason: "not set, and neither is AWS_REGION to default to".into(),
+            })?;
+            vec![own.clone()]
         }
     };
     Ok(regions.into_iter().collect::<BTreeSet<_>>().into_iter().collect())

@@ -50,6 +50,15 @@ fn ec2_error(code: &str) -> String {
     )
 }
 
+/// DescribeSecurityGroups answering `groups`, every time.
+fn describing(groups: Vec<SecurityGroup>) -> Rule {
+    mock!(Client::describe_security_groups).then_output(move || {
+        DescribeSecurityGroupsOutput::builder()
+            .set_security_groups(Some(groups.clone()))
+            .build()
+    })
+}
+
 fn group(id: &str, vpc: &str) -> SecurityGroup {
     tagged(id, vpc).build()
 }
@@ -191,12 +200,7 @@ async fn throttling_beyond_the_attempt_budget_fails_with_what_ec2_said() {
 async fn ipv4_and_ipv6_quotas_are_counted_separately_as_aws_does() {
     // The newest file: 118 IPv4 + 32 IPv6 GLOBAL. At 60 per version, two groups hold it, one of them with
     // 60 IPv4 and 32 IPv6 rules (92 in all, which moto would refuse).
-    let describe = mock!(Client::describe_security_groups).then_output(|| {
-        DescribeSecurityGroupsOutput::builder()
-            .security_groups(group("sg-1", "vpc-1"))
-            .security_groups(group("sg-2", "vpc-1"))
-            .build()
-    });
+    let describe = describing(vec![group("sg-1", "vpc-1"), group("sg-2", "vpc-1")]);
     let calls = Calls::default();
     let authorize = recording_authorize(&calls);
     let config = test_config();
@@ -337,12 +341,7 @@ async fn a_prefix_list_reference_weighs_its_max_entries_so_a_full_set_fails_clea
     // The newest file's 118 GLOBAL IPv4 ranges over two groups at 60: counted as 1 rule, a reference to a list
     // of MaxEntries 10 would leave room for 119 and EC2 would refuse the writes on every run. Counted as
     // EC2 counts it, the set lacks 8 rules: it fails with SetTooSmall and nothing is written.
-    let describe = mock!(Client::describe_security_groups).then_output(|| {
-        DescribeSecurityGroupsOutput::builder()
-            .security_groups(group_referencing("sg-1", "pl-office"))
-            .security_groups(group("sg-2", "vpc-1"))
-            .build()
-    });
+    let describe = describing(vec![group_referencing("sg-1", "pl-office"), group("sg-2", "vpc-1")]);
     let lists = mock!(Client::describe_managed_prefix_lists)
         .match_requests(|req| {
             let filter = &req.filters()[0];
@@ -374,12 +373,7 @@ async fn a_prefix_list_reference_weighs_its_max_entries_so_a_full_set_fails_clea
 #[tokio::test]
 async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_no_lookup() {
     // AWS-managed lists carry no MaxEntries: the documented weight is used. 55 + 60 IPv4 slots = 65 of 120.
-    let describe = mock!(Client::describe_security_groups).then_output(|| {
-        DescribeSecurityGroupsOutput::builder()
-            .security_groups(group_referencing("sg-1", "pl-3b927c52"))
-            .security_groups(group("sg-2", "vpc-1"))
-            .build()
-    });
+    let describe = describing(vec![group_referencing("sg-1", "pl-3b927c52"), group("sg-2", "vpc-1")]);
     let lists = mock!(Client::describe_managed_prefix_lists).then_output(|| {
         DescribeManagedPrefixListsOutput::builder()
             .prefix_lists(
@@ -404,11 +398,7 @@ async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_
     // 44 origin-facing GLOBAL IPv4 ranges: 120 slots - 55 - 44 = 21.
     assert_eq!(summary.sets[0].room_left[&IpVersion::Ipv4], 21);
 
-    let plain = mock!(Client::describe_security_groups).then_output(|| {
-        DescribeSecurityGroupsOutput::builder()
-            .security_groups(group("sg-1", "vpc-1"))
-            .build()
-    });
+    let plain = describing(vec![group("sg-1", "vpc-1")]);
     let lists = mock!(Client::describe_managed_prefix_lists)
         .then_output(|| DescribeManagedPrefixListsOutput::builder().build());
     let groups = client(&config, &[&plain, &lists, &authorize]).await;

@@ -111,17 +111,21 @@ pub(super) async fn discover<G: SecurityGroups>(
     let mut tagged = Vec::new();
     let mut failed_regions = Vec::new();
     let mut prefix_lists = BTreeMap::new();
+    let label = account.id.as_deref().unwrap_or("own");
     for (region, result) in config.regions.iter().zip(found) {
         match result {
             Ok((groups, weights)) => {
-                let account = account.id.as_deref().unwrap_or("own");
-                tracing::info!(account, region, groups = groups.len(), "found tagged security groups");
+                tracing::info!(
+                    account = label,
+                    region,
+                    groups = groups.len(),
+                    "found tagged security groups"
+                );
                 tagged.extend(groups);
                 prefix_lists.insert(region.clone(), weights);
             }
             Err(e) => {
-                let account = account.id.as_deref().unwrap_or("own");
-                tracing::error!(account, region, error = %e, "cannot read the security groups of a region");
+                tracing::error!(account = label, region, error = %e, "cannot read the security groups of a region");
                 failed_regions.push((region.clone(), e));
             }
         }

@@ -250,11 +250,7 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         }
         Outcome::Forwarded(_) if canned.is_some() => {
             let body = canned.unwrap_or_default();
-            let response = format!(
-                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-            let _ = client.write_all(response.as_bytes()).await;
+            let _ = client.write_all(&xml_response("200 OK", &body)).await;
             Outcome::Forwarded(200)
         }
         Outcome::Forwarded(_) => match forward(upstream, &head, &body).await {
@@ -343,11 +339,7 @@ fn error_response(status: u16, code: &str, message: &str) -> Vec<u8> {
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Response><Errors><Error><Code>{code}</Code>\
          <Message>{message}</Message></Error></Errors><RequestID>fault-proxy</RequestID></Response>"
     );
-    format!(
-        "HTTP/1.1 {status} Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes()
+    xml_response(&format!("{status} Injected"), &body)
 }
 
 /// An STS error: STS's Query protocol wraps errors in `ErrorResponse`, not EC2's `Response`.
@@ -356,8 +348,13 @@ fn sts_error_response(code: &str, message: &str) -> Vec<u8> {
         "<ErrorResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><Error><Type>Sender</Type>\
          <Code>{code}</Code><Message>{message}</Message></Error><RequestId>fault-proxy</RequestId></ErrorResponse>"
     );
+    xml_response("403 Injected", &body)
+}
+
+/// An HTTP/1.1 answer of `status` (code and reason) carrying the XML `body`, closing the connection.
+fn xml_response(status: &str, body: &str) -> Vec<u8> {
     format!(
-        "HTTP/1.1 403 Injected\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
