@@ -86,7 +86,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "REPLAN_ATTEMPTS",
         "3",
-        "When a write finds a set changed by another writer (a duplicate, a rule already gone, no room left), re-read the set and re-plan it up to this many times before failing it, 0-10.",
+        "When a write finds a set changed by another writer (a duplicate, a rule already gone, no room left), or the set read back after the writes still differs from the file, re-read the set and re-plan it up to this many times before failing it, 0-10.",
     ),
     setting(
         "EC2_MAX_ATTEMPTS",

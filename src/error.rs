@@ -232,6 +232,18 @@ pub enum Error {
         remaining: Duration,
     },
 
+    /// Another writer kept changing the set: read back after our writes, it still needed changes after every
+    /// re-plan allowed.
+    #[error(
+        "set {set} was changed by another writer during the run and still differs from the file after {replans} re-plan(s) (REPLAN_ATTEMPTS): the next run settles it"
+    )]
+    Unsettled {
+        /// The set (region/vpc/name/protocol).
+        set: String,
+        /// Re-plans made.
+        replans: usize,
+    },
+
     /// Some sets failed, groups were skipped or regions could not be read; everything else was synced.
     /// Carries each failure's message.
     #[error(
@@ -275,6 +287,7 @@ impl Error {
             Error::Credentials { .. } => "CredentialsError",
             Error::SetTooSmall { .. } => "SetTooSmall",
             Error::Deadline { .. } => "DeadlineReached",
+            Error::Unsettled { .. } => "SetUnsettled",
             Error::SetsFailed { .. } => "SetsFailed",
         }
     }

@@ -42,12 +42,14 @@ pub struct FakeGroup {
     pub rules: Vec<Rule>,
 }
 
-/// Another writer's change, made just before a call of ours, which then fails with `code`.
+/// Another writer's change, made just before a call of ours, which then fails with `code` (or succeeds).
 struct Interference {
     op: Op,
     group: String,
+    /// The group the other writer changes.
+    into: String,
     rules: Vec<Rule>,
-    code: String,
+    code: Option<String>,
 }
 
 #[derive(Default)]
@@ -110,11 +112,22 @@ impl FakeEc2 {
     /// Before the next `op` on `group`: another writer adds `rules` to it, and our call fails with `code` (as
     /// EC2 answers a write the group no longer has room for, or a duplicate). Once.
     pub fn interfere(&self, op: Op, group: &str, rules: Vec<Rule>, code: &str) {
+        self.interfere_with(op, group, group, rules, Some(code));
+    }
+
+    /// Before the next `op` on `group`: another writer adds `rules` to `into`, and our call succeeds (as
+    /// when two runs place the same range in different groups of a set). Once.
+    pub fn meanwhile(&self, op: Op, group: &str, into: &str, rules: Vec<Rule>) {
+        self.interfere_with(op, group, into, rules, None);
+    }
+
+    fn interfere_with(&self, op: Op, group: &str, into: &str, rules: Vec<Rule>, code: Option<&str>) {
         self.state().interference.push(Interference {
             op,
             group: group.to_owned(),
+            into: into.to_owned(),
             rules,
-            code: code.to_owned(),
+            code: code.map(str::to_owned),
         });
     }
 
@@ -186,10 +199,10 @@ impl FakeEc2 {
                 .map(|(_, _, code)| code.clone());
             let code = match interference {
                 Some(i) => {
-                    if let Some(g) = state.groups.get_mut(&i.group) {
+                    if let Some(g) = state.groups.get_mut(&i.into) {
                         g.rules.extend(i.rules);
                     }
-                    Some(i.code)
+                    i.code
                 }
                 None => code,
             };

@@ -50,13 +50,39 @@ fn ec2_error(code: &str) -> String {
     )
 }
 
-/// DescribeSecurityGroups answering `groups`, every time.
-fn describing(groups: Vec<SecurityGroup>) -> Rule {
-    mock!(Client::describe_security_groups).then_output(move || {
+/// DescribeSecurityGroups answering `groups`, each holding the rules authorized to it so far (`calls`): the
+/// read-back after a run's writes sees them, as on EC2.
+fn describing(groups: Vec<SecurityGroup>, calls: &Calls) -> Rule {
+    mock!(Client::describe_security_groups).then_output(holding(groups, calls))
+}
+
+/// The answer of [`describing`], to use in a sequence.
+fn holding(
+    groups: Vec<SecurityGroup>,
+    calls: &Calls,
+) -> impl Fn() -> DescribeSecurityGroupsOutput + Send + Sync + 'static {
+    let calls = calls.clone();
+    move || {
+        let calls = calls.lock().unwrap();
+        let now = groups.iter().cloned().map(|mut g| {
+            let id = g.group_id.clone();
+            let authorized = calls
+                .iter()
+                .filter(|c| c.group_id() == id.as_deref())
+                .flat_map(|c| c.ip_permissions());
+            let held = g.ip_permissions.get_or_insert_default();
+            for p in authorized {
+                // A retried call is recorded once per attempt.
+                if !held.contains(p) {
+                    held.push(p.clone());
+                }
+            }
+            g
+        });
         DescribeSecurityGroupsOutput::builder()
-            .set_security_groups(Some(groups.clone()))
+            .set_security_groups(Some(now.collect()))
             .build()
-    })
+    }
 }
 
 fn group(id: &str, vpc: &str) -> SecurityGroup {
@@ -153,17 +179,20 @@ async fn every_page_of_describe_security_groups_is_read() {
 
 #[tokio::test]
 async fn throttled_calls_are_retried_until_they_succeed() {
+    let calls = Calls::default();
     let describe = mock!(Client::describe_security_groups)
         .sequence()
         .http_status(503, Some(ec2_error("RequestLimitExceeded")))
         .times(4)
-        .output(|| {
-            DescribeSecurityGroupsOutput::builder()
-                .security_groups(group("sg-1", "vpc-1"))
-                .build()
-        })
+        .output(holding(vec![group("sg-1", "vpc-1")], &calls))
+        .repeatedly()
         .build();
+    let recorded = calls.clone();
     let authorize = mock!(Client::authorize_security_group_ingress)
+        .match_requests(move |req| {
+            recorded.lock().unwrap().push(req.clone());
+            true
+        })
         .sequence()
         .http_status(503, Some(ec2_error("RequestLimitExceeded")))
         .times(5)
@@ -174,7 +203,8 @@ async fn throttled_calls_are_retried_until_they_succeed() {
     let summary = sync_newest(&config, &groups).await.unwrap();
     assert_eq!(summary.sets[0].added, 32);
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
-    assert_eq!((describe.num_calls(), authorize.num_calls()), (5, 6));
+    // Five reads to discover the set, one to read it back; six attempts of the one authorization.
+    assert_eq!((describe.num_calls(), authorize.num_calls()), (6, 6));
 }
 
 #[tokio::test]
@@ -200,8 +230,8 @@ async fn throttling_beyond_the_attempt_budget_fails_with_what_ec2_said() {
 async fn ipv4_and_ipv6_quotas_are_counted_separately_as_aws_does() {
     // The newest file: 118 IPv4 + 32 IPv6 GLOBAL. At 60 per version, two groups hold it, one of them with
     // 60 IPv4 and 32 IPv6 rules (92 in all, which moto would refuse).
-    let describe = describing(vec![group("sg-1", "vpc-1"), group("sg-2", "vpc-1")]);
     let calls = Calls::default();
+    let describe = describing(vec![group("sg-1", "vpc-1"), group("sg-2", "vpc-1")], &calls);
     let authorize = recording_authorize(&calls);
     let config = test_config();
     let groups = client(&config, &[&describe, &authorize]).await;
@@ -341,7 +371,11 @@ async fn a_prefix_list_reference_weighs_its_max_entries_so_a_full_set_fails_clea
     // The newest file's 118 GLOBAL IPv4 ranges over two groups at 60: counted as 1 rule, a reference to a list
     // of MaxEntries 10 would leave room for 119 and EC2 would refuse the writes on every run. Counted as
     // EC2 counts it, the set lacks 8 rules: it fails with SetTooSmall and nothing is written.
-    let describe = describing(vec![group_referencing("sg-1", "pl-office"), group("sg-2", "vpc-1")]);
+    let calls = Calls::default();
+    let describe = describing(
+        vec![group_referencing("sg-1", "pl-office"), group("sg-2", "vpc-1")],
+        &calls,
+    );
     let lists = mock!(Client::describe_managed_prefix_lists)
         .match_requests(|req| {
             let filter = &req.filters()[0];
@@ -359,7 +393,6 @@ async fn a_prefix_list_reference_weighs_its_max_entries_so_a_full_set_fails_clea
                 )
                 .build()
         });
-    let calls = Calls::default();
     let authorize = recording_authorize(&calls);
     let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv4")]);
     let groups = client(&config, &[&describe, &lists, &authorize]).await;
@@ -373,7 +406,11 @@ async fn a_prefix_list_reference_weighs_its_max_entries_so_a_full_set_fails_clea
 #[tokio::test]
 async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_no_lookup() {
     // AWS-managed lists carry no MaxEntries: the documented weight is used. 55 + 60 IPv4 slots = 65 of 120.
-    let describe = describing(vec![group_referencing("sg-1", "pl-3b927c52"), group("sg-2", "vpc-1")]);
+    let calls = Calls::default();
+    let describe = describing(
+        vec![group_referencing("sg-1", "pl-3b927c52"), group("sg-2", "vpc-1")],
+        &calls,
+    );
     let lists = mock!(Client::describe_managed_prefix_lists).then_output(|| {
         DescribeManagedPrefixListsOutput::builder()
             .prefix_lists(
@@ -386,7 +423,7 @@ async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_
             )
             .build()
     });
-    let authorize = recording_authorize(&Calls::default());
+    let authorize = recording_authorize(&calls);
     let config = config(&[
         ("AWS_REGION", "us-east-1"),
         ("IP_VERSIONS", "ipv4"),
@@ -398,9 +435,11 @@ async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_
     // 44 origin-facing GLOBAL IPv4 ranges: 120 slots - 55 - 44 = 21.
     assert_eq!(summary.sets[0].room_left[&IpVersion::Ipv4], 21);
 
-    let plain = describing(vec![group("sg-1", "vpc-1")]);
+    let calls = Calls::default();
+    let plain = describing(vec![group("sg-1", "vpc-1")], &calls);
     let lists = mock!(Client::describe_managed_prefix_lists)
         .then_output(|| DescribeManagedPrefixListsOutput::builder().build());
+    let authorize = recording_authorize(&calls);
     let groups = client(&config, &[&plain, &lists, &authorize]).await;
     sync_newest(&config, &groups).await.unwrap();
     assert_eq!(lists.num_calls(), 0);

@@ -292,22 +292,38 @@ fn is_conflict(error: &Error) -> bool {
     matches!(error, Error::Ec2 { code, .. } if CONFLICTS.contains(&code.as_str()))
 }
 
-/// Sync the set, and when a write finds it changed by another writer, re-read its groups and re-plan, up to
-/// `REPLAN_ATTEMPTS` rounds. Every round plans from what EC2 holds then, so the safety rules hold through each.
+/// Sync the set and make sure it ends exact. After a round that wrote, the set is read back and planned again:
+/// another writer (a second run, an operator) may have changed it between our read and our writes without any
+/// write of ours failing, e.g. by placing a range we also placed in another group. When a write fails because
+/// the set changed, it is read back the same way. A read-back that still needs writes is a re-plan, up to
+/// `REPLAN_ATTEMPTS`. Every round plans from what EC2 holds then, so the safety rules hold through each.
 async fn converge<G: SecurityGroups>(
     cx: &SetContext<'_, G>,
     set: &FoundSet,
     report: &mut SetReport,
 ) -> Result<SetStatus> {
     let mut reread: Option<FoundSet> = None;
+    let mut wrote = false;
+    let mut read_back = ReadBack::No;
     loop {
         let current = reread.as_ref().unwrap_or(set);
-        let error = match converge_once(cx, current, report).await {
-            Err(e) if is_conflict(&e) && report.replans < cx.config.replan_attempts => e,
-            other => return other,
+        let cause = match sync_round(cx, current, report, read_back).await {
+            Ok(Round::Settled) if cx.config.dry_run => return Ok(SetStatus::InSync),
+            Ok(Round::Settled) => break,
+            Ok(Round::Planned) => return Ok(SetStatus::Planned),
+            Ok(Round::Wrote) => {
+                wrote = true;
+                read_back = ReadBack::AfterWrites;
+                None
+            }
+            Err(e) if is_conflict(&e) && report.replans < cx.config.replan_attempts => {
+                report.replans += 1;
+                read_back = ReadBack::AfterConflict;
+                tracing::warn!(set = %set.key, round = report.replans, cause = %e, "the set changed during the run (another writer?); re-reading and re-planning it");
+                Some(e)
+            }
+            Err(e) => return Err(e),
         };
-        report.replans += 1;
-        tracing::warn!(set = %set.key, round = report.replans, cause = %error, "the set changed during the run (another writer?); re-reading and re-planning it");
         let ids: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
         let what = || format!("DescribeSecurityGroups of set {}", set.key);
         let groups = cx
@@ -315,44 +331,86 @@ async fn converge<G: SecurityGroups>(
             .bound(what, cx.ec2.groups_by_id(&set.key.region, &ids))
             .await?;
         // Every group of the set lost its tags or is gone: nothing left to sync.
-        reread = Some(reform(&set.key, groups).ok_or(error)?);
+        let Some(found) = reform(&set.key, groups) else {
+            return Err(cause.unwrap_or_else(|| Error::Unsettled {
+                set: set.key.to_string(),
+                replans: report.replans,
+            }));
+        };
+        reread = Some(found);
     }
+    let current = reread.as_ref().unwrap_or(set);
+    let mark = AppliedMark::of(cx.selection.sync_token, cx.selection.ranges(set.key.scope));
+    record_applied(cx.ec2, current, &mark, cx.budget).await?;
+    tracing::info!(set = %set.key, added = report.added, removed = report.removed, unchanged = report.unchanged, replans = report.replans, "set synced");
+    let changed = wrote || report.added + report.removed > 0;
+    Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
 }
 
-/// One round: plan the set and make its writes (none in a dry run), adding to the report's counts; then
-/// record the file applied. Returns the set's status, or why it is not synced.
-async fn converge_once<G: SecurityGroups>(
+/// Why a round of [`converge`] plans a set read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadBack {
+    /// It does not: the first round plans the set as discovered.
+    No,
+    /// Our writes succeeded: a round that still finds writes to make is a re-plan.
+    AfterWrites,
+    /// A write failed because the set changed: the re-plan is already counted.
+    AfterConflict,
+}
+
+/// How a round of [`converge`] ended.
+enum Round {
+    /// The set needs no write.
+    Settled,
+    /// A dry run planned writes.
+    Planned,
+    /// Writes were made: read the set back.
+    Wrote,
+}
+
+/// One round: plan the set and make its writes (none in a dry run), adding to the report's counts. A round on
+/// a set read back that still needs writes is a re-plan: it fails the set when none is left.
+async fn sync_round<G: SecurityGroups>(
     context: &SetContext<'_, G>,
     set: &FoundSet,
     report: &mut SetReport,
-) -> Result<SetStatus> {
+    read_back: ReadBack,
+) -> Result<Round> {
     let key = &set.key;
-    let wanted = context.selection.ranges(key.scope);
-    let plan = plan_checked(context, set, wanted)?;
-    report.unchanged = plan.unchanged;
+    let plan = plan_checked(context, set, context.selection.ranges(key.scope))?;
+    if read_back != ReadBack::AfterWrites {
+        // Read back after our writes, the plan counts what we added as held.
+        report.unchanged = plan.unchanged;
+    }
     report.room_left = plan.room_left.clone();
     report.near_full = warn_if_near_full(key, &plan);
+    if plan.changes.is_empty() {
+        return Ok(Round::Settled);
+    }
+    if read_back == ReadBack::AfterWrites {
+        if report.replans >= context.config.replan_attempts {
+            return Err(Error::Unsettled {
+                set: key.to_string(),
+                replans: report.replans,
+            });
+        }
+        report.replans += 1;
+        tracing::warn!(set = %key, round = report.replans, added = plan.added, removed = plan.removed, "read back after our writes, the set differs from the file (another writer?); re-planning it");
+    }
     report.changes = plan.changes.clone();
-    let in_sync = plan.changes.is_empty();
     if context.config.dry_run {
         (report.added, report.removed) = (plan.added, plan.removed);
         tracing::info!(set = %key, added = plan.added, removed = plan.removed, unchanged = plan.unchanged, "dry run: planned");
-        return Ok(if in_sync { SetStatus::InSync } else { SetStatus::Planned });
+        return Ok(Round::Planned);
     }
-    if !in_sync {
-        let description = plan::rule_description(key.scope, &context.description_service);
-        let applied = apply(context.ec2, key, &plan, &description, context.budget).await;
-        report.added += applied.added;
-        report.removed += applied.removed;
-        if let Some(e) = applied.error {
-            return Err(e);
-        }
+    let description = plan::rule_description(key.scope, &context.description_service);
+    let applied = apply(context.ec2, key, &plan, &description, context.budget).await;
+    report.added += applied.added;
+    report.removed += applied.removed;
+    match applied.error {
+        Some(e) => Err(e),
+        None => Ok(Round::Wrote),
     }
-    let mark = AppliedMark::of(context.selection.sync_token, wanted);
-    record_applied(context.ec2, set, &mark, context.budget).await?;
-    tracing::info!(set = %key, added = report.added, removed = report.removed, unchanged = plan.unchanged, "set synced");
-    let changed = report.added + report.removed > 0 || !in_sync;
-    Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
 }
 
 /// The guard and the plan of one set.

@@ -555,3 +555,56 @@ async fn max_concurrency_bounds_the_whole_run_not_each_account() {
     );
     assert_eq!(authorizations_started("3").await, secs(&[0, 0, 0]));
 }
+
+#[tokio::test]
+async fn a_range_another_writer_placed_in_another_group_meanwhile_is_found_on_read_back_and_held_once() {
+    for (attempts, replans) in [("3", 1), ("0", 0)] {
+        let ec2 = two_sets();
+        // While we add the new GLOBAL ranges to sg-b, another run (which read the set at another moment) adds
+        // one of them to sg-a. Every write of ours succeeds: only reading the set back shows the second copy.
+        let theirs = vec![our_rule(c("10.0.2.0/24"), 443, &description())];
+        ec2.meanwhile(Op::Authorize, "sg-b", "sg-a", theirs);
+        let summary = scheduled(&ec2, change(), &[("REPLAN_ATTEMPTS", attempts)]).await;
+        let global = &summary.sets[0];
+        assert_eq!(global.replans, replans, "REPLAN_ATTEMPTS={attempts}");
+        if replans == 0 {
+            assert_failed(global, "changed by another writer");
+            assert_eq!(
+                ec2.ours("sg-b", 443),
+                cidrs(&["10.0.2.0/24", "10.0.3.0/24"]),
+                "left for the next run"
+            );
+            continue;
+        }
+        assert_eq!((global.status, global.error.as_deref()), (SetStatus::Synced, None));
+        assert_eq!(ec2.ours("sg-a", 443), cidrs(&["10.0.1.0/24", "10.0.2.0/24"]));
+        assert_eq!(
+            ec2.ours("sg-b", 443),
+            cidrs(&["10.0.3.0/24"]),
+            "the second copy revoked, the first (in group id order) kept"
+        );
+        assert_eq!((global.added, global.removed), (2, 2));
+        assert!(summary.into_result().is_ok());
+    }
+}
+
+#[tokio::test]
+async fn a_set_written_is_read_back_once_and_a_set_in_sync_is_not() {
+    let ec2 = two_sets();
+    scheduled(&ec2, change(), &[]).await;
+    let describes = ec2.calls_of(Op::Describe);
+    assert_eq!(
+        describes.len(),
+        3,
+        "one discovery, one read-back per set written: {describes:?}"
+    );
+
+    let ec2 = two_sets();
+    let first = doc(1, &["10.0.0.0/24", "10.0.1.0/24"], &["10.8.0.0/24"]);
+    scheduled(&ec2, first, &[]).await;
+    assert_eq!(
+        ec2.calls_of(Op::Describe).len(),
+        1,
+        "nothing written, nothing read back"
+    );
+}
