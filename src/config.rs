@@ -74,6 +74,11 @@ pub const SETTINGS: &[Setting] = &[
     ),
     setting("DRY_RUN", "false", "`true`: compute and log the plan, write nothing."),
     setting(
+        "PREFIX_LIST_GROW",
+        "false",
+        "`true`: a tagged prefix list too small for its wanted CIDRs and hand-made entries has its MaxEntries raised to exactly what it needs (logged, and `grew_to` in the summary). Off by default because every security group that references a list counts its MaxEntries against the group's rules quota: such a list then fails alone, unchanged, with the size it needs.",
+    ),
+    setting(
         "IP_RANGES_URL",
         DEFAULT_IP_RANGES_URL,
         "Where the file is downloaded from. A URL in the event is only logged, never fetched.",
@@ -158,6 +163,8 @@ pub struct Config {
     pub max_rules_per_group: usize,
     /// `DRY_RUN`.
     pub dry_run: bool,
+    /// `PREFIX_LIST_GROW`.
+    pub prefix_list_grow: bool,
     /// `IP_RANGES_URL`.
     pub ip_ranges_url: String,
     /// `MAX_CONCURRENCY`.
@@ -216,6 +223,7 @@ impl Config {
             filter: filter(&value)?,
             max_rules_per_group: value("MAX_RULES_PER_GROUP").number(1..=1000)?,
             dry_run: value("DRY_RUN").boolean()?,
+            prefix_list_grow: value("PREFIX_LIST_GROW").boolean()?,
             ip_ranges_url: url(value("IP_RANGES_URL"))?,
             max_concurrency: value("MAX_CONCURRENCY").number(1..=200)?,
             replan_attempts: value("REPLAN_ATTEMPTS").number(0..=10)?,

@@ -110,20 +110,20 @@ pub enum Error {
     },
 
     /// The file has no ranges of a scope and IP version that a set holds rules for (or that the file applied
-    /// before had): refusing to revoke them.
+    /// before had), or that a prefix list holds entries for: refusing to remove them.
     #[error(
-        "the file has no {version} ranges for set {set}, but {}; refusing to revoke them: nothing was written to this set",
+        "the file has no {version} ranges for {target}, but {}; refusing to remove them: nothing was written to it",
         match (held, previous_token) {
             (0, Some(token)) => format!("the file applied before (syncToken {token}) had some"),
-            (n, _) => format!("the set holds {n} of our {version} rule(s)"),
+            (n, _) => format!("it holds {n} of our {version} rule(s) or entries"),
         }
     )]
     EmptyRanges {
-        /// The set (region/vpc/name/protocol).
-        set: String,
+        /// `set …` or `prefix list …`.
+        target: String,
         /// The IP version.
         version: &'static str,
-        /// Our rules of that version the set holds.
+        /// Our rules (entries) of that version it holds.
         held: usize,
         /// The `syncToken` of the file applied before, when it had ranges of that version.
         previous_token: Option<u64>,
@@ -244,10 +244,58 @@ pub enum Error {
         replans: usize,
     },
 
+    /// A prefix list cannot hold its wanted CIDRs and its hand-made entries, and may not grow.
+    #[error(
+        "prefix list {list} needs {needed} entries (its wanted CIDRs and its hand-made entries) but its MaxEntries is {max_entries}: raise its MaxEntries to {needed} (every security group that references it counts MaxEntries rules against its quota), or set PREFIX_LIST_GROW=true; it was left as it was"
+    )]
+    ListTooSmall {
+        /// The list (region/pl-…).
+        list: String,
+        /// Entries it needs.
+        needed: usize,
+        /// Its `MaxEntries`.
+        max_entries: usize,
+    },
+
+    /// A prefix list stayed in a `…-in-progress` state longer than the run could wait.
+    #[error(
+        "prefix list {list} stayed {state} for {waited:?}: another change of it is still being applied; the next run finishes the work"
+    )]
+    ListBusy {
+        /// The list (region/pl-…).
+        list: String,
+        /// Its state.
+        state: String,
+        /// How long the run waited.
+        waited: Duration,
+    },
+
+    /// Between two of our modifications, another writer changed the prefix list (its version moved on).
+    #[error(
+        "prefix list {list} was changed by another writer during the run: version {found} where our last modification made {expected}"
+    )]
+    ListChanged {
+        /// The list (region/pl-…).
+        list: String,
+        /// The version our last modification made.
+        expected: i64,
+        /// The version found.
+        found: i64,
+    },
+
+    /// EC2 could not apply a modification of a prefix list (it ended in a `…-failed` state).
+    #[error("prefix list {list} ended in state {state} after our modification: EC2 did not apply it")]
+    ListFailed {
+        /// The list (region/pl-…).
+        list: String,
+        /// Its state.
+        state: String,
+    },
+
     /// Some sets failed, groups were skipped or regions could not be read; everything else was synced.
     /// Carries each failure's message.
     #[error(
-        "{sets_failed} of {sets} set(s) failed, {groups_skipped} tagged group(s) skipped, {regions_failed} region(s) unreadable: {}",
+        "{sets_failed} of {sets} set(s) failed, {lists_failed} of {lists} prefix list(s) failed, {groups_skipped} tagged group(s) skipped, {regions_failed} region(s) unreadable: {}",
         messages.join("; ")
     )]
     SetsFailed {
@@ -255,6 +303,10 @@ pub enum Error {
         sets_failed: usize,
         /// Sets found.
         sets: usize,
+        /// Prefix lists that failed.
+        lists_failed: usize,
+        /// Prefix lists found.
+        lists: usize,
         /// Tagged groups that could not be put in a set.
         groups_skipped: usize,
         /// Regions whose groups could not be read.
@@ -288,6 +340,10 @@ impl Error {
             Error::SetTooSmall { .. } => "SetTooSmall",
             Error::Deadline { .. } => "DeadlineReached",
             Error::Unsettled { .. } => "SetUnsettled",
+            Error::ListTooSmall { .. } => "PrefixListTooSmall",
+            Error::ListBusy { .. } => "PrefixListBusy",
+            Error::ListChanged { .. } => "PrefixListChanged",
+            Error::ListFailed { .. } => "PrefixListModifyFailed",
             Error::SetsFailed { .. } => "SetsFailed",
         }
     }

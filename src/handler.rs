@@ -11,7 +11,7 @@ use crate::adapters::source::HttpSource;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::event::Trigger;
-use crate::ports::{Account, NetworkInterfaces, RangesSource, SecurityGroups};
+use crate::ports::{Account, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups};
 use crate::report::Summary;
 use crate::sync;
 
@@ -39,7 +39,7 @@ impl App<HttpSource, Ec2Groups> {
     }
 }
 
-impl<S: RangesSource, G: SecurityGroups + NetworkInterfaces> App<S, G> {
+impl<S: RangesSource, G: SecurityGroups + NetworkInterfaces + PrefixLists> App<S, G> {
     /// Handle one event: recognize it, sync, log the summary, answer it (or the error).
     pub async fn handle(&self, event: &Value, deadline: Option<Instant>) -> Result<Summary> {
         let trigger = Trigger::from_value(event)?;

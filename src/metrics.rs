@@ -8,14 +8,19 @@ use crate::report::{SetStatus, Summary};
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "CloudfrontSgSync";
 
-/// The EMF document of a run: ranges added and removed, sets failed, near full and attached only in part, sync
-/// duration.
+/// The EMF document of a run: ranges added and removed (rules and prefix-list entries), sets failed, near full
+/// and attached only in part, prefix lists failed, sync duration.
 pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
     let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
         + summary.skipped_groups.len()
         + summary.failed_regions.len();
     let near_full = summary.sets.iter().filter(|s| s.near_full).count();
     let partly_attached = summary.sets.iter().filter(|s| !s.partly_attached.is_empty()).count();
+    let lists_failed = summary
+        .prefix_lists
+        .iter()
+        .filter(|l| l.status == SetStatus::Failed)
+        .count();
     json!({
         "_aws": {
             "Timestamp": timestamp_ms,
@@ -28,6 +33,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
                     {"Name": "SetsFailed", "Unit": "Count"},
                     {"Name": "SetsNearFull", "Unit": "Count"},
                     {"Name": "SetsPartlyAttached", "Unit": "Count"},
+                    {"Name": "PrefixListsFailed", "Unit": "Count"},
                     {"Name": "SyncDuration", "Unit": "Milliseconds"},
                 ],
             }],
@@ -40,6 +46,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         "SetsFailed": failed,
         "SetsNearFull": near_full,
         "SetsPartlyAttached": partly_attached,
+        "PrefixListsFailed": lists_failed,
         "SyncDuration": summary.duration_ms,
     })
 }
@@ -51,7 +58,7 @@ mod tests {
     use crate::cidr::IpVersion;
     use crate::ip_ranges::Scope;
     use crate::plan::SetKey;
-    use crate::report::{SetReport, SkippedGroup};
+    use crate::report::{ListReport, SetReport, SkippedGroup};
     use std::collections::BTreeMap;
 
     fn set(status: SetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
@@ -108,6 +115,15 @@ mod tests {
                     }],
                 ),
             ],
+            prefix_lists: vec![
+                ListReport {
+                    added: 4,
+                    removed: 1,
+                    status: SetStatus::Synced,
+                    ..ListReport::new(None, "us-east-1", "pl-1", Scope::Global, IpVersion::Ipv4)
+                },
+                ListReport::new(None, "us-east-1", "pl-2", Scope::Global, IpVersion::Ipv6),
+            ],
             skipped_groups: vec![SkippedGroup {
                 account: None,
                 region: "us-east-1".into(),
@@ -148,6 +164,7 @@ mod tests {
                 "SetsFailed",
                 "SetsNearFull",
                 "SetsPartlyAttached",
+                "PrefixListsFailed",
                 "SyncDuration"
             ]
         );
@@ -162,9 +179,18 @@ mod tests {
                 &doc["SetsFailed"],
                 &doc["SetsNearFull"],
                 &doc["SetsPartlyAttached"],
+                &doc["PrefixListsFailed"],
                 &doc["SyncDuration"]
             ),
-            (&json!(6), &json!(3), &json!(2), &json!(1), &json!(1), &json!(420))
+            (
+                &json!(6 + 4),
+                &json!(3 + 1),
+                &json!(2),
+                &json!(1),
+                &json!(1),
+                &json!(1),
+                &json!(420)
+            )
         );
         // One line.
         assert!(!doc.to_string().contains('\n'));

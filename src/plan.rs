@@ -559,7 +559,7 @@ pub fn check_not_emptied(
         let before = applied.filter(|m| m.versions.contains(version));
         if held > 0 || before.is_some() {
             return Err(Error::EmptyRanges {
-                set: key.to_string(),
+                target: format!("set {key}"),
                 version: version.as_str(),
                 held,
                 previous_token: before.map(|m| m.sync_token),

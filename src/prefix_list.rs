@@ -108,6 +108,20 @@ pub fn plan_list(list: &List, wanted: &BTreeSet<Cidr>, grow: bool) -> Result<Lis
     })
 }
 
+/// The empty-selection guard of one list (as [`crate::plan::check_not_emptied`] is for a set): when the list's
+/// family is selected but the file has no wanted range of it while the list holds entries of ours, a truncated or
+/// reformatted file must not remove them: `Err` with how many it holds. An empty family where the list holds
+/// nothing of ours is in sync; a family not selected is not guarded (switching it off removes our entries).
+pub fn check_not_emptied(list: &List, wanted: &BTreeSet<Cidr>, selected: &BTreeSet<IpVersion>) -> Result<(), usize> {
+    if !selected.contains(&list.family) || wanted.iter().any(|c| c.version() == list.family) {
+        return Ok(());
+    }
+    match list.entries.iter().filter(|e| e.ours()).count() {
+        0 => Ok(()),
+        held => Err(held),
+    }
+}
+
 /// One ModifyManagedPrefixList call.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Modification {
@@ -118,9 +132,10 @@ pub struct Modification {
 }
 
 /// The calls that apply `plan` to a list holding `held` entries of at most `max_entries` (after any growth), at
-/// most [`ENTRIES_PER_CALL`] adds and removes each. Adds come first; a remove joins a call only when the list
-/// would otherwise have no room for that call's adds (a call is applied whole), and the rest follow the last
-/// add. No call leaves the list over `max_entries`.
+/// most [`ENTRIES_PER_CALL`] adds and removes each, as few as that allows. Adds come first: a remove joins an
+/// earlier call only when the list would otherwise have no room for that call's adds (a call is applied whole);
+/// the others join the last call that adds, and what does not fit follows it. No call leaves the list over
+/// `max_entries`.
 pub fn modifications(plan: &ListPlan, held: usize, max_entries: usize) -> Vec<Modification> {
     let mut adds: Vec<Cidr> = plan.add.iter().copied().collect();
     let mut removes: Vec<Cidr> = plan.remove.iter().copied().collect();
@@ -139,6 +154,11 @@ pub fn modifications(plan: &ListPlan, held: usize, max_entries: usize) -> Vec<Mo
         let add: BTreeSet<Cidr> = adds.drain(..n).collect();
         size = size + add.len() - remove.len();
         calls.push(Modification { add, remove });
+    }
+    // The last call that adds also removes as many as it may: the removes never precede an add.
+    if let Some(last) = calls.last_mut() {
+        let more = (ENTRIES_PER_CALL - last.remove.len()).min(removes.len());
+        last.remove.extend(removes.drain(..more));
     }
     for chunk in removes.chunks(ENTRIES_PER_CALL) {
         calls.push(Modification {
@@ -208,6 +228,21 @@ mod tests {
     }
 
     #[test]
+    fn a_file_without_ranges_of_the_lists_family_may_not_empty_it_unless_the_family_is_switched_off() {
+        let v6: Cidr = "2600:9000::/28".parse().unwrap();
+        let only_v6: BTreeSet<Cidr> = [v6].into();
+        let both: BTreeSet<IpVersion> = IpVersion::ALL.into();
+        let holding = list(10, vec![ours(v4(1)), ours(v4(2)), hand_made(v4(3))]);
+        assert_eq!(check_not_emptied(&holding, &only_v6, &both), Err(2));
+        let hand_made_only = list(10, vec![hand_made(v4(3))]);
+        assert_eq!(check_not_emptied(&hand_made_only, &only_v6, &both), Ok(()));
+        let v6_only: BTreeSet<IpVersion> = [IpVersion::Ipv6].into();
+        assert_eq!(check_not_emptied(&holding, &only_v6, &v6_only), Ok(()));
+        let with_v4: BTreeSet<Cidr> = [v4(1), v6].into();
+        assert_eq!(check_not_emptied(&holding, &with_v4, &both), Ok(()));
+    }
+
+    #[test]
     fn an_up_to_date_list_plans_nothing() {
         let wanted: BTreeSet<Cidr> = (0..3).map(v4).collect();
         let l = list(3, wanted.iter().map(|c| ours(*c)).collect());
@@ -246,10 +281,15 @@ mod tests {
     }
 
     #[test]
-    fn adds_come_first_in_calls_of_at_most_100_and_removes_follow() {
+    fn adds_come_first_in_calls_of_at_most_100_and_removes_join_the_last_one_then_follow() {
         let (_, calls) = calls_of(250, 150, 150, 400);
-        assert_eq!(shape(&calls), [(100, 0), (100, 0), (50, 0), (0, 100), (0, 50)]);
-        assert_eq!(sizes(&calls, 150, 400), [250, 350, 400, 300, 250]);
+        assert_eq!(shape(&calls), [(100, 0), (100, 0), (50, 100), (0, 50)]);
+        assert_eq!(sizes(&calls, 150, 400), [250, 350, 300, 250]);
+        // A small change is one call.
+        let (_, calls) = calls_of(6, 3, 130, 400);
+        assert_eq!(shape(&calls), [(6, 3)]);
+        let (_, calls) = calls_of(0, 3, 130, 400);
+        assert_eq!(shape(&calls), [(0, 3)]);
     }
 
     #[test]

@@ -1,14 +1,15 @@
 //! What a run answers: the [`Summary`] of a sync (JSON for the Lambda and `--json`, text for the CLI) and the
 //! report of `adopt`. Plain data, built by [`crate::sync`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use serde::Serialize;
 
 use crate::attachment::PartlyAttached;
-use crate::cidr::IpVersion;
+use crate::cidr::{Cidr, IpVersion};
 use crate::error::{Error, Result};
+use crate::ip_ranges::Scope;
 use crate::plan::{GroupPlan, SetKey, Unmanaged};
 
 /// A set more than this full (after the sync) logs a warning: AWS has grown these lists by half before.
@@ -34,6 +35,9 @@ pub struct Summary {
     pub dry_run: bool,
     /// Every set found, in key order.
     pub sets: Vec<SetReport>,
+    /// Every prefix list tagged for the sync, by account, region and id.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub prefix_lists: Vec<ListReport>,
     /// Tagged groups that could not be synced (for example a bad `Protocol` tag).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_groups: Vec<SkippedGroup>,
@@ -107,6 +111,119 @@ impl SetReport {
             changes: BTreeMap::new(),
             partly_attached: Vec::new(),
         }
+    }
+}
+
+/// What happened to one customer-managed prefix list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListReport {
+    /// Always `prefix-list`.
+    pub kind: &'static str,
+    /// Its account, when the run syncs listed accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Its region.
+    pub region: String,
+    /// `pl-…`.
+    pub id: String,
+    /// The `Name` tag: which ranges it holds.
+    pub scope: Scope,
+    /// Its address family: it gets the wanted ranges of this IP version only.
+    pub family: IpVersion,
+    /// Entries added (planned, in a dry run).
+    pub added: usize,
+    /// Our entries removed (planned, in a dry run).
+    pub removed: usize,
+    /// Wanted CIDRs it already held (ours or hand-made).
+    pub unchanged: usize,
+    /// Its `MaxEntries` as read.
+    pub max_entries: usize,
+    /// `MaxEntries` it was raised to (`PREFIX_LIST_GROW`; planned, in a dry run).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub grew_to: Option<usize>,
+    /// Free entries after the sync.
+    pub room_left: usize,
+    /// Times it was re-read and re-planned because another writer changed it during the run.
+    pub replans: usize,
+    /// What became of it.
+    pub status: SetStatus,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The CIDRs added (planned, in a dry run).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub add: BTreeSet<Cidr>,
+    /// The CIDRs removed (planned, in a dry run).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub remove: BTreeSet<Cidr>,
+}
+
+impl ListReport {
+    /// A report of list `id` with nothing done yet (status failed until something better is known).
+    pub fn new(account: Option<String>, region: &str, id: &str, scope: Scope, family: IpVersion) -> ListReport {
+        ListReport {
+            kind: "prefix-list",
+            account,
+            region: region.to_owned(),
+            id: id.to_owned(),
+            scope,
+            family,
+            added: 0,
+            removed: 0,
+            unchanged: 0,
+            max_entries: 0,
+            grew_to: None,
+            room_left: 0,
+            replans: 0,
+            status: SetStatus::Failed,
+            error: None,
+            add: BTreeSet::new(),
+            remove: BTreeSet::new(),
+        }
+    }
+
+    /// `[account/]region/pl-…`, as logs and errors name it.
+    pub fn name(&self) -> String {
+        list_name(self.account.as_deref(), &self.region, &self.id)
+    }
+}
+
+/// `[account/]region/pl-…`.
+pub fn list_name(account: Option<&str>, region: &str, id: &str) -> String {
+    match account {
+        Some(account) => format!("{account}/{region}/{id}"),
+        None => format!("{region}/{id}"),
+    }
+}
+
+impl fmt::Display for ListReport {
+    /// The list's line, its changes, its error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let grew = self
+            .grew_to
+            .map(|n| format!(", MaxEntries {} -> {n}", self.max_entries))
+            .unwrap_or_default();
+        writeln!(
+            f,
+            "{} prefix list {} {}: {}: +{} -{} ={} room left: {}{grew}",
+            self.name(),
+            self.scope,
+            self.family,
+            self.status.as_str(),
+            self.added,
+            self.removed,
+            self.unchanged,
+            self.room_left,
+        )?;
+        for (sign, cidrs) in [('+', &self.add), ('-', &self.remove)] {
+            for cidr in cidrs {
+                writeln!(f, "  {} {sign} {cidr}", self.id)?;
+            }
+        }
+        if let Some(error) = &self.error {
+            writeln!(f, "  error: {error}")?;
+        }
+        Ok(())
     }
 }
 
@@ -189,9 +306,10 @@ impl SkippedGroup {
 }
 
 impl Summary {
-    /// One message per failed set, skipped group and unreadable region, in that order.
+    /// One message per failed set, failed prefix list, skipped group and unreadable region, in that order.
     pub fn failures(&self) -> Vec<String> {
         let sets = self.sets.iter().filter_map(|s| s.error.clone());
+        let lists = self.prefix_lists.iter().filter_map(|l| l.error.clone());
         let groups = self
             .skipped_groups
             .iter()
@@ -200,7 +318,7 @@ impl Summary {
             Some(account) => format!("account {account}: {}", r.error),
             None => r.error.clone(),
         });
-        sets.chain(groups).chain(regions).collect()
+        sets.chain(lists).chain(groups).chain(regions).collect()
     }
 
     /// `Err(SetsFailed)` if anything failed, so the invocation answers an error (after the summary is logged).
@@ -212,20 +330,22 @@ impl Summary {
         Err(Error::SetsFailed {
             sets_failed: self.sets.iter().filter(|s| s.error.is_some()).count(),
             sets: self.sets.len(),
+            lists_failed: self.prefix_lists.iter().filter(|l| l.error.is_some()).count(),
+            lists: self.prefix_lists.len(),
             groups_skipped: self.skipped_groups.len(),
             regions_failed: self.failed_regions.len(),
             messages,
         })
     }
 
-    /// CIDRs authorized over every set.
+    /// CIDRs authorized over every set, and entries added over every prefix list.
     pub fn added(&self) -> usize {
-        self.sets.iter().map(|s| s.added).sum()
+        self.sets.iter().map(|s| s.added).sum::<usize>() + self.prefix_lists.iter().map(|l| l.added).sum::<usize>()
     }
 
-    /// Rules revoked over every set.
+    /// Rules revoked over every set, and entries removed over every prefix list.
     pub fn removed(&self) -> usize {
-        self.sets.iter().map(|s| s.removed).sum()
+        self.sets.iter().map(|s| s.removed).sum::<usize>() + self.prefix_lists.iter().map(|l| l.removed).sum::<usize>()
     }
 
     fn write_header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -260,6 +380,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.write_header(f)?;
         self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
+        self.prefix_lists.iter().try_for_each(|l| write!(f, "{l}"))?;
         for g in &self.skipped_groups {
             writeln!(f, "skipped {} in {}: {}", g.group, g.place(), g.reason)?;
         }

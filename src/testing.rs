@@ -8,11 +8,14 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::attachment::Interface;
-use crate::cidr::Cidr;
+use crate::cidr::{Cidr, IpVersion};
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
 use crate::plan::{AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG};
-use crate::ports::{NetworkInterfaces, PortRules, RangesSource, SecurityGroups, TaggedGroup};
+use crate::ports::{
+    ListAt, NetworkInterfaces, PortRules, PrefixLists, RangesSource, SecurityGroups, TaggedGroup, TaggedList,
+};
+use crate::prefix_list::{ENTRIES_PER_CALL, Entry, List, Modification};
 
 /// What the fake was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -23,6 +26,29 @@ pub enum Op {
     Tag,
     PrefixLists,
     Interfaces,
+    /// DescribeManagedPrefixLists of the tagged lists of a region (and their entries).
+    Lists,
+    /// DescribeManagedPrefixLists of one list, for its state.
+    ListState,
+    /// DescribeManagedPrefixLists and entries of one list, read again.
+    ListRead,
+    /// ModifyManagedPrefixList of entries.
+    Modify,
+    /// ModifyManagedPrefixList of MaxEntries.
+    Grow,
+}
+
+/// A customer-managed prefix list held in memory, in us-east-1.
+#[derive(Debug, Clone)]
+pub struct FakeList {
+    pub tags: BTreeMap<String, String>,
+    pub family: IpVersion,
+    pub max_entries: usize,
+    pub version: i64,
+    pub state: String,
+    pub entries: Vec<Entry>,
+    /// Looks at its state still answering `modify-in-progress` after a write.
+    pub busy_looks: usize,
 }
 
 /// One call, when it started.
@@ -61,6 +87,11 @@ struct State {
     latency: BTreeMap<Op, Duration>,
     weights: PrefixListWeights,
     interfaces: Vec<(String, Interface)>,
+    lists: BTreeMap<String, FakeList>,
+    /// Looks at a list's state that answer `modify-in-progress` after each write.
+    busy_after_write: usize,
+    /// Before the next modification of a list: another writer's entries, which move its version on.
+    list_interference: Vec<(String, Vec<Entry>)>,
 }
 
 /// An in-memory [`SecurityGroups`]: EC2's behaviour at the port (idempotent writes that count what they
@@ -149,6 +180,51 @@ impl FakeEc2 {
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
         };
         self.state().interfaces.push(("us-east-1".to_owned(), interface));
+    }
+
+    /// Add a prefix list with these tags, family, size and entries (version 1, `create-complete`).
+    pub fn add_list(
+        &self,
+        id: &str,
+        tags: &[(&str, &str)],
+        family: IpVersion,
+        max_entries: usize,
+        entries: Vec<Entry>,
+    ) {
+        let list = FakeList {
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            family,
+            max_entries,
+            version: 1,
+            state: "create-complete".into(),
+            entries,
+            busy_looks: 0,
+        };
+        self.state().lists.insert(id.to_owned(), list);
+    }
+
+    /// A list as it is now.
+    pub fn list(&self, id: &str) -> Option<FakeList> {
+        self.state().lists.get(id).cloned()
+    }
+
+    /// Set a list's state (`modify-in-progress`, …) and how many looks at it still answer so.
+    pub fn set_list_state(&self, id: &str, state: &str, looks: usize) {
+        if let Some(l) = self.state().lists.get_mut(id) {
+            l.state = state.to_owned();
+            l.busy_looks = looks;
+        }
+    }
+
+    /// After each write to a list, `looks` looks at its state answer `modify-in-progress` before it settles.
+    pub fn busy_after_write(&self, looks: usize) {
+        self.state().busy_after_write = looks;
+    }
+
+    /// Before the next modification of list `id`: another writer adds `entries`, moving its version on (so our
+    /// call, made at the version we read, fails with `PrefixListVersionMismatch`). Once.
+    pub fn interfere_with_list(&self, id: &str, entries: Vec<Entry>) {
+        self.state().list_interference.push((id.to_owned(), entries));
     }
 
     /// The calls made so far, in order.
@@ -340,6 +416,125 @@ impl NetworkInterfaces for FakeEc2 {
             .filter(|(r, i)| r == region && !i.groups.is_disjoint(groups))
             .map(|(_, i)| i.clone());
         Ok(carrying.collect())
+    }
+}
+
+fn tagged_list(region: &str, id: &str, l: &FakeList) -> Option<TaggedList> {
+    let scope = l.tags.get("Name").and_then(|v| Scope::from_tag_value(v))?;
+    (l.tags.get("AutoUpdate").map(String::as_str) == Some("true")).then(|| TaggedList {
+        region: region.to_owned(),
+        scope,
+        version: l.version,
+        state: l.state.clone(),
+        list: List {
+            id: id.to_owned(),
+            family: l.family,
+            max_entries: l.max_entries,
+            entries: l.entries.clone(),
+        },
+    })
+}
+
+impl FakeEc2 {
+    /// EC2's checks of a modification of `list`, and another writer's change when one is due.
+    fn check_modify(&self, list: ListAt<'_>) -> Result<()> {
+        let mut state = self.state();
+        if let Some(i) = state.list_interference.iter().position(|(id, _)| id == list.id) {
+            let (_, entries) = state.list_interference.remove(i);
+            if let Some(l) = state.lists.get_mut(list.id) {
+                l.entries.extend(entries);
+                l.version += 1;
+            }
+        }
+        let l = state.lists.get(list.id);
+        let code = match l {
+            None => Some("InvalidPrefixListID.NotFound"),
+            Some(l) if l.state.ends_with("-in-progress") => Some("IncorrectState"),
+            Some(l) if l.version != list.version => Some("PrefixListVersionMismatch"),
+            Some(_) => None,
+        };
+        code.map_or(Ok(()), |code| {
+            Err(Error::Ec2 {
+                operation: "fake",
+                region: list.region.to_owned(),
+                group: Some(list.id.to_owned()),
+                message: format!("{code} from the fake"),
+                code: code.to_owned(),
+            })
+        })
+    }
+
+    /// A write was applied to list `id`: it is busy for the looks configured, then settles.
+    fn written(state: &mut State, id: &str, state_after: &str) {
+        let busy = state.busy_after_write;
+        if let Some(l) = state.lists.get_mut(id) {
+            l.version += 1;
+            l.state = if busy > 0 {
+                "modify-in-progress".into()
+            } else {
+                state_after.to_owned()
+            };
+            l.busy_looks = busy;
+        }
+    }
+}
+
+impl PrefixLists for FakeEc2 {
+    async fn tagged_lists(&self, region: &str) -> Result<Vec<TaggedList>> {
+        self.enter(Op::Lists, region, None).await?;
+        let state = self.state();
+        let tagged = state.lists.iter().filter_map(|(id, l)| tagged_list(region, id, l));
+        Ok(tagged.collect())
+    }
+
+    async fn modify(&self, list: ListAt<'_>, change: &Modification, description: &str) -> Result<i64> {
+        self.enter(Op::Modify, list.region, Some(list.id)).await?;
+        assert!(change.add.len() <= ENTRIES_PER_CALL && change.remove.len() <= ENTRIES_PER_CALL);
+        self.check_modify(list)?;
+        let mut state = self.state();
+        if let Some(l) = state.lists.get_mut(list.id) {
+            l.entries.retain(|e| !change.remove.contains(&e.cidr));
+            l.entries.extend(change.add.iter().map(|c| Entry {
+                cidr: *c,
+                description: Some(description.to_owned()),
+            }));
+            assert!(l.entries.len() <= l.max_entries, "{} over MaxEntries", list.id);
+        }
+        Self::written(&mut state, list.id, "modify-complete");
+        Ok(list.version + 1)
+    }
+
+    async fn set_max_entries(&self, list: ListAt<'_>, max_entries: usize) -> Result<i64> {
+        self.enter(Op::Grow, list.region, Some(list.id)).await?;
+        self.check_modify(list)?;
+        let mut state = self.state();
+        if let Some(l) = state.lists.get_mut(list.id) {
+            l.max_entries = max_entries;
+        }
+        Self::written(&mut state, list.id, "modify-complete");
+        Ok(list.version + 1)
+    }
+
+    async fn state(&self, region: &str, id: &str) -> Result<(String, i64)> {
+        self.enter(Op::ListState, region, Some(id)).await?;
+        let mut state = self.state();
+        let Some(l) = state.lists.get_mut(id) else {
+            return Ok((String::new(), 0));
+        };
+        if l.busy_looks > 0 {
+            l.busy_looks -= 1;
+            return Ok((l.state.clone(), l.version));
+        }
+        if l.state.ends_with("-in-progress") {
+            l.state = l.state.replace("-in-progress", "-complete");
+        }
+        Ok((l.state.clone(), l.version))
+    }
+
+    async fn list(&self, region: &str, id: &str) -> Result<Option<TaggedList>> {
+        self.enter(Op::ListRead, region, Some(id)).await?;
+        let state = self.state();
+        Ok(state.lists.get(id).and_then(|l| tagged_list(region, id, l)))
     }
 }
 

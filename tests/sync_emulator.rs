@@ -447,9 +447,11 @@ async fn a_set_too_small_fails_alone_and_is_left_exactly_as_it_was() {
     let Error::SetsFailed {
         sets_failed,
         sets,
+        lists: 0,
         groups_skipped,
         regions_failed,
         ref messages,
+        ..
     } = err
     else {
         panic!("{err:?}")

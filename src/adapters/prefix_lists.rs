@@ -80,6 +80,19 @@ impl PrefixLists for Ec2Groups {
         Ok(lists)
     }
 
+    async fn list(&self, region: &str, id: &str) -> Result<Option<TaggedList>> {
+        let output = self
+            .call("DescribeManagedPrefixLists", region, Some(id), |c| {
+                c.describe_managed_prefix_lists().prefix_list_ids(id).send()
+            })
+            .await?;
+        let Some(mut tagged) = output.prefix_lists().first().and_then(|l| tagged_list(region, l)) else {
+            return Ok(None);
+        };
+        tagged.list.entries = self.entries(region, id).await?;
+        Ok(Some(tagged))
+    }
+
     async fn modify(&self, list: ListAt<'_>, change: &Modification, description: &str) -> Result<i64> {
         let ListAt { region, id, version } = list;
         let adds: Vec<AddPrefixListEntry> = change

@@ -52,4 +52,8 @@ pub trait PrefixLists: Send + Sync {
 
     /// List `id` as it is now: its state and version (to wait out `modify-in-progress`).
     fn state(&self, region: &str, id: &str) -> impl Future<Output = Result<(String, i64)>> + Send;
+
+    /// List `id` read again with its entries (to re-plan after another writer changed it); `None` when it is
+    /// gone or no longer tagged for the sync.
+    fn list(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<TaggedList>>> + Send;
 }

@@ -8,12 +8,16 @@
 //! - `apply`: a set's writes in safe order, within the deadline.
 //! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
 //! - `attached`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
+//! - `lists`: customer-managed prefix lists, the second target (beside the sets).
 
 mod adopt;
 mod apply;
 mod attached;
 mod discover;
 mod fetch;
+#[cfg(test)]
+mod list_tests;
+mod lists;
 #[cfg(test)]
 mod tests;
 
@@ -30,8 +34,8 @@ use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::ip_ranges::{Scope, Selection};
 use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, SetKey, SetPlan};
-use crate::ports::{Account, NetworkInterfaces, RangesSource, SecurityGroups};
-use crate::report::{FailedRegion, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
+use crate::ports::{Account, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups};
+use crate::report::{FailedRegion, ListReport, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
 
 pub use adopt::adopt;
 pub use fetch::fetch_verified;
@@ -39,6 +43,7 @@ pub use fetch::fetch_verified;
 use apply::apply;
 use attached::{Attachment, check_attachment, set_groups};
 use discover::{Discovered, FoundSet, discover, reform};
+use lists::{ListsOutcome, sync_lists};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
 /// the run before any write anywhere. (Each set is also guarded per IP version: [`plan::check_not_emptied`].)
@@ -85,7 +90,7 @@ impl Limit {
 /// Run one sync over `accounts` (one [`Account::own`] unless `ACCOUNTS` lists some). Errors that stop everything
 /// before any write (event, download, MD5, document, empty selection) are `Err`; failures of single sets,
 /// groups, regions or accounts are in the summary (see [`Summary::into_result`]).
-pub async fn run<G: SecurityGroups + NetworkInterfaces>(
+pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
     config: &Config,
     trigger: &Trigger,
     source: &impl RangesSource,
@@ -124,11 +129,13 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces>(
     };
     for outcome in outcomes {
         summary.sets.extend(outcome.reports);
+        summary.prefix_lists.extend(outcome.lists);
         summary.skipped_groups.extend(outcome.skipped_groups);
         summary.failed_regions.extend(outcome.failed_regions);
         summary.attachment_unchecked.extend(outcome.unchecked);
     }
-    summary.replans = summary.sets.iter().map(|r| r.replans).sum();
+    summary.replans = summary.sets.iter().map(|r| r.replans).sum::<usize>()
+        + summary.prefix_lists.iter().map(|l| l.replans).sum::<usize>();
     summary.ec2_retries = retries() - retries_before;
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(summary)
@@ -145,13 +152,15 @@ struct Shared<'a> {
 /// What one account's part of the run gave.
 struct AccountOutcome {
     reports: Vec<SetReport>,
+    lists: Vec<ListReport>,
     skipped_groups: Vec<SkippedGroup>,
     failed_regions: Vec<FailedRegion>,
     unchecked: Vec<FailedRegion>,
 }
 
-/// Sync the sets found in one account with its own ports, and check their attachment.
-async fn sync_account<G: SecurityGroups + NetworkInterfaces>(
+/// Sync the sets found in one account with its own ports, and check their attachment; beside them, sync its
+/// prefix lists (not when its credentials could not be had: the account already failed, named, once).
+async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
     shared: &Shared<'_>,
     account: &Account<G>,
     found: Discovered,
@@ -171,8 +180,17 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces>(
         limit: shared.limit,
         ec2: &account.ec2,
     };
-    let (reports, unchecked) = sync_and_check(&context, account.id.as_deref(), sets).await;
-    let failed_regions = failed_regions
+    let no_credentials = failed_regions
+        .iter()
+        .any(|(_, e)| matches!(e, Error::Credentials { .. }));
+    let lists = async {
+        match no_credentials {
+            true => ListsOutcome::default(),
+            false => sync_lists(shared, account).await,
+        }
+    };
+    let ((reports, unchecked), lists) = futures::join!(sync_and_check(&context, account.id.as_deref(), sets), lists);
+    let mut failed_regions: Vec<FailedRegion> = failed_regions
         .into_iter()
         .map(|(region, e)| FailedRegion {
             account: account.id.clone(),
@@ -180,8 +198,10 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces>(
             error: e.to_string(),
         })
         .collect();
+    failed_regions.extend(lists.failed_regions);
     AccountOutcome {
         reports,
+        lists: lists.reports,
         skipped_groups,
         failed_regions,
         unchecked,

@@ -28,7 +28,10 @@ use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
 use cloudfront_sg_sync::plan::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
-use cloudfront_sg_sync::ports::{Account, NetworkInterfaces, PortRules, SecurityGroups, TaggedGroup};
+use cloudfront_sg_sync::ports::{
+    Account, ListAt, NetworkInterfaces, PortRules, PrefixLists, SecurityGroups, TaggedGroup, TaggedList,
+};
+use cloudfront_sg_sync::prefix_list::Modification;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -447,6 +450,10 @@ pub struct Counting<G> {
     pub describes: AtomicUsize,
     pub prefix_list_describes: AtomicUsize,
     pub interface_describes: AtomicUsize,
+    /// DescribeManagedPrefixLists of the tagged lists of a region, and of one list (its state, or read again).
+    pub list_describes: AtomicUsize,
+    /// ModifyManagedPrefixList calls (entries and MaxEntries).
+    pub list_modifies: AtomicUsize,
     /// CreateTags calls recording the file applied (not counted in `writes`: they change no rule).
     pub tag_writes: AtomicUsize,
     /// Groups whose rules were written to.
@@ -462,6 +469,8 @@ impl<G> Counting<G> {
             describes: AtomicUsize::new(0),
             prefix_list_describes: AtomicUsize::new(0),
             interface_describes: AtomicUsize::new(0),
+            list_describes: AtomicUsize::new(0),
+            list_modifies: AtomicUsize::new(0),
             tag_writes: AtomicUsize::new(0),
             touched: Mutex::new(BTreeSet::new()),
         }
@@ -541,6 +550,38 @@ impl<G: NetworkInterfaces> NetworkInterfaces for Counting<G> {
     ) -> cloudfront_sg_sync::Result<Vec<Interface>> {
         self.interface_describes.fetch_add(1, Ordering::SeqCst);
         self.inner.interfaces_with_groups(region, groups).await
+    }
+}
+
+impl<G: PrefixLists> PrefixLists for Counting<G> {
+    async fn tagged_lists(&self, region: &str) -> cloudfront_sg_sync::Result<Vec<TaggedList>> {
+        self.list_describes.fetch_add(1, Ordering::SeqCst);
+        self.inner.tagged_lists(region).await
+    }
+
+    async fn modify(
+        &self,
+        list: ListAt<'_>,
+        change: &Modification,
+        description: &str,
+    ) -> cloudfront_sg_sync::Result<i64> {
+        self.list_modifies.fetch_add(1, Ordering::SeqCst);
+        self.inner.modify(list, change, description).await
+    }
+
+    async fn set_max_entries(&self, list: ListAt<'_>, max_entries: usize) -> cloudfront_sg_sync::Result<i64> {
+        self.list_modifies.fetch_add(1, Ordering::SeqCst);
+        self.inner.set_max_entries(list, max_entries).await
+    }
+
+    async fn state(&self, region: &str, id: &str) -> cloudfront_sg_sync::Result<(String, i64)> {
+        self.list_describes.fetch_add(1, Ordering::SeqCst);
+        self.inner.state(region, id).await
+    }
+
+    async fn list(&self, region: &str, id: &str) -> cloudfront_sg_sync::Result<Option<TaggedList>> {
+        self.list_describes.fetch_add(1, Ordering::SeqCst);
+        self.inner.list(region, id).await
     }
 }
 

@@ -1,0 +1,350 @@
+//! Customer-managed prefix lists, the second target. Per account and region the tagged lists are read (one
+//! describe, one GetManagedPrefixListEntries per list); each list is planned by [`crate::prefix_list`] and
+//! modified at the version it was read at, in as few calls as the API allows, waiting out `modify-in-progress`
+//! after each. Another writer's change (a version mismatch) re-reads and re-plans the list, up to
+//! `REPLAN_ATTEMPTS`; a list too small fails alone and is left as it was.
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use futures::future::join_all;
+use tokio::time::Instant;
+
+use super::Shared;
+use crate::cidr::Cidr;
+use crate::error::{Error, Result};
+use crate::plan::rule_description;
+use crate::ports::{Account, ListAt, PrefixLists, TaggedList};
+use crate::prefix_list::{self, ListPlan, modifications};
+use crate::report::{FailedRegion, ListReport, SetStatus};
+
+/// The first pause while a list is being modified; each next one doubles, up to [`MAX_PAUSE`].
+const FIRST_PAUSE: Duration = Duration::from_millis(500);
+/// The longest pause between two looks at a list being modified.
+const MAX_PAUSE: Duration = Duration::from_secs(5);
+/// The longest wait for one list to settle when the run has no deadline (the CLI).
+const MAX_WAIT: Duration = Duration::from_secs(300);
+
+/// The EC2 answers that mean another writer got to the list first: its version moved on, or it is being
+/// modified right now.
+const CONFLICTS: [&str; 3] = [
+    "PrefixListVersionMismatch",
+    "IncorrectState",
+    "ConcurrentMutationLimitExceeded",
+];
+
+fn is_conflict(error: &Error) -> bool {
+    match error {
+        Error::Ec2 { code, .. } => CONFLICTS.contains(&code.as_str()),
+        Error::ListChanged { .. } => true,
+        _ => false,
+    }
+}
+
+/// A list in this state is being changed: wait until it is not.
+fn in_progress(state: &str) -> bool {
+    state.ends_with("-in-progress")
+}
+
+/// A list being deleted (or deleted) is left alone and not reported.
+fn deleting(state: &str) -> bool {
+    state.starts_with("delete-")
+}
+
+/// What one account's prefix lists gave.
+#[derive(Default)]
+pub(super) struct ListsOutcome {
+    pub(super) reports: Vec<ListReport>,
+    pub(super) failed_regions: Vec<FailedRegion>,
+}
+
+/// What every list of an account shares.
+struct ListContext<'a, G> {
+    shared: &'a Shared<'a>,
+    ec2: &'a G,
+    account: Option<&'a str>,
+    description_service: String,
+}
+
+impl<G> ListContext<'_, G> {
+    /// Run `call` within the run's deadline.
+    async fn bound<T>(&self, what: impl FnOnce() -> String, call: impl Future<Output = Result<T>>) -> Result<T> {
+        self.shared.budget.bound(what, call).await
+    }
+
+    fn wanted(&self, tagged: &TaggedList) -> &BTreeSet<Cidr> {
+        self.shared.selection.ranges(tagged.scope)
+    }
+}
+
+/// Sync every prefix list tagged for the sync in every region of `account`: each region's read is a unit of the
+/// run's limit, then each list is. Reports come back by region and id.
+pub(super) async fn sync_lists<G: PrefixLists>(shared: &Shared<'_>, account: &Account<G>) -> ListsOutcome {
+    let cx = ListContext {
+        shared,
+        ec2: &account.ec2,
+        account: account.id.as_deref(),
+        description_service: shared.config.service_names(),
+    };
+    let cx = &cx;
+    let regions = shared.config.regions.iter().map(|region| async move {
+        let read = {
+            let _unit = shared.limit.acquire().await;
+            cx.bound(
+                || format!("DescribeManagedPrefixLists in {region}"),
+                cx.ec2.tagged_lists(region),
+            )
+            .await
+        };
+        let label = cx.account.unwrap_or("own");
+        match read {
+            Ok(lists) => {
+                tracing::info!(
+                    account = label,
+                    region,
+                    lists = lists.len(),
+                    "found tagged prefix lists"
+                );
+                let lists = lists.into_iter().filter(|l| !deleting(&l.state));
+                Ok(join_all(lists.map(|l| sync_list(cx, l))).await)
+            }
+            Err(e) => {
+                tracing::error!(account = label, region, error = %e, "cannot read the prefix lists of a region");
+                Err(FailedRegion {
+                    account: cx.account.map(str::to_owned),
+                    region: region.clone(),
+                    error: e.to_string(),
+                })
+            }
+        }
+    });
+    let mut outcome = ListsOutcome::default();
+    for region in join_all(regions).await {
+        match region {
+            Ok(reports) => outcome.reports.extend(reports),
+            Err(failed) => outcome.failed_regions.push(failed),
+        }
+    }
+    outcome
+}
+
+/// Check, plan and (unless a dry run) modify one list, as a unit of the run's limit. Never fails as a whole:
+/// the report carries the error.
+async fn sync_list<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: TaggedList) -> ListReport {
+    let _unit = cx.shared.limit.acquire().await;
+    let mut report = ListReport::new(
+        cx.account.map(str::to_owned),
+        &tagged.region,
+        &tagged.list.id,
+        tagged.scope,
+        tagged.list.family,
+    );
+    report.max_entries = tagged.list.max_entries;
+    match converge(cx, tagged, &mut report).await {
+        Ok(status) => report.status = status,
+        Err(e) => {
+            tracing::error!(list = %report.name(), added = report.added, removed = report.removed, error = %e, "prefix list not synced");
+            report.error = Some(e.to_string());
+        }
+    }
+    report
+}
+
+/// How a round of [`converge`] ended.
+enum Round {
+    /// The list needs nothing.
+    Settled,
+    /// A dry run planned changes.
+    Planned,
+    /// The list was grown: read it again and plan its entries at the new size.
+    Grown,
+    /// Every planned entry was written.
+    Written,
+}
+
+/// Bring the list to the file: wait it out while another change is applied, plan, write; re-read and re-plan
+/// after another writer's change, up to `REPLAN_ATTEMPTS`.
+async fn converge<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    mut tagged: TaggedList,
+    report: &mut ListReport,
+) -> Result<SetStatus> {
+    let name = report.name();
+    let attempts = cx.shared.config.replan_attempts;
+    let mut first = true;
+    let mut cause: Option<Error> = None;
+    loop {
+        if in_progress(&tagged.state) {
+            // Found being changed again after a round of ours: another writer; counted as a re-plan.
+            if !first {
+                if report.replans >= attempts {
+                    return Err(Error::ListBusy {
+                        list: name,
+                        state: tagged.state,
+                        waited: Duration::ZERO,
+                    });
+                }
+                report.replans += 1;
+            }
+            tracing::info!(list = %name, state = %tagged.state, "the prefix list is being changed; waiting");
+            wait_settled(cx, &tagged, &name).await?;
+        } else {
+            match round(cx, &tagged, report, first, &name).await {
+                Ok(Round::Settled | Round::Written) => break,
+                Ok(Round::Planned) => return Ok(SetStatus::Planned),
+                Ok(Round::Grown) => {}
+                Err(e) if is_conflict(&e) && report.replans < attempts => {
+                    report.replans += 1;
+                    tracing::warn!(list = %name, round = report.replans, cause = %e, "the prefix list changed during the run (another writer?); re-reading and re-planning it");
+                    cause = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+            first = false;
+        }
+        let what = || format!("DescribeManagedPrefixLists of {name}");
+        let Some(again) = cx.bound(what, cx.ec2.list(&tagged.region, &tagged.list.id)).await? else {
+            if let Some(e) = cause {
+                return Err(e);
+            }
+            tracing::warn!(list = %name, "the prefix list is gone or no longer tagged for the sync; leaving it");
+            break;
+        };
+        tagged = again;
+    }
+    let changed = report.added + report.removed > 0 || report.grew_to.is_some();
+    tracing::info!(list = %name, added = report.added, removed = report.removed, unchanged = report.unchanged, replans = report.replans, "prefix list synced");
+    Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
+}
+
+/// One round: guard, plan and (unless a dry run) write the list as read.
+async fn round<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    tagged: &TaggedList,
+    report: &mut ListReport,
+    first: bool,
+    name: &str,
+) -> Result<Round> {
+    let config = cx.shared.config;
+    let wanted = cx.wanted(tagged);
+    prefix_list::check_not_emptied(&tagged.list, wanted, &config.filter.versions).map_err(|held| {
+        Error::EmptyRanges {
+            target: format!("prefix list {name}"),
+            version: tagged.list.family.as_str(),
+            held,
+            previous_token: None,
+        }
+    })?;
+    let plan =
+        prefix_list::plan_list(&tagged.list, wanted, config.prefix_list_grow).map_err(|small| Error::ListTooSmall {
+            list: name.to_owned(),
+            needed: small.needed,
+            max_entries: small.max_entries,
+        })?;
+    if first {
+        report.unchanged = plan.unchanged;
+    }
+    report.room_left = plan.room_left;
+    if plan.add.is_empty() && plan.remove.is_empty() && plan.grow_to.is_none() {
+        return Ok(Round::Settled);
+    }
+    report.add.extend(&plan.add);
+    report.remove.extend(&plan.remove);
+    report.grew_to = plan.grow_to.or(report.grew_to);
+    if config.dry_run {
+        (report.added, report.removed) = (plan.add.len(), plan.remove.len());
+        tracing::info!(list = %name, added = plan.add.len(), removed = plan.remove.len(), unchanged = plan.unchanged, grow_to = plan.grow_to, "dry run: planned");
+        return Ok(Round::Planned);
+    }
+    write(cx, tagged, &plan, report, name).await
+}
+
+/// Write `plan` to the list: growing it first, in a call of its own (EC2 does not change a list's size and its
+/// entries together), or its entries, each call at the version the last one made.
+async fn write<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    tagged: &TaggedList,
+    plan: &ListPlan,
+    report: &mut ListReport,
+    name: &str,
+) -> Result<Round> {
+    let at = |version| ListAt {
+        region: &tagged.region,
+        id: &tagged.list.id,
+        version,
+    };
+    let what = || format!("ModifyManagedPrefixList of {name}");
+    if let Some(max_entries) = plan.grow_to {
+        tracing::warn!(
+            list = %name,
+            max_entries = tagged.list.max_entries,
+            grow_to = max_entries,
+            "growing the prefix list (PREFIX_LIST_GROW): every security group that references it counts MaxEntries rules against its quota"
+        );
+        cx.bound(what, cx.ec2.set_max_entries(at(tagged.version), max_entries))
+            .await?;
+        settled_after_write(cx, tagged, name).await?;
+        return Ok(Round::Grown);
+    }
+    let description = rule_description(tagged.scope, &cx.description_service);
+    let calls = modifications(plan, tagged.list.entries.len(), tagged.list.max_entries);
+    let mut version = tagged.version;
+    for (i, call) in calls.iter().enumerate() {
+        cx.bound(what, cx.ec2.modify(at(version), call, &description)).await?;
+        let settled = settled_after_write(cx, tagged, name).await?;
+        report.added += call.add.len();
+        report.removed += call.remove.len();
+        // Entries make exactly one new version: any other means another writer changed the list after our call.
+        let expected = version + 1;
+        if settled != expected && i + 1 < calls.len() {
+            return Err(Error::ListChanged {
+                list: name.to_owned(),
+                expected,
+                found: settled,
+            });
+        }
+        version = settled;
+    }
+    Ok(Round::Written)
+}
+
+/// Wait for the list to leave the state our write put it in; `Err` if EC2 did not apply the write. Returns
+/// its version then.
+async fn settled_after_write<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: &TaggedList, name: &str) -> Result<i64> {
+    let (state, version) = wait_settled(cx, tagged, name).await?;
+    if state.ends_with("-failed") {
+        return Err(Error::ListFailed {
+            list: name.to_owned(),
+            state,
+        });
+    }
+    Ok(version)
+}
+
+/// Look at the list until it is no longer `…-in-progress`, pausing longer each time, within the deadline (or
+/// [`MAX_WAIT`] without one). Returns its state and version then.
+async fn wait_settled<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    tagged: &TaggedList,
+    name: &str,
+) -> Result<(String, i64)> {
+    let started = Instant::now();
+    let mut pause = FIRST_PAUSE;
+    loop {
+        let what = || format!("DescribeManagedPrefixLists of {name}");
+        let (state, version) = cx.bound(what, cx.ec2.state(&tagged.region, &tagged.list.id)).await?;
+        if !in_progress(&state) {
+            return Ok((state, version));
+        }
+        let waited = started.elapsed();
+        if waited + pause > MAX_WAIT || !cx.shared.budget.allows(pause) {
+            return Err(Error::ListBusy {
+                list: name.to_owned(),
+                state,
+                waited,
+            });
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(MAX_PAUSE);
+    }
+}
