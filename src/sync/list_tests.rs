@@ -37,18 +37,6 @@ fn held(ec2: &FakeEc2, id: &str) -> (BTreeSet<Cidr>, BTreeSet<Cidr>) {
     (all, ours)
 }
 
-async fn scheduled(ec2: &FakeEc2, body: Vec<u8>, extra: &[(&str, &str)]) -> Summary {
-    run(
-        &config(extra),
-        &Trigger::Scheduled,
-        &FakeSource::new([body]),
-        &own(ec2),
-        None,
-    )
-    .await
-    .unwrap()
-}
-
 fn report<'a>(summary: &'a Summary, id: &str) -> &'a ListReport {
     summary.prefix_lists.iter().find(|l| l.id == id).unwrap()
 }
