@@ -1,25 +1,44 @@
-//! The prefix-list adapter against moto: tagged lists are found with their entries, untagged ones are not, and a
-//! modification adds and removes entries at the list's version. (Not yet wired into a run: issue 9.)
+//! Prefix lists against moto: the adapter (tagged lists found with their entries, untagged ones not, a
+//! modification at the list's version), and whole runs of the function on real files. Moto does not enforce
+//! `CurrentVersion` nor model MaxEntries changes: conflicts, the 100-entry cap, `modify-in-progress` and growth are
+//! covered in memory (`src/sync/list_tests.rs`).
 
 mod common;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::atomic::Ordering;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{AddPrefixListEntry, ResourceType, Tag, TagSpecification};
+use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::ip_ranges::Scope;
 use cloudfront_sg_sync::plan::DESCRIPTION_PREFIX;
 use cloudfront_sg_sync::ports::{ListAt, PrefixLists};
 use cloudfront_sg_sync::prefix_list::{Entry, Modification};
+use cloudfront_sg_sync::report::{ListReport, SetStatus, Summary};
 use common::*;
 
 fn c(s: &str) -> Cidr {
     s.parse().unwrap()
 }
 
-/// A prefix list with these tags and entries (cidr, description).
+const TAGGED_G: [(&str, &str); 2] = [("Name", "cloudfront_g"), ("AutoUpdate", "true")];
+const TAGGED_R: [(&str, &str); 2] = [("Name", "cloudfront_r"), ("AutoUpdate", "true")];
+
+/// A prefix list of at most 10 entries with these tags and entries (cidr, description).
 async fn prefix_list(client: &Client, family: &str, tags: &[(&str, &str)], entries: &[(&str, &str)]) -> String {
+    sized_list(client, family, tags, 10, entries).await
+}
+
+/// A prefix list of at most `max_entries` with these tags and entries (cidr, description).
+async fn sized_list(
+    client: &Client,
+    family: &str,
+    tags: &[(&str, &str)],
+    max_entries: i32,
+    entries: &[(&str, &str)],
+) -> String {
     let mut spec = TagSpecification::builder().resource_type(ResourceType::PrefixList);
     for (k, v) in tags {
         spec = spec.tags(Tag::builder().key(*k).value(*v).build());
@@ -32,7 +51,7 @@ async fn prefix_list(client: &Client, family: &str, tags: &[(&str, &str)], entri
         .create_managed_prefix_list()
         .prefix_list_name(format!("test-{family}-{}", tags.len()))
         .address_family(family)
-        .max_entries(10)
+        .max_entries(max_entries)
         .set_entries(Some(entries))
         .tag_specifications(spec.build())
         .send()
@@ -46,7 +65,7 @@ async fn tagged_lists_are_read_with_their_entries_and_modified_at_their_version(
     let moto = Moto::start();
     let client = moto.client("us-east-1").await;
     let ours = format!("{DESCRIPTION_PREFIX}: CLOUDFRONT GLOBAL");
-    let tagged = [("Name", "cloudfront_g"), ("AutoUpdate", "true")];
+    let tagged = TAGGED_G;
     let v4 = prefix_list(
         &client,
         "IPv4",
@@ -105,4 +124,168 @@ async fn tagged_lists_are_read_with_their_entries_and_modified_at_their_version(
     );
     let (_, now) = ec2.state("us-east-1", &v4).await.unwrap();
     assert_eq!(now, version);
+}
+
+/// Every entry of list `id` as moto holds it: CIDR → description.
+async fn entries(client: &Client, id: &str) -> BTreeMap<Cidr, String> {
+    let out = client
+        .get_managed_prefix_list_entries()
+        .prefix_list_id(id)
+        .send()
+        .await
+        .unwrap();
+    out.entries()
+        .iter()
+        .map(|e| (c(e.cidr().unwrap()), e.description().unwrap_or_default().to_owned()))
+        .collect()
+}
+
+/// The ranges of `scope` and `version` in `file`.
+fn wanted(file: &str, scope: Scope, version: IpVersion) -> BTreeSet<Cidr> {
+    let selection = selection(&fixture(file));
+    selection
+        .ranges(scope)
+        .iter()
+        .filter(|c| c.version() == version)
+        .copied()
+        .collect()
+}
+
+fn report<'a>(summary: &'a Summary, id: &str) -> &'a ListReport {
+    summary.prefix_lists.iter().find(|l| l.id == id).unwrap()
+}
+
+#[tokio::test]
+async fn lists_fill_from_empty_with_their_scope_and_family_keep_hand_made_entries_and_a_repeat_modifies_nothing() {
+    let w = world(NEWEST, 0, 0).await;
+    let global_v4 = wanted(NEWEST, Scope::Global, IpVersion::Ipv4);
+    let by_hand = global_v4.first().unwrap().to_string();
+    let hand_made = [(by_hand.as_str(), "office"), ("192.0.2.0/24", "office")];
+    let g4 = sized_list(&w.client, "IPv4", &TAGGED_G, 200, &hand_made).await;
+    let g6 = sized_list(&w.client, "IPv6", &TAGGED_G, 50, &[]).await;
+    let r4 = sized_list(&w.client, "IPv4", &TAGGED_R, 200, &[]).await;
+    let untagged = sized_list(&w.client, "IPv4", &[("Name", "cloudfront_g")], 200, &[]).await;
+
+    let app = w.app(&[]).await;
+    let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
+    let g4_now = entries(&w.client, &g4).await;
+    let mut expected: BTreeSet<Cidr> = global_v4.clone();
+    expected.insert(c("192.0.2.0/24"));
+    assert_eq!(g4_now.keys().copied().collect::<BTreeSet<_>>(), expected);
+    assert_eq!(
+        g4_now[&c(&by_hand)],
+        "office",
+        "a hand-made entry keeps its description"
+    );
+    assert_eq!(g4_now[&c("192.0.2.0/24")], "office");
+    let g6_now: BTreeSet<Cidr> = entries(&w.client, &g6).await.into_keys().collect();
+    assert_eq!(g6_now, wanted(NEWEST, Scope::Global, IpVersion::Ipv6));
+    let r4_now: BTreeSet<Cidr> = entries(&w.client, &r4).await.into_keys().collect();
+    assert_eq!(r4_now, wanted(NEWEST, Scope::Regional, IpVersion::Ipv4));
+    assert!(entries(&w.client, &untagged).await.is_empty());
+    assert!(summary.prefix_lists.iter().all(|l| l.id != untagged));
+
+    let g4_report = report(&summary, &g4);
+    assert_eq!(
+        (
+            g4_report.status,
+            g4_report.added,
+            g4_report.unchanged,
+            g4_report.room_left
+        ),
+        (SetStatus::Synced, global_v4.len() - 1, 1, 200 - global_v4.len() - 1)
+    );
+    // At most 100 entries a call.
+    let calls: usize = [global_v4.len() - 1, g6_now.len(), r4_now.len()]
+        .iter()
+        .map(|n| n.div_ceil(100))
+        .sum();
+    assert_eq!(app.accounts[0].ec2.list_modifies.load(Ordering::SeqCst), calls);
+
+    let app = w.app(&[]).await;
+    let again = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
+    assert!(
+        again.prefix_lists.iter().all(|l| l.status == SetStatus::InSync),
+        "{again:?}"
+    );
+    let ec2 = &app.accounts[0].ec2;
+    assert_eq!(ec2.list_modifies.load(Ordering::SeqCst), 0);
+    assert_eq!(
+        ec2.list_describes.load(Ordering::SeqCst),
+        1,
+        "one describe for the region"
+    );
+}
+
+#[tokio::test]
+async fn a_list_too_small_fails_alone_and_is_left_exactly_as_it_was() {
+    let w = world(NEWEST, 0, 0).await;
+    let global_v4 = wanted(NEWEST, Scope::Global, IpVersion::Ipv4);
+    let small = sized_list(&w.client, "IPv4", &TAGGED_G, 100, &[("192.0.2.0/24", "office")]).await;
+    let r4 = sized_list(&w.client, "IPv4", &TAGGED_R, 200, &[]).await;
+    let before = entries(&w.client, &small).await;
+
+    let err = w
+        .app(&[])
+        .await
+        .handle(&notification_for(&fixture(NEWEST)), None)
+        .await
+        .unwrap_err();
+    let needed = global_v4.len() + 1;
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!("prefix list us-east-1/{small} needs {needed} entries"))
+            && text.contains("MaxEntries is 100"),
+        "{text}"
+    );
+    assert!(
+        matches!(
+            err,
+            Error::SetsFailed {
+                lists_failed: 1,
+                lists: 2,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(entries(&w.client, &small).await, before);
+    let r4_now: BTreeSet<Cidr> = entries(&w.client, &r4).await.into_keys().collect();
+    assert_eq!(
+        r4_now,
+        wanted(NEWEST, Scope::Regional, IpVersion::Ipv4),
+        "the other list synced"
+    );
+}
+
+#[tokio::test]
+async fn a_real_change_modifies_each_list_by_exactly_what_changed_in_one_call() {
+    let w = world(PAIR_A_OLD, 0, 0).await;
+    let g4 = sized_list(&w.client, "IPv4", &TAGGED_G, 200, &[]).await;
+    let r4 = sized_list(&w.client, "IPv4", &TAGGED_R, 200, &[]).await;
+    w.app(&[])
+        .await
+        .handle(&notification_for(&fixture(PAIR_A_OLD)), None)
+        .await
+        .unwrap();
+
+    w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
+    let app = w.app(&[]).await;
+    let summary = app.handle(&notification_for(&fixture(PAIR_A_NEW)), None).await.unwrap();
+    let old = wanted(PAIR_A_OLD, Scope::Global, IpVersion::Ipv4);
+    let new = wanted(PAIR_A_NEW, Scope::Global, IpVersion::Ipv4);
+    let g4_now: BTreeSet<Cidr> = entries(&w.client, &g4).await.into_keys().collect();
+    assert_eq!(g4_now, new);
+    let list = report(&summary, &g4);
+    assert_eq!(
+        (list.added, list.removed),
+        (new.difference(&old).count(), old.difference(&new).count())
+    );
+    assert_eq!((list.added, list.removed), (6, 3));
+    assert_eq!(report(&summary, &r4).status, SetStatus::InSync);
+    assert_eq!(
+        app.accounts[0].ec2.list_modifies.load(Ordering::SeqCst),
+        1,
+        "adds and removes in one call"
+    );
 }

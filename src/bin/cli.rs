@@ -39,6 +39,8 @@ struct Cli {
     ip_versions: Option<String>,
     #[arg(long, global = true)]
     max_rules_per_group: Option<String>,
+    #[arg(long, global = true)]
+    prefix_list_grow: Option<String>,
     #[arg(long, global = true, conflicts_with = "ip_ranges_file")]
     ip_ranges_url: Option<String>,
     /// Read ip-ranges.json from a local file instead of downloading it.
@@ -121,7 +123,7 @@ async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
 }
 
 /// The flags that set a setting: (clap id, environment variable).
-const SETTING_FLAGS: [(&str, &str); 8] = [
+const SETTING_FLAGS: [(&str, &str); 9] = [
     ("regions", "REGIONS"),
     ("accounts", "ACCOUNTS"),
     ("assume_role_name", "ASSUME_ROLE_NAME"),
@@ -129,6 +131,7 @@ const SETTING_FLAGS: [(&str, &str); 8] = [
     ("service", "SERVICE"),
     ("ip_versions", "IP_VERSIONS"),
     ("max_rules_per_group", "MAX_RULES_PER_GROUP"),
+    ("prefix_list_grow", "PREFIX_LIST_GROW"),
     ("ip_ranges_url", "IP_RANGES_URL"),
 ];
 
@@ -157,6 +160,7 @@ fn config(cli: &Cli) -> Result<Config> {
         &cli.service,
         &cli.ip_versions,
         &cli.max_rules_per_group,
+        &cli.prefix_list_grow,
         &cli.ip_ranges_url,
     ];
     let mut flags: BTreeMap<&str, Option<String>> = SETTING_FLAGS
