@@ -2,7 +2,8 @@
 
 A VPC with a cloudfront_g set (5 groups, https) and a cloudfront_r set (4 groups, http), one hand-made office
 rule that the sync must leave alone, one untagged group it must not touch, and a load balancer's network
-interface that carries only 4 of the cloudfront_g set's 5 groups (the sync reports it as partly attached).
+interface that carries only 4 of the cloudfront_g set's 5 groups (the sync reports it as partly attached), and
+a GLOBAL IPv4 prefix list (MaxEntries 150) holding one hand-made entry, beside an untagged list.
 Then, for the many-accounts part of the demo, a cloudfront_g set of 5 groups in each of two member accounts
 (moto: credentials from an assumed role act in the role's account).
 """
@@ -53,6 +54,21 @@ eni = ec2.create_network_interface(
 )["NetworkInterface"]["NetworkInterfaceId"]
 print(f"created {vpc}: 5 cloudfront_g (https) + 4 cloudfront_r (http) groups, 1 untagged; office rule on {first}; "
       f"load balancer interface {eni} without {global_groups[4]}")
+
+
+def prefix_list(name, tags, entries):
+    spec = [{"ResourceType": "prefix-list", "Tags": [{"Key": k, "Value": v} for k, v in tags.items()]}]
+    return ec2.create_managed_prefix_list(
+        PrefixListName=name, AddressFamily="IPv4", MaxEntries=150, Entries=entries, TagSpecifications=spec
+    )["PrefixList"]["PrefixListId"]
+
+
+tagged_list = prefix_list(
+    "cloudfront-global-ipv4", {"Name": "cloudfront_g", "AutoUpdate": "true"},
+    [{"Cidr": "198.51.100.0/24", "Description": "office"}],
+)
+prefix_list("office-only", {"Name": "office"}, [{"Cidr": "192.0.2.0/24", "Description": "office"}])
+print(f"created prefix list {tagged_list} (cloudfront_g, IPv4, hand-made 198.51.100.0/24) and an untagged one")
 
 
 for account in ("111111111111", "222222222222"):

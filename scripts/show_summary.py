@@ -14,6 +14,10 @@ for s in summary["sets"]:
     name = f"{s['region']}/{s['vpc']}/{s['scope']}/{s['protocol']}"
     room = " ".join(f"{k} {v}" for k, v in s["room_left"].items())
     print(f"{name:52} {len(s['groups']):>6} {s['added']:>6} {s['removed']:>7} {s['unchanged']:>9}  {room}  {s['status']}")
+for l in summary.get("prefix_lists", []):
+    name = f"{l['region']}/{l['id']} ({l['scope']}, {l['family']})"
+    print(f"{'prefix list ' + name:52} {'':>6} {l['added']:>6} {l['removed']:>7} {l['unchanged']:>9}  "
+          f"{l['room_left']} of {l.get('grew_to') or l['max_entries']}  {l['status']}")
 for s in summary["sets"]:
     for p in s.get("partly_attached", []):
         print(f"warning: {p['interface']} ({p['attachment']}) carries part of {s['scope']}/{s['protocol']} "
