@@ -1,6 +1,6 @@
 //! What moto cannot show, with `aws-smithy-mocks` under the real SDK client and our retry settings:
-//! pagination, throttling followed by success, per-IP-version quotas (moto counts both together), and EC2's
-//! all-or-nothing answers to a batch with a duplicate or a missing rule.
+//! pagination, throttling followed by success, per-IP-version quotas (moto counts both together), EC2's
+//! all-or-nothing answers to a batch with a duplicate or a missing rule, and a prefix list's version conflict.
 
 mod common;
 
@@ -17,8 +17,12 @@ use aws_sdk_ec2::operation::create_tags::CreateTagsOutput;
 use aws_sdk_ec2::operation::describe_managed_prefix_lists::DescribeManagedPrefixListsOutput;
 use aws_sdk_ec2::operation::describe_network_interfaces::DescribeNetworkInterfacesOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+use aws_sdk_ec2::operation::get_managed_prefix_list_entries::GetManagedPrefixListEntriesOutput;
+use aws_sdk_ec2::operation::modify_managed_prefix_list::ModifyManagedPrefixListOutput;
 use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
-use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ManagedPrefixList, PrefixListId, SecurityGroup, Tag};
+use aws_sdk_ec2::types::{
+    IpPermission, IpRange, Ipv6Range, ManagedPrefixList, PrefixListId, PrefixListState, SecurityGroup, Tag,
+};
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
@@ -101,13 +105,16 @@ fn tagged(id: &str, vpc: &str) -> aws_sdk_ec2::types::builders::SecurityGroupBui
 
 /// The production adapter (its retry settings, timeouts and retry log) over mocked HTTP answers.
 async fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
-    // Recording the file applied (CreateTags) always succeeds here, and no network interface carries a set
-    // unless a test's own rule (matched first) says otherwise.
+    // Recording the file applied (CreateTags) always succeeds here, no network interface carries a set and no
+    // prefix list is tagged for the sync, unless a test's own rule (matched first) says otherwise.
     let tags = mock!(Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
     let interfaces =
         mock!(Client::describe_network_interfaces).then_output(|| DescribeNetworkInterfacesOutput::builder().build());
+    let no_tagged_lists = mock!(Client::describe_managed_prefix_lists)
+        .match_requests(|req| req.filters().first().and_then(|f| f.name()) == Some("tag:Name"))
+        .then_output(|| DescribeManagedPrefixListsOutput::builder().build());
     let mut answers = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in rules.iter().copied().chain([&tags, &interfaces]) {
+    for rule in rules.iter().copied().chain([&tags, &interfaces, &no_tagged_lists]) {
         answers = answers.with_rule(rule);
     }
     let answers = SharedInterceptor::new(answers);
@@ -438,6 +445,7 @@ async fn aws_managed_cloudfront_list_weighs_55_and_sets_without_references_make_
     let calls = Calls::default();
     let plain = describing(vec![group("sg-1", "vpc-1")], &calls);
     let lists = mock!(Client::describe_managed_prefix_lists)
+        .match_requests(|req| req.filters().first().and_then(|f| f.name()) == Some("prefix-list-id"))
         .then_output(|| DescribeManagedPrefixListsOutput::builder().build());
     let authorize = recording_authorize(&calls);
     let groups = client(&config, &[&plain, &lists, &authorize]).await;
@@ -587,5 +595,80 @@ async fn network_interfaces_are_read_200_group_ids_a_call_every_page_and_each_in
             ("eni-1", "load balancer app/web/1", vec!["sg-000", "sg-web"]),
             ("eni-2", "instance i-1", vec!["sg-001"]),
         ]
+    );
+}
+
+/// A customer-managed IPv4 list tagged `cloudfront_g`, at `version`, in `state`.
+fn tagged_list(version: i64, state: PrefixListState) -> ManagedPrefixList {
+    ManagedPrefixList::builder()
+        .prefix_list_id("pl-cf")
+        .address_family("IPv4")
+        .max_entries(200)
+        .version(version)
+        .state(state)
+        .tags(Tag::builder().key("Name").value("cloudfront_g").build())
+        .tags(Tag::builder().key("AutoUpdate").value("true").build())
+        .build()
+}
+
+#[tokio::test]
+async fn a_prefix_list_modified_by_another_writer_is_re_read_and_written_at_its_new_version() {
+    // EC2 refuses our first modification (version 1 is stale: another writer made version 2); the list is read
+    // again (describe by id, entries) and the second modification names version 2. Moto ignores CurrentVersion.
+    let wanted = selection(&fixture(NEWEST))
+        .ranges(Scope::Global)
+        .iter()
+        .filter(|c| c.version() == IpVersion::Ipv4)
+        .count();
+    let listed = mock!(Client::describe_managed_prefix_lists)
+        .match_requests(|req| !req.filters().is_empty() && req.prefix_list_ids().is_empty())
+        .then_output(|| {
+            DescribeManagedPrefixListsOutput::builder()
+                .prefix_lists(tagged_list(1, PrefixListState::CreateComplete))
+                .build()
+        });
+    // Read again after the conflict (version 2), then settled after each of our two calls (3, then 4).
+    let at = |version| {
+        move || {
+            DescribeManagedPrefixListsOutput::builder()
+                .prefix_lists(tagged_list(version, PrefixListState::ModifyComplete))
+                .build()
+        }
+    };
+    let by_id = mock!(Client::describe_managed_prefix_lists)
+        .match_requests(|req| req.prefix_list_ids() == ["pl-cf"])
+        .sequence()
+        .output(at(2))
+        .output(at(3))
+        .output(at(4))
+        .build();
+    let entries = mock!(Client::get_managed_prefix_list_entries)
+        .then_output(|| GetManagedPrefixListEntriesOutput::builder().build());
+    let versions = Arc::new(Mutex::new(Vec::new()));
+    let seen = versions.clone();
+    let modify = mock!(Client::modify_managed_prefix_list)
+        .match_requests(move |req| {
+            seen.lock()
+                .unwrap()
+                .push((req.current_version(), req.add_entries().len()));
+            true
+        })
+        .sequence()
+        .http_status(400, Some(ec2_error("PrefixListVersionMismatch")))
+        .output(|| ModifyManagedPrefixListOutput::builder().build())
+        .times(2)
+        .build();
+    let config = config(&[("AWS_REGION", "us-east-1"), ("IP_VERSIONS", "ipv4")]);
+    let no_groups = describing(Vec::new(), &Calls::default());
+    let groups = client(&config, &[&no_groups, &listed, &by_id, &entries, &modify]).await;
+    let summary = sync_newest(&config, &groups).await.unwrap();
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    let list = &summary.prefix_lists[0];
+    assert_eq!((list.replans, list.added), (1, wanted));
+    assert_eq!(by_id.num_calls(), 3);
+    // The refused call at version 1; then 100 and the rest at version 2 and 3 (each after the list settled).
+    assert_eq!(
+        *versions.lock().unwrap(),
+        [(Some(1), 100), (Some(2), 100), (Some(3), wanted - 100)]
     );
 }
