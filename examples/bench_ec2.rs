@@ -42,18 +42,21 @@ struct Row {
 /// EC2 calls of a first sync, the same notification again, and a small real change.
 async fn calls(rows: &mut Vec<Row>) {
     let mut w = world(NEWEST, 4, 4).await;
+    let tagged = [("Name", "cloudfront_g"), ("AutoUpdate", "true")];
+    sized_list(&w.client, "IPv4", &tagged, 150, &[]).await;
     let proxy = FaultProxy::start(&w.moto.endpoint, Faults::default()).await;
     w.endpoint = proxy.endpoint.clone();
     let event = notification_for(&fixture(NEWEST));
     w.app(&[]).await.handle(&event, None).await.unwrap();
     let writes = proxy.rule_writes().len();
     rows.push(Row {
-        figure: "first sync from empty (newest file, 8 groups): rule write calls per group".into(),
+        figure: "first sync from empty (newest file, 8 groups, a GLOBAL IPv4 prefix list): rule write calls per group".into(),
         target: "≤ 2".into(),
         measured: format!(
-            "{:.2} ({writes} writes / 8 groups), + {} CreateTags (1 per set)",
+            "{:.2} ({writes} writes / 8 groups), + {} CreateTags (1 per set), + {} ModifyManagedPrefixList (100 entries a call)",
             writes as f64 / 8.0,
-            proxy.tag_writes()
+            proxy.tag_writes(),
+            proxy.list_writes()
         ),
     });
     proxy.clear();
@@ -61,13 +64,15 @@ async fn calls(rows: &mut Vec<Row>) {
     let calls = proxy.calls();
     let count = |action: &str| calls.iter().filter(|c| c.action == action).count();
     rows.push(Row {
-        figure: "same notification again (1 region): writes, calls".into(),
-        target: "0 writes; 1 DescribeSecurityGroups and 1 DescribeNetworkInterfaces per region".into(),
+        figure: "same notification again (1 region, 2 sets and 1 prefix list): writes, calls".into(),
+        target: "0 writes; per region 1 DescribeSecurityGroups, 1 DescribeNetworkInterfaces and 1 DescribeManagedPrefixLists, 1 GetManagedPrefixListEntries per list".into(),
         measured: format!(
-            "{} writes; {} DescribeSecurityGroups, {} DescribeNetworkInterfaces, {} calls in all",
+            "{} writes; {} DescribeSecurityGroups, {} DescribeNetworkInterfaces, {} DescribeManagedPrefixLists, {} GetManagedPrefixListEntries, {} calls in all",
             calls.iter().filter(|c| c.is_write()).count(),
             count("DescribeSecurityGroups"),
             count("DescribeNetworkInterfaces"),
+            count("DescribeManagedPrefixLists"),
+            count("GetManagedPrefixListEntries"),
             calls.len()
         ),
     });

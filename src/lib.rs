@@ -19,8 +19,8 @@
 //! - [`plan`]: rule ownership, prefix-list weights, the per-version empty guard, the record of the file
 //!   applied, placement over a set's groups within the quota, the plan of writes.
 //! - [`attachment`]: is a set attached whole? Which network interfaces carry only some of its groups.
-//! - [`prefix_list`]: customer-managed prefix lists as a target: entries to add and remove, the size check, the
-//!   ModifyManagedPrefixList calls (planning only so far: not wired into a run yet).
+//! - [`prefix_list`]: customer-managed prefix lists as a target: entries to add and remove, the size check and
+//!   the empty guard, the ModifyManagedPrefixList calls (100 entries each).
 //! - [`config`]: typed settings, read once; [`config::SETTINGS`] is the one list of them.
 //! - [`report`]: what a run answers (the summary, text and JSON).
 //! - [`error`]: the one error enum.
@@ -29,17 +29,20 @@
 //! - [`ports::RangesSource`]: where `ip-ranges.json` comes from.
 //! - [`ports::SecurityGroups`]: where security groups live.
 //! - [`ports::NetworkInterfaces`]: which network interfaces carry them (read-only).
+//! - [`ports::PrefixLists`]: where the customer-managed prefix lists tagged for the sync live.
 //! - [`ports::Account`]: one account's ports; a run syncs every account it is given.
 //!
 //! **Adapters** ([`adapters`]: each implements one port over real I/O):
 //! - [`adapters::source`]: HTTP(S), or a local file for the CLI.
 //! - [`adapters::ec2`]: `aws-sdk-ec2`, one client per region, built one way for production and mocks.
 //! - [`adapters::interfaces`]: DescribeNetworkInterfaces on the same clients.
+//! - [`adapters::prefix_lists`]: Describe/GetEntries/ModifyManagedPrefixList on the same clients.
 //! - [`adapters::accounts`]: one EC2 adapter per account, the listed ones through their role (STS AssumeRole).
 //!
 //! **Wiring**:
-//! - [`sync`]: one run end to end (fetch, discover, check and plan, apply, record; beside it, the attachment
-//!   check), shared by the handler and the CLI; the only module that uses ports and core together.
+//! - [`sync`]: one run end to end (fetch, discover, check and plan, apply, read back, record; beside it, the
+//!   prefix lists and the attachment check), shared by the handler and the CLI; the only module that uses ports
+//!   and core together.
 //! - [`deadline`]: every call bounded by the time left before the invocation deadline, less a margin.
 //! - [`metrics`]: the CloudWatch Embedded Metric Format line of a run.
 //! - [`handler`]: the Lambda function; turns [`Error`] into a Lambda error, once.

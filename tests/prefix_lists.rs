@@ -9,7 +9,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::atomic::Ordering;
 
 use aws_sdk_ec2::Client;
-use aws_sdk_ec2::types::{AddPrefixListEntry, ResourceType, Tag, TagSpecification};
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::ip_ranges::Scope;
@@ -29,35 +28,6 @@ const TAGGED_R: [(&str, &str); 2] = [("Name", "cloudfront_r"), ("AutoUpdate", "t
 /// A prefix list of at most 10 entries with these tags and entries (cidr, description).
 async fn prefix_list(client: &Client, family: &str, tags: &[(&str, &str)], entries: &[(&str, &str)]) -> String {
     sized_list(client, family, tags, 10, entries).await
-}
-
-/// A prefix list of at most `max_entries` with these tags and entries (cidr, description).
-async fn sized_list(
-    client: &Client,
-    family: &str,
-    tags: &[(&str, &str)],
-    max_entries: i32,
-    entries: &[(&str, &str)],
-) -> String {
-    let mut spec = TagSpecification::builder().resource_type(ResourceType::PrefixList);
-    for (k, v) in tags {
-        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
-    }
-    let entries = entries
-        .iter()
-        .map(|(cidr, d)| AddPrefixListEntry::builder().cidr(*cidr).description(*d).build())
-        .collect();
-    let out = client
-        .create_managed_prefix_list()
-        .prefix_list_name(format!("test-{family}-{}", tags.len()))
-        .address_family(family)
-        .max_entries(max_entries)
-        .set_entries(Some(entries))
-        .tag_specifications(spec.build())
-        .send()
-        .await
-        .unwrap();
-    out.prefix_list().unwrap().prefix_list_id().unwrap().to_owned()
 }
 
 #[tokio::test]

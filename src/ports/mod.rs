@@ -18,7 +18,7 @@ pub struct Account<G> {
     /// The account id when the run syncs listed accounts (`ACCOUNTS`); `None`: the function's own account,
     /// with its own credentials.
     pub id: Option<String>,
-    /// Where its security groups and network interfaces live.
+    /// Where its security groups, network interfaces and prefix lists live.
     pub ec2: G,
 }
 

@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
+    AddPrefixListEntry, Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
+    UserIdGroupPair,
 };
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::adapters::source::HttpSource;
@@ -238,6 +239,35 @@ impl Drop for FileServer {
 /// Settings as the function reads them, from pairs.
 pub fn config(vars: &[(&str, &str)]) -> Config {
     Config::from_pairs(vars).unwrap()
+}
+
+/// A prefix list of at most `max_entries` with these tags and entries (cidr, description).
+pub async fn sized_list(
+    client: &Client,
+    family: &str,
+    tags: &[(&str, &str)],
+    max_entries: i32,
+    entries: &[(&str, &str)],
+) -> String {
+    let mut spec = TagSpecification::builder().resource_type(ResourceType::PrefixList);
+    for (k, v) in tags {
+        spec = spec.tags(Tag::builder().key(*k).value(*v).build());
+    }
+    let entries = entries
+        .iter()
+        .map(|(cidr, d)| AddPrefixListEntry::builder().cidr(*cidr).description(*d).build())
+        .collect();
+    let out = client
+        .create_managed_prefix_list()
+        .prefix_list_name(format!("test-{family}-{}", tags.len()))
+        .address_family(family)
+        .max_entries(max_entries)
+        .set_entries(Some(entries))
+        .tag_specifications(spec.build())
+        .send()
+        .await
+        .unwrap();
+    out.prefix_list().unwrap().prefix_list_id().unwrap().to_owned()
 }
 
 pub async fn create_vpc(client: &Client, cidr: &str) -> String {

@@ -59,6 +59,7 @@ impl Call {
             "AuthorizeSecurityGroupIngress"
                 | "RevokeSecurityGroupIngress"
                 | "UpdateSecurityGroupRuleDescriptionsIngress"
+                | "ModifyManagedPrefixList"
                 | "CreateTags"
         )
     }
@@ -139,7 +140,13 @@ impl FaultProxy {
 
     /// Rule writes that reached moto and succeeded: not the CreateTags that records the file applied.
     pub fn rule_writes(&self) -> Vec<Call> {
-        self.writes().into_iter().filter(|c| c.action != "CreateTags").collect()
+        let rules = |c: &Call| !matches!(c.action.as_str(), "CreateTags" | "ModifyManagedPrefixList");
+        self.writes().into_iter().filter(rules).collect()
+    }
+
+    /// Successful ModifyManagedPrefixList calls.
+    pub fn list_writes(&self) -> usize {
+        self.writes().iter().filter(|c| c.action == "ModifyManagedPrefixList").count()
     }
 
     /// Successful CreateTags calls (the file applied, one per set whose file changed).
