@@ -614,7 +614,8 @@ fn tagged_list(version: i64, state: PrefixListState) -> ManagedPrefixList {
 #[tokio::test]
 async fn a_prefix_list_modified_by_another_writer_is_re_read_and_written_at_its_new_version() {
     // EC2 refuses our first modification (version 1 is stale: another writer made version 2); the list is read
-    // again (describe by id, entries) and the second modification names version 2. Moto ignores CurrentVersion.
+    // again (describe by id, entries) and the next modification names version 2. Moto ignores CurrentVersion
+    // and is never `modify-in-progress`.
     let wanted = selection(&fixture(NEWEST))
         .ranges(Scope::Global)
         .iter()
@@ -627,20 +628,22 @@ async fn a_prefix_list_modified_by_another_writer_is_re_read_and_written_at_its_
                 .prefix_lists(tagged_list(1, PrefixListState::CreateComplete))
                 .build()
         });
-    // Read again after the conflict (version 2), then settled after each of our two calls (3, then 4).
-    let at = |version| {
+    // Read again after the conflict (version 2); after our first call still being modified for one look, then
+    // settled at 3; after the second, settled at 4.
+    let at = |version, state: PrefixListState| {
         move || {
             DescribeManagedPrefixListsOutput::builder()
-                .prefix_lists(tagged_list(version, PrefixListState::ModifyComplete))
+                .prefix_lists(tagged_list(version, state.clone()))
                 .build()
         }
     };
     let by_id = mock!(Client::describe_managed_prefix_lists)
         .match_requests(|req| req.prefix_list_ids() == ["pl-cf"])
         .sequence()
-        .output(at(2))
-        .output(at(3))
-        .output(at(4))
+        .output(at(2, PrefixListState::ModifyComplete))
+        .output(at(2, PrefixListState::ModifyInProgress))
+        .output(at(3, PrefixListState::ModifyComplete))
+        .output(at(4, PrefixListState::ModifyComplete))
         .build();
     let entries = mock!(Client::get_managed_prefix_list_entries)
         .then_output(|| GetManagedPrefixListEntriesOutput::builder().build());
@@ -665,8 +668,13 @@ async fn a_prefix_list_modified_by_another_writer_is_re_read_and_written_at_its_
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     let list = &summary.prefix_lists[0];
     assert_eq!((list.replans, list.added), (1, wanted));
-    assert_eq!(by_id.num_calls(), 3);
-    // The refused call at version 1; then 100 and the rest at version 2 and 3 (each after the list settled).
+    assert_eq!(
+        by_id.num_calls(),
+        4,
+        "the re-read, two looks after the first call, one after the second"
+    );
+    // The refused call at version 1; then 100 and the rest at version 2 and 3, the second only once the list
+    // had left modify-in-progress. At most 100 entries a call.
     assert_eq!(
         *versions.lock().unwrap(),
         [(Some(1), 100), (Some(2), 100), (Some(3), wanted - 100)]

@@ -19,8 +19,7 @@ use std::time::{Duration, Instant};
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
-    AddPrefixListEntry, Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification,
-    UserIdGroupPair,
+    AddPrefixListEntry, Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::adapters::source::HttpSource;

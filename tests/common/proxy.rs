@@ -146,7 +146,10 @@ impl FaultProxy {
 
     /// Successful ModifyManagedPrefixList calls.
     pub fn list_writes(&self) -> usize {
-        self.writes().iter().filter(|c| c.action == "ModifyManagedPrefixList").count()
+        self.writes()
+            .iter()
+            .filter(|c| c.action == "ModifyManagedPrefixList")
+            .count()
     }
 
     /// Successful CreateTags calls (the file applied, one per set whose file changed).
