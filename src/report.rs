@@ -184,15 +184,10 @@ impl ListReport {
 
     /// `[account/]region/pl-…`, as logs and errors name it.
     pub fn name(&self) -> String {
-        list_name(self.account.as_deref(), &self.region, &self.id)
-    }
-}
-
-/// `[account/]region/pl-…`.
-pub fn list_name(account: Option<&str>, region: &str, id: &str) -> String {
-    match account {
-        Some(account) => format!("{account}/{region}/{id}"),
-        None => format!("{region}/{id}"),
+        match &self.account {
+            Some(account) => format!("{account}/{}/{}", self.region, self.id),
+            None => format!("{}/{}", self.region, self.id),
+        }
     }
 }
 

@@ -139,6 +139,18 @@ fn test_config() -> Config {
     config(&[("AWS_REGION", "us-east-1")])
 }
 
+/// Authorize `cidrs` on tcp 443 of sg-1 in us-east-1, as ours.
+async fn authorize_sg1(groups: &Ec2Groups, cidrs: &BTreeSet<Cidr>) -> cloudfront_sg_sync::Result<usize> {
+    let rules = PortRules {
+        region: "us-east-1",
+        group: "sg-1",
+        port: 443,
+        cidrs,
+        description: &format!("{DESCRIPTION_PREFIX}: t"),
+    };
+    groups.authorize(&rules).await
+}
+
 type Calls = Arc<Mutex<Vec<AuthorizeSecurityGroupIngressInput>>>;
 
 /// Records every authorize request and answers success.
@@ -293,16 +305,7 @@ async fn a_batch_refused_as_duplicate_is_retried_one_by_one() {
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-    groups
-        .authorize(&PortRules {
-            region: "us-east-1",
-            group: "sg-1",
-            port: 443,
-            cidrs: &cidrs,
-            description: &format!("{DESCRIPTION_PREFIX}: t"),
-        })
-        .await
-        .unwrap();
+    authorize_sg1(&groups, &cidrs).await.unwrap();
     let calls = calls.lock().unwrap();
     let sizes: Vec<usize> = calls
         .iter()
@@ -461,16 +464,7 @@ async fn other_errors_are_not_swallowed() {
         .build();
     let groups = client(&test_config(), &[&authorize]).await;
     let cidrs = BTreeSet::from(["10.0.0.0/24".parse().unwrap()]);
-    let err = groups
-        .authorize(&PortRules {
-            region: "us-east-1",
-            group: "sg-1",
-            port: 443,
-            cidrs: &cidrs,
-            description: &format!("{DESCRIPTION_PREFIX}: t"),
-        })
-        .await
-        .unwrap_err();
+    let err = authorize_sg1(&groups, &cidrs).await.unwrap_err();
     assert_eq!(err.kind(), "Ec2Error");
     assert!(
         err.to_string().contains("on sg-1 failed: UnauthorizedOperation"),

@@ -195,12 +195,7 @@ async fn a_list_too_small_fails_alone_and_is_left_exactly_as_it_was() {
     let r4 = sized_list(&w.client, "IPv4", &TAGGED_R, 200, &[]).await;
     let before = entries(&w.client, &small).await;
 
-    let err = w
-        .app(&[])
-        .await
-        .handle(&notification_for(&fixture(NEWEST)), None)
-        .await
-        .unwrap_err();
+    let err = w.notify(NEWEST).await.unwrap_err();
     let needed = global_v4.len() + 1;
     let text = err.to_string();
     assert!(
@@ -233,11 +228,7 @@ async fn a_real_change_modifies_each_list_by_exactly_what_changed_in_one_call() 
     let w = world(PAIR_A_OLD, 0, 0).await;
     let g4 = sized_list(&w.client, "IPv4", &TAGGED_G, 200, &[]).await;
     let r4 = sized_list(&w.client, "IPv4", &TAGGED_R, 200, &[]).await;
-    w.app(&[])
-        .await
-        .handle(&notification_for(&fixture(PAIR_A_OLD)), None)
-        .await
-        .unwrap();
+    w.notify(PAIR_A_OLD).await.unwrap();
 
     w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
     let app = w.app(&[]).await;

@@ -214,11 +214,7 @@ async fn a_file_without_ipv6_prefixes_does_not_revoke_the_ipv6_rules_held() {
 #[tokio::test]
 async fn a_real_consecutive_change_writes_only_to_the_groups_that_change() {
     let w = world(PAIR_A_OLD, 4, 4).await;
-    w.app(&[])
-        .await
-        .handle(&notification_for(&fixture(PAIR_A_OLD)), None)
-        .await
-        .unwrap();
+    w.notify(PAIR_A_OLD).await.unwrap();
 
     w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
     let app = w.app(&[]).await;
@@ -372,12 +368,7 @@ async fn hand_made_rules_and_groups_not_tagged_for_us_are_never_touched() {
         before.push(rules(c, g).await);
     }
 
-    let summary = w
-        .app(&[])
-        .await
-        .handle(&notification_for(&fixture(NEWEST)), None)
-        .await
-        .unwrap();
+    let summary = w.notify(NEWEST).await.unwrap();
 
     // The hand-made rules are all still there, and the untagged groups are exactly as they were.
     let after_first = rules(c, &w.global[0]).await;
@@ -438,12 +429,7 @@ async fn a_set_too_small_fails_alone_and_is_left_exactly_as_it_was() {
     add_hand_made_rules(&w.client, &small, &w.global[0]).await;
     let before = rules(&w.client, &small).await;
 
-    let err = w
-        .app(&[])
-        .await
-        .handle(&notification_for(&fixture(NEWEST)), None)
-        .await
-        .unwrap_err();
+    let err = w.notify(NEWEST).await.unwrap_err();
     let Error::SetsFailed {
         sets_failed,
         sets,
@@ -471,11 +457,7 @@ async fn a_set_too_small_fails_alone_and_is_left_exactly_as_it_was() {
 #[tokio::test]
 async fn switching_off_ipv6_revokes_only_our_ipv6_rules() {
     let w = world(NEWEST, 4, 0).await;
-    w.app(&[])
-        .await
-        .handle(&notification_for(&fixture(NEWEST)), None)
-        .await
-        .unwrap();
+    w.notify(NEWEST).await.unwrap();
     let summary = w
         .app(&[("IP_VERSIONS", "ipv4")])
         .await
@@ -510,12 +492,7 @@ async fn a_group_with_a_bad_protocol_tag_is_reported_and_the_others_sync() {
         &[("Name", "cloudfront_g"), ("AutoUpdate", "true"), ("Protocol", "ftp")],
     )
     .await;
-    let err = w
-        .app(&[])
-        .await
-        .handle(&notification_for(&fixture(NEWEST)), None)
-        .await
-        .unwrap_err();
+    let err = w.notify(NEWEST).await.unwrap_err();
     assert!(
         err.to_string().contains(&bad) && err.to_string().contains("\"ftp\""),
         "{err}"

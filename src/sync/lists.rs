@@ -63,7 +63,6 @@ struct ListContext<'a, G> {
     shared: &'a Shared<'a>,
     ec2: &'a G,
     account: Option<&'a str>,
-    description_service: String,
 }
 
 impl<G> ListContext<'_, G> {
@@ -84,7 +83,6 @@ pub(super) async fn sync_lists<G: PrefixLists>(shared: &Shared<'_>, account: &Ac
         shared,
         ec2: &account.ec2,
         account: account.id.as_deref(),
-        description_service: shared.config.service_names(),
     };
     let cx = &cx;
     let regions = shared.config.regions.iter().map(|region| async move {
@@ -286,7 +284,7 @@ async fn write<G: PrefixLists>(
         settled_after_write(cx, tagged, name).await?;
         return Ok(Round::Grown);
     }
-    let description = rule_description(tagged.scope, &cx.description_service);
+    let description = rule_description(tagged.scope, cx.shared.services);
     let calls = modifications(plan, tagged.list.entries.len(), tagged.list.max_entries);
     let mut version = tagged.version;
     for (i, call) in calls.iter().enumerate() {

@@ -107,9 +107,11 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
     let limit = Limit::new(config.max_concurrency);
     let found = join_all(accounts.iter().map(|a| discover(config, a, budget, &limit))).await;
     check_selection(config, &selection, found.iter().map(|d| d.sets.len()).sum())?;
+    let services = config.service_names();
     let shared = Shared {
         config,
         selection: &selection,
+        services: &services,
         budget,
         limit: &limit,
     };
@@ -117,7 +119,7 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
     let mut summary = Summary {
         sync_token: selection.sync_token,
         create_date: selection.create_date.clone(),
-        service: config.service_names(),
+        service: services.clone(),
         ip_versions: config.version_names(),
         trigger: match trigger {
             Trigger::Notification(_) => "notification",
@@ -145,6 +147,8 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
 struct Shared<'a> {
     config: &'a Config,
     selection: &'a Selection,
+    /// `SERVICE`, as our rule and entry descriptions name it.
+    services: &'a str,
     budget: Budget,
     limit: &'a Limit,
 }
@@ -174,7 +178,7 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
     let context = SetContext {
         config: shared.config,
         selection: shared.selection,
-        description_service: shared.config.service_names(),
+        description_service: shared.services,
         prefix_lists: &prefix_lists,
         budget: shared.budget,
         limit: shared.limit,
@@ -241,7 +245,7 @@ async fn sync_sets<G: SecurityGroups>(context: &SetContext<'_, G>, sets: Vec<Fou
 struct SetContext<'a, G> {
     config: &'a Config,
     selection: &'a Selection,
-    description_service: String,
+    description_service: &'a str,
     prefix_lists: &'a BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
     budget: Budget,
     limit: &'a Limit,
@@ -423,7 +427,7 @@ async fn sync_round<G: SecurityGroups>(
         tracing::info!(set = %key, added = plan.added, removed = plan.removed, unchanged = plan.unchanged, "dry run: planned");
         return Ok(Round::Planned);
     }
-    let description = plan::rule_description(key.scope, &context.description_service);
+    let description = plan::rule_description(key.scope, context.description_service);
     let applied = apply(context.ec2, key, &plan, &description, context.budget).await;
     report.added += applied.added;
     report.removed += applied.removed;

@@ -828,6 +828,15 @@ impl World {
         }
     }
 
+    /// Serve `file` and run the function, with its default settings here, on its notification.
+    pub async fn notify(&self, file: &str) -> cloudfront_sg_sync::Result<cloudfront_sg_sync::report::Summary> {
+        self.server.set(Reply::Body(fixture(file)));
+        self.app(&[])
+            .await
+            .handle(&notification_for(&fixture(file)), None)
+            .await
+    }
+
     /// Our CIDRs across `groups` on 443 (checked: none twice, none over the quota).
     pub async fn state(&self, groups: &[String]) -> BTreeSet<Cidr> {
         set_state(&self.client, groups, 443, 30).await
