@@ -19,7 +19,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
     let lists_failed = summary
         .prefix_lists
         .iter()
-        .filter(|l| l.status == SetStatus::Failed)
+        .filter(|l| l.changes.status == SetStatus::Failed)
         .count();
     json!({
         "_aws": {
@@ -58,7 +58,7 @@ mod tests {
     use crate::cidr::IpVersion;
     use crate::ip_ranges::Scope;
     use crate::plan::SetKey;
-    use crate::report::{ListReport, SetReport, SkippedGroup};
+    use crate::report::{EntryChanges, ListReport, SetReport, SkippedGroup};
     use std::collections::BTreeMap;
 
     fn set(status: SetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
@@ -117,9 +117,12 @@ mod tests {
             ],
             prefix_lists: vec![
                 ListReport {
-                    added: 4,
-                    removed: 1,
-                    status: SetStatus::Synced,
+                    changes: EntryChanges {
+                        added: 4,
+                        removed: 1,
+                        status: SetStatus::Synced,
+                        ..EntryChanges::default()
+                    },
                     ..ListReport::new(None, "us-east-1", "pl-1", Scope::Global, IpVersion::Ipv4)
                 },
                 ListReport::new(None, "us-east-1", "pl-2", Scope::Global, IpVersion::Ipv6),

@@ -114,6 +114,75 @@ impl SetReport {
     }
 }
 
+/// What a run did to a target that is one list of CIDRs of one family, wholly rewritten by its own calls: a
+/// customer-managed prefix list or a WAF IP set. Flattened into each one's report.
+#[derive(Debug, Clone, Serialize)]
+pub struct EntryChanges {
+    /// Entries added (planned, in a dry run).
+    pub added: usize,
+    /// Entries removed (planned, in a dry run).
+    pub removed: usize,
+    /// Wanted CIDRs it already held.
+    pub unchanged: usize,
+    /// Times it was re-read and re-planned because another writer changed it during the run.
+    pub replans: usize,
+    /// What became of it.
+    pub status: SetStatus,
+    /// Why it failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The CIDRs added (planned, in a dry run).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub add: BTreeSet<Cidr>,
+    /// The CIDRs removed (planned, in a dry run).
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub remove: BTreeSet<Cidr>,
+}
+
+impl Default for EntryChanges {
+    /// Nothing done yet: failed until something better is known.
+    fn default() -> EntryChanges {
+        EntryChanges {
+            added: 0,
+            removed: 0,
+            unchanged: 0,
+            replans: 0,
+            status: SetStatus::Failed,
+            error: None,
+            add: BTreeSet::new(),
+            remove: BTreeSet::new(),
+        }
+    }
+}
+
+impl EntryChanges {
+    /// Anything added or removed.
+    pub fn changed(&self) -> bool {
+        self.added + self.removed > 0
+    }
+
+    /// `status: +added -removed =unchanged`, as the target's line says it.
+    fn counts(&self) -> String {
+        format!(
+            "{}: +{} -{} ={}",
+            self.status.as_str(),
+            self.added,
+            self.removed,
+            self.unchanged
+        )
+    }
+
+    /// The lines under the target's line: each CIDR added and removed, then the error.
+    fn write_details(&self, f: &mut fmt::Formatter<'_>, id: &str) -> fmt::Result {
+        for (sign, cidrs) in [('+', &self.add), ('-', &self.remove)] {
+            for cidr in cidrs {
+                writeln!(f, "  {id} {sign} {cidr}")?;
+            }
+        }
+        write_error(f, self.error.as_deref())
+    }
+}
+
 /// What happened to one customer-managed prefix list.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListReport {
@@ -130,12 +199,6 @@ pub struct ListReport {
     pub scope: Scope,
     /// Its address family: it gets the wanted ranges of this IP version only.
     pub family: IpVersion,
-    /// Entries added (planned, in a dry run).
-    pub added: usize,
-    /// Our entries removed (planned, in a dry run).
-    pub removed: usize,
-    /// Wanted CIDRs it already held (ours or hand-made).
-    pub unchanged: usize,
     /// Its `MaxEntries` as read.
     pub max_entries: usize,
     /// `MaxEntries` it was raised to (`PREFIX_LIST_GROW`; planned, in a dry run).
@@ -143,19 +206,9 @@ pub struct ListReport {
     pub grew_to: Option<usize>,
     /// Free entries after the sync.
     pub room_left: usize,
-    /// Times it was re-read and re-planned because another writer changed it during the run.
-    pub replans: usize,
-    /// What became of it.
-    pub status: SetStatus,
-    /// Why it failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-    /// The CIDRs added (planned, in a dry run).
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub add: BTreeSet<Cidr>,
-    /// The CIDRs removed (planned, in a dry run).
-    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
-    pub remove: BTreeSet<Cidr>,
+    /// What the run did to its entries (only ours are removed; hand-made ones stay).
+    #[serde(flatten)]
+    pub changes: EntryChanges,
 }
 
 impl ListReport {
@@ -168,17 +221,10 @@ impl ListReport {
             id: id.to_owned(),
             scope,
             family,
-            added: 0,
-            removed: 0,
-            unchanged: 0,
             max_entries: 0,
             grew_to: None,
             room_left: 0,
-            replans: 0,
-            status: SetStatus::Failed,
-            error: None,
-            add: BTreeSet::new(),
-            remove: BTreeSet::new(),
+            changes: EntryChanges::default(),
         }
     }
 
@@ -200,25 +246,14 @@ impl fmt::Display for ListReport {
             .unwrap_or_default();
         writeln!(
             f,
-            "{} prefix list {} {}: {}: +{} -{} ={} room left: {}{grew}",
+            "{} prefix list {} {}: {} room left: {}{grew}",
             self.name(),
             self.scope,
             self.family,
-            self.status.as_str(),
-            self.added,
-            self.removed,
-            self.unchanged,
+            self.changes.counts(),
             self.room_left,
         )?;
-        for (sign, cidrs) in [('+', &self.add), ('-', &self.remove)] {
-            for cidr in cidrs {
-                writeln!(f, "  {} {sign} {cidr}", self.id)?;
-            }
-        }
-        if let Some(error) = &self.error {
-            writeln!(f, "  error: {error}")?;
-        }
-        Ok(())
+        self.changes.write_details(f, &self.id)
     }
 }
 
@@ -304,7 +339,7 @@ impl Summary {
     /// One message per failed set, failed prefix list, skipped group and unreadable region, in that order.
     pub fn failures(&self) -> Vec<String> {
         let sets = self.sets.iter().filter_map(|s| s.error.clone());
-        let lists = self.prefix_lists.iter().filter_map(|l| l.error.clone());
+        let lists = self.prefix_lists.iter().filter_map(|l| l.changes.error.clone());
         let groups = self
             .skipped_groups
             .iter()
@@ -325,7 +360,7 @@ impl Summary {
         Err(Error::SetsFailed {
             sets_failed: self.sets.iter().filter(|s| s.error.is_some()).count(),
             sets: self.sets.len(),
-            lists_failed: self.prefix_lists.iter().filter(|l| l.error.is_some()).count(),
+            lists_failed: self.prefix_lists.iter().filter(|l| l.changes.error.is_some()).count(),
             lists: self.prefix_lists.len(),
             groups_skipped: self.skipped_groups.len(),
             regions_failed: self.failed_regions.len(),
@@ -335,12 +370,14 @@ impl Summary {
 
     /// CIDRs authorized over every set, and entries added over every prefix list.
     pub fn added(&self) -> usize {
-        self.sets.iter().map(|s| s.added).sum::<usize>() + self.prefix_lists.iter().map(|l| l.added).sum::<usize>()
+        self.sets.iter().map(|s| s.added).sum::<usize>()
+            + self.prefix_lists.iter().map(|l| l.changes.added).sum::<usize>()
     }
 
     /// Rules revoked over every set, and entries removed over every prefix list.
     pub fn removed(&self) -> usize {
-        self.sets.iter().map(|s| s.removed).sum::<usize>() + self.prefix_lists.iter().map(|l| l.removed).sum::<usize>()
+        self.sets.iter().map(|s| s.removed).sum::<usize>()
+            + self.prefix_lists.iter().map(|l| l.changes.removed).sum::<usize>()
     }
 
     fn write_header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -661,7 +661,7 @@ async fn a_prefix_list_modified_by_another_writer_is_re_read_and_written_at_its_
     let summary = sync_newest(&config, &groups).await.unwrap();
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     let list = &summary.prefix_lists[0];
-    assert_eq!((list.replans, list.added), (1, wanted));
+    assert_eq!((list.changes.replans, list.changes.added), (1, wanted));
     assert_eq!(
         by_id.num_calls(),
         4,

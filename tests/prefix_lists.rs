@@ -158,9 +158,9 @@ async fn lists_fill_from_empty_with_their_scope_and_family_keep_hand_made_entrie
     let g4_report = report(&summary, &g4);
     assert_eq!(
         (
-            g4_report.status,
-            g4_report.added,
-            g4_report.unchanged,
+            g4_report.changes.status,
+            g4_report.changes.added,
+            g4_report.changes.unchanged,
             g4_report.room_left
         ),
         (SetStatus::Synced, global_v4.len() - 1, 1, 200 - global_v4.len() - 1)
@@ -175,7 +175,7 @@ async fn lists_fill_from_empty_with_their_scope_and_family_keep_hand_made_entrie
     let app = w.app(&[]).await;
     let again = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
     assert!(
-        again.prefix_lists.iter().all(|l| l.status == SetStatus::InSync),
+        again.prefix_lists.iter().all(|l| l.changes.status == SetStatus::InSync),
         "{again:?}"
     );
     let ec2 = &app.accounts[0].ec2;
@@ -239,11 +239,11 @@ async fn a_real_change_modifies_each_list_by_exactly_what_changed_in_one_call() 
     assert_eq!(g4_now, new);
     let list = report(&summary, &g4);
     assert_eq!(
-        (list.added, list.removed),
+        (list.changes.added, list.changes.removed),
         (new.difference(&old).count(), old.difference(&new).count())
     );
-    assert_eq!((list.added, list.removed), (6, 3));
-    assert_eq!(report(&summary, &r4).status, SetStatus::InSync);
+    assert_eq!((list.changes.added, list.changes.removed), (6, 3));
+    assert_eq!(report(&summary, &r4).changes.status, SetStatus::InSync);
     assert_eq!(
         app.accounts[0].ec2.list_modifies.load(Ordering::SeqCst),
         1,

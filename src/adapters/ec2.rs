@@ -222,6 +222,11 @@ fn code_of(error: &Error) -> Option<&str> {
 }
 
 /// A describe filter: `name` is any of `values`.
+/// The `Name` tag filter every tagged describe uses: `cloudfront_g` or `cloudfront_r`.
+pub(super) fn name_tag_filter() -> Filter {
+    filter("tag:Name", Scope::ALL.map(Scope::tag_value))
+}
+
 pub(super) fn filter<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) -> Filter {
     let values = values.into_iter().map(str::to_owned).collect();
     Filter::builder().name(name).set_values(Some(values)).build()
@@ -405,7 +410,7 @@ impl SecurityGroups for Ec2Groups {
             .call("DescribeSecurityGroups", region, None, |c| {
                 let request = c
                     .describe_security_groups()
-                    .filters(filter("tag:Name", Scope::ALL.map(Scope::tag_value)))
+                    .filters(name_tag_filter())
                     .filters(filter("tag:AutoUpdate", ["true"]))
                     .max_results(1000);
                 request.into_paginator().send().try_collect()

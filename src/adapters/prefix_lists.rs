@@ -2,7 +2,7 @@
 
 use aws_sdk_ec2::types::{AddPrefixListEntry, ManagedPrefixList, RemovePrefixListEntry};
 
-use super::ec2::{Ec2Groups, filter, tag_value};
+use super::ec2::{Ec2Groups, name_tag_filter, tag_value};
 use crate::cidr::{Cidr, IpVersion};
 use crate::error::Result;
 use crate::ip_ranges::Scope;
@@ -64,8 +64,8 @@ impl PrefixLists for Ec2Groups {
                 // that both exclude a list).
                 let request = c
                     .describe_managed_prefix_lists()
-                    .filters(filter("tag:Name", Scope::ALL.map(Scope::tag_value)))
-                    .max_results(100);
+                    .max_results(100)
+                    .filters(name_tag_filter());
                 request.into_paginator().send().try_collect()
             })
             .await?;

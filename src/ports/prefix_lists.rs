@@ -22,17 +22,6 @@ pub struct TaggedList {
     pub list: List,
 }
 
-/// A list to write to, at the version the write was planned from.
-#[derive(Debug, Clone, Copy)]
-pub struct ListAt<'a> {
-    /// The list's region.
-    pub region: &'a str,
-    /// `pl-…`.
-    pub id: &'a str,
-    /// The version read: the write fails if another writer changed the list since.
-    pub version: i64,
-}
-
 /// Where prefix lists live.
 pub trait PrefixLists: Send + Sync {
     /// Every prefix list in `region` tagged for the sync (all pages), each with all its entries.
@@ -56,4 +45,15 @@ pub trait PrefixLists: Send + Sync {
     /// List `id` read again with its entries (to re-plan after another writer changed it); `None` when it is
     /// gone or no longer tagged for the sync.
     fn list(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<TaggedList>>> + Send;
+}
+
+/// A list to write to, at the version the write was planned from.
+#[derive(Debug, Clone, Copy)]
+pub struct ListAt<'a> {
+    /// The list's region.
+    pub region: &'a str,
+    /// `pl-…`.
+    pub id: &'a str,
+    /// The version read: the write fails if another writer changed the list since.
+    pub version: i64,
 }

@@ -89,7 +89,13 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
     }
     let g4 = report(&summary, "pl-g4");
     assert_eq!(
-        (g4.status, g4.added, g4.removed, g4.unchanged, g4.room_left),
+        (
+            g4.changes.status,
+            g4.changes.added,
+            g4.changes.removed,
+            g4.changes.unchanged,
+            g4.room_left
+        ),
         (SetStatus::Synced, 2, 1, 1, 10 - 4)
     );
     assert_eq!(
@@ -104,7 +110,7 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
     let again = scheduled(&ec2, file(), &[]).await;
     assert_eq!(ec2.calls_of(Op::Lists).len(), 2);
     assert_eq!(ec2.calls_of(Op::Modify).len(), 3);
-    assert!(again.prefix_lists.iter().all(|l| l.status == SetStatus::InSync));
+    assert!(again.prefix_lists.iter().all(|l| l.changes.status == SetStatus::InSync));
 }
 
 #[tokio::test]
@@ -121,15 +127,15 @@ async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows
     ec2.add_list("pl-r4", &TAGGED_R, IpVersion::Ipv4, 10, Vec::new());
     let summary = scheduled(&ec2, file(), &[]).await;
     let small = report(&summary, "pl-small");
-    assert_eq!(small.status, SetStatus::Failed);
-    let error = small.error.as_deref().unwrap();
+    assert_eq!(small.changes.status, SetStatus::Failed);
+    let error = small.changes.error.as_deref().unwrap();
     assert!(
         error.contains("needs 4 entries") && error.contains("MaxEntries is 3") && error.contains("PREFIX_LIST_GROW"),
         "{error}"
     );
     assert_eq!(held(&ec2, "pl-small").0, cidrs(&["192.168.0.0/24"]), "left as it was");
     assert_eq!(
-        report(&summary, "pl-r4").status,
+        report(&summary, "pl-r4").changes.status,
         SetStatus::Synced,
         "the other list syncs"
     );
@@ -146,7 +152,7 @@ async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows
     let summary = scheduled(&ec2, file(), &[("PREFIX_LIST_GROW", "true")]).await;
     let grown = report(&summary, "pl-small");
     assert_eq!(
-        (grown.status, grown.grew_to, grown.added),
+        (grown.changes.status, grown.grew_to, grown.changes.added),
         (SetStatus::Synced, Some(4), 3)
     );
     assert_eq!(ec2.list("pl-small").unwrap().max_entries, 4);
@@ -172,7 +178,10 @@ async fn over_100_changes_go_in_calls_of_100_adds_first_each_made_once_the_last_
     let summary = scheduled(&ec2, doc(2, &wanted, &[]), &[]).await;
 
     let big = report(&summary, "pl-big");
-    assert_eq!((big.status, big.added, big.removed), (SetStatus::Synced, 250, 120));
+    assert_eq!(
+        (big.changes.status, big.changes.added, big.changes.removed),
+        (SetStatus::Synced, 250, 120)
+    );
     assert_eq!(held(&ec2, "pl-big").0, cidrs(&wanted));
     // 250 adds in 3 calls, the last with 100 of the 120 removes, then the other 20; after every call the list
     // is watched until it leaves modify-in-progress (two busy looks, then a settled one).
@@ -198,11 +207,15 @@ async fn another_writer_moving_the_version_on_makes_the_list_re_read_and_re_plan
         ec2.interfere_with_list("pl-g4", vec![ours("10.0.2.0/24")]);
         let summary = scheduled(&ec2, file(), &[("REPLAN_ATTEMPTS", attempts)]).await;
         let list = report(&summary, "pl-g4");
-        assert_eq!(list.replans, replans);
+        assert_eq!(list.changes.replans, replans);
         if replans == 0 {
-            assert_eq!(list.status, SetStatus::Failed);
+            assert_eq!(list.changes.status, SetStatus::Failed);
             assert!(
-                list.error.as_deref().unwrap().contains("PrefixListVersionMismatch"),
+                list.changes
+                    .error
+                    .as_deref()
+                    .unwrap()
+                    .contains("PrefixListVersionMismatch"),
                 "{list:?}"
             );
             assert_eq!(
@@ -212,13 +225,16 @@ async fn another_writer_moving_the_version_on_makes_the_list_re_read_and_re_plan
             );
             continue;
         }
-        assert_eq!((list.status, list.error.as_deref()), (SetStatus::Synced, None));
+        assert_eq!(
+            (list.changes.status, list.changes.error.as_deref()),
+            (SetStatus::Synced, None)
+        );
         assert_eq!(
             held(&ec2, "pl-g4").0,
             cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"])
         );
         assert_eq!(
-            (list.added, list.removed),
+            (list.changes.added, list.changes.removed),
             (2, 1),
             "what the other writer added is not counted"
         );
@@ -233,7 +249,7 @@ async fn a_list_found_being_modified_is_waited_for_and_one_that_stays_busy_fails
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
     ec2.set_list_state("pl-g4", "modify-in-progress", 3);
     let summary = scheduled(&ec2, file(), &[]).await;
-    assert_eq!(report(&summary, "pl-g4").status, SetStatus::Synced);
+    assert_eq!(report(&summary, "pl-g4").changes.status, SetStatus::Synced);
     assert_eq!(
         held(&ec2, "pl-g4").0,
         cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"])
@@ -255,7 +271,7 @@ async fn a_list_found_being_modified_is_waited_for_and_one_that_stays_busy_fails
     .await
     .unwrap();
     let list = report(&summary, "pl-g4");
-    let error = list.error.as_deref().unwrap();
+    let error = list.changes.error.as_deref().unwrap();
     assert!(error.contains("stayed modify-in-progress"), "{error}");
     assert!(ec2.calls_of(Op::Modify).is_empty());
     assert!(started.elapsed() <= Duration::from_secs(50), "{:?}", started.elapsed());
@@ -268,10 +284,15 @@ async fn a_dry_run_plans_every_list_and_writes_nothing() {
     let summary = scheduled(&ec2, file(), &[("DRY_RUN", "true"), ("PREFIX_LIST_GROW", "true")]).await;
     let list = report(&summary, "pl-g4");
     assert_eq!(
-        (list.status, list.added, list.removed, list.grew_to),
+        (
+            list.changes.status,
+            list.changes.added,
+            list.changes.removed,
+            list.grew_to
+        ),
         (SetStatus::Planned, 3, 1, None)
     );
-    assert_eq!(list.add, cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]));
+    assert_eq!(list.changes.add, cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]));
     assert!(ec2.calls_of(Op::Modify).is_empty() && ec2.calls_of(Op::Grow).is_empty());
     let text = summary.to_string();
     assert!(
@@ -287,9 +308,10 @@ async fn a_file_without_the_lists_family_does_not_empty_it() {
     ec2.add_list("pl-g6", &TAGGED_G, IpVersion::Ipv6, 10, vec![ours("2600:9000::/28")]);
     let summary = scheduled(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
     let list = report(&summary, "pl-g6");
-    assert_eq!(list.status, SetStatus::Failed);
+    assert_eq!(list.changes.status, SetStatus::Failed);
     assert!(
-        list.error
+        list.changes
+            .error
             .as_deref()
             .unwrap()
             .contains("no ipv6 ranges for prefix list us-east-1/pl-g6")

@@ -139,10 +139,10 @@ async fn sync_list<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: TaggedList) 
     );
     report.max_entries = tagged.list.max_entries;
     match converge(cx, tagged, &mut report).await {
-        Ok(status) => report.status = status,
+        Ok(status) => report.changes.status = status,
         Err(e) => {
-            tracing::error!(list = %report.name(), added = report.added, removed = report.removed, error = %e, "prefix list not synced");
-            report.error = Some(e.to_string());
+            tracing::error!(list = %report.name(), added = report.changes.added, removed = report.changes.removed, error = %e, "prefix list not synced");
+            report.changes.error = Some(e.to_string());
         }
     }
     report
@@ -175,14 +175,14 @@ async fn converge<G: PrefixLists>(
         if in_progress(&tagged.state) {
             // Found being changed again after a round of ours: another writer; counted as a re-plan.
             if !first {
-                if report.replans >= attempts {
+                if report.changes.replans >= attempts {
                     return Err(Error::ListBusy {
                         list: name,
                         state: tagged.state,
                         waited: Duration::ZERO,
                     });
                 }
-                report.replans += 1;
+                report.changes.replans += 1;
             }
             tracing::info!(list = %name, state = %tagged.state, "the prefix list is being changed; waiting");
             wait_settled(cx, &tagged, &name).await?;
@@ -191,9 +191,9 @@ async fn converge<G: PrefixLists>(
                 Ok(Round::Settled | Round::Written) => break,
                 Ok(Round::Planned) => return Ok(SetStatus::Planned),
                 Ok(Round::Grown) => {}
-                Err(e) if is_conflict(&e) && report.replans < attempts => {
-                    report.replans += 1;
-                    tracing::warn!(list = %name, round = report.replans, cause = %e, "the prefix list changed during the run (another writer?); re-reading and re-planning it");
+                Err(e) if is_conflict(&e) && report.changes.replans < attempts => {
+                    report.changes.replans += 1;
+                    tracing::warn!(list = %name, round = report.changes.replans, cause = %e, "the prefix list changed during the run (another writer?); re-reading and re-planning it");
                     cause = Some(e);
                 }
                 Err(e) => return Err(e),
@@ -210,8 +210,8 @@ async fn converge<G: PrefixLists>(
         };
         tagged = again;
     }
-    let changed = report.added + report.removed > 0 || report.grew_to.is_some();
-    tracing::info!(list = %name, added = report.added, removed = report.removed, unchanged = report.unchanged, replans = report.replans, "prefix list synced");
+    let changed = report.changes.changed() || report.grew_to.is_some();
+    tracing::info!(list = %name, added = report.changes.added, removed = report.changes.removed, unchanged = report.changes.unchanged, replans = report.changes.replans, "prefix list synced");
     Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
 }
 
@@ -240,17 +240,17 @@ async fn round<G: PrefixLists>(
             max_entries: small.max_entries,
         })?;
     if first {
-        report.unchanged = plan.unchanged;
+        report.changes.unchanged = plan.unchanged;
     }
     report.room_left = plan.room_left;
     if plan.add.is_empty() && plan.remove.is_empty() && plan.grow_to.is_none() {
         return Ok(Round::Settled);
     }
-    report.add.extend(&plan.add);
-    report.remove.extend(&plan.remove);
+    report.changes.add.extend(&plan.add);
+    report.changes.remove.extend(&plan.remove);
     report.grew_to = plan.grow_to.or(report.grew_to);
     if config.dry_run {
-        (report.added, report.removed) = (plan.add.len(), plan.remove.len());
+        (report.changes.added, report.changes.removed) = (plan.add.len(), plan.remove.len());
         tracing::info!(list = %name, added = plan.add.len(), removed = plan.remove.len(), unchanged = plan.unchanged, grow_to = plan.grow_to, "dry run: planned");
         return Ok(Round::Planned);
     }
@@ -290,8 +290,8 @@ async fn write<G: PrefixLists>(
     for (i, call) in calls.iter().enumerate() {
         cx.bound(what, cx.ec2.modify(at(version), call, &description)).await?;
         let settled = settled_after_write(cx, tagged, name).await?;
-        report.added += call.add.len();
-        report.removed += call.remove.len();
+        report.changes.added += call.add.len();
+        report.changes.removed += call.remove.len();
         // Entries make exactly one new version: any other means another writer changed the list after our call.
         let expected = version + 1;
         if settled != expected && i + 1 < calls.len() {

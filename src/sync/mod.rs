@@ -137,7 +137,7 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
         summary.attachment_unchecked.extend(outcome.unchecked);
     }
     summary.replans = summary.sets.iter().map(|r| r.replans).sum::<usize>()
-        + summary.prefix_lists.iter().map(|l| l.replans).sum::<usize>();
+        + summary.prefix_lists.iter().map(|l| l.changes.replans).sum::<usize>();
     summary.ec2_retries = retries() - retries_before;
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(summary)

@@ -114,6 +114,13 @@ fn assert_failed(set: &SetReport, phrase: &str) {
     assert!(error.contains(phrase), "{phrase:?} not in {error:?}");
 }
 
+/// The summary's text holds `text`.
+#[track_caller]
+fn assert_says(summary: &Summary, text: &str) {
+    let said = summary.to_string();
+    assert!(said.contains(text), "{text:?} not in:\n{said}");
+}
+
 fn change() -> Vec<u8> {
     doc(2, &["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"], &["10.9.0.0/24"])
 }
@@ -417,12 +424,7 @@ async fn an_interface_carrying_part_of_a_set_is_reported_with_the_missing_group_
     );
     assert_eq!(summary.sets[1].partly_attached, []);
     assert_eq!(ec2.calls_of(Op::Interfaces).len(), 1, "one describe for the region");
-    assert!(
-        summary
-            .to_string()
-            .contains("warning: eni-part (load balancer app/web/1) lacks sg-b"),
-        "{summary}"
-    );
+    assert_says(&summary, "warning: eni-part (load balancer app/web/1) lacks sg-b");
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["sets"][0]["partly_attached"][0]["missing"], json!(["sg-b"]));
     assert!(summary.into_result().is_ok(), "a warning, not a failure");
@@ -437,11 +439,7 @@ async fn when_the_interfaces_cannot_be_read_the_run_warns_and_still_succeeds() {
     assert_eq!(summary.attachment_unchecked[0].region, "us-east-1");
     assert!(summary.attachment_unchecked[0].error.contains("UnauthorizedOperation"));
     assert!(summary.sets.iter().all(|s| s.status == SetStatus::Synced));
-    assert!(
-        summary
-            .to_string()
-            .contains("warning: attachment not checked in us-east-1")
-    );
+    assert_says(&summary, "warning: attachment not checked in us-east-1");
     assert!(summary.into_result().is_ok());
 }
 
@@ -484,12 +482,7 @@ async fn each_account_syncs_with_its_own_ports_and_one_that_cannot_be_read_fails
     );
     assert!(b.calls_of(Op::Authorize).is_empty() && b.calls_of(Op::Revoke).is_empty());
     assert_eq!(summary.failed_regions[0].account.as_deref(), Some("222222222222"));
-    assert!(
-        summary
-            .to_string()
-            .contains("failed region us-east-1 of account 222222222222: "),
-        "{summary}"
-    );
+    assert_says(&summary, "failed region us-east-1 of account 222222222222: ");
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["sets"][0]["account"], "111111111111");
     assert!(
