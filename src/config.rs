@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::cidr::IpVersion;
 use crate::error::{Error, Result};
 use crate::ip_ranges::Filter;
+use crate::ports::WafScope;
 
 /// Where AWS publishes the ranges.
 pub const DEFAULT_IP_RANGES_URL: &str = "https://ip-ranges.amazonaws.com/ip-ranges.json";
@@ -77,6 +78,11 @@ pub const SETTINGS: &[Setting] = &[
         "PREFIX_LIST_GROW",
         "false",
         "`true`: a tagged prefix list too small for its wanted CIDRs and hand-made entries has its MaxEntries raised to exactly what it needs (logged, and `grew_to` in the summary). Off by default because every security group that references a list counts its MaxEntries against the group's rules quota: such a list then fails alone, unchanged, with the size it needs.",
+    ),
+    setting(
+        "WAF_CLOUDFRONT_SCOPE",
+        "",
+        "`true`: also sync the tagged WAF IP sets of scope `CLOUDFRONT` (they live in us-east-1); `false`: only `REGIONAL` ones, in `REGIONS`. Empty: on when us-east-1 is one of `REGIONS`.",
     ),
     setting(
         "IP_RANGES_URL",
@@ -165,6 +171,8 @@ pub struct Config {
     pub dry_run: bool,
     /// `PREFIX_LIST_GROW`.
     pub prefix_list_grow: bool,
+    /// `WAF_CLOUDFRONT_SCOPE`, resolved (empty: us-east-1 is one of `REGIONS`).
+    pub waf_cloudfront_scope: bool,
     /// `IP_RANGES_URL`.
     pub ip_ranges_url: String,
     /// `MAX_CONCURRENCY`.
@@ -212,6 +220,10 @@ impl Config {
         let own_region = get("AWS_REGION").or_else(|| get("AWS_DEFAULT_REGION"));
         let regions = regions(&get, own_region.as_ref())?;
         let home_region = own_region.or_else(|| regions.first().cloned()).unwrap_or_default();
+        let waf_cloudfront_scope = match get("WAF_CLOUDFRONT_SCOPE") {
+            None => regions.iter().any(|r| r == WafScope::CLOUDFRONT_REGION),
+            Some(_) => value("WAF_CLOUDFRONT_SCOPE").boolean()?,
+        };
         Ok(Config {
             partition: partition(&home_region),
             home_region,
@@ -224,6 +236,7 @@ impl Config {
             max_rules_per_group: value("MAX_RULES_PER_GROUP").number(1..=1000)?,
             dry_run: value("DRY_RUN").boolean()?,
             prefix_list_grow: value("PREFIX_LIST_GROW").boolean()?,
+            waf_cloudfront_scope,
             ip_ranges_url: url(value("IP_RANGES_URL"))?,
             max_concurrency: value("MAX_CONCURRENCY").number(1..=200)?,
             replan_attempts: value("REPLAN_ATTEMPTS").number(0..=10)?,
@@ -234,6 +247,21 @@ impl Config {
             deadline_margin: Duration::from_secs(value("DEADLINE_MARGIN_SECONDS").number(0..=900)?),
             lagging_file_wait: Duration::from_secs(value("LAGGING_FILE_WAIT_SECONDS").number(0..=840)?),
         })
+    }
+
+    /// Where WAF IP sets are read, each with its scopes: every region of `REGIONS` (`REGIONAL`), and
+    /// us-east-1 (`CLOUDFRONT`) when that scope is synced.
+    pub fn ip_set_scopes(&self) -> Vec<(String, WafScope)> {
+        let regional = self.regions.iter().map(|r| (r.clone(), WafScope::Regional));
+        let cloudfront = self
+            .waf_cloudfront_scope
+            .then(|| (WafScope::CLOUDFRONT_REGION.to_owned(), WafScope::Cloudfront));
+        regional.chain(cloudfront).collect()
+    }
+
+    /// The regions a WAF client is needed in: those of [`Config::ip_set_scopes`].
+    pub fn ip_set_regions(&self) -> BTreeSet<String> {
+        self.ip_set_scopes().into_iter().map(|(region, _)| region).collect()
     }
 
     /// The role assumed in `account`.

@@ -163,7 +163,7 @@ pub enum Error {
     },
 
     /// A region was asked for that no client was built for (not in `REGIONS`).
-    #[error("region {region} is not one of the configured REGIONS: no EC2 client was built for it")]
+    #[error("region {region} is not one of the configured REGIONS: no client was built for it")]
     RegionNotConfigured {
         /// The region.
         region: String,
@@ -182,6 +182,34 @@ pub enum Error {
         code: String,
         /// EC2's message, or the transport error's chain.
         message: String,
+    },
+
+    /// An AWS WAF API call failed.
+    #[error("WAF {operation} in {region}{} failed: {code}: {message}", ip_set.as_deref().map(|s| format!(" on IP set {s}")).unwrap_or_default())]
+    Waf {
+        /// The WAF API action.
+        operation: &'static str,
+        /// The region called (us-east-1 for the `CLOUDFRONT` scope).
+        region: String,
+        /// The IP set, for calls on one.
+        ip_set: Option<String>,
+        /// WAF's error code (`Unknown` for transport errors).
+        code: String,
+        /// WAF's message, or the transport error's chain.
+        message: String,
+    },
+
+    /// A tagged WAF IP set would hold more addresses than an IP set may.
+    #[error(
+        "WAF IP set {ip_set} would hold {needed} addresses, more than an IP set may ({max}); it was left as it was"
+    )]
+    IpSetTooMany {
+        /// `[account/]region/SCOPE/name`.
+        ip_set: String,
+        /// The wanted CIDRs of its IP version.
+        needed: usize,
+        /// AWS WAF's limit.
+        max: usize,
     },
 
     /// The credentials of an account could not be had: its role was not assumed (denied, missing). None of the
@@ -295,7 +323,7 @@ pub enum Error {
     /// Some sets failed, groups were skipped or regions could not be read; everything else was synced.
     /// Carries each failure's message.
     #[error(
-        "{sets_failed} of {sets} set(s) failed, {lists_failed} of {lists} prefix list(s) failed, {groups_skipped} tagged group(s) skipped, {regions_failed} region(s) unreadable: {}",
+        "{sets_failed} of {sets} set(s) failed, {lists_failed} of {lists} prefix list(s) failed, {ip_sets_failed} of {ip_sets} WAF IP set(s) failed, {groups_skipped} tagged group(s) skipped, {regions_failed} region(s) unreadable: {}",
         messages.join("; ")
     )]
     SetsFailed {
@@ -307,6 +335,10 @@ pub enum Error {
         lists_failed: usize,
         /// Prefix lists found.
         lists: usize,
+        /// WAF IP sets that failed.
+        ip_sets_failed: usize,
+        /// WAF IP sets found.
+        ip_sets: usize,
         /// Tagged groups that could not be put in a set.
         groups_skipped: usize,
         /// Regions whose groups could not be read.
@@ -336,6 +368,8 @@ impl Error {
             Error::TimedOut { .. } => "DeadlineReached",
             Error::RegionNotConfigured { .. } => "RegionNotConfigured",
             Error::Ec2 { .. } => "Ec2Error",
+            Error::Waf { .. } => "WafError",
+            Error::IpSetTooMany { .. } => "IpSetTooMany",
             Error::Credentials { .. } => "CredentialsError",
             Error::SetTooSmall { .. } => "SetTooSmall",
             Error::Deadline { .. } => "DeadlineReached",

@@ -7,25 +7,27 @@ use serde_json::Value;
 use tokio::time::Instant;
 
 use crate::adapters::ec2::Ec2Groups;
+use crate::adapters::ip_sets::WafIpSets;
 use crate::adapters::source::HttpSource;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::event::Trigger;
-use crate::ports::{Account, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups};
+use crate::ports::{Account, IpSets, NetworkInterfaces, NoIpSets, PrefixLists, RangesSource, SecurityGroups};
 use crate::report::Summary;
 use crate::sync;
 
 /// What the function keeps between invocations: settings and clients, built once at start.
-pub struct App<S, G> {
+pub struct App<S, G, W = NoIpSets> {
     /// The settings.
     pub config: Config,
     /// Where ip-ranges.json comes from.
     pub source: S,
-    /// Every account to sync: where its security groups live, and the network interfaces that carry them.
-    pub accounts: Vec<Account<G>>,
+    /// Every account to sync: where its security groups, the network interfaces that carry them, its prefix
+    /// lists and its WAF IP sets live.
+    pub accounts: Vec<Account<G, W>>,
 }
 
-impl App<HttpSource, Ec2Groups> {
+impl App<HttpSource, Ec2Groups, WafIpSets> {
     /// Read the settings and build the clients. No network I/O: cold start stays short.
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
@@ -39,7 +41,12 @@ impl App<HttpSource, Ec2Groups> {
     }
 }
 
-impl<S: RangesSource, G: SecurityGroups + NetworkInterfaces + PrefixLists> App<S, G> {
+impl<S, G, W> App<S, G, W>
+where
+    S: RangesSource,
+    G: SecurityGroups + NetworkInterfaces + PrefixLists,
+    W: IpSets,
+{
     /// Handle one event: recognize it, sync, log the summary, answer it (or the error).
     pub async fn handle(&self, event: &Value, deadline: Option<Instant>) -> Result<Summary> {
         let trigger = Trigger::from_value(event)?;

@@ -21,6 +21,7 @@
 //! - [`attachment`]: is a set attached whole? Which network interfaces carry only some of its groups.
 //! - [`prefix_list`]: customer-managed prefix lists as a target: entries to add and remove, the size check and
 //!   the empty guard, the ModifyManagedPrefixList calls (100 entries each).
+//! - [`ip_set`]: AWS WAF IP sets as a target: wholly managed, the addresses each gets and loses, the guard.
 //! - [`config`]: typed settings, read once; [`config::SETTINGS`] is the one list of them.
 //! - [`report`]: what a run answers (the summary, text and JSON).
 //! - [`error`]: the one error enum.
@@ -30,6 +31,7 @@
 //! - [`ports::SecurityGroups`]: where security groups live.
 //! - [`ports::NetworkInterfaces`]: which network interfaces carry them (read-only).
 //! - [`ports::PrefixLists`]: where the customer-managed prefix lists tagged for the sync live.
+//! - [`ports::IpSets`]: where the WAF IP sets tagged for the sync live.
 //! - [`ports::Account`]: one account's ports; a run syncs every account it is given.
 //!
 //! **Adapters** ([`adapters`]: each implements one port over real I/O):
@@ -37,12 +39,15 @@
 //! - [`adapters::ec2`]: `aws-sdk-ec2`, one client per region, built one way for production and mocks.
 //! - [`adapters::interfaces`]: DescribeNetworkInterfaces on the same clients.
 //! - [`adapters::prefix_lists`]: Describe/GetEntries/ModifyManagedPrefixList on the same clients.
-//! - [`adapters::accounts`]: one EC2 adapter per account, the listed ones through their role (STS AssumeRole).
+//! - [`adapters::ip_sets`]: `aws-sdk-wafv2` (ListIPSets, ListTagsForResource, GetIPSet, UpdateIPSet), one client
+//!   per region (and us-east-1 for the `CLOUDFRONT` scope).
+//! - [`adapters::accounts`]: one EC2 and one WAF adapter per account, the listed ones through their role (STS
+//!   AssumeRole).
 //!
 //! **Wiring**:
 //! - [`sync`]: one run end to end (fetch, discover, check and plan, apply, read back, record; beside it, the
-//!   prefix lists and the attachment check), shared by the handler and the CLI; the only module that uses ports
-//!   and core together.
+//!   prefix lists, the WAF IP sets and the attachment check), shared by the handler and the CLI; the only
+//!   module that uses ports and core together.
 //! - [`deadline`]: every call bounded by the time left before the invocation deadline, less a margin.
 //! - [`metrics`]: the CloudWatch Embedded Metric Format line of a run.
 //! - [`handler`]: the Lambda function; turns [`Error`] into a Lambda error, once.
@@ -67,6 +72,7 @@ pub mod event;
 #[cfg(feature = "runtime")]
 pub mod handler;
 pub mod ip_ranges;
+pub mod ip_set;
 #[cfg(feature = "runtime")]
 pub mod metrics;
 pub mod plan;

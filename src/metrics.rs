@@ -9,7 +9,7 @@ use crate::report::{SetStatus, Summary};
 pub const NAMESPACE: &str = "CloudfrontSgSync";
 
 /// The EMF document of a run: ranges added and removed (rules and prefix-list entries), sets failed, near full
-/// and attached only in part, prefix lists failed, sync duration.
+/// and attached only in part, prefix lists and WAF IP sets failed, sync duration.
 pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
     let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
         + summary.skipped_groups.len()
@@ -20,6 +20,11 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         .prefix_lists
         .iter()
         .filter(|l| l.changes.status == SetStatus::Failed)
+        .count();
+    let ip_sets_failed = summary
+        .ip_sets
+        .iter()
+        .filter(|s| s.changes.status == SetStatus::Failed)
         .count();
     json!({
         "_aws": {
@@ -34,6 +39,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
                     {"Name": "SetsNearFull", "Unit": "Count"},
                     {"Name": "SetsPartlyAttached", "Unit": "Count"},
                     {"Name": "PrefixListsFailed", "Unit": "Count"},
+                    {"Name": "IpSetsFailed", "Unit": "Count"},
                     {"Name": "SyncDuration", "Unit": "Milliseconds"},
                 ],
             }],
@@ -47,6 +53,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         "SetsNearFull": near_full,
         "SetsPartlyAttached": partly_attached,
         "PrefixListsFailed": lists_failed,
+        "IpSetsFailed": ip_sets_failed,
         "SyncDuration": summary.duration_ms,
     })
 }
@@ -57,8 +64,10 @@ mod tests {
     use crate::attachment::PartlyAttached;
     use crate::cidr::IpVersion;
     use crate::ip_ranges::Scope;
+    use crate::ip_set::IpSet;
     use crate::plan::SetKey;
-    use crate::report::{EntryChanges, ListReport, SetReport, SkippedGroup};
+    use crate::ports::{TaggedIpSet, WafScope};
+    use crate::report::{EntryChanges, IpSetReport, ListReport, SetReport, SkippedGroup};
     use std::collections::BTreeMap;
 
     fn set(status: SetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
@@ -87,6 +96,22 @@ mod tests {
             status,
             partly_attached,
             ..SetReport::new(key, vec!["sg-1".into()], None)
+        }
+    }
+
+    fn ip_set(name: &str) -> TaggedIpSet {
+        TaggedIpSet {
+            region: "us-east-1".into(),
+            waf_scope: WafScope::Regional,
+            scope: Scope::Global,
+            lock_token: "t".into(),
+            set: IpSet {
+                name: name.into(),
+                id: format!("id-{name}"),
+                family: IpVersion::Ipv4,
+                description: None,
+                addresses: Default::default(),
+            },
         }
     }
 
@@ -126,6 +151,19 @@ mod tests {
                     ..ListReport::new(None, "us-east-1", "pl-1", Scope::Global, IpVersion::Ipv4)
                 },
                 ListReport::new(None, "us-east-1", "pl-2", Scope::Global, IpVersion::Ipv6),
+            ],
+            ip_sets: vec![
+                IpSetReport {
+                    changes: EntryChanges {
+                        added: 2,
+                        removed: 2,
+                        status: SetStatus::Synced,
+                        ..EntryChanges::default()
+                    },
+                    ..IpSetReport::new(None, &ip_set("a"))
+                },
+                IpSetReport::new(None, &ip_set("b")),
+                IpSetReport::new(None, &ip_set("c")),
             ],
             skipped_groups: vec![SkippedGroup {
                 account: None,
@@ -168,6 +206,7 @@ mod tests {
                 "SetsNearFull",
                 "SetsPartlyAttached",
                 "PrefixListsFailed",
+                "IpSetsFailed",
                 "SyncDuration"
             ]
         );
@@ -183,15 +222,17 @@ mod tests {
                 &doc["SetsNearFull"],
                 &doc["SetsPartlyAttached"],
                 &doc["PrefixListsFailed"],
+                &doc["IpSetsFailed"],
                 &doc["SyncDuration"]
             ),
             (
-                &json!(6 + 4),
-                &json!(3 + 1),
+                &json!(6 + 4 + 2),
+                &json!(3 + 1 + 2),
                 &json!(2),
                 &json!(1),
                 &json!(1),
                 &json!(1),
+                &json!(2),
                 &json!(420)
             )
         );

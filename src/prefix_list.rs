@@ -113,13 +113,23 @@ pub fn plan_list(list: &List, wanted: &BTreeSet<Cidr>, grow: bool) -> Result<Lis
 /// reformatted file must not remove them: `Err` with how many it holds. An empty family where the list holds
 /// nothing of ours is in sync; a family not selected is not guarded (switching it off removes our entries).
 pub fn check_not_emptied(list: &List, wanted: &BTreeSet<Cidr>, selected: &BTreeSet<IpVersion>) -> Result<(), usize> {
-    if !selected.contains(&list.family) || wanted.iter().any(|c| c.version() == list.family) {
+    let ours = list.entries.iter().filter(|e| e.ours()).count();
+    guard_family(list.family, wanted, selected, ours)
+}
+
+/// The empty guard of a target that holds one IP version (a prefix list, a WAF IP set): `Err(held)` when
+/// `family` is selected, the file has no wanted range of it, and the target holds `held > 0` entries the sync
+/// would remove.
+pub fn guard_family(
+    family: IpVersion,
+    wanted: &BTreeSet<Cidr>,
+    selected: &BTreeSet<IpVersion>,
+    held: usize,
+) -> Result<(), usize> {
+    if held == 0 || !selected.contains(&family) || wanted.iter().any(|c| c.version() == family) {
         return Ok(());
     }
-    match list.entries.iter().filter(|e| e.ours()).count() {
-        0 => Ok(()),
-        held => Err(held),
-    }
+    Err(held)
 }
 
 /// One ModifyManagedPrefixList call.

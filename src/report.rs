@@ -11,6 +11,7 @@ use crate::cidr::{Cidr, IpVersion};
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
 use crate::plan::{GroupPlan, SetKey, Unmanaged};
+use crate::ports::{TaggedIpSet, WafScope};
 
 /// A set more than this full (after the sync) logs a warning: AWS has grown these lists by half before.
 pub const NEAR_FULL: f64 = 0.8;
@@ -38,6 +39,9 @@ pub struct Summary {
     /// Every prefix list tagged for the sync, by account, region and id.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub prefix_lists: Vec<ListReport>,
+    /// Every WAF IP set tagged for the sync, by account, region, scope and name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub ip_sets: Vec<IpSetReport>,
     /// Tagged groups that could not be synced (for example a bad `Protocol` tag).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub skipped_groups: Vec<SkippedGroup>,
@@ -257,6 +261,72 @@ impl fmt::Display for ListReport {
     }
 }
 
+/// What happened to one WAF IP set.
+#[derive(Debug, Clone, Serialize)]
+pub struct IpSetReport {
+    /// Always `waf-ip-set`.
+    pub kind: &'static str,
+    /// Its account, when the run syncs listed accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// The region it was read in (us-east-1 for the `CLOUDFRONT` scope).
+    pub region: String,
+    /// `REGIONAL` or `CLOUDFRONT`.
+    pub waf_scope: WafScope,
+    /// Its name.
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// The `Name` tag: which ranges it holds.
+    pub scope: Scope,
+    /// Its `IPAddressVersion`: it gets the wanted ranges of this version only.
+    pub family: IpVersion,
+    /// What the run did to its addresses (every address not wanted is removed: the set is wholly managed).
+    #[serde(flatten)]
+    pub changes: EntryChanges,
+}
+
+impl IpSetReport {
+    /// A report of `tagged` with nothing done yet (status failed until something better is known).
+    pub fn new(account: Option<String>, tagged: &TaggedIpSet) -> IpSetReport {
+        IpSetReport {
+            kind: "waf-ip-set",
+            account,
+            region: tagged.region.clone(),
+            waf_scope: tagged.waf_scope,
+            name: tagged.set.name.clone(),
+            id: tagged.set.id.clone(),
+            scope: tagged.scope,
+            family: tagged.set.family,
+            changes: EntryChanges::default(),
+        }
+    }
+
+    /// `[account/]region/SCOPE/name`, as logs and errors name it.
+    pub fn name(&self) -> String {
+        let place = format!("{}/{}/{}", self.region, self.waf_scope, self.name);
+        match &self.account {
+            Some(account) => format!("{account}/{place}"),
+            None => place,
+        }
+    }
+}
+
+impl fmt::Display for IpSetReport {
+    /// The IP set's line, its changes, its error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(
+            f,
+            "{} WAF IP set {} {}: {}",
+            self.name(),
+            self.scope,
+            self.family,
+            self.changes.counts(),
+        )?;
+        self.changes.write_details(f, &self.name)
+    }
+}
+
 /// What became of a set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -336,10 +406,12 @@ impl SkippedGroup {
 }
 
 impl Summary {
-    /// One message per failed set, failed prefix list, skipped group and unreadable region, in that order.
+    /// One message per failed set, failed prefix list, failed WAF IP set, skipped group and unreadable region, in
+    /// that order.
     pub fn failures(&self) -> Vec<String> {
         let sets = self.sets.iter().filter_map(|s| s.error.clone());
         let lists = self.prefix_lists.iter().filter_map(|l| l.changes.error.clone());
+        let ip_sets = self.ip_sets.iter().filter_map(|s| s.changes.error.clone());
         let groups = self
             .skipped_groups
             .iter()
@@ -348,7 +420,7 @@ impl Summary {
             Some(account) => format!("account {account}: {}", r.error),
             None => r.error.clone(),
         });
-        sets.chain(lists).chain(groups).chain(regions).collect()
+        sets.chain(lists).chain(ip_sets).chain(groups).chain(regions).collect()
     }
 
     /// `Err(SetsFailed)` if anything failed, so the invocation answers an error (after the summary is logged).
@@ -362,22 +434,28 @@ impl Summary {
             sets: self.sets.len(),
             lists_failed: self.prefix_lists.iter().filter(|l| l.changes.error.is_some()).count(),
             lists: self.prefix_lists.len(),
+            ip_sets_failed: self.ip_sets.iter().filter(|s| s.changes.error.is_some()).count(),
+            ip_sets: self.ip_sets.len(),
             groups_skipped: self.skipped_groups.len(),
             regions_failed: self.failed_regions.len(),
             messages,
         })
     }
 
-    /// CIDRs authorized over every set, and entries added over every prefix list.
+    /// CIDRs authorized over every set, and entries added over every prefix list and WAF IP set.
     pub fn added(&self) -> usize {
-        self.sets.iter().map(|s| s.added).sum::<usize>()
-            + self.prefix_lists.iter().map(|l| l.changes.added).sum::<usize>()
+        self.sets.iter().map(|s| s.added).sum::<usize>() + self.entry_changes().map(|c| c.added).sum::<usize>()
     }
 
-    /// Rules revoked over every set, and entries removed over every prefix list.
+    /// Rules revoked over every set, and entries removed over every prefix list and WAF IP set.
     pub fn removed(&self) -> usize {
-        self.sets.iter().map(|s| s.removed).sum::<usize>()
-            + self.prefix_lists.iter().map(|l| l.changes.removed).sum::<usize>()
+        self.sets.iter().map(|s| s.removed).sum::<usize>() + self.entry_changes().map(|c| c.removed).sum::<usize>()
+    }
+
+    /// What the run did to every prefix list and WAF IP set.
+    pub fn entry_changes(&self) -> impl Iterator<Item = &EntryChanges> {
+        let lists = self.prefix_lists.iter().map(|l| &l.changes);
+        lists.chain(self.ip_sets.iter().map(|s| &s.changes))
     }
 
     fn write_header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -413,6 +491,7 @@ impl fmt::Display for Summary {
         self.write_header(f)?;
         self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
         self.prefix_lists.iter().try_for_each(|l| write!(f, "{l}"))?;
+        self.ip_sets.iter().try_for_each(|s| write!(f, "{s}"))?;
         for g in &self.skipped_groups {
             writeln!(f, "skipped {} in {}: {}", g.group, g.place(), g.reason)?;
         }

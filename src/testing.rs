@@ -11,9 +11,11 @@ use crate::attachment::Interface;
 use crate::cidr::{Cidr, IpVersion};
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
+use crate::ip_set::IpSet;
 use crate::plan::{AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG};
 use crate::ports::{
-    ListAt, NetworkInterfaces, PortRules, PrefixLists, RangesSource, SecurityGroups, TaggedGroup, TaggedList,
+    IpSets, ListAt, NetworkInterfaces, PortRules, PrefixLists, RangesSource, SecurityGroups, TaggedGroup, TaggedIpSet,
+    TaggedList, WafScope,
 };
 use crate::prefix_list::{ENTRIES_PER_CALL, Entry, List, Modification};
 
@@ -36,6 +38,25 @@ pub enum Op {
     Modify,
     /// ModifyManagedPrefixList of MaxEntries.
     Grow,
+    /// ListIPSets (with tags and addresses) of a region and WAF scope.
+    IpSets,
+    /// GetIPSet of one IP set, read again.
+    IpSetRead,
+    /// UpdateIPSet.
+    IpSetUpdate,
+}
+
+/// A WAF IP set held in memory.
+#[derive(Debug, Clone)]
+pub struct FakeIpSet {
+    pub region: String,
+    pub waf_scope: WafScope,
+    pub tags: BTreeMap<String, String>,
+    pub family: IpVersion,
+    pub description: Option<String>,
+    pub addresses: BTreeSet<Cidr>,
+    /// Its lock token: every change moves it on.
+    pub lock: u64,
 }
 
 /// A customer-managed prefix list held in memory, in us-east-1.
@@ -92,6 +113,10 @@ struct State {
     busy_after_write: usize,
     /// Before the next modification of a list: another writer's entries, which move its version on.
     list_interference: Vec<(String, Vec<Entry>)>,
+    /// WAF IP sets by name.
+    ip_sets: BTreeMap<String, FakeIpSet>,
+    /// Before the next update of an IP set: another writer's addresses, which move its lock token on.
+    ip_set_interference: Vec<(String, BTreeSet<Cidr>)>,
 }
 
 /// An in-memory [`SecurityGroups`]: EC2's behaviour at the port (idempotent writes that count what they
@@ -535,6 +560,133 @@ impl PrefixLists for FakeEc2 {
         self.enter(Op::ListRead, region, Some(id)).await?;
         let state = self.state();
         Ok(state.lists.get(id).and_then(|l| tagged_list(region, id, l)))
+    }
+}
+
+impl FakeEc2 {
+    /// Add a WAF IP set `name` (its id `id-<name>`) with these tags, version and addresses.
+    pub fn add_ip_set(
+        &self,
+        name: &str,
+        (region, waf_scope): (&str, WafScope),
+        tags: &[(&str, &str)],
+        family: IpVersion,
+        addresses: BTreeSet<Cidr>,
+    ) {
+        let set = FakeIpSet {
+            region: region.to_owned(),
+            waf_scope,
+            tags: tags.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            family,
+            description: Some(format!("{name} set")),
+            addresses,
+            lock: 1,
+        };
+        self.state().ip_sets.insert(name.to_owned(), set);
+    }
+
+    /// An IP set as it is now.
+    pub fn ip_set(&self, name: &str) -> Option<FakeIpSet> {
+        self.state().ip_sets.get(name).cloned()
+    }
+
+    /// Before the next update of IP set `name`: another writer replaces its addresses with `addresses`, moving
+    /// its lock token on (so our update, made with the token we read, fails with `WAFOptimisticLockException`).
+    /// Once per call of this.
+    pub fn interfere_with_ip_set(&self, name: &str, addresses: BTreeSet<Cidr>) {
+        self.state().ip_set_interference.push((name.to_owned(), addresses));
+    }
+
+    /// [`FakeEc2::enter`] for a WAF call: an injected failure is a WAF error.
+    async fn enter_waf(&self, op: Op, region: &str, name: Option<&str>) -> Result<()> {
+        self.enter(op, region, name).await.map_err(|e| match e {
+            Error::Ec2 {
+                region,
+                group,
+                code,
+                message,
+                ..
+            } => Error::Waf {
+                operation: "fake",
+                region,
+                ip_set: group,
+                code,
+                message,
+            },
+            other => other,
+        })
+    }
+}
+
+fn tagged_ip_set(name: &str, s: &FakeIpSet) -> Option<TaggedIpSet> {
+    let scope = s.tags.get("Name").and_then(|v| Scope::from_tag_value(v))?;
+    (s.tags.get("AutoUpdate").map(String::as_str) == Some("true")).then(|| TaggedIpSet {
+        region: s.region.clone(),
+        waf_scope: s.waf_scope,
+        scope,
+        lock_token: s.lock.to_string(),
+        set: IpSet {
+            name: name.to_owned(),
+            id: format!("id-{name}"),
+            family: s.family,
+            description: s.description.clone(),
+            addresses: s.addresses.clone(),
+        },
+    })
+}
+
+impl IpSets for FakeEc2 {
+    async fn tagged_ip_sets(&self, region: &str, waf_scope: WafScope) -> Result<Vec<TaggedIpSet>> {
+        self.enter_waf(Op::IpSets, region, None).await?;
+        let state = self.state();
+        let of_scope = state
+            .ip_sets
+            .iter()
+            .filter(|(_, s)| s.region == region && s.waf_scope == waf_scope);
+        Ok(of_scope.filter_map(|(name, s)| tagged_ip_set(name, s)).collect())
+    }
+
+    async fn ip_set(&self, tagged: &TaggedIpSet) -> Result<Option<TaggedIpSet>> {
+        self.enter_waf(Op::IpSetRead, &tagged.region, Some(&tagged.set.name))
+            .await?;
+        let state = self.state();
+        let name = &tagged.set.name;
+        Ok(state.ip_sets.get(name).and_then(|s| tagged_ip_set(name, s)))
+    }
+
+    async fn update(&self, tagged: &TaggedIpSet, addresses: &BTreeSet<Cidr>) -> Result<()> {
+        let name = &tagged.set.name;
+        self.enter_waf(Op::IpSetUpdate, &tagged.region, Some(name)).await?;
+        let mut state = self.state();
+        let interference = state.ip_set_interference.iter().position(|(n, _)| n == name);
+        let interference = interference.map(|i| state.ip_set_interference.remove(i));
+        let Some(set) = state.ip_sets.get_mut(name) else {
+            return Err(waf_error(tagged, "WAFNonexistentItemException"));
+        };
+        if let Some((_, theirs)) = interference {
+            set.addresses = theirs;
+            set.lock += 1;
+        }
+        if set.lock.to_string() != tagged.lock_token {
+            return Err(waf_error(tagged, "WAFOptimisticLockException"));
+        }
+        assert!(
+            addresses.iter().all(|c| c.version() == set.family),
+            "{name}: another family"
+        );
+        set.addresses = addresses.clone();
+        set.lock += 1;
+        Ok(())
+    }
+}
+
+fn waf_error(tagged: &TaggedIpSet, code: &str) -> Error {
+    Error::Waf {
+        operation: "UpdateIPSet",
+        region: tagged.region.clone(),
+        ip_set: Some(tagged.set.name.clone()),
+        code: code.to_owned(),
+        message: format!("{code} from the fake"),
     }
 }
 

@@ -9,6 +9,7 @@ use aws_sdk_ec2::Client;
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::adapters::accounts::accounts_with_loader;
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
 use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::handler::App;
 use cloudfront_sg_sync::ip_ranges::Scope;
@@ -78,7 +79,7 @@ async fn organization() -> Organization {
 
 impl Organization {
     /// The function, configured for the three accounts, its calls through `endpoint`.
-    async fn app(&self, endpoint: &str) -> App<HttpSource, Ec2Groups> {
+    async fn app(&self, endpoint: &str) -> App<HttpSource, Ec2Groups, WafIpSets> {
         let config = config(&[
             ("AWS_REGION", "us-east-1"),
             ("REGIONS", &REGIONS.join(",")),

@@ -10,20 +10,24 @@ use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_ec2::config::{IdentityCache, SharedCredentialsProvider};
 
 use super::ec2::{Ec2Groups, shared_config};
+use super::ip_sets::WafIpSets;
 use crate::config::Config;
 use crate::ports::Account;
 
+/// One account's adapters: its EC2 (security groups, network interfaces, prefix lists) and its WAF IP sets.
+pub type AwsAccount = Account<Ec2Groups, WafIpSets>;
+
 /// The accounts of `config`, with the default credential chain.
-pub async fn accounts(config: &Config) -> Vec<Account<Ec2Groups>> {
+pub async fn accounts(config: &Config) -> Vec<AwsAccount> {
     accounts_with_loader(config, aws_config::defaults(BehaviorVersion::latest())).await
 }
 
 /// As [`accounts`], from a loader the caller has prepared (tests: an emulator's endpoint and test
 /// credentials, which then assume the member roles).
-pub async fn accounts_with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Vec<Account<Ec2Groups>> {
+pub async fn accounts_with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Vec<AwsAccount> {
     let base = shared_config(config, loader).await;
     if config.accounts.is_empty() {
-        return vec![Account::own(Ec2Groups::from_shared(config, &base, |_, b| b))];
+        return vec![account(config, None, &base)];
     }
     let mut accounts = Vec::with_capacity(config.accounts.len());
     for id in &config.accounts {
@@ -39,10 +43,18 @@ pub async fn accounts_with_loader(config: &Config, loader: aws_config::ConfigLoa
             .credentials_provider(SharedCredentialsProvider::new(role.build().await))
             .identity_cache(IdentityCache::lazy().build())
             .build();
-        accounts.push(Account {
-            id: Some(id.clone()),
-            ec2: Ec2Groups::from_shared(config, &member, |_, b| b),
-        });
+        accounts.push(account(config, Some(id), &member));
     }
     accounts
+}
+
+/// The adapters of account `id` (`None`: the function's own), with the credentials of `shared`.
+fn account(config: &Config, id: Option<&String>, shared: &aws_config::SdkConfig) -> AwsAccount {
+    let ec2 = Ec2Groups::from_shared(config, shared, |_, b| b);
+    let waf = WafIpSets::from_shared(config, shared, ec2.retry_count(), |_, b| b);
+    Account {
+        id: id.cloned(),
+        ec2,
+        waf,
+    }
 }

@@ -41,10 +41,11 @@ pub struct Ec2Groups {
     retries: Arc<AtomicU64>,
 }
 
-/// Logs every retried EC2 call and counts them, so throttling shows in the logs and the summary.
+/// Logs every retried AWS call (EC2 and WAF alike) and counts them, so throttling shows in the logs and the
+/// summary.
 #[derive(Debug)]
-struct RetryLog {
-    retries: Arc<AtomicU64>,
+pub(super) struct RetryLog {
+    pub(super) retries: Arc<AtomicU64>,
 }
 
 impl Intercept for RetryLog {
@@ -65,7 +66,7 @@ impl Intercept for RetryLog {
             tracing::warn!(
                 operation,
                 attempt,
-                "retrying an EC2 call after throttling or a transient error"
+                "retrying an AWS call after throttling or a transient error"
             );
         }
         Ok(())
@@ -113,6 +114,11 @@ impl Ec2Groups {
             })
             .collect();
         Ec2Groups { clients, retries }
+    }
+
+    /// The count of retried calls, to share with the account's other adapters.
+    pub(super) fn retry_count(&self) -> Arc<AtomicU64> {
+        self.retries.clone()
     }
 
     fn client(&self, region: &str) -> Result<&Client> {
@@ -173,24 +179,33 @@ fn ec2_error<E>(operation: &'static str, region: &str, group: Option<&str>, erro
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    let (code, message) = match (error.code(), credentials_failure(error)) {
-        (Some(code), _) => (code.to_owned(), error.message().unwrap_or("").to_owned()),
-        (None, Some((code, message))) => {
-            return Error::Credentials {
-                operation,
-                region: region.to_owned(),
-                code,
-                message,
-            };
-        }
-        (None, None) => ("Unknown".to_owned(), DisplayErrorContext(error).to_string()),
-    };
-    Error::Ec2 {
-        operation,
-        region: region.to_owned(),
-        group: group.map(str::to_owned),
-        code,
-        message,
+    match answer(operation, region, error) {
+        Ok((code, message)) => Error::Ec2 {
+            operation,
+            region: region.to_owned(),
+            group: group.map(str::to_owned),
+            code,
+            message,
+        },
+        Err(credentials) => credentials,
+    }
+}
+
+/// What an AWS service answered a failed call: its code and message, or (`Unknown`) the transport error's chain;
+/// `Err(Error::Credentials)` when the call's credentials could not be had.
+pub(super) fn answer<E>(operation: &'static str, region: &str, error: &SdkError<E>) -> Result<(String, String)>
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (error.code(), credentials_failure(error)) {
+        (Some(code), _) => Ok((code.to_owned(), error.message().unwrap_or("").to_owned())),
+        (None, Some((code, message))) => Err(Error::Credentials {
+            operation,
+            region: region.to_owned(),
+            code,
+            message,
+        }),
+        (None, None) => Ok(("Unknown".to_owned(), DisplayErrorContext(error).to_string())),
     }
 }
 

@@ -2,14 +2,17 @@
 //!
 //! - [`source`]: `ip-ranges.json` over HTTP(S), or from a local file ([`crate::ports::RangesSource`]).
 //! - [`ec2`]: security groups through `aws-sdk-ec2` ([`crate::ports::SecurityGroups`]).
-//! - [`accounts`]: one [`ec2`] adapter per account of the run, with the account's credentials (its role).
+//! - [`accounts`]: one [`ec2`] and one [`ip_sets`] adapter per account of the run, with the account's
+//!   credentials (its role).
 //! - [`prefix_lists`]: customer-managed prefix lists tagged for the sync, through the same clients
-//!   ([`crate::ports::PrefixLists`]; not wired into a run yet).
+//!   ([`crate::ports::PrefixLists`]).
+//! - [`ip_sets`]: WAF IP sets tagged for the sync, through `aws-sdk-wafv2` ([`crate::ports::IpSets`]).
 //! - [`interfaces`]: the network interfaces that carry them, through the same clients
 //!   ([`crate::ports::NetworkInterfaces`]).
 
 pub mod accounts;
 pub mod ec2;
 pub mod interfaces;
+pub mod ip_sets;
 pub mod prefix_lists;
 pub mod source;

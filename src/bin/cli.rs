@@ -41,6 +41,8 @@ struct Cli {
     max_rules_per_group: Option<String>,
     #[arg(long, global = true)]
     prefix_list_grow: Option<String>,
+    #[arg(long, global = true)]
+    waf_cloudfront_scope: Option<String>,
     #[arg(long, global = true, conflicts_with = "ip_ranges_file")]
     ip_ranges_url: Option<String>,
     /// Read ip-ranges.json from a local file instead of downloading it.
@@ -123,7 +125,7 @@ async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
 }
 
 /// The flags that set a setting: (clap id, environment variable).
-const SETTING_FLAGS: [(&str, &str); 9] = [
+const SETTING_FLAGS: [(&str, &str); 10] = [
     ("regions", "REGIONS"),
     ("accounts", "ACCOUNTS"),
     ("assume_role_name", "ASSUME_ROLE_NAME"),
@@ -132,6 +134,7 @@ const SETTING_FLAGS: [(&str, &str); 9] = [
     ("ip_versions", "IP_VERSIONS"),
     ("max_rules_per_group", "MAX_RULES_PER_GROUP"),
     ("prefix_list_grow", "PREFIX_LIST_GROW"),
+    ("waf_cloudfront_scope", "WAF_CLOUDFRONT_SCOPE"),
     ("ip_ranges_url", "IP_RANGES_URL"),
 ];
 
@@ -161,6 +164,7 @@ fn config(cli: &Cli) -> Result<Config> {
         &cli.ip_versions,
         &cli.max_rules_per_group,
         &cli.prefix_list_grow,
+        &cli.waf_cloudfront_scope,
         &cli.ip_ranges_url,
     ];
     let mut flags: BTreeMap<&str, Option<String>> = SETTING_FLAGS

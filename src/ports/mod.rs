@@ -1,30 +1,49 @@
 //! The ports: what the sync needs from the world outside, as traits over the core's types. No SDK type and no
 //! I/O here; the [adapters](crate::adapters) implement them, and tests implement them in memory.
 
+mod ip_sets;
 mod network_interfaces;
 mod prefix_lists;
 mod ranges;
 mod security_groups;
 
+pub use ip_sets::{IpSets, NoIpSets, TaggedIpSet, WafScope};
 pub use network_interfaces::NetworkInterfaces;
 pub use prefix_lists::{ListAt, PrefixLists, TaggedList};
 pub use ranges::RangesSource;
 pub use security_groups::{PortRules, SecurityGroups, TaggedGroup};
 
-/// One account's view of EC2: which account it is and the ports that act in it, with its credentials. A run
+/// One account's view of AWS: which account it is and the ports that act in it, with its credentials. A run
 /// syncs every account it is given, each through its own ports.
 #[derive(Debug, Clone)]
-pub struct Account<G> {
+pub struct Account<G, W = NoIpSets> {
     /// The account id when the run syncs listed accounts (`ACCOUNTS`); `None`: the function's own account,
     /// with its own credentials.
     pub id: Option<String>,
-    /// Where its security groups, network interfaces and prefix lists live.
+    /// Where its security groups, network interfaces and prefix lists live (EC2).
     pub ec2: G,
+    /// Where its WAF IP sets live.
+    pub waf: W,
 }
 
 impl<G> Account<G> {
-    /// The function's own account.
+    /// The function's own account, with no WAF IP sets looked for (see [`Account::with_ip_sets`]).
     pub fn own(ec2: G) -> Account<G> {
-        Account { id: None, ec2 }
+        Account {
+            id: None,
+            ec2,
+            waf: NoIpSets,
+        }
+    }
+}
+
+impl<G, W> Account<G, W> {
+    /// The same account, its WAF IP sets at `waf`.
+    pub fn with_ip_sets<V>(self, waf: V) -> Account<G, V> {
+        Account {
+            id: self.id,
+            ec2: self.ec2,
+            waf,
+        }
     }
 }

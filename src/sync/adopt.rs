@@ -19,10 +19,10 @@ use super::fetch::fetch_verified;
 /// sample). With `apply`, the ones whose CIDR is a wanted CloudFront range are adopted: their description is
 /// set to ours, so later syncs manage them (and revoke them when CloudFront drops the range). Rules for other
 /// CIDRs are listed and left alone. No rule is added or removed, so no traffic is cut off.
-pub async fn adopt<G: SecurityGroups>(
+pub async fn adopt<G: SecurityGroups, W>(
     config: &Config,
     source: &impl RangesSource,
-    accounts: &[Account<G>],
+    accounts: &[Account<G, W>],
     apply: bool,
 ) -> Result<Vec<UnmanagedSet>> {
     let budget = Budget::unbounded();

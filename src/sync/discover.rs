@@ -91,9 +91,9 @@ pub(super) struct Discovered {
 /// first region is read alone: it gets the account's credentials (its role, one STS call) for the others, which
 /// are then read concurrently; if the credentials cannot be had, no other region is tried and the account fails
 /// once.
-pub(super) async fn discover<G: SecurityGroups>(
+pub(super) async fn discover<G: SecurityGroups, W>(
     config: &Config,
-    account: &Account<G>,
+    account: &Account<G, W>,
     budget: Budget,
     limit: &Limit,
 ) -> Discovered {

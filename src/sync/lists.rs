@@ -78,7 +78,7 @@ impl<G> ListContext<'_, G> {
 
 /// Sync every prefix list tagged for the sync in every region of `account`: each region's read is a unit of the
 /// run's limit, then each list is. Reports come back by region and id.
-pub(super) async fn sync_lists<G: PrefixLists>(shared: &Shared<'_>, account: &Account<G>) -> ListsOutcome {
+pub(super) async fn sync_lists<G: PrefixLists, W>(shared: &Shared<'_>, account: &Account<G, W>) -> ListsOutcome {
     let cx = ListContext {
         shared,
         ec2: &account.ec2,

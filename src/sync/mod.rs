@@ -9,12 +9,16 @@
 //! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
 //! - `attached`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
 //! - `lists`: customer-managed prefix lists, the second target (beside the sets).
+//! - `ip_sets`: WAF IP sets, the third target (beside the sets and lists).
 
 mod adopt;
 mod apply;
 mod attached;
 mod discover;
 mod fetch;
+#[cfg(test)]
+mod ip_set_tests;
+mod ip_sets;
 #[cfg(test)]
 mod list_tests;
 mod lists;
@@ -34,8 +38,8 @@ use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::ip_ranges::{Scope, Selection};
 use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, SetKey, SetPlan};
-use crate::ports::{Account, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups};
-use crate::report::{FailedRegion, ListReport, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
+use crate::ports::{Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups};
+use crate::report::{FailedRegion, IpSetReport, ListReport, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
 
 pub use adopt::adopt;
 pub use fetch::fetch_verified;
@@ -43,6 +47,7 @@ pub use fetch::fetch_verified;
 use apply::apply;
 use attached::{Attachment, check_attachment, set_groups};
 use discover::{Discovered, FoundSet, discover, reform};
+use ip_sets::{IpSetsOutcome, sync_ip_sets};
 use lists::{ListsOutcome, sync_lists};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
@@ -90,11 +95,11 @@ impl Limit {
 /// Run one sync over `accounts` (one [`Account::own`] unless `ACCOUNTS` lists some). Errors that stop everything
 /// before any write (event, download, MD5, document, empty selection) are `Err`; failures of single sets,
 /// groups, regions or accounts are in the summary (see [`Summary::into_result`]).
-pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
+pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>(
     config: &Config,
     trigger: &Trigger,
     source: &impl RangesSource,
-    accounts: &[Account<G>],
+    accounts: &[Account<G, W>],
     deadline: Option<Instant>,
 ) -> Result<Summary> {
     let started = Instant::now();
@@ -132,12 +137,13 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
     for outcome in outcomes {
         summary.sets.extend(outcome.reports);
         summary.prefix_lists.extend(outcome.lists);
+        summary.ip_sets.extend(outcome.ip_sets);
         summary.skipped_groups.extend(outcome.skipped_groups);
         summary.failed_regions.extend(outcome.failed_regions);
         summary.attachment_unchecked.extend(outcome.unchecked);
     }
     summary.replans = summary.sets.iter().map(|r| r.replans).sum::<usize>()
-        + summary.prefix_lists.iter().map(|l| l.changes.replans).sum::<usize>();
+        + summary.entry_changes().map(|c| c.replans).sum::<usize>();
     summary.ec2_retries = retries() - retries_before;
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(summary)
@@ -157,16 +163,18 @@ struct Shared<'a> {
 struct AccountOutcome {
     reports: Vec<SetReport>,
     lists: Vec<ListReport>,
+    ip_sets: Vec<IpSetReport>,
     skipped_groups: Vec<SkippedGroup>,
     failed_regions: Vec<FailedRegion>,
     unchecked: Vec<FailedRegion>,
 }
 
 /// Sync the sets found in one account with its own ports, and check their attachment; beside them, sync its
-/// prefix lists (not when its credentials could not be had: the account already failed, named, once).
-async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
+/// prefix lists and WAF IP sets (not when its credentials could not be had: the account already failed, named,
+/// once).
+async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>(
     shared: &Shared<'_>,
-    account: &Account<G>,
+    account: &Account<G, W>,
     found: Discovered,
 ) -> AccountOutcome {
     let Discovered {
@@ -193,7 +201,14 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
             false => sync_lists(shared, account).await,
         }
     };
-    let ((reports, unchecked), lists) = futures::join!(sync_and_check(&context, account.id.as_deref(), sets), lists);
+    let ip_sets = async {
+        match no_credentials {
+            true => IpSetsOutcome::default(),
+            false => sync_ip_sets(shared, account).await,
+        }
+    };
+    let ((reports, unchecked), lists, ip_sets) =
+        futures::join!(sync_and_check(&context, account.id.as_deref(), sets), lists, ip_sets);
     let mut failed_regions: Vec<FailedRegion> = failed_regions
         .into_iter()
         .map(|(region, e)| FailedRegion {
@@ -203,9 +218,11 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists>(
         })
         .collect();
     failed_regions.extend(lists.failed_regions);
+    failed_regions.extend(ip_sets.failed_regions);
     AccountOutcome {
         reports,
         lists: lists.reports,
+        ip_sets: ip_sets.reports,
         skipped_groups,
         failed_regions,
         unchecked,

@@ -456,7 +456,7 @@ async fn no_interface_is_read_when_no_set_has_two_groups() {
 fn account(id: &str, ec2: &FakeEc2) -> Account<FakeEc2> {
     Account {
         id: Some(id.to_owned()),
-        ec2: ec2.clone(),
+        ..Account::own(ec2.clone())
     }
 }
 

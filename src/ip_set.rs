@@ -1,0 +1,165 @@
+//! Planning for AWS WAF IP sets as a target (pure): what a set gets and loses, and whether it can hold it.
+//!
+//! Unlike a security group or a prefix list, a WAF IP set has no per-address description to mark what this tool
+//! added, so a tagged IP set is **wholly managed**: after a sync it holds exactly the wanted CIDRs of its own
+//! IP version, and any other address is removed. `UpdateIPSet` replaces the whole list, so one call applies a
+//! plan of any size.
+
+use std::collections::BTreeSet;
+
+use crate::cidr::{Cidr, IpVersion};
+
+/// The most addresses one IP set may hold (AWS WAF's quota per IP set).
+pub const MAX_ADDRESSES: usize = 10_000;
+
+/// An IP set as read: the part of it the plan needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpSet {
+    /// Its name (WAF addresses an IP set by name, scope and id).
+    pub name: String,
+    /// Its id.
+    pub id: String,
+    /// Its `IPAddressVersion`: it gets the wanted ranges of this version only.
+    pub family: IpVersion,
+    /// Its description, kept as it is by every update (an update without one would clear it).
+    pub description: Option<String>,
+    /// Its addresses, canonical.
+    pub addresses: BTreeSet<Cidr>,
+}
+
+/// What an IP set gets and loses.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IpSetPlan {
+    /// Wanted CIDRs it does not hold yet.
+    pub add: BTreeSet<Cidr>,
+    /// Addresses it holds that are not wanted (whoever added them).
+    pub remove: BTreeSet<Cidr>,
+    /// Wanted CIDRs it already holds.
+    pub unchanged: usize,
+    /// Every address it holds after the update: the wanted CIDRs of its version.
+    pub addresses: BTreeSet<Cidr>,
+}
+
+impl IpSetPlan {
+    /// Nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.add.is_empty() && self.remove.is_empty()
+    }
+}
+
+/// Why an IP set cannot be planned: it would hold more than [`MAX_ADDRESSES`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TooMany {
+    /// The wanted CIDRs of its version.
+    pub needed: usize,
+}
+
+/// Plan `set` against `wanted` (both IP versions; the set takes its own).
+pub fn plan_ip_set(set: &IpSet, wanted: &BTreeSet<Cidr>) -> Result<IpSetPlan, TooMany> {
+    let addresses: BTreeSet<Cidr> = wanted.iter().filter(|c| c.version() == set.family).copied().collect();
+    if addresses.len() > MAX_ADDRESSES {
+        return Err(TooMany {
+            needed: addresses.len(),
+        });
+    }
+    Ok(IpSetPlan {
+        add: addresses.difference(&set.addresses).copied().collect(),
+        remove: set.addresses.difference(&addresses).copied().collect(),
+        unchanged: addresses.intersection(&set.addresses).count(),
+        addresses,
+    })
+}
+
+/// The empty-selection guard of one IP set (as [`crate::prefix_list::check_not_emptied`] is for a list): when
+/// its version is selected but the file has no wanted range of it while the set holds addresses, a truncated or
+/// reformatted file must not empty it: `Err` with how many it holds. Every address counts (the set is wholly
+/// managed). An empty version where the set holds nothing is in sync; a version not selected is not guarded.
+pub fn check_not_emptied(set: &IpSet, wanted: &BTreeSet<Cidr>, selected: &BTreeSet<IpVersion>) -> Result<(), usize> {
+    crate::prefix_list::guard_family(set.family, wanted, selected, set.addresses.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cidrs(list: &[&str]) -> BTreeSet<Cidr> {
+        list.iter().map(|c| c.parse().unwrap()).collect()
+    }
+
+    fn set(family: IpVersion, addresses: &[&str]) -> IpSet {
+        IpSet {
+            name: "cloudfront".into(),
+            id: "id-1".into(),
+            family,
+            description: None,
+            addresses: cidrs(addresses),
+        }
+    }
+
+    const WANTED: [&str; 4] = ["13.32.0.0/15", "52.84.0.0/15", "2600:9000::/28", "2a04:4e42::/32"];
+
+    #[test]
+    fn an_ipv4_set_gets_the_ipv4_ranges_only_and_loses_every_address_not_wanted() {
+        let plan = plan_ip_set(
+            &set(IpVersion::Ipv4, &["13.32.0.0/15", "198.51.100.7/32"]),
+            &cidrs(&WANTED),
+        )
+        .unwrap();
+        assert_eq!(plan.add, cidrs(&["52.84.0.0/15"]));
+        assert_eq!(
+            plan.remove,
+            cidrs(&["198.51.100.7/32"]),
+            "a hand-added address is removed too"
+        );
+        assert_eq!(plan.unchanged, 1);
+        assert_eq!(plan.addresses, cidrs(&["13.32.0.0/15", "52.84.0.0/15"]));
+    }
+
+    #[test]
+    fn an_ipv6_set_gets_the_ipv6_ranges_only() {
+        let plan = plan_ip_set(&set(IpVersion::Ipv6, &[]), &cidrs(&WANTED)).unwrap();
+        assert_eq!(plan.add, cidrs(&["2600:9000::/28", "2a04:4e42::/32"]));
+        assert!(plan.remove.is_empty());
+    }
+
+    #[test]
+    fn a_set_already_holding_its_ranges_needs_nothing() {
+        let plan = plan_ip_set(
+            &set(IpVersion::Ipv4, &["52.84.0.0/15", "13.32.0.0/15"]),
+            &cidrs(&WANTED),
+        )
+        .unwrap();
+        assert!(plan.is_empty());
+        assert_eq!(plan.unchanged, 2);
+    }
+
+    #[test]
+    fn more_wanted_ranges_than_an_ip_set_holds_is_refused() {
+        let many: BTreeSet<Cidr> = (0..=MAX_ADDRESSES as u32)
+            .map(|i| format!("10.{}.{}.0/24", i / 256, i % 256).parse().unwrap())
+            .collect();
+        assert_eq!(
+            plan_ip_set(&set(IpVersion::Ipv4, &[]), &many),
+            Err(TooMany {
+                needed: MAX_ADDRESSES + 1
+            })
+        );
+    }
+
+    #[test]
+    fn the_guard_refuses_to_empty_a_set_of_a_selected_version_and_lets_an_empty_one_be() {
+        let v4 = BTreeSet::from([IpVersion::Ipv4, IpVersion::Ipv6]);
+        let only_v6 = cidrs(&["2600:9000::/28"]);
+        assert_eq!(
+            check_not_emptied(&set(IpVersion::Ipv4, &["13.32.0.0/15"]), &only_v6, &v4),
+            Err(1)
+        );
+        assert_eq!(check_not_emptied(&set(IpVersion::Ipv4, &[]), &only_v6, &v4), Ok(()));
+        let not_selected = BTreeSet::from([IpVersion::Ipv6]);
+        assert_eq!(
+            check_not_emptied(&set(IpVersion::Ipv4, &["13.32.0.0/15"]), &only_v6, &not_selected),
+            Ok(()),
+            "a version switched off is emptied on purpose"
+        );
+    }
+}

@@ -1,0 +1,167 @@
+//! AWS WAF IP sets, the third target. Per account, the tagged IP sets of every region of `REGIONS` (scope
+//! `REGIONAL`) and, with `WAF_CLOUDFRONT_SCOPE`, of us-east-1 (scope `CLOUDFRONT`) are read; each is planned by
+//! [`crate::ip_set`] (wholly managed: it ends holding exactly the wanted CIDRs of its IP version) and rewritten
+//! in one UpdateIPSet at the lock token it was read with. Another writer's change (`WAFOptimisticLockException`)
+//! re-reads and re-plans the set, up to `REPLAN_ATTEMPTS`; then it fails alone.
+
+use futures::future::join_all;
+
+use super::Shared;
+use crate::error::{Error, Result};
+use crate::ip_ranges::Scope;
+use crate::ip_set::{self, IpSetPlan, MAX_ADDRESSES};
+use crate::ports::{Account, IpSets, TaggedIpSet};
+use crate::report::{FailedRegion, IpSetReport, SetStatus};
+
+/// WAF's answer when the lock token is stale: another writer changed the set since it was read.
+const LOCK_CONFLICT: &str = "WAFOptimisticLockException";
+
+fn is_conflict(error: &Error) -> bool {
+    matches!(error, Error::Waf { code, .. } if code == LOCK_CONFLICT)
+}
+
+/// What one account's IP sets gave.
+#[derive(Default)]
+pub(super) struct IpSetsOutcome {
+    pub(super) reports: Vec<IpSetReport>,
+    pub(super) failed_regions: Vec<FailedRegion>,
+}
+
+/// Sync every WAF IP set tagged for the sync in `account`: each (region, scope) read is a unit of the run's
+/// limit, then each set is. Reports come back by region, scope and name.
+pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>) -> IpSetsOutcome {
+    let label = account.id.as_deref().unwrap_or("own");
+    let scopes = shared.config.ip_set_scopes();
+    let reads = scopes.iter().map(|(region, waf_scope)| async move {
+        let read = {
+            let _unit = shared.limit.acquire().await;
+            let what = || format!("ListIPSets {waf_scope} in {region}");
+            shared
+                .budget
+                .bound(what, account.waf.tagged_ip_sets(region, *waf_scope))
+                .await
+        };
+        match read {
+            Ok(sets) => {
+                tracing::info!(account = label, region, waf_scope = %waf_scope, ip_sets = sets.len(), "found tagged WAF IP sets");
+                Ok(join_all(sets.into_iter().map(|s| sync_ip_set(shared, account, s))).await)
+            }
+            Err(e) => {
+                tracing::error!(account = label, region, waf_scope = %waf_scope, error = %e, "cannot read the WAF IP sets of a region");
+                Err(FailedRegion {
+                    account: account.id.clone(),
+                    region: region.clone(),
+                    error: e.to_string(),
+                })
+            }
+        }
+    });
+    let mut outcome = IpSetsOutcome::default();
+    for read in join_all(reads).await {
+        match read {
+            Ok(reports) => outcome.reports.extend(reports),
+            Err(failed) => outcome.failed_regions.push(failed),
+        }
+    }
+    outcome
+}
+
+/// Check, plan and (unless a dry run) update one IP set, as a unit of the run's limit. Never fails as a whole:
+/// the report carries the error.
+async fn sync_ip_set<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>, tagged: TaggedIpSet) -> IpSetReport {
+    let _unit = shared.limit.acquire().await;
+    let mut report = IpSetReport::new(account.id.clone(), &tagged);
+    match converge(shared, &account.waf, tagged, &mut report).await {
+        Ok(status) => report.changes.status = status,
+        Err(e) => {
+            tracing::error!(ip_set = %report.name(), error = %e, "WAF IP set not synced");
+            report.changes.error = Some(e.to_string());
+        }
+    }
+    report
+}
+
+/// Bring the IP set to the file: plan, update at the lock token read; after another writer's change, read it
+/// again and re-plan, up to `REPLAN_ATTEMPTS`.
+async fn converge<W: IpSets>(
+    shared: &Shared<'_>,
+    waf: &W,
+    mut tagged: TaggedIpSet,
+    report: &mut IpSetReport,
+) -> Result<SetStatus> {
+    let name = report.name();
+    let mut first = true;
+    loop {
+        let plan = plan(shared, &tagged, &name)?;
+        if first {
+            report.changes.unchanged = plan.unchanged;
+            first = false;
+        }
+        if plan.is_empty() {
+            break;
+        }
+        report.changes.add.extend(&plan.add);
+        report.changes.remove.extend(&plan.remove);
+        if shared.config.dry_run {
+            (report.changes.added, report.changes.removed) = (plan.add.len(), plan.remove.len());
+            tracing::info!(ip_set = %name, added = plan.add.len(), removed = plan.remove.len(), unchanged = plan.unchanged, "dry run: planned");
+            return Ok(SetStatus::Planned);
+        }
+        log_removals(shared, &plan, &name);
+        let what = || format!("UpdateIPSet of {name}");
+        match shared.budget.bound(what, waf.update(&tagged, &plan.addresses)).await {
+            Ok(()) => {
+                report.changes.added += plan.add.len();
+                report.changes.removed += plan.remove.len();
+                break;
+            }
+            Err(e) if is_conflict(&e) && report.changes.replans < shared.config.replan_attempts => {
+                report.changes.replans += 1;
+                tracing::warn!(ip_set = %name, round = report.changes.replans, cause = %e, "the WAF IP set changed during the run (another writer?); re-reading and re-planning it");
+                let what = || format!("GetIPSet of {name}");
+                match shared.budget.bound(what, waf.ip_set(&tagged)).await? {
+                    Some(again) => tagged = again,
+                    None => return Err(e),
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    tracing::info!(ip_set = %name, added = report.changes.added, removed = report.changes.removed, unchanged = report.changes.unchanged, replans = report.changes.replans, "WAF IP set synced");
+    Ok(match report.changes.changed() {
+        true => SetStatus::Synced,
+        false => SetStatus::InSync,
+    })
+}
+
+/// The guard, then the plan of the set as read.
+fn plan(shared: &Shared<'_>, tagged: &TaggedIpSet, name: &str) -> Result<IpSetPlan> {
+    let wanted = shared.selection.ranges(tagged.scope);
+    let versions = &shared.config.filter.versions;
+    ip_set::check_not_emptied(&tagged.set, wanted, versions).map_err(|held| Error::EmptyRanges {
+        target: format!("WAF IP set {name}"),
+        version: tagged.set.family.as_str(),
+        held,
+        previous_token: None,
+    })?;
+    ip_set::plan_ip_set(&tagged.set, wanted).map_err(|too_many| Error::IpSetTooMany {
+        ip_set: name.to_owned(),
+        needed: too_many.needed,
+        max: MAX_ADDRESSES,
+    })
+}
+
+/// Say which addresses an update removes that are no CloudFront range at all (someone else's): a tagged IP set
+/// is wholly managed.
+fn log_removals(shared: &Shared<'_>, plan: &IpSetPlan, name: &str) {
+    let cloudfront = |c| Scope::ALL.iter().any(|s| shared.selection.ranges(*s).contains(c));
+    let foreign: Vec<String> = plan
+        .remove
+        .iter()
+        .filter(|c| !cloudfront(c))
+        .map(ToString::to_string)
+        .collect();
+    if !foreign.is_empty() {
+        tracing::warn!(ip_set = %name, addresses = ?foreign, "removing addresses that are not CloudFront ranges: a WAF IP set tagged for the sync is wholly managed, it holds CloudFront's ranges only");
+    }
+}
