@@ -179,33 +179,36 @@ fn ec2_error<E>(operation: &'static str, region: &str, group: Option<&str>, erro
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match answer(operation, region, error) {
-        Ok((code, message)) => Error::Ec2 {
-            operation,
-            region: region.to_owned(),
-            group: group.map(str::to_owned),
-            code,
-            message,
-        },
-        Err(credentials) => credentials,
-    }
+    let group = group.map(str::to_owned);
+    service_error(operation, region, error, |code, message| Error::Ec2 {
+        operation,
+        region: region.to_owned(),
+        group,
+        code,
+        message,
+    })
 }
 
-/// What an AWS service answered a failed call: its code and message, or (`Unknown`) the transport error's chain;
-/// `Err(Error::Credentials)` when the call's credentials could not be had.
-pub(super) fn answer<E>(operation: &'static str, region: &str, error: &SdkError<E>) -> Result<(String, String)>
+/// What an AWS service answered a failed call, as `answered(code, message)`: its code and message, or
+/// (`Unknown`) the transport error's chain; [`Error::Credentials`] when the call's credentials could not be had.
+pub(super) fn service_error<E>(
+    operation: &'static str,
+    region: &str,
+    error: &SdkError<E>,
+    answered: impl FnOnce(String, String) -> Error,
+) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     match (error.code(), credentials_failure(error)) {
-        (Some(code), _) => Ok((code.to_owned(), error.message().unwrap_or("").to_owned())),
-        (None, Some((code, message))) => Err(Error::Credentials {
+        (Some(code), _) => answered(code.to_owned(), error.message().unwrap_or("").to_owned()),
+        (None, Some((code, message))) => Error::Credentials {
             operation,
             region: region.to_owned(),
             code,
             message,
-        }),
-        (None, None) => Ok(("Unknown".to_owned(), DisplayErrorContext(error).to_string())),
+        },
+        (None, None) => answered("Unknown".to_owned(), DisplayErrorContext(error).to_string()),
     }
 }
 

@@ -6,7 +6,6 @@
 //! ListTagsForResource per IP set of the scope, and one GetIPSet per tagged set.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::AtomicU64;
 
@@ -15,7 +14,7 @@ use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{IpAddressVersion, IpSetSummary, Scope as ApiScope};
 
-use super::ec2::{RetryLog, answer};
+use super::ec2::{RetryLog, service_error, shared_config};
 use crate::cidr::{Cidr, IpVersion};
 use crate::config::Config;
 use crate::error::{Error, Result};
@@ -30,6 +29,14 @@ pub struct WafIpSets {
 }
 
 impl WafIpSets {
+    /// The function's own account's IP sets, from a loader the caller has prepared (tests: an emulator's
+    /// endpoint and test credentials), with the production retry and timeout settings. (The function builds its
+    /// adapters with [`crate::adapters::accounts`], one per account.)
+    pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> WafIpSets {
+        let shared = shared_config(config, loader).await;
+        WafIpSets::from_shared(config, &shared, Arc::default(), |_, b| b)
+    }
+
     /// One client per region the run reads IP sets in, from `shared`; retries are logged and counted in
     /// `retries` (the account's EC2 adapter's count, so the summary has one). `customize` may add to each
     /// region's client configuration (tests: a mocked HTTP answer interceptor).
@@ -55,30 +62,9 @@ impl WafIpSets {
         WafIpSets { clients }
     }
 
-    /// One WAF call in `region`, its error carrying what WAF said.
-    async fn call<T, E, F>(
-        &self,
-        operation: &'static str,
-        region: &str,
-        ip_set: Option<&str>,
-        send: impl FnOnce(&Client) -> F,
-    ) -> Result<T>
-    where
-        F: Future<Output = std::result::Result<T, SdkError<E>>>,
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        let client = self.clients.get(region).ok_or_else(|| Error::RegionNotConfigured {
+    fn client(&self, region: &str) -> Result<&Client> {
+        self.clients.get(region).ok_or_else(|| Error::RegionNotConfigured {
             region: region.to_owned(),
-        })?;
-        send(client).await.map_err(|e| match answer(operation, region, &e) {
-            Ok((code, message)) => Error::Waf {
-                operation,
-                region: region.to_owned(),
-                ip_set: ip_set.map(str::to_owned),
-                code,
-                message,
-            },
-            Err(credentials) => credentials,
         })
     }
 
@@ -88,14 +74,14 @@ impl WafIpSets {
         let mut marker: Option<String> = None;
         loop {
             let page = self
-                .call("ListIPSets", region, None, |c| {
-                    c.list_ip_sets()
-                        .scope(api_scope(waf_scope))
-                        .limit(100)
-                        .set_next_marker(marker.clone())
-                        .send()
-                })
-                .await?;
+                .client(region)?
+                .list_ip_sets()
+                .scope(api_scope(waf_scope))
+                .limit(100)
+                .set_next_marker(marker.clone())
+                .send()
+                .await
+                .map_err(|e| waf_error("ListIPSets", region, None, &e))?;
             let next = page.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
             let last = page.ip_sets().is_empty() || next.is_none() || next == marker;
             summaries.extend(page.ip_sets().iter().cloned());
@@ -110,10 +96,13 @@ impl WafIpSets {
     /// `Name=cloudfront_g|cloudfront_r`, exactly).
     async fn tagged_scope(&self, region: &str, arn: &str, name: &str) -> Result<Option<Scope>> {
         let output = self
-            .call("ListTagsForResource", region, Some(name), |c| {
-                c.list_tags_for_resource().resource_arn(arn).limit(100).send()
-            })
-            .await?;
+            .client(region)?
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .limit(100)
+            .send()
+            .await
+            .map_err(|e| waf_error("ListTagsForResource", region, Some(name), &e))?;
         let tags = output.tag_info_for_resource().map(|t| t.tag_list()).unwrap_or_default();
         let value = |key: &str| tags.iter().find(|t| t.key() == key).map(|t| t.value());
         if value("AutoUpdate") != Some("true") {
@@ -124,12 +113,17 @@ impl WafIpSets {
 
     /// The IP set `name`/`id` with its addresses and lock token; `None` when it is gone.
     async fn read(&self, region: &str, waf_scope: WafScope, name: &str, id: &str) -> Result<Option<(IpSet, String)>> {
-        let output = self
-            .call("GetIPSet", region, Some(name), |c| {
-                c.get_ip_set().name(name).scope(api_scope(waf_scope)).id(id).send()
-            })
-            .await;
-        let output = match output {
+        let request = self
+            .client(region)?
+            .get_ip_set()
+            .name(name)
+            .scope(api_scope(waf_scope))
+            .id(id);
+        let output = match request
+            .send()
+            .await
+            .map_err(|e| waf_error("GetIPSet", region, Some(name), &e))
+        {
             Err(Error::Waf { code, .. }) if code == "WAFNonexistentItemException" => return Ok(None),
             other => other?,
         };
@@ -160,6 +154,22 @@ impl WafIpSets {
         };
         Ok(Some((ip_set, lock_token.to_owned())))
     }
+}
+
+/// An SDK error with what WAF said (or the credentials failure).
+fn waf_error<E>(operation: &'static str, region: &str, ip_set: Option<&str>, error: &SdkError<E>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let ip_set = ip_set.map(str::to_owned);
+    let region_name = region.to_owned();
+    service_error(operation, region, error, move |code, message| Error::Waf {
+        code,
+        message,
+        operation,
+        region: region_name,
+        ip_set,
+    })
 }
 
 fn api_scope(scope: WafScope) -> ApiScope {
@@ -205,17 +215,17 @@ impl IpSets for WafIpSets {
 
     async fn update(&self, tagged: &TaggedIpSet, addresses: &BTreeSet<Cidr>) -> Result<()> {
         let set = &tagged.set;
-        self.call("UpdateIPSet", &tagged.region, Some(&set.name), |c| {
-            c.update_ip_set()
-                .name(&set.name)
-                .scope(api_scope(tagged.waf_scope))
-                .id(&set.id)
-                .set_description(set.description.clone())
-                .set_addresses(Some(addresses.iter().map(Cidr::to_string).collect()))
-                .lock_token(&tagged.lock_token)
-                .send()
-        })
-        .await?;
+        self.client(&tagged.region)?
+            .update_ip_set()
+            .name(&set.name)
+            .scope(api_scope(tagged.waf_scope))
+            .id(&set.id)
+            .set_description(set.description.clone())
+            .set_addresses(Some(addresses.iter().map(Cidr::to_string).collect()))
+            .lock_token(&tagged.lock_token)
+            .send()
+            .await
+            .map_err(|e| waf_error("UpdateIPSet", &tagged.region, Some(&set.name), &e))?;
         Ok(())
     }
 }

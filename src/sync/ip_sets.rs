@@ -6,12 +6,12 @@
 
 use futures::future::join_all;
 
-use super::Shared;
+use super::{ByRegion, Shared, unreadable};
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
 use crate::ip_set::{self, IpSetPlan, MAX_ADDRESSES};
 use crate::ports::{Account, IpSets, TaggedIpSet};
-use crate::report::{FailedRegion, IpSetReport, SetStatus};
+use crate::report::{IpSetReport, SetStatus};
 
 /// WAF's answer when the lock token is stale: another writer changed the set since it was read.
 const LOCK_CONFLICT: &str = "WAFOptimisticLockException";
@@ -20,16 +20,9 @@ fn is_conflict(error: &Error) -> bool {
     matches!(error, Error::Waf { code, .. } if code == LOCK_CONFLICT)
 }
 
-/// What one account's IP sets gave.
-#[derive(Default)]
-pub(super) struct IpSetsOutcome {
-    pub(super) reports: Vec<IpSetReport>,
-    pub(super) failed_regions: Vec<FailedRegion>,
-}
-
 /// Sync every WAF IP set tagged for the sync in `account`: each (region, scope) read is a unit of the run's
 /// limit, then each set is. Reports come back by region, scope and name.
-pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>) -> IpSetsOutcome {
+pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>) -> ByRegion<IpSetReport> {
     let label = account.id.as_deref().unwrap_or("own");
     let scopes = shared.config.ip_set_scopes();
     let reads = scopes.iter().map(|(region, waf_scope)| async move {
@@ -46,24 +39,10 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Ac
                 tracing::info!(account = label, region, waf_scope = %waf_scope, ip_sets = sets.len(), "found tagged WAF IP sets");
                 Ok(join_all(sets.into_iter().map(|s| sync_ip_set(shared, account, s))).await)
             }
-            Err(e) => {
-                tracing::error!(account = label, region, waf_scope = %waf_scope, error = %e, "cannot read the WAF IP sets of a region");
-                Err(FailedRegion {
-                    account: account.id.clone(),
-                    region: region.clone(),
-                    error: e.to_string(),
-                })
-            }
+            Err(e) => Err(unreadable(account.id.as_deref(), region, "WAF IP sets", &e)),
         }
     });
-    let mut outcome = IpSetsOutcome::default();
-    for read in join_all(reads).await {
-        match read {
-            Ok(reports) => outcome.reports.extend(reports),
-            Err(failed) => outcome.failed_regions.push(failed),
-        }
-    }
-    outcome
+    join_all(reads).await.into_iter().collect()
 }
 
 /// Check, plan and (unless a dry run) update one IP set, as a unit of the run's limit. Never fails as a whole:

@@ -10,13 +10,13 @@ use std::time::Duration;
 use futures::future::join_all;
 use tokio::time::Instant;
 
-use super::Shared;
+use super::{ByRegion, Shared, unreadable};
 use crate::cidr::Cidr;
 use crate::error::{Error, Result};
 use crate::plan::rule_description;
 use crate::ports::{Account, ListAt, PrefixLists, TaggedList};
 use crate::prefix_list::{self, ListPlan, modifications};
-use crate::report::{FailedRegion, ListReport, SetStatus};
+use crate::report::{ListReport, SetStatus};
 
 /// The first pause while a list is being modified; each next one doubles, up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
@@ -51,13 +51,6 @@ fn deleting(state: &str) -> bool {
     state.starts_with("delete-")
 }
 
-/// What one account's prefix lists gave.
-#[derive(Default)]
-pub(super) struct ListsOutcome {
-    pub(super) reports: Vec<ListReport>,
-    pub(super) failed_regions: Vec<FailedRegion>,
-}
-
 /// What every list of an account shares.
 struct ListContext<'a, G> {
     shared: &'a Shared<'a>,
@@ -78,7 +71,10 @@ impl<G> ListContext<'_, G> {
 
 /// Sync every prefix list tagged for the sync in every region of `account`: each region's read is a unit of the
 /// run's limit, then each list is. Reports come back by region and id.
-pub(super) async fn sync_lists<G: PrefixLists, W>(shared: &Shared<'_>, account: &Account<G, W>) -> ListsOutcome {
+pub(super) async fn sync_lists<G: PrefixLists, W>(
+    shared: &Shared<'_>,
+    account: &Account<G, W>,
+) -> ByRegion<ListReport> {
     let cx = ListContext {
         shared,
         ec2: &account.ec2,
@@ -94,9 +90,9 @@ pub(super) async fn sync_lists<G: PrefixLists, W>(shared: &Shared<'_>, account: 
             )
             .await
         };
-        let label = cx.account.unwrap_or("own");
         match read {
             Ok(lists) => {
+                let label = cx.account.unwrap_or("own");
                 tracing::info!(
                     account = label,
                     region,
@@ -106,24 +102,10 @@ pub(super) async fn sync_lists<G: PrefixLists, W>(shared: &Shared<'_>, account: 
                 let lists = lists.into_iter().filter(|l| !deleting(&l.state));
                 Ok(join_all(lists.map(|l| sync_list(cx, l))).await)
             }
-            Err(e) => {
-                tracing::error!(account = label, region, error = %e, "cannot read the prefix lists of a region");
-                Err(FailedRegion {
-                    account: cx.account.map(str::to_owned),
-                    region: region.clone(),
-                    error: e.to_string(),
-                })
-            }
+            Err(e) => Err(unreadable(cx.account, region, "prefix lists", &e)),
         }
     });
-    let mut outcome = ListsOutcome::default();
-    for region in join_all(regions).await {
-        match region {
-            Ok(reports) => outcome.reports.extend(reports),
-            Err(failed) => outcome.failed_regions.push(failed),
-        }
-    }
-    outcome
+    join_all(regions).await.into_iter().collect()
 }
 
 /// Check, plan and (unless a dry run) modify one list, as a unit of the run's limit. Never fails as a whole:

@@ -47,8 +47,8 @@ pub use fetch::fetch_verified;
 use apply::apply;
 use attached::{Attachment, check_attachment, set_groups};
 use discover::{Discovered, FoundSet, discover, reform};
-use ip_sets::{IpSetsOutcome, sync_ip_sets};
-use lists::{ListsOutcome, sync_lists};
+use ip_sets::sync_ip_sets;
+use lists::sync_lists;
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
 /// the run before any write anywhere. (Each set is also guarded per IP version: [`plan::check_not_emptied`].)
@@ -149,6 +149,46 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
     Ok(summary)
 }
 
+/// What one account's prefix lists or WAF IP sets gave: the reports of the regions read, and the regions whose
+/// read failed.
+pub(super) struct ByRegion<R> {
+    reports: Vec<R>,
+    failed_regions: Vec<FailedRegion>,
+}
+
+impl<R> Default for ByRegion<R> {
+    fn default() -> Self {
+        ByRegion {
+            reports: Vec::new(),
+            failed_regions: Vec::new(),
+        }
+    }
+}
+
+impl<R> FromIterator<std::result::Result<Vec<R>, FailedRegion>> for ByRegion<R> {
+    /// Each region's reports, or its failure, in order.
+    fn from_iter<I: IntoIterator<Item = std::result::Result<Vec<R>, FailedRegion>>>(regions: I) -> Self {
+        let mut by_region = ByRegion::default();
+        for region in regions {
+            match region {
+                Ok(reports) => by_region.reports.extend(reports),
+                Err(failed) => by_region.failed_regions.push(failed),
+            }
+        }
+        by_region
+    }
+}
+
+/// A region whose `targets` (prefix lists, WAF IP sets) could not be read: logged, and named in the summary.
+pub(super) fn unreadable(account: Option<&str>, region: &str, targets: &str, e: &Error) -> FailedRegion {
+    tracing::error!(account = account.unwrap_or("own"), region, targets, error = %e, "cannot read a region's targets");
+    FailedRegion {
+        account: account.map(str::to_owned),
+        region: region.to_owned(),
+        error: e.to_string(),
+    }
+}
+
 /// What every account of a run shares.
 struct Shared<'a> {
     config: &'a Config,
@@ -197,13 +237,13 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
         .any(|(_, e)| matches!(e, Error::Credentials { .. }));
     let lists = async {
         match no_credentials {
-            true => ListsOutcome::default(),
+            true => ByRegion::default(),
             false => sync_lists(shared, account).await,
         }
     };
     let ip_sets = async {
         match no_credentials {
-            true => IpSetsOutcome::default(),
+            true => ByRegion::default(),
             false => sync_ip_sets(shared, account).await,
         }
     };
