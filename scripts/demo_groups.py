@@ -3,7 +3,8 @@
 A VPC with a cloudfront_g set (5 groups, https) and a cloudfront_r set (4 groups, http), one hand-made office
 rule that the sync must leave alone, one untagged group it must not touch, and a load balancer's network
 interface that carries only 4 of the cloudfront_g set's 5 groups (the sync reports it as partly attached), and
-a GLOBAL IPv4 prefix list (MaxEntries 150) holding one hand-made entry, beside an untagged list.
+a GLOBAL IPv4 prefix list (MaxEntries 150) holding one hand-made entry, beside an untagged list, and a
+REGIONAL WAF IP set (GLOBAL, IPv4) holding a stale address, beside an untagged IP set.
 Then, for the many-accounts part of the demo, a cloudfront_g set of 5 groups in each of two member accounts
 (moto: credentials from an assumed role act in the role's account).
 """
@@ -69,6 +70,21 @@ tagged_list = prefix_list(
 )
 prefix_list("office-only", {"Name": "office"}, [{"Cidr": "192.0.2.0/24", "Description": "office"}])
 print(f"created prefix list {tagged_list} (cloudfront_g, IPv4, hand-made 198.51.100.0/24) and an untagged one")
+
+waf = boto3.client(
+    "wafv2", endpoint_url=endpoint, region_name="us-east-1",
+    aws_access_key_id="testing", aws_secret_access_key="testing",
+)
+for name, tags, addresses in [
+    ("cloudfront-global-ipv4", {"Name": "cloudfront_g", "AutoUpdate": "true"}, ["203.0.113.0/24"]),
+    ("office-only", {"Name": "office"}, ["192.0.2.0/24"]),
+]:
+    waf.create_ip_set(
+        Name=name, Scope="REGIONAL", IPAddressVersion="IPV4", Addresses=addresses,
+        Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+    )
+print("created WAF IP set cloudfront-global-ipv4 (REGIONAL, cloudfront_g, IPv4, stale 203.0.113.0/24) "
+      "and an untagged one")
 
 
 for account in ("111111111111", "222222222222"):

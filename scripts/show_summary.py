@@ -18,6 +18,10 @@ for l in summary.get("prefix_lists", []):
     name = f"{l['region']}/{l['id']} ({l['scope']}, {l['family']})"
     print(f"{'prefix list ' + name:52} {'':>6} {l['added']:>6} {l['removed']:>7} {l['unchanged']:>9}  "
           f"{l['room_left']} of {l.get('grew_to') or l['max_entries']}  {l['status']}")
+for w in summary.get("ip_sets", []):
+    name = f"{w['region']}/{w['waf_scope']}/{w['name']} ({w['scope']}, {w['family']})"
+    print(f"{'WAF IP set ' + name:52} {'':>6} {w['added']:>6} {w['removed']:>7} {w['unchanged']:>9}  "
+          f"{'':9}  {w['status']}")
 for s in summary["sets"]:
     for p in s.get("partly_attached", []):
         print(f"warning: {p['interface']} ({p['attachment']}) carries part of {s['scope']}/{s['protocol']} "

@@ -1,6 +1,7 @@
 //! What moto cannot show, with `aws-smithy-mocks` under the real SDK client and our retry settings:
 //! pagination, throttling followed by success, per-IP-version quotas (moto counts both together), EC2's
-//! all-or-nothing answers to a batch with a duplicate or a missing rule, and a prefix list's version conflict.
+//! all-or-nothing answers to a batch with a duplicate or a missing rule, a prefix list's version conflict, and
+//! a WAF IP set's stale lock token.
 
 mod common;
 
@@ -673,4 +674,107 @@ async fn a_prefix_list_modified_by_another_writer_is_re_read_and_written_at_its_
         *versions.lock().unwrap(),
         [(Some(1), 100), (Some(2), 100), (Some(3), wanted - 100)]
     );
+}
+
+/// A WAF error answer, as the awsJson protocol sends it.
+fn waf_error(code: &str) -> String {
+    format!("{{\"__type\":\"{code}\",\"Message\":\"{code} from the mock\"}}")
+}
+
+#[tokio::test]
+async fn a_waf_ip_set_refused_for_a_stale_lock_token_is_read_again_and_updated_at_the_new_one() {
+    use aws_sdk_wafv2::Client as Waf;
+    use aws_sdk_wafv2::operation::get_ip_set::GetIpSetOutput;
+    use aws_sdk_wafv2::operation::list_ip_sets::ListIpSetsOutput;
+    use aws_sdk_wafv2::operation::list_tags_for_resource::ListTagsForResourceOutput;
+    use aws_sdk_wafv2::operation::update_ip_set::{UpdateIpSetInput, UpdateIpSetOutput};
+    use aws_sdk_wafv2::types::{IpAddressVersion, IpSet, IpSetSummary, Tag as WafTag, TagInfoForResource};
+    use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
+
+    let config = config(&[("AWS_REGION", "us-east-1"), ("WAF_CLOUDFRONT_SCOPE", "false")]);
+    let no_groups =
+        mock!(Client::describe_security_groups).then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let groups = client(&config, &[&no_groups]).await;
+
+    let listed = mock!(Waf::list_ip_sets).then_output(|| {
+        let summary = IpSetSummary::builder()
+            .name("g4")
+            .id("id-1")
+            .arn("arn:aws:wafv2:us-east-1:1:regional/ipset/g4/id-1");
+        ListIpSetsOutput::builder().ip_sets(summary.build()).build()
+    });
+    let tags = mock!(Waf::list_tags_for_resource).then_output(|| {
+        let tag = |k: &str, v: &str| WafTag::builder().key(k).value(v).build().unwrap();
+        let info = TagInfoForResource::builder()
+            .tag_list(tag("Name", "cloudfront_g"))
+            .tag_list(tag("AutoUpdate", "true"));
+        ListTagsForResourceOutput::builder()
+            .tag_info_for_resource(info.build())
+            .build()
+    });
+    let set = |addresses: &[&str], token: &str| {
+        let set = IpSet::builder()
+            .name("g4")
+            .id("id-1")
+            .arn("arn")
+            .ip_address_version(IpAddressVersion::Ipv4)
+            .set_addresses(Some(addresses.iter().map(|a| (*a).to_owned()).collect()))
+            .build()
+            .unwrap();
+        GetIpSetOutput::builder().ip_set(set).lock_token(token).build()
+    };
+    let read = mock!(Waf::get_ip_set)
+        .sequence()
+        .output(move || set(&[], "t1"))
+        .output(move || set(&["203.0.113.0/24"], "t2"))
+        .build();
+    let updates: Arc<Mutex<Vec<UpdateIpSetInput>>> = Arc::default();
+    let recorded = updates.clone();
+    let update = mock!(Waf::update_ip_set)
+        .match_requests(move |req| {
+            recorded.lock().unwrap().push(req.clone());
+            true
+        })
+        .sequence()
+        .http_status(400, Some(waf_error("WAFOptimisticLockException")))
+        .output(|| UpdateIpSetOutput::builder().next_lock_token("t3").build())
+        .build();
+    let mut answers = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
+    for rule in [&listed, &tags, &read, &update] {
+        answers = answers.with_rule(rule);
+    }
+    let answers = SharedInterceptor::new(answers);
+    let shared = aws_config::defaults(BehaviorVersion::latest())
+        .test_credentials()
+        .region("us-east-1")
+        .http_client(create_mock_http_client())
+        .load()
+        .await;
+    let waf = WafIpSets::from_shared(&config, &shared, Arc::default(), move |_, mut builder| {
+        builder.push_interceptor(answers.clone());
+        builder
+    });
+
+    let accounts = [Account::own(groups).with_ip_sets(waf)];
+    let summary = sync::run(&config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &accounts, None)
+        .await
+        .unwrap();
+    let g4 = &summary.ip_sets[0];
+    assert_eq!(
+        (g4.changes.replans, g4.changes.error.as_deref()),
+        (1, None),
+        "{summary}"
+    );
+    let updates = updates.lock().unwrap();
+    let tokens: Vec<&str> = updates.iter().map(|u| u.lock_token().unwrap()).collect();
+    assert_eq!(tokens, ["t1", "t2"], "the second update at the token read again");
+    let wanted: BTreeSet<String> = selection(&fixture(NEWEST))
+        .ranges(Scope::Global)
+        .iter()
+        .filter(|c| c.version() == IpVersion::Ipv4)
+        .map(ToString::to_string)
+        .collect();
+    let sent: BTreeSet<String> = updates[1].addresses().iter().cloned().collect();
+    assert_eq!(sent, wanted, "every address wanted, the other writer's gone");
+    assert_eq!(g4.changes.remove.len(), 1);
 }
