@@ -98,13 +98,14 @@ mod tests {
 
     const WANTED: [&str; 4] = ["13.32.0.0/15", "52.84.0.0/15", "2600:9000::/28", "2a04:4e42::/32"];
 
+    /// The plan of a set of `family` holding `addresses`, against [`WANTED`].
+    fn plan(family: IpVersion, addresses: &[&str]) -> IpSetPlan {
+        plan_ip_set(&set(family, addresses), &cidrs(&WANTED)).unwrap()
+    }
+
     #[test]
     fn an_ipv4_set_gets_the_ipv4_ranges_only_and_loses_every_address_not_wanted() {
-        let plan = plan_ip_set(
-            &set(IpVersion::Ipv4, &["13.32.0.0/15", "198.51.100.7/32"]),
-            &cidrs(&WANTED),
-        )
-        .unwrap();
+        let plan = plan(IpVersion::Ipv4, &["13.32.0.0/15", "198.51.100.7/32"]);
         assert_eq!(plan.add, cidrs(&["52.84.0.0/15"]));
         assert_eq!(
             plan.remove,
@@ -117,18 +118,14 @@ mod tests {
 
     #[test]
     fn an_ipv6_set_gets_the_ipv6_ranges_only() {
-        let plan = plan_ip_set(&set(IpVersion::Ipv6, &[]), &cidrs(&WANTED)).unwrap();
+        let plan = plan(IpVersion::Ipv6, &[]);
         assert_eq!(plan.add, cidrs(&["2600:9000::/28", "2a04:4e42::/32"]));
         assert!(plan.remove.is_empty());
     }
 
     #[test]
     fn a_set_already_holding_its_ranges_needs_nothing() {
-        let plan = plan_ip_set(
-            &set(IpVersion::Ipv4, &["52.84.0.0/15", "13.32.0.0/15"]),
-            &cidrs(&WANTED),
-        )
-        .unwrap();
+        let plan = plan(IpVersion::Ipv4, &["52.84.0.0/15", "13.32.0.0/15"]);
         assert!(plan.is_empty());
         assert_eq!(plan.unchanged, 2);
     }

@@ -115,6 +115,19 @@ mod tests {
         }
     }
 
+    /// One synced IP set (+2 -2) and two failed.
+    fn ip_sets() -> Vec<IpSetReport> {
+        let synced = EntryChanges {
+            added: 2,
+            removed: 2,
+            status: SetStatus::Synced,
+            ..EntryChanges::default()
+        };
+        let mut sets: Vec<IpSetReport> = ["a", "b", "c"].map(|n| IpSetReport::new(None, &ip_set(n))).into();
+        sets[0].changes = synced;
+        sets
+    }
+
     fn summary() -> Summary {
         Summary {
             sync_token: 1_787_411_825,
@@ -152,19 +165,7 @@ mod tests {
                 },
                 ListReport::new(None, "us-east-1", "pl-2", Scope::Global, IpVersion::Ipv6),
             ],
-            ip_sets: vec![
-                IpSetReport {
-                    changes: EntryChanges {
-                        added: 2,
-                        removed: 2,
-                        status: SetStatus::Synced,
-                        ..EntryChanges::default()
-                    },
-                    ..IpSetReport::new(None, &ip_set("a"))
-                },
-                IpSetReport::new(None, &ip_set("b")),
-                IpSetReport::new(None, &ip_set("c")),
-            ],
+            ip_sets: ip_sets(),
             skipped_groups: vec![SkippedGroup {
                 account: None,
                 region: "us-east-1".into(),

@@ -52,7 +52,7 @@ pub struct Summary {
     /// known. A warning: the sync itself is not affected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachment_unchecked: Vec<FailedRegion>,
-    /// EC2 calls retried after throttling or a transient error.
+    /// AWS calls (EC2 and WAF) retried after throttling or a transient error.
     pub ec2_retries: u64,
     /// Sets re-read and re-planned after a write conflict with another writer, over every set.
     pub replans: usize,
@@ -304,7 +304,7 @@ impl IpSetReport {
 
     /// `[account/]region/SCOPE/name`, as logs and errors name it.
     pub fn name(&self) -> String {
-        let place = format!("{}/{}/{}", self.region, self.waf_scope, self.name);
+        let place = format!("{}/{}/{}", self.region, self.waf_scope.as_str(), self.name);
         match &self.account {
             Some(account) => format!("{account}/{place}"),
             None => place,

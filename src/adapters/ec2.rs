@@ -45,7 +45,16 @@ pub struct Ec2Groups {
 /// summary.
 #[derive(Debug)]
 pub(super) struct RetryLog {
-    pub(super) retries: Arc<AtomicU64>,
+    retries: Arc<AtomicU64>,
+}
+
+impl RetryLog {
+    /// A log whose retries are counted in `retries`.
+    pub(super) fn counting(retries: &Arc<AtomicU64>) -> RetryLog {
+        RetryLog {
+            retries: retries.clone(),
+        }
+    }
 }
 
 impl Intercept for RetryLog {
@@ -107,9 +116,7 @@ impl Ec2Groups {
             .map(|region| {
                 let builder = aws_sdk_ec2::config::Builder::from(shared)
                     .region(aws_config::Region::new(region.clone()))
-                    .interceptor(RetryLog {
-                        retries: retries.clone(),
-                    });
+                    .interceptor(RetryLog::counting(&retries));
                 (region.clone(), Client::from_conf(customize(region, builder).build()))
             })
             .collect();

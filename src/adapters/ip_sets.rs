@@ -52,9 +52,7 @@ impl WafIpSets {
             .map(|region| {
                 let builder = aws_sdk_wafv2::config::Builder::from(shared)
                     .region(aws_config::Region::new(region.clone()))
-                    .interceptor(RetryLog {
-                        retries: retries.clone(),
-                    });
+                    .interceptor(RetryLog::counting(&retries));
                 let client = Client::from_conf(customize(&region, builder).build());
                 (region, client)
             })

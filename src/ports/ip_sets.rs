@@ -2,7 +2,6 @@
 //! [`crate::ip_set`]). The adapter is [`crate::adapters::ip_sets`].
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::future::Future;
 
 use serde::Serialize;
@@ -33,12 +32,6 @@ impl WafScope {
             WafScope::Regional => "REGIONAL",
             WafScope::Cloudfront => "CLOUDFRONT",
         }
-    }
-}
-
-impl fmt::Display for WafScope {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

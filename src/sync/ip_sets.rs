@@ -28,7 +28,7 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Ac
     let reads = scopes.iter().map(|(region, waf_scope)| async move {
         let read = {
             let _unit = shared.limit.acquire().await;
-            let what = || format!("ListIPSets {waf_scope} in {region}");
+            let what = || format!("ListIPSets {} in {region}", waf_scope.as_str());
             shared
                 .budget
                 .bound(what, account.waf.tagged_ip_sets(region, *waf_scope))
@@ -36,7 +36,13 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Ac
         };
         match read {
             Ok(sets) => {
-                tracing::info!(account = label, region, waf_scope = %waf_scope, ip_sets = sets.len(), "found tagged WAF IP sets");
+                tracing::info!(
+                    account = label,
+                    region,
+                    waf_scope = waf_scope.as_str(),
+                    ip_sets = sets.len(),
+                    "found tagged WAF IP sets"
+                );
                 Ok(join_all(sets.into_iter().map(|s| sync_ip_set(shared, account, s))).await)
             }
             Err(e) => Err(unreadable(account.id.as_deref(), region, "WAF IP sets", &e)),

@@ -114,6 +114,14 @@ fn assert_failed(set: &SetReport, phrase: &str) {
     assert!(error.contains(phrase), "{phrase:?} not in {error:?}");
 }
 
+/// A prefix list or WAF IP set failed, saying `phrase`.
+#[track_caller]
+pub(super) fn assert_entries_failed(changes: &crate::report::EntryChanges, phrase: &str) {
+    assert_eq!(changes.status, SetStatus::Failed, "{changes:?}");
+    let error = changes.error.as_deref().unwrap_or_default();
+    assert!(error.contains(phrase), "{phrase:?} not in {error:?}");
+}
+
 /// The summary's text holds `text`.
 #[track_caller]
 fn assert_says(summary: &Summary, text: &str) {
