@@ -100,17 +100,6 @@ async fn run(w: &World, file: &str) -> Summary {
         .unwrap()
 }
 
-/// The ranges of `scope` and `version` in `file`.
-fn wanted(file: &str, scope: Scope, version: IpVersion) -> BTreeSet<Cidr> {
-    let selection = selection(&fixture(file));
-    selection
-        .ranges(scope)
-        .iter()
-        .filter(|c| c.version() == version)
-        .copied()
-        .collect()
-}
-
 fn report<'a>(summary: &'a Summary, name: &str) -> &'a IpSetReport {
     summary.ip_sets.iter().find(|s| s.name == name).unwrap()
 }

@@ -110,17 +110,6 @@ async fn entries(client: &Client, id: &str) -> BTreeMap<Cidr, String> {
         .collect()
 }
 
-/// The ranges of `scope` and `version` in `file`.
-fn wanted(file: &str, scope: Scope, version: IpVersion) -> BTreeSet<Cidr> {
-    let selection = selection(&fixture(file));
-    selection
-        .ranges(scope)
-        .iter()
-        .filter(|c| c.version() == version)
-        .copied()
-        .collect()
-}
-
 fn report<'a>(summary: &'a Summary, id: &str) -> &'a ListReport {
     summary.prefix_lists.iter().find(|l| l.id == id).unwrap()
 }

@@ -46,6 +46,17 @@ pub fn selection(bytes: &[u8]) -> ip_ranges::Selection {
     ip_ranges::parse(bytes, &filter).unwrap()
 }
 
+/// The CloudFront ranges of `scope` and `version` in snapshot `file`.
+pub fn wanted(
+    file: &str,
+    scope: cloudfront_sg_sync::ip_ranges::Scope,
+    version: cloudfront_sg_sync::cidr::IpVersion,
+) -> std::collections::BTreeSet<cloudfront_sg_sync::cidr::Cidr> {
+    let selection = selection(&fixture(file));
+    let ranges = selection.ranges(scope).iter();
+    ranges.filter(|c| c.version() == version).copied().collect()
+}
+
 /// An EventBridge scheduled event, as the function receives it.
 pub fn schedule() -> serde_json::Value {
     serde_json::json!({"detail-type": "Scheduled Event"})
