@@ -48,7 +48,10 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Ac
             Err(e) => Err(unreadable(account.id.as_deref(), region, "WAF IP sets", &e)),
         }
     });
-    join_all(reads).await.into_iter().collect()
+    let mut by_region: ByRegion<IpSetReport> = join_all(reads).await.into_iter().collect();
+    let key = |r: &IpSetReport| (r.region.clone(), r.waf_scope, r.name.clone());
+    by_region.reports.sort_by_key(key);
+    by_region
 }
 
 /// Check, plan and (unless a dry run) update one IP set, as a unit of the run's limit. Never fails as a whole:
