@@ -52,7 +52,7 @@ lint:
 	cd bench && cargo fmt --all -- --check
 	cd fuzz && cargo fmt --all -- --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --no-default-features -- -D warnings
+	cargo clippy -p cloudfront-sg-sync --lib --no-default-features -- -D warnings
 	cd bench && cargo clippy --all-targets -- -D warnings
 	cd fuzz && cargo clippy --all-targets -- -D warnings
 

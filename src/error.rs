@@ -199,6 +199,21 @@ pub enum Error {
         message: String,
     },
 
+    /// A read of the origin audit failed (CloudFront, Elastic Load Balancing).
+    #[error("{service} {operation} in {region} failed: {code}: {message}")]
+    Audit {
+        /// `CloudFront` or `ELBv2`.
+        service: &'static str,
+        /// The API action.
+        operation: &'static str,
+        /// The region called (us-east-1 for CloudFront).
+        region: String,
+        /// The service's error code (`Unknown` for transport errors).
+        code: String,
+        /// The service's message, or the transport error's chain.
+        message: String,
+    },
+
     /// A tagged WAF IP set would hold more addresses than an IP set may.
     #[error(
         "WAF IP set {ip_set} would hold {needed} addresses, more than an IP set may ({max}); it was left as it was"
@@ -369,6 +384,7 @@ impl Error {
             Error::RegionNotConfigured { .. } => "RegionNotConfigured",
             Error::Ec2 { .. } => "Ec2Error",
             Error::Waf { .. } => "WafError",
+            Error::Audit { .. } => "AuditReadFailed",
             Error::IpSetTooMany { .. } => "IpSetTooMany",
             Error::Credentials { .. } => "CredentialsError",
             Error::SetTooSmall { .. } => "SetTooSmall",

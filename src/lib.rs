@@ -63,6 +63,7 @@
 #[cfg(feature = "runtime")]
 pub mod adapters;
 pub mod attachment;
+pub mod audit;
 pub mod cidr;
 pub mod config;
 #[cfg(feature = "runtime")]

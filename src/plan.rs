@@ -156,9 +156,12 @@ impl Rule {
 
     /// Whether this rule lets tcp to `port` in from exactly `cidr`.
     fn admits(&self, cidr: Cidr, port: u16) -> bool {
-        if self.source != RuleSource::Cidr(cidr) {
-            return false;
-        }
+        self.source == RuleSource::Cidr(cidr) && self.covers(port)
+    }
+
+    /// Whether this rule lets tcp to `port` in, from its source: a tcp rule whose range holds the port, or an
+    /// all-traffic rule.
+    pub fn covers(&self, port: u16) -> bool {
         match self.protocol {
             RuleProtocol::All => true,
             RuleProtocol::Tcp => {

@@ -104,7 +104,7 @@ impl Ec2Groups {
     }
 
     /// One client per configured region, from `shared` (its credentials, endpoint, retry and timeout settings).
-    pub(super) fn from_shared(
+    pub fn from_shared(
         config: &Config,
         shared: &SdkConfig,
         customize: impl Fn(&str, aws_sdk_ec2::config::Builder) -> aws_sdk_ec2::config::Builder,
@@ -154,7 +154,7 @@ impl Ec2Groups {
 
 /// The SDK configuration every client starts from: `loader`'s credentials and endpoint, in the first configured
 /// region, with our retry and timeout settings (STS too, for an account's role).
-pub(super) async fn shared_config(config: &Config, loader: aws_config::ConfigLoader) -> SdkConfig {
+pub async fn shared_config(config: &Config, loader: aws_config::ConfigLoader) -> SdkConfig {
     let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
     loader
         .region(aws_config::Region::new(first))
@@ -198,7 +198,7 @@ where
 
 /// What an AWS service answered a failed call, as `answered(code, message)`: its code and message, or
 /// (`Unknown`) the transport error's chain; [`Error::Credentials`] when the call's credentials could not be had.
-pub(super) fn service_error<E>(
+pub fn service_error<E>(
     operation: &'static str,
     region: &str,
     error: &SdkError<E>,
@@ -310,7 +310,7 @@ pub(super) fn tag_value<'a>(tags: &'a [Tag], key: &str) -> Option<&'a str> {
 }
 
 /// EC2's rules, one [`Rule`] per source, as EC2 counts them.
-fn rules_of(permissions: &[IpPermission]) -> Vec<Rule> {
+pub(super) fn rules_of(permissions: &[IpPermission]) -> Vec<Rule> {
     let mut rules = Vec::new();
     for p in permissions {
         let rule = |source: RuleSource, description: Option<&str>| Rule {

@@ -9,10 +9,14 @@
 //! - [`ip_sets`]: WAF IP sets tagged for the sync, through `aws-sdk-wafv2` ([`crate::ports::IpSets`]).
 //! - [`interfaces`]: the network interfaces that carry them, through the same clients
 //!   ([`crate::ports::NetworkInterfaces`]).
+//! - [`origin_groups`]: what the origin audit reads of security groups and AWS's CloudFront prefix lists,
+//!   through the same clients ([`crate::ports::OriginGroups`]). The audit's CloudFront and ELBv2 adapters live in
+//!   the CLI crate (`cli/src/adapters`), to keep their SDKs out of the Lambda function.
 
 pub mod accounts;
 pub mod ec2;
 pub mod interfaces;
 pub mod ip_sets;
+pub mod origin_groups;
 pub mod prefix_lists;
 pub mod source;

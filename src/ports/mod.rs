@@ -3,12 +3,14 @@
 
 mod ip_sets;
 mod network_interfaces;
+mod origins;
 mod prefix_lists;
 mod ranges;
 mod security_groups;
 
 pub use ip_sets::{IpSets, NoIpSets, TaggedIpSet, WafScope};
 pub use network_interfaces::NetworkInterfaces;
+pub use origins::{Distributions, LoadBalancers, OriginGroups};
 pub use prefix_lists::{ListAt, PrefixLists, TaggedList};
 pub use ranges::RangesSource;
 pub use security_groups::{PortRules, SecurityGroups, TaggedGroup};

@@ -26,7 +26,7 @@ pub(super) struct FoundSet {
 
 /// Group the tagged groups of `account` into sets; groups with an unusable `Protocol` tag are skipped and
 /// reported.
-fn form_sets(account: Option<&str>, groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
+pub(super) fn form_sets(account: Option<&str>, groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {
     let mut sets: BTreeMap<SetKey, Vec<TaggedGroup>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for g in groups {

@@ -10,10 +10,13 @@
 //! - `attached`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
 //! - `lists`: customer-managed prefix lists, the second target (beside the sets).
 //! - `ip_sets`: WAF IP sets, the third target (beside the sets and lists).
+//! - [`audit`]: the origin audit (read-only): distributions, load balancers and their groups, judged by
+//!   [`crate::audit`].
 
 mod adopt;
 mod apply;
 mod attached;
+mod audit;
 mod discover;
 mod fetch;
 #[cfg(test)]
@@ -42,6 +45,7 @@ use crate::ports::{Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource
 use crate::report::{FailedRegion, IpSetReport, ListReport, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
 
 pub use adopt::adopt;
+pub use audit::audit;
 pub use fetch::fetch_verified;
 
 use apply::apply;

@@ -768,6 +768,32 @@ pub async fn groups_at(endpoint: &str, config: &Config) -> Ec2Groups {
 /// moto counts IPv4 and IPv6 rules together against 60, so the emulator tests use 30 per version.
 pub const MAX: &str = "30";
 
+/// moto, and `n` cloudfront_g groups on https in a new VPC of its us-east-1 (ids sorted).
+pub async fn global_groups(n: usize) -> (Moto, Client, Vec<String>) {
+    let moto = Moto::start();
+    let client = moto.client("us-east-1").await;
+    let vpc = create_vpc(&client, "10.0.0.0/16").await;
+    let mut groups = Vec::new();
+    for i in 0..n {
+        groups.push(tagged_group(&client, &vpc, &format!("g{i}"), Scope::Global, "https").await);
+    }
+    groups.sort();
+    (moto, client, groups)
+}
+
+/// What a binary under test needs to reach `moto` as its only AWS, with 30 rules per group and every other
+/// setting at its default.
+pub fn emulator_env(cmd: &mut Command, moto: &Moto) {
+    cmd.env("AWS_ENDPOINT_URL", &moto.endpoint)
+        .env("AWS_REGION", "us-east-1")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("MAX_RULES_PER_GROUP", "30")
+        .env_remove("REGIONS")
+        .env_remove("DRY_RUN");
+}
+
 /// An emulator with one VPC in us-east-1, tagged sets, and a file server: what most tests start from.
 pub struct World {
     pub moto: Moto,
@@ -852,4 +878,25 @@ impl World {
     pub async fn state(&self, groups: &[String]) -> BTreeSet<Cidr> {
         set_state(&self.client, groups, 443, 30).await
     }
+}
+
+/// Hand-made rules of every kind on the first global group, and what the group looked like with them.
+pub async fn add_untouchables(w: &World) -> BTreeSet<SeenRule> {
+    let other = create_group(&w.client, &w.vpc, "referenced", &[]).await;
+    add_hand_made_rules(&w.client, &w.global[0], &other).await;
+    rules(&w.client, &w.global[0])
+        .await
+        .into_iter()
+        .filter(|r| !r.is_ours())
+        .collect()
+}
+
+/// The hand-made rules of `add_untouchables` are as they were.
+pub async fn assert_untouched(w: &World, before: &BTreeSet<SeenRule>) {
+    let now: BTreeSet<SeenRule> = rules(&w.client, &w.global[0])
+        .await
+        .into_iter()
+        .filter(|r| !r.is_ours())
+        .collect();
+    assert_eq!(&now, before, "rules the function must never touch changed");
 }

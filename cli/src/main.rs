@@ -1,20 +1,27 @@
-//! `cloudfront-sg-sync`: plan or apply a sync from a laptop or a CI job, with ordinary AWS credentials.
+//! `cloudfront-sg-sync`: plan or apply a sync from a laptop or a CI job, with ordinary AWS credentials, and
+//! audit the CloudFront origins the synced groups protect.
 //!
 //! The same core and settings as the Lambda function: every setting is read from its environment variable,
-//! and a flag overrides it.
+//! and a flag overrides it. Only wiring here: the logic is the library's, the audit's adapters are this crate's
+//! library.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use aws_config::BehaviorVersion;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cloudfront_sg_sync::adapters::accounts::accounts;
+use cloudfront_sg_sync::adapters::ec2::{Ec2Groups, shared_config};
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
+use cloudfront_sg_sync::audit::{AuditReport, Status};
 use cloudfront_sg_sync::config::{self, Config};
 use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::report::{Summary, UnmanagedSet};
 use cloudfront_sg_sync::sync;
 use cloudfront_sg_sync::{Error, Result};
+use cloudfront_sg_sync_cli::adapters::cloudfront::CloudFrontDistributions;
+use cloudfront_sg_sync_cli::adapters::load_balancers::ElbLoadBalancers;
 
 #[derive(Parser)]
 #[command(
@@ -67,6 +74,12 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Check that each CloudFront origin is reachable only through CloudFront (read-only): origin protocol and
+    /// TLS, what proves the distribution (secret header, VPC origin, mTLS, OAC), S3 access, and the security
+    /// groups of load balancer origins in --regions. Exit 0: nothing fails; 1: something fails; 2: the audit
+    /// could not finish. Needs cloudfront:ListDistributions, elasticloadbalancing:DescribeLoadBalancers,
+    /// ec2:DescribeSecurityGroups and ec2:DescribeManagedPrefixLists.
+    Audit,
 }
 
 #[tokio::main]
@@ -79,6 +92,21 @@ async fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
+    if cli.command == Command::Audit {
+        return match audit(&cli).await {
+            Ok(report) => {
+                print_audit(&cli, &report);
+                match report.status() {
+                    Status::Fail => ExitCode::FAILURE,
+                    Status::Pass | Status::Warn => ExitCode::SUCCESS,
+                }
+            }
+            Err(e) => {
+                fail(&e);
+                ExitCode::from(2)
+            }
+        };
+    }
     if let Command::Adopt { apply } = cli.command {
         return match adopt(&cli, apply).await {
             Ok(sets) => {
@@ -122,6 +150,25 @@ async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
         Some(path) => sync::adopt(&config, &FileSource::new(path), &targets, apply).await,
         None => sync::adopt(&config, &HttpSource::new(&config)?, &targets, apply).await,
     }
+}
+
+/// The audit of the credentials' own account, over the load balancers and groups of `REGIONS`.
+async fn audit(cli: &Cli) -> Result<AuditReport> {
+    let config = config(cli)?;
+    if !config.accounts.is_empty() {
+        return Err(Error::Config {
+            variable: "ACCOUNTS",
+            value: config.accounts.join(","),
+            reason: "audit reads the account of the credentials it runs with; run it once per account, \
+                     without ACCOUNTS"
+                .to_owned(),
+        });
+    }
+    let shared = shared_config(&config, aws_config::defaults(BehaviorVersion::latest())).await;
+    let ec2 = Ec2Groups::from_shared(&config, &shared, |_, builder| builder);
+    let cloudfront = CloudFrontDistributions::from_shared(&shared);
+    let load_balancers = ElbLoadBalancers::from_shared(&config, &shared);
+    sync::audit(&config, &cloudfront, &load_balancers, &ec2).await
 }
 
 /// The flags that set a setting: (clap id, environment variable).
@@ -199,6 +246,17 @@ fn print_unmanaged(cli: &Cli, sets: &[UnmanagedSet]) {
         return;
     }
     sets.iter().for_each(|set| print!("{set}"));
+}
+
+fn print_audit(cli: &Cli, report: &AuditReport) {
+    if cli.json {
+        match serde_json::to_string_pretty(report) {
+            Ok(json) => println!("{json}"),
+            Err(e) => eprintln!("cannot print the audit: {e}"),
+        }
+    } else {
+        println!("{report}");
+    }
 }
 
 fn fail(e: &Error) -> ExitCode {

@@ -1,0 +1,130 @@
+//! [`Distributions`] over `aws-sdk-cloudfront`: ListDistributions, every page. A custom header's value is judged
+//! here ([`secret_like`]) and dropped: no secret leaves this module.
+
+use aws_config::SdkConfig;
+use aws_sdk_cloudfront::Client;
+use aws_sdk_cloudfront::types::{DistributionSummary, Origin as SdkOrigin};
+use cloudfront_sg_sync::adapters::ec2::service_error;
+use cloudfront_sg_sync::audit::{CustomHeader, CustomOrigin, Distribution, Origin, OriginKind, secret_like};
+use cloudfront_sg_sync::ports::Distributions;
+use cloudfront_sg_sync::{Error, Result};
+
+/// CloudFront's API is global, served from us-east-1.
+const CLOUDFRONT_REGION: &str = "us-east-1";
+
+/// The account's distributions, through CloudFront's API.
+#[derive(Debug, Clone)]
+pub struct CloudFrontDistributions {
+    client: Client,
+}
+
+impl CloudFrontDistributions {
+    /// A client from `shared` (its credentials, endpoint, retry and timeout settings), in us-east-1.
+    pub fn from_shared(shared: &SdkConfig) -> CloudFrontDistributions {
+        let config = aws_sdk_cloudfront::config::Builder::from(shared)
+            .region(aws_config::Region::new(CLOUDFRONT_REGION))
+            .build();
+        CloudFrontDistributions {
+            client: Client::from_conf(config),
+        }
+    }
+}
+
+impl Distributions for CloudFrontDistributions {
+    async fn distributions(&self) -> Result<Vec<Distribution>> {
+        let pages = self
+            .client
+            .list_distributions()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|e| {
+                service_error("ListDistributions", CLOUDFRONT_REGION, &e, |code, message| {
+                    Error::Audit {
+                        service: "CloudFront",
+                        operation: "ListDistributions",
+                        region: CLOUDFRONT_REGION.to_owned(),
+                        code,
+                        message,
+                    }
+                })
+            })?;
+        let summaries = pages.iter().filter_map(|page| page.distribution_list());
+        Ok(summaries.flat_map(|list| list.items()).map(distribution_of).collect())
+    }
+}
+
+fn distribution_of(summary: &DistributionSummary) -> Distribution {
+    Distribution {
+        id: summary.id().to_owned(),
+        domain_name: summary.domain_name().to_owned(),
+        origins: summary
+            .origins()
+            .map(|o| o.items().iter().map(origin_of).collect())
+            .unwrap_or_default(),
+    }
+}
+
+/// An origin as the audit sees it. CloudFront gives every origin exactly one of a VPC, an S3 or a custom
+/// config; one with none (seen from emulators) is an S3 origin when its domain is a bucket's, else a custom one
+/// whose protocol policy is unknown.
+pub fn origin_of(origin: &SdkOrigin) -> Origin {
+    let domain = origin.domain_name();
+    let kind = if let Some(vpc) = origin.vpc_origin_config() {
+        OriginKind::Vpc {
+            id: vpc.vpc_origin_id().to_owned(),
+        }
+    } else if let Some(custom) = origin.custom_origin_config() {
+        OriginKind::Custom(CustomOrigin {
+            protocol_policy: custom.origin_protocol_policy().as_str().to_owned(),
+            http_port: port(custom.http_port()),
+            https_port: port(custom.https_port()),
+            ssl_protocols: custom
+                .origin_ssl_protocols()
+                .map(|p| p.items().iter().map(|v| v.as_str().to_owned()).collect())
+                .unwrap_or_default(),
+            mutual_tls: custom.origin_mtls_config().is_some(),
+        })
+    } else if let Some(s3) = origin.s3_origin_config() {
+        OriginKind::S3 {
+            access_identity: Some(s3.origin_access_identity())
+                .filter(|i| !i.is_empty())
+                .map(str::to_owned),
+        }
+    } else if domain.contains(".s3.") {
+        OriginKind::S3 { access_identity: None }
+    } else {
+        tracing::warn!(origin = origin.id(), domain, "CloudFront reported no origin config");
+        OriginKind::Custom(CustomOrigin {
+            protocol_policy: "unknown".to_owned(),
+            http_port: 80,
+            https_port: 443,
+            ssl_protocols: Vec::new(),
+            mutual_tls: false,
+        })
+    };
+    Origin {
+        id: origin.id().to_owned(),
+        domain_name: domain.to_owned(),
+        kind,
+        access_control: origin
+            .origin_access_control_id()
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned),
+        headers: origin
+            .custom_headers()
+            .map(|h| h.items())
+            .unwrap_or_default()
+            .iter()
+            .map(|h| CustomHeader {
+                name: h.header_name().to_owned(),
+                secret_like: secret_like(h.header_name(), h.header_value()),
+            })
+            .collect(),
+    }
+}
+
+fn port(value: i32) -> u16 {
+    u16::try_from(value).unwrap_or_default()
+}

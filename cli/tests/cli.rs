@@ -1,0 +1,164 @@
+//! The CLI as users run it: its help, plan, apply and adopt against `moto_server`.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::process::Command;
+
+use cloudfront_sg_sync::ip_ranges::Scope;
+use common::*;
+
+fn cli(moto: &Moto, args: &[&str]) -> std::process::Output {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+    emulator_env(&mut cmd, moto);
+    cmd.args(args).output().unwrap()
+}
+
+#[test]
+fn the_cli_help_of_each_setting_flag_is_the_settings_list() {
+    let out = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let help = String::from_utf8_lossy(&out.stdout);
+    for (flag, variable) in [
+        ("--regions", "REGIONS"),
+        ("--service", "SERVICE"),
+        ("--ip-versions", "IP_VERSIONS"),
+        ("--max-rules-per-group", "MAX_RULES_PER_GROUP"),
+        ("--ip-ranges-url", "IP_RANGES_URL"),
+    ] {
+        let setting = cloudfront_sg_sync::config::setting_of(variable).unwrap();
+        let expected = format!(
+            "{} [env: {variable}, default: {}]",
+            setting.meaning.replace('`', ""),
+            setting.default
+        );
+        let after_flag = help.split(flag).nth(1).unwrap_or_default();
+        assert!(
+            after_flag.lines().nth(1).unwrap_or_default().trim() == expected,
+            "{flag}: {help}"
+        );
+    }
+}
+
+// Multi-threaded: the CLI runs as a blocking child process while the file server answers it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_plan_writes_nothing_and_apply_syncs() {
+    let (moto, client, groups) = global_groups(4).await;
+    let dir = std::env::temp_dir().join(format!("cfsg-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    let file = file.to_str().unwrap();
+
+    let plan = cli(&moto, &["plan", "--ip-ranges-file", file]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.success(), "{text}{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(text.starts_with("plan of CLOUDFRONT"), "{text}");
+    assert!(text.contains("planned: +150 -0 =0"), "{text}");
+    assert!(text.contains(" + 13.32.0.0/15 tcp/443"), "{text}");
+    assert!(set_state(&client, &groups, 443, 30).await.is_empty());
+
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let apply = cli(&moto, &["apply", "--ip-ranges-url", &server.url, "--json"]);
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&apply.stdout).unwrap();
+    assert_eq!(summary["sets"][0]["status"], "synced");
+    assert_eq!(
+        set_state(&client, &groups, 443, 30).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
+
+    let again = cli(&moto, &["plan", "--ip-ranges-file", file]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("in sync: +0 -0 =150"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test]
+async fn cli_errors_name_the_setting_and_exit_non_zero() {
+    let (moto, _client, _groups) = global_groups(1).await;
+    let out = cli(
+        &moto,
+        &["plan", "--max-rules-per-group", "0", "--ip-ranges-file", "/nonexistent"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("MAX_RULES_PER_GROUP=\"0\""), "{err}");
+
+    let out = cli(&moto, &["plan", "--ip-ranges-file", "/nonexistent/ip-ranges.json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("cannot read /nonexistent/ip-ranges.json") && err.contains("(ReadFileFailed)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn cli_adopt_lists_then_adopts_rules_left_by_the_python_sample() {
+    let (moto, client, groups) = global_groups(4).await;
+    // What AWS's Python sample leaves: tcp 443 rules without our description.
+    let sample = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip("13.32.0.0/15").build())
+        .ip_ranges(
+            aws_sdk_ec2::types::IpRange::builder()
+                .cidr_ip("198.51.100.0/24")
+                .description("office")
+                .build(),
+        )
+        .build();
+    client
+        .authorize_security_group_ingress()
+        .group_id(&groups[0])
+        .ip_permissions(sample)
+        .send()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("cfsg-adopt-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    let file = file.to_str().unwrap();
+    let before = rules(&client, &groups[0]).await;
+
+    let list = cli(&moto, &["adopt", "--ip-ranges-file", file]);
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(list.status.success(), "{text}{}", String::from_utf8_lossy(&list.stderr));
+    assert!(
+        text.contains(&format!("{} 13.32.0.0/15: adoptable (a CloudFront range)", groups[0])),
+        "{text}"
+    );
+    assert!(
+        text.contains("198.51.100.0/24: left alone (not a CloudFront range)"),
+        "{text}"
+    );
+    assert_eq!(rules(&client, &groups[0]).await, before, "listing changed something");
+
+    let adopt = cli(&moto, &["adopt", "--apply", "--ip-ranges-file", file]);
+    assert!(adopt.status.success(), "{}", String::from_utf8_lossy(&adopt.stderr));
+    assert_eq!(
+        managed(&client, &groups[0], 443).await,
+        vec!["13.32.0.0/15".parse().unwrap()]
+    );
+
+    let apply = cli(&moto, &["apply", "--ip-ranges-file", file, "--json"]);
+    assert!(apply.status.success(), "{}", String::from_utf8_lossy(&apply.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&apply.stdout).unwrap();
+    assert_eq!(summary["sets"][0]["unchanged"], 1);
+    assert_eq!(
+        set_state(&client, &groups, 443, 30).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
+    let office = rules(&client, &groups[0]).await;
+    assert!(
+        office
+            .iter()
+            .any(|r| r.source == "198.51.100.0/24" && r.description.as_deref() == Some("office"))
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -1,0 +1,79 @@
+//! Concurrent writers: CLI processes applying the same file at the same time, each with its own clients and
+//! retry budget as concurrent Lambda invocations have, straight to moto and through a fault proxy.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use cloudfront_sg_sync::ip_ranges::Scope;
+use common::proxy::Faults;
+use common::*;
+
+/// `n` CLI processes applying the same file at the same time through `endpoint`; their outputs.
+async fn race(w: &World, endpoint: &str, n: usize) -> Vec<std::process::Output> {
+    let run = || {
+        let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+        cmd.args(["apply", "--ip-ranges-url", &w.server.url, "--json"])
+            .env("AWS_ENDPOINT_URL", endpoint)
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("MAX_RULES_PER_GROUP", MAX)
+            .env_remove("REGIONS");
+        cmd.output()
+    };
+    futures::future::join_all((0..n).map(|_| run()))
+        .await
+        .into_iter()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_syncs_at_once_both_succeed_and_leave_the_exact_state() {
+    let w = world(NEWEST, 5, 4).await;
+    let untouchable = add_untouchables(&w).await;
+    for out in race(&w, &w.moto.endpoint, 2).await {
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    // The race itself left the exact state, with no CIDR twice in a set (set_state checks that).
+    let newest = selection(&fixture(NEWEST));
+    assert_eq!(w.state(&w.global).await, *newest.ranges(Scope::Global));
+    assert_eq!(w.state(&w.regional).await, *newest.ranges(Scope::Regional));
+    let settled = w.app(&[]).await.handle(&schedule(), None).await.unwrap();
+    assert_eq!(settled.added() + settled.removed(), 0);
+    assert_untouched(&w, &untouchable).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_and_three_concurrent_runs_under_throttling_and_drops_all_succeed_for_20_seeds_in_a_row() {
+    let newest = selection(&fixture(NEWEST));
+    let mut replans = 0;
+    for seed in 0..20u64 {
+        let w = world(NEWEST, 5, 4).await;
+        let faults = Faults {
+            throttle_percent: 15,
+            drop_percent: 10,
+            seed,
+            ..Faults::default()
+        };
+        let proxy = common::proxy::FaultProxy::start(&w.moto.endpoint, faults).await;
+        let processes = 2 + usize::from(seed % 2 == 1);
+        for out in race(&w, &proxy.endpoint, processes).await {
+            let stdout = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                out.status.success(),
+                "seed {seed}, {processes} processes: {}\n{stdout}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+            replans += summary["replans"].as_u64().unwrap();
+        }
+        assert_eq!(w.state(&w.global).await, *newest.ranges(Scope::Global), "seed {seed}");
+        assert_eq!(
+            w.state(&w.regional).await,
+            *newest.ranges(Scope::Regional),
+            "seed {seed}"
+        );
+    }
+    eprintln!("re-plans over the 20 races: {replans}");
+}

@@ -1,0 +1,690 @@
+//! The origin audit (pure): is each CloudFront origin reachable only through CloudFront, and only through
+//! *this* distribution? What the sync keeps current is half of origin protection; this checks the other half.
+//!
+//! Per origin of every distribution:
+//! - **custom origins**: the origin protocol policy (`https-only` passes, `match-viewer` warns, `http-only`
+//!   fails) and the origin's SSL protocols (SSLv3, TLSv1 or TLSv1.1 allowed fails);
+//! - **proof of the distribution** (the IP ranges are every customer's CloudFront): a VPC origin, origin mutual
+//!   TLS, origin access control or a custom header that looks like a shared secret passes; none warns;
+//! - **S3 origins**: origin access control passes, a legacy origin access identity warns, neither (or a
+//!   website endpoint, always public) fails;
+//! - **load balancer origins** (the origin's domain is an ALB/NLB DNS name of a scanned region): its security
+//!   groups hold one complete synced set for the origin port, or reference AWS's managed CloudFront prefix
+//!   list; a set attached only in part fails, naming the missing groups; a rule open to `0.0.0.0/0` or `::/0`
+//!   on the port fails.
+//!
+//! The wiring ([`crate::sync::audit`]) reads the facts; [`audit`] judges them; [`AuditReport`] prints them.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use serde::Serialize;
+
+use crate::cidr::Cidr;
+use crate::plan::{Group, RuleSource, SetKey};
+
+/// The names of AWS's managed prefix lists of CloudFront's origin-facing addresses (IPv4, IPv6).
+pub const CLOUDFRONT_PREFIX_LISTS: [&str; 2] = [
+    "com.amazonaws.global.cloudfront.origin-facing",
+    "com.amazonaws.global.ipv6.cloudfront.origin-facing",
+];
+
+/// The SSL/TLS versions an origin must not allow.
+const WEAK_PROTOCOLS: [&str; 3] = ["SSLv3", "TLSv1", "TLSv1.1"];
+
+/// A check's verdict, worst last.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// As it should be.
+    Pass,
+    /// Works, but weaker than it should be.
+    Warn,
+    /// The origin can be reached around CloudFront (or in clear text).
+    Fail,
+}
+
+impl Status {
+    /// `pass`, `warn` or `fail`.
+    pub fn as_str(self) -> &'static str {
+        ["pass", "warn", "fail"][self as usize]
+    }
+}
+
+/// What was checked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Check {
+    /// How CloudFront connects to a custom origin: HTTPS only?
+    OriginProtocol,
+    /// Which SSL/TLS versions CloudFront may use to the origin.
+    OriginTls,
+    /// What proves a request came through this distribution: VPC origin, mTLS, OAC or a secret header.
+    OriginProof,
+    /// How an S3 origin is kept private: OAC, OAI, or not at all.
+    S3Access,
+    /// A load balancer origin's security groups: a complete synced set, or the managed prefix list.
+    SyncedSet,
+    /// A load balancer origin's security groups: no rule open to the world on the origin port.
+    OpenToWorld,
+}
+
+impl Check {
+    /// As the table and the JSON name it.
+    pub fn as_str(self) -> &'static str {
+        [
+            "origin-protocol",
+            "origin-tls",
+            "origin-proof",
+            "s3-access",
+            "synced-set",
+            "open-to-world",
+        ][self as usize]
+    }
+}
+
+/// A distribution, as the audit reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Distribution {
+    /// `E…`.
+    pub id: String,
+    /// `d….cloudfront.net`.
+    pub domain_name: String,
+    /// Its origins.
+    pub origins: Vec<Origin>,
+}
+
+/// One origin of a distribution.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Origin {
+    /// The origin's id within its distribution.
+    pub id: String,
+    /// Where CloudFront connects.
+    pub domain_name: String,
+    /// What kind of origin, with its settings.
+    pub kind: OriginKind,
+    /// Its origin access control, if any (S3, Lambda function URLs, MediaStore...).
+    pub access_control: Option<String>,
+    /// The custom headers CloudFront adds to each request to it (names only: values never leave the adapter).
+    pub headers: Vec<CustomHeader>,
+}
+
+/// A custom origin header, without its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomHeader {
+    /// The header's name.
+    pub name: String,
+    /// Whether its value looks like a shared secret ([`secret_like`]).
+    pub secret_like: bool,
+}
+
+/// The kinds of origin CloudFront has.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OriginKind {
+    /// Any HTTP(S) server: a load balancer, an instance, an S3 website endpoint, another host.
+    Custom(CustomOrigin),
+    /// An S3 bucket's REST endpoint; the legacy origin access identity, if any.
+    S3 {
+        /// `origin-access-identity/cloudfront/…`, when set.
+        access_identity: Option<String>,
+    },
+    /// A VPC origin: a private ALB, NLB or instance that only CloudFront reaches.
+    Vpc {
+        /// `vo_…`.
+        id: String,
+    },
+}
+
+/// A custom origin's connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CustomOrigin {
+    /// `http-only`, `match-viewer` or `https-only`.
+    pub protocol_policy: String,
+    /// The port CloudFront uses for HTTP.
+    pub http_port: u16,
+    /// The port CloudFront uses for HTTPS.
+    pub https_port: u16,
+    /// The SSL/TLS versions CloudFront may use to it.
+    pub ssl_protocols: Vec<String>,
+    /// Whether CloudFront presents a client certificate to it (origin mutual TLS).
+    pub mutual_tls: bool,
+}
+
+impl CustomOrigin {
+    /// The ports CloudFront connects to: the HTTPS port, the HTTP port, or both for `match-viewer`.
+    pub fn ports(&self) -> Vec<u16> {
+        match self.protocol_policy.as_str() {
+            "https-only" => vec![self.https_port],
+            "http-only" => vec![self.http_port],
+            _ => vec![self.http_port, self.https_port],
+        }
+    }
+}
+
+/// An Application or Network Load Balancer of a scanned region.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    /// Its name.
+    pub name: String,
+    /// Its DNS name, which an origin's domain matches.
+    pub dns_name: String,
+    /// `application` or `network`.
+    pub kind: String,
+    /// Its VPC.
+    pub vpc: String,
+    /// Its security groups (an NLB may have none).
+    pub security_groups: Vec<String>,
+}
+
+/// A synced set: every group tagged for the same account, region, VPC, `Name` and port.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedSet {
+    /// Its identity.
+    pub key: SetKey,
+    /// Its groups.
+    pub groups: BTreeSet<String>,
+}
+
+/// What the audit read in one region.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionFacts {
+    /// Its load balancers.
+    pub load_balancers: Vec<LoadBalancer>,
+    /// Its synced sets.
+    pub sets: Vec<SyncedSet>,
+    /// The security groups of the load balancers that are origins, with every ingress rule.
+    pub groups: BTreeMap<String, Group>,
+    /// The ids of AWS's managed CloudFront prefix lists here ([`CLOUDFRONT_PREFIX_LISTS`]).
+    pub cloudfront_lists: BTreeSet<String>,
+}
+
+/// Everything the audit judges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// Every distribution of the account.
+    pub distributions: Vec<Distribution>,
+    /// The scanned regions.
+    pub regions: BTreeMap<String, RegionFacts>,
+}
+
+impl Facts {
+    /// The load balancer (and its region) whose DNS name is `domain`: matched without case, a trailing dot or
+    /// the `dualstack.` prefix.
+    pub fn load_balancer(&self, domain: &str) -> Option<(&str, &LoadBalancer)> {
+        let name = normalize(domain);
+        self.regions.iter().find_map(|(region, facts)| {
+            let lb = facts.load_balancers.iter().find(|lb| normalize(&lb.dns_name) == name)?;
+            Some((region.as_str(), lb))
+        })
+    }
+}
+
+/// The load balancers of `load_balancers` that are origins of `distributions`.
+pub fn origin_load_balancers<'a>(
+    distributions: &'a [Distribution],
+    load_balancers: &'a [LoadBalancer],
+) -> impl Iterator<Item = &'a LoadBalancer> + 'a {
+    let domains: BTreeSet<String> = distributions
+        .iter()
+        .flat_map(|d| &d.origins)
+        .map(|o| normalize(&o.domain_name))
+        .collect();
+    load_balancers
+        .iter()
+        .filter(move |lb| domains.contains(&normalize(&lb.dns_name)))
+}
+
+fn normalize(domain: &str) -> String {
+    let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+    domain.strip_prefix("dualstack.").map(str::to_owned).unwrap_or(domain)
+}
+
+/// Headers whose values are never a shared secret (standard request headers and CloudFront's own).
+const PLAIN_HEADERS: [&str; 8] = [
+    "accept",
+    "cache-control",
+    "host",
+    "origin",
+    "referer",
+    "user-agent",
+    "x-forwarded-",
+    "cloudfront-",
+];
+
+/// Whether a custom origin header looks like a shared secret: not a standard header, and a value of at least
+/// 16 characters, without spaces, of at least 8 different characters (a token, not a word or a flag).
+pub fn secret_like(name: &str, value: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    let plain = PLAIN_HEADERS.iter().any(|p| {
+        if p.ends_with('-') {
+            name.starts_with(p)
+        } else {
+            name == *p
+        }
+    });
+    let distinct: BTreeSet<char> = value.chars().collect();
+    !plain && value.chars().count() >= 16 && !value.contains(char::is_whitespace) && distinct.len() >= 8
+}
+
+/// One check of one origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The distribution's id.
+    pub distribution: String,
+    /// The origin's id.
+    pub origin: String,
+    /// What was checked.
+    pub check: Check,
+    /// The verdict.
+    pub status: Status,
+    /// Why, naming what was found.
+    pub why: String,
+    /// How to fix it (empty when it passes).
+    pub fix: String,
+}
+
+/// A verdict before it is tied to its distribution and origin.
+struct Verdict {
+    check: Check,
+    status: Status,
+    why: String,
+    fix: String,
+}
+
+fn pass(check: Check, why: String) -> Verdict {
+    Verdict {
+        check,
+        status: Status::Pass,
+        why,
+        fix: String::new(),
+    }
+}
+
+fn warn(check: Check, why: String, fix: &str) -> Verdict {
+    Verdict {
+        check,
+        status: Status::Warn,
+        why,
+        fix: fix.to_owned(),
+    }
+}
+
+fn fail(check: Check, why: String, fix: String) -> Verdict {
+    Verdict {
+        check,
+        status: Status::Fail,
+        why,
+        fix,
+    }
+}
+
+/// Judge every origin of every distribution.
+pub fn audit(facts: &Facts) -> AuditReport {
+    let distributions = facts
+        .distributions
+        .iter()
+        .map(|d| {
+            let findings: Vec<Finding> = d
+                .origins
+                .iter()
+                .flat_map(|origin| {
+                    judge(facts, origin).into_iter().map(|v| Finding {
+                        distribution: d.id.clone(),
+                        origin: origin.id.clone(),
+                        check: v.check,
+                        status: v.status,
+                        why: v.why,
+                        fix: v.fix,
+                    })
+                })
+                .collect();
+            DistributionReport {
+                id: d.id.clone(),
+                domain_name: d.domain_name.clone(),
+                status: worst(&findings),
+                findings,
+            }
+        })
+        .collect();
+    AuditReport {
+        regions: facts.regions.keys().cloned().collect(),
+        distributions,
+    }
+}
+
+fn worst(findings: &[Finding]) -> Status {
+    findings.iter().map(|f| f.status).max().unwrap_or(Status::Pass)
+}
+
+/// The checks of one origin.
+fn judge(facts: &Facts, origin: &Origin) -> Vec<Verdict> {
+    match &origin.kind {
+        OriginKind::Vpc { id } => vec![pass(
+            Check::OriginProof,
+            format!("VPC origin {id}: only CloudFront reaches it, inside the VPC"),
+        )],
+        OriginKind::S3 { access_identity } => {
+            vec![s3_access(origin.access_control.as_deref(), access_identity.as_deref())]
+        }
+        OriginKind::Custom(_) if is_s3_website(&origin.domain_name) => vec![fail(
+            Check::S3Access,
+            format!("{} is an S3 website endpoint: its bucket is public", origin.domain_name),
+            "use the bucket's REST endpoint as an S3 origin with origin access control".to_owned(),
+        )],
+        OriginKind::Custom(custom) => {
+            let mut verdicts = vec![protocol(custom)];
+            verdicts.extend(tls(custom));
+            verdicts.push(proof(origin, custom));
+            verdicts.extend(network(facts, origin, custom));
+            verdicts
+        }
+    }
+}
+
+fn is_s3_website(domain: &str) -> bool {
+    let domain = normalize(domain);
+    domain.contains(".s3-website") && (domain.ends_with(".amazonaws.com") || domain.ends_with(".amazonaws.com.cn"))
+}
+
+fn s3_access(access_control: Option<&str>, access_identity: Option<&str>) -> Verdict {
+    match (access_control, access_identity) {
+        (Some(oac), _) => pass(Check::S3Access, format!("origin access control {oac}")),
+        (None, Some(oai)) => warn(
+            Check::S3Access,
+            format!("legacy origin access identity {oai}"),
+            "move to origin access control (OAC): it signs every request and supports SSE-KMS",
+        ),
+        (None, None) => fail(
+            Check::S3Access,
+            "neither origin access control nor an origin access identity: the bucket must be public".to_owned(),
+            "add origin access control and let only this distribution read the bucket (its policy)".to_owned(),
+        ),
+    }
+}
+
+const HTTPS_ONLY_FIX: &str = "set the origin protocol policy to HTTPS only";
+
+fn protocol(custom: &CustomOrigin) -> Verdict {
+    match custom.protocol_policy.as_str() {
+        "https-only" => pass(Check::OriginProtocol, "CloudFront connects over HTTPS only".to_owned()),
+        "match-viewer" => warn(
+            Check::OriginProtocol,
+            "match-viewer: CloudFront connects over plain HTTP when the viewer does".to_owned(),
+            HTTPS_ONLY_FIX,
+        ),
+        "http-only" => fail(
+            Check::OriginProtocol,
+            "http-only: requests, and any secret header, travel in clear text".to_owned(),
+            HTTPS_ONLY_FIX.to_owned(),
+        ),
+        policy => warn(
+            Check::OriginProtocol,
+            format!("CloudFront reported no known origin protocol policy ({policy})"),
+            HTTPS_ONLY_FIX,
+        ),
+    }
+}
+
+/// The SSL/TLS versions, when CloudFront may use TLS to the origin (not `http-only`, nor an unknown policy).
+fn tls(custom: &CustomOrigin) -> Option<Verdict> {
+    if !matches!(custom.protocol_policy.as_str(), "https-only" | "match-viewer") {
+        return None;
+    }
+    let weak: Vec<&str> = custom
+        .ssl_protocols
+        .iter()
+        .map(String::as_str)
+        .filter(|p| WEAK_PROTOCOLS.contains(p))
+        .collect();
+    Some(if weak.is_empty() {
+        pass(Check::OriginTls, format!("allows {}", custom.ssl_protocols.join(", ")))
+    } else {
+        fail(
+            Check::OriginTls,
+            format!("allows {}", weak.join(", ")),
+            "allow only TLSv1.2 in the origin SSL protocols".to_owned(),
+        )
+    })
+}
+
+fn proof(origin: &Origin, custom: &CustomOrigin) -> Verdict {
+    let secrets: Vec<&str> = origin
+        .headers
+        .iter()
+        .filter(|h| h.secret_like)
+        .map(|h| h.name.as_str())
+        .collect();
+    if custom.mutual_tls {
+        pass(
+            Check::OriginProof,
+            "origin mutual TLS: CloudFront presents a client certificate".to_owned(),
+        )
+    } else if let Some(oac) = &origin.access_control {
+        pass(
+            Check::OriginProof,
+            format!("origin access control {oac} signs each request"),
+        )
+    } else if !secrets.is_empty() {
+        pass(
+            Check::OriginProof,
+            format!(
+                "custom header {} looks like a shared secret (the origin must require it)",
+                secrets.join(", ")
+            ),
+        )
+    } else {
+        warn(
+            Check::OriginProof,
+            "nothing proves a request came through this distribution: anyone's distribution uses the same addresses"
+                .to_owned(),
+            "add a secret custom origin header and require it at the origin (ALB listener rule or AWS WAF), or use \
+             a VPC origin or origin mutual TLS",
+        )
+    }
+}
+
+/// A load balancer origin's security groups, per port CloudFront connects to; a warning when the origin is no
+/// load balancer of the scanned regions.
+fn network(facts: &Facts, origin: &Origin, custom: &CustomOrigin) -> Vec<Verdict> {
+    let Some((region, lb)) = facts.load_balancer(&origin.domain_name) else {
+        let regions: Vec<&str> = facts.regions.keys().map(String::as_str).collect();
+        return vec![warn(
+            Check::SyncedSet,
+            format!(
+                "not a load balancer of the scanned regions ({}): what filters its traffic was not checked",
+                regions.join(", ")
+            ),
+            "add the load balancer's region to --regions, or check the origin's own firewall",
+        )];
+    };
+    let Some(here) = facts.regions.get(region) else {
+        return Vec::new();
+    };
+    let mut verdicts = Vec::new();
+    for port in custom.ports() {
+        verdicts.extend(synced_set(here, region, lb, port));
+        verdicts.push(open_to_world(here, lb, port));
+    }
+    verdicts
+}
+
+/// One complete set for `port`, or the managed list; every set carried only in part fails.
+fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) -> Vec<Verdict> {
+    let name = format!("{} load balancer {} ({region})", lb.kind, lb.name);
+    if lb.security_groups.is_empty() {
+        return vec![fail(
+            Check::SyncedSet,
+            format!("{name} has no security groups: nothing filters who connects"),
+            "use a load balancer with security groups holding a synced set (an NLB gets them only when created), \
+             or a VPC origin"
+                .to_owned(),
+        )];
+    }
+    let carried: BTreeSet<&str> = lb.security_groups.iter().map(String::as_str).collect();
+    let sets = here.sets.iter().filter(|s| s.key.port == port && s.key.vpc == lb.vpc);
+    let (mut complete, mut verdicts) = (Vec::new(), Vec::new());
+    for set in sets {
+        let missing: Vec<&str> = set
+            .groups
+            .iter()
+            .map(String::as_str)
+            .filter(|g| !carried.contains(g))
+            .collect();
+        if missing.is_empty() {
+            complete.push(format!("the complete {} set", set.key.scope.tag_value()));
+        } else if missing.len() < set.groups.len() {
+            verdicts.push(fail(
+                Check::SyncedSet,
+                format!(
+                    "{name} carries {} of the {} groups of the {} set for port {port}; missing: {}",
+                    set.groups.len() - missing.len(),
+                    set.groups.len(),
+                    set.key.scope.tag_value(),
+                    missing.join(", ")
+                ),
+                format!("attach {} to the load balancer too", missing.join(", ")),
+            ));
+        }
+    }
+    if references_cloudfront_list(here, &carried, port) {
+        complete.push("AWS's managed CloudFront prefix list".to_owned());
+    }
+    if !complete.is_empty() {
+        verdicts.push(pass(
+            Check::SyncedSet,
+            format!("{name} holds {} for port {port}", complete.join(" and ")),
+        ));
+    } else if verdicts.is_empty() {
+        verdicts.push(fail(
+            Check::SyncedSet,
+            format!("{name}'s security groups hold no synced set for port {port} and no managed CloudFront list"),
+            format!(
+                "attach every group of a cloudfront_g and a cloudfront_r set tagged for port {port}, or allow the \
+                 prefix list {}",
+                CLOUDFRONT_PREFIX_LISTS[0]
+            ),
+        ));
+    }
+    verdicts
+}
+
+fn references_cloudfront_list(here: &RegionFacts, carried: &BTreeSet<&str>, port: u16) -> bool {
+    carried
+        .iter()
+        .filter_map(|id| here.groups.get(*id))
+        .flat_map(|g| &g.rules)
+        .any(|r| {
+            matches!(&r.source, RuleSource::PrefixList(id) if here.cloudfront_lists.contains(id)) && r.covers(port)
+        })
+}
+
+/// No rule of the load balancer's groups lets `0.0.0.0/0` or `::/0` in on `port`.
+fn open_to_world(here: &RegionFacts, lb: &LoadBalancer, port: u16) -> Verdict {
+    let open: Vec<String> = lb
+        .security_groups
+        .iter()
+        .filter_map(|id| here.groups.get(id))
+        .flat_map(|g| g.rules.iter().map(move |r| (g, r)))
+        .filter_map(|(g, r)| match r.source {
+            RuleSource::Cidr(c @ (Cidr::V4(_, 0) | Cidr::V6(_, 0))) if r.covers(port) => Some(format!("{} {c}", g.id)),
+            _ => None,
+        })
+        .collect();
+    if open.is_empty() {
+        pass(
+            Check::OpenToWorld,
+            format!("no rule open to 0.0.0.0/0 or ::/0 on port {port}"),
+        )
+    } else {
+        fail(
+            Check::OpenToWorld,
+            format!("open to the world on port {port}: {}", open.join(", ")),
+            "remove those rules: they let anyone reach the origin around CloudFront".to_owned(),
+        )
+    }
+}
+
+/// The audit of one distribution.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DistributionReport {
+    /// `E…`.
+    pub id: String,
+    /// `d….cloudfront.net`.
+    pub domain_name: String,
+    /// Its worst finding (`pass` when it has none).
+    pub status: Status,
+    /// Every check of every origin, in origin order.
+    pub findings: Vec<Finding>,
+}
+
+/// What an audit answers: one document, every distribution named.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditReport {
+    /// The regions whose load balancers and security groups were read.
+    pub regions: Vec<String>,
+    /// Every distribution, in the order CloudFront listed them.
+    pub distributions: Vec<DistributionReport>,
+}
+
+impl AuditReport {
+    /// The worst finding of all (`pass` when there is none).
+    pub fn status(&self) -> Status {
+        self.distributions
+            .iter()
+            .map(|d| d.status)
+            .max()
+            .unwrap_or(Status::Pass)
+    }
+
+    /// How many findings have each status.
+    pub fn counts(&self) -> BTreeMap<Status, usize> {
+        let mut counts = BTreeMap::new();
+        for f in self.distributions.iter().flat_map(|d| &d.findings) {
+            *counts.entry(f.status).or_insert(0) += 1;
+        }
+        counts
+    }
+}
+
+impl fmt::Display for AuditReport {
+    /// A table: distribution, origin, check, status, why, how to fix; then one line of totals.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let header = ["DISTRIBUTION", "ORIGIN", "CHECK", "STATUS", "WHY", "FIX"];
+        let rows: Vec<[&str; 6]> = self
+            .distributions
+            .iter()
+            .flat_map(|d| &d.findings)
+            .map(|x| {
+                [
+                    &x.distribution,
+                    &x.origin,
+                    x.check.as_str(),
+                    x.status.as_str(),
+                    &x.why,
+                    &x.fix,
+                ]
+            })
+            .collect();
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        for row in std::iter::once(&header).chain(&rows) {
+            let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:w$}")).collect();
+            writeln!(f, "{}", cells.join("  ").trim_end())?;
+        }
+        let counts = self.counts();
+        let count = |s: Status| counts.get(&s).copied().unwrap_or(0);
+        write!(
+            f,
+            "{} distribution(s), regions {}: {} fail, {} warn, {} pass",
+            self.distributions.len(),
+            self.regions.join(", "),
+            count(Status::Fail),
+            count(Status::Warn),
+            count(Status::Pass)
+        )
+    }
+}

@@ -1,0 +1,36 @@
+//! The ports through which the origin audit reads CloudFront distributions, load balancers, and the security
+//! groups in front of them. Read-only. The CloudFront and ELBv2 adapters live in the CLI crate (`cli/`), so their
+//! SDKs stay out of the Lambda function; the EC2 one is [`crate::adapters::origin_groups`].
+
+use std::collections::BTreeSet;
+use std::future::Future;
+
+use crate::audit::{Distribution, LoadBalancer};
+use crate::error::Result;
+use crate::plan::Group;
+
+/// Where the account's CloudFront distributions live.
+pub trait Distributions: Send + Sync {
+    /// Every distribution, all pages, in the order CloudFront lists them.
+    fn distributions(&self) -> impl Future<Output = Result<Vec<Distribution>>> + Send;
+}
+
+/// Where load balancers live (Elastic Load Balancing v2: ALBs and NLBs).
+pub trait LoadBalancers: Send + Sync {
+    /// Every application and network load balancer of `region`, all pages.
+    fn load_balancers(&self, region: &str) -> impl Future<Output = Result<Vec<LoadBalancer>>> + Send;
+}
+
+/// What the audit reads of security groups beyond the tagged sets.
+pub trait OriginGroups: Send + Sync {
+    /// The groups `ids` of `region` with every ingress rule, whatever their tags; groups that are gone are
+    /// left out.
+    fn groups_with_rules(
+        &self,
+        region: &str,
+        ids: &BTreeSet<String>,
+    ) -> impl Future<Output = Result<Vec<Group>>> + Send;
+
+    /// The ids of AWS's managed CloudFront prefix lists in `region` ([`crate::audit::CLOUDFRONT_PREFIX_LISTS`]).
+    fn cloudfront_prefix_lists(&self, region: &str) -> impl Future<Output = Result<BTreeSet<String>>> + Send;
+}

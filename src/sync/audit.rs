@@ -1,0 +1,71 @@
+//! The origin audit, read-only: every distribution (one paged read), then per scanned region at once its load
+//! balancers, tagged sets and AWS's CloudFront prefix lists, then the security groups of the load balancers that
+//! are origins. The pure [`crate::audit`] judges what was read.
+
+use std::collections::BTreeSet;
+
+use futures::future::try_join_all;
+
+use crate::audit::{self, AuditReport, Distribution, Facts, RegionFacts, SyncedSet};
+use crate::config::Config;
+use crate::error::Result;
+use crate::ports::{Distributions, LoadBalancers, OriginGroups, SecurityGroups};
+
+use super::discover::form_sets;
+
+/// Audit every distribution of the account against the load balancers and security groups of
+/// `config.regions`. Any failed read stops the audit: a partial verdict would read as a clean one.
+pub async fn audit<C, L, G>(config: &Config, cloudfront: &C, load_balancers: &L, ec2: &G) -> Result<AuditReport>
+where
+    C: Distributions,
+    L: LoadBalancers,
+    G: SecurityGroups + OriginGroups,
+{
+    let distributions = cloudfront.distributions().await?;
+    tracing::info!(distributions = distributions.len(), "read the distributions");
+    let reads = config
+        .regions
+        .iter()
+        .map(|region| region_facts(region, &distributions, load_balancers, ec2));
+    let regions = try_join_all(reads).await?;
+    let facts = Facts {
+        distributions,
+        regions: config.regions.iter().cloned().zip(regions).collect(),
+    };
+    Ok(audit::audit(&facts))
+}
+
+/// What the audit needs of `region`: the security groups are read only for load balancers that are origins.
+async fn region_facts<L, G>(
+    region: &str,
+    distributions: &[Distribution],
+    load_balancers: &L,
+    ec2: &G,
+) -> Result<RegionFacts>
+where
+    L: LoadBalancers,
+    G: SecurityGroups + OriginGroups,
+{
+    let (load_balancers, tagged, cloudfront_lists) = futures::try_join!(
+        load_balancers.load_balancers(region),
+        ec2.tagged_groups(region),
+        ec2.cloudfront_prefix_lists(region),
+    )?;
+    let ids: BTreeSet<String> = audit::origin_load_balancers(distributions, &load_balancers)
+        .flat_map(|lb| lb.security_groups.iter().cloned())
+        .collect();
+    let groups = match ids.is_empty() {
+        true => Vec::new(),
+        false => ec2.groups_with_rules(region, &ids).await?,
+    };
+    let sets = form_sets(None, tagged).0.into_iter().map(|set| SyncedSet {
+        groups: set.groups.into_iter().map(|g| g.id).collect(),
+        key: set.key,
+    });
+    Ok(RegionFacts {
+        load_balancers,
+        sets: sets.collect(),
+        groups: groups.into_iter().map(|g| (g.id.clone(), g)).collect(),
+        cloudfront_lists,
+    })
+}
