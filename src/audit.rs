@@ -688,3 +688,7 @@ impl fmt::Display for AuditReport {
         )
     }
 }
+
+#[cfg(test)]
+#[path = "audit_tests.rs"]
+mod tests;

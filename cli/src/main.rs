@@ -74,11 +74,13 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
-    /// Check that each CloudFront origin is reachable only through CloudFront (read-only): origin protocol and
-    /// TLS, what proves the distribution (secret header, VPC origin, mTLS, OAC), S3 access, and the security
-    /// groups of load balancer origins in --regions. Exit 0: nothing fails; 1: something fails; 2: the audit
-    /// could not finish. Needs cloudfront:ListDistributions, elasticloadbalancing:DescribeLoadBalancers,
-    /// ec2:DescribeSecurityGroups and ec2:DescribeManagedPrefixLists.
+    /// Check that each CloudFront origin is reachable only through CloudFront (read-only).
+    ///
+    /// Per origin: the origin protocol and TLS versions, what proves the distribution (secret header, VPC
+    /// origin, mTLS, OAC), S3 access, and the security groups of load balancer origins of the scanned regions
+    /// (REGIONS). Exit 0: nothing fails; 1: something fails; 2: the audit could not finish. Needs
+    /// cloudfront:ListDistributions, elasticloadbalancing:DescribeLoadBalancers, ec2:DescribeSecurityGroups and
+    /// ec2:DescribeManagedPrefixLists.
     Audit,
 }
 

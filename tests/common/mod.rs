@@ -126,7 +126,7 @@ impl Moto {
     }
 
     /// The SDK configuration of a test client in `region`: the emulator's endpoint, test credentials.
-    async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
+    pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
         aws_config::defaults(BehaviorVersion::latest())
             .endpoint_url(&self.endpoint)
             .region(aws_config::Region::new(region.to_owned()))

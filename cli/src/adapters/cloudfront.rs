@@ -128,3 +128,103 @@ pub fn origin_of(origin: &SdkOrigin) -> Origin {
 fn port(value: i32) -> u16 {
     u16::try_from(value).unwrap_or_default()
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudfront::types::{
+        CustomHeaders, CustomOriginConfig, OriginCustomHeader, OriginMtlsConfig, OriginProtocolPolicy,
+        OriginSslProtocols, S3OriginConfig, SslProtocol, VpcOriginConfig,
+    };
+
+    use super::*;
+
+    fn base(id: &str, domain: &str) -> aws_sdk_cloudfront::types::builders::OriginBuilder {
+        SdkOrigin::builder().id(id).domain_name(domain)
+    }
+
+    #[test]
+    fn each_kind_of_origin_is_read_with_what_protects_it() {
+        let s3 = base("s3", "b.s3.us-east-1.amazonaws.com")
+            .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+            .origin_access_control_id("E2OAC")
+            .build()
+            .unwrap();
+        let read = origin_of(&s3);
+        assert_eq!(read.kind, OriginKind::S3 { access_identity: None });
+        assert_eq!(read.access_control.as_deref(), Some("E2OAC"));
+
+        let oai = base("oai", "b.s3.us-east-1.amazonaws.com")
+            .s3_origin_config(
+                S3OriginConfig::builder()
+                    .origin_access_identity("origin-access-identity/cloudfront/E3")
+                    .build(),
+            )
+            .origin_access_control_id("")
+            .build()
+            .unwrap();
+        let read = origin_of(&oai);
+        let identity = Some("origin-access-identity/cloudfront/E3".to_owned());
+        assert_eq!(
+            read.kind,
+            OriginKind::S3 {
+                access_identity: identity
+            }
+        );
+        assert_eq!(read.access_control, None);
+
+        let vpc = base("vpc", "internal.example")
+            .vpc_origin_config(VpcOriginConfig::builder().vpc_origin_id("vo_1").build().unwrap())
+            .build()
+            .unwrap();
+        assert_eq!(origin_of(&vpc).kind, OriginKind::Vpc { id: "vo_1".to_owned() });
+    }
+
+    #[test]
+    fn a_custom_origin_keeps_its_policy_ports_tls_and_mtls_and_no_header_value() {
+        let custom = CustomOriginConfig::builder()
+            .http_port(8080)
+            .https_port(8443)
+            .origin_protocol_policy(OriginProtocolPolicy::MatchViewer)
+            .origin_ssl_protocols(
+                OriginSslProtocols::builder()
+                    .quantity(2)
+                    .items(SslProtocol::TlSv11)
+                    .items(SslProtocol::TlSv12)
+                    .build()
+                    .unwrap(),
+            )
+            .origin_mtls_config(
+                OriginMtlsConfig::builder()
+                    .client_certificate_arn("arn:aws:acm:us-east-1:1:certificate/x")
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let header = OriginCustomHeader::builder()
+            .header_name("X-Origin-Verify")
+            .header_value("9f86d081884c7d659a2feaa0c55ad015")
+            .build()
+            .unwrap();
+        let origin = base("alb", "web.example.com")
+            .custom_origin_config(custom)
+            .custom_headers(CustomHeaders::builder().quantity(1).items(header).build().unwrap())
+            .build()
+            .unwrap();
+        let read = origin_of(&origin);
+        let expected = CustomOrigin {
+            protocol_policy: "match-viewer".to_owned(),
+            http_port: 8080,
+            https_port: 8443,
+            ssl_protocols: vec!["TLSv1.1".to_owned(), "TLSv1.2".to_owned()],
+            mutual_tls: true,
+        };
+        assert_eq!(read.kind, OriginKind::Custom(expected));
+        let headers = vec![CustomHeader {
+            name: "X-Origin-Verify".to_owned(),
+            secret_like: true,
+        }];
+        assert_eq!(read.headers, headers);
+        assert!(!format!("{read:?}").contains("9f86d081"));
+    }
+}

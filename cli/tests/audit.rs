@@ -1,0 +1,407 @@
+//! `cloudfront-sg-sync audit` as users run it, against moto's CloudFront, ELBv2 and EC2: a clean world, an
+//! http-only distribution whose ALB is open to the world, an ALB carrying part of a set, the JSON document,
+//! and an audit that cannot finish.
+
+#[path = "../../tests/common/mod.rs"]
+mod common;
+
+use std::process::{Command, Output};
+
+use aws_sdk_cloudfront::types::{
+    CookiePreference, CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, ForwardedValues,
+    ItemSelection, Origin, OriginCustomHeader, OriginProtocolPolicy, OriginSslProtocols, Origins, SslProtocol,
+    TrustedSigners, ViewerProtocolPolicy,
+};
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use cloudfront_sg_sync::ip_ranges::Scope;
+use common::*;
+
+const REGION: &str = "us-east-1";
+
+/// moto with a VPC of two subnets, and clients of the three services.
+struct Origins3 {
+    moto: Moto,
+    ec2: aws_sdk_ec2::Client,
+    cloudfront: aws_sdk_cloudfront::Client,
+    elb: aws_sdk_elasticloadbalancingv2::Client,
+    vpc: String,
+    subnets: Vec<String>,
+}
+
+async fn origins_world() -> Origins3 {
+    let moto = Moto::start();
+    let shared = moto.sdk_config(REGION).await;
+    let ec2 = moto.client(REGION).await;
+    let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
+    let mut subnets = Vec::new();
+    for (cidr, zone) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
+        let out = ec2
+            .create_subnet()
+            .vpc_id(&vpc)
+            .cidr_block(cidr)
+            .availability_zone(zone)
+            .send()
+            .await
+            .unwrap();
+        subnets.push(out.subnet().unwrap().subnet_id().unwrap().to_owned());
+    }
+    Origins3 {
+        cloudfront: aws_sdk_cloudfront::Client::new(&shared),
+        elb: aws_sdk_elasticloadbalancingv2::Client::new(&shared),
+        moto,
+        ec2,
+        vpc,
+        subnets,
+    }
+}
+
+impl Origins3 {
+    /// `n` cloudfront_`scope` groups on https: one set.
+    async fn set(&self, scope: Scope, n: usize) -> Vec<String> {
+        let mut groups = Vec::new();
+        for i in 0..n {
+            let name = format!("{}-{i}", scope.tag_value());
+            groups.push(tagged_group(&self.ec2, &self.vpc, &name, scope, "https").await);
+        }
+        groups
+    }
+
+    /// An ALB named `name` with `groups`; its DNS name.
+    async fn alb(&self, name: &str, groups: &[String]) -> String {
+        let out = self
+            .elb
+            .create_load_balancer()
+            .name(name)
+            .set_subnets(Some(self.subnets.clone()))
+            .set_security_groups(Some(groups.to_vec()))
+            .send()
+            .await
+            .unwrap();
+        out.load_balancers()[0].dns_name().unwrap().to_owned()
+    }
+
+    /// A distribution whose one origin is `domain`, reached with `policy`, with a secret header or none; its id.
+    async fn distribution(&self, domain: &str, policy: OriginProtocolPolicy, secret: bool) -> String {
+        let policy_name = policy.as_str().to_owned();
+        let headers: Vec<OriginCustomHeader> = secret
+            .then(|| {
+                let header = OriginCustomHeader::builder()
+                    .header_name("X-Origin-Verify")
+                    .header_value("9f86d081884c7d659a2feaa0c55ad015")
+                    .build()
+                    .unwrap();
+                vec![header]
+            })
+            .unwrap_or_default();
+        let custom = CustomOriginConfig::builder()
+            .http_port(80)
+            .https_port(443)
+            .origin_protocol_policy(policy)
+            .origin_ssl_protocols(
+                OriginSslProtocols::builder()
+                    .quantity(1)
+                    .items(SslProtocol::TlSv12)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let origin = Origin::builder()
+            .id("origin")
+            .domain_name(domain)
+            .custom_origin_config(custom)
+            .custom_headers(
+                CustomHeaders::builder()
+                    .quantity(headers.len() as i32)
+                    .set_items(Some(headers))
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let config = DistributionConfig::builder()
+            .caller_reference(format!("{domain} {} {secret}", policy_name))
+            .comment("audit test")
+            .enabled(true)
+            .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+            .default_cache_behavior(default_behavior())
+            .build()
+            .unwrap();
+        let out = self
+            .cloudfront
+            .create_distribution()
+            .distribution_config(config)
+            .send()
+            .await
+            .unwrap();
+        out.distribution().unwrap().id().to_owned()
+    }
+
+    /// Let tcp 443 in from anywhere on `group`.
+    async fn open_to_world(&self, group: &str) {
+        let rule = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build();
+        self.ec2
+            .authorize_security_group_ingress()
+            .group_id(group)
+            .ip_permissions(rule)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    fn audit(&self, args: &[&str]) -> Output {
+        audit_at(&self.moto.endpoint, args)
+    }
+}
+
+fn default_behavior() -> DefaultCacheBehavior {
+    let forwarded = ForwardedValues::builder()
+        .query_string(false)
+        .cookies(
+            CookiePreference::builder()
+                .forward(ItemSelection::None)
+                .build()
+                .unwrap(),
+        )
+        .build()
+        .unwrap();
+    DefaultCacheBehavior::builder()
+        .target_origin_id("origin")
+        .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+        .forwarded_values(forwarded)
+        .min_ttl(0)
+        .trusted_signers(TrustedSigners::builder().enabled(false).quantity(0).build().unwrap())
+        .build()
+        .unwrap()
+}
+
+/// `cloudfront-sg-sync audit ARGS` with `endpoint` as its only AWS, scanning us-east-1.
+fn audit_at(endpoint: &str, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
+        .arg("audit")
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("REGIONS", REGION)
+        .env("EC2_MAX_ATTEMPTS", "2")
+        .env_remove("ACCOUNTS")
+        .output()
+        .unwrap()
+}
+
+fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The table's rows of `check` (its lines that name it).
+fn rows<'a>(table: &'a str, check: &str) -> Vec<&'a str> {
+    table.lines().filter(|l| l.contains(&format!("  {check}  "))).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_world_audits_with_exit_0_and_names_the_distribution() {
+    let w = origins_world().await;
+    let mut groups = w.set(Scope::Global, 2).await;
+    groups.extend(w.set(Scope::Regional, 1).await);
+    let dns = w.alb("web", &groups).await;
+    let id = w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, true).await;
+    let out = w.audit(&[]);
+    let table = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        table
+            .lines()
+            .skip(1)
+            .all(|l| l.starts_with(&id) || l.contains("distribution(s)")),
+        "{table}"
+    );
+    let set = rows(&table, "synced-set");
+    assert_eq!(set.len(), 1, "{table}");
+    assert!(
+        set[0].contains(" pass ") && set[0].contains("the complete cloudfront_g set and the complete cloudfront_r set")
+    );
+    assert!(
+        table.ends_with("1 distribution(s), regions us-east-1: 0 fail, 0 warn, 5 pass\n"),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_only_headerless_distribution_behind_an_alb_open_to_the_world_exits_1_naming_both() {
+    let w = origins_world().await;
+    let groups = w.set(Scope::Global, 1).await;
+    w.open_to_world(&groups[0]).await;
+    let dns = w.alb("open-web", &groups).await;
+    let id = w.distribution(&dns, OriginProtocolPolicy::HttpOnly, false).await;
+    let out = w.audit(&[]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    let protocol = rows(&table, "origin-protocol");
+    assert!(protocol[0].starts_with(&id) && protocol[0].contains(" fail ") && protocol[0].contains("http-only"));
+    assert!(rows(&table, "origin-proof")[0].contains(" warn "), "{table}");
+    // http-only: CloudFront connects on 80, where the ALB holds no set.
+    let set = rows(&table, "synced-set");
+    assert!(
+        set[0].contains(" fail ") && set[0].contains("open-web") && set[0].contains("port 80"),
+        "{table}"
+    );
+    assert!(rows(&table, "open-to-world")[0].contains(" pass "), "{table}");
+
+    // The same ALB, reached on 443: its group lets the world in.
+    let id = w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, false).await;
+    let table = stdout(&w.audit(&[]));
+    let open: Vec<&str> = rows(&table, "open-to-world")
+        .into_iter()
+        .filter(|l| l.starts_with(&id))
+        .collect();
+    assert!(
+        open[0].contains(" fail ") && open[0].contains(&format!("{} 0.0.0.0/0", groups[0])),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alb_carrying_3_of_a_sets_5_groups_is_named_with_the_missing_ones() {
+    let w = origins_world().await;
+    let set = w.set(Scope::Global, 5).await;
+    let carried = [set[0].clone(), set[2].clone(), set[4].clone()];
+    let dns = w.alb("partial-web", &carried).await;
+    w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, true).await;
+    let out = w.audit(&[]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{table}");
+    let found = rows(&table, "synced-set");
+    assert_eq!(found.len(), 1, "{table}");
+    let mut missing = [set[1].clone(), set[3].clone()];
+    missing.sort();
+    let missing = missing.join(", ");
+    let expected = format!(
+        "partial-web (us-east-1) carries 3 of the 5 groups of the cloudfront_g set for port 443; missing: {missing}"
+    );
+    assert!(found[0].contains(" fail ") && found[0].contains(&expected), "{table}");
+    assert!(
+        found[0].contains(&format!("attach {missing} to the load balancer too")),
+        "{table}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_is_one_document_naming_every_distribution() {
+    let w = origins_world().await;
+    let groups = w.set(Scope::Global, 1).await;
+    let dns = w.alb("web", &groups).await;
+    let mut ids = vec![
+        w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, true).await,
+        w.distribution("api.example.com", OriginProtocolPolicy::MatchViewer, false)
+            .await,
+        w.distribution("legacy.example.com", OriginProtocolPolicy::HttpOnly, false)
+            .await,
+    ];
+    let out = w.audit(&["--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(doc["regions"], serde_json::json!([REGION]));
+    let mut named: Vec<String> = doc["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap().to_owned())
+        .collect();
+    named.sort();
+    ids.sort();
+    assert_eq!(named, ids);
+    let statuses: Vec<&str> = doc["distributions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses.iter().filter(|s| **s == "fail").count(), 1, "{doc:#}");
+    let finding = &doc["distributions"][0]["findings"][0];
+    for field in ["distribution", "origin", "check", "status", "why", "fix"] {
+        assert!(finding.get(field).is_some(), "{field}: {finding}");
+    }
+}
+
+#[test]
+fn an_audit_that_cannot_read_exits_2_naming_the_call() {
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let out = audit_at(&closed, &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("CloudFront ListDistributions in us-east-1 failed"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alb_allowing_aws_managed_cloudfront_prefix_list_holds_no_set_and_passes() {
+    let w = origins_world().await;
+    let lists = w
+        .ec2
+        .describe_managed_prefix_lists()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("prefix-list-name")
+                .values("com.amazonaws.global.cloudfront.origin-facing")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let list = lists.prefix_lists()[0].prefix_list_id().unwrap().to_owned();
+    let group = create_group(&w.ec2, &w.vpc, "alb-from-cloudfront", &[]).await;
+    let rule = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(443)
+        .to_port(443)
+        .prefix_list_ids(
+            aws_sdk_ec2::types::PrefixListId::builder()
+                .prefix_list_id(&list)
+                .build(),
+        )
+        .build();
+    w.ec2
+        .authorize_security_group_ingress()
+        .group_id(&group)
+        .ip_permissions(rule)
+        .send()
+        .await
+        .unwrap();
+    let dns = w.alb("listed-web", &[group]).await;
+    w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, true).await;
+    let out = w.audit(&[]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{table}");
+    let set = rows(&table, "synced-set");
+    assert!(
+        set[0].contains(" pass ") && set[0].contains("AWS's managed CloudFront prefix list for port 443"),
+        "{table}"
+    );
+}
+
+#[test]
+fn an_audit_over_listed_accounts_is_refused_with_exit_2() {
+    let out = audit_at("http://127.0.0.1:9", &["--accounts", "111111111111"]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("ACCOUNTS") && stderr.contains("run it once per account"),
+        "{stderr}"
+    );
+}

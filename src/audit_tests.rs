@@ -1,0 +1,408 @@
+//! The audit's checks, one behaviour each, on facts built in memory.
+
+use super::*;
+use crate::ip_ranges::Scope;
+use crate::plan::{Rule, RuleProtocol};
+
+const REGION: &str = "us-east-1";
+const VPC: &str = "vpc-1";
+const ALB_DNS: &str = "web-123.us-east-1.elb.amazonaws.com";
+
+fn custom(policy: &str, ssl: &[&str]) -> OriginKind {
+    OriginKind::Custom(CustomOrigin {
+        protocol_policy: policy.to_owned(),
+        http_port: 80,
+        https_port: 443,
+        ssl_protocols: ssl.iter().map(|p| (*p).to_owned()).collect(),
+        mutual_tls: false,
+    })
+}
+
+fn origin(domain: &str, kind: OriginKind, secret_header: bool) -> Origin {
+    Origin {
+        id: "o1".to_owned(),
+        domain_name: domain.to_owned(),
+        kind,
+        access_control: None,
+        headers: vec![CustomHeader {
+            name: "X-Origin-Verify".to_owned(),
+            secret_like: secret_header,
+        }],
+    }
+}
+
+/// A good custom origin: https-only, TLSv1.2, a secret header, at the ALB.
+fn good_origin() -> Origin {
+    origin(ALB_DNS, custom("https-only", &["TLSv1.2"]), true)
+}
+
+fn rule(protocol: RuleProtocol, ports: Option<(i32, i32)>, source: RuleSource) -> Rule {
+    Rule {
+        protocol,
+        from_port: ports.map(|p| p.0),
+        to_port: ports.map(|p| p.1),
+        source,
+        description: None,
+    }
+}
+
+fn set(scope: Scope, port: u16, groups: &[&str]) -> SyncedSet {
+    SyncedSet {
+        key: SetKey {
+            account: None,
+            region: REGION.to_owned(),
+            vpc: VPC.to_owned(),
+            scope,
+            port,
+        },
+        groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+    }
+}
+
+/// One distribution with `origin`; an ALB carrying `carried` (each group with `rules`), and the sets `sets`.
+fn facts(origin: Origin, carried: &[&str], rules: &[Rule], sets: Vec<SyncedSet>) -> Facts {
+    let groups = carried
+        .iter()
+        .map(|id| {
+            let group = Group {
+                id: (*id).to_owned(),
+                rules: rules.to_vec(),
+            };
+            ((*id).to_owned(), group)
+        })
+        .collect();
+    let region = RegionFacts {
+        load_balancers: vec![LoadBalancer {
+            name: "web".to_owned(),
+            dns_name: ALB_DNS.to_owned(),
+            kind: "application".to_owned(),
+            vpc: VPC.to_owned(),
+            security_groups: carried.iter().map(|g| (*g).to_owned()).collect(),
+        }],
+        sets,
+        groups,
+        cloudfront_lists: BTreeSet::from(["pl-cf".to_owned()]),
+    };
+    Facts {
+        distributions: vec![Distribution {
+            id: "E1".to_owned(),
+            domain_name: "d1.cloudfront.net".to_owned(),
+            origins: vec![origin],
+        }],
+        regions: BTreeMap::from([(REGION.to_owned(), region)]),
+    }
+}
+
+/// The good origin behind an ALB carrying the complete global and regional sets for 443.
+fn clean() -> Facts {
+    let sets = vec![
+        set(Scope::Global, 443, &["sg-g1", "sg-g2"]),
+        set(Scope::Regional, 443, &["sg-r1"]),
+    ];
+    facts(good_origin(), &["sg-g1", "sg-g2", "sg-r1"], &[], sets)
+}
+
+/// The verdicts of `check`: (status, why).
+fn verdicts(facts: &Facts, check: Check) -> Vec<(Status, String)> {
+    let report = audit(facts);
+    let findings = report.distributions.iter().flat_map(|d| &d.findings);
+    findings
+        .filter(|f| f.check == check)
+        .map(|f| (f.status, f.why.clone()))
+        .collect()
+}
+
+fn statuses(facts: &Facts, check: Check) -> Vec<Status> {
+    verdicts(facts, check).into_iter().map(|v| v.0).collect()
+}
+
+#[test]
+fn a_clean_origin_passes_every_check_and_names_both_complete_sets() {
+    let report = audit(&clean());
+    assert_eq!(report.status(), Status::Pass);
+    let checks: Vec<Check> = report.distributions[0].findings.iter().map(|f| f.check).collect();
+    assert_eq!(
+        checks,
+        [
+            Check::OriginProtocol,
+            Check::OriginTls,
+            Check::OriginProof,
+            Check::SyncedSet,
+            Check::OpenToWorld
+        ]
+    );
+    let why = &verdicts(&clean(), Check::SyncedSet)[0].1;
+    assert!(
+        why.contains("the complete cloudfront_g set and the complete cloudfront_r set for port 443"),
+        "{why}"
+    );
+}
+
+#[test]
+fn the_origin_protocol_policy_passes_warns_or_fails() {
+    for (policy, expected) in [
+        ("https-only", Status::Pass),
+        ("match-viewer", Status::Warn),
+        ("http-only", Status::Fail),
+    ] {
+        let mut f = clean();
+        f.distributions[0].origins[0].kind = custom(policy, &["TLSv1.2"]);
+        assert_eq!(statuses(&f, Check::OriginProtocol), [expected], "{policy}");
+    }
+}
+
+#[test]
+fn weak_tls_versions_fail_by_name_and_http_only_has_no_tls_check() {
+    let mut f = clean();
+    f.distributions[0].origins[0].kind = custom("https-only", &["SSLv3", "TLSv1.1", "TLSv1.2"]);
+    assert_eq!(
+        verdicts(&f, Check::OriginTls),
+        [(Status::Fail, "allows SSLv3, TLSv1.1".to_owned())]
+    );
+    f.distributions[0].origins[0].kind = custom("http-only", &["TLSv1"]);
+    assert!(verdicts(&f, Check::OriginTls).is_empty());
+}
+
+#[test]
+fn match_viewer_checks_the_groups_on_both_ports() {
+    let mut f = clean();
+    f.distributions[0].origins[0].kind = custom("match-viewer", &["TLSv1.2"]);
+    let sets = verdicts(&f, Check::SyncedSet);
+    assert_eq!(sets.len(), 2);
+    assert_eq!(sets[0].0, Status::Fail);
+    assert!(sets[0].1.contains("no synced set for port 80"), "{}", sets[0].1);
+    assert_eq!(sets[1].0, Status::Pass);
+    assert_eq!(statuses(&f, Check::OpenToWorld), [Status::Pass, Status::Pass]);
+}
+
+#[test]
+fn what_proves_the_distribution_passes_and_nothing_warns() {
+    let mut f = clean();
+    assert_eq!(statuses(&f, Check::OriginProof), [Status::Pass]);
+    f.distributions[0].origins[0].headers[0].secret_like = false;
+    assert_eq!(statuses(&f, Check::OriginProof), [Status::Warn]);
+    f.distributions[0].origins[0].access_control = Some("E2OAC".to_owned());
+    assert_eq!(statuses(&f, Check::OriginProof), [Status::Pass]);
+    f.distributions[0].origins[0].access_control = None;
+    if let OriginKind::Custom(c) = &mut f.distributions[0].origins[0].kind {
+        c.mutual_tls = true;
+    }
+    assert_eq!(
+        verdicts(&f, Check::OriginProof)[0].1,
+        "origin mutual TLS: CloudFront presents a client certificate"
+    );
+}
+
+#[test]
+fn a_vpc_origin_passes_on_its_own() {
+    let f = facts(
+        origin("internal.example", OriginKind::Vpc { id: "vo_1".to_owned() }, false),
+        &[],
+        &[],
+        Vec::new(),
+    );
+    let report = audit(&f);
+    let findings = &report.distributions[0].findings;
+    assert_eq!(findings.len(), 1);
+    assert_eq!(
+        (findings[0].check, findings[0].status),
+        (Check::OriginProof, Status::Pass)
+    );
+}
+
+#[test]
+fn s3_origins_pass_with_oac_warn_with_oai_and_fail_without_either_or_as_a_website() {
+    let s3 = |identity: Option<&str>, oac: Option<&str>| {
+        let mut o = origin(
+            "bucket.s3.us-east-1.amazonaws.com",
+            OriginKind::S3 {
+                access_identity: identity.map(str::to_owned),
+            },
+            false,
+        );
+        o.access_control = oac.map(str::to_owned);
+        statuses(&facts(o, &[], &[], Vec::new()), Check::S3Access)
+    };
+    assert_eq!(s3(None, Some("E2OAC")), [Status::Pass]);
+    assert_eq!(s3(Some("origin-access-identity/cloudfront/E3"), None), [Status::Warn]);
+    assert_eq!(s3(None, None), [Status::Fail]);
+    let website = origin(
+        "bucket.s3-website-us-east-1.amazonaws.com",
+        custom("http-only", &[]),
+        false,
+    );
+    let report = audit(&facts(website, &[], &[], Vec::new()));
+    let findings = &report.distributions[0].findings;
+    assert_eq!(findings.len(), 1);
+    assert_eq!((findings[0].check, findings[0].status), (Check::S3Access, Status::Fail));
+}
+
+#[test]
+fn a_set_attached_in_part_fails_naming_the_missing_groups_even_beside_a_complete_one() {
+    let sets = vec![
+        set(Scope::Global, 443, &["sg-1", "sg-2", "sg-3", "sg-4", "sg-5"]),
+        set(Scope::Regional, 443, &["sg-r"]),
+    ];
+    let f = facts(good_origin(), &["sg-1", "sg-3", "sg-5", "sg-r"], &[], sets);
+    let found = verdicts(&f, Check::SyncedSet);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_eq!(found[0].0, Status::Fail);
+    assert!(
+        found[0]
+            .1
+            .contains("carries 3 of the 5 groups of the cloudfront_g set for port 443; missing: sg-2, sg-4"),
+        "{}",
+        found[0].1
+    );
+    assert_eq!(found[1].0, Status::Pass);
+    assert_eq!(audit(&f).status(), Status::Fail);
+}
+
+#[test]
+fn sets_of_another_port_or_vpc_do_not_count() {
+    let mut other_vpc = set(Scope::Global, 443, &["sg-v"]);
+    other_vpc.key.vpc = "vpc-2".to_owned();
+    let sets = vec![set(Scope::Global, 80, &["sg-80"]), other_vpc];
+    let f = facts(good_origin(), &["sg-80", "sg-v"], &[], sets);
+    assert_eq!(statuses(&f, Check::SyncedSet), [Status::Fail]);
+}
+
+#[test]
+fn the_managed_cloudfront_prefix_list_on_the_port_passes() {
+    let on = |ports| {
+        let list = rule(
+            RuleProtocol::Tcp,
+            Some(ports),
+            RuleSource::PrefixList("pl-cf".to_owned()),
+        );
+        verdicts(&facts(good_origin(), &["sg-lb"], &[list], Vec::new()), Check::SyncedSet)
+    };
+    let found = on((443, 443));
+    assert_eq!(found[0].0, Status::Pass);
+    assert!(
+        found[0].1.contains("AWS's managed CloudFront prefix list"),
+        "{}",
+        found[0].1
+    );
+    assert_eq!(on((80, 80))[0].0, Status::Fail);
+    let other = rule(
+        RuleProtocol::Tcp,
+        Some((443, 443)),
+        RuleSource::PrefixList("pl-other".to_owned()),
+    );
+    let found = verdicts(
+        &facts(good_origin(), &["sg-lb"], &[other], Vec::new()),
+        Check::SyncedSet,
+    );
+    assert_eq!(found[0].0, Status::Fail);
+}
+
+#[test]
+fn a_rule_open_to_the_world_on_the_port_fails_naming_the_group_and_cidr() {
+    let world4 = RuleSource::Cidr("0.0.0.0/0".parse().unwrap());
+    let world6 = RuleSource::Cidr("::/0".parse().unwrap());
+    let cases = [
+        (
+            rule(RuleProtocol::Tcp, Some((443, 443)), world4.clone()),
+            Some("sg-g1 0.0.0.0/0"),
+        ),
+        (
+            rule(RuleProtocol::Tcp, Some((0, 65535)), world6.clone()),
+            Some("sg-g1 ::/0"),
+        ),
+        (rule(RuleProtocol::All, None, world4.clone()), Some("sg-g1 0.0.0.0/0")),
+        (rule(RuleProtocol::Tcp, Some((22, 22)), world4), None),
+        (rule(RuleProtocol::Other("udp".into()), Some((443, 443)), world6), None),
+    ];
+    for (open, named) in cases {
+        let mut f = clean();
+        f.regions
+            .get_mut(REGION)
+            .unwrap()
+            .groups
+            .get_mut("sg-g1")
+            .unwrap()
+            .rules = vec![open.clone()];
+        let found = verdicts(&f, Check::OpenToWorld);
+        match named {
+            Some(named) => {
+                assert_eq!(found[0].0, Status::Fail, "{open:?}");
+                assert!(found[0].1.contains(named), "{}", found[0].1);
+            }
+            None => assert_eq!(found[0].0, Status::Pass, "{open:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_load_balancer_without_security_groups_fails() {
+    let f = facts(good_origin(), &[], &[], Vec::new());
+    let found = verdicts(&f, Check::SyncedSet);
+    assert_eq!(found[0].0, Status::Fail);
+    assert!(found[0].1.contains("has no security groups"), "{}", found[0].1);
+}
+
+#[test]
+fn an_origin_matches_its_load_balancer_without_case_trailing_dot_or_dualstack() {
+    for domain in ["DUALSTACK.Web-123.us-east-1.elb.amazonaws.com.", ALB_DNS] {
+        let mut f = clean();
+        f.distributions[0].origins[0].domain_name = domain.to_owned();
+        assert_eq!(statuses(&f, Check::SyncedSet), [Status::Pass], "{domain}");
+    }
+    let mut f = clean();
+    f.distributions[0].origins[0].domain_name = "api.example.com".to_owned();
+    let found = verdicts(&f, Check::SyncedSet);
+    assert_eq!(found[0].0, Status::Warn);
+    assert!(
+        found[0]
+            .1
+            .contains("not a load balancer of the scanned regions (us-east-1)"),
+        "{}",
+        found[0].1
+    );
+    assert!(verdicts(&f, Check::OpenToWorld).is_empty());
+}
+
+#[test]
+fn only_tokens_in_non_standard_headers_look_like_secrets() {
+    assert!(secret_like("X-Origin-Verify", "9f86d081884c7d659a2feaa0c55ad015"));
+    assert!(!secret_like("X-Origin-Verify", "true"));
+    assert!(!secret_like("X-Origin-Verify", "aaaaaaaaaaaaaaaaaaaaaaaa"));
+    assert!(!secret_like("X-Note", "served by the production fleet"));
+    assert!(!secret_like("User-Agent", "9f86d081884c7d659a2feaa0c55ad015"));
+    assert!(!secret_like("X-Forwarded-Host", "9f86d081884c7d659a2feaa0c55ad015"));
+}
+
+#[test]
+fn the_report_names_every_distribution_and_its_worst_status() {
+    let mut f = clean();
+    f.distributions.push(Distribution {
+        id: "E2".to_owned(),
+        domain_name: "d2.cloudfront.net".to_owned(),
+        origins: vec![origin(ALB_DNS, custom("http-only", &[]), false)],
+    });
+    f.distributions.push(Distribution {
+        id: "E3".to_owned(),
+        domain_name: "d3.cloudfront.net".to_owned(),
+        origins: Vec::new(),
+    });
+    let report = audit(&f);
+    let statuses: Vec<(&str, Status)> = report.distributions.iter().map(|d| (d.id.as_str(), d.status)).collect();
+    assert_eq!(
+        statuses,
+        [("E1", Status::Pass), ("E2", Status::Fail), ("E3", Status::Pass)]
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["distributions"][1]["findings"][0]["check"], "origin-protocol");
+    assert_eq!(json["distributions"][1]["findings"][0]["status"], "fail");
+    let table = report.to_string();
+    assert!(table.starts_with("DISTRIBUTION"), "{table}");
+    assert!(
+        table.lines().any(|l| l.starts_with("E2") && l.contains("http-only")),
+        "{table}"
+    );
+    assert!(
+        table.ends_with("3 distribution(s), regions us-east-1: 2 fail, 1 warn, 6 pass"),
+        "{table}"
+    );
+}
