@@ -8,9 +8,8 @@ mod common;
 use std::process::{Command, Output};
 
 use aws_sdk_cloudfront::types::{
-    CookiePreference, CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, ForwardedValues,
-    ItemSelection, Origin, OriginCustomHeader, OriginProtocolPolicy, OriginSslProtocols, Origins, SslProtocol,
-    TrustedSigners, ViewerProtocolPolicy,
+    CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, Origin, OriginCustomHeader,
+    OriginProtocolPolicy, OriginSslProtocols, Origins, SslProtocol, TrustedSigners, ViewerProtocolPolicy,
 };
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 use cloudfront_sg_sync::ip_ranges::Scope;
@@ -83,16 +82,16 @@ impl Origins3 {
     /// A distribution whose one origin is `domain`, reached with `policy`, with a secret header or none; its id.
     async fn distribution(&self, domain: &str, policy: OriginProtocolPolicy, secret: bool) -> String {
         let policy_name = policy.as_str().to_owned();
-        let headers: Vec<OriginCustomHeader> = secret
-            .then(|| {
-                let header = OriginCustomHeader::builder()
-                    .header_name("X-Origin-Verify")
-                    .header_value("9f86d081884c7d659a2feaa0c55ad015")
-                    .build()
-                    .unwrap();
-                vec![header]
-            })
-            .unwrap_or_default();
+        let headers: Vec<OriginCustomHeader> = if secret {
+            let header = OriginCustomHeader::builder()
+                .header_name("X-Origin-Verify")
+                .header_value("9f86d081884c7d659a2feaa0c55ad015")
+                .build()
+                .unwrap();
+            vec![header]
+        } else {
+            Vec::new()
+        };
         let custom = CustomOriginConfig::builder()
             .http_port(80)
             .https_port(443)
@@ -159,22 +158,12 @@ impl Origins3 {
     }
 }
 
+/// The managed CachingOptimized policy, as distributions are made today.
 fn default_behavior() -> DefaultCacheBehavior {
-    let forwarded = ForwardedValues::builder()
-        .query_string(false)
-        .cookies(
-            CookiePreference::builder()
-                .forward(ItemSelection::None)
-                .build()
-                .unwrap(),
-        )
-        .build()
-        .unwrap();
     DefaultCacheBehavior::builder()
         .target_origin_id("origin")
         .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
-        .forwarded_values(forwarded)
-        .min_ttl(0)
+        .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
         .trusted_signers(TrustedSigners::builder().enabled(false).quantity(0).build().unwrap())
         .build()
         .unwrap()
