@@ -4,7 +4,7 @@
 # Starts moto_server and a file server on 127.0.0.1, creates example tagged groups, runs the Lambda binary
 # under `cargo lambda watch` (its local Lambda runtime), invokes it with events/sns-notification.json, prints
 # the summary, invokes it again (nothing to do), shows the CLI's plan, then its plan over two member accounts,
-# then stops everything.
+# then the CLI's audit of two CloudFront distributions and their load balancers, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -95,5 +95,13 @@ echo "== the CLI's plan over two member accounts (ACCOUNTS), each through its ro
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" MAX_RULES_PER_GROUP=30 IP_VERSIONS=ipv4 \
   "$CLI" plan --ip-ranges-file "$WORK/www/ip-ranges.json" --accounts 111111111111,222222222222 | grep -v '^  '
+
+echo "== the CLI's audit of the CloudFront origins (read-only): one clean distribution, one that fails"
+"$PY" scripts/demo_origins.py "http://127.0.0.1:$MOTO_PORT"
+audit_status=0
+AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" audit || audit_status=$?
+echo "== audit exit code $audit_status (0: nothing fails, 1: something fails, 2: the audit could not finish)"
+[ "$audit_status" -eq 1 ] || { echo "demo: the audit should have failed the legacy distribution" >&2; exit 1; }
 
 echo "== done: function logs in $WORK/function.log, full summaries in $WORK/first.json and $WORK/second.json"

@@ -22,6 +22,8 @@
 //! - [`prefix_list`]: customer-managed prefix lists as a target: entries to add and remove, the size check and
 //!   the empty guard, the ModifyManagedPrefixList calls (100 entries each).
 //! - [`ip_set`]: AWS WAF IP sets as a target: wholly managed, the addresses each gets and loses, the guard.
+//! - [`audit`]: the origin audit's checks (protocol, TLS, proof of the distribution, S3 access, the load
+//!   balancer's groups) and its report.
 //! - [`config`]: typed settings, read once; [`config::SETTINGS`] is the one list of them.
 //! - [`report`]: what a run answers (the summary, text and JSON).
 //! - [`error`]: the one error enum.
@@ -33,6 +35,8 @@
 //! - [`ports::PrefixLists`]: where the customer-managed prefix lists tagged for the sync live.
 //! - [`ports::IpSets`]: where the WAF IP sets tagged for the sync live.
 //! - [`ports::Account`]: one account's ports; a run syncs every account it is given.
+//! - [`ports::Distributions`], [`ports::LoadBalancers`], [`ports::OriginGroups`]: what the origin audit reads
+//!   (read-only).
 //!
 //! **Adapters** ([`adapters`]: each implements one port over real I/O):
 //! - [`adapters::source`]: HTTP(S), or a local file for the CLI.
@@ -43,20 +47,24 @@
 //!   per region (and us-east-1 for the `CLOUDFRONT` scope).
 //! - [`adapters::accounts`]: one EC2 and one WAF adapter per account, the listed ones through their role (STS
 //!   AssumeRole).
+//! - [`adapters::origin_groups`]: the audit's EC2 reads (any group's rules, AWS's CloudFront prefix lists). The
+//!   audit's CloudFront and ELBv2 adapters are in the CLI crate (`cli/src/adapters`): their SDKs stay out of the
+//!   Lambda's zip.
 //!
 //! **Wiring**:
 //! - [`sync`]: one run end to end (fetch, discover, check and plan, apply, read back, record; beside it, the
 //!   prefix lists, the WAF IP sets and the attachment check), shared by the handler and the CLI; the only
-//!   module that uses ports and core together.
+//!   module that uses ports and core together. [`sync::audit`] wires the origin audit the same way.
 //! - [`deadline`]: every call bounded by the time left before the invocation deadline, less a margin.
 //! - [`metrics`]: the CloudWatch Embedded Metric Format line of a run.
 //! - [`handler`]: the Lambda function; turns [`Error`] into a Lambda error, once.
-//! - `src/bin/lambda.rs`, `src/bin/cli.rs`: thin binaries.
+//! - `src/bin/lambda.rs`: the Lambda's thin binary. The CLI's is `cli/src/main.rs`, in its own workspace crate
+//!   (`cli/`), which `cargo build --bins` and `cargo test` at the top build too.
 //! - `src/testing.rs` (tests only): in-memory ports, for fast tests of [`sync`] on a paused clock.
 //!
 //! **Around the crate**: `tests/` (emulator, mocked-EC2, fault and binary tests; `tests/common/` the harness:
 //! moto per test, loopback file server, Runtime API, fault-injection proxy; `tests/fixtures/` real snapshots,
-//! exact bytes, gzip), `events/` (a real-shaped SNS notification and a scheduled event), `fuzz/` (cargo fuzz
+//! exact bytes, gzip), `cli/tests/` (the CLI, its audit against moto, concurrent CLI processes), `events/` (a real-shaped SNS notification and a scheduled event), `fuzz/` (cargo fuzz
 //! targets of the core), `bench/` (criterion benchmarks of the core), `examples/bench_ec2.rs` (EC2 calls,
 //! scale, cold start, memory, size), `scripts/` (the demo and fuzz drivers), `template.yaml` (the SAM stack).
 

@@ -97,7 +97,7 @@ async fn main() -> ExitCode {
     if cli.command == Command::Audit {
         return match audit(&cli).await {
             Ok(report) => {
-                print_audit(&cli, &report);
+                print(&cli, &report, || format!("{report}\n"));
                 match report.status() {
                     Status::Fail => ExitCode::FAILURE,
                     Status::Pass | Status::Warn => ExitCode::SUCCESS,
@@ -112,7 +112,7 @@ async fn main() -> ExitCode {
     if let Command::Adopt { apply } = cli.command {
         return match adopt(&cli, apply).await {
             Ok(sets) => {
-                print_unmanaged(&cli, &sets);
+                print(&cli, &sets, || sets.iter().map(ToString::to_string).collect());
                 match sets.iter().find_map(|s| s.error.as_ref()) {
                     Some(e) => {
                         eprintln!("error: {e}");
@@ -126,7 +126,7 @@ async fn main() -> ExitCode {
     }
     match run(&cli).await {
         Ok(summary) => {
-            print(&cli, &summary);
+            print(&cli, &summary, || summary.to_string());
             match summary.into_result() {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),
@@ -228,36 +228,15 @@ fn config(cli: &Cli) -> Result<Config> {
     })
 }
 
-fn print(cli: &Cli, summary: &Summary) {
+/// `value` as one JSON document with --json, else as `text`.
+fn print(cli: &Cli, value: &impl serde::Serialize, text: impl FnOnce() -> String) {
     if cli.json {
-        match serde_json::to_string_pretty(summary) {
+        match serde_json::to_string_pretty(value) {
             Ok(json) => println!("{json}"),
-            Err(e) => eprintln!("cannot print the summary: {e}"),
+            Err(e) => eprintln!("cannot print as JSON: {e}"),
         }
     } else {
-        print!("{summary}");
-    }
-}
-
-fn print_unmanaged(cli: &Cli, sets: &[UnmanagedSet]) {
-    if cli.json {
-        match serde_json::to_string_pretty(sets) {
-            Ok(json) => println!("{json}"),
-            Err(e) => eprintln!("cannot print the report: {e}"),
-        }
-        return;
-    }
-    sets.iter().for_each(|set| print!("{set}"));
-}
-
-fn print_audit(cli: &Cli, report: &AuditReport) {
-    if cli.json {
-        match serde_json::to_string_pretty(report) {
-            Ok(json) => println!("{json}"),
-            Err(e) => eprintln!("cannot print the audit: {e}"),
-        }
-    } else {
-        println!("{report}");
+        print!("{}", text());
     }
 }
 

@@ -246,6 +246,9 @@ fn code_of(error: &Error) -> Option<&str> {
     }
 }
 
+/// The most values EC2 takes in one describe filter.
+pub(super) const FILTER_VALUES: usize = 200;
+
 /// A describe filter: `name` is any of `values`.
 /// The `Name` tag filter every tagged describe uses: `cloudfront_g` or `cloudfront_r`.
 pub(super) fn name_tag_filter() -> Filter {

@@ -4,14 +4,11 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::ec2::{Ec2Groups, filter, rules_of};
+use super::ec2::{Ec2Groups, FILTER_VALUES, filter, rules_of};
 use crate::audit::CLOUDFRONT_PREFIX_LISTS;
 use crate::error::Result;
 use crate::plan::Group;
 use crate::ports::OriginGroups;
-
-/// The most values EC2 takes in one describe filter.
-const FILTER_VALUES: usize = 200;
 
 impl OriginGroups for Ec2Groups {
     async fn groups_with_rules(&self, region: &str, ids: &BTreeSet<String>) -> Result<Vec<Group>> {
