@@ -187,22 +187,40 @@ impl EntryChanges {
     }
 }
 
-/// What happened to one customer-managed prefix list.
+/// Which list or IP set an entry report is of: the fields both kinds share.
 #[derive(Debug, Clone, Serialize)]
-pub struct ListReport {
-    /// Always `prefix-list`.
+pub struct EntryTarget {
+    /// `prefix-list` or `waf-ip-set`.
     pub kind: &'static str,
     /// Its account, when the run syncs listed accounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
-    /// Its region.
+    /// Its region (for a WAF IP set, the region it was read in: us-east-1 for the `CLOUDFRONT` scope).
     pub region: String,
-    /// `pl-…`.
+    /// `pl-…`, or the IP set's id.
     pub id: String,
     /// The `Name` tag: which ranges it holds.
     pub scope: Scope,
     /// Its address family: it gets the wanted ranges of this IP version only.
     pub family: IpVersion,
+}
+
+impl EntryTarget {
+    /// `[account/]place`, as logs and errors name it.
+    fn named(&self, place: String) -> String {
+        match &self.account {
+            Some(account) => format!("{account}/{place}"),
+            None => place,
+        }
+    }
+}
+
+/// What happened to one customer-managed prefix list.
+#[derive(Debug, Clone, Serialize)]
+pub struct ListReport {
+    /// Which list (kind `prefix-list`).
+    #[serde(flatten)]
+    pub target: EntryTarget,
     /// Its `MaxEntries` as read.
     pub max_entries: usize,
     /// `MaxEntries` it was raised to (`PREFIX_LIST_GROW`; planned, in a dry run).
@@ -219,12 +237,14 @@ impl ListReport {
     /// A report of list `id` with nothing done yet (status failed until something better is known).
     pub fn new(account: Option<String>, region: &str, id: &str, scope: Scope, family: IpVersion) -> ListReport {
         ListReport {
-            kind: "prefix-list",
-            account,
-            region: region.to_owned(),
-            id: id.to_owned(),
-            scope,
-            family,
+            target: EntryTarget {
+                kind: "prefix-list",
+                account,
+                region: region.to_owned(),
+                id: id.to_owned(),
+                scope,
+                family,
+            },
             max_entries: 0,
             grew_to: None,
             room_left: 0,
@@ -234,10 +254,7 @@ impl ListReport {
 
     /// `[account/]region/pl-…`, as logs and errors name it.
     pub fn name(&self) -> String {
-        match &self.account {
-            Some(account) => format!("{account}/{}/{}", self.region, self.id),
-            None => format!("{}/{}", self.region, self.id),
-        }
+        self.target.named(format!("{}/{}", self.target.region, self.target.id))
     }
 }
 
@@ -252,35 +269,25 @@ impl fmt::Display for ListReport {
             f,
             "{} prefix list {} {}: {} room left: {}{grew}",
             self.name(),
-            self.scope,
-            self.family,
+            self.target.scope,
+            self.target.family,
             self.changes.counts(),
             self.room_left,
         )?;
-        self.changes.write_details(f, &self.id)
+        self.changes.write_details(f, &self.target.id)
     }
 }
 
 /// What happened to one WAF IP set.
 #[derive(Debug, Clone, Serialize)]
 pub struct IpSetReport {
-    /// Always `waf-ip-set`.
-    pub kind: &'static str,
-    /// Its account, when the run syncs listed accounts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// The region it was read in (us-east-1 for the `CLOUDFRONT` scope).
-    pub region: String,
+    /// Which IP set (kind `waf-ip-set`; its `IPAddressVersion` as the family).
+    #[serde(flatten)]
+    pub target: EntryTarget,
     /// `REGIONAL` or `CLOUDFRONT`.
     pub waf_scope: WafScope,
     /// Its name.
     pub name: String,
-    /// Its id.
-    pub id: String,
-    /// The `Name` tag: which ranges it holds.
-    pub scope: Scope,
-    /// Its `IPAddressVersion`: it gets the wanted ranges of this version only.
-    pub family: IpVersion,
     /// What the run did to its addresses (every address not wanted is removed: the set is wholly managed).
     #[serde(flatten)]
     pub changes: EntryChanges,
@@ -290,25 +297,28 @@ impl IpSetReport {
     /// A report of `tagged` with nothing done yet (status failed until something better is known).
     pub fn new(account: Option<String>, tagged: &TaggedIpSet) -> IpSetReport {
         IpSetReport {
-            kind: "waf-ip-set",
-            account,
-            region: tagged.region.clone(),
+            target: EntryTarget {
+                kind: "waf-ip-set",
+                account,
+                region: tagged.region.clone(),
+                id: tagged.set.id.clone(),
+                scope: tagged.scope,
+                family: tagged.set.family,
+            },
             waf_scope: tagged.waf_scope,
             name: tagged.set.name.clone(),
-            id: tagged.set.id.clone(),
-            scope: tagged.scope,
-            family: tagged.set.family,
             changes: EntryChanges::default(),
         }
     }
 
     /// `[account/]region/SCOPE/name`, as logs and errors name it.
     pub fn name(&self) -> String {
-        let place = format!("{}/{}/{}", self.region, self.waf_scope.as_str(), self.name);
-        match &self.account {
-            Some(account) => format!("{account}/{place}"),
-            None => place,
-        }
+        self.target.named(format!(
+            "{}/{}/{}",
+            self.target.region,
+            self.waf_scope.as_str(),
+            self.name
+        ))
     }
 }
 
@@ -319,8 +329,8 @@ impl fmt::Display for IpSetReport {
             f,
             "{} WAF IP set {} {}: {}",
             self.name(),
-            self.scope,
-            self.family,
+            self.target.scope,
+            self.target.family,
             self.changes.counts(),
         )?;
         self.changes.write_details(f, &self.name)

@@ -111,7 +111,7 @@ async fn entries(client: &Client, id: &str) -> BTreeMap<Cidr, String> {
 }
 
 fn report<'a>(summary: &'a Summary, id: &str) -> &'a ListReport {
-    summary.prefix_lists.iter().find(|l| l.id == id).unwrap()
+    summary.prefix_lists.iter().find(|l| l.target.id == id).unwrap()
 }
 
 #[tokio::test]
@@ -142,7 +142,7 @@ async fn lists_fill_from_empty_with_their_scope_and_family_keep_hand_made_entrie
     let r4_now: BTreeSet<Cidr> = entries(&w.client, &r4).await.into_keys().collect();
     assert_eq!(r4_now, wanted(NEWEST, Scope::Regional, IpVersion::Ipv4));
     assert!(entries(&w.client, &untagged).await.is_empty());
-    assert!(summary.prefix_lists.iter().all(|l| l.id != untagged));
+    assert!(summary.prefix_lists.iter().all(|l| l.target.id != untagged));
 
     let g4_report = report(&summary, &g4);
     assert_eq!(

@@ -134,6 +134,20 @@ impl Ec2Groups {
         })
     }
 
+    /// The groups `ids` of `region`, every page of one DescribeSecurityGroups.
+    pub(super) async fn describe_groups(&self, region: &str, ids: &[String]) -> Result<Vec<SecurityGroup>> {
+        let pages = self
+            .call("DescribeSecurityGroups", region, None, |c| {
+                let request = c.describe_security_groups().set_group_ids(Some(ids.to_vec()));
+                request.into_paginator().send().try_collect()
+            })
+            .await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|page| page.security_groups.unwrap_or_default())
+            .collect())
+    }
+
     /// One EC2 call in `region`, its error carrying what EC2 said.
     pub(super) async fn call<T, E, F>(
         &self,
@@ -247,7 +261,22 @@ fn code_of(error: &Error) -> Option<&str> {
 }
 
 /// The most values EC2 takes in one describe filter.
-pub(super) const FILTER_VALUES: usize = 200;
+const FILTER_VALUES: usize = 200;
+
+/// `read` over `ids`, as many at a time as one describe filter takes: what it found, by id, each once (a
+/// resource matching two chunks is answered twice).
+pub(super) async fn by_chunks_of_ids<T, F, Fut>(ids: &BTreeSet<String>, read: F) -> Result<Vec<T>>
+where
+    F: Fn(Vec<String>) -> Fut,
+    Fut: Future<Output = Result<Vec<(String, T)>>>,
+{
+    let ids: Vec<String> = ids.iter().cloned().collect();
+    let mut found = BTreeMap::new();
+    for chunk in ids.chunks(FILTER_VALUES) {
+        found.extend(read(chunk.to_vec()).await?);
+    }
+    Ok(found.into_values().collect())
+}
 
 /// A describe filter: `name` is any of `values`.
 /// The `Name` tag filter every tagged describe uses: `cloudfront_g` or `cloudfront_r`.
@@ -449,14 +478,8 @@ impl SecurityGroups for Ec2Groups {
     }
 
     async fn groups_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<TaggedGroup>> {
-        let pages = self
-            .call("DescribeSecurityGroups", region, None, |c| {
-                let request = c.describe_security_groups().set_group_ids(Some(ids.to_vec()));
-                request.into_paginator().send().try_collect()
-            })
-            .await?;
-        let groups = pages.iter().flat_map(|page| page.security_groups());
-        Ok(groups.filter_map(|sg| tagged_group(region, sg)).collect())
+        let groups = self.describe_groups(region, ids).await?;
+        Ok(groups.iter().filter_map(|sg| tagged_group(region, sg)).collect())
     }
 
     async fn authorize(&self, rules: &PortRules<'_>) -> Result<usize> {

@@ -1,10 +1,12 @@
 //! What the origin audit reads of EC2: [`OriginGroups`] over `aws-sdk-ec2`, on the clients of [`Ec2Groups`].
-//! Read-only: DescribeSecurityGroups by `group-id` filter (200 ids per call, every page) and
+//! Read-only: one DescribeSecurityGroups of the load balancers' groups (every page) and one
 //! DescribeManagedPrefixLists by name.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
-use super::ec2::{Ec2Groups, FILTER_VALUES, filter, rules_of};
+use aws_sdk_ec2::types::SecurityGroup;
+
+use super::ec2::{Ec2Groups, filter, rules_of};
 use crate::audit::CLOUDFRONT_PREFIX_LISTS;
 use crate::error::Result;
 use crate::plan::Group;
@@ -12,29 +14,9 @@ use crate::ports::OriginGroups;
 
 impl OriginGroups for Ec2Groups {
     async fn groups_with_rules(&self, region: &str, ids: &BTreeSet<String>) -> Result<Vec<Group>> {
-        let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
-        let mut found = BTreeMap::new();
-        for chunk in ids.chunks(FILTER_VALUES) {
-            let pages = self
-                .call("DescribeSecurityGroups", region, None, |c| {
-                    let request = c
-                        .describe_security_groups()
-                        .filters(filter("group-id", chunk.iter().copied()))
-                        .max_results(1000);
-                    request.into_paginator().send().try_collect()
-                })
-                .await?;
-            for sg in pages.iter().flat_map(|page| page.security_groups()) {
-                if let Some(id) = sg.group_id() {
-                    let group = Group {
-                        id: id.to_owned(),
-                        rules: rules_of(sg.ip_permissions()),
-                    };
-                    found.insert(id.to_owned(), group);
-                }
-            }
-        }
-        Ok(found.into_values().collect())
+        let ids: Vec<String> = ids.iter().cloned().collect();
+        let groups = self.describe_groups(region, &ids).await?;
+        Ok(groups.iter().filter_map(group_with_rules).collect())
     }
 
     async fn cloudfront_prefix_lists(&self, region: &str) -> Result<BTreeSet<String>> {
@@ -55,4 +37,12 @@ impl OriginGroups for Ec2Groups {
             .filter_map(|l| l.prefix_list_id().map(str::to_owned))
             .collect())
     }
+}
+
+/// A group with every rule, as the core sees it; `None` without an id.
+fn group_with_rules(sg: &SecurityGroup) -> Option<Group> {
+    Some(Group {
+        id: sg.group_id()?.to_owned(),
+        rules: rules_of(sg.ip_permissions()),
+    })
 }

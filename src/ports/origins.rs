@@ -23,8 +23,8 @@ pub trait LoadBalancers: Send + Sync {
 
 /// What the audit reads of security groups beyond the tagged sets.
 pub trait OriginGroups: Send + Sync {
-    /// The groups `ids` of `region` with every ingress rule, whatever their tags; groups that are gone are
-    /// left out.
+    /// The groups `ids` of `region` with every ingress rule, whatever their tags. A group that does not exist
+    /// is an error (a load balancer's groups cannot be deleted while it uses them).
     fn groups_with_rules(
         &self,
         region: &str,

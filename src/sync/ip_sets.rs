@@ -49,7 +49,7 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Ac
         }
     });
     let mut by_region: ByRegion<IpSetReport> = join_all(reads).await.into_iter().collect();
-    let key = |r: &IpSetReport| (r.region.clone(), r.waf_scope, r.name.clone());
+    let key = |r: &IpSetReport| (r.target.region.clone(), r.waf_scope, r.name.clone());
     by_region.reports.sort_by_key(key);
     by_region
 }

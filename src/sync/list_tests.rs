@@ -38,7 +38,7 @@ fn held(ec2: &FakeEc2, id: &str) -> (BTreeSet<Cidr>, BTreeSet<Cidr>) {
 }
 
 fn report<'a>(summary: &'a Summary, id: &str) -> &'a ListReport {
-    summary.prefix_lists.iter().find(|l| l.id == id).unwrap()
+    summary.prefix_lists.iter().find(|l| l.target.id == id).unwrap()
 }
 
 /// GLOBAL 10.0.1-3 and 2600:9000::/28, regional 10.9.0.0/24.
@@ -80,7 +80,7 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
     assert_eq!(held(&ec2, "pl-r4").0, cidrs(&["10.9.0.0/24"]));
     for untouched in ["pl-off", "pl-other"] {
         assert!(held(&ec2, untouched).0.is_empty());
-        assert!(summary.prefix_lists.iter().all(|l| l.id != untouched));
+        assert!(summary.prefix_lists.iter().all(|l| l.target.id != untouched));
     }
     let g4 = report(&summary, "pl-g4");
     assert_eq!(
@@ -94,7 +94,7 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
         (SetStatus::Synced, 2, 1, 1, 10 - 4)
     );
     assert_eq!(
-        (g4.kind, g4.family, g4.scope),
+        (g4.target.kind, g4.target.family, g4.target.scope),
         ("prefix-list", IpVersion::Ipv4, Scope::Global)
     );
     let modified: Vec<Option<String>> = ec2.calls_of(Op::Modify).into_iter().map(|c| c.group).collect();
