@@ -5,6 +5,7 @@
 //! `RequestLimitExceeded`), a share of connections dropped, added latency, and one action (optionally for one
 //! group) answered with an error. Decisions come from a seeded generator, so a run is reproducible.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,11 +25,13 @@ pub struct Faults {
     /// (action, group or any, error code): answered with HTTP 400 and that code.
     pub fail: Option<(String, Option<String>, String)>,
     /// Answer Authorize/RevokeSecurityGroupIngress and CreateTags with success without forwarding them
-    /// (benchmarks: keeps the emulator's CPU out of the measurement).
+    /// (benchmarks: keeps the emulator's CPU out of the measurement). The rules so answered are remembered and
+    /// shown in later DescribeSecurityGroups answers (moto's, or the canned one), so the sync's read-back sees
+    /// its writes; rules revoked here still show in moto's answers.
     pub answer_writes: bool,
     /// Answer the reads too, without forwarding them: AssumeRole with credentials, DescribeSecurityGroups with one
-    /// tagged GLOBAL https group, the other describes with nothing (benchmarks of many accounts: the function's
-    /// own concurrency, with no emulator CPU at all).
+    /// tagged GLOBAL https group, the other describes and WAF's ListIPSets with nothing (benchmarks of many
+    /// accounts: the function's own concurrency, with no emulator CPU at all).
     pub answer_reads: bool,
     pub seed: u64,
 }
@@ -74,6 +77,93 @@ struct State {
     faults: Faults,
     rng: u64,
     calls: Vec<Call>,
+    /// The rules of writes answered without moto, by writer.
+    written: BTreeMap<Writer, Rules>,
+}
+
+/// (SigV4 access key, region, group).
+type Writer = (String, String, String);
+
+/// (port, CIDR) → description.
+type Rules = BTreeMap<(String, String), String>;
+
+/// Who wrote (the SigV4 access key: one per account, see the canned AssumeRole), where, to which group.
+fn writer_of(head: &str, group: &str) -> Writer {
+    let scope = head.split("Credential=").nth(1).unwrap_or_default();
+    let mut parts = scope.split('/');
+    let key = parts.next().unwrap_or_default().to_owned();
+    let region = parts.nth(1).unwrap_or_default().to_owned();
+    (key, region, group.to_owned())
+}
+
+/// The (port, CIDR) → description of each rule an Authorize/RevokeSecurityGroupIngress form names.
+fn rules_of_form(form: &[(String, String)]) -> Rules {
+    let value = |key: String| form.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+    let mut rules = BTreeMap::new();
+    for (key, cidr) in form {
+        let Some(rest) = key.strip_prefix("IpPermissions.") else {
+            continue;
+        };
+        let Some(range) = rest.strip_suffix(".CidrIp").or_else(|| rest.strip_suffix(".CidrIpv6")) else {
+            continue;
+        };
+        let permission = rest.split('.').next().unwrap_or_default();
+        let port = value(format!("IpPermissions.{permission}.FromPort")).unwrap_or_default();
+        let description = value(format!("IpPermissions.{range}.Description")).unwrap_or_default();
+        rules.insert((port, cidr.clone()), description);
+    }
+    rules
+}
+
+/// `rules` as EC2's `<ipPermissions>` items, one per port.
+fn permissions_xml(rules: &Rules) -> String {
+    let mut by_port: BTreeMap<&str, (String, String)> = BTreeMap::new();
+    for ((port, cidr), description) in rules {
+        let (v4, v6) = by_port.entry(port).or_default();
+        match cidr.contains(':') {
+            false => v4.push_str(&format!(
+                "<item><cidrIp>{cidr}</cidrIp><description>{description}</description></item>"
+            )),
+            true => v6.push_str(&format!(
+                "<item><cidrIpv6>{cidr}</cidrIpv6><description>{description}</description></item>"
+            )),
+        }
+    }
+    by_port
+        .iter()
+        .map(|(port, (v4, v6))| {
+            format!(
+                "<item><ipProtocol>tcp</ipProtocol><fromPort>{port}</fromPort><toPort>{port}</toPort><groups/>\
+                 <ipRanges>{v4}</ipRanges><ipv6Ranges>{v6}</ipv6Ranges><prefixListIds/></item>"
+            )
+        })
+        .collect()
+}
+
+/// A DescribeSecurityGroups answer with the remembered rules of `writer`'s groups added to each group's
+/// `<ipPermissions>`.
+fn with_written(body: &str, state: &State, key: &str, region: &str) -> String {
+    let mut parts = body.split("<item><groupId>");
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        let group = part.split("</groupId>").next().unwrap_or_default();
+        let written = state
+            .written
+            .get(&(key.to_owned(), region.to_owned(), group.to_owned()));
+        let rules = written.map(permissions_xml).unwrap_or_default();
+        let part = if part.contains("<ipPermissions/>") {
+            part.replacen(
+                "<ipPermissions/>",
+                &format!("<ipPermissions>{rules}</ipPermissions>"),
+                1,
+            )
+        } else {
+            part.replacen("<ipPermissions>", &format!("<ipPermissions>{rules}"), 1)
+        };
+        out.push_str("<item><groupId>");
+        out.push_str(&part);
+    }
+    out
 }
 
 pub struct FaultProxy {
@@ -102,6 +192,7 @@ impl FaultProxy {
             faults,
             rng,
             calls: Vec::new(),
+            written: BTreeMap::new(),
         }));
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -196,10 +287,12 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         .1
         .as_str();
     let form = parse_form(&body);
+    // Query protocols (EC2, STS) name the action in the form; JSON ones (WAF) in `X-Amz-Target: Service.Action`.
     let action = form
         .iter()
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.clone())
+        .or_else(|| json_target(&head))
         .unwrap_or_default();
     // The group written to, or (STS) the role assumed.
     let group = form
@@ -232,7 +325,11 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         } else {
             Outcome::Forwarded(0)
         };
-        (decision, latency, canned_answer(&action, &f))
+        let canned = canned_answer(&action, group.as_deref(), &f);
+        if canned.is_some() && matches!(decision, Outcome::Forwarded(_)) {
+            remember(&mut st, &head, &action, group.as_deref(), &form);
+        }
+        (decision, latency, canned)
     };
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
@@ -259,11 +356,17 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
             return;
         }
         Outcome::Forwarded(_) if canned.is_some() => {
-            let body = canned.unwrap_or_default();
+            let body = shown(state, &head, &action, canned.unwrap_or_default());
             let _ = client.write_all(&xml_response("200 OK", &body)).await;
             Outcome::Forwarded(200)
         }
         Outcome::Forwarded(_) => match forward(upstream, &head, &body).await {
+            Some(response) if action == "DescribeSecurityGroups" && state.lock().unwrap().faults.answer_writes => {
+                let (head_part, body_part) = split_response(&response);
+                let body = shown(state, &head, &action, body_part);
+                let _ = client.write_all(&xml_response(head_part, &body)).await;
+                Outcome::Forwarded(status_of(&response))
+            }
             Some(response) => {
                 let status = status_of(&response);
                 let _ = client.write_all(&response).await;
@@ -276,8 +379,50 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
     let _ = client.shutdown().await;
 }
 
+/// The action of a JSON-protocol call: `X-Amz-Target: AWSWAF_20190729.ListIPSets` → `ListIPSets`.
+fn json_target(head: &str) -> Option<String> {
+    let line = head
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("x-amz-target:"))?;
+    Some(line.rsplit('.').next()?.trim().to_owned())
+}
+
+/// Remember the rules of a rule write the proxy answers itself.
+fn remember(state: &mut State, head: &str, action: &str, group: Option<&str>, form: &[(String, String)]) {
+    let Some(group) = group else { return };
+    let rules = state.written.entry(writer_of(head, group)).or_default();
+    match action {
+        "AuthorizeSecurityGroupIngress" => rules.extend(rules_of_form(form)),
+        "RevokeSecurityGroupIngress" => rules.retain(|rule, _| !rules_of_form(form).contains_key(rule)),
+        _ => {}
+    }
+}
+
+/// A DescribeSecurityGroups answer as the writes the proxy answered have made it; any other answer as is.
+fn shown(state: &Mutex<State>, head: &str, action: &str, body: String) -> String {
+    if action != "DescribeSecurityGroups" {
+        return body;
+    }
+    let (key, region, _) = writer_of(head, "");
+    with_written(&body, &state.lock().unwrap(), &key, &region)
+}
+
+/// The status line's text (`200 OK`) and the body of an HTTP response.
+fn split_response(response: &[u8]) -> (&str, String) {
+    let text = String::from_utf8_lossy(response).into_owned();
+    let status = std::str::from_utf8(response)
+        .ok()
+        .and_then(|r| r.split("\r\n").next())
+        .and_then(|line| line.split_once(' '))
+        .map_or("200 OK", |(_, status)| status);
+    let body = text.split_once("\r\n\r\n").map_or(String::new(), |(_, b)| b.to_owned());
+    (status, body)
+}
+
 /// The body the proxy answers `action` with itself, if `faults` asks it to.
-fn canned_answer(action: &str, faults: &Faults) -> Option<String> {
+/// `group` is the role ARN for AssumeRole: the credentials answered carry its account, so each account's calls
+/// are told apart.
+fn canned_answer(action: &str, group: Option<&str>, faults: &Faults) -> Option<String> {
     let ec2 = |inner: &str| {
         format!(
             "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<{action}Response \
@@ -288,17 +433,17 @@ fn canned_answer(action: &str, faults: &Faults) -> Option<String> {
     match action {
         _ if write && faults.answer_writes => Some(ec2("<return>true</return>")),
         _ if !faults.answer_reads => None,
-        "AssumeRole" => Some(
+        "AssumeRole" => Some(format!(
             "<AssumeRoleResponse xmlns=\"https://sts.amazonaws.com/doc/2011-06-15/\"><AssumeRoleResult>\
-             <Credentials><AccessKeyId>ASIAPROXY</AccessKeyId><SecretAccessKey>proxy</SecretAccessKey>\
+             <Credentials><AccessKeyId>ASIAPROXY{account}</AccessKeyId><SecretAccessKey>proxy</SecretAccessKey>\
              <SessionToken>proxy</SessionToken><Expiration>2099-01-01T00:00:00Z</Expiration></Credentials>\
              <AssumedRoleUser><Arn>arn:aws:sts::000000000000:assumed-role/proxy/proxy</Arn>\
              <AssumedRoleId>AROAPROXY:proxy</AssumedRoleId></AssumedRoleUser></AssumeRoleResult>\
-             <ResponseMetadata><RequestId>fault-proxy</RequestId></ResponseMetadata></AssumeRoleResponse>"
-                .to_owned(),
-        ),
+             <ResponseMetadata><RequestId>fault-proxy</RequestId></ResponseMetadata></AssumeRoleResponse>",
+            account = group.and_then(|arn| arn.split(':').nth(4)).unwrap_or_default()
+        )),
         "DescribeSecurityGroups" => Some(ec2(
-            "<securityGroupInfo><item><ownerId>000000000000</ownerId><groupId>sg-0proxy</groupId>\
+            "<securityGroupInfo><item><groupId>sg-0proxy</groupId><ownerId>000000000000</ownerId>\
              <groupName>set</groupName><groupDescription>set</groupDescription><vpcId>vpc-0proxy</vpcId>\
              <ipPermissions/><ipPermissionsEgress/><tagSet><item><key>Name</key><value>cloudfront_g</value></item>\
              <item><key>AutoUpdate</key><value>true</value></item><item><key>Protocol</key><value>https</value>\
@@ -306,6 +451,7 @@ fn canned_answer(action: &str, faults: &Faults) -> Option<String> {
         )),
         "DescribeNetworkInterfaces" => Some(ec2("<networkInterfaceSet/>")),
         "DescribeManagedPrefixLists" => Some(ec2("<prefixListSet/>")),
+        "ListIPSets" => Some("{\"IPSets\":[]}".to_owned()),
         _ => None,
     }
 }
