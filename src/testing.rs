@@ -14,8 +14,8 @@ use crate::ip_ranges::Scope;
 use crate::ip_set::IpSet;
 use crate::plan::{AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG};
 use crate::ports::{
-    IpSets, ListAt, NetworkInterfaces, PortRules, PrefixLists, RangesSource, SecurityGroups, TaggedGroup, TaggedIpSet,
-    TaggedList, WafScope,
+    IpSets, ListAt, NetworkInterfaces, OriginGroups, PortRules, PrefixLists, RangesSource, SecurityGroups, TaggedGroup,
+    TaggedIpSet, TaggedList, WafScope,
 };
 use crate::prefix_list::{ENTRIES_PER_CALL, Entry, List, Modification};
 
@@ -44,6 +44,10 @@ pub enum Op {
     IpSetRead,
     /// UpdateIPSet.
     IpSetUpdate,
+    /// DescribeSecurityGroups of a load balancer's groups, every rule (the audit).
+    OriginGroups,
+    /// DescribeManagedPrefixLists of AWS's CloudFront lists (the audit).
+    CloudFrontLists,
 }
 
 /// A WAF IP set held in memory.
@@ -339,6 +343,26 @@ pub fn our_rule(cidr: Cidr, port: u16, description: &str) -> Rule {
 fn is_tagged(g: &FakeGroup) -> Option<Scope> {
     let scope = g.tags.get("Name").and_then(|v| Scope::from_tag_value(v))?;
     (g.tags.get("AutoUpdate").map(String::as_str) == Some("true")).then_some(scope)
+}
+
+impl OriginGroups for FakeEc2 {
+    async fn groups_with_rules(&self, region: &str, ids: &BTreeSet<String>) -> Result<Vec<Group>> {
+        self.enter(Op::OriginGroups, region, None).await?;
+        let state = self.state();
+        let groups = ids.iter().filter_map(|id| {
+            let g = state.groups.get(id).filter(|g| g.region == region)?;
+            Some(Group {
+                id: id.clone(),
+                rules: g.rules.clone(),
+            })
+        });
+        Ok(groups.collect())
+    }
+
+    async fn cloudfront_prefix_lists(&self, region: &str) -> Result<BTreeSet<String>> {
+        self.enter(Op::CloudFrontLists, region, None).await?;
+        Ok(BTreeSet::from(["pl-cloudfront".to_owned()]))
+    }
 }
 
 impl SecurityGroups for FakeEc2 {

@@ -55,7 +55,7 @@ struct Cli {
     /// Read ip-ranges.json from a local file instead of downloading it.
     #[arg(long, global = true)]
     ip_ranges_file: Option<PathBuf>,
-    /// Print the summary as JSON instead of text.
+    /// Print the result (the summary, the unmanaged rules, the audit) as one JSON document instead of text.
     #[arg(long, global = true)]
     json: bool,
 }

@@ -17,6 +17,8 @@ mod adopt;
 mod apply;
 mod attached;
 mod audit;
+#[cfg(test)]
+mod audit_tests;
 mod discover;
 mod fetch;
 #[cfg(test)]
