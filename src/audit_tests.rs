@@ -112,6 +112,12 @@ fn verdicts(facts: &Facts, check: Check) -> Vec<(Status, String)> {
         .collect()
 }
 
+/// `verdict` has `status` and its why says `says`.
+fn assert_verdict(verdict: &(Status, String), status: Status, says: &str) {
+    assert_eq!(verdict.0, status, "{}", verdict.1);
+    assert!(verdict.1.contains(says), "{}", verdict.1);
+}
+
 fn statuses(facts: &Facts, check: Check) -> Vec<Status> {
     verdicts(facts, check).into_iter().map(|v| v.0).collect()
 }
@@ -169,8 +175,7 @@ fn match_viewer_checks_the_groups_on_both_ports() {
     f.distributions[0].origins[0].kind = custom("match-viewer", &["TLSv1.2"]);
     let sets = verdicts(&f, Check::SyncedSet);
     assert_eq!(sets.len(), 2);
-    assert_eq!(sets[0].0, Status::Fail);
-    assert!(sets[0].1.contains("no synced set for port 80"), "{}", sets[0].1);
+    assert_verdict(&sets[0], Status::Fail, "no synced set for port 80");
     assert_eq!(sets[1].0, Status::Pass);
     assert_eq!(statuses(&f, Check::OpenToWorld), [Status::Pass, Status::Pass]);
 }
@@ -246,14 +251,8 @@ fn a_set_attached_in_part_fails_naming_the_missing_groups_even_beside_a_complete
     let f = facts(good_origin(), &["sg-1", "sg-3", "sg-5", "sg-r"], &[], sets);
     let found = verdicts(&f, Check::SyncedSet);
     assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!(found[0].0, Status::Fail);
-    assert!(
-        found[0]
-            .1
-            .contains("carries 3 of the 5 groups of the cloudfront_g set for port 443; missing: sg-2, sg-4"),
-        "{}",
-        found[0].1
-    );
+    let missing = "carries 3 of the 5 groups of the cloudfront_g set for port 443; missing: sg-2, sg-4";
+    assert_verdict(&found[0], Status::Fail, missing);
     assert_eq!(found[1].0, Status::Pass);
     assert_eq!(audit(&f).status(), Status::Fail);
 }
@@ -278,12 +277,7 @@ fn the_managed_cloudfront_prefix_list_on_the_port_passes() {
         verdicts(&facts(good_origin(), &["sg-lb"], &[list], Vec::new()), Check::SyncedSet)
     };
     let found = on((443, 443));
-    assert_eq!(found[0].0, Status::Pass);
-    assert!(
-        found[0].1.contains("AWS's managed CloudFront prefix list"),
-        "{}",
-        found[0].1
-    );
+    assert_verdict(&found[0], Status::Pass, "AWS's managed CloudFront prefix list");
     assert_eq!(on((80, 80))[0].0, Status::Fail);
     let other = rule(
         RuleProtocol::Tcp,
@@ -325,10 +319,7 @@ fn a_rule_open_to_the_world_on_the_port_fails_naming_the_group_and_cidr() {
             .rules = vec![open.clone()];
         let found = verdicts(&f, Check::OpenToWorld);
         match named {
-            Some(named) => {
-                assert_eq!(found[0].0, Status::Fail, "{open:?}");
-                assert!(found[0].1.contains(named), "{}", found[0].1);
-            }
+            Some(named) => assert_verdict(&found[0], Status::Fail, named),
             None => assert_eq!(found[0].0, Status::Pass, "{open:?}"),
         }
     }
@@ -338,8 +329,7 @@ fn a_rule_open_to_the_world_on_the_port_fails_naming_the_group_and_cidr() {
 fn a_load_balancer_without_security_groups_fails() {
     let f = facts(good_origin(), &[], &[], Vec::new());
     let found = verdicts(&f, Check::SyncedSet);
-    assert_eq!(found[0].0, Status::Fail);
-    assert!(found[0].1.contains("has no security groups"), "{}", found[0].1);
+    assert_verdict(&found[0], Status::Fail, "has no security groups");
 }
 
 #[test]
@@ -352,13 +342,10 @@ fn an_origin_matches_its_load_balancer_without_case_trailing_dot_or_dualstack() 
     let mut f = clean();
     f.distributions[0].origins[0].domain_name = "api.example.com".to_owned();
     let found = verdicts(&f, Check::SyncedSet);
-    assert_eq!(found[0].0, Status::Warn);
-    assert!(
-        found[0]
-            .1
-            .contains("not a load balancer of the scanned regions (us-east-1)"),
-        "{}",
-        found[0].1
+    assert_verdict(
+        &found[0],
+        Status::Warn,
+        "not a load balancer of the scanned regions (us-east-1)",
     );
     assert!(verdicts(&f, Check::OpenToWorld).is_empty());
 }
