@@ -208,13 +208,13 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// The load balancer (and its region) whose DNS name is `domain`: matched without case, a trailing dot or
-    /// the `dualstack.` prefix.
-    pub fn load_balancer(&self, domain: &str) -> Option<(&str, &LoadBalancer)> {
+    /// The load balancer whose DNS name is `domain` (matched without case, a trailing dot or the `dualstack.`
+    /// prefix), with its region and what was read there.
+    pub fn load_balancer(&self, domain: &str) -> Option<(&str, &RegionFacts, &LoadBalancer)> {
         let name = normalize(domain);
         self.regions.iter().find_map(|(region, facts)| {
             let lb = facts.load_balancers.iter().find(|lb| normalize(&lb.dns_name) == name)?;
-            Some((region.as_str(), lb))
+            Some((region.as_str(), facts, lb))
         })
     }
 }
@@ -486,7 +486,7 @@ fn proof(origin: &Origin, custom: &CustomOrigin) -> Verdict {
 /// A load balancer origin's security groups, per port CloudFront connects to; a warning when the origin is no
 /// load balancer of the scanned regions.
 fn network(facts: &Facts, origin: &Origin, custom: &CustomOrigin) -> Vec<Verdict> {
-    let Some((region, lb)) = facts.load_balancer(&origin.domain_name) else {
+    let Some((region, here, lb)) = facts.load_balancer(&origin.domain_name) else {
         let regions: Vec<&str> = facts.regions.keys().map(String::as_str).collect();
         return vec![warn(
             Check::SyncedSet,
@@ -496,9 +496,6 @@ fn network(facts: &Facts, origin: &Origin, custom: &CustomOrigin) -> Vec<Verdict
             ),
             "add the load balancer's region to --regions, or check the origin's own firewall",
         )];
-    };
-    let Some(here) = facts.regions.get(region) else {
-        return Vec::new();
     };
     let mut verdicts = Vec::new();
     for port in custom.ports() {

@@ -260,30 +260,12 @@ fn code_of(error: &Error) -> Option<&str> {
     }
 }
 
-/// The most values EC2 takes in one describe filter.
-const FILTER_VALUES: usize = 200;
-
-/// `read` over `ids`, as many at a time as one describe filter takes: what it found, by id, each once (a
-/// resource matching two chunks is answered twice).
-pub(super) async fn by_chunks_of_ids<T, F, Fut>(ids: &BTreeSet<String>, read: F) -> Result<Vec<T>>
-where
-    F: Fn(Vec<String>) -> Fut,
-    Fut: Future<Output = Result<Vec<(String, T)>>>,
-{
-    let ids: Vec<String> = ids.iter().cloned().collect();
-    let mut found = BTreeMap::new();
-    for chunk in ids.chunks(FILTER_VALUES) {
-        found.extend(read(chunk.to_vec()).await?);
-    }
-    Ok(found.into_values().collect())
-}
-
-/// A describe filter: `name` is any of `values`.
 /// The `Name` tag filter every tagged describe uses: `cloudfront_g` or `cloudfront_r`.
 pub(super) fn name_tag_filter() -> Filter {
     filter("tag:Name", Scope::ALL.map(Scope::tag_value))
 }
 
+/// A describe filter: `name` is any of `values`.
 pub(super) fn filter<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) -> Filter {
     let values = values.into_iter().map(str::to_owned).collect();
     Filter::builder().name(name).set_values(Some(values)).build()

@@ -1,14 +1,17 @@
 //! Which network interfaces carry a set's groups: [`NetworkInterfaces`] over `aws-sdk-ec2`, on the clients of
 //! [`Ec2Groups`]. One paged DescribeNetworkInterfaces per 200 group ids (EC2's cap on a filter's values).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::NetworkInterface;
 
-use super::ec2::{Ec2Groups, by_chunks_of_ids, filter};
+use super::ec2::{Ec2Groups, filter};
 use crate::attachment::{Interface, attachment_of};
 use crate::error::Result;
 use crate::ports::NetworkInterfaces;
+
+/// The most values EC2 takes in one describe filter.
+const FILTER_VALUES: usize = 200;
 
 /// An interface as the core sees it; `None` without an id.
 fn interface_of(eni: &NetworkInterface) -> Option<Interface> {
@@ -29,19 +32,22 @@ fn interface_of(eni: &NetworkInterface) -> Option<Interface> {
 
 impl NetworkInterfaces for Ec2Groups {
     async fn interfaces_with_groups(&self, region: &str, groups: &BTreeSet<String>) -> Result<Vec<Interface>> {
-        by_chunks_of_ids(groups, |chunk| async move {
+        let ids: Vec<&str> = groups.iter().map(String::as_str).collect();
+        // An interface carrying groups of two chunks is answered twice: keep it once.
+        let mut found = BTreeMap::new();
+        for chunk in ids.chunks(FILTER_VALUES) {
             let pages = self
                 .call("DescribeNetworkInterfaces", region, None, |c| {
                     let request = c
                         .describe_network_interfaces()
-                        .filters(filter("group-id", chunk.iter().map(String::as_str)))
+                        .filters(filter("group-id", chunk.iter().copied()))
                         .max_results(1000);
                     request.into_paginator().send().try_collect()
                 })
                 .await?;
             let interfaces = pages.iter().flat_map(|page| page.network_interfaces());
-            Ok(interfaces.filter_map(interface_of).map(|i| (i.id.clone(), i)).collect())
-        })
-        .await
+            found.extend(interfaces.filter_map(interface_of).map(|i| (i.id.clone(), i)));
+        }
+        Ok(found.into_values().collect())
     }
 }

@@ -241,18 +241,8 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
     let no_credentials = failed_regions
         .iter()
         .any(|(_, e)| matches!(e, Error::Credentials { .. }));
-    let lists = async {
-        match no_credentials {
-            true => ByRegion::default(),
-            false => sync_lists(shared, account).await,
-        }
-    };
-    let ip_sets = async {
-        match no_credentials {
-            true => ByRegion::default(),
-            false => sync_ip_sets(shared, account).await,
-        }
-    };
+    let lists = unless(no_credentials, sync_lists(shared, account));
+    let ip_sets = unless(no_credentials, sync_ip_sets(shared, account));
     let ((reports, unchecked), lists, ip_sets) =
         futures::join!(sync_and_check(&context, account.id.as_deref(), sets), lists, ip_sets);
     let mut failed_regions: Vec<FailedRegion> = failed_regions
@@ -272,6 +262,15 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
         skipped_groups,
         failed_regions,
         unchecked,
+    }
+}
+
+/// `targets`' reports, or none when `skip` (an account whose credentials could not be had: it already failed,
+/// named, once). Not polled when skipped, so no call is made.
+async fn unless<R>(skip: bool, targets: impl Future<Output = ByRegion<R>>) -> ByRegion<R> {
+    match skip {
+        true => ByRegion::default(),
+        false => targets.await,
     }
 }
 
