@@ -80,6 +80,7 @@ pub struct FakeList {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Call {
     pub op: Op,
+    pub region: String,
     pub group: Option<String>,
     pub at: Instant,
 }
@@ -289,6 +290,7 @@ impl FakeEc2 {
             let mut state = self.state();
             state.calls.push(Call {
                 op,
+                region: region.to_owned(),
                 group: group.map(str::to_owned),
                 at: Instant::now(),
             });

@@ -30,7 +30,7 @@ pub async fn adopt<G: SecurityGroups, W>(
     let limit = Limit::new(config.max_concurrency);
     let mut out = Vec::new();
     for account in accounts {
-        let mut found = discover(config, account, budget, &limit).await;
+        let mut found = discover(config, account, budget, &limit, |_| async {}).await;
         if !found.failed_regions.is_empty() {
             let (_, error) = found.failed_regions.swap_remove(0);
             return Err(error);

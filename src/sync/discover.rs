@@ -79,33 +79,59 @@ pub(super) fn reform(key: &SetKey, groups: Vec<TaggedGroup>) -> Option<FoundSet>
 
 /// The sets of every configured region of an account, the groups skipped and the regions that could not be
 /// read, with their errors.
-pub(super) struct Discovered {
+pub(super) struct Discovered<T = ()> {
     pub(super) sets: Vec<FoundSet>,
     pub(super) skipped_groups: Vec<SkippedGroup>,
     pub(super) failed_regions: Vec<(String, Error)>,
     /// Per region, the weights of the prefix lists its groups reference, or why they could not be read.
     pub(super) prefix_lists: BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
+    /// What was read beside the groups of each region (see [`discover`]), in region order; nothing when the
+    /// account's credentials could not be had.
+    pub(super) beside: Vec<T>,
 }
 
-/// Read the tagged groups of every region of `account` (each region a unit of `limit`), and form the sets. The
-/// first region is read alone: it gets the account's credentials (its role, one STS call) for the others, which
-/// are then read concurrently; if the credentials cannot be had, no other region is tried and the account fails
-/// once.
-pub(super) async fn discover<G: SecurityGroups, W>(
-    config: &Config,
+/// A region's tagged groups and the weights of the prefix lists they reference.
+type RegionGroups = Result<(Vec<TaggedGroup>, std::result::Result<PrefixListWeights, String>), Error>;
+
+/// Read the tagged groups of every region of `account`, and form the sets. Each region is one unit of `limit`,
+/// which also reads what `beside` reads there (the sync: the region's prefix lists and WAF IP sets), at once
+/// with the groups: other APIs, which EC2 and WAF throttle each on its own, so the unit takes one call's time,
+/// not three. Then, if the groups reference prefix lists, their sizes (one more call).
+///
+/// The first region's groups are read first, alone: that gets the account's credentials (its role, one STS
+/// call). Then the rest of its unit and the other regions go at once. If the credentials cannot be had,
+/// nothing else is tried and the account fails once.
+pub(super) async fn discover<'a, G: SecurityGroups, W, T, F: Future<Output = T>>(
+    config: &'a Config,
     account: &Account<G, W>,
     budget: Budget,
     limit: &Limit,
-) -> Discovered {
+    beside: impl Fn(&'a str) -> F,
+) -> Discovered<T> {
     let ec2 = &account.ec2;
-    let mut found = Vec::with_capacity(config.regions.len());
+    let mut found: Vec<RegionGroups> = Vec::with_capacity(config.regions.len());
+    let mut besides = Vec::with_capacity(config.regions.len());
     if let Some((first, others)) = config.regions.split_first() {
-        let first = read_region(ec2, first, budget, limit).await;
-        let credentials_failed = matches!(first, Err(Error::Credentials { .. }));
-        found.push(first);
-        if !credentials_failed {
-            let others = others.iter().map(|region| read_region(ec2, region, budget, limit));
-            found.extend(join_all(others).await);
+        let unit = limit.acquire().await;
+        let groups = bound_groups(ec2, first, budget).await;
+        if !matches!(groups, Err(Error::Credentials { .. })) {
+            let first_rest = async {
+                let _unit = unit;
+                let read = beside(first).await;
+                (with_weights(ec2, first, groups, budget).await, read)
+            };
+            let others = join_all(others.iter().map(|region| async {
+                let _unit = limit.acquire().await;
+                let (groups, read) = futures::join!(bound_groups(ec2, region, budget), beside(region));
+                (with_weights(ec2, region, groups, budget).await, read)
+            }));
+            let (first_read, others) = futures::join!(first_rest, others);
+            for (groups, read) in std::iter::once(first_read).chain(others) {
+                found.push(groups);
+                besides.push(read);
+            }
+        } else {
+            found.push(groups.map(|g| (g, Ok(PrefixListWeights::new()))));
         }
     }
     let mut tagged = Vec::new();
@@ -136,23 +162,28 @@ pub(super) async fn discover<G: SecurityGroups, W>(
         skipped_groups,
         failed_regions,
         prefix_lists,
+        beside: besides,
     }
 }
 
-/// One region's tagged groups and the weights of the prefix lists they reference, as one unit of `limit`.
-async fn read_region(
-    ec2: &impl SecurityGroups,
-    region: &str,
-    budget: Budget,
-    limit: &Limit,
-) -> Result<(Vec<TaggedGroup>, std::result::Result<PrefixListWeights, String>), Error> {
-    let _unit = limit.acquire().await;
-    let groups = budget
+/// One region's tagged groups, within the deadline.
+async fn bound_groups(ec2: &impl SecurityGroups, region: &str, budget: Budget) -> Result<Vec<TaggedGroup>, Error> {
+    budget
         .bound(
             || format!("DescribeSecurityGroups in {region}"),
             ec2.tagged_groups(region),
         )
-        .await?;
+        .await
+}
+
+/// `groups` read, with the weights of the prefix lists they reference.
+async fn with_weights(
+    ec2: &impl SecurityGroups,
+    region: &str,
+    groups: Result<Vec<TaggedGroup>, Error>,
+    budget: Budget,
+) -> RegionGroups {
+    let groups = groups?;
     let weights = prefix_list_weights(ec2, region, &groups, budget).await;
     Ok((groups, weights))
 }

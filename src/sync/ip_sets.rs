@@ -1,8 +1,9 @@
 //! AWS WAF IP sets, the third target. Per account, the tagged IP sets of every region of `REGIONS` (scope
-//! `REGIONAL`) and, with `WAF_CLOUDFRONT_SCOPE`, of us-east-1 (scope `CLOUDFRONT`) are read; each is planned by
-//! [`crate::ip_set`] (wholly managed: it ends holding exactly the wanted CIDRs of its IP version) and rewritten
-//! in one UpdateIPSet at the lock token it was read with. Another writer's change (`WAFOptimisticLockException`)
-//! re-reads and re-plans the set, up to `REPLAN_ATTEMPTS`; then it fails alone.
+//! `REGIONAL`) and, with `WAF_CLOUDFRONT_SCOPE`, of us-east-1 (scope `CLOUDFRONT`, with the first region) are
+//! read in the regions' units, beside their groups. Each is planned by [`crate::ip_set`] (wholly managed: it
+//! ends holding exactly the wanted CIDRs of its IP version) and rewritten in one UpdateIPSet at the lock token
+//! it was read with. Another writer's change (`WAFOptimisticLockException`) re-reads and re-plans the set, up
+//! to `REPLAN_ATTEMPTS`; then it fails alone.
 
 use futures::future::join_all;
 
@@ -10,7 +11,7 @@ use super::{ByRegion, Shared, unreadable};
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
 use crate::ip_set::{self, IpSetPlan, MAX_ADDRESSES};
-use crate::ports::{Account, IpSets, TaggedIpSet};
+use crate::ports::{Account, IpSets, TaggedIpSet, WafScope};
 use crate::report::{IpSetReport, SetStatus};
 
 /// WAF's answer when the lock token is stale: another writer changed the set since it was read.
@@ -20,20 +21,31 @@ fn is_conflict(error: &Error) -> bool {
     matches!(error, Error::Waf { code, .. } if code == LOCK_CONFLICT)
 }
 
-/// Sync every WAF IP set tagged for the sync in `account`: each (region, scope) read is a unit of the run's
-/// limit, then each set is. Reports come back by region, scope and name.
-pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>) -> ByRegion<IpSetReport> {
+/// One read of tagged WAF IP sets: where (region and scope), and what it found or why it failed.
+pub(super) type IpSetsRead = ((String, WafScope), Result<Vec<TaggedIpSet>>);
+
+/// The tagged IP sets of `waf_scope` in `region` (ListIPSets, every page, then their tags and addresses),
+/// within the deadline: read in a region's unit, beside its groups.
+pub(super) async fn read_ip_sets(
+    shared: &Shared<'_>,
+    waf: &impl IpSets,
+    region: String,
+    waf_scope: WafScope,
+) -> IpSetsRead {
+    let what = || format!("ListIPSets {} in {region}", waf_scope.as_str());
+    let read = shared.budget.bound(what, waf.tagged_ip_sets(&region, waf_scope)).await;
+    ((region, waf_scope), read)
+}
+
+/// Sync every WAF IP set of `account` that `reads` (as [`read_ip_sets`] gave them) found tagged for the sync,
+/// each set a unit of the run's limit. Reports come back by region, scope and name.
+pub(super) async fn sync_ip_sets<G, W: IpSets>(
+    shared: &Shared<'_>,
+    account: &Account<G, W>,
+    reads: Vec<IpSetsRead>,
+) -> ByRegion<IpSetReport> {
     let label = account.id.as_deref().unwrap_or("own");
-    let scopes = shared.config.ip_set_scopes();
-    let reads = scopes.iter().map(|(region, waf_scope)| async move {
-        let read = {
-            let _unit = shared.limit.acquire().await;
-            let what = || format!("ListIPSets {} in {region}", waf_scope.as_str());
-            shared
-                .budget
-                .bound(what, account.waf.tagged_ip_sets(region, *waf_scope))
-                .await
-        };
+    let regions = reads.into_iter().map(|((region, waf_scope), read)| async move {
         match read {
             Ok(sets) => {
                 tracing::info!(
@@ -45,10 +57,10 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(shared: &Shared<'_>, account: &Ac
                 );
                 Ok(join_all(sets.into_iter().map(|s| sync_ip_set(shared, account, s))).await)
             }
-            Err(e) => Err(unreadable(account.id.as_deref(), region, "WAF IP sets", &e)),
+            Err(e) => Err(unreadable(account.id.as_deref(), &region, "WAF IP sets", &e)),
         }
     });
-    let mut by_region: ByRegion<IpSetReport> = join_all(reads).await.into_iter().collect();
+    let mut by_region: ByRegion<IpSetReport> = join_all(regions).await.into_iter().collect();
     let key = |r: &IpSetReport| (r.target.region.clone(), r.waf_scope, r.name.clone());
     by_region.reports.sort_by_key(key);
     by_region

@@ -1,5 +1,5 @@
 //! Customer-managed prefix lists, the second target. Per account and region the tagged lists are read (one
-//! describe, one GetManagedPrefixListEntries per list); each list is planned by [`crate::prefix_list`] and
+//! describe, one GetManagedPrefixListEntries per list, in the region's unit beside its groups); each list is planned by [`crate::prefix_list`] and
 //! modified at the version it was read at, in as few calls as the API allows, waiting out `modify-in-progress`
 //! after each. Another writer's change (a version mismatch) re-reads and re-plans the list, up to
 //! `REPLAN_ATTEMPTS`; a list too small fails alone and is left as it was.
@@ -69,11 +69,19 @@ impl<G> ListContext<'_, G> {
     }
 }
 
-/// Sync every prefix list tagged for the sync in every region of `account`: each region's read is a unit of the
-/// run's limit, then each list is. Reports come back by region and id.
+/// The tagged prefix lists of `region` (one DescribeManagedPrefixLists, every page), within the deadline: read
+/// in the region's unit, beside its groups.
+pub(super) async fn read_lists(shared: &Shared<'_>, ec2: &impl PrefixLists, region: &str) -> Result<Vec<TaggedList>> {
+    let what = || format!("DescribeManagedPrefixLists in {region}");
+    shared.budget.bound(what, ec2.tagged_lists(region)).await
+}
+
+/// Sync every prefix list of `account` that `reads` (per region, as [`read_lists`] gave them) found tagged for
+/// the sync, each list a unit of the run's limit. Reports come back by region and id.
 pub(super) async fn sync_lists<G: PrefixLists, W>(
     shared: &Shared<'_>,
     account: &Account<G, W>,
+    reads: Vec<(String, Result<Vec<TaggedList>>)>,
 ) -> ByRegion<ListReport> {
     let cx = ListContext {
         shared,
@@ -81,15 +89,7 @@ pub(super) async fn sync_lists<G: PrefixLists, W>(
         account: account.id.as_deref(),
     };
     let cx = &cx;
-    let regions = shared.config.regions.iter().map(|region| async move {
-        let read = {
-            let _unit = shared.limit.acquire().await;
-            cx.bound(
-                || format!("DescribeManagedPrefixLists in {region}"),
-                cx.ec2.tagged_lists(region),
-            )
-            .await
-        };
+    let regions = reads.into_iter().map(|(region, read)| async move {
         match read {
             Ok(lists) => {
                 let label = cx.account.unwrap_or("own");
@@ -102,7 +102,7 @@ pub(super) async fn sync_lists<G: PrefixLists, W>(
                 let lists = lists.into_iter().filter(|l| !deleting(&l.state));
                 Ok(join_all(lists.map(|l| sync_list(cx, l))).await)
             }
-            Err(e) => Err(unreadable(cx.account, region, "prefix lists", &e)),
+            Err(e) => Err(unreadable(cx.account, &region, "prefix lists", &e)),
         }
     });
     join_all(regions).await.into_iter().collect()

@@ -43,7 +43,9 @@ use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::ip_ranges::{Scope, Selection};
 use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, SetKey, SetPlan};
-use crate::ports::{Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups};
+use crate::ports::{
+    Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, TaggedList, WafScope,
+};
 use crate::report::{FailedRegion, IpSetReport, ListReport, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
 
 pub use adopt::adopt;
@@ -53,8 +55,8 @@ pub use fetch::fetch_verified;
 use apply::apply;
 use attached::{Attachment, check_attachment, set_groups};
 use discover::{Discovered, FoundSet, discover, reform};
-use ip_sets::sync_ip_sets;
-use lists::sync_lists;
+use ip_sets::{IpSetsRead, read_ip_sets, sync_ip_sets};
+use lists::{read_lists, sync_lists};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
 /// the run before any write anywhere. (Each set is also guarded per IP version: [`plan::check_not_emptied`].)
@@ -82,8 +84,10 @@ fn log_selection(selection: &Selection) {
 }
 
 /// The bound on concurrent work over the whole run (`MAX_CONCURRENCY`), shared by every account and region:
-/// a unit is one region's reads of one account, or one set's sync. A unit makes its calls one after another,
-/// so at most that many EC2 calls are in flight at once.
+/// a unit is one region's reads of one account, or one target's sync (a set, a prefix list, an IP set), or one
+/// region's attachment check. A unit makes its calls one after another, except a region's reads, which go at
+/// once (its groups, its prefix lists, its WAF IP sets: other APIs, which EC2 and WAF throttle each on its
+/// own).
 pub(super) struct Limit(Semaphore);
 
 impl Limit {
@@ -116,8 +120,6 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
     log_selection(&selection);
 
     let limit = Limit::new(config.max_concurrency);
-    let found = join_all(accounts.iter().map(|a| discover(config, a, budget, &limit))).await;
-    check_selection(config, &selection, found.iter().map(|d| d.sets.len()).sum())?;
     let services = config.service_names();
     let shared = Shared {
         config,
@@ -126,7 +128,14 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
         budget,
         limit: &limit,
     };
-    let outcomes = join_all(accounts.iter().zip(found).map(|(a, d)| sync_account(&shared, a, d))).await;
+    let shared = &shared;
+    let found = join_all(accounts.iter().map(|a| {
+        let beside = move |region| read_targets(shared, a, region);
+        discover(config, a, budget, &limit, beside)
+    }))
+    .await;
+    check_selection(config, &selection, found.iter().map(|d| d.sets.len()).sum())?;
+    let outcomes = join_all(accounts.iter().zip(found).map(|(a, d)| sync_account(shared, a, d))).await;
     let mut summary = Summary {
         sync_token: selection.sync_token,
         create_date: selection.create_date.clone(),
@@ -215,19 +224,50 @@ struct AccountOutcome {
     unchecked: Vec<FailedRegion>,
 }
 
-/// Sync the sets found in one account with its own ports, and check their attachment; beside them, sync its
-/// prefix lists and WAF IP sets (not when its credentials could not be had: the account already failed, named,
-/// once).
+/// What a region's unit reads beside its groups: its tagged prefix lists, and its tagged WAF IP sets (scope
+/// `REGIONAL`; with the first region, scope `CLOUDFRONT` too, which lives in us-east-1).
+struct TargetsRead {
+    lists: (String, Result<Vec<TaggedList>>),
+    ip_sets: Vec<IpSetsRead>,
+}
+
+/// Read the prefix lists and WAF IP sets of `region` at once (one call's time: other APIs than the groups').
+async fn read_targets<'a, G: PrefixLists, W: IpSets>(
+    shared: &Shared<'a>,
+    account: &Account<G, W>,
+    region: &'a str,
+) -> TargetsRead {
+    let first = shared.config.regions.first().is_some_and(|r| r == region);
+    let scopes = shared
+        .config
+        .ip_set_scopes()
+        .into_iter()
+        .filter(|(r, waf_scope)| match waf_scope {
+            WafScope::Regional => r == region,
+            WafScope::Cloudfront => first,
+        });
+    let ip_sets = scopes.map(|(r, waf_scope)| read_ip_sets(shared, &account.waf, r, waf_scope));
+    let (lists, ip_sets) = futures::join!(read_lists(shared, &account.ec2, region), join_all(ip_sets));
+    TargetsRead {
+        lists: (region.to_owned(), lists),
+        ip_sets,
+    }
+}
+
+/// Sync the sets found in one account with its own ports, and check their attachment; beside them, sync the
+/// prefix lists and WAF IP sets read with its regions (none when its credentials could not be had: the
+/// account already failed, named, once).
 async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>(
     shared: &Shared<'_>,
     account: &Account<G, W>,
-    found: Discovered,
+    found: Discovered<TargetsRead>,
 ) -> AccountOutcome {
     let Discovered {
         sets,
         skipped_groups,
         failed_regions,
         prefix_lists,
+        beside,
     } = found;
     let context = SetContext {
         config: shared.config,
@@ -238,11 +278,9 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
         limit: shared.limit,
         ec2: &account.ec2,
     };
-    let no_credentials = failed_regions
-        .iter()
-        .any(|(_, e)| matches!(e, Error::Credentials { .. }));
-    let lists = unless(no_credentials, sync_lists(shared, account));
-    let ip_sets = unless(no_credentials, sync_ip_sets(shared, account));
+    let (lists, ip_sets): (Vec<_>, Vec<_>) = beside.into_iter().map(|t| (t.lists, t.ip_sets)).unzip();
+    let lists = sync_lists(shared, account, lists);
+    let ip_sets = sync_ip_sets(shared, account, ip_sets.into_iter().flatten().collect());
     let ((reports, unchecked), lists, ip_sets) =
         futures::join!(sync_and_check(&context, account.id.as_deref(), sets), lists, ip_sets);
     let mut failed_regions: Vec<FailedRegion> = failed_regions
@@ -262,15 +300,6 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
         skipped_groups,
         failed_regions,
         unchecked,
-    }
-}
-
-/// `targets`' reports, or none when `skip` (an account whose credentials could not be had: it already failed,
-/// named, once). Not polled when skipped, so no call is made.
-async fn unless<R>(skip: bool, targets: impl Future<Output = ByRegion<R>>) -> ByRegion<R> {
-    match skip {
-        true => ByRegion::default(),
-        false => targets.await,
     }
 }
 

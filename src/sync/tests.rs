@@ -557,6 +557,60 @@ async fn max_concurrency_bounds_the_whole_run_not_each_account() {
     assert_eq!(authorizations_started("3").await, secs(&[0, 0, 0]));
 }
 
+/// When each read of the regions eu-west-1 and us-east-1 (its groups, prefix lists and WAF IP sets, with the
+/// CLOUDFRONT scope) started, each read taking 10 s: (seconds, what, region), in that order.
+async fn reads_started(max_concurrency: &str) -> Vec<(u64, Op, String)> {
+    let ec2 = FakeEc2::default();
+    for op in [Op::Describe, Op::Lists, Op::IpSets] {
+        ec2.delay(op, Duration::from_secs(10));
+    }
+    let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
+    let vars = [
+        ("REGIONS", "eu-west-1,us-east-1"),
+        ("WAF_CLOUDFRONT_SCOPE", "true"),
+        ("MAX_CONCURRENCY", max_concurrency),
+    ];
+    let started = Instant::now();
+    let source = FakeSource::new([change()]);
+    run(&config(&vars), &Trigger::Scheduled, &source, &accounts, None)
+        .await
+        .unwrap();
+    let mut reads: Vec<(u64, Op, String)> = ec2
+        .calls()
+        .into_iter()
+        .map(|c| (c.at.duration_since(started).as_secs(), c.op, c.region))
+        .collect();
+    reads.sort();
+    reads
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_regions_groups_lists_and_ip_sets_are_read_at_once_in_one_unit_after_the_first_regions_groups_alone() {
+    let read = |at: u64, op: Op, region: &str| (at, op, region.to_owned());
+    // The first region's groups alone (they get the account's credentials), then the rest of its unit (its
+    // lists, its REGIONAL IP sets and the CLOUDFRONT ones, in us-east-1), then the next region's unit.
+    let one_unit = vec![
+        read(0, Op::Describe, "eu-west-1"),
+        read(10, Op::Lists, "eu-west-1"),
+        read(10, Op::IpSets, "eu-west-1"),
+        read(10, Op::IpSets, "us-east-1"),
+        read(20, Op::Describe, "us-east-1"),
+        read(20, Op::Lists, "us-east-1"),
+        read(20, Op::IpSets, "us-east-1"),
+    ];
+    assert_eq!(reads_started("1").await, one_unit, "one unit at a time");
+    let two_units = vec![
+        read(0, Op::Describe, "eu-west-1"),
+        read(10, Op::Describe, "us-east-1"),
+        read(10, Op::Lists, "eu-west-1"),
+        read(10, Op::Lists, "us-east-1"),
+        read(10, Op::IpSets, "eu-west-1"),
+        read(10, Op::IpSets, "us-east-1"),
+        read(10, Op::IpSets, "us-east-1"),
+    ];
+    assert_eq!(reads_started("2").await, two_units);
+}
+
 #[tokio::test]
 async fn a_range_another_writer_placed_in_another_group_meanwhile_is_found_on_read_back_and_held_once() {
     for (attempts, replans) in [("3", 1), ("0", 0)] {
