@@ -92,7 +92,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "MAX_CONCURRENCY",
         "50",
-        "Units of work at the same time over the whole run (every account, region and set): one region's reads, or one set's sync, each making its calls one after another, 1-200. EC2 throttles per API, account and region with token buckets of 100-200 calls: a burst of 50 stays inside them.",
+        "Units of work at the same time over the whole run (every account, region and target), 1-200: one region's reads (its groups, prefix lists and WAF IP sets, at once: each is another API), or one set's, prefix list's or IP set's sync (its calls one after another). EC2 throttles per API, account and region with token buckets of 100-200 calls: a burst of 50 stays inside them.",
     ),
     setting(
         "REPLAN_ATTEMPTS",

@@ -4,7 +4,6 @@
 
 mod common;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_ec2::Client;
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::adapters::accounts::accounts_with_loader;
@@ -87,7 +86,7 @@ impl Organization {
             ("MAX_RULES_PER_GROUP", MAX),
             ("IP_RANGES_URL", self.server.url.as_str()),
         ]);
-        let loader = aws_config::defaults(BehaviorVersion::latest())
+        let loader = cloudfront_sg_sync::adapters::ec2::loader()
             .endpoint_url(endpoint)
             .test_credentials();
         let accounts = accounts_with_loader(&config, loader).await;

@@ -80,7 +80,7 @@ async fn held(client: &Client, name: &str, scope: ApiScope, id: &str) -> (BTreeS
 /// The function, configured as in production with its WAF adapter, against the world's moto.
 async fn app(w: &World, extra: &[(&str, &str)]) -> App<HttpSource, Counting<Ec2Groups>, WafIpSets> {
     let base = w.app(extra).await;
-    let loader = aws_config::defaults(BehaviorVersion::latest())
+    let loader = cloudfront_sg_sync::adapters::ec2::loader()
         .endpoint_url(&w.endpoint)
         .test_credentials();
     let waf = WafIpSets::with_loader(&base.config, loader).await;
@@ -197,7 +197,7 @@ async fn an_ip_set_written_by_someone_else_after_our_read_is_read_again_and_rewr
     let client = waf(&w.endpoint).await;
     create(&client, "g4", ApiScope::Regional, false, &TAGGED_G, &[]).await;
     let base = w.app(&[]).await;
-    let loader = aws_config::defaults(BehaviorVersion::latest())
+    let loader = cloudfront_sg_sync::adapters::ec2::loader()
         .endpoint_url(&w.endpoint)
         .test_credentials();
     let adapter = WafIpSets::with_loader(&base.config, loader).await;

@@ -9,10 +9,9 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use aws_config::BehaviorVersion;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cloudfront_sg_sync::adapters::accounts::accounts;
-use cloudfront_sg_sync::adapters::ec2::{Ec2Groups, shared_config};
+use cloudfront_sg_sync::adapters::ec2::{Ec2Groups, loader, shared_config};
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::audit::{AuditReport, Status};
 use cloudfront_sg_sync::config::{self, Config};
@@ -166,7 +165,7 @@ async fn audit(cli: &Cli) -> Result<AuditReport> {
                 .to_owned(),
         });
     }
-    let shared = shared_config(&config, aws_config::defaults(BehaviorVersion::latest())).await;
+    let shared = shared_config(&config, loader()).await;
     let ec2 = Ec2Groups::from_shared(&config, &shared, |_, builder| builder);
     let cloudfront = CloudFrontDistributions::from_shared(&shared);
     let load_balancers = ElbLoadBalancers::from_shared(&config, &shared);

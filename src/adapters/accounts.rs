@@ -5,11 +5,10 @@
 //! each account has its own identity cache, shared by its regional clients, so STS is called once per account
 //! and the credentials are refreshed before they expire (the function keeps its clients between invocations).
 
-use aws_config::BehaviorVersion;
 use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_ec2::config::{IdentityCache, SharedCredentialsProvider};
 
-use super::ec2::{Ec2Groups, shared_config};
+use super::ec2::{Ec2Groups, loader, shared_config};
 use super::ip_sets::WafIpSets;
 use crate::config::Config;
 use crate::ports::Account;
@@ -17,9 +16,9 @@ use crate::ports::Account;
 /// One account's adapters: its EC2 (security groups, network interfaces, prefix lists) and its WAF IP sets.
 pub type AwsAccount = Account<Ec2Groups, WafIpSets>;
 
-/// The accounts of `config`, with the default credential chain.
+/// The accounts of `config`, with the default credential chain and one HTTPS client for all (see [`loader`]).
 pub async fn accounts(config: &Config) -> Vec<AwsAccount> {
-    accounts_with_loader(config, aws_config::defaults(BehaviorVersion::latest())).await
+    accounts_with_loader(config, loader()).await
 }
 
 /// As [`accounts`], from a loader the caller has prepared (tests: an emulator's endpoint and test

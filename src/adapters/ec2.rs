@@ -10,16 +10,19 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
 use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, Ipv6Range, ManagedPrefixList, SecurityGroup, Tag};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{ConnectorBuilder, tls};
 use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_types::error::ErrorMetadata;
@@ -164,6 +167,28 @@ impl Ec2Groups {
             .await
             .map_err(|e| ec2_error(operation, region, group, &e))
     }
+}
+
+/// The loader every client of the function and the CLI starts from: the SDK's defaults (credential chain,
+/// endpoint from the environment) with one HTTPS client for them all. Without it each client (one per account,
+/// region and service) builds its own: its own TLS setup, which parses every root certificate, and its own
+/// connection pool, so no connection to a regional endpoint is reused from one account to the next. (Tests
+/// that answer with a mocked HTTP client set theirs.)
+pub fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The SDK's default HTTPS client (rustls with aws-lc, a proxy from the environment), made once: its connectors
+/// (one per timeout setting) and their connection pools are shared by every client configured with it.
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let rustls = tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc);
+        let mut connector = ConnectorBuilder::default().tls_provider(rustls);
+        connector.set_connector_settings(settings.cloned());
+        connector.set_sleep_impl(components.and_then(RuntimeComponents::sleep_impl));
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
 }
 
 /// The SDK configuration every client starts from: `loader`'s credentials and endpoint, in the first configured

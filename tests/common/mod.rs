@@ -758,7 +758,7 @@ pub fn repo_file(path: &str) -> PathBuf {
 pub async fn groups_at(endpoint: &str, config: &Config) -> Ec2Groups {
     Ec2Groups::with_loader(
         config,
-        aws_config::defaults(BehaviorVersion::latest())
+        cloudfront_sg_sync::adapters::ec2::loader()
             .endpoint_url(endpoint)
             .test_credentials(),
     )

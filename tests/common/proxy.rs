@@ -275,24 +275,39 @@ fn region_of(head: &str) -> Option<&str> {
     scope.split('/').nth(2)
 }
 
+/// Answer the requests of one connection one after another, keeping it open between them as AWS's endpoints
+/// do, until the client closes it or an answer closes it (a dropped call, or one forwarded to the upstream).
 async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mutex<State>) {
-    let Some((head, body)) = read_message(&mut client).await else {
-        return;
-    };
-    let region = region_of(&head);
+    while let Some((head, body)) = read_message(&mut client).await {
+        if !answer(&mut client, &head, &body, routes, state).await {
+            break;
+        }
+    }
+    let _ = client.shutdown().await;
+}
+
+/// Answer one request; whether the connection stays open.
+async fn answer(
+    client: &mut TcpStream,
+    head: &str,
+    body: &[u8],
+    routes: &[(String, String)],
+    state: &Mutex<State>,
+) -> bool {
+    let region = region_of(head);
     let upstream = routes
         .iter()
         .find(|(r, _)| Some(r.as_str()) == region)
         .unwrap_or(&routes[0])
         .1
         .as_str();
-    let form = parse_form(&body);
+    let form = parse_form(body);
     // Query protocols (EC2, STS) name the action in the form; JSON ones (WAF) in `X-Amz-Target: Service.Action`.
     let action = form
         .iter()
         .find(|(k, _)| k == "Action")
         .map(|(_, v)| v.clone())
-        .or_else(|| json_target(&head))
+        .or_else(|| json_target(head))
         .unwrap_or_default();
     // The group written to, or (STS) the role assumed.
     let group = form
@@ -327,7 +342,7 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
         };
         let canned = canned_answer(&action, group.as_deref(), &f);
         if canned.is_some() && matches!(decision, Outcome::Forwarded(_)) {
-            remember(&mut st, &head, &action, group.as_deref(), &form);
+            remember(&mut st, head, &action, group.as_deref(), &form);
         }
         (decision, latency, canned)
     };
@@ -351,32 +366,34 @@ async fn handle(mut client: TcpStream, routes: &[(String, String)], state: &Mute
             Outcome::Failed(code)
         }
         Outcome::Dropped => {
-            drop(client);
             record(state, action, group, cidrs, Outcome::Dropped);
-            return;
+            return false;
         }
         Outcome::Forwarded(_) if canned.is_some() => {
-            let body = shown(state, &head, &action, canned.unwrap_or_default());
+            let body = shown(state, head, &action, canned.unwrap_or_default());
             let _ = client.write_all(&xml_response("200 OK", &body)).await;
             Outcome::Forwarded(200)
         }
-        Outcome::Forwarded(_) => match forward(upstream, &head, &body).await {
+        Outcome::Forwarded(_) => match forward(upstream, head, body).await {
             Some(response) if action == "DescribeSecurityGroups" && state.lock().unwrap().faults.answer_writes => {
                 let (head_part, body_part) = split_response(&response);
-                let body = shown(state, &head, &action, body_part);
+                let body = shown(state, head, &action, body_part);
                 let _ = client.write_all(&xml_response(head_part, &body)).await;
                 Outcome::Forwarded(status_of(&response))
             }
             Some(response) => {
+                // The upstream's own answer, its headers as they are: the connection closes after it.
                 let status = status_of(&response);
                 let _ = client.write_all(&response).await;
-                Outcome::Forwarded(status)
+                record(state, action, group, cidrs, Outcome::Forwarded(status));
+                return false;
             }
             None => Outcome::Dropped,
         },
     };
+    let keep = !matches!(outcome, Outcome::Dropped);
     record(state, action, group, cidrs, outcome);
-    let _ = client.shutdown().await;
+    keep
 }
 
 /// The action of a JSON-protocol call: `X-Amz-Target: AWSWAF_20190729.ListIPSets` → `ListIPSets`.
@@ -507,10 +524,10 @@ fn sts_error_response(code: &str, message: &str) -> Vec<u8> {
     xml_response("403 Injected", &body)
 }
 
-/// An HTTP/1.1 answer of `status` (code and reason) carrying the XML `body`, closing the connection.
+/// An HTTP/1.1 answer of `status` (code and reason) carrying the XML `body` (the connection stays open).
 fn xml_response(status: &str, body: &str) -> Vec<u8> {
     format!(
-        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        "HTTP/1.1 {status}\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
         body.len()
     )
     .into_bytes()
