@@ -113,25 +113,25 @@ pub(super) async fn discover<'a, G: SecurityGroups, W, T, F: Future<Output = T>>
     let mut besides = Vec::with_capacity(config.regions.len());
     if let Some((first, others)) = config.regions.split_first() {
         let unit = limit.acquire().await;
-        let groups = bound_groups(ec2, first, budget).await;
-        if !matches!(groups, Err(Error::Credentials { .. })) {
-            let first_rest = async {
-                let _unit = unit;
-                let read = beside(first).await;
-                (with_weights(ec2, first, groups, budget).await, read)
-            };
-            let others = join_all(others.iter().map(|region| async {
-                let _unit = limit.acquire().await;
-                let (groups, read) = futures::join!(bound_groups(ec2, region, budget), beside(region));
-                (with_weights(ec2, region, groups, budget).await, read)
-            }));
-            let (first_read, others) = futures::join!(first_rest, others);
-            for (groups, read) in std::iter::once(first_read).chain(others) {
-                found.push(groups);
-                besides.push(read);
+        match bound_groups(ec2, first, budget).await {
+            Err(e @ Error::Credentials { .. }) => found.push(Err(e)),
+            groups => {
+                let first_rest = async {
+                    let _unit = unit;
+                    let read = beside(first).await;
+                    (with_weights(ec2, first, groups, budget).await, read)
+                };
+                let others = join_all(others.iter().map(|region| async {
+                    let _unit = limit.acquire().await;
+                    let (groups, read) = futures::join!(bound_groups(ec2, region, budget), beside(region));
+                    (with_weights(ec2, region, groups, budget).await, read)
+                }));
+                let (first_read, others) = futures::join!(first_rest, others);
+                for (groups, read) in std::iter::once(first_read).chain(others) {
+                    found.push(groups);
+                    besides.push(read);
+                }
             }
-        } else {
-            found.push(groups.map(|g| (g, Ok(PrefixListWeights::new()))));
         }
     }
     let mut tagged = Vec::new();
