@@ -7,12 +7,14 @@ mod common;
 use aws_sdk_ec2::Client;
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::adapters::accounts::accounts_with_loader;
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::ec2::{Ec2Groups, loader};
 use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
 use cloudfront_sg_sync::adapters::source::HttpSource;
+use cloudfront_sg_sync::event::Trigger;
 use cloudfront_sg_sync::handler::App;
 use cloudfront_sg_sync::ip_ranges::Scope;
 use cloudfront_sg_sync::report::SetStatus;
+use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults};
 use common::*;
 
@@ -86,9 +88,7 @@ impl Organization {
             ("MAX_RULES_PER_GROUP", MAX),
             ("IP_RANGES_URL", self.server.url.as_str()),
         ]);
-        let loader = cloudfront_sg_sync::adapters::ec2::loader()
-            .endpoint_url(endpoint)
-            .test_credentials();
+        let loader = loader().endpoint_url(endpoint).test_credentials();
         let accounts = accounts_with_loader(&config, loader).await;
         App {
             source: HttpSource::new(&config).unwrap(),
@@ -205,4 +205,45 @@ async fn an_account_whose_role_cannot_be_assumed_fails_alone_and_is_named() {
         })),
         "every write went to account A"
     );
+}
+
+/// Every SDK client of a run (one per account, region and service, and each account's STS) shares one HTTPS
+/// client, so one pool of connections: they are reused from one account to the next.
+#[tokio::test]
+async fn every_client_of_a_run_shares_one_pool_of_connections() {
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    // The proxy answers every call itself: nothing is forwarded (to a port nobody listens on).
+    let faults = Faults {
+        answer_reads: true,
+        answer_writes: true,
+        ..Faults::default()
+    };
+    let proxy = FaultProxy::start("http://127.0.0.1:9", faults).await;
+    let config = config(&[
+        ("AWS_REGION", "us-east-1"),
+        ("REGIONS", &REGIONS.join(",")),
+        ("ACCOUNTS", &[A, B, C].join(",")),
+        ("MAX_CONCURRENCY", "1"),
+        ("SERVICE", "CLOUDFRONT_ORIGIN_FACING"),
+        ("IP_VERSIONS", "ipv6"),
+        ("IP_RANGES_URL", server.url.as_str()),
+    ]);
+    let loader = loader().endpoint_url(&proxy.endpoint).test_credentials();
+    let accounts = accounts_with_loader(&config, loader).await;
+    let source = HttpSource::new(&config).unwrap();
+    let summary = sync::run(&config, &Trigger::Scheduled, &source, &accounts, None)
+        .await
+        .unwrap();
+
+    // The proxy's one tagged group in each of 3 accounts × 2 regions, synced.
+    assert_eq!(summary.sets.len(), 6);
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    // Per account: its role, per region its groups, prefix lists and IP sets, the CLOUDFRONT IP sets, and per
+    // set its authorization, read-back and CreateTags.
+    let (calls, connections) = (proxy.calls().len(), proxy.connections());
+    assert_eq!(calls, 3 * (1 + 2 * 3 + 1 + 2 * 3));
+    // One unit at a time, and a region's reads (groups, prefix lists, IP sets of two scopes) at once: at most 4
+    // calls in flight (a connection may be back in the pool a moment after its answer: 5). With an HTTPS client
+    // of their own, the clients open one connection each: 18.
+    assert!(connections <= 5, "{connections} connections for {calls} calls");
 }

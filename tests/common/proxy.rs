@@ -77,6 +77,8 @@ struct State {
     faults: Faults,
     rng: u64,
     calls: Vec<Call>,
+    /// Connections accepted.
+    connections: usize,
     /// The rules of writes answered without moto, by writer.
     written: BTreeMap<Writer, Rules>,
 }
@@ -192,6 +194,7 @@ impl FaultProxy {
             faults,
             rng,
             calls: Vec::new(),
+            connections: 0,
             written: BTreeMap::new(),
         }));
         let st = state.clone();
@@ -200,6 +203,7 @@ impl FaultProxy {
                 let Ok((stream, _)) = listener.accept().await else {
                     return;
                 };
+                st.lock().unwrap().connections += 1;
                 let (st, routes) = (st.clone(), routes.clone());
                 tokio::spawn(async move { handle(stream, &routes, &st).await });
             }
@@ -215,6 +219,11 @@ impl FaultProxy {
 
     pub fn calls(&self) -> Vec<Call> {
         self.state.lock().unwrap().calls.clone()
+    }
+
+    /// How many connections clients opened.
+    pub fn connections(&self) -> usize {
+        self.state.lock().unwrap().connections
     }
 
     pub fn clear(&self) {
