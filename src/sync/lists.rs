@@ -1,8 +1,8 @@
 //! Customer-managed prefix lists, the second target. Per account and region the tagged lists are read (one
-//! describe, one GetManagedPrefixListEntries per list, in the region's unit beside its groups); each list is planned by [`crate::prefix_list`] and
-//! modified at the version it was read at, in as few calls as the API allows, waiting out `modify-in-progress`
-//! after each. Another writer's change (a version mismatch) re-reads and re-plans the list, up to
-//! `REPLAN_ATTEMPTS`; a list too small fails alone and is left as it was.
+//! describe, one GetManagedPrefixListEntries per list), in the region's unit beside its groups. Each list is
+//! planned by [`crate::prefix_list`] and modified at the version it was read at, in as few calls as the API
+//! allows, waiting out `modify-in-progress` after each. Another writer's change (a version mismatch) re-reads
+//! and re-plans the list, up to `REPLAN_ATTEMPTS`; a list too small fails alone and is left as it was.
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -69,11 +69,15 @@ impl<G> ListContext<'_, G> {
     }
 }
 
-/// The tagged prefix lists of `region` (one DescribeManagedPrefixLists, every page), within the deadline: read
-/// in the region's unit, beside its groups.
-pub(super) async fn read_lists(shared: &Shared<'_>, ec2: &impl PrefixLists, region: &str) -> Result<Vec<TaggedList>> {
+/// One region's read of tagged prefix lists: the region, and what it found or why it failed.
+pub(super) type ListsRead = (String, Result<Vec<TaggedList>>);
+
+/// The tagged prefix lists of `region` (one DescribeManagedPrefixLists, every page, and their entries), within
+/// the deadline: read in the region's unit, beside its groups.
+pub(super) async fn read_lists(shared: &Shared<'_>, ec2: &impl PrefixLists, region: &str) -> ListsRead {
     let what = || format!("DescribeManagedPrefixLists in {region}");
-    shared.budget.bound(what, ec2.tagged_lists(region)).await
+    let read = shared.budget.bound(what, ec2.tagged_lists(region)).await;
+    (region.to_owned(), read)
 }
 
 /// Sync every prefix list of `account` that `reads` (per region, as [`read_lists`] gave them) found tagged for
@@ -81,7 +85,7 @@ pub(super) async fn read_lists(shared: &Shared<'_>, ec2: &impl PrefixLists, regi
 pub(super) async fn sync_lists<G: PrefixLists, W>(
     shared: &Shared<'_>,
     account: &Account<G, W>,
-    reads: Vec<(String, Result<Vec<TaggedList>>)>,
+    reads: Vec<ListsRead>,
 ) -> ByRegion<ListReport> {
     let cx = ListContext {
         shared,

@@ -43,9 +43,7 @@ use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::ip_ranges::{Scope, Selection};
 use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, SetKey, SetPlan};
-use crate::ports::{
-    Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, TaggedList, WafScope,
-};
+use crate::ports::{Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, WafScope};
 use crate::report::{FailedRegion, IpSetReport, ListReport, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
 
 pub use adopt::adopt;
@@ -56,7 +54,7 @@ use apply::apply;
 use attached::{Attachment, check_attachment, set_groups};
 use discover::{Discovered, FoundSet, discover, reform};
 use ip_sets::{IpSetsRead, read_ip_sets, sync_ip_sets};
-use lists::{read_lists, sync_lists};
+use lists::{ListsRead, read_lists, sync_lists};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
 /// the run before any write anywhere. (Each set is also guarded per IP version: [`plan::check_not_emptied`].)
@@ -227,7 +225,7 @@ struct AccountOutcome {
 /// What a region's unit reads beside its groups: its tagged prefix lists, and its tagged WAF IP sets (scope
 /// `REGIONAL`; with the first region, scope `CLOUDFRONT` too, which lives in us-east-1).
 struct TargetsRead {
-    lists: (String, Result<Vec<TaggedList>>),
+    lists: ListsRead,
     ip_sets: Vec<IpSetsRead>,
 }
 
@@ -248,10 +246,7 @@ async fn read_targets<'a, G: PrefixLists, W: IpSets>(
         });
     let ip_sets = scopes.map(|(r, waf_scope)| read_ip_sets(shared, &account.waf, r, waf_scope));
     let (lists, ip_sets) = futures::join!(read_lists(shared, &account.ec2, region), join_all(ip_sets));
-    TargetsRead {
-        lists: (region.to_owned(), lists),
-        ip_sets,
-    }
+    TargetsRead { lists, ip_sets }
 }
 
 /// Sync the sets found in one account with its own ports, and check their attachment; beside them, sync the
