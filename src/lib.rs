@@ -40,7 +40,8 @@
 //!
 //! **Adapters** ([`adapters`]: each implements one port over real I/O):
 //! - [`adapters::source`]: HTTP(S), or a local file for the CLI.
-//! - [`adapters::ec2`]: `aws-sdk-ec2`, one client per region, built one way for production and mocks.
+//! - [`adapters::ec2`]: `aws-sdk-ec2`, one client per region, built one way for production and mocks; every SDK
+//!   client of a run shares one HTTPS client ([`adapters::ec2::loader`]).
 //! - [`adapters::interfaces`]: DescribeNetworkInterfaces on the same clients.
 //! - [`adapters::prefix_lists`]: Describe/GetEntries/ModifyManagedPrefixList on the same clients.
 //! - [`adapters::ip_sets`]: `aws-sdk-wafv2` (ListIPSets, ListTagsForResource, GetIPSet, UpdateIPSet), one client

@@ -1,7 +1,8 @@
 //! The adapters: each implements a [port](crate::ports) over real I/O.
 //!
 //! - [`source`]: `ip-ranges.json` over HTTP(S), or from a local file ([`crate::ports::RangesSource`]).
-//! - [`ec2`]: security groups through `aws-sdk-ec2` ([`crate::ports::SecurityGroups`]).
+//! - [`ec2`]: security groups through `aws-sdk-ec2` ([`crate::ports::SecurityGroups`]), and the [`ec2::loader`]
+//!   every client starts from (one HTTPS client, so one pool of connections, for them all).
 //! - [`accounts`]: one [`ec2`] and one [`ip_sets`] adapter per account of the run, with the account's
 //!   credentials (its role).
 //! - [`prefix_lists`]: customer-managed prefix lists tagged for the sync, through the same clients
