@@ -79,7 +79,7 @@ pub(super) fn reform(key: &SetKey, groups: Vec<TaggedGroup>) -> Option<FoundSet>
 
 /// The sets of every configured region of an account, the groups skipped and the regions that could not be
 /// read, with their errors.
-pub(super) struct Discovered<T = ()> {
+pub(super) struct Discovered<T> {
     pub(super) sets: Vec<FoundSet>,
     pub(super) skipped_groups: Vec<SkippedGroup>,
     pub(super) failed_regions: Vec<(String, Error)>,

@@ -358,6 +358,7 @@ async fn answer(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    let mut upstream_answered = false;
     let outcome = match decision {
         Outcome::Throttled => {
             let _ = client
@@ -374,10 +375,7 @@ async fn answer(
             let _ = client.write_all(&response).await;
             Outcome::Failed(code)
         }
-        Outcome::Dropped => {
-            record(state, action, group, cidrs, Outcome::Dropped);
-            return false;
-        }
+        Outcome::Dropped => Outcome::Dropped,
         Outcome::Forwarded(_) if canned.is_some() => {
             let body = shown(state, head, &action, canned.unwrap_or_default());
             let _ = client.write_all(&xml_response("200 OK", &body)).await;
@@ -392,15 +390,14 @@ async fn answer(
             }
             Some(response) => {
                 // The upstream's own answer, its headers as they are: the connection closes after it.
-                let status = status_of(&response);
+                upstream_answered = true;
                 let _ = client.write_all(&response).await;
-                record(state, action, group, cidrs, Outcome::Forwarded(status));
-                return false;
+                Outcome::Forwarded(status_of(&response))
             }
             None => Outcome::Dropped,
         },
     };
-    let keep = !matches!(outcome, Outcome::Dropped);
+    let keep = !upstream_answered && !matches!(outcome, Outcome::Dropped);
     record(state, action, group, cidrs, outcome);
     keep
 }
