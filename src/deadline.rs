@@ -68,9 +68,69 @@ impl Budget {
     }
 }
 
+/// Pauses between looks at something that is catching up (a list being modified, a read that does not show
+/// our writes yet: EC2 is eventually consistent, and AWS advises retrying reads with backoff): `first`, then
+/// each pause doubles up to `max_pause`, for at most `max_wait` in all and never past the budget.
+#[derive(Debug, Clone, Copy)]
+pub struct Backoff {
+    started: Instant,
+    pause: Duration,
+    max_pause: Duration,
+    max_wait: Duration,
+}
+
+impl Backoff {
+    /// Start waiting now.
+    pub fn new(first: Duration, max_pause: Duration, max_wait: Duration) -> Backoff {
+        Backoff {
+            started: Instant::now(),
+            pause: first,
+            max_pause,
+            max_wait,
+        }
+    }
+
+    /// Sleep the next pause and say `true`; or say `false` at once when that pause would go past `max_wait` or
+    /// the budget.
+    pub async fn pause(&mut self, budget: Budget) -> bool {
+        if self.waited() + self.pause > self.max_wait || !budget.allows(self.pause) {
+            return false;
+        }
+        tokio::time::sleep(self.pause).await;
+        self.pause = (self.pause * 2).min(self.max_pause);
+        true
+    }
+
+    /// Time since the first look.
+    pub fn waited(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backoff_doubles_its_pauses_and_stops_before_its_limit_or_the_budget() {
+        let mut backoff = Backoff::new(
+            Duration::from_millis(500),
+            Duration::from_secs(2),
+            Duration::from_secs(4),
+        );
+        let mut pauses = Vec::new();
+        let mut before = Instant::now();
+        while backoff.pause(Budget::unbounded()).await {
+            pauses.push(before.elapsed());
+            before = Instant::now();
+        }
+        let secs = |ms: u64| Duration::from_millis(ms);
+        assert_eq!(pauses, [secs(500), secs(1000), secs(2000)]);
+
+        let budget = Budget::new(Some(Instant::now() + secs(900)), secs(500));
+        let mut backoff = Backoff::new(secs(500), secs(2000), secs(60_000));
+        assert!(!backoff.pause(budget).await, "500 ms would reach the margin");
+    }
 
     #[tokio::test(start_paused = true)]
     async fn a_call_is_cut_off_at_the_margin() {

@@ -109,13 +109,14 @@ pub enum Error {
         sets: usize,
     },
 
-    /// The file has no ranges of a scope and IP version that a set holds rules for (or that the file applied
-    /// before had), or that a prefix list holds entries for: refusing to remove them.
+    /// The file has no range at all of an IP version (in any scope, for the selected services) that a set holds
+    /// rules for (or that the file applied before had), or that a prefix list or IP set holds entries of: a cut
+    /// or reformatted file; refusing to remove them.
     #[error(
-        "the file has no {version} ranges for {target}, but {}; refusing to remove them: nothing was written to it",
+        "the file has no {version} range at all (in any scope: a cut or reformatted file?), but {target} {}; refusing to remove them: nothing was written to it",
         match (held, previous_token) {
-            (0, Some(token)) => format!("the file applied before (syncToken {token}) had some"),
-            (n, _) => format!("it holds {n} of our {version} rule(s) or entries"),
+            (0, Some(token)) => format!("had some from the file applied before (syncToken {token})"),
+            (n, _) => format!("holds {n} of our {version} rule(s) or entries"),
         }
     )]
     EmptyRanges {
@@ -327,12 +328,17 @@ pub enum Error {
     },
 
     /// EC2 could not apply a modification of a prefix list (it ended in a `…-failed` state).
-    #[error("prefix list {list} ended in state {state} after our modification: EC2 did not apply it")]
+    #[error(
+        "prefix list {list} ended in state {state} after our modification: EC2 did not apply it{}",
+        message.as_deref().map(|m| format!(" ({m})")).unwrap_or_default()
+    )]
     ListFailed {
         /// The list (region/pl-…).
         list: String,
         /// Its state.
         state: String,
+        /// EC2's `StateMessage`: why (for example the resources that cannot take the new size).
+        message: Option<String>,
     },
 
     /// Some sets failed, groups were skipped or regions could not be read; everything else was synced.

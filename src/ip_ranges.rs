@@ -173,6 +173,13 @@ impl Selection {
         static EMPTY: BTreeSet<Cidr> = BTreeSet::new();
         self.ranges.get(&scope).unwrap_or(&EMPTY)
     }
+
+    /// The IP versions the file has at least one selected range of, in any scope. The empty guards refuse a
+    /// version missing here (a cut or reformatted file), never one that only a scope lost: when AWS removes
+    /// every regional IPv6 range while GLOBAL ones remain, that is a real change and is applied.
+    pub fn versions(&self) -> BTreeSet<IpVersion> {
+        self.ranges.values().flatten().map(Cidr::version).collect()
+    }
 }
 
 /// Parse a `syncToken` / `synctoken`: decimal digits only.

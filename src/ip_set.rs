@@ -71,11 +71,15 @@ pub fn plan_ip_set(set: &IpSet, wanted: &BTreeSet<Cidr>) -> Result<IpSetPlan, To
 }
 
 /// The empty-selection guard of one IP set (as [`crate::prefix_list::check_not_emptied`] is for a list): when
-/// its version is selected but the file has no wanted range of it while the set holds addresses, a truncated or
-/// reformatted file must not empty it: `Err` with how many it holds. Every address counts (the set is wholly
-/// managed). An empty version where the set holds nothing is in sync; a version not selected is not guarded.
-pub fn check_not_emptied(set: &IpSet, wanted: &BTreeSet<Cidr>, selected: &BTreeSet<IpVersion>) -> Result<(), usize> {
-    crate::prefix_list::guard_family(set.family, wanted, selected, set.addresses.len())
+/// its version is selected but the **file** has no range of it in any scope (`present` lacks it) while the set
+/// holds addresses, a cut or reformatted file must not empty it: `Err` with how many it holds. Every address
+/// counts (the set is wholly managed). A version only the set's scope lost is a real change, applied.
+pub fn check_not_emptied(
+    set: &IpSet,
+    present: &BTreeSet<IpVersion>,
+    selected: &BTreeSet<IpVersion>,
+) -> Result<(), usize> {
+    crate::prefix_list::guard_family(set.family, present, selected, set.addresses.len())
 }
 
 #[cfg(test)]
@@ -144,19 +148,27 @@ mod tests {
     }
 
     #[test]
-    fn the_guard_refuses_to_empty_a_set_of_a_selected_version_and_lets_an_empty_one_be() {
-        let v4 = BTreeSet::from([IpVersion::Ipv4, IpVersion::Ipv6]);
-        let only_v6 = cidrs(&["2600:9000::/28"]);
+    fn the_guard_refuses_to_empty_a_set_of_a_version_the_file_lacks_and_lets_an_empty_one_be() {
+        let both = BTreeSet::from([IpVersion::Ipv4, IpVersion::Ipv6]);
+        let only_v6 = BTreeSet::from([IpVersion::Ipv6]);
         assert_eq!(
-            check_not_emptied(&set(IpVersion::Ipv4, &["13.32.0.0/15"]), &only_v6, &v4),
+            check_not_emptied(&set(IpVersion::Ipv4, &["13.32.0.0/15"]), &only_v6, &both),
             Err(1)
         );
-        assert_eq!(check_not_emptied(&set(IpVersion::Ipv4, &[]), &only_v6, &v4), Ok(()));
-        let not_selected = BTreeSet::from([IpVersion::Ipv6]);
+        assert_eq!(check_not_emptied(&set(IpVersion::Ipv4, &[]), &only_v6, &both), Ok(()));
         assert_eq!(
-            check_not_emptied(&set(IpVersion::Ipv4, &["13.32.0.0/15"]), &only_v6, &not_selected),
+            check_not_emptied(&set(IpVersion::Ipv4, &["13.32.0.0/15"]), &only_v6, &only_v6),
             Ok(()),
             "a version switched off is emptied on purpose"
         );
+    }
+
+    #[test]
+    fn an_ip_set_whose_scope_lost_its_version_is_emptied_when_the_file_still_has_that_version() {
+        let both = BTreeSet::from([IpVersion::Ipv4, IpVersion::Ipv6]);
+        let regional_v6 = set(IpVersion::Ipv6, &["2600:9000:5200::/48"]);
+        assert_eq!(check_not_emptied(&regional_v6, &both, &both), Ok(()));
+        let plan = plan_ip_set(&regional_v6, &cidrs(&["13.32.0.0/15"])).unwrap();
+        assert_eq!((plan.add.len(), plan.remove.len(), plan.addresses.len()), (0, 1, 0));
     }
 }

@@ -105,6 +105,8 @@ mod tests {
             waf_scope: WafScope::Regional,
             scope: Scope::Global,
             lock_token: "t".into(),
+            arn: format!("arn:aws:wafv2:us-east-1:000000000000:regional/ipset/{name}"),
+            mark: None,
             set: IpSet {
                 name: name.into(),
                 id: format!("id-{name}"),

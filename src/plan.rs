@@ -141,17 +141,22 @@ pub struct Rule {
 impl Rule {
     /// The CIDR of a rule this tool created (tcp, one port, one CIDR, our description), with its port.
     pub fn ours(&self) -> Option<(Cidr, u16)> {
+        let (port, cidr) = self.single_port()?;
+        let ours = self
+            .description
+            .as_deref()
+            .is_some_and(|d| d.starts_with(DESCRIPTION_PREFIX));
+        ours.then_some((cidr, port))
+    }
+
+    /// The port and CIDR of a single-port tcp rule from one CIDR, whoever made it: the rule EC2 calls a
+    /// duplicate when it is authorized again.
+    pub fn single_port(&self) -> Option<(u16, Cidr)> {
         let RuleSource::Cidr(cidr) = self.source else {
             return None;
         };
         let port = u16::try_from(self.from_port?).ok()?;
-        let ours = self.protocol == RuleProtocol::Tcp
-            && self.to_port == self.from_port
-            && self
-                .description
-                .as_deref()
-                .is_some_and(|d| d.starts_with(DESCRIPTION_PREFIX));
-        ours.then_some((cidr, port))
+        (self.protocol == RuleProtocol::Tcp && self.to_port == self.from_port).then_some((port, cidr))
     }
 
     /// Whether this rule lets tcp to `port` in from exactly `cidr`.
@@ -494,6 +499,87 @@ fn place<'g>(changes: &mut BTreeMap<&'g str, GroupPlan>, groups: &[&'g Group], r
     }
 }
 
+/// The writes of a round that EC2 answered with success, per group: the (port, CIDR) authorized and revoked.
+/// They are facts: a read that shows less of them lags, it does not contradict them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Written {
+    /// Rules authorized, per group.
+    pub authorized: BTreeMap<String, BTreeSet<(u16, Cidr)>>,
+    /// Rules revoked, per group.
+    pub revoked: BTreeMap<String, BTreeSet<(u16, Cidr)>>,
+}
+
+impl Written {
+    /// Nothing was written.
+    pub fn is_empty(&self) -> bool {
+        self.authorized
+            .values()
+            .chain(self.revoked.values())
+            .all(BTreeSet::is_empty)
+    }
+}
+
+/// What a read of a set after our writes shows, against the set as planned and what was written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Seen {
+    /// Every write of ours, and nothing else changed.
+    Reflects,
+    /// Part of our writes only, and nothing we did not do: the read lags them (EC2 is eventually consistent).
+    Lags,
+    /// A change we did not make (another writer, a person): plan again from it.
+    Changed,
+}
+
+/// How the groups read `now` compare with the groups as planned (`before`) and our successful writes. Groups
+/// gone from `now` are left out (the set is re-formed without them). Only single-port tcp CIDR rules can be
+/// ours; any other rule must be as it was.
+pub fn seen_after(before: &[Group], written: &Written, now: &[Group]) -> Seen {
+    let none = BTreeSet::new();
+    let mut seen = Seen::Reflects;
+    for group in now {
+        let Some(was) = before.iter().find(|b| b.id == group.id) else {
+            return Seen::Changed;
+        };
+        let (was_singles, was_others) = split_rules(was);
+        let (singles, others) = split_rules(group);
+        let authorized = written.authorized.get(&group.id).unwrap_or(&none);
+        let revoked = written.revoked.get(&group.id).unwrap_or(&none);
+        let after: BTreeSet<(u16, Cidr)> = was_singles
+            .union(authorized)
+            .filter(|r| !revoked.contains(r))
+            .copied()
+            .collect();
+        if others != was_others {
+            return Seen::Changed;
+        }
+        if singles == after {
+            continue;
+        }
+        let within = singles
+            .iter()
+            .all(|r| was_singles.contains(r) || authorized.contains(r));
+        let kept = was_singles.iter().all(|r| revoked.contains(r) || singles.contains(r));
+        if !(within && kept) {
+            return Seen::Changed;
+        }
+        seen = Seen::Lags;
+    }
+    seen
+}
+
+/// A group's single-port tcp CIDR rules as (port, CIDR), and its other rules.
+fn split_rules(group: &Group) -> (BTreeSet<(u16, Cidr)>, BTreeSet<&Rule>) {
+    let mut singles = BTreeSet::new();
+    let mut others = BTreeSet::new();
+    for rule in &group.rules {
+        match rule.single_port() {
+            Some(single) => singles.insert(single),
+            None => others.insert(rule),
+        };
+    }
+    (singles, others)
+}
+
 /// The tag, on each group of a set, that records the file last applied to the set (see [`AppliedMark`]).
 pub const SYNC_TOKEN_TAG: &str = "cloudfront-sg-sync:synctoken";
 
@@ -539,21 +625,20 @@ pub fn applied_mark<'a>(marks: impl IntoIterator<Item = Option<&'a AppliedMark>>
     marks.into_iter().flatten().max()
 }
 
-/// The empty-selection guard of one set, per IP version: a selected version for which the file has no ranges
-/// of the set's scope, while the set holds our rules of that version or the file applied before had ranges of
-/// it, is refused (a truncated or reformatted file must not revoke them). A version that is simply empty, where
-/// the set holds nothing of ours, is in sync.
+/// The empty-selection guard of one set, per IP version: a selected version of which the **file** has no
+/// range at all, in any scope (`present`, see [`crate::ip_ranges::Selection::versions`]), while the set holds
+/// our rules of that version or the file applied before had ranges of it, is refused: a cut or reformatted
+/// file must not revoke them. A version the set's scope lost while the file still has ranges of it elsewhere
+/// is a real change, applied (revocations included); a version simply empty, where the set holds nothing of
+/// ours, is in sync.
 pub fn check_not_emptied(
     key: &SetKey,
-    wanted: &BTreeSet<Cidr>,
+    present: &BTreeSet<IpVersion>,
     selected: &BTreeSet<IpVersion>,
     groups: &[Group],
     applied: Option<&AppliedMark>,
 ) -> Result<()> {
-    for version in selected {
-        if wanted.iter().any(|c| c.version() == *version) {
-            continue;
-        }
+    for version in selected.difference(present) {
         let held = groups
             .iter()
             .flat_map(|g| g.rules.iter().filter_map(Rule::ours))
@@ -874,11 +959,12 @@ mod tests {
     fn an_empty_version_is_refused_only_where_we_hold_rules_or_the_last_file_had_ranges() {
         let selected = BTreeSet::from(IpVersion::ALL);
         let only_v4 = set(&["13.32.0.0/15"]);
+        let file_v4 = BTreeSet::from([IpVersion::Ipv4]);
         let holding_v6 = [group(
             "sg-1",
             vec![ours("13.32.0.0/15", 443), ours("2600:9000::/28", 443)],
         )];
-        let err = check_not_emptied(&key(), &only_v4, &selected, &holding_v6, None).unwrap_err();
+        let err = check_not_emptied(&key(), &file_v4, &selected, &holding_v6, None).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -894,13 +980,13 @@ mod tests {
 
         // Nothing of ours for IPv6 and no earlier file with IPv6 ranges: simply in sync.
         let holding_v4 = [group("sg-1", vec![ours("13.32.0.0/15", 443)])];
-        check_not_emptied(&key(), &only_v4, &selected, &holding_v4, None).unwrap();
+        check_not_emptied(&key(), &file_v4, &selected, &holding_v4, None).unwrap();
         let v4_mark = AppliedMark::of(5, &only_v4);
-        check_not_emptied(&key(), &only_v4, &selected, &holding_v4, Some(&v4_mark)).unwrap();
+        check_not_emptied(&key(), &file_v4, &selected, &holding_v4, Some(&v4_mark)).unwrap();
 
         // The file applied before had IPv6 ranges: refused even with no rule of ours held (hand-made ones).
         let both_mark = AppliedMark::of(5, &set(&["13.32.0.0/15", "2600:9000::/28"]));
-        let err = check_not_emptied(&key(), &only_v4, &selected, &holding_v4, Some(&both_mark)).unwrap_err();
+        let err = check_not_emptied(&key(), &file_v4, &selected, &holding_v4, Some(&both_mark)).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -916,7 +1002,88 @@ mod tests {
 
         // A version that is not selected is not guarded: switching it off revokes our rules of it.
         let v4_only = BTreeSet::from([IpVersion::Ipv4]);
-        check_not_emptied(&key(), &only_v4, &v4_only, &holding_v6, Some(&both_mark)).unwrap();
+        check_not_emptied(&key(), &file_v4, &v4_only, &holding_v6, Some(&both_mark)).unwrap();
+    }
+
+    #[test]
+    fn a_scope_that_lost_every_range_of_a_version_is_applied_while_the_file_has_that_version_elsewhere() {
+        // Pair C, 2024-05-29: no regional IPv6 range left, GLOBAL IPv6 ones still listed.
+        let selected = BTreeSet::from(IpVersion::ALL);
+        let regional = SetKey {
+            scope: Scope::Regional,
+            ..key()
+        };
+        let holding = [group(
+            "sg-1",
+            vec![ours("13.32.0.0/15", 443), ours("2600:9000:5200::/48", 443)],
+        )];
+        let mark = AppliedMark::of(5, &set(&["13.32.0.0/15", "2600:9000:5200::/48"]));
+        check_not_emptied(&regional, &selected, &selected, &holding, Some(&mark)).unwrap();
+        let plan = plan_set(&regional, &set(&["13.32.0.0/15"]), &holding, quota(60)).unwrap();
+        assert_eq!(revoked(&plan.changes["sg-1"]), set(&["2600:9000:5200::/48"]));
+        assert_eq!((plan.added, plan.removed, plan.unchanged), (0, 1, 1));
+    }
+
+    fn written(authorized: &[(&str, &str)], revoked: &[(&str, &str)]) -> Written {
+        let per_group = |rules: &[(&str, &str)]| {
+            let mut map: BTreeMap<String, BTreeSet<(u16, Cidr)>> = BTreeMap::new();
+            for (group, cidr) in rules {
+                map.entry((*group).to_owned()).or_default().insert((443, c(cidr)));
+            }
+            map
+        };
+        Written {
+            authorized: per_group(authorized),
+            revoked: per_group(revoked),
+        }
+    }
+
+    #[test]
+    fn a_read_showing_every_write_reflects_it_and_one_showing_part_of_them_lags() {
+        let before = [
+            group("sg-1", vec![ours("10.0.0.0/24", 443), reference("sg-x")]),
+            group("sg-2", vec![]),
+        ];
+        let w = written(
+            &[("sg-1", "10.0.1.0/24"), ("sg-2", "10.0.2.0/24")],
+            &[("sg-1", "10.0.0.0/24")],
+        );
+        let after = [
+            group("sg-1", vec![ours("10.0.1.0/24", 443), reference("sg-x")]),
+            group("sg-2", vec![ours("10.0.2.0/24", 443)]),
+        ];
+        assert_eq!(seen_after(&before, &w, &after), Seen::Reflects);
+        // The read is still the one before the writes, or shows one group's writes only.
+        assert_eq!(seen_after(&before, &w, &before), Seen::Lags);
+        let half = [after[0].clone(), before[1].clone()];
+        assert_eq!(seen_after(&before, &w, &half), Seen::Lags);
+        // A group gone from the read is left out: the set is re-formed without it.
+        assert_eq!(seen_after(&before, &w, &after[..1]), Seen::Reflects);
+    }
+
+    #[test]
+    fn a_read_showing_a_change_we_did_not_make_is_a_change() {
+        let before = [group("sg-1", vec![ours("10.0.0.0/24", 443)])];
+        let w = written(&[("sg-1", "10.0.1.0/24")], &[]);
+        let foreign_rule = [group(
+            "sg-1",
+            vec![
+                ours("10.0.0.0/24", 443),
+                ours("10.0.1.0/24", 443),
+                ours("10.9.0.0/24", 443),
+            ],
+        )];
+        assert_eq!(seen_after(&before, &w, &foreign_rule), Seen::Changed);
+        let foreign_revoke = [group("sg-1", vec![ours("10.0.1.0/24", 443)])];
+        assert_eq!(seen_after(&before, &w, &foreign_revoke), Seen::Changed);
+        let foreign_reference = [group(
+            "sg-1",
+            vec![ours("10.0.0.0/24", 443), ours("10.0.1.0/24", 443), reference("sg-y")],
+        )];
+        assert_eq!(seen_after(&before, &w, &foreign_reference), Seen::Changed);
+        let new_group = [before[0].clone(), group("sg-9", vec![])];
+        assert_eq!(seen_after(&before, &w, &new_group), Seen::Changed);
+        assert!(written(&[], &[]).is_empty() && !w.is_empty());
     }
 
     #[test]

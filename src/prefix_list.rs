@@ -109,24 +109,29 @@ pub fn plan_list(list: &List, wanted: &BTreeSet<Cidr>, grow: bool) -> Result<Lis
 }
 
 /// The empty-selection guard of one list (as [`crate::plan::check_not_emptied`] is for a set): when the list's
-/// family is selected but the file has no wanted range of it while the list holds entries of ours, a truncated or
-/// reformatted file must not remove them: `Err` with how many it holds. An empty family where the list holds
-/// nothing of ours is in sync; a family not selected is not guarded (switching it off removes our entries).
-pub fn check_not_emptied(list: &List, wanted: &BTreeSet<Cidr>, selected: &BTreeSet<IpVersion>) -> Result<(), usize> {
+/// family is selected but the **file** has no range of it at all (`present`: the versions it has, any scope)
+/// while the list holds entries of ours, a cut or reformatted file must not remove them: `Err` with how many it
+/// holds. A family only the list's scope lost is a real change, applied; a family not selected is not guarded
+/// (switching it off removes our entries).
+pub fn check_not_emptied(
+    list: &List,
+    present: &BTreeSet<IpVersion>,
+    selected: &BTreeSet<IpVersion>,
+) -> Result<(), usize> {
     let ours = list.entries.iter().filter(|e| e.ours()).count();
-    guard_family(list.family, wanted, selected, ours)
+    guard_family(list.family, present, selected, ours)
 }
 
 /// The empty guard of a target that holds one IP version (a prefix list, a WAF IP set): `Err(held)` when
-/// `family` is selected, the file has no wanted range of it, and the target holds `held > 0` entries the sync
-/// would remove.
+/// `family` is selected, the file has no range of it in any scope (`present` lacks it), and the target holds
+/// `held > 0` entries the sync would remove.
 pub fn guard_family(
     family: IpVersion,
-    wanted: &BTreeSet<Cidr>,
+    present: &BTreeSet<IpVersion>,
     selected: &BTreeSet<IpVersion>,
     held: usize,
 ) -> Result<(), usize> {
-    if held == 0 || !selected.contains(&family) || wanted.iter().any(|c| c.version() == family) {
+    if held == 0 || !selected.contains(&family) || present.contains(&family) {
         return Ok(());
     }
     Err(held)
@@ -239,17 +244,34 @@ mod tests {
 
     #[test]
     fn a_file_without_ranges_of_the_lists_family_may_not_empty_it_unless_the_family_is_switched_off() {
-        let v6: Cidr = "2600:9000::/28".parse().unwrap();
-        let only_v6: BTreeSet<Cidr> = [v6].into();
+        let only_v6: BTreeSet<IpVersion> = [IpVersion::Ipv6].into();
         let both: BTreeSet<IpVersion> = IpVersion::ALL.into();
         let holding = list(10, vec![ours(v4(1)), ours(v4(2)), hand_made(v4(3))]);
         assert_eq!(check_not_emptied(&holding, &only_v6, &both), Err(2));
         let hand_made_only = list(10, vec![hand_made(v4(3))]);
         assert_eq!(check_not_emptied(&hand_made_only, &only_v6, &both), Ok(()));
-        let v6_only: BTreeSet<IpVersion> = [IpVersion::Ipv6].into();
-        assert_eq!(check_not_emptied(&holding, &only_v6, &v6_only), Ok(()));
-        let with_v4: BTreeSet<Cidr> = [v4(1), v6].into();
-        assert_eq!(check_not_emptied(&holding, &with_v4, &both), Ok(()));
+        assert_eq!(check_not_emptied(&holding, &only_v6, &only_v6), Ok(()));
+        assert_eq!(check_not_emptied(&holding, &both, &both), Ok(()));
+    }
+
+    #[test]
+    fn a_list_whose_scope_lost_every_range_of_its_family_is_emptied_when_the_file_still_has_that_family() {
+        // Pair C: the regional IPv6 ranges went away while GLOBAL IPv6 ones remain.
+        let both: BTreeSet<IpVersion> = IpVersion::ALL.into();
+        let regional_v6: Cidr = "2600:9000:5200::/48".parse().unwrap();
+        let holding = List {
+            id: "pl-r6".into(),
+            family: IpVersion::Ipv6,
+            max_entries: 20,
+            entries: vec![ours(regional_v6)],
+        };
+        assert_eq!(check_not_emptied(&holding, &both, &both), Ok(()));
+        let wanted_now: BTreeSet<Cidr> = [v4(1)].into();
+        let plan = plan_list(&holding, &wanted_now, false).unwrap();
+        assert_eq!(
+            (plan.add.len(), plan.remove, plan.unchanged),
+            (0, [regional_v6].into(), 0)
+        );
     }
 
     #[test]

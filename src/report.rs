@@ -95,6 +95,10 @@ pub struct SetReport {
     /// are blocked there. A warning, not a failure.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub partly_attached: Vec<PartlyAttached>,
+    /// Groups of the set that were deleted (or lost their tags) during the run: the set was re-formed from the
+    /// groups left and synced with them.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub gone_groups: Vec<String>,
 }
 
 impl SetReport {
@@ -114,6 +118,7 @@ impl SetReport {
             error: None,
             changes: BTreeMap::new(),
             partly_attached: Vec::new(),
+            gone_groups: Vec::new(),
         }
     }
 }
@@ -130,6 +135,9 @@ pub struct EntryChanges {
     pub unchanged: usize,
     /// Times it was re-read and re-planned because another writer changed it during the run.
     pub replans: usize,
+    /// The `syncToken` of the file applied to it before this run (its tag), if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub previous_sync_token: Option<u64>,
     /// What became of it.
     pub status: SetStatus,
     /// Why it failed.
@@ -151,6 +159,7 @@ impl Default for EntryChanges {
             removed: 0,
             unchanged: 0,
             replans: 0,
+            previous_sync_token: None,
             status: SetStatus::Failed,
             error: None,
             add: BTreeSet::new(),
@@ -350,6 +359,8 @@ pub enum SetStatus {
     /// The set already holds a newer file than this one: left as it was (a late or replayed event, or a
     /// lagging copy of the file). Not a failure.
     OlderFile,
+    /// Deleted (or its tags removed) during the run: nothing left to sync. Not a failure.
+    Gone,
     /// Left as it was, or partly changed: see `error`.
     Failed,
 }
@@ -362,6 +373,7 @@ impl SetStatus {
             SetStatus::Synced => "synced",
             SetStatus::Planned => "planned",
             SetStatus::OlderFile => "kept: holds a newer file",
+            SetStatus::Gone => "gone: deleted during the run",
             SetStatus::Failed => "failed",
         }
     }
@@ -552,6 +564,13 @@ impl fmt::Display for SetReport {
                 p.interface,
                 p.attachment,
                 p.missing.join(",")
+            )?;
+        }
+        if !self.gone_groups.is_empty() {
+            writeln!(
+                f,
+                "  note: {} went away during the run; the set was synced with the groups left",
+                self.gone_groups.join(",")
             )?;
         }
         write_error(f, self.error.as_deref())

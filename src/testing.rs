@@ -14,8 +14,8 @@ use crate::ip_ranges::Scope;
 use crate::ip_set::IpSet;
 use crate::plan::{AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG};
 use crate::ports::{
-    IpSets, ListAt, NetworkInterfaces, OriginGroups, PortRules, PrefixLists, RangesSource, SecurityGroups, TaggedGroup,
-    TaggedIpSet, TaggedList, WafScope,
+    IpSets, ListAt, ListState, NetworkInterfaces, OriginGroups, PortRules, PrefixLists, RangesSource, SecurityGroups,
+    TaggedGroup, TaggedIpSet, TaggedList, WafScope,
 };
 use crate::prefix_list::{ENTRIES_PER_CALL, Entry, List, Modification};
 
@@ -74,6 +74,8 @@ pub struct FakeList {
     pub entries: Vec<Entry>,
     /// Looks at its state still answering `modify-in-progress` after a write.
     pub busy_looks: usize,
+    /// Its `StateMessage`.
+    pub message: Option<String>,
 }
 
 /// One call, when it started.
@@ -122,6 +124,17 @@ struct State {
     ip_sets: BTreeMap<String, FakeIpSet>,
     /// Before the next update of an IP set: another writer's addresses, which move its lock token on.
     ip_set_interference: Vec<(String, BTreeSet<Cidr>)>,
+    /// Reads of a group (or list) just written that still show it as before the write (EC2's eventual
+    /// consistency).
+    lag_reads: usize,
+    /// Per group written: its rules before the write, and the reads left that show them.
+    stale_groups: BTreeMap<String, (Vec<Rule>, usize)>,
+    /// Per list written: the list before the write, and the reads left that show it.
+    stale_lists: BTreeMap<String, (FakeList, usize)>,
+    /// When a call of this kind starts: the group, list or IP set deleted first (once each).
+    doomed: Vec<(Op, String)>,
+    /// The next write to this list ends in `modify-failed` with this `StateMessage`.
+    list_failure: Option<(String, String)>,
 }
 
 /// An in-memory [`SecurityGroups`]: EC2's behaviour at the port (idempotent writes that count what they
@@ -229,6 +242,7 @@ impl FakeEc2 {
             state: "create-complete".into(),
             entries,
             busy_looks: 0,
+            message: None,
         };
         self.state().lists.insert(id.to_owned(), list);
     }
@@ -284,6 +298,65 @@ impl FakeEc2 {
         self.state().groups.get(group)?.tags.get(key).cloned()
     }
 
+    /// After every write, the next `reads` reads of the group or list written still show it as it was before
+    /// the write: EC2's reads may lag its writes.
+    pub fn lag_reads(&self, reads: usize) {
+        self.state().lag_reads = reads;
+    }
+
+    /// When the next call of `op` starts, the group, list or IP set `id` (an IP set by name) is deleted first.
+    pub fn delete_before(&self, op: Op, id: &str) {
+        self.state().doomed.push((op, id.to_owned()));
+    }
+
+    /// A write changed group `id`, which held `before`: the next reads show `before` (a read already lagging
+    /// keeps showing the older state).
+    fn after_group_write(state: &mut State, id: &str, before: Vec<Rule>) {
+        let lag = state.lag_reads;
+        if lag > 0 {
+            state.stale_groups.entry(id.to_owned()).or_insert((before, 0)).1 = lag;
+        }
+    }
+
+    /// A write to list `id` is about to be made: remember it as it is, for the lagging reads.
+    fn before_list_write(state: &mut State, id: &str) {
+        let (lag, Some(l)) = (state.lag_reads, state.lists.get(id)) else {
+            return;
+        };
+        let list = l.clone();
+        if lag > 0 {
+            state.stale_lists.entry(id.to_owned()).or_insert((list, 0)).1 = lag;
+        }
+    }
+
+    /// Group `id`'s rules as a read shows them now: as before the last write while that read lags.
+    fn rules_seen(state: &mut State, id: &str, rules: &[Rule]) -> Vec<Rule> {
+        match state.stale_groups.get_mut(id) {
+            Some((stale, left)) if *left > 0 => {
+                *left -= 1;
+                stale.clone()
+            }
+            _ => {
+                state.stale_groups.remove(id);
+                rules.to_vec()
+            }
+        }
+    }
+
+    /// List `id` as a read shows it now: as before the last write while that read lags.
+    fn list_seen(state: &mut State, id: &str) -> Option<FakeList> {
+        match state.stale_lists.get_mut(id) {
+            Some((stale, left)) if *left > 0 => {
+                *left -= 1;
+                Some(stale.clone())
+            }
+            _ => {
+                state.stale_lists.remove(id);
+                state.lists.get(id).cloned()
+            }
+        }
+    }
+
     /// Record the call, wait its latency, then answer the injected failure if any.
     async fn enter(&self, op: Op, region: &str, group: Option<&str>) -> Result<()> {
         let (latency, code) = {
@@ -294,6 +367,12 @@ impl FakeEc2 {
                 group: group.map(str::to_owned),
                 at: Instant::now(),
             });
+            if let Some(i) = state.doomed.iter().position(|(o, _)| *o == op) {
+                let (_, id) = state.doomed.remove(i);
+                state.groups.remove(&id);
+                state.lists.remove(&id);
+                state.ip_sets.remove(&id);
+            }
             let interfering = state
                 .interference
                 .iter()
@@ -328,6 +407,44 @@ impl FakeEc2 {
                 code,
             }),
         }
+    }
+}
+
+impl FakeEc2 {
+    /// The tagged groups of `region` (only `ids`, if given) as a read shows them now.
+    fn read_groups(&self, region: &str, ids: Option<&[String]>) -> Vec<TaggedGroup> {
+        let mut state = self.state();
+        let groups: Vec<(String, FakeGroup)> = state
+            .groups
+            .iter()
+            .filter(|(id, g)| g.region == region && ids.is_none_or(|ids| ids.contains(id)))
+            .map(|(id, g)| (id.clone(), g.clone()))
+            .collect();
+        let tagged = groups.into_iter().filter_map(|(id, g)| {
+            Some(TaggedGroup {
+                region: g.region.clone(),
+                vpc: g.vpc.clone(),
+                scope: is_tagged(&g)?,
+                protocol: g.tags.get("Protocol").cloned(),
+                mark: g.tags.get(SYNC_TOKEN_TAG).and_then(|v| AppliedMark::parse(v)),
+                group: Group {
+                    rules: Self::rules_seen(&mut state, &id, &g.rules),
+                    id,
+                },
+            })
+        });
+        tagged.collect()
+    }
+}
+
+/// EC2's answer to a write on a group that is gone.
+fn group_gone(region: &str, group: &str) -> Error {
+    Error::Ec2 {
+        operation: "fake",
+        region: region.to_owned(),
+        group: Some(group.to_owned()),
+        code: "InvalidGroup.NotFound".to_owned(),
+        message: format!("The security group '{group}' does not exist"),
     }
 }
 
@@ -370,44 +487,30 @@ impl OriginGroups for FakeEc2 {
 impl SecurityGroups for FakeEc2 {
     async fn tagged_groups(&self, region: &str) -> Result<Vec<TaggedGroup>> {
         self.enter(Op::Describe, region, None).await?;
-        let state = self.state();
-        let tagged = state
-            .groups
-            .iter()
-            .filter(|(_, g)| g.region == region)
-            .filter_map(|(id, g)| {
-                Some(TaggedGroup {
-                    region: g.region.clone(),
-                    vpc: g.vpc.clone(),
-                    scope: is_tagged(g)?,
-                    protocol: g.tags.get("Protocol").cloned(),
-                    mark: g.tags.get(SYNC_TOKEN_TAG).and_then(|v| AppliedMark::parse(v)),
-                    group: Group {
-                        id: id.clone(),
-                        rules: g.rules.clone(),
-                    },
-                })
-            });
-        Ok(tagged.collect())
+        Ok(self.read_groups(region, None))
     }
 
     async fn groups_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<TaggedGroup>> {
-        let all = self.tagged_groups(region).await?;
-        Ok(all.into_iter().filter(|g| ids.contains(&g.group.id)).collect())
+        self.enter(Op::Describe, region, None).await?;
+        Ok(self.read_groups(region, Some(ids)))
     }
 
     async fn authorize(&self, rules: &PortRules<'_>) -> Result<usize> {
         self.enter(Op::Authorize, rules.region, Some(rules.group)).await?;
         let mut state = self.state();
         let Some(g) = state.groups.get_mut(rules.group) else {
-            return Ok(0);
+            return Err(group_gone(rules.region, rules.group));
         };
+        let before = g.rules.clone();
         let mut added = 0;
         for cidr in rules.cidrs {
             if !g.rules.iter().any(|r| r.ours() == Some((*cidr, rules.port))) {
                 g.rules.push(our_rule(*cidr, rules.port, rules.description));
                 added += 1;
             }
+        }
+        if added > 0 {
+            Self::after_group_write(&mut state, rules.group, before);
         }
         Ok(added)
     }
@@ -430,14 +533,18 @@ impl SecurityGroups for FakeEc2 {
         self.enter(Op::Revoke, region, Some(group)).await?;
         let mut state = self.state();
         let Some(g) = state.groups.get_mut(group) else {
-            return Ok(0);
+            return Err(group_gone(region, group));
         };
-        let before = g.rules.len();
+        let before = g.rules.clone();
         g.rules.retain(|r| {
             !r.ours()
                 .is_some_and(|(c, p)| rules.get(&p).is_some_and(|cs| cs.contains(&c)))
         });
-        Ok(before - g.rules.len())
+        let revoked = before.len() - g.rules.len();
+        if revoked > 0 {
+            Self::after_group_write(&mut state, group, before);
+        }
+        Ok(revoked)
     }
 
     async fn prefix_list_weights(&self, region: &str, _ids: &BTreeSet<String>) -> Result<PrefixListWeights> {
@@ -477,6 +584,7 @@ fn tagged_list(region: &str, id: &str, l: &FakeList) -> Option<TaggedList> {
         scope,
         version: l.version,
         state: l.state.clone(),
+        mark: l.tags.get(SYNC_TOKEN_TAG).and_then(|v| AppliedMark::parse(v)),
         list: List {
             id: id.to_owned(),
             family: l.family,
@@ -515,8 +623,20 @@ impl FakeEc2 {
         })
     }
 
+    /// The next write to list `id` ends in `modify-failed`, EC2 saying `message` as its `StateMessage`.
+    pub fn fail_next_list_write(&self, id: &str, message: &str) {
+        self.state().list_failure = Some((id.to_owned(), message.to_owned()));
+    }
+
     /// A write was applied to list `id`: it is busy for the looks configured, then settles.
     fn written(state: &mut State, id: &str, state_after: &str) {
+        if state.list_failure.as_ref().is_some_and(|(l, _)| l == id) {
+            let message = state.list_failure.take().map(|(_, m)| m);
+            if let Some(l) = state.lists.get_mut(id) {
+                (l.state, l.message) = ("modify-failed".to_owned(), message);
+            }
+            return;
+        }
         let busy = state.busy_after_write;
         if let Some(l) = state.lists.get_mut(id) {
             l.version += 1;
@@ -543,6 +663,7 @@ impl PrefixLists for FakeEc2 {
         assert!(change.add.len() <= ENTRIES_PER_CALL && change.remove.len() <= ENTRIES_PER_CALL);
         self.check_modify(list)?;
         let mut state = self.state();
+        Self::before_list_write(&mut state, list.id);
         if let Some(l) = state.lists.get_mut(list.id) {
             l.entries.retain(|e| !change.remove.contains(&e.cidr));
             l.entries.extend(change.add.iter().map(|c| Entry {
@@ -559,6 +680,7 @@ impl PrefixLists for FakeEc2 {
         self.enter(Op::Grow, list.region, Some(list.id)).await?;
         self.check_modify(list)?;
         let mut state = self.state();
+        Self::before_list_write(&mut state, list.id);
         if let Some(l) = state.lists.get_mut(list.id) {
             l.max_entries = max_entries;
         }
@@ -566,26 +688,60 @@ impl PrefixLists for FakeEc2 {
         Ok(list.version + 1)
     }
 
-    async fn state(&self, region: &str, id: &str) -> Result<(String, i64)> {
+    async fn state(&self, region: &str, id: &str) -> Result<ListState> {
         self.enter(Op::ListState, region, Some(id)).await?;
         let mut state = self.state();
+        if let Some(stale) = state
+            .stale_lists
+            .get(id)
+            .filter(|(_, left)| *left > 0)
+            .map(|(l, _)| l.clone())
+        {
+            Self::list_seen(&mut state, id);
+            return Ok(ListState {
+                state: stale.state,
+                version: stale.version,
+                message: stale.message,
+            });
+        }
         let Some(l) = state.lists.get_mut(id) else {
-            return Ok((String::new(), 0));
+            return Ok(ListState::default());
+        };
+        let seen = |l: &FakeList| ListState {
+            state: l.state.clone(),
+            version: l.version,
+            message: l.message.clone(),
         };
         if l.busy_looks > 0 {
             l.busy_looks -= 1;
-            return Ok((l.state.clone(), l.version));
+            return Ok(seen(l));
         }
         if l.state.ends_with("-in-progress") {
             l.state = l.state.replace("-in-progress", "-complete");
         }
-        Ok((l.state.clone(), l.version))
+        Ok(seen(l))
+    }
+
+    async fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> Result<()> {
+        self.enter(Op::Tag, region, Some(id)).await?;
+        let mut state = self.state();
+        let Some(l) = state.lists.get_mut(id) else {
+            return Err(Error::Ec2 {
+                operation: "CreateTags",
+                region: region.to_owned(),
+                group: Some(id.to_owned()),
+                code: "InvalidPrefixListID.NotFound".to_owned(),
+                message: "gone".to_owned(),
+            });
+        };
+        l.tags.insert(SYNC_TOKEN_TAG.to_owned(), mark.to_string());
+        Ok(())
     }
 
     async fn list(&self, region: &str, id: &str) -> Result<Option<TaggedList>> {
         self.enter(Op::ListRead, region, Some(id)).await?;
-        let state = self.state();
-        Ok(state.lists.get(id).and_then(|l| tagged_list(region, id, l)))
+        let mut state = self.state();
+        Ok(Self::list_seen(&mut state, id).and_then(|l| tagged_list(region, id, &l)))
     }
 }
 
@@ -651,6 +807,8 @@ fn tagged_ip_set(name: &str, s: &FakeIpSet) -> Option<TaggedIpSet> {
         waf_scope: s.waf_scope,
         scope,
         lock_token: s.lock.to_string(),
+        arn: format!("arn:aws:wafv2:{}:000000000000:ipset/{name}", s.region),
+        mark: s.tags.get(SYNC_TOKEN_TAG).and_then(|v| AppliedMark::parse(v)),
         set: IpSet {
             name: name.to_owned(),
             id: format!("id-{name}"),
@@ -702,6 +860,17 @@ impl IpSets for FakeEc2 {
         );
         set.addresses = addresses.clone();
         set.lock += 1;
+        Ok(())
+    }
+
+    async fn mark_applied(&self, tagged: &TaggedIpSet, mark: &AppliedMark) -> Result<()> {
+        let name = &tagged.set.name;
+        self.enter_waf(Op::Tag, &tagged.region, Some(name)).await?;
+        let mut state = self.state();
+        let Some(set) = state.ip_sets.get_mut(name) else {
+            return Err(waf_error(tagged, "WAFNonexistentItemException"));
+        };
+        set.tags.insert(SYNC_TOKEN_TAG.to_owned(), mark.to_string());
         Ok(())
     }
 }

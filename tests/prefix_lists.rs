@@ -92,7 +92,7 @@ async fn tagged_lists_are_read_with_their_entries_and_modified_at_their_version(
             },
         ]
     );
-    let (_, now) = ec2.state("us-east-1", &v4).await.unwrap();
+    let now = ec2.state("us-east-1", &v4).await.unwrap().version;
     assert_eq!(now, version);
 }
 

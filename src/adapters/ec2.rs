@@ -85,6 +85,9 @@ impl Intercept for RetryLog {
     }
 }
 
+/// The most values EC2 takes in one describe filter.
+pub(super) const FILTER_VALUES: usize = 200;
+
 const DUPLICATE: &str = "InvalidPermission.Duplicate";
 const NOT_FOUND: &str = "InvalidPermission.NotFound";
 
@@ -137,18 +140,48 @@ impl Ec2Groups {
         })
     }
 
-    /// The groups `ids` of `region`, every page of one DescribeSecurityGroups.
+    /// The groups `ids` of `region` that still exist, every page of one DescribeSecurityGroups per
+    /// [`FILTER_VALUES`] ids. By the `group-id` filter: a group deleted since is simply absent (`GroupIds` fails
+    /// the whole call with `InvalidGroup.NotFound`).
     pub(super) async fn describe_groups(&self, region: &str, ids: &[String]) -> Result<Vec<SecurityGroup>> {
-        let pages = self
-            .call("DescribeSecurityGroups", region, None, |c| {
-                let request = c.describe_security_groups().set_group_ids(Some(ids.to_vec()));
-                request.into_paginator().send().try_collect()
-            })
-            .await?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|page| page.security_groups.unwrap_or_default())
-            .collect())
+        let mut groups = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(FILTER_VALUES) {
+            let pages = self
+                .call("DescribeSecurityGroups", region, None, |c| {
+                    let request = c
+                        .describe_security_groups()
+                        .filters(filter("group-id", chunk.iter().map(String::as_str)))
+                        .max_results(1000);
+                    request.into_paginator().send().try_collect()
+                })
+                .await?;
+            groups.extend(
+                pages
+                    .into_iter()
+                    .flat_map(|page| page.security_groups.unwrap_or_default()),
+            );
+        }
+        Ok(groups)
+    }
+
+    /// The (port, CIDR) of every single-port tcp rule `group` holds now, whoever made it: what EC2 answers a
+    /// duplicate (or a rule not found) about.
+    async fn single_port_rules(&self, region: &str, group: &str) -> Result<BTreeSet<(u16, Cidr)>> {
+        let groups = self.describe_groups(region, &[group.to_owned()]).await?;
+        let rules = groups.iter().flat_map(|sg| rules_of(sg.ip_permissions()));
+        Ok(rules.filter_map(|r| r.single_port()).collect())
+    }
+
+    /// Tag `resources` (groups of one set, or one prefix list) with the file applied to them.
+    pub(super) async fn create_mark_tags(&self, region: &str, resources: &[String], mark: &AppliedMark) -> Result<()> {
+        self.call("CreateTags", region, resources.first().map(String::as_str), |c| {
+            c.create_tags()
+                .set_resources(Some(resources.to_vec()))
+                .tags(Tag::builder().key(SYNC_TOKEN_TAG).value(mark.to_string()).build())
+                .send()
+        })
+        .await
+        .map(|_| ())
     }
 
     /// One EC2 call in `region`, its error carrying what EC2 said.
@@ -329,12 +362,19 @@ fn weight_of(region: &str, list: &ManagedPrefixList) -> Option<(String, PrefixLi
     Some((id.to_owned(), PrefixListWeight { version, weight }))
 }
 
-/// The group's applied mark; an unreadable one is logged and ignored.
-fn mark_of(region: &str, group: &str, value: Option<&str>) -> Option<AppliedMark> {
+/// A target's applied mark (a group's, a prefix list's, a WAF IP set's); an unreadable one is logged and
+/// ignored.
+pub(super) fn mark_of(region: &str, target: &str, value: Option<&str>) -> Option<AppliedMark> {
     let value = value?;
     let mark = AppliedMark::parse(value);
     if mark.is_none() {
-        tracing::warn!(region, group, tag = SYNC_TOKEN_TAG, value, "ignoring an unreadable tag");
+        tracing::warn!(
+            region,
+            target,
+            tag = SYNC_TOKEN_TAG,
+            value,
+            "ignoring an unreadable tag"
+        );
     }
     mark
 }
@@ -415,45 +455,83 @@ fn permission(port: u16, cidrs: &BTreeSet<Cidr>, description: Option<&str>) -> I
 /// Rules per port, as the write calls take them.
 type Rules = BTreeMap<u16, BTreeSet<Cidr>>;
 
-/// Send `rules` as one batch. EC2 answers a batch all or nothing: when it refuses it with `tolerated` (a
-/// duplicate, a rule already gone: another writer got there first), send the rules one at a time and skip
-/// those it refuses with `tolerated`. Returns how many rules were changed.
-async fn batch_or_each<F, Fut>(
-    rules: &Rules,
-    tolerated: &'static str,
-    region: &str,
-    group: &str,
-    call: F,
-) -> Result<usize>
+/// What a batch refused with a tolerated answer still needs, once the group is read again.
+#[derive(Debug, Clone, Copy)]
+enum Needs {
+    /// Authorize: the rules the group does not hold.
+    Missing,
+    /// Revoke: the rules the group still holds.
+    Held,
+}
+
+impl Ec2Groups {
+    /// Send `rules` as one batch. EC2 answers a batch all or nothing: when it refuses it with `tolerated` (a
+    /// duplicate, a rule already gone: another writer got there first), read the group again and send one
+    /// batch of what is still `needed`. Only when that read shows no progress (it lags) or the second batch is
+    /// refused too, send the rules one at a time, skipping those refused with `tolerated`. Returns how many
+    /// rules were changed.
+    async fn batch_or_reread<F, Fut>(
+        &self,
+        rules: &Rules,
+        (tolerated, needed): (&'static str, Needs),
+        (region, group): (&str, &str),
+        call: F,
+    ) -> Result<usize>
+    where
+        F: Fn(Rules) -> Fut,
+        Fut: Future<Output = Result<usize>>,
+    {
+        let count = |rules: &Rules| rules.values().map(BTreeSet::len).sum::<usize>();
+        match call(rules.clone()).await {
+            Err(e) if code_of(&e) == Some(tolerated) && count(rules) > 1 => {}
+            Err(e) if code_of(&e) == Some(tolerated) => return Ok(0),
+            other => return other,
+        }
+        let held = self.single_port_rules(region, group).await?;
+        let mut left = rules.clone();
+        for (port, cidrs) in &mut left {
+            cidrs.retain(|c| held.contains(&(*port, *c)) == matches!(needed, Needs::Held));
+        }
+        left.retain(|_, cidrs| !cidrs.is_empty());
+        tracing::info!(
+            region,
+            group,
+            code = tolerated,
+            batch = count(rules),
+            still_needed = count(&left),
+            "batch refused; read the group again"
+        );
+        if left.is_empty() {
+            return Ok(0);
+        }
+        if count(&left) < count(rules) {
+            match call(left.clone()).await {
+                Err(e) if code_of(&e) == Some(tolerated) => {}
+                other => return other,
+            }
+        }
+        one_at_a_time(&left, tolerated, call).await
+    }
+}
+
+/// Send each rule of `rules` alone, skipping those refused with `tolerated`. Returns how many were changed.
+async fn one_at_a_time<F, Fut>(rules: &Rules, tolerated: &'static str, call: F) -> Result<usize>
 where
     F: Fn(Rules) -> Fut,
     Fut: Future<Output = Result<usize>>,
 {
-    let count: usize = rules.values().map(BTreeSet::len).sum();
-    match call(rules.clone()).await {
-        Err(e) if code_of(&e) == Some(tolerated) && count > 1 => {
-            tracing::info!(
-                region,
-                group,
-                code = tolerated,
-                "batch refused; sending one rule at a time"
-            );
-            let singles: Vec<(u16, Cidr)> = rules
-                .iter()
-                .flat_map(|(port, cidrs)| cidrs.iter().map(|cidr| (*port, *cidr)))
-                .collect();
-            let mut changed = 0;
-            for (port, cidr) in singles {
-                match call(Rules::from([(port, BTreeSet::from([cidr]))])).await {
-                    Err(e) if code_of(&e) == Some(tolerated) => {}
-                    other => changed += other?,
-                }
-            }
-            Ok(changed)
+    let singles: Vec<(u16, Cidr)> = rules
+        .iter()
+        .flat_map(|(port, cidrs)| cidrs.iter().map(|cidr| (*port, *cidr)))
+        .collect();
+    let mut changed = 0;
+    for (port, cidr) in singles {
+        match call(Rules::from([(port, BTreeSet::from([cidr]))])).await {
+            Err(e) if code_of(&e) == Some(tolerated) => {}
+            other => changed += other?,
         }
-        Err(e) if code_of(&e) == Some(tolerated) => Ok(0),
-        other => other,
     }
+    Ok(changed)
 }
 
 /// The tcp permissions for `rules`, one per port, IPv4 and IPv6 together.
@@ -497,7 +575,8 @@ impl SecurityGroups for Ec2Groups {
             ..
         } = *rules;
         let batch = Rules::from([(rules.port, rules.cidrs.clone())]);
-        batch_or_each(&batch, DUPLICATE, region, group, |batch| async move {
+        let tolerated = (DUPLICATE, Needs::Missing);
+        self.batch_or_reread(&batch, tolerated, (region, group), |batch| async move {
             let count = batch.values().map(BTreeSet::len).sum();
             self.call("AuthorizeSecurityGroupIngress", region, Some(group), |c| {
                 c.authorize_security_group_ingress()
@@ -529,7 +608,8 @@ impl SecurityGroups for Ec2Groups {
     }
 
     async fn revoke(&self, region: &str, group: &str, rules: &Rules) -> Result<usize> {
-        batch_or_each(rules, NOT_FOUND, region, group, |rules| async move {
+        let tolerated = (NOT_FOUND, Needs::Held);
+        self.batch_or_reread(rules, tolerated, (region, group), |rules| async move {
             let output = self
                 .call("RevokeSecurityGroupIngress", region, Some(group), |c| {
                     c.revoke_security_group_ingress()
@@ -569,14 +649,7 @@ impl SecurityGroups for Ec2Groups {
     }
 
     async fn mark_applied(&self, region: &str, groups: &[String], mark: &AppliedMark) -> Result<()> {
-        self.call("CreateTags", region, groups.first().map(String::as_str), |c| {
-            c.create_tags()
-                .set_resources(Some(groups.to_vec()))
-                .tags(Tag::builder().key(SYNC_TOKEN_TAG).value(mark.to_string()).build())
-                .send()
-        })
-        .await
-        .map(|_| ())
+        self.create_mark_tags(region, groups, mark).await
     }
 }
 

@@ -5,13 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::NetworkInterface;
 
-use super::ec2::{Ec2Groups, filter};
+use super::ec2::{Ec2Groups, FILTER_VALUES, filter};
 use crate::attachment::{Interface, attachment_of};
 use crate::error::Result;
 use crate::ports::NetworkInterfaces;
-
-/// The most values EC2 takes in one describe filter.
-const FILTER_VALUES: usize = 200;
 
 /// An interface as the core sees it; `None` without an id.
 fn interface_of(eni: &NetworkInterface) -> Option<Interface> {

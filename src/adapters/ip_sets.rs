@@ -14,12 +14,13 @@ use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{IpAddressVersion, IpSetSummary, Scope as ApiScope};
 
-use super::ec2::{RetryLog, service_error, shared_config};
+use super::ec2::{RetryLog, mark_of, service_error, shared_config};
 use crate::cidr::{Cidr, IpVersion};
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
 use crate::ip_set::IpSet;
+use crate::plan::{AppliedMark, SYNC_TOKEN_TAG};
 use crate::ports::{IpSets, TaggedIpSet, WafScope};
 
 /// [`IpSets`] over the real WAF API (or anything at `AWS_ENDPOINT_URL`, such as moto).
@@ -91,8 +92,8 @@ impl WafIpSets {
     }
 
     /// The `Name` tag's scope of the IP set at `arn` when it is tagged for the sync (`AutoUpdate=true` and
-    /// `Name=cloudfront_g|cloudfront_r`, exactly).
-    async fn tagged_scope(&self, region: &str, arn: &str, name: &str) -> Result<Option<Scope>> {
+    /// `Name=cloudfront_g|cloudfront_r`, exactly), and the file last applied to it.
+    async fn tagged_scope(&self, region: &str, arn: &str, name: &str) -> Result<Option<(Scope, Option<AppliedMark>)>> {
         let output = self
             .client(region)?
             .list_tags_for_resource()
@@ -106,7 +107,8 @@ impl WafIpSets {
         if value("AutoUpdate") != Some("true") {
             return Ok(None);
         }
-        Ok(value("Name").and_then(Scope::from_tag_value))
+        let mark = mark_of(region, name, value(SYNC_TOKEN_TAG));
+        Ok(value("Name").and_then(Scope::from_tag_value).map(|scope| (scope, mark)))
     }
 
     /// The IP set `name`/`id` with its addresses and lock token; `None` when it is gone.
@@ -184,7 +186,7 @@ impl IpSets for WafIpSets {
             let (Some(name), Some(id), Some(arn)) = (summary.name(), summary.id(), summary.arn()) else {
                 continue;
             };
-            let Some(scope) = self.tagged_scope(region, arn, name).await? else {
+            let Some((scope, mark)) = self.tagged_scope(region, arn, name).await? else {
                 continue;
             };
             if let Some((set, lock_token)) = self.read(region, waf_scope, name, id).await? {
@@ -193,6 +195,8 @@ impl IpSets for WafIpSets {
                     waf_scope,
                     scope,
                     lock_token,
+                    arn: arn.to_owned(),
+                    mark,
                     set,
                 });
             }
@@ -224,6 +228,28 @@ impl IpSets for WafIpSets {
             .send()
             .await
             .map_err(|e| waf_error("UpdateIPSet", &tagged.region, Some(&set.name), &e))?;
+        Ok(())
+    }
+
+    async fn mark_applied(&self, tagged: &TaggedIpSet, mark: &AppliedMark) -> Result<()> {
+        let tag = aws_sdk_wafv2::types::Tag::builder()
+            .key(SYNC_TOKEN_TAG)
+            .value(mark.to_string())
+            .build()
+            .map_err(|e| Error::Waf {
+                operation: "TagResource",
+                region: tagged.region.clone(),
+                ip_set: Some(tagged.set.name.clone()),
+                code: "InvalidTag".to_owned(),
+                message: e.to_string(),
+            })?;
+        self.client(&tagged.region)?
+            .tag_resource()
+            .resource_arn(&tagged.arn)
+            .tags(tag)
+            .send()
+            .await
+            .map_err(|e| waf_error("TagResource", &tagged.region, Some(&tagged.set.name), &e))?;
         Ok(())
     }
 }

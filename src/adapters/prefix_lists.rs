@@ -2,11 +2,12 @@
 
 use aws_sdk_ec2::types::{AddPrefixListEntry, ManagedPrefixList, RemovePrefixListEntry};
 
-use super::ec2::{Ec2Groups, name_tag_filter, tag_value};
+use super::ec2::{Ec2Groups, filter, mark_of, name_tag_filter, tag_value};
 use crate::cidr::{Cidr, IpVersion};
 use crate::error::Result;
 use crate::ip_ranges::Scope;
-use crate::ports::{ListAt, PrefixLists, TaggedList};
+use crate::plan::{AppliedMark, SYNC_TOKEN_TAG};
+use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
 use crate::prefix_list::{Entry, List, Modification};
 
 /// The list as the core sees it, without its entries yet; `None` when it lacks an id or the tags (`Name` checked
@@ -21,13 +22,15 @@ fn tagged_list(region: &str, list: &ManagedPrefixList) -> Option<TaggedList> {
         Some(f) if f.eq_ignore_ascii_case("IPv6") => IpVersion::Ipv6,
         _ => IpVersion::Ipv4,
     };
+    let id = list.prefix_list_id()?;
     Some(TaggedList {
         region: region.to_owned(),
         scope,
         version: list.version().unwrap_or(0),
         state: list.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+        mark: mark_of(region, id, tag_value(tags, SYNC_TOKEN_TAG)),
         list: List {
-            id: list.prefix_list_id()?.to_owned(),
+            id: id.to_owned(),
             family,
             max_entries: list.max_entries().and_then(|n| usize::try_from(n).ok()).unwrap_or(0),
             entries: Vec::new(),
@@ -83,7 +86,10 @@ impl PrefixLists for Ec2Groups {
     async fn list(&self, region: &str, id: &str) -> Result<Option<TaggedList>> {
         let output = self
             .call("DescribeManagedPrefixLists", region, Some(id), |c| {
-                c.describe_managed_prefix_lists().prefix_list_ids(id).send()
+                // By filter: a list deleted since is absent, not an error (`PrefixListIds` fails the call).
+                c.describe_managed_prefix_lists()
+                    .filters(filter("prefix-list-id", [id]))
+                    .send()
             })
             .await?;
         let Some(mut tagged) = output.prefix_lists().first().and_then(|l| tagged_list(region, l)) else {
@@ -144,17 +150,26 @@ impl PrefixLists for Ec2Groups {
             .unwrap_or(version))
     }
 
-    async fn state(&self, region: &str, id: &str) -> Result<(String, i64)> {
+    async fn state(&self, region: &str, id: &str) -> Result<ListState> {
         let output = self
             .call("DescribeManagedPrefixLists", region, Some(id), |c| {
-                c.describe_managed_prefix_lists().prefix_list_ids(id).send()
+                // By filter: a list deleted since is absent, not an error (`PrefixListIds` fails the call).
+                c.describe_managed_prefix_lists()
+                    .filters(filter("prefix-list-id", [id]))
+                    .send()
             })
             .await?;
-        let list = output.prefix_lists().first();
-        let state = list.and_then(|l| l.state()).map(|s| s.as_str().to_owned());
-        Ok((
-            state.unwrap_or_default(),
-            list.and_then(ManagedPrefixList::version).unwrap_or(0),
-        ))
+        let Some(list) = output.prefix_lists().first() else {
+            return Ok(ListState::default());
+        };
+        Ok(ListState {
+            state: list.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
+            version: list.version().unwrap_or(0),
+            message: list.state_message().filter(|m| !m.is_empty()).map(str::to_owned),
+        })
+    }
+
+    async fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> Result<()> {
+        self.create_mark_tags(region, &[id.to_owned()], mark).await
     }
 }

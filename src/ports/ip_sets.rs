@@ -10,6 +10,7 @@ use crate::cidr::Cidr;
 use crate::error::Result;
 use crate::ip_ranges::Scope;
 use crate::ip_set::IpSet;
+use crate::plan::AppliedMark;
 
 /// Where a WAF IP set can be used: by the web ACLs of regional resources (ALB, API Gateway, App Runner,
 /// Cognito…) of its region, or by CloudFront distributions (such sets live in us-east-1).
@@ -46,6 +47,10 @@ pub struct TaggedIpSet {
     pub scope: Scope,
     /// The token an update must name: it fails if another writer changed the set since.
     pub lock_token: String,
+    /// Its ARN (tags are set by ARN).
+    pub arn: String,
+    /// The file last applied to it, from its [`crate::plan::SYNC_TOKEN_TAG`] tag: an older file is refused.
+    pub mark: Option<AppliedMark>,
     /// Its name, id, version, description and addresses.
     pub set: IpSet,
 }
@@ -65,6 +70,9 @@ pub trait IpSets: Send + Sync {
 
     /// Replace every address of `tagged` with `addresses`, at its lock token (its description kept).
     fn update(&self, tagged: &TaggedIpSet, addresses: &BTreeSet<Cidr>) -> impl Future<Output = Result<()>> + Send;
+
+    /// Record on `tagged` the file applied to it, as the [`crate::plan::SYNC_TOKEN_TAG`] tag.
+    fn mark_applied(&self, tagged: &TaggedIpSet, mark: &AppliedMark) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// The IP sets of a run that does not look for any (the `adopt` command, and tests of the other targets).
@@ -81,6 +89,10 @@ impl IpSets for NoIpSets {
     }
 
     async fn update(&self, _tagged: &TaggedIpSet, _addresses: &BTreeSet<Cidr>) -> Result<()> {
+        Ok(())
+    }
+
+    async fn mark_applied(&self, _tagged: &TaggedIpSet, _mark: &AppliedMark) -> Result<()> {
         Ok(())
     }
 }

@@ -11,7 +11,7 @@ mod security_groups;
 pub use ip_sets::{IpSets, NoIpSets, TaggedIpSet, WafScope};
 pub use network_interfaces::NetworkInterfaces;
 pub use origins::{Distributions, LoadBalancers, OriginGroups};
-pub use prefix_lists::{ListAt, PrefixLists, TaggedList};
+pub use prefix_lists::{ListAt, ListState, PrefixLists, TaggedList};
 pub use ranges::RangesSource;
 pub use security_groups::{PortRules, SecurityGroups, TaggedGroup};
 

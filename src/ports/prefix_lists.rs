@@ -5,6 +5,7 @@ use std::future::Future;
 
 use crate::error::Result;
 use crate::ip_ranges::Scope;
+use crate::plan::AppliedMark;
 use crate::prefix_list::{List, Modification};
 
 /// A prefix list tagged `AutoUpdate=true` and `Name=cloudfront_g|cloudfront_r`, with its entries.
@@ -18,8 +19,21 @@ pub struct TaggedList {
     pub version: i64,
     /// Its state (`create-complete`, `modify-in-progress`, …).
     pub state: String,
+    /// The file last applied to it, from its [`crate::plan::SYNC_TOKEN_TAG`] tag: an older file is refused.
+    pub mark: Option<AppliedMark>,
     /// Its id, family, size and entries.
     pub list: List,
+}
+
+/// A list's state as a describe shows it now.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ListState {
+    /// `create-complete`, `modify-in-progress`, `modify-failed`, …; empty when the list is gone.
+    pub state: String,
+    /// Its version.
+    pub version: i64,
+    /// EC2's `StateMessage`: why a modification failed (for example the resources that cannot take a new size).
+    pub message: Option<String>,
 }
 
 /// Where prefix lists live.
@@ -39,8 +53,11 @@ pub trait PrefixLists: Send + Sync {
     /// Returns the new version.
     fn set_max_entries(&self, list: ListAt<'_>, max_entries: usize) -> impl Future<Output = Result<i64>> + Send;
 
-    /// List `id` as it is now: its state and version (to wait out `modify-in-progress`).
-    fn state(&self, region: &str, id: &str) -> impl Future<Output = Result<(String, i64)>> + Send;
+    /// List `id` as it is now: its state, version and state message (to wait out `modify-in-progress`).
+    fn state(&self, region: &str, id: &str) -> impl Future<Output = Result<ListState>> + Send;
+
+    /// Record on list `id` the file applied to it, as the [`crate::plan::SYNC_TOKEN_TAG`] tag.
+    fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> impl Future<Output = Result<()>> + Send;
 
     /// List `id` read again with its entries (to re-plan after another writer changed it); `None` when it is
     /// gone or no longer tagged for the sync.

@@ -1,18 +1,22 @@
 //! A set's writes, in safe order and within the deadline.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::future::join_all;
 
+use crate::cidr::Cidr;
 use crate::deadline::Budget;
 use crate::error::{Error, Result};
-use crate::plan::{GroupPlan, SetKey, SetPlan};
+use crate::plan::{GroupPlan, SetKey, SetPlan, Written};
 use crate::ports::{PortRules, SecurityGroups};
 
 #[derive(Default)]
 pub(super) struct Applied {
     pub(super) added: usize,
     pub(super) removed: usize,
+    /// The writes EC2 answered with success: what a read-back must show.
+    pub(super) written: Written,
     pub(super) error: Option<Error>,
 }
 
@@ -37,6 +41,20 @@ impl Phase {
             Phase::Revoke => !plan.revoke.is_empty(),
             Phase::AuthorizeAfterRevoke => !plan.authorize_after_revoke.is_empty(),
         }
+    }
+
+    /// Record `plan`'s write of this phase to `group`, which succeeded, in `written`.
+    fn record(self, written: &mut Written, group: &str, port: u16, plan: &GroupPlan) {
+        let singles = |cidrs: &BTreeSet<Cidr>| cidrs.iter().map(|c| (port, *c)).collect::<Vec<_>>();
+        let (into, rules) = match self {
+            Phase::Authorize => (&mut written.authorized, singles(&plan.authorize)),
+            Phase::AuthorizeAfterRevoke => (&mut written.authorized, singles(&plan.authorize_after_revoke)),
+            Phase::Revoke => {
+                let revoked = plan.revoke.iter().flat_map(|(p, cidrs)| cidrs.iter().map(|c| (*p, *c)));
+                (&mut written.revoked, revoked.collect())
+            }
+        };
+        into.entry(group.to_owned()).or_default().extend(rules);
     }
 
     /// Write calls of this phase and the later ones.
@@ -103,16 +121,17 @@ pub(super) async fn apply(
             .map(|(group, p)| async move {
                 let what = || format!("{phase:?} on {group} in {}", key.region);
                 (
-                    group,
+                    (group, p),
                     budget.bound(what, write(ec2, key, group, p, phase, description)).await,
                 )
             });
         let mut first_error = None;
-        for (group, result) in join_all(calls).await {
+        for ((group, p), result) in join_all(calls).await {
             match result {
                 Ok((added, removed)) => {
                     applied.added += added;
                     applied.removed += removed;
+                    phase.record(&mut applied.written, group, key.port, p);
                 }
                 Err(e) => {
                     tracing::error!(set = %key, group = %group, error = %e, "write failed");

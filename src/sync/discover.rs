@@ -15,6 +15,7 @@ use crate::report::SkippedGroup;
 use super::Limit;
 
 /// A set found in EC2, ready to plan.
+#[derive(Debug, Clone)]
 pub(super) struct FoundSet {
     pub(super) key: SetKey,
     pub(super) groups: Vec<Group>,

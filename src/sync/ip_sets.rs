@@ -11,6 +11,7 @@ use super::{ByRegion, Shared, unreadable};
 use crate::error::{Error, Result};
 use crate::ip_ranges::Scope;
 use crate::ip_set::{self, IpSetPlan, MAX_ADDRESSES};
+use crate::plan::AppliedMark;
 use crate::ports::{Account, IpSets, TaggedIpSet, WafScope};
 use crate::report::{IpSetReport, SetStatus};
 
@@ -66,12 +67,26 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(
     by_region
 }
 
-/// Check, plan and (unless a dry run) update one IP set, as a unit of the run's limit. Never fails as a whole:
-/// the report carries the error.
+/// Check, plan and (unless a dry run) update one IP set, as a unit of the run's limit, then record the file
+/// applied on it. An IP set that holds a newer file is left as it is. Never fails as a whole: the report
+/// carries the error.
 async fn sync_ip_set<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>, tagged: TaggedIpSet) -> IpSetReport {
     let _unit = shared.limit.acquire().await;
     let mut report = IpSetReport::new(account.id.clone(), &tagged);
-    match converge(shared, &account.waf, tagged, &mut report).await {
+    report.changes.previous_sync_token = tagged.mark.as_ref().map(|m| m.sync_token);
+    if super::holds_newer(tagged.mark.as_ref(), shared.selection, &report.name()) {
+        report.changes.status = SetStatus::OlderFile;
+        return report;
+    }
+    let synced = match converge(shared, &account.waf, tagged, &mut report).await {
+        Ok((status @ (SetStatus::Synced | SetStatus::InSync), now)) if !shared.config.dry_run => {
+            record_applied(shared, &account.waf, &now, &report.name())
+                .await
+                .map(|()| status)
+        }
+        other => other.map(|(status, _)| status),
+    };
+    match synced {
         Ok(status) => report.changes.status = status,
         Err(e) => {
             tracing::error!(ip_set = %report.name(), error = %e, "WAF IP set not synced");
@@ -81,14 +96,28 @@ async fn sync_ip_set<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>,
     report
 }
 
+/// Tag the IP set with this run's file, unless it carries that mark already.
+async fn record_applied<W: IpSets>(shared: &Shared<'_>, waf: &W, tagged: &TaggedIpSet, name: &str) -> Result<()> {
+    let mark = AppliedMark::of(shared.selection.sync_token, shared.selection.ranges(tagged.scope));
+    if tagged.mark.as_ref() == Some(&mark) {
+        return Ok(());
+    }
+    let what = || format!("TagResource on {name}");
+    shared.budget.bound(what, waf.mark_applied(tagged, &mark)).await
+}
+
+/// WAF's answer about an IP set that was deleted.
+const GONE: &str = "WAFNonexistentItemException";
+
 /// Bring the IP set to the file: plan, update at the lock token read; after another writer's change, read it
-/// again and re-plan, up to `REPLAN_ATTEMPTS`.
+/// again and re-plan, up to `REPLAN_ATTEMPTS`. Returns the status and the set as last read; an IP set deleted
+/// during the run is `Gone`.
 async fn converge<W: IpSets>(
     shared: &Shared<'_>,
     waf: &W,
     mut tagged: TaggedIpSet,
     report: &mut IpSetReport,
-) -> Result<SetStatus> {
+) -> Result<(SetStatus, TaggedIpSet)> {
     let name = report.name();
     let mut first = true;
     loop {
@@ -105,7 +134,7 @@ async fn converge<W: IpSets>(
         if shared.config.dry_run {
             (report.changes.added, report.changes.removed) = (plan.add.len(), plan.remove.len());
             tracing::info!(ip_set = %name, added = plan.add.len(), removed = plan.remove.len(), unchanged = plan.unchanged, "dry run: planned");
-            return Ok(SetStatus::Planned);
+            return Ok((SetStatus::Planned, tagged));
         }
         log_removals(shared, &plan, &name);
         let what = || format!("UpdateIPSet of {name}");
@@ -115,34 +144,48 @@ async fn converge<W: IpSets>(
                 report.changes.removed += plan.remove.len();
                 break;
             }
+            Err(e) if is_gone(&e) => return Ok((gone(&name), tagged)),
             Err(e) if is_conflict(&e) && report.changes.replans < shared.config.replan_attempts => {
                 report.changes.replans += 1;
                 tracing::warn!(ip_set = %name, round = report.changes.replans, cause = %e, "the WAF IP set changed during the run (another writer?); re-reading and re-planning it");
                 let what = || format!("GetIPSet of {name}");
                 match shared.budget.bound(what, waf.ip_set(&tagged)).await? {
                     Some(again) => tagged = again,
-                    None => return Err(e),
+                    None => return Ok((gone(&name), tagged)),
                 }
             }
             Err(e) => return Err(e),
         }
     }
     tracing::info!(ip_set = %name, added = report.changes.added, removed = report.changes.removed, unchanged = report.changes.unchanged, replans = report.changes.replans, "WAF IP set synced");
-    Ok(match report.changes.changed() {
+    let status = match report.changes.changed() {
         true => SetStatus::Synced,
         false => SetStatus::InSync,
-    })
+    };
+    Ok((status, tagged))
+}
+
+fn is_gone(error: &Error) -> bool {
+    matches!(error, Error::Waf { code, .. } if code == GONE)
+}
+
+/// The IP set went away during the run: said, and not a failure.
+fn gone(name: &str) -> SetStatus {
+    tracing::warn!(ip_set = %name, "the WAF IP set was deleted during the run; leaving it");
+    SetStatus::Gone
 }
 
 /// The guard, then the plan of the set as read.
 fn plan(shared: &Shared<'_>, tagged: &TaggedIpSet, name: &str) -> Result<IpSetPlan> {
     let wanted = shared.selection.ranges(tagged.scope);
     let versions = &shared.config.filter.versions;
-    ip_set::check_not_emptied(&tagged.set, wanted, versions).map_err(|held| Error::EmptyRanges {
-        target: format!("WAF IP set {name}"),
-        version: tagged.set.family.as_str(),
-        held,
-        previous_token: None,
+    ip_set::check_not_emptied(&tagged.set, &shared.selection.versions(), versions).map_err(|held| {
+        Error::EmptyRanges {
+            target: format!("WAF IP set {name}"),
+            version: tagged.set.family.as_str(),
+            held,
+            previous_token: None,
+        }
     })?;
     ip_set::plan_ip_set(&tagged.set, wanted).map_err(|too_many| Error::IpSetTooMany {
         ip_set: name.to_owned(),

@@ -187,8 +187,10 @@ async fn over_100_changes_go_in_calls_of_100_adds_first_each_made_once_the_last_
         .filter(|op| *op != Op::Describe)
         .collect();
     let per_call = [Op::Modify, Op::ListState, Op::ListState, Op::ListState];
+    // Then the file applied is recorded on the list (one CreateTags).
     let expected: Vec<Op> = std::iter::once(Op::Lists)
         .chain(per_call.iter().copied().cycle().take(4 * per_call.len()))
+        .chain([Op::Tag])
         .collect();
     assert_eq!(ops, expected);
 }
@@ -295,7 +297,10 @@ async fn a_file_without_the_lists_family_does_not_empty_it() {
     ec2.add_list("pl-g6", &TAGGED_G, IpVersion::Ipv6, 10, vec![ours("2600:9000::/28")]);
     let summary = scheduled(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
     let list = report(&summary, "pl-g6");
-    assert_entries_failed(&list.changes, "no ipv6 ranges for prefix list us-east-1/pl-g6");
+    assert_entries_failed(
+        &list.changes,
+        "no ipv6 range at all (in any scope: a cut or reformatted file?), but prefix list us-east-1/pl-g6",
+    );
     assert_eq!(held(&ec2, "pl-g6").0, cidrs(&["2600:9000::/28"]));
 
     // Switching IPv6 off removes our entries, as it revokes our rules.

@@ -8,13 +8,14 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use futures::future::join_all;
-use tokio::time::Instant;
 
 use super::{ByRegion, Shared, unreadable};
 use crate::cidr::Cidr;
+use crate::deadline::Backoff;
 use crate::error::{Error, Result};
-use crate::plan::rule_description;
-use crate::ports::{Account, ListAt, PrefixLists, TaggedList};
+use crate::ip_ranges::Scope;
+use crate::plan::{AppliedMark, rule_description};
+use crate::ports::{Account, ListAt, ListState, PrefixLists, TaggedList};
 use crate::prefix_list::{self, ListPlan, modifications};
 use crate::report::{ListReport, SetStatus};
 
@@ -65,7 +66,16 @@ impl<G> ListContext<'_, G> {
     }
 
     fn wanted(&self, tagged: &TaggedList) -> &BTreeSet<Cidr> {
-        self.shared.selection.ranges(tagged.scope)
+        self.wanted_of(tagged.scope)
+    }
+
+    fn wanted_of(&self, scope: Scope) -> &BTreeSet<Cidr> {
+        self.shared.selection.ranges(scope)
+    }
+
+    /// The longest wait for one list: [`MAX_WAIT`] (the deadline bounds it too, when the run has one).
+    fn max_wait(&self) -> Duration {
+        MAX_WAIT
     }
 }
 
@@ -112,8 +122,9 @@ pub(super) async fn sync_lists<G: PrefixLists, W>(
     join_all(regions).await.into_iter().collect()
 }
 
-/// Check, plan and (unless a dry run) modify one list, as a unit of the run's limit. Never fails as a whole:
-/// the report carries the error.
+/// Check, plan and (unless a dry run) modify one list, as a unit of the run's limit, then record the file
+/// applied on it. A list that holds a newer file is left as it is. Never fails as a whole: the report carries
+/// the error.
 async fn sync_list<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: TaggedList) -> ListReport {
     let _unit = cx.shared.limit.acquire().await;
     let mut report = ListReport::new(
@@ -124,7 +135,25 @@ async fn sync_list<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: TaggedList) 
         tagged.list.family,
     );
     report.max_entries = tagged.list.max_entries;
-    match converge(cx, tagged, &mut report).await {
+    report.changes.previous_sync_token = tagged.mark.as_ref().map(|m| m.sync_token);
+    if super::holds_newer(tagged.mark.as_ref(), cx.shared.selection, &report.name()) {
+        report.changes.status = SetStatus::OlderFile;
+        return report;
+    }
+    let (region, id, before) = (tagged.region.clone(), tagged.list.id.clone(), tagged.mark.clone());
+    let synced = match converge(cx, tagged, &mut report).await {
+        Ok(status @ (SetStatus::Synced | SetStatus::InSync)) if !cx.shared.config.dry_run => {
+            let mark = AppliedMark::of(cx.shared.selection.sync_token, cx.wanted_of(report.target.scope));
+            let what = || format!("CreateTags on {}", report.name());
+            let record = cx.ec2.mark_applied(&region, &id, &mark);
+            match before == Some(mark.clone()) {
+                true => Ok(status),
+                false => cx.bound(what, record).await.map(|()| status),
+            }
+        }
+        other => other,
+    };
+    match synced {
         Ok(status) => report.changes.status = status,
         Err(e) => {
             tracing::error!(list = %report.name(), added = report.changes.added, removed = report.changes.removed, error = %e, "prefix list not synced");
@@ -140,14 +169,16 @@ enum Round {
     Settled,
     /// A dry run planned changes.
     Planned,
-    /// The list was grown: read it again and plan its entries at the new size.
-    Grown,
+    /// The list was grown to this version: read it again and plan its entries at the new size.
+    Grown(i64),
     /// Every planned entry was written.
     Written,
+    /// The list was deleted under us.
+    Gone,
 }
 
 /// Bring the list to the file: wait it out while another change is applied, plan, write; re-read and re-plan
-/// after another writer's change, up to `REPLAN_ATTEMPTS`.
+/// after another writer's change, up to `REPLAN_ATTEMPTS`. A list deleted during the run is `Gone`.
 async fn converge<G: PrefixLists>(
     cx: &ListContext<'_, G>,
     mut tagged: TaggedList,
@@ -156,8 +187,9 @@ async fn converge<G: PrefixLists>(
     let name = report.name();
     let attempts = cx.shared.config.replan_attempts;
     let mut first = true;
-    let mut cause: Option<Error> = None;
     loop {
+        // The version the next read must show at least: ours after a write; a read showing less lags it.
+        let mut at_least = tagged.version;
         if in_progress(&tagged.state) {
             // Found being changed again after a round of ours: another writer; counted as a re-plan.
             if !first {
@@ -171,34 +203,65 @@ async fn converge<G: PrefixLists>(
                 report.changes.replans += 1;
             }
             tracing::info!(list = %name, state = %tagged.state, "the prefix list is being changed; waiting");
-            wait_settled(cx, &tagged, &name).await?;
+            match wait_settled(cx, &tagged, tagged.version, &name).await? {
+                Some(state) => at_least = state.version,
+                None => return Ok(gone(&name)),
+            }
         } else {
             match round(cx, &tagged, report, first, &name).await {
                 Ok(Round::Settled | Round::Written) => break,
                 Ok(Round::Planned) => return Ok(SetStatus::Planned),
-                Ok(Round::Grown) => {}
+                Ok(Round::Gone) => return Ok(gone(&name)),
+                Ok(Round::Grown(version)) => at_least = version,
+                Err(e) if is_gone(&e) => {}
                 Err(e) if is_conflict(&e) && report.changes.replans < attempts => {
                     report.changes.replans += 1;
                     tracing::warn!(list = %name, round = report.changes.replans, cause = %e, "the prefix list changed during the run (another writer?); re-reading and re-planning it");
-                    cause = Some(e);
                 }
                 Err(e) => return Err(e),
             }
             first = false;
         }
-        let what = || format!("DescribeManagedPrefixLists of {name}");
-        let Some(again) = cx.bound(what, cx.ec2.list(&tagged.region, &tagged.list.id)).await? else {
-            if let Some(e) = cause {
-                return Err(e);
-            }
-            tracing::warn!(list = %name, "the prefix list is gone or no longer tagged for the sync; leaving it");
-            break;
-        };
-        tagged = again;
+        match read_again(cx, &tagged, at_least, &name).await? {
+            Some(again) => tagged = again,
+            None => return Ok(gone(&name)),
+        }
     }
     let changed = report.changes.changed() || report.grew_to.is_some();
     tracing::info!(list = %name, added = report.changes.added, removed = report.changes.removed, unchanged = report.changes.unchanged, replans = report.changes.replans, "prefix list synced");
     Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
+}
+
+/// EC2's answer to a write on a list that was deleted.
+fn is_gone(error: &Error) -> bool {
+    matches!(error, Error::Ec2 { code, .. } if code == "InvalidPrefixListID.NotFound")
+}
+
+/// The list went away during the run: said, and not a failure.
+fn gone(name: &str) -> SetStatus {
+    tracing::warn!(list = %name, "the prefix list was deleted or lost its tags during the run; leaving it");
+    SetStatus::Gone
+}
+
+/// The list read again with its entries, once a read shows at least version `at_least` (EC2's reads may lag
+/// its writes: an older version is waited out, never planned from); `None` when it is gone or untagged.
+async fn read_again<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    tagged: &TaggedList,
+    at_least: i64,
+    name: &str,
+) -> Result<Option<TaggedList>> {
+    let mut backoff = Backoff::new(FIRST_PAUSE, MAX_PAUSE, cx.max_wait());
+    loop {
+        let what = || format!("DescribeManagedPrefixLists of {name}");
+        let again = cx.bound(what, cx.ec2.list(&tagged.region, &tagged.list.id)).await?;
+        match again {
+            Some(list) if list.version < at_least && backoff.pause(cx.shared.budget).await => {
+                tracing::info!(list = %name, version = list.version, at_least, "the prefix list read does not show our write yet; reading again");
+            }
+            other => return Ok(other),
+        }
+    }
 }
 
 /// One round: guard, plan and (unless a dry run) write the list as read.
@@ -211,14 +274,14 @@ async fn round<G: PrefixLists>(
 ) -> Result<Round> {
     let config = cx.shared.config;
     let wanted = cx.wanted(tagged);
-    prefix_list::check_not_emptied(&tagged.list, wanted, &config.filter.versions).map_err(|held| {
-        Error::EmptyRanges {
+    prefix_list::check_not_emptied(&tagged.list, &cx.shared.selection.versions(), &config.filter.versions).map_err(
+        |held| Error::EmptyRanges {
             target: format!("prefix list {name}"),
             version: tagged.list.family.as_str(),
             held,
             previous_token: None,
-        }
-    })?;
+        },
+    )?;
     let plan =
         prefix_list::plan_list(&tagged.list, wanted, config.prefix_list_grow).map_err(|small| Error::ListTooSmall {
             list: name.to_owned(),
@@ -265,17 +328,27 @@ async fn write<G: PrefixLists>(
             grow_to = max_entries,
             "growing the prefix list (PREFIX_LIST_GROW): every security group that references it counts MaxEntries rules against its quota"
         );
-        cx.bound(what, cx.ec2.set_max_entries(at(tagged.version), max_entries))
-            .await?;
-        settled_after_write(cx, tagged, name).await?;
-        return Ok(Round::Grown);
+        let grown = cx
+            .bound(what, cx.ec2.set_max_entries(at(tagged.version), max_entries))
+            .await?
+            .max(tagged.version + 1);
+        return Ok(match settled_after_write(cx, tagged, grown, name).await? {
+            Some(version) => Round::Grown(version),
+            None => Round::Gone,
+        });
     }
     let description = rule_description(tagged.scope, cx.shared.services);
     let calls = modifications(plan, tagged.list.entries.len(), tagged.list.max_entries);
     let mut version = tagged.version;
     for (i, call) in calls.iter().enumerate() {
-        cx.bound(what, cx.ec2.modify(at(version), call, &description)).await?;
-        let settled = settled_after_write(cx, tagged, name).await?;
+        // Each write makes exactly one new version, whatever the answer says.
+        let made = cx
+            .bound(what, cx.ec2.modify(at(version), call, &description))
+            .await?
+            .max(version + 1);
+        let Some(settled) = settled_after_write(cx, tagged, made, name).await? else {
+            return Ok(Round::Gone);
+        };
         report.changes.added += call.add.len();
         report.changes.removed += call.remove.len();
         // Entries make exactly one new version: any other means another writer changed the list after our call.
@@ -292,43 +365,53 @@ async fn write<G: PrefixLists>(
     Ok(Round::Written)
 }
 
-/// Wait for the list to leave the state our write put it in; `Err` if EC2 did not apply the write. Returns
-/// its version then.
-async fn settled_after_write<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: &TaggedList, name: &str) -> Result<i64> {
-    let (state, version) = wait_settled(cx, tagged, name).await?;
-    if state.ends_with("-failed") {
+/// Wait for the list to leave the state our write put it in and show at least the version it `made`; `Err`
+/// if EC2 did not apply the write (with EC2's state message). Returns its version then; `None` when it is gone.
+async fn settled_after_write<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    tagged: &TaggedList,
+    made: i64,
+    name: &str,
+) -> Result<Option<i64>> {
+    let Some(state) = wait_settled(cx, tagged, made, name).await? else {
+        return Ok(None);
+    };
+    if state.state.ends_with("-failed") {
         return Err(Error::ListFailed {
             list: name.to_owned(),
-            state,
+            state: state.state,
+            message: state.message,
         });
     }
-    Ok(version)
+    Ok(Some(state.version))
 }
 
-/// Look at the list until it is no longer `…-in-progress`, pausing longer each time, within the deadline (or
-/// [`MAX_WAIT`] without one). Returns its state and version then.
+/// Look at the list until it is no longer `…-in-progress` and shows at least version `at_least` (a read that
+/// lags our write shows an older one: it is never taken as settled), or has `…-failed`; pausing longer each
+/// time, within the deadline (or [`MAX_WAIT`] without one). `None` when it is gone.
 async fn wait_settled<G: PrefixLists>(
     cx: &ListContext<'_, G>,
     tagged: &TaggedList,
+    at_least: i64,
     name: &str,
-) -> Result<(String, i64)> {
-    let started = Instant::now();
-    let mut pause = FIRST_PAUSE;
+) -> Result<Option<ListState>> {
+    let mut backoff = Backoff::new(FIRST_PAUSE, MAX_PAUSE, cx.max_wait());
     loop {
         let what = || format!("DescribeManagedPrefixLists of {name}");
-        let (state, version) = cx.bound(what, cx.ec2.state(&tagged.region, &tagged.list.id)).await?;
-        if !in_progress(&state) {
-            return Ok((state, version));
+        let state = cx.bound(what, cx.ec2.state(&tagged.region, &tagged.list.id)).await?;
+        if state.state.is_empty() {
+            return Ok(None);
         }
-        let waited = started.elapsed();
-        if waited + pause > MAX_WAIT || !cx.shared.budget.allows(pause) {
+        let failed = state.state.ends_with("-failed");
+        if failed || (!in_progress(&state.state) && state.version >= at_least) {
+            return Ok(Some(state));
+        }
+        if !backoff.pause(cx.shared.budget).await {
             return Err(Error::ListBusy {
                 list: name.to_owned(),
-                state,
-                waited,
+                state: state.state,
+                waited: backoff.waited(),
             });
         }
-        tokio::time::sleep(pause).await;
-        pause = (pause * 2).min(MAX_PAUSE);
     }
 }

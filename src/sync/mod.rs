@@ -22,6 +22,8 @@ mod audit_tests;
 mod discover;
 mod fetch;
 #[cfg(test)]
+mod history_tests;
+#[cfg(test)]
 mod ip_set_tests;
 mod ip_sets;
 #[cfg(test)]
@@ -38,11 +40,11 @@ use tokio::time::Instant;
 
 use crate::cidr::{Cidr, IpVersion};
 use crate::config::Config;
-use crate::deadline::Budget;
+use crate::deadline::{Backoff, Budget};
 use crate::error::{Error, Result};
 use crate::event::Trigger;
 use crate::ip_ranges::{Scope, Selection};
-use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, SetKey, SetPlan};
+use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, Seen, SetKey, SetPlan, Written};
 use crate::ports::{Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, WafScope};
 use crate::report::{FailedRegion, IpSetReport, ListReport, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
 
@@ -361,21 +363,27 @@ fn new_report(set: &FoundSet) -> SetReport {
     SetReport::new(set.key.clone(), groups, set.applied.as_ref().map(|m| m.sync_token))
 }
 
+/// Whether a target (`name`: a set, a prefix list, an IP set) holds a newer file than this run's, by the mark it
+/// carries: it is then left as it is (never backwards: a late or replayed event, a stale copy of the file, a
+/// schedule racing a notification). Logged.
+pub(super) fn holds_newer(applied: Option<&AppliedMark>, selection: &Selection, name: &str) -> bool {
+    let Some(applied) = applied.filter(|m| m.sync_token > selection.sync_token) else {
+        return false;
+    };
+    tracing::warn!(
+        resource = name,
+        applied_sync_token = applied.sync_token,
+        file_sync_token = selection.sync_token,
+        "the target holds a newer file than this one; leaving it as it is"
+    );
+    true
+}
+
 /// Check, plan and (unless a dry run) apply one set, then record the file applied. Never fails as a whole: the
 /// report carries the error.
 async fn sync_set<G: SecurityGroups>(context: &SetContext<'_, G>, set: FoundSet) -> SetReport {
     let mut report = new_report(&set);
-    if let Some(applied) = set
-        .applied
-        .as_ref()
-        .filter(|m| m.sync_token > context.selection.sync_token)
-    {
-        tracing::warn!(
-            set = %set.key,
-            applied_sync_token = applied.sync_token,
-            file_sync_token = context.selection.sync_token,
-            "the set holds a newer file than this one; leaving it as it is"
-        );
+    if holds_newer(set.applied.as_ref(), context.selection, &format!("set {}", set.key)) {
         report.status = SetStatus::OlderFile;
         return report;
     }
@@ -405,56 +413,95 @@ fn is_conflict(error: &Error) -> bool {
 /// Sync the set and make sure it ends exact. After a round that wrote, the set is read back and planned again:
 /// another writer (a second run, an operator) may have changed it between our read and our writes without any
 /// write of ours failing, e.g. by placing a range we also placed in another group. When a write fails because
-/// the set changed, it is read back the same way. A read-back that still needs writes is a re-plan, up to
-/// `REPLAN_ATTEMPTS`. Every round plans from what EC2 holds then, so the safety rules hold through each.
+/// the set changed, it is read back the same way. Our successful writes are facts: a read-back that shows
+/// less of them lags (EC2 is eventually consistent) and is read again, with backoff, before anything is
+/// planned from it. A read-back that still needs writes is a re-plan, up to `REPLAN_ATTEMPTS`. Groups deleted
+/// during the run drop out of the set, which syncs with the groups left. Every round plans from what EC2 holds
+/// then, so the safety rules hold through each.
 async fn converge<G: SecurityGroups>(
     cx: &SetContext<'_, G>,
     set: &FoundSet,
     report: &mut SetReport,
 ) -> Result<SetStatus> {
-    let mut reread: Option<FoundSet> = None;
+    let mut current = set.clone();
     let mut wrote = false;
     let mut read_back = ReadBack::No;
     loop {
-        let current = reread.as_ref().unwrap_or(set);
-        let cause = match sync_round(cx, current, report, read_back).await {
+        let mut written = Written::default();
+        match sync_round(cx, &current, report, read_back, &mut written).await {
             Ok(Round::Settled) if cx.config.dry_run => return Ok(SetStatus::InSync),
             Ok(Round::Settled) => break,
             Ok(Round::Planned) => return Ok(SetStatus::Planned),
             Ok(Round::Wrote) => {
                 wrote = true;
                 read_back = ReadBack::AfterWrites;
-                None
             }
             Err(e) if is_conflict(&e) && report.replans < cx.config.replan_attempts => {
                 report.replans += 1;
                 read_back = ReadBack::AfterConflict;
                 tracing::warn!(set = %set.key, round = report.replans, cause = %e, "the set changed during the run (another writer?); re-reading and re-planning it");
-                Some(e)
             }
             Err(e) => return Err(e),
+        }
+        let found = read_back_set(cx, &current, &written).await?;
+        let left: BTreeSet<&str> = found.iter().flat_map(|f| &f.groups).map(|g| g.id.as_str()).collect();
+        let gone: Vec<String> = current
+            .groups
+            .iter()
+            .map(|g| g.id.clone())
+            .filter(|id| !left.contains(id.as_str()))
+            .collect();
+        if !gone.is_empty() {
+            tracing::warn!(set = %set.key, groups = ?gone, "groups of the set were deleted or lost their tags during the run; syncing it with the groups left");
+            report.gone_groups.extend(gone);
+        }
+        // Every group of the set is gone: nothing left to sync.
+        let Some(found) = found else {
+            return Ok(SetStatus::Gone);
         };
-        let ids: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
-        let what = || format!("DescribeSecurityGroups of set {}", set.key);
-        let groups = cx
-            .budget
-            .bound(what, cx.ec2.groups_by_id(&set.key.region, &ids))
-            .await?;
-        // Every group of the set lost its tags or is gone: nothing left to sync.
-        let Some(found) = reform(&set.key, groups) else {
-            return Err(cause.unwrap_or_else(|| Error::Unsettled {
-                set: set.key.to_string(),
-                replans: report.replans,
-            }));
-        };
-        reread = Some(found);
+        current = found;
     }
-    let current = reread.as_ref().unwrap_or(set);
     let mark = AppliedMark::of(cx.selection.sync_token, cx.selection.ranges(set.key.scope));
-    record_applied(cx.ec2, current, &mark, cx.budget).await?;
+    record_applied(cx.ec2, &current, &mark, cx.budget).await?;
     tracing::info!(set = %set.key, added = report.added, removed = report.removed, unchanged = report.unchanged, replans = report.replans, "set synced");
     let changed = wrote || report.added + report.removed > 0;
     Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
+}
+
+/// The first pause before a set is read back again when its read lags our writes; then 1 s, then 2 s.
+const LAG_FIRST_PAUSE: std::time::Duration = std::time::Duration::from_millis(500);
+/// The longest pause between two reads of a lagging set.
+const LAG_MAX_PAUSE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long a lagging read is waited out (0.5 + 1 + 2 s of pauses, and the reads) before the set is planned
+/// from what it shows.
+const LAG_MAX_WAIT: std::time::Duration = std::time::Duration::from_secs(4);
+
+/// The set `current` read back (by the `group-id` filter: a deleted group is absent, not an error) after a
+/// round that made `written`: read again with backoff while the read lags those writes; `None` when none of
+/// its groups is left in it.
+async fn read_back_set<G: SecurityGroups>(
+    cx: &SetContext<'_, G>,
+    current: &FoundSet,
+    written: &Written,
+) -> Result<Option<FoundSet>> {
+    let key = &current.key;
+    let ids: Vec<String> = current.groups.iter().map(|g| g.id.clone()).collect();
+    let mut backoff = Backoff::new(LAG_FIRST_PAUSE, LAG_MAX_PAUSE, LAG_MAX_WAIT);
+    loop {
+        let what = || format!("DescribeSecurityGroups of set {key}");
+        let groups = cx.budget.bound(what, cx.ec2.groups_by_id(&key.region, &ids)).await?;
+        let Some(found) = reform(key, groups) else {
+            return Ok(None);
+        };
+        if plan::seen_after(&current.groups, written, &found.groups) != Seen::Lags {
+            return Ok(Some(found));
+        }
+        if !backoff.pause(cx.budget).await {
+            tracing::warn!(set = %key, waited_ms = u64::try_from(backoff.waited().as_millis()).unwrap_or(u64::MAX), "the set read back still does not show our writes; planning from it");
+            return Ok(Some(found));
+        }
+        tracing::info!(set = %key, "the set read back does not show our writes yet (EC2's reads may lag its writes); reading it again");
+    }
 }
 
 /// Why a round of [`converge`] plans a set read back.
@@ -478,13 +525,15 @@ enum Round {
     Wrote,
 }
 
-/// One round: plan the set and make its writes (none in a dry run), adding to the report's counts. A round on
-/// a set read back that still needs writes is a re-plan: it fails the set when none is left.
+/// One round: plan the set and make its writes (none in a dry run), adding to the report's counts and to
+/// `written` (the writes that succeeded, also when another failed). A round on a set read back that still
+/// needs writes is a re-plan: it fails the set when none is left.
 async fn sync_round<G: SecurityGroups>(
     context: &SetContext<'_, G>,
     set: &FoundSet,
     report: &mut SetReport,
     read_back: ReadBack,
+    written: &mut Written,
 ) -> Result<Round> {
     let key = &set.key;
     let plan = plan_checked(context, set, context.selection.ranges(key.scope))?;
@@ -517,6 +566,7 @@ async fn sync_round<G: SecurityGroups>(
     let applied = apply(context.ec2, key, &plan, &description, context.budget).await;
     report.added += applied.added;
     report.removed += applied.removed;
+    *written = applied.written;
     match applied.error {
         Some(e) => Err(e),
         None => Ok(Round::Wrote),
@@ -527,7 +577,7 @@ async fn sync_round<G: SecurityGroups>(
 fn plan_checked<G>(context: &SetContext<'_, G>, set: &FoundSet, wanted: &BTreeSet<Cidr>) -> Result<SetPlan> {
     plan::check_not_emptied(
         &set.key,
-        wanted,
+        &context.selection.versions(),
         &context.config.filter.versions,
         &set.groups,
         set.applied.as_ref(),

@@ -29,7 +29,7 @@ use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
 use cloudfront_sg_sync::plan::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
 use cloudfront_sg_sync::ports::{
-    Account, ListAt, NetworkInterfaces, PortRules, PrefixLists, SecurityGroups, TaggedGroup, TaggedList,
+    Account, ListAt, ListState, NetworkInterfaces, PortRules, PrefixLists, SecurityGroups, TaggedGroup, TaggedList,
 };
 use cloudfront_sg_sync::prefix_list::Modification;
 use tokio::io::AsyncWriteExt;
@@ -498,6 +498,9 @@ pub struct Counting<G> {
     pub tag_writes: AtomicUsize,
     /// Groups whose rules were written to.
     pub touched: Mutex<BTreeSet<String>>,
+    /// Deleted (through this emulator client) just before the first authorization: a group that goes away
+    /// between discovery and the first write.
+    pub delete_before_first_write: Mutex<Option<(Client, String)>>,
 }
 
 impl<G> Counting<G> {
@@ -513,6 +516,7 @@ impl<G> Counting<G> {
             list_modifies: AtomicUsize::new(0),
             tag_writes: AtomicUsize::new(0),
             touched: Mutex::new(BTreeSet::new()),
+            delete_before_first_write: Mutex::new(None),
         }
     }
 
@@ -541,6 +545,10 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
     }
 
     async fn authorize(&self, rules: &PortRules<'_>) -> cloudfront_sg_sync::Result<usize> {
+        let doomed = self.delete_before_first_write.lock().unwrap().take();
+        if let Some((client, group)) = doomed {
+            client.delete_security_group().group_id(group).send().await.unwrap();
+        }
         self.authorizes.fetch_add(1, Ordering::SeqCst);
         self.touched.lock().unwrap().insert(rules.group.to_owned());
         self.inner.authorize(rules).await
@@ -614,9 +622,14 @@ impl<G: PrefixLists> PrefixLists for Counting<G> {
         self.inner.set_max_entries(list, max_entries).await
     }
 
-    async fn state(&self, region: &str, id: &str) -> cloudfront_sg_sync::Result<(String, i64)> {
+    async fn state(&self, region: &str, id: &str) -> cloudfront_sg_sync::Result<ListState> {
         self.list_describes.fetch_add(1, Ordering::SeqCst);
         self.inner.state(region, id).await
+    }
+
+    async fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> cloudfront_sg_sync::Result<()> {
+        self.tag_writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.mark_applied(region, id, mark).await
     }
 
     async fn list(&self, region: &str, id: &str) -> cloudfront_sg_sync::Result<Option<TaggedList>> {
