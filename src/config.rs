@@ -156,8 +156,11 @@ pub struct Config {
     pub assume_role_name: String,
     /// `ASSUME_ROLE_EXTERNAL_ID`, if set.
     pub assume_role_external_id: Option<String>,
-    /// The function's own region (`AWS_REGION`, else the first of `REGIONS`): where STS is called.
+    /// The function's own region (`AWS_REGION`, else the first of `REGIONS`).
     pub home_region: String,
+    /// Where STS is called for a member account's role: the home region if every account has it enabled (see
+    /// [`DEFAULT_REGIONS`]), else us-east-1.
+    pub sts_region: String,
     /// The partition of the function's region (`aws`, `aws-cn`, `aws-us-gov`), for role ARNs.
     pub partition: &'static str,
     /// The session name of an assumed role: the function's name (`AWS_LAMBDA_FUNCTION_NAME`), else
@@ -226,6 +229,7 @@ impl Config {
         };
         Ok(Config {
             partition: partition(&home_region),
+            sts_region: sts_region(&home_region),
             home_region,
             session_name: session_name(get("AWS_LAMBDA_FUNCTION_NAME")),
             regions,
@@ -402,6 +406,42 @@ fn role_name(value: Value) -> Result<String> {
 }
 
 /// The partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`.
+/// The regions of the `aws` partition that every account has enabled: those AWS launched before 20 March 2019.
+/// Every later region is opt-in (af-south-1, ap-east-1, ap-south-2, ap-southeast-3…7, ca-west-1, eu-central-2,
+/// eu-south-1/2, il-central-1, me-central-1, me-south-1, mx-central-1, …): SNS does not deliver the
+/// us-east-1 notification to a function there, and an account that has not enabled one cannot call STS in it.
+/// `template.yaml` refuses a stack outside this list (a test checks that they agree).
+pub const DEFAULT_REGIONS: [&str; 17] = [
+    "us-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+    "ca-central-1",
+    "sa-east-1",
+    "eu-west-1",
+    "eu-west-2",
+    "eu-west-3",
+    "eu-central-1",
+    "eu-north-1",
+    "ap-south-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-northeast-3",
+    "ap-southeast-1",
+    "ap-southeast-2",
+];
+
+/// Where a member account's STS AssumeRole goes: the function's region when every account has it enabled (a
+/// default region, or any region of the China and GovCloud partitions, which have no opt-in regions), else
+/// us-east-1.
+fn sts_region(home_region: &str) -> String {
+    let default = DEFAULT_REGIONS.contains(&home_region) || partition(home_region) != "aws";
+    match default || home_region.is_empty() {
+        true => home_region.to_owned(),
+        false => "us-east-1".to_owned(),
+    }
+}
+
 fn partition(region: &str) -> &'static str {
     if region.starts_with("cn-") {
         "aws-cn"
@@ -485,6 +525,33 @@ mod tests {
             (c.home_region.as_str(), c.session_name.as_str()),
             ("eu-west-1", "cloudfront-sg-sync")
         );
+    }
+
+    #[test]
+    fn the_templates_region_rule_allows_exactly_the_default_regions() {
+        let template = include_str!("../template.yaml");
+        let rule = template
+            .split("DefaultRegionOnly:")
+            .nth(1)
+            .and_then(|r| r.split("- [").nth(1))
+            .and_then(|r| r.split(']').next())
+            .unwrap();
+        let listed: BTreeSet<&str> = rule.split(',').map(str::trim).collect();
+        assert_eq!(listed, BTreeSet::from(DEFAULT_REGIONS));
+    }
+
+    #[test]
+    fn member_roles_are_assumed_in_a_region_every_account_has() {
+        for (home, sts) in [
+            ("eu-west-1", "eu-west-1"),
+            ("ap-east-1", "us-east-1"),
+            ("me-central-1", "us-east-1"),
+            ("cn-north-1", "cn-north-1"),
+            ("us-gov-west-1", "us-gov-west-1"),
+        ] {
+            let c = Config::from_pairs(&[("AWS_REGION", home)]).unwrap();
+            assert_eq!((c.home_region.as_str(), c.sts_region.as_str()), (home, sts));
+        }
     }
 
     #[test]

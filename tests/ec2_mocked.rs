@@ -90,6 +90,16 @@ fn holding(
     }
 }
 
+/// Whether a DescribeSecurityGroups reads exactly `ids` by the `group-id` filter (a deleted group is then
+/// absent, where `GroupIds` would fail the call).
+fn by_group_id(
+    req: &aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsInput,
+    ids: &[&str],
+) -> bool {
+    let filter = req.filters().iter().find(|f| f.name() == Some("group-id"));
+    req.group_ids().is_empty() && filter.is_some_and(|f| f.values() == ids)
+}
+
 fn group(id: &str, vpc: &str) -> SecurityGroup {
     tagged(id, vpc).build()
 }
@@ -285,9 +295,69 @@ async fn ipv4_and_ipv6_quotas_are_counted_separately_as_aws_does() {
     assert_eq!(summary.sets[0].room_left[&IpVersion::Ipv4], 2);
 }
 
+/// sg-1 holding tcp/443 from each of `cidrs` (any description: EC2's duplicate is about the rule, not its text).
+fn sg1_holding(cidrs: &'static [&'static str]) -> Rule {
+    mock!(Client::describe_security_groups)
+        .match_requests(|req| by_group_id(req, &["sg-1"]))
+        .then_output(move || {
+            let mut p = IpPermission::builder().ip_protocol("tcp").from_port(443).to_port(443);
+            for cidr in cidrs {
+                p = p.ip_ranges(aws_sdk_ec2::types::IpRange::builder().cidr_ip(*cidr).build());
+            }
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(tagged("sg-1", "vpc-1").ip_permissions(p.build()).build())
+                .build()
+        })
+}
+
+/// How many CIDRs each recorded AuthorizeSecurityGroupIngress carried.
+fn batch_sizes(calls: &Calls) -> Vec<usize> {
+    let calls = calls.lock().unwrap();
+    calls
+        .iter()
+        .map(|c| c.ip_permissions()[0].ip_ranges().len() + c.ip_permissions()[0].ipv6_ranges().len())
+        .collect()
+}
+
 #[tokio::test]
-async fn a_batch_refused_as_duplicate_is_retried_one_by_one() {
-    // A concurrent run added one of the CIDRs: EC2 refuses the whole batch, then the single duplicate.
+async fn a_batch_refused_as_duplicate_re_reads_the_group_and_authorizes_only_what_is_missing() {
+    // A concurrent run added one of the CIDRs: EC2 refuses the whole batch; the group read again shows it.
+    let calls = Calls::default();
+    let recorded = calls.clone();
+    let authorize = mock!(Client::authorize_security_group_ingress)
+        .match_requests(move |req| {
+            recorded.lock().unwrap().push(req.clone());
+            true
+        })
+        .sequence()
+        .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
+        .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
+        .build();
+    let held = sg1_holding(&["10.0.1.0/24"]);
+    let groups = client(&test_config(), &[&authorize, &held]).await;
+    let cidrs: BTreeSet<Cidr> = ["10.0.0.0/24", "10.0.1.0/24", "2600::/32"]
+        .iter()
+        .map(|s| s.parse().unwrap())
+        .collect();
+    assert_eq!(authorize_sg1(&groups, &cidrs).await.unwrap(), 2);
+    assert_eq!(
+        batch_sizes(&calls),
+        [3, 2],
+        "one batch of the two missing, not one call per CIDR"
+    );
+    let second = &calls.lock().unwrap()[1];
+    assert!(
+        second.ip_permissions()[0]
+            .ip_ranges()
+            .iter()
+            .all(|r| r.cidr_ip() != Some("10.0.1.0/24"))
+    );
+    assert_eq!(held.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn a_duplicate_batch_whose_re_read_shows_none_of_it_yet_goes_one_by_one() {
+    // The read lags (it shows none of the batch, though EC2 called one a duplicate): one CIDR at a time.
     let calls = Calls::default();
     let recorded = calls.clone();
     let authorize = mock!(Client::authorize_security_group_ingress)
@@ -301,29 +371,25 @@ async fn a_batch_refused_as_duplicate_is_retried_one_by_one() {
         .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
         .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
         .build();
-    let groups = client(&test_config(), &[&authorize]).await;
+    let held = sg1_holding(&[]);
+    let groups = client(&test_config(), &[&authorize, &held]).await;
     let cidrs: BTreeSet<Cidr> = ["10.0.0.0/24", "10.0.1.0/24", "2600::/32"]
         .iter()
         .map(|s| s.parse().unwrap())
         .collect();
-    authorize_sg1(&groups, &cidrs).await.unwrap();
-    let calls = calls.lock().unwrap();
-    let sizes: Vec<usize> = calls
-        .iter()
-        .map(|c| c.ip_permissions()[0].ip_ranges().len() + c.ip_permissions()[0].ipv6_ranges().len())
-        .collect();
-    assert_eq!(sizes, [3, 1, 1, 1]);
+    assert_eq!(authorize_sg1(&groups, &cidrs).await.unwrap(), 2);
+    assert_eq!(batch_sizes(&calls), [3, 1, 1, 1]);
 }
 
 #[tokio::test]
-async fn a_revoke_refused_as_not_found_is_retried_one_by_one() {
+async fn a_revoke_refused_as_not_found_re_reads_the_group_and_revokes_only_what_it_still_holds() {
     let revoke = mock!(Client::revoke_security_group_ingress)
         .sequence()
         .http_status(400, Some(ec2_error("InvalidPermission.NotFound")))
         .output(|| RevokeSecurityGroupIngressOutput::builder().r#return(true).build())
-        .http_status(400, Some(ec2_error("InvalidPermission.NotFound")))
         .build();
-    let groups = client(&test_config(), &[&revoke]).await;
+    let held = sg1_holding(&["10.0.0.0/24"]);
+    let groups = client(&test_config(), &[&revoke, &held]).await;
     let rules = BTreeMap::from([(
         443,
         ["10.0.0.0/24", "10.0.1.0/24"]
@@ -332,7 +398,7 @@ async fn a_revoke_refused_as_not_found_is_retried_one_by_one() {
             .collect(),
     )]);
     let revoked = groups.revoke("us-east-1", "sg-1", &rules).await.unwrap();
-    assert_eq!(revoke.num_calls(), 3);
+    assert_eq!(revoke.num_calls(), 2);
     assert_eq!(revoked, 1, "the rule already gone is not counted");
 }
 
@@ -484,7 +550,7 @@ async fn a_write_refused_because_another_writer_got_there_first_is_re_planned_fr
         .collect();
     let description = plan::rule_description(Scope::Global, "CLOUDFRONT");
     let first_read = mock!(Client::describe_security_groups)
-        .match_requests(|req| req.group_ids().is_empty())
+        .match_requests(|req| !by_group_id(req, &["sg-1"]))
         .then_output(|| {
             DescribeSecurityGroupsOutput::builder()
                 .security_groups(group("sg-1", "vpc-1"))
@@ -492,7 +558,7 @@ async fn a_write_refused_because_another_writer_got_there_first_is_re_planned_fr
         });
     let held = wanted.clone();
     let re_read = mock!(Client::describe_security_groups)
-        .match_requests(|req| req.group_ids() == ["sg-1"])
+        .match_requests(|req| by_group_id(req, &["sg-1"]))
         .then_output(move || {
             let mut p = IpPermission::builder().ip_protocol("tcp").from_port(443).to_port(443);
             for cidr in held.iter().filter(|c| c.version() == IpVersion::Ipv6) {
@@ -617,7 +683,7 @@ async fn a_prefix_list_modified_by_another_writer_is_re_read_and_written_at_its_
         .filter(|c| c.version() == IpVersion::Ipv4)
         .count();
     let listed = mock!(Client::describe_managed_prefix_lists)
-        .match_requests(|req| !req.filters().is_empty() && req.prefix_list_ids().is_empty())
+        .match_requests(|req| req.filters().first().and_then(|f| f.name()) == Some("tag:Name"))
         .then_output(|| {
             DescribeManagedPrefixListsOutput::builder()
                 .prefix_lists(tagged_list(1, PrefixListState::CreateComplete))
@@ -633,7 +699,11 @@ async fn a_prefix_list_modified_by_another_writer_is_re_read_and_written_at_its_
         }
     };
     let by_id = mock!(Client::describe_managed_prefix_lists)
-        .match_requests(|req| req.prefix_list_ids() == ["pl-cf"])
+        // By the `prefix-list-id` filter: a list deleted since is absent, not an error.
+        .match_requests(|req| {
+            let filter = req.filters().iter().find(|f| f.name() == Some("prefix-list-id"));
+            req.prefix_list_ids().is_empty() && filter.is_some_and(|f| f.values() == ["pl-cf"])
+        })
         .sequence()
         .output(at(2, PrefixListState::ModifyComplete))
         .output(at(2, PrefixListState::ModifyInProgress))
@@ -739,8 +809,16 @@ async fn a_waf_ip_set_refused_for_a_stale_lock_token_is_read_again_and_updated_a
         .http_status(400, Some(waf_error("WAFOptimisticLockException")))
         .output(|| UpdateIpSetOutput::builder().next_lock_token("t3").build())
         .build();
+    let marked = mock!(Waf::tag_resource)
+        .match_requests(|req| {
+            let tag = &req.tags()[0];
+            req.resource_arn() == Some("arn:aws:wafv2:us-east-1:1:regional/ipset/g4/id-1")
+                && tag.key() == "cloudfront-sg-sync:synctoken"
+                && tag.value().starts_with("1787411825")
+        })
+        .then_output(|| aws_sdk_wafv2::operation::tag_resource::TagResourceOutput::builder().build());
     let mut answers = MockResponseInterceptor::new().rule_mode(RuleMode::MatchAny);
-    for rule in [&listed, &tags, &read, &update] {
+    for rule in [&listed, &tags, &read, &update, &marked] {
         answers = answers.with_rule(rule);
     }
     let answers = SharedInterceptor::new(answers);
@@ -777,4 +855,5 @@ async fn a_waf_ip_set_refused_for_a_stale_lock_token_is_read_again_and_updated_a
     let sent: BTreeSet<String> = updates[1].addresses().iter().cloned().collect();
     assert_eq!(sent, wanted, "every address wanted, the other writer's gone");
     assert_eq!(g4.changes.remove.len(), 1);
+    assert_eq!(marked.num_calls(), 1, "the file applied is recorded on the IP set");
 }

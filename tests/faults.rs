@@ -423,3 +423,50 @@ async fn every_hostile_input_gets_a_clear_error_and_no_write_reaches_ec2() {
     assert!(w.state(&w.global).await.is_empty());
     assert_untouched(&w, &untouchable).await;
 }
+
+/// Writes of a first sync of two sets (5 GLOBAL and 4 regional groups, from empty) and of a real change (pair
+/// A), through a proxy whose describes lag each rule write by `lag` reads: (first sync, change) write calls
+/// that reached moto, with the end state checked exact after each; and the describes of the groups made.
+async fn writes_with_lagging_reads(lag: usize) -> (usize, usize, usize) {
+    let mut w = world(PAIR_A_OLD, 5, 4).await;
+    let proxy = through_proxy(
+        &mut w,
+        Faults {
+            lag_reads: lag,
+            ..Faults::default()
+        },
+    )
+    .await;
+    let mut writes = Vec::new();
+    let mut describes = 0;
+    for file in [PAIR_A_OLD, PAIR_A_NEW] {
+        proxy.clear();
+        let summary = w.notify(file).await.unwrap();
+        assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+        let wanted = selection(&fixture(file));
+        assert_eq!(w.state(&w.global).await, *wanted.ranges(Scope::Global), "{file}");
+        assert_eq!(w.state(&w.regional).await, *wanted.ranges(Scope::Regional), "{file}");
+        writes.push(proxy.write_attempts());
+        describes += proxy
+            .calls()
+            .iter()
+            .filter(|c| c.action == "DescribeSecurityGroups")
+            .count();
+    }
+    (writes[0], writes[1], describes)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_that_lag_our_writes_cost_at_most_half_again_the_writes_and_end_exact() {
+    let (first, change, describes) = writes_with_lagging_reads(0).await;
+    let (first_lagging, change_lagging, describes_lagging) = writes_with_lagging_reads(2).await;
+    assert!(describes_lagging > describes, "the lagging reads were read again");
+    println!(
+        "writes without lag: first sync {first}, change {change}; with two lagging reads: {first_lagging}, {change_lagging}"
+    );
+    assert!(first_lagging * 2 <= first * 3, "{first_lagging} writes against {first}");
+    assert!(
+        change_lagging * 2 <= change * 3,
+        "{change_lagging} writes against {change}"
+    );
+}

@@ -3,93 +3,22 @@
 //! covered in memory (`src/sync/ip_set_tests.rs`) and with mocked WAF answers (`tests/ec2_mocked.rs`).
 
 mod common;
+#[path = "common/waf.rs"]
+mod waf;
 
 use std::collections::BTreeSet;
 
-use aws_config::BehaviorVersion;
-use aws_sdk_wafv2::Client;
-use aws_sdk_wafv2::types::{IpAddressVersion, Scope as ApiScope, Tag};
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use aws_sdk_wafv2::types::Scope as ApiScope;
 use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
-use cloudfront_sg_sync::adapters::source::HttpSource;
-use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
-use cloudfront_sg_sync::handler::App;
+use cloudfront_sg_sync::cidr::IpVersion;
 use cloudfront_sg_sync::ip_ranges::Scope;
 use cloudfront_sg_sync::ports::{IpSets, WafScope};
 use cloudfront_sg_sync::report::{IpSetReport, SetStatus, Summary};
 use common::*;
+use waf::*;
 
 const TAGGED_G: [(&str, &str); 2] = [("Name", "cloudfront_g"), ("AutoUpdate", "true")];
 const TAGGED_R: [(&str, &str); 2] = [("Name", "cloudfront_r"), ("AutoUpdate", "true")];
-
-/// A WAF client of moto in us-east-1.
-async fn waf(endpoint: &str) -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .test_credentials()
-        .region("us-east-1")
-        .load()
-        .await;
-    Client::new(&config)
-}
-
-/// Create an IP set; its id.
-async fn create(
-    client: &Client,
-    name: &str,
-    scope: ApiScope,
-    v6: bool,
-    tags: &[(&str, &str)],
-    addresses: &[&str],
-) -> String {
-    let version = if v6 {
-        IpAddressVersion::Ipv6
-    } else {
-        IpAddressVersion::Ipv4
-    };
-    let tags = tags
-        .iter()
-        .map(|(k, v)| Tag::builder().key(*k).value(*v).build().unwrap());
-    let out = client
-        .create_ip_set()
-        .name(name)
-        .scope(scope)
-        .ip_address_version(version)
-        .description(format!("{name}, kept"))
-        .set_addresses(Some(addresses.iter().map(|a| (*a).to_owned()).collect()))
-        .set_tags(Some(tags.collect()))
-        .send()
-        .await
-        .unwrap();
-    out.summary().unwrap().id().unwrap().to_owned()
-}
-
-/// The addresses and lock token of an IP set as moto holds it.
-async fn held(client: &Client, name: &str, scope: ApiScope, id: &str) -> (BTreeSet<Cidr>, String) {
-    let out = client.get_ip_set().name(name).scope(scope).id(id).send().await.unwrap();
-    let set = out.ip_set().unwrap();
-    assert_eq!(
-        set.description(),
-        Some(format!("{name}, kept").as_str()),
-        "the description is kept"
-    );
-    let addresses = set.addresses().iter().map(|a| a.parse().unwrap()).collect();
-    (addresses, out.lock_token().unwrap().to_owned())
-}
-
-/// The function, configured as in production with its WAF adapter, against the world's moto.
-async fn app(w: &World, extra: &[(&str, &str)]) -> App<HttpSource, Counting<Ec2Groups>, WafIpSets> {
-    let base = w.app(extra).await;
-    let loader = cloudfront_sg_sync::adapters::ec2::loader()
-        .endpoint_url(&w.endpoint)
-        .test_credentials();
-    let waf = WafIpSets::with_loader(&base.config, loader).await;
-    App {
-        accounts: base.accounts.into_iter().map(|a| a.with_ip_sets(waf.clone())).collect(),
-        config: base.config,
-        source: base.source,
-    }
-}
 
 async fn run(w: &World, file: &str) -> Summary {
     w.server.set(Reply::Body(fixture(file)));

@@ -202,7 +202,7 @@ async fn a_file_without_ipv6_prefixes_does_not_revoke_the_ipv6_rules_held() {
     let app = w.app(&[]).await;
     let summary = app.handle(&schedule(), None).await.unwrap_err();
     assert_eq!(summary.kind(), "SetsFailed");
-    assert!(summary.to_string().contains("no ipv6 ranges"), "{summary}");
+    assert!(summary.to_string().contains("no ipv6 range at all"), "{summary}");
     assert!(
         summary.to_string().contains("holds 32 of our ipv6 rule(s)"),
         "{summary}"

@@ -1,7 +1,8 @@
 //! Which accounts a run syncs, each with its own EC2 adapter: the function's own account with its own
 //! credentials, or (with `ACCOUNTS`) every listed account through the role `ASSUME_ROLE_NAME` in it.
 //!
-//! The role's credentials come from the SDK's own [`AssumeRoleProvider`], called in the function's region;
+//! The role's credentials come from the SDK's own [`AssumeRoleProvider`], called in the function's region when
+//! every account has it enabled (else us-east-1: [`crate::config::Config::sts_region`]);
 //! each account has its own identity cache, shared by its regional clients, so STS is called once per account
 //! and the credentials are refreshed before they expire (the function keeps its clients between invocations).
 
@@ -32,7 +33,7 @@ pub async fn accounts_with_loader(config: &Config, loader: aws_config::ConfigLoa
     for id in &config.accounts {
         let mut role = AssumeRoleProvider::builder(config.role_arn(id))
             .session_name(&config.session_name)
-            .region(aws_config::Region::new(config.home_region.clone()))
+            .region(aws_config::Region::new(config.sts_region.clone()))
             .configure(&base);
         if let Some(external_id) = &config.assume_role_external_id {
             role = role.external_id(external_id);

@@ -33,6 +33,9 @@ pub struct Faults {
     /// tagged GLOBAL https group, the other describes and WAF's ListIPSets with nothing (benchmarks of many
     /// accounts: the function's own concurrency, with no emulator CPU at all).
     pub answer_reads: bool,
+    /// After each successful rule write to a group, the next `lag_reads` DescribeSecurityGroups answers show the
+    /// group as it was before the write: EC2's reads may lag its writes (eventual consistency); moto's never do.
+    pub lag_reads: usize,
     pub seed: u64,
 }
 
@@ -81,6 +84,10 @@ struct State {
     connections: usize,
     /// The rules of writes answered without moto, by writer.
     written: BTreeMap<Writer, Rules>,
+    /// Each group's `<item>` in the last describe that showed it as it is.
+    seen_groups: BTreeMap<String, String>,
+    /// Per group written: its `<item>` before the write, and the describes left that show it.
+    stale_groups: BTreeMap<String, (String, usize)>,
 }
 
 /// (SigV4 access key, region, group).
@@ -196,6 +203,8 @@ impl FaultProxy {
             calls: Vec::new(),
             connections: 0,
             written: BTreeMap::new(),
+            seen_groups: BTreeMap::new(),
+            stale_groups: BTreeMap::new(),
         }));
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -382,13 +391,16 @@ async fn answer(
             Outcome::Forwarded(200)
         }
         Outcome::Forwarded(_) => match forward(upstream, head, body).await {
-            Some(response) if action == "DescribeSecurityGroups" && state.lock().unwrap().faults.answer_writes => {
+            Some(response) if action == "DescribeSecurityGroups" && rewrites_describes(state) => {
                 let (head_part, body_part) = split_response(&response);
-                let body = shown(state, head, &action, body_part);
+                let body = lagged(state, shown(state, head, &action, body_part));
                 let _ = client.write_all(&xml_response(head_part, &body)).await;
                 Outcome::Forwarded(status_of(&response))
             }
             Some(response) => {
+                if action.ends_with("SecurityGroupIngress") && (200..300).contains(&status_of(&response)) {
+                    lag_after_write(state, group.as_deref());
+                }
                 // The upstream's own answer, its headers as they are: the connection closes after it.
                 upstream_answered = true;
                 let _ = client.write_all(&response).await;
@@ -400,6 +412,56 @@ async fn answer(
     let keep = !upstream_answered && !matches!(outcome, Outcome::Dropped);
     record(state, action, group, cidrs, outcome);
     keep
+}
+
+/// Whether DescribeSecurityGroups answers are rewritten: with the writes the proxy answered, or lagging.
+fn rewrites_describes(state: &Mutex<State>) -> bool {
+    let st = state.lock().unwrap();
+    st.faults.answer_writes || st.faults.lag_reads > 0
+}
+
+/// A rule write to `group` succeeded: the next describes show the group as the last one before it did.
+fn lag_after_write(state: &Mutex<State>, group: Option<&str>) {
+    let mut st = state.lock().unwrap();
+    let lag = st.faults.lag_reads;
+    let Some(before) = group.and_then(|g| st.seen_groups.get(g)).cloned() else {
+        return;
+    };
+    if lag > 0 {
+        let group = group.unwrap_or_default().to_owned();
+        st.stale_groups.entry(group).or_insert((before, 0)).1 = lag;
+    }
+}
+
+/// A DescribeSecurityGroups answer with each group written to lately shown as it was before the write (while
+/// its lag lasts); each group shown as it is now is remembered.
+fn lagged(state: &Mutex<State>, body: String) -> String {
+    let mut st = state.lock().unwrap();
+    if st.faults.lag_reads == 0 {
+        return body;
+    }
+    let mut parts = body.split("<item><groupId>");
+    let mut out = parts.next().unwrap_or_default().to_owned();
+    for part in parts {
+        let end = part.find("</securityGroupInfo>").unwrap_or(part.len());
+        let (item, rest) = part.split_at(end);
+        let group = item.split("</groupId>").next().unwrap_or_default().to_owned();
+        let shown = match st.stale_groups.get_mut(&group) {
+            Some((stale, left)) if *left > 0 => {
+                *left -= 1;
+                stale.clone()
+            }
+            _ => {
+                st.stale_groups.remove(&group);
+                st.seen_groups.insert(group, item.to_owned());
+                item.to_owned()
+            }
+        };
+        out.push_str("<item><groupId>");
+        out.push_str(&shown);
+        out.push_str(rest);
+    }
+    out
 }
 
 /// The action of a JSON-protocol call: `X-Amz-Target: AWSWAF_20190729.ListIPSets` → `ListIPSets`.
