@@ -310,6 +310,25 @@ fn sg1_holding(cidrs: &'static [&'static str]) -> Rule {
         })
 }
 
+/// AuthorizeSecurityGroupIngress answering `duplicates` times a duplicate then a success each, recording every
+/// request.
+fn authorizing(duplicates: usize) -> (Calls, Rule) {
+    let calls = Calls::default();
+    let recorded = calls.clone();
+    let mut answers = mock!(Client::authorize_security_group_ingress)
+        .match_requests(move |req| {
+            recorded.lock().unwrap().push(req.clone());
+            true
+        })
+        .sequence();
+    for _ in 0..duplicates {
+        answers = answers
+            .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
+            .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build());
+    }
+    (calls, answers.build())
+}
+
 /// How many CIDRs each recorded AuthorizeSecurityGroupIngress carried.
 fn batch_sizes(calls: &Calls) -> Vec<usize> {
     let calls = calls.lock().unwrap();
@@ -322,17 +341,7 @@ fn batch_sizes(calls: &Calls) -> Vec<usize> {
 #[tokio::test]
 async fn a_batch_refused_as_duplicate_re_reads_the_group_and_authorizes_only_what_is_missing() {
     // A concurrent run added one of the CIDRs: EC2 refuses the whole batch; the group read again shows it.
-    let calls = Calls::default();
-    let recorded = calls.clone();
-    let authorize = mock!(Client::authorize_security_group_ingress)
-        .match_requests(move |req| {
-            recorded.lock().unwrap().push(req.clone());
-            true
-        })
-        .sequence()
-        .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
-        .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
-        .build();
+    let (calls, authorize) = authorizing(1);
     let held = sg1_holding(&["10.0.1.0/24"]);
     let groups = client(&test_config(), &[&authorize, &held]).await;
     let cidrs: BTreeSet<Cidr> = ["10.0.0.0/24", "10.0.1.0/24", "2600::/32"]
@@ -358,19 +367,7 @@ async fn a_batch_refused_as_duplicate_re_reads_the_group_and_authorizes_only_wha
 #[tokio::test]
 async fn a_duplicate_batch_whose_re_read_shows_none_of_it_yet_goes_one_by_one() {
     // The read lags (it shows none of the batch, though EC2 called one a duplicate): one CIDR at a time.
-    let calls = Calls::default();
-    let recorded = calls.clone();
-    let authorize = mock!(Client::authorize_security_group_ingress)
-        .match_requests(move |req| {
-            recorded.lock().unwrap().push(req.clone());
-            true
-        })
-        .sequence()
-        .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
-        .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
-        .http_status(400, Some(ec2_error("InvalidPermission.Duplicate")))
-        .output(|| AuthorizeSecurityGroupIngressOutput::builder().r#return(true).build())
-        .build();
+    let (calls, authorize) = authorizing(2);
     let held = sg1_holding(&[]);
     let groups = client(&test_config(), &[&authorize, &held]).await;
     let cidrs: BTreeSet<Cidr> = ["10.0.0.0/24", "10.0.1.0/24", "2600::/32"]

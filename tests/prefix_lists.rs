@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::sync::atomic::Ordering;
 
 use aws_sdk_ec2::Client;
@@ -96,20 +96,6 @@ async fn tagged_lists_are_read_with_their_entries_and_modified_at_their_version(
     assert_eq!(now, version);
 }
 
-/// Every entry of list `id` as moto holds it: CIDR → description.
-async fn entries(client: &Client, id: &str) -> BTreeMap<Cidr, String> {
-    let out = client
-        .get_managed_prefix_list_entries()
-        .prefix_list_id(id)
-        .send()
-        .await
-        .unwrap();
-    out.entries()
-        .iter()
-        .map(|e| (c(e.cidr().unwrap()), e.description().unwrap_or_default().to_owned()))
-        .collect()
-}
-
 fn report<'a>(summary: &'a Summary, id: &str) -> &'a ListReport {
     summary.prefix_lists.iter().find(|l| l.target.id == id).unwrap()
 }
@@ -127,7 +113,7 @@ async fn lists_fill_from_empty_with_their_scope_and_family_keep_hand_made_entrie
 
     let app = w.app(&[]).await;
     let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
-    let g4_now = entries(&w.client, &g4).await;
+    let g4_now = list_entries(&w.client, &g4).await;
     let mut expected: BTreeSet<Cidr> = global_v4.clone();
     expected.insert(c("192.0.2.0/24"));
     assert_eq!(g4_now.keys().copied().collect::<BTreeSet<_>>(), expected);
@@ -137,11 +123,11 @@ async fn lists_fill_from_empty_with_their_scope_and_family_keep_hand_made_entrie
         "a hand-made entry keeps its description"
     );
     assert_eq!(g4_now[&c("192.0.2.0/24")], "office");
-    let g6_now: BTreeSet<Cidr> = entries(&w.client, &g6).await.into_keys().collect();
+    let g6_now: BTreeSet<Cidr> = list_entries(&w.client, &g6).await.into_keys().collect();
     assert_eq!(g6_now, wanted(NEWEST, Scope::Global, IpVersion::Ipv6));
-    let r4_now: BTreeSet<Cidr> = entries(&w.client, &r4).await.into_keys().collect();
+    let r4_now: BTreeSet<Cidr> = list_entries(&w.client, &r4).await.into_keys().collect();
     assert_eq!(r4_now, wanted(NEWEST, Scope::Regional, IpVersion::Ipv4));
-    assert!(entries(&w.client, &untagged).await.is_empty());
+    assert!(list_entries(&w.client, &untagged).await.is_empty());
     assert!(summary.prefix_lists.iter().all(|l| l.target.id != untagged));
 
     let g4_report = report(&summary, &g4);
@@ -182,7 +168,7 @@ async fn a_list_too_small_fails_alone_and_is_left_exactly_as_it_was() {
     let global_v4 = wanted(NEWEST, Scope::Global, IpVersion::Ipv4);
     let small = sized_list(&w.client, "IPv4", &TAGGED_G, 100, &[("192.0.2.0/24", "office")]).await;
     let r4 = sized_list(&w.client, "IPv4", &TAGGED_R, 200, &[]).await;
-    let before = entries(&w.client, &small).await;
+    let before = list_entries(&w.client, &small).await;
 
     let err = w.notify(NEWEST).await.unwrap_err();
     let needed = global_v4.len() + 1;
@@ -203,8 +189,8 @@ async fn a_list_too_small_fails_alone_and_is_left_exactly_as_it_was() {
         ),
         "{err:?}"
     );
-    assert_eq!(entries(&w.client, &small).await, before);
-    let r4_now: BTreeSet<Cidr> = entries(&w.client, &r4).await.into_keys().collect();
+    assert_eq!(list_entries(&w.client, &small).await, before);
+    let r4_now: BTreeSet<Cidr> = list_entries(&w.client, &r4).await.into_keys().collect();
     assert_eq!(
         r4_now,
         wanted(NEWEST, Scope::Regional, IpVersion::Ipv4),
@@ -224,7 +210,7 @@ async fn a_real_change_modifies_each_list_by_exactly_what_changed_in_one_call() 
     let summary = app.handle(&notification_for(&fixture(PAIR_A_NEW)), None).await.unwrap();
     let old = wanted(PAIR_A_OLD, Scope::Global, IpVersion::Ipv4);
     let new = wanted(PAIR_A_NEW, Scope::Global, IpVersion::Ipv4);
-    let g4_now: BTreeSet<Cidr> = entries(&w.client, &g4).await.into_keys().collect();
+    let g4_now: BTreeSet<Cidr> = list_entries(&w.client, &g4).await.into_keys().collect();
     assert_eq!(g4_now, new);
     let list = report(&summary, &g4);
     assert_eq!(

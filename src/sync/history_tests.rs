@@ -7,23 +7,15 @@ use std::time::Duration;
 use crate::plan::SYNC_TOKEN_TAG;
 use crate::ports::WafScope;
 use crate::prefix_list::Entry;
-use crate::testing::{FakeEc2, FakeSource, Op, our_rule};
+use crate::testing::{FakeEc2, Op, our_rule};
 
-use super::tests::{c, cidrs, config, description, doc};
+use super::ip_set_tests::run_with;
+use super::tests::{c, cidrs, description, doc};
 use super::*;
 
 const TAGGED_G: [(&str, &str); 2] = [("Name", "cloudfront_g"), ("AutoUpdate", "true")];
 const TAGGED_R: [(&str, &str); 2] = [("Name", "cloudfront_r"), ("AutoUpdate", "true")];
 const REGIONAL: (&str, WafScope) = ("us-east-1", WafScope::Regional);
-
-/// A scheduled run of the function's own account over `body`, every target held by `ec2`.
-async fn run_on(ec2: &FakeEc2, body: Vec<u8>, vars: &[(&str, &str)]) -> Summary {
-    let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
-    let source = FakeSource::new([body]);
-    run(&config(vars), &Trigger::Scheduled, &source, &accounts, None)
-        .await
-        .unwrap()
-}
 
 fn ours(cidr: &str) -> Entry {
     Entry {
@@ -69,7 +61,7 @@ fn regional_v6_world() -> FakeEc2 {
 async fn a_scope_that_loses_every_range_of_a_version_is_emptied_on_every_target_while_the_file_keeps_it() {
     // As on 2024-05-29 (pair C): no regional IPv6 range left, GLOBAL IPv6 ones still listed.
     let ec2 = regional_v6_world();
-    let summary = run_on(&ec2, doc(2, &["2600:9000::/28"], &["10.9.0.0/24"]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["2600:9000::/28"], &["10.9.0.0/24"]), &[]).await;
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!(
         (summary.sets[0].status, summary.sets[0].removed),
@@ -82,7 +74,7 @@ async fn a_scope_that_loses_every_range_of_a_version_is_emptied_on_every_target_
 
     // A file with no IPv6 range at all, in any scope (cut, reformatted), is still refused on every target.
     let ec2 = regional_v6_world();
-    let summary = run_on(&ec2, doc(2, &["10.0.0.0/24"], &["10.9.0.0/24"]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["10.0.0.0/24"], &["10.9.0.0/24"]), &[]).await;
     assert_eq!(summary.sets[0].status, SetStatus::Failed);
     assert_eq!(summary.prefix_lists[0].changes.status, SetStatus::Failed);
     assert_eq!(summary.ip_sets[0].changes.status, SetStatus::Failed);
@@ -95,13 +87,13 @@ async fn an_older_file_after_a_newer_one_is_refused_by_lists_and_ip_sets_and_wri
     let ec2 = FakeEc2::default();
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
     ec2.add_ip_set("g4", REGIONAL, &TAGGED_G, IpVersion::Ipv4, cidrs(&[]));
-    let newer = run_on(&ec2, doc(5, &["10.0.1.0/24", "10.0.2.0/24"], &[]), &[]).await;
+    let newer = run_with(&ec2, doc(5, &["10.0.1.0/24", "10.0.2.0/24"], &[]), &[]).await;
     assert_eq!(newer.prefix_lists[0].changes.status, SetStatus::Synced);
     assert_eq!(ec2.list("pl-g4").unwrap().tags[SYNC_TOKEN_TAG], "5 ipv4");
     assert_eq!(ec2.ip_set("g4").unwrap().tags[SYNC_TOKEN_TAG], "5 ipv4");
 
     let before = writes(&ec2);
-    let older = run_on(&ec2, doc(3, &["10.0.1.0/24", "10.0.9.0/24"], &[]), &[]).await;
+    let older = run_with(&ec2, doc(3, &["10.0.1.0/24", "10.0.9.0/24"], &[]), &[]).await;
     let list = &older.prefix_lists[0].changes;
     let ip_set = &older.ip_sets[0].changes;
     assert_eq!((list.status, list.previous_sync_token), (SetStatus::OlderFile, Some(5)));
@@ -120,7 +112,7 @@ async fn an_older_file_after_a_newer_one_is_refused_by_lists_and_ip_sets_and_wri
 
     // The same file again writes no tag either: the mark is already there.
     let tags = ec2.calls_of(Op::Tag).len();
-    run_on(&ec2, doc(5, &["10.0.1.0/24", "10.0.2.0/24"], &[]), &[]).await;
+    run_with(&ec2, doc(5, &["10.0.1.0/24", "10.0.2.0/24"], &[]), &[]).await;
     assert_eq!(ec2.calls_of(Op::Tag).len(), tags);
 }
 
@@ -144,7 +136,7 @@ async fn two_sets_first_sync(lag: usize) -> (FakeEc2, usize, Summary) {
         "10.0.3.0/24",
         "10.0.4.0/24",
     ];
-    let summary = run_on(&ec2, doc(2, &global, &["10.9.0.0/24"]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &global, &["10.9.0.0/24"]), &[]).await;
     (ec2.clone(), writes(&ec2), summary)
 }
 
@@ -190,7 +182,7 @@ async fn a_list_read_that_lags_our_write_is_never_taken_as_settled() {
     ec2.lag_reads(2);
     let wanted: Vec<String> = (0..150).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect();
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
-    let summary = run_on(&ec2, doc(2, &wanted, &[]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &wanted, &[]), &[]).await;
     let list = &summary.prefix_lists[0].changes;
     assert_eq!(
         (list.status, list.added, list.replans),
@@ -218,7 +210,7 @@ async fn a_group_deleted_before_the_first_write_drops_out_and_the_set_syncs_with
         "10.0.4.0/24",
         "10.0.5.0/24",
     ];
-    let summary = run_on(&ec2, doc(2, &wanted, &[]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &wanted, &[]), &[]).await;
     let set = &summary.sets[0];
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!(
@@ -239,7 +231,7 @@ async fn a_set_whose_every_group_is_deleted_during_the_run_is_gone_not_failed() 
     let ec2 = FakeEc2::default();
     ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
     ec2.delete_before(Op::Authorize, "sg-a");
-    let summary = run_on(&ec2, doc(2, &["10.0.0.0/24"], &[]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["10.0.0.0/24"], &[]), &[]).await;
     assert_eq!(summary.sets[0].status, SetStatus::Gone);
     assert_eq!(summary.sets[0].gone_groups, ["sg-a"]);
     assert!(summary.into_result().is_ok());
@@ -253,7 +245,7 @@ async fn a_list_or_ip_set_deleted_during_the_run_is_reported_gone_alone() {
     ec2.add_ip_set("g4", REGIONAL, &TAGGED_G, IpVersion::Ipv4, cidrs(&[]));
     ec2.delete_before(Op::Modify, "pl-g4");
     ec2.delete_before(Op::IpSetUpdate, "g4");
-    let summary = run_on(&ec2, doc(2, &["10.0.1.0/24"], &["10.9.0.0/24"]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["10.0.1.0/24"], &["10.9.0.0/24"]), &[]).await;
     let status = |id: &str| {
         summary
             .prefix_lists
@@ -279,7 +271,7 @@ async fn a_list_modification_ec2_fails_says_what_ec2_said() {
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
     let message = "The following VPC resources cannot accommodate the new size: sg-0abc (rules quota)";
     ec2.fail_next_list_write("pl-g4", message);
-    let summary = run_on(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
     let error = summary.prefix_lists[0].changes.error.clone().unwrap_or_default();
     assert!(error.contains("modify-failed") && error.contains(message), "{error}");
     assert!(summary.to_string().contains(message), "{summary}");

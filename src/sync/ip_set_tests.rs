@@ -24,7 +24,7 @@ fn file() -> Vec<u8> {
 }
 
 /// A scheduled run of the function's own account, its IP sets (and everything else) held by `ec2`.
-async fn run_with(ec2: &FakeEc2, body: Vec<u8>, vars: &[(&str, &str)]) -> Summary {
+pub(super) async fn run_with(ec2: &FakeEc2, body: Vec<u8>, vars: &[(&str, &str)]) -> Summary {
     let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
     let source = FakeSource::new([body]);
     run(&config(vars), &Trigger::Scheduled, &source, &accounts, None)

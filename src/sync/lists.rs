@@ -72,11 +72,6 @@ impl<G> ListContext<'_, G> {
     fn wanted_of(&self, scope: Scope) -> &BTreeSet<Cidr> {
         self.shared.selection.ranges(scope)
     }
-
-    /// The longest wait for one list: [`MAX_WAIT`] (the deadline bounds it too, when the run has one).
-    fn max_wait(&self) -> Duration {
-        MAX_WAIT
-    }
 }
 
 /// One region's read of tagged prefix lists: the region, and what it found or why it failed.
@@ -251,7 +246,7 @@ async fn read_again<G: PrefixLists>(
     at_least: i64,
     name: &str,
 ) -> Result<Option<TaggedList>> {
-    let mut backoff = Backoff::new(FIRST_PAUSE, MAX_PAUSE, cx.max_wait());
+    let mut backoff = Backoff::new(FIRST_PAUSE, MAX_PAUSE, MAX_WAIT);
     loop {
         let what = || format!("DescribeManagedPrefixLists of {name}");
         let again = cx.bound(what, cx.ec2.list(&tagged.region, &tagged.list.id)).await?;
@@ -395,7 +390,7 @@ async fn wait_settled<G: PrefixLists>(
     at_least: i64,
     name: &str,
 ) -> Result<Option<ListState>> {
-    let mut backoff = Backoff::new(FIRST_PAUSE, MAX_PAUSE, cx.max_wait());
+    let mut backoff = Backoff::new(FIRST_PAUSE, MAX_PAUSE, MAX_WAIT);
     loop {
         let what = || format!("DescribeManagedPrefixLists of {name}");
         let state = cx.bound(what, cx.ec2.state(&tagged.region, &tagged.list.id)).await?;

@@ -638,6 +638,25 @@ impl<G: PrefixLists> PrefixLists for Counting<G> {
     }
 }
 
+/// Every entry of list `id` as moto holds it: CIDR → description.
+pub async fn list_entries(client: &Client, id: &str) -> BTreeMap<Cidr, String> {
+    let out = client
+        .get_managed_prefix_list_entries()
+        .prefix_list_id(id)
+        .send()
+        .await
+        .unwrap();
+    out.entries()
+        .iter()
+        .map(|e| {
+            (
+                e.cidr().unwrap().parse::<Cidr>().unwrap(),
+                e.description().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect()
+}
+
 /// Groups of a VPC whose tag Name is `scope`'s, sorted.
 pub async fn groups_of(client: &Client, vpc: &str, scope: Scope) -> Vec<String> {
     let out = client
