@@ -3,7 +3,8 @@
 #
 # Starts moto_server and a file server on 127.0.0.1, creates example tagged groups, runs the Lambda binary
 # under `cargo lambda watch` (its local Lambda runtime), invokes it with events/sns-notification.json, prints
-# the summary, invokes it again (nothing to do), shows the CLI's plan, then its plan over two member accounts,
+# the summary, invokes it again (nothing to do), then with an older real file (every target keeps the newer
+# one), shows the CLI's plan, then its plan over two member accounts,
 # then the CLI's audit of two CloudFront distributions and their load balancers, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -85,6 +86,23 @@ invoke events/sns-notification.json >"$WORK/first.json"
 echo "== invoking again with the same notification (nothing to do)"
 invoke events/sns-notification.json >"$WORK/second.json"
 "$PY" scripts/show_summary.py "$WORK/second.json"
+
+echo "== an older real file served after it (a stale copy, a late or replayed event): every target keeps the newer one"
+OLDER=tests/fixtures/ip-ranges-2026-08-22-11-57-05.json.gz
+gunzip -c "$OLDER" >"$WORK/www/ip-ranges.json"
+"$PY" - "$WORK/www/ip-ranges.json" events/sns-notification.json >"$WORK/older-event.json" <<'PYEOF'
+import hashlib, json, sys
+body = open(sys.argv[1], "rb").read()
+event = json.load(open(sys.argv[2]))
+message = json.loads(event["Records"][0]["Sns"]["Message"])
+doc = json.loads(body)
+message.update({"synctoken": doc["syncToken"], "create-time": doc["createDate"], "md5": hashlib.md5(body).hexdigest()})
+event["Records"][0]["Sns"]["Message"] = json.dumps(message)
+print(json.dumps(event))
+PYEOF
+invoke "$WORK/older-event.json" >"$WORK/older.json"
+"$PY" scripts/show_summary.py "$WORK/older.json"
+gunzip -c "$SNAPSHOT" >"$WORK/www/ip-ranges.json"
 
 echo "== the CLI's plan against the same emulator"
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
