@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 
 use cloudfront_sg_sync::adapters::accounts::accounts_with_loader;
 use cloudfront_sg_sync::adapters::source::HttpSource;
-use cloudfront_sg_sync::event::Trigger;
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::event::Trigger;
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::ports::Account;
 use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults};

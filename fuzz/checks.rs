@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
-use cloudfront_sg_sync::event::Trigger;
-use cloudfront_sg_sync::ip_ranges::{self, Filter, Scope};
-use cloudfront_sg_sync::plan::{self, Group, SetKey};
+use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
+use cloudfront_sg_sync::domain::event::Trigger;
+use cloudfront_sg_sync::domain::ip_ranges::{self, Filter, Scope};
+use cloudfront_sg_sync::domain::security_groups::{self, Group, SetKey};
 
 /// The Lambda event parser never panics, and what it accepts is well-formed.
 pub fn notification(data: &[u8]) {
@@ -46,7 +46,7 @@ pub fn ip_ranges(data: &[u8]) {
                 rules: vec![],
             },
         ];
-        if let Ok(p) = plan::plan_set(&key, wanted, &groups, plan::Quota::new(60)) {
+        if let Ok(p) = security_groups::plan_set(&key, wanted, &groups, security_groups::Quota::new(60)) {
             let placed: BTreeSet<Cidr> = p
                 .changes
                 .values()

@@ -5,9 +5,9 @@ use std::fmt::Display;
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::cidr::IpVersion;
+use crate::domain::cidr::IpVersion;
+use crate::domain::ip_ranges::Filter;
 use crate::error::{Error, Result};
-use crate::ip_ranges::Filter;
 use crate::ports::WafScope;
 
 /// Where AWS publishes the ranges.

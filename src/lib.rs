@@ -71,23 +71,16 @@
 
 #[cfg(feature = "runtime")]
 pub mod adapters;
-pub mod attachment;
-pub mod audit;
-pub mod cidr;
 pub mod config;
 #[cfg(feature = "runtime")]
 pub mod deadline;
+pub mod domain;
 pub mod error;
-pub mod event;
 #[cfg(feature = "runtime")]
 pub mod handler;
-pub mod ip_ranges;
-pub mod ip_set;
 #[cfg(feature = "runtime")]
 pub mod metrics;
-pub mod plan;
 pub mod ports;
-pub mod prefix_list;
 pub mod report;
 #[cfg(feature = "runtime")]
 pub mod sync;

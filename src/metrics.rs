@@ -61,11 +61,11 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::attachment::PartlyAttached;
-    use crate::cidr::IpVersion;
-    use crate::ip_ranges::Scope;
-    use crate::ip_set::IpSet;
-    use crate::plan::SetKey;
+    use crate::domain::attachment::PartlyAttached;
+    use crate::domain::cidr::IpVersion;
+    use crate::domain::ip_ranges::Scope;
+    use crate::domain::ip_sets::IpSet;
+    use crate::domain::security_groups::SetKey;
     use crate::ports::{TaggedIpSet, WafScope};
     use crate::report::{EntryChanges, IpSetReport, ListReport, SetReport, SkippedGroup};
     use std::collections::BTreeMap;

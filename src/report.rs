@@ -6,11 +6,11 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::attachment::PartlyAttached;
-use crate::cidr::{Cidr, IpVersion};
+use crate::domain::attachment::PartlyAttached;
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::ip_ranges::Scope;
+use crate::domain::security_groups::{GroupPlan, SetKey, Unmanaged};
 use crate::error::{Error, Result};
-use crate::ip_ranges::Scope;
-use crate::plan::{GroupPlan, SetKey, Unmanaged};
 use crate::ports::{TaggedIpSet, WafScope};
 
 /// A set more than this full (after the sync) logs a warning: AWS has grown these lists by half before.

@@ -7,17 +7,19 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
-use crate::attachment::Interface;
-use crate::cidr::{Cidr, IpVersion};
+use crate::domain::attachment::Interface;
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::ip_ranges::Scope;
+use crate::domain::ip_sets::IpSet;
+use crate::domain::prefix_lists::{ENTRIES_PER_CALL, Entry, List, Modification};
+use crate::domain::security_groups::{
+    AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
+};
 use crate::error::{Error, Result};
-use crate::ip_ranges::Scope;
-use crate::ip_set::IpSet;
-use crate::plan::{AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG};
 use crate::ports::{
     IpSets, ListAt, ListState, NetworkInterfaces, OriginGroups, PortRules, PrefixLists, RangesSource, SecurityGroups,
     TaggedGroup, TaggedIpSet, TaggedList, WafScope,
 };
-use crate::prefix_list::{ENTRIES_PER_CALL, Entry, List, Modification};
 
 /// What the fake was asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,7 +6,7 @@ mod common;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use common::*;
 
 #[tokio::test]

@@ -26,11 +26,11 @@ use aws_sdk_ec2::types::{
 };
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
-use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::config::Config;
-use cloudfront_sg_sync::event::Trigger;
-use cloudfront_sg_sync::ip_ranges::Scope;
-use cloudfront_sg_sync::plan::{self, DESCRIPTION_PREFIX};
+use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
+use cloudfront_sg_sync::domain::event::Trigger;
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::security_groups::{self, DESCRIPTION_PREFIX};
 use cloudfront_sg_sync::ports::{Account, PortRules, RangesSource, SecurityGroups};
 use cloudfront_sg_sync::report::Summary;
 use cloudfront_sg_sync::sync;
@@ -545,7 +545,7 @@ async fn a_write_refused_because_another_writer_got_there_first_is_re_planned_fr
         .iter()
         .copied()
         .collect();
-    let description = plan::rule_description(Scope::Global, "CLOUDFRONT");
+    let description = security_groups::rule_description(Scope::Global, "CLOUDFRONT");
     let first_read = mock!(Client::describe_security_groups)
         .match_requests(|req| !by_group_id(req, &["sg-1"]))
         .then_output(|| {

@@ -1,6 +1,6 @@
 //! The files in events/ are real-shaped: they deserialize as the AWS event types, and as our triggers.
 
-use cloudfront_sg_sync::event::{Notification, Trigger};
+use cloudfront_sg_sync::domain::event::{Notification, Trigger};
 
 fn read(path: &str) -> Vec<u8> {
     std::fs::read(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()

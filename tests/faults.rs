@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
 
 use cloudfront_sg_sync::Error;
-use cloudfront_sg_sync::cidr::Cidr;
-use cloudfront_sg_sync::event::Trigger;
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::cidr::Cidr;
+use cloudfront_sg_sync::domain::event::Trigger;
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::report::SetStatus;
 use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults, Outcome};

@@ -13,8 +13,8 @@ use std::sync::atomic::Ordering;
 
 use aws_sdk_ec2::Client;
 use aws_sdk_wafv2::types::Scope as ApiScope;
-use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::report::{SetStatus, Summary};
 use common::*;
 use waf::*;

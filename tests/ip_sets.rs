@@ -1,6 +1,6 @@
 //! WAF IP sets against moto: whole runs of the function on real files, through the real `aws-sdk-wafv2`
 //! adapter (ListIPSets, ListTagsForResource, GetIPSet, UpdateIPSet with lock tokens). Lock conflicts are also
-//! covered in memory (`src/sync/ip_set_tests.rs`) and with mocked WAF answers (`tests/ec2_mocked.rs`).
+//! covered in memory (`src/sync/ip_sets_tests.rs`) and with mocked WAF answers (`tests/ec2_mocked.rs`).
 
 mod common;
 #[path = "common/waf.rs"]
@@ -10,8 +10,8 @@ use std::collections::BTreeSet;
 
 use aws_sdk_wafv2::types::Scope as ApiScope;
 use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
-use cloudfront_sg_sync::cidr::IpVersion;
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::cidr::IpVersion;
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::ports::{IpSets, WafScope};
 use cloudfront_sg_sync::report::{IpSetReport, SetStatus, Summary};
 use common::*;

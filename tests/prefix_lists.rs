@@ -1,7 +1,7 @@
 //! Prefix lists against moto: the adapter (tagged lists found with their entries, untagged ones not, a
 //! modification at the list's version), and whole runs of the function on real files. Moto does not enforce
 //! `CurrentVersion` nor model MaxEntries changes: conflicts, the 100-entry cap, `modify-in-progress` and growth are
-//! covered in memory (`src/sync/list_tests.rs`).
+//! covered in memory (`src/sync/prefix_lists_tests.rs`).
 
 mod common;
 
@@ -10,11 +10,11 @@ use std::sync::atomic::Ordering;
 
 use aws_sdk_ec2::Client;
 use cloudfront_sg_sync::Error;
-use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
-use cloudfront_sg_sync::ip_ranges::Scope;
-use cloudfront_sg_sync::plan::DESCRIPTION_PREFIX;
+use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::prefix_lists::{Entry, Modification};
+use cloudfront_sg_sync::domain::security_groups::DESCRIPTION_PREFIX;
 use cloudfront_sg_sync::ports::{ListAt, PrefixLists};
-use cloudfront_sg_sync::prefix_list::{Entry, Modification};
 use cloudfront_sg_sync::report::{ListReport, SetStatus, Summary};
 use common::*;
 

@@ -7,8 +7,8 @@ mod common;
 use std::collections::BTreeSet;
 
 use cloudfront_sg_sync::Error;
-use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::report::SetStatus;
 use common::*;
 
@@ -93,7 +93,7 @@ async fn applied_tag(w: &World, group: &str) -> Option<String> {
     out.security_groups()[0]
         .tags()
         .iter()
-        .find(|t| t.key() == Some(cloudfront_sg_sync::plan::SYNC_TOKEN_TAG))
+        .find(|t| t.key() == Some(cloudfront_sg_sync::domain::security_groups::SYNC_TOKEN_TAG))
         .and_then(|t| t.value().map(str::to_owned))
 }
 

@@ -4,9 +4,9 @@
 use std::collections::BTreeSet;
 use std::hint::black_box;
 
-use cloudfront_sg_sync::cidr::{Cidr, IpVersion};
-use cloudfront_sg_sync::ip_ranges::{self, Filter, Scope};
-use cloudfront_sg_sync::plan::{self, Group, Rule, RuleProtocol, RuleSource, SetKey};
+use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
+use cloudfront_sg_sync::domain::ip_ranges::{self, Filter, Scope};
+use cloudfront_sg_sync::domain::security_groups::{self, Group, Rule, RuleProtocol, RuleSource, SetKey};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[path = "../../tests/common/fixtures.rs"]
@@ -91,7 +91,7 @@ fn bench(c: &mut Criterion) {
     // Plan the GLOBAL and the regional set against a selection.
     let plan_both = |selection: &ip_ranges::Selection| {
         for (scope, held) in [(Scope::Global, &held_g), (Scope::Regional, &held_r)] {
-            plan::plan_set(&key(scope), selection.ranges(scope), held, plan::Quota::new(60)).unwrap();
+            security_groups::plan_set(&key(scope), selection.ranges(scope), held, security_groups::Quota::new(60)).unwrap();
         }
     };
     g.bench_function("plan both sets", |b| b.iter(|| plan_both(&ours)));

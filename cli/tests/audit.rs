@@ -12,7 +12,7 @@ use aws_sdk_cloudfront::types::{
     OriginProtocolPolicy, OriginSslProtocols, Origins, SslProtocol, TrustedSigners, ViewerProtocolPolicy,
 };
 use aws_sdk_ec2::types::{IpPermission, IpRange};
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use common::*;
 
 const REGION: &str = "us-east-1";

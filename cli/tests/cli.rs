@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Command;
 
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use common::*;
 
 fn cli(moto: &Moto, args: &[&str]) -> std::process::Output {

@@ -4,7 +4,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
-use cloudfront_sg_sync::ip_ranges::Scope;
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use common::proxy::Faults;
 use common::*;
 

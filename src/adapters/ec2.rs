@@ -28,13 +28,13 @@ use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
-use crate::cidr::{Cidr, IpVersion};
 use crate::config::Config;
-use crate::error::{Error, Result};
-use crate::ip_ranges::Scope;
-use crate::plan::{
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::ip_ranges::Scope;
+use crate::domain::security_groups::{
     self, AppliedMark, Group, PrefixListWeight, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
 };
+use crate::error::{Error, Result};
 use crate::ports::{PortRules, SecurityGroups, TaggedGroup};
 
 /// [`SecurityGroups`] over the real EC2 API (or anything at `AWS_ENDPOINT_URL`, such as moto).
@@ -355,7 +355,7 @@ fn weight_of(region: &str, list: &ManagedPrefixList) -> Option<(String, PrefixLi
         _ => IpVersion::Ipv4,
     };
     let max_entries = list.max_entries().and_then(|n| usize::try_from(n).ok());
-    let Some(weight) = plan::prefix_list_weight(list.prefix_list_name().unwrap_or(""), max_entries) else {
+    let Some(weight) = security_groups::prefix_list_weight(list.prefix_list_name().unwrap_or(""), max_entries) else {
         tracing::warn!(region, prefix_list = id, "prefix list has no known weight");
         return None;
     };
@@ -667,7 +667,7 @@ mod tests {
             .ip_ranges(
                 IpRange::builder()
                     .cidr_ip("13.32.0.0/15")
-                    .description(format!("{}: x", plan::DESCRIPTION_PREFIX))
+                    .description(format!("{}: x", security_groups::DESCRIPTION_PREFIX))
                     .build(),
             )
             .ip_ranges(IpRange::builder().cidr_ip("not a cidr").build())
@@ -697,7 +697,7 @@ mod tests {
             .iter()
             .map(|s| s.parse().unwrap())
             .collect();
-        let description = format!("{}: t", plan::DESCRIPTION_PREFIX);
+        let description = format!("{}: t", security_groups::DESCRIPTION_PREFIX);
         let p = permission(443, &cidrs, Some(&description));
         assert_eq!(
             (p.ip_protocol(), p.from_port(), p.to_port()),

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use aws_sdk_ec2::types::NetworkInterface;
 
 use super::ec2::{Ec2Groups, FILTER_VALUES, filter};
-use crate::attachment::{Interface, attachment_of};
+use crate::domain::attachment::{Interface, attachment_of};
 use crate::error::Result;
 use crate::ports::NetworkInterfaces;
 

@@ -15,12 +15,12 @@ use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{IpAddressVersion, IpSetSummary, Scope as ApiScope};
 
 use super::ec2::{RetryLog, mark_of, service_error, shared_config};
-use crate::cidr::{Cidr, IpVersion};
 use crate::config::Config;
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::ip_ranges::Scope;
+use crate::domain::ip_sets::IpSet;
+use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
-use crate::ip_ranges::Scope;
-use crate::ip_set::IpSet;
-use crate::plan::{AppliedMark, SYNC_TOKEN_TAG};
 use crate::ports::{IpSets, TaggedIpSet, WafScope};
 
 /// [`IpSets`] over the real WAF API (or anything at `AWS_ENDPOINT_URL`, such as moto).

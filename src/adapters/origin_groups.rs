@@ -7,9 +7,9 @@ use std::collections::BTreeSet;
 use aws_sdk_ec2::types::SecurityGroup;
 
 use super::ec2::{Ec2Groups, filter, rules_of};
-use crate::audit::CLOUDFRONT_PREFIX_LISTS;
+use crate::domain::audit::CLOUDFRONT_PREFIX_LISTS;
+use crate::domain::security_groups::Group;
 use crate::error::Result;
-use crate::plan::Group;
 use crate::ports::OriginGroups;
 
 impl OriginGroups for Ec2Groups {

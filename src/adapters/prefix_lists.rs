@@ -3,12 +3,12 @@
 use aws_sdk_ec2::types::{AddPrefixListEntry, ManagedPrefixList, RemovePrefixListEntry};
 
 use super::ec2::{Ec2Groups, filter, mark_of, name_tag_filter, tag_value};
-use crate::cidr::{Cidr, IpVersion};
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::ip_ranges::Scope;
+use crate::domain::prefix_lists::{Entry, List, Modification};
+use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
 use crate::error::Result;
-use crate::ip_ranges::Scope;
-use crate::plan::{AppliedMark, SYNC_TOKEN_TAG};
 use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
-use crate::prefix_list::{Entry, List, Modification};
 
 /// The list as the core sees it, without its entries yet; `None` when it lacks an id or the tags (`Name` checked
 /// again, `AutoUpdate` here only).

@@ -1,16 +1,16 @@
 //! The port through which a run reads and rewrites the AWS WAF IP sets tagged for the sync (a third target; see
-//! [`crate::ip_set`]). The adapter is [`crate::adapters::ip_sets`].
+//! [`crate::domain::ip_sets`]). The adapter is [`crate::adapters::ip_sets`].
 
 use std::collections::BTreeSet;
 use std::future::Future;
 
 use serde::Serialize;
 
-use crate::cidr::Cidr;
+use crate::domain::cidr::Cidr;
+use crate::domain::ip_ranges::Scope;
+use crate::domain::ip_sets::IpSet;
+use crate::domain::security_groups::AppliedMark;
 use crate::error::Result;
-use crate::ip_ranges::Scope;
-use crate::ip_set::IpSet;
-use crate::plan::AppliedMark;
 
 /// Where a WAF IP set can be used: by the web ACLs of regional resources (ALB, API Gateway, App Runner,
 /// Cognito…) of its region, or by CloudFront distributions (such sets live in us-east-1).
@@ -49,7 +49,7 @@ pub struct TaggedIpSet {
     pub lock_token: String,
     /// Its ARN (tags are set by ARN).
     pub arn: String,
-    /// The file last applied to it, from its [`crate::plan::SYNC_TOKEN_TAG`] tag: an older file is refused.
+    /// The file last applied to it, from its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag: an older file is refused.
     pub mark: Option<AppliedMark>,
     /// Its name, id, version, description and addresses.
     pub set: IpSet,
@@ -71,7 +71,7 @@ pub trait IpSets: Send + Sync {
     /// Replace every address of `tagged` with `addresses`, at its lock token (its description kept).
     fn update(&self, tagged: &TaggedIpSet, addresses: &BTreeSet<Cidr>) -> impl Future<Output = Result<()>> + Send;
 
-    /// Record on `tagged` the file applied to it, as the [`crate::plan::SYNC_TOKEN_TAG`] tag.
+    /// Record on `tagged` the file applied to it, as the [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag.
     fn mark_applied(&self, tagged: &TaggedIpSet, mark: &AppliedMark) -> impl Future<Output = Result<()>> + Send;
 }
 

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use crate::attachment::Interface;
+use crate::domain::attachment::Interface;
 use crate::error::Result;
 
 /// Where network interfaces live.

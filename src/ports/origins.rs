@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 
-use crate::audit::{Distribution, LoadBalancer};
+use crate::domain::audit::{Distribution, LoadBalancer};
+use crate::domain::security_groups::Group;
 use crate::error::Result;
-use crate::plan::Group;
 
 /// Where the account's CloudFront distributions live.
 pub trait Distributions: Send + Sync {
@@ -31,6 +31,6 @@ pub trait OriginGroups: Send + Sync {
         ids: &BTreeSet<String>,
     ) -> impl Future<Output = Result<Vec<Group>>> + Send;
 
-    /// The ids of AWS's managed CloudFront prefix lists in `region` ([`crate::audit::CLOUDFRONT_PREFIX_LISTS`]).
+    /// The ids of AWS's managed CloudFront prefix lists in `region` ([`crate::domain::audit::CLOUDFRONT_PREFIX_LISTS`]).
     fn cloudfront_prefix_lists(&self, region: &str) -> impl Future<Output = Result<BTreeSet<String>>> + Send;
 }

@@ -1,12 +1,12 @@
 //! The port through which a run reads and changes customer-managed prefix lists tagged for the sync (a second
-//! target beside security groups; see [`crate::prefix_list`]). The adapter is [`crate::adapters::prefix_lists`].
+//! target beside security groups; see [`crate::domain::prefix_lists`]). The adapter is [`crate::adapters::prefix_lists`].
 
 use std::future::Future;
 
+use crate::domain::ip_ranges::Scope;
+use crate::domain::prefix_lists::{List, Modification};
+use crate::domain::security_groups::AppliedMark;
 use crate::error::Result;
-use crate::ip_ranges::Scope;
-use crate::plan::AppliedMark;
-use crate::prefix_list::{List, Modification};
 
 /// A prefix list tagged `AutoUpdate=true` and `Name=cloudfront_g|cloudfront_r`, with its entries.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,7 +19,7 @@ pub struct TaggedList {
     pub version: i64,
     /// Its state (`create-complete`, `modify-in-progress`, …).
     pub state: String,
-    /// The file last applied to it, from its [`crate::plan::SYNC_TOKEN_TAG`] tag: an older file is refused.
+    /// The file last applied to it, from its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag: an older file is refused.
     pub mark: Option<AppliedMark>,
     /// Its id, family, size and entries.
     pub list: List,
@@ -56,7 +56,7 @@ pub trait PrefixLists: Send + Sync {
     /// List `id` as it is now: its state, version and state message (to wait out `modify-in-progress`).
     fn state(&self, region: &str, id: &str) -> impl Future<Output = Result<ListState>> + Send;
 
-    /// Record on list `id` the file applied to it, as the [`crate::plan::SYNC_TOKEN_TAG`] tag.
+    /// Record on list `id` the file applied to it, as the [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag.
     fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> impl Future<Output = Result<()>> + Send;
 
     /// List `id` read again with its entries (to re-plan after another writer changed it); `None` when it is

@@ -4,10 +4,10 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
-use crate::cidr::Cidr;
+use crate::domain::cidr::Cidr;
+use crate::domain::ip_ranges::Scope;
+use crate::domain::security_groups::{AppliedMark, Group, PrefixListWeights};
 use crate::error::Result;
-use crate::ip_ranges::Scope;
-use crate::plan::{AppliedMark, Group, PrefixListWeights};
 
 /// A tagged security group found in a region.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +20,7 @@ pub struct TaggedGroup {
     pub scope: Scope,
     /// The `Protocol` tag's value, if any.
     pub protocol: Option<String>,
-    /// The file last applied to the group's set, from its [`crate::plan::SYNC_TOKEN_TAG`] tag.
+    /// The file last applied to the group's set, from its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag.
     pub mark: Option<AppliedMark>,
     /// Its id and rules.
     pub group: Group,
@@ -79,7 +79,7 @@ pub trait SecurityGroups: Send + Sync {
         ids: &BTreeSet<String>,
     ) -> impl Future<Output = Result<PrefixListWeights>> + Send;
 
-    /// Record on `groups` (one set's) the file applied to them, as the [`crate::plan::SYNC_TOKEN_TAG`] tag.
+    /// Record on `groups` (one set's) the file applied to them, as the [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag.
     fn mark_applied(
         &self,
         region: &str,

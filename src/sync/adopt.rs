@@ -4,10 +4,10 @@ use std::collections::BTreeMap;
 
 use crate::config::Config;
 use crate::deadline::Budget;
+use crate::domain::event::Trigger;
+use crate::domain::ip_ranges::Selection;
+use crate::domain::security_groups;
 use crate::error::Result;
-use crate::event::Trigger;
-use crate::ip_ranges::Selection;
-use crate::plan;
 use crate::ports::{Account, PortRules, RangesSource, SecurityGroups};
 use crate::report::UnmanagedSet;
 
@@ -48,14 +48,14 @@ async fn adopt_account(
     sets: Vec<FoundSet>,
     apply: bool,
 ) -> Vec<UnmanagedSet> {
-    let description = |set: &FoundSet| plan::rule_description(set.key.scope, &config.service_names());
+    let description = |set: &FoundSet| security_groups::rule_description(set.key.scope, &config.service_names());
     let mut out = Vec::new();
     for set in sets {
         let wanted = selection.ranges(set.key.scope);
-        let groups: BTreeMap<String, plan::Unmanaged> = set
+        let groups: BTreeMap<String, security_groups::Unmanaged> = set
             .groups
             .iter()
-            .map(|g| (g.id.clone(), plan::unmanaged(set.key.port, wanted, g)))
+            .map(|g| (g.id.clone(), security_groups::unmanaged(set.key.port, wanted, g)))
             .filter(|(_, u)| !u.adoptable.is_empty() || !u.other.is_empty())
             .collect();
         let mut report = UnmanagedSet {

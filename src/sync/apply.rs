@@ -5,10 +5,10 @@ use std::time::Duration;
 
 use futures::future::join_all;
 
-use crate::cidr::Cidr;
 use crate::deadline::Budget;
+use crate::domain::cidr::Cidr;
+use crate::domain::security_groups::{GroupPlan, SetKey, SetPlan, Written};
 use crate::error::{Error, Result};
-use crate::plan::{GroupPlan, SetKey, SetPlan, Written};
 use crate::ports::{PortRules, SecurityGroups};
 
 #[derive(Default)]

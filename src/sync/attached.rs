@@ -6,9 +6,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 
-use crate::attachment::{PartlyAttached, partly_attached};
 use crate::deadline::Budget;
-use crate::plan::SetKey;
+use crate::domain::attachment::{PartlyAttached, partly_attached};
+use crate::domain::security_groups::SetKey;
 use crate::ports::NetworkInterfaces;
 use crate::report::FailedRegion;
 

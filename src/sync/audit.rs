@@ -1,13 +1,13 @@
 //! The origin audit, read-only: every distribution (one paged read), then per scanned region at once its load
 //! balancers, tagged sets and AWS's CloudFront prefix lists, then the security groups of the load balancers that
-//! are origins. The pure [`crate::audit`] judges what was read.
+//! are origins. The pure [`crate::domain::audit`] judges what was read.
 
 use std::collections::BTreeSet;
 
 use futures::future::try_join_all;
 
-use crate::audit::{self, AuditReport, Distribution, Facts, RegionFacts, SyncedSet};
 use crate::config::Config;
+use crate::domain::audit::{self, AuditReport, Distribution, Facts, RegionFacts, SyncedSet};
 use crate::error::Result;
 use crate::ports::{Distributions, LoadBalancers, OriginGroups, SecurityGroups};
 

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use super::audit;
-use crate::audit::{Check, CustomOrigin, Distribution, LoadBalancer, Origin, OriginKind, Status};
 use crate::config::Config;
+use crate::domain::audit::{Check, CustomOrigin, Distribution, LoadBalancer, Origin, OriginKind, Status};
+use crate::domain::ip_ranges::Scope;
+use crate::domain::security_groups::{Rule, RuleProtocol, RuleSource};
 use crate::error::{Error, Result};
-use crate::ip_ranges::Scope;
-use crate::plan::{Rule, RuleProtocol, RuleSource};
 use crate::ports::{Distributions, LoadBalancers};
 use crate::testing::{FakeEc2, Op};
 
@@ -82,7 +82,7 @@ fn config() -> Config {
 }
 
 /// The (status, why) of `check` in the only distribution.
-fn found(report: &crate::audit::AuditReport, check: Check) -> Vec<(Status, String)> {
+fn found(report: &crate::domain::audit::AuditReport, check: Check) -> Vec<(Status, String)> {
     let findings = report.distributions[0].findings.iter().filter(|f| f.check == check);
     findings.map(|f| (f.status, f.why.clone())).collect()
 }

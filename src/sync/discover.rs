@@ -7,8 +7,8 @@ use futures::future::join_all;
 
 use crate::config::Config;
 use crate::deadline::Budget;
+use crate::domain::security_groups::{self, AppliedMark, Group, PrefixListWeights, RuleSource, SetKey};
 use crate::error::Error;
-use crate::plan::{self, AppliedMark, Group, PrefixListWeights, RuleSource, SetKey};
 use crate::ports::{Account, SecurityGroups, TaggedGroup};
 use crate::report::SkippedGroup;
 
@@ -31,7 +31,7 @@ pub(super) fn form_sets(account: Option<&str>, groups: Vec<TaggedGroup>) -> (Vec
     let mut sets: BTreeMap<SetKey, Vec<TaggedGroup>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for g in groups {
-        let Some(port) = g.protocol.as_deref().and_then(plan::port_of_protocol_tag) else {
+        let Some(port) = g.protocol.as_deref().and_then(security_groups::port_of_protocol_tag) else {
             let reason = match &g.protocol {
                 None => "no Protocol tag (expected http, https or a port number)".to_owned(),
                 Some(v) => format!("Protocol tag {v:?} is not http, https or a port number"),
@@ -57,7 +57,7 @@ pub(super) fn form_sets(account: Option<&str>, groups: Vec<TaggedGroup>) -> (Vec
     let sets = sets
         .into_iter()
         .map(|(key, tagged)| {
-            let applied = plan::applied_mark(tagged.iter().map(|g| g.mark.as_ref())).cloned();
+            let applied = security_groups::applied_mark(tagged.iter().map(|g| g.mark.as_ref())).cloned();
             let marks = tagged.iter().map(|g| (g.group.id.clone(), g.mark.clone())).collect();
             FoundSet {
                 key,

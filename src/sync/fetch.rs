@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use crate::config::Config;
 use crate::deadline::Budget;
+use crate::domain::event::Trigger;
+use crate::domain::ip_ranges::{self, Selection};
 use crate::error::{Error, Result};
-use crate::event::Trigger;
-use crate::ip_ranges::{self, Selection};
 use crate::ports::RangesSource;
 
 /// Fetch the file and decide whether to apply it: the MD5 must match the notification, or the file must be

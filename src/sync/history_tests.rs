@@ -4,12 +4,12 @@
 
 use std::time::Duration;
 
-use crate::plan::SYNC_TOKEN_TAG;
+use crate::domain::prefix_lists::Entry;
+use crate::domain::security_groups::SYNC_TOKEN_TAG;
 use crate::ports::WafScope;
-use crate::prefix_list::Entry;
 use crate::testing::{FakeEc2, Op, our_rule};
 
-use super::ip_set_tests::run_with;
+use super::ip_sets_tests::run_with;
 use super::tests::{c, cidrs, description, doc};
 use super::*;
 

@@ -1,6 +1,6 @@
 //! AWS WAF IP sets, the third target. Per account, the tagged IP sets of every region of `REGIONS` (scope
 //! `REGIONAL`) and, with `WAF_CLOUDFRONT_SCOPE`, of us-east-1 (scope `CLOUDFRONT`, with the first region) are
-//! read in the regions' units, beside their groups. Each is planned by [`crate::ip_set`] (wholly managed: it
+//! read in the regions' units, beside their groups. Each is planned by [`crate::domain::ip_sets`] (wholly managed: it
 //! ends holding exactly the wanted CIDRs of its IP version) and rewritten in one UpdateIPSet at the lock token
 //! it was read with. Another writer's change (`WAFOptimisticLockException`) re-reads and re-plans the set, up
 //! to `REPLAN_ATTEMPTS`; then it fails alone.
@@ -8,10 +8,10 @@
 use futures::future::join_all;
 
 use super::{ByRegion, Shared, unreadable};
+use crate::domain::ip_ranges::Scope;
+use crate::domain::ip_sets::{self, IpSetPlan, MAX_ADDRESSES};
+use crate::domain::security_groups::AppliedMark;
 use crate::error::{Error, Result};
-use crate::ip_ranges::Scope;
-use crate::ip_set::{self, IpSetPlan, MAX_ADDRESSES};
-use crate::plan::AppliedMark;
 use crate::ports::{Account, IpSets, TaggedIpSet, WafScope};
 use crate::report::{IpSetReport, SetStatus};
 
@@ -179,7 +179,7 @@ fn gone(name: &str) -> SetStatus {
 fn plan(shared: &Shared<'_>, tagged: &TaggedIpSet, name: &str) -> Result<IpSetPlan> {
     let wanted = shared.selection.ranges(tagged.scope);
     let versions = &shared.config.filter.versions;
-    ip_set::check_not_emptied(&tagged.set, &shared.selection.versions(), versions).map_err(|held| {
+    ip_sets::check_not_emptied(&tagged.set, &shared.selection.versions(), versions).map_err(|held| {
         Error::EmptyRanges {
             target: format!("WAF IP set {name}"),
             version: tagged.set.family.as_str(),
@@ -187,7 +187,7 @@ fn plan(shared: &Shared<'_>, tagged: &TaggedIpSet, name: &str) -> Result<IpSetPl
             previous_token: None,
         }
     })?;
-    ip_set::plan_ip_set(&tagged.set, wanted).map_err(|too_many| Error::IpSetTooMany {
+    ip_sets::plan_ip_set(&tagged.set, wanted).map_err(|too_many| Error::IpSetTooMany {
         ip_set: name.to_owned(),
         needed: too_many.needed,
         max: MAX_ADDRESSES,

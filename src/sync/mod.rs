@@ -1,7 +1,7 @@
 //! One run, end to end: fetch and verify the file, find the sets, check and plan each, apply, summarize.
 //!
 //! The handler and the CLI both call [`run`]. It is the one place that wires the [ports](crate::ports) it is
-//! given to the pure core ([`crate::plan`]): everything it decides is decided there.
+//! given to the pure core ([`crate::domain::security_groups`]): everything it decides is decided there.
 //!
 //! - [`fetch`](fetch_verified): download, MD5, the late and the lagging file.
 //! - `discover`: the tagged groups of every region, formed into sets, and the prefix lists they reference.
@@ -11,7 +11,7 @@
 //! - `lists`: customer-managed prefix lists, the second target (beside the sets).
 //! - `ip_sets`: WAF IP sets, the third target (beside the sets and lists).
 //! - [`audit`]: the origin audit (read-only): distributions, load balancers and their groups, judged by
-//!   [`crate::audit`].
+//!   [`crate::domain::audit`].
 
 mod adopt;
 mod apply;
@@ -23,12 +23,12 @@ mod discover;
 mod fetch;
 #[cfg(test)]
 mod history_tests;
-#[cfg(test)]
-mod ip_set_tests;
 mod ip_sets;
 #[cfg(test)]
-mod list_tests;
-mod lists;
+mod ip_sets_tests;
+mod prefix_lists;
+#[cfg(test)]
+mod prefix_lists_tests;
 #[cfg(test)]
 mod tests;
 
@@ -38,13 +38,15 @@ use futures::future::join_all;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
 
-use crate::cidr::{Cidr, IpVersion};
 use crate::config::Config;
 use crate::deadline::{Backoff, Budget};
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::event::Trigger;
+use crate::domain::ip_ranges::{Scope, Selection};
+use crate::domain::security_groups::{
+    self, AppliedMark, PrefixListWeights, Quota, RuleSource, Seen, SetKey, SetPlan, Written,
+};
 use crate::error::{Error, Result};
-use crate::event::Trigger;
-use crate::ip_ranges::{Scope, Selection};
-use crate::plan::{self, AppliedMark, PrefixListWeights, Quota, RuleSource, Seen, SetKey, SetPlan, Written};
 use crate::ports::{Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, WafScope};
 use crate::report::{FailedRegion, IpSetReport, ListReport, NEAR_FULL, SetReport, SetStatus, SkippedGroup, Summary};
 
@@ -56,10 +58,10 @@ use apply::apply;
 use attached::{Attachment, check_attachment, set_groups};
 use discover::{Discovered, FoundSet, discover, reform};
 use ip_sets::{IpSetsRead, read_ip_sets, sync_ip_sets};
-use lists::{ListsRead, read_lists, sync_lists};
+use prefix_lists::{ListsRead, read_lists, sync_lists};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
-/// the run before any write anywhere. (Each set is also guarded per IP version: [`plan::check_not_emptied`].)
+/// the run before any write anywhere. (Each set is also guarded per IP version: [`security_groups::check_not_emptied`].)
 fn check_selection(config: &Config, selection: &Selection, sets: usize) -> Result<()> {
     if sets == 0 || Scope::ALL.iter().any(|s| !selection.ranges(*s).is_empty()) {
         return Ok(());
@@ -493,7 +495,7 @@ async fn read_back_set<G: SecurityGroups>(
         let Some(found) = reform(key, groups) else {
             return Ok(None);
         };
-        if plan::seen_after(&current.groups, written, &found.groups) != Seen::Lags {
+        if security_groups::seen_after(&current.groups, written, &found.groups) != Seen::Lags {
             return Ok(Some(found));
         }
         if !backoff.pause(cx.budget).await {
@@ -562,7 +564,7 @@ async fn sync_round<G: SecurityGroups>(
         tracing::info!(set = %key, added = plan.added, removed = plan.removed, unchanged = plan.unchanged, "dry run: planned");
         return Ok(Round::Planned);
     }
-    let description = plan::rule_description(key.scope, context.description_service);
+    let description = security_groups::rule_description(key.scope, context.description_service);
     let applied = apply(context.ec2, key, &plan, &description, context.budget).await;
     report.added += applied.added;
     report.removed += applied.removed;
@@ -575,7 +577,7 @@ async fn sync_round<G: SecurityGroups>(
 
 /// The guard and the plan of one set.
 fn plan_checked<G>(context: &SetContext<'_, G>, set: &FoundSet, wanted: &BTreeSet<Cidr>) -> Result<SetPlan> {
-    plan::check_not_emptied(
+    security_groups::check_not_emptied(
         &set.key,
         &context.selection.versions(),
         &context.config.filter.versions,
@@ -590,7 +592,7 @@ fn plan_checked<G>(context: &SetContext<'_, G>, set: &FoundSet, wanted: &BTreeSe
         max_rules: context.config.max_rules_per_group,
         prefix_lists: &weights,
     };
-    plan::plan_set(&set.key, wanted, &set.groups, quota)
+    security_groups::plan_set(&set.key, wanted, &set.groups, quota)
 }
 
 /// Log a warning when the set is more than [`NEAR_FULL`]; returns whether it is.

@@ -8,8 +8,8 @@ use serde_json::json;
 use tokio::time::Instant;
 
 use super::*;
-use crate::event::Notification;
-use crate::plan::{DESCRIPTION_PREFIX, SYNC_TOKEN_TAG};
+use crate::domain::event::Notification;
+use crate::domain::security_groups::{DESCRIPTION_PREFIX, SYNC_TOKEN_TAG};
 use crate::ports::Account;
 use crate::testing::{FakeEc2, FakeSource, Op, our_rule};
 
@@ -57,7 +57,7 @@ pub(super) fn description() -> String {
 fn notification_for(body: &[u8], token: u64) -> Trigger {
     Trigger::Notification(Notification {
         sync_token: token,
-        md5: crate::ip_ranges::md5_hex(body),
+        md5: crate::domain::ip_ranges::md5_hex(body),
         create_time: None,
         url: None,
     })
@@ -321,7 +321,7 @@ async fn a_dry_run_writes_nothing_and_records_nothing() {
 
 #[tokio::test]
 async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only_the_sets_that_reference_one() {
-    let reference = |id: &str| crate::plan::Rule {
+    let reference = |id: &str| crate::domain::security_groups::Rule {
         source: RuleSource::PrefixList(id.into()),
         ..our_rule(c("10.0.0.0/24"), 443, "office")
     };
@@ -329,7 +329,7 @@ async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only
     ec2.add_rules("sg-r", [reference("pl-office")]);
     ec2.set_weights(PrefixListWeights::from([(
         "pl-office".to_string(),
-        crate::plan::PrefixListWeight {
+        crate::domain::security_groups::PrefixListWeight {
             version: IpVersion::Ipv4,
             weight: 3,
         },
@@ -424,7 +424,7 @@ async fn an_interface_carrying_part_of_a_set_is_reported_with_the_missing_group_
     assert_eq!(global.status, SetStatus::Synced);
     assert_eq!(
         global.partly_attached,
-        [crate::attachment::PartlyAttached {
+        [crate::domain::attachment::PartlyAttached {
             interface: "eni-part".into(),
             attachment: "load balancer app/web/1".into(),
             missing: vec!["sg-b".into()],

@@ -23,15 +23,15 @@ use aws_sdk_ec2::types::{
 };
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::adapters::source::HttpSource;
-use cloudfront_sg_sync::attachment::Interface;
-use cloudfront_sg_sync::cidr::Cidr;
 use cloudfront_sg_sync::config::Config;
-use cloudfront_sg_sync::ip_ranges::{self, Filter as RangeFilter, Scope};
-use cloudfront_sg_sync::plan::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
+use cloudfront_sg_sync::domain::attachment::Interface;
+use cloudfront_sg_sync::domain::cidr::Cidr;
+use cloudfront_sg_sync::domain::ip_ranges::{self, Filter as RangeFilter, Scope};
+use cloudfront_sg_sync::domain::prefix_lists::Modification;
+use cloudfront_sg_sync::domain::security_groups::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
 use cloudfront_sg_sync::ports::{
     Account, ListAt, ListState, NetworkInterfaces, PortRules, PrefixLists, SecurityGroups, TaggedGroup, TaggedList,
 };
-use cloudfront_sg_sync::prefix_list::Modification;
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 
@@ -42,16 +42,16 @@ pub const OLDEST: &str = "ip-ranges-2021-10-12-17-13-16.json";
 
 /// The CLOUDFRONT selection of a snapshot (both IP versions).
 pub fn selection(bytes: &[u8]) -> ip_ranges::Selection {
-    let filter = RangeFilter::new(&["CLOUDFRONT"], &cloudfront_sg_sync::cidr::IpVersion::ALL);
+    let filter = RangeFilter::new(&["CLOUDFRONT"], &cloudfront_sg_sync::domain::cidr::IpVersion::ALL);
     ip_ranges::parse(bytes, &filter).unwrap()
 }
 
 /// The CloudFront ranges of `scope` and `version` in snapshot `file`.
 pub fn wanted(
     file: &str,
-    scope: cloudfront_sg_sync::ip_ranges::Scope,
-    version: cloudfront_sg_sync::cidr::IpVersion,
-) -> std::collections::BTreeSet<cloudfront_sg_sync::cidr::Cidr> {
+    scope: cloudfront_sg_sync::domain::ip_ranges::Scope,
+    version: cloudfront_sg_sync::domain::cidr::IpVersion,
+) -> std::collections::BTreeSet<cloudfront_sg_sync::domain::cidr::Cidr> {
     let selection = selection(&fixture(file));
     let ranges = selection.ranges(scope).iter();
     ranges.filter(|c| c.version() == version).copied().collect()
@@ -391,7 +391,7 @@ pub async fn set_state(client: &Client, groups: &[String], port: i32, max: usize
     let mut all = BTreeSet::new();
     for g in groups {
         let cidrs = managed(client, g, port).await;
-        for v in cloudfront_sg_sync::cidr::IpVersion::ALL {
+        for v in cloudfront_sg_sync::domain::cidr::IpVersion::ALL {
             let n = cidrs.iter().filter(|c| c.version() == v).count();
             assert!(n <= max, "{g} holds {n} {v} rules, over {max}");
         }

@@ -9,7 +9,7 @@ use aws_sdk_wafv2::types::{IpAddressVersion, Scope as ApiScope, Tag};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
 use cloudfront_sg_sync::adapters::source::HttpSource;
-use cloudfront_sg_sync::cidr::Cidr;
+use cloudfront_sg_sync::domain::cidr::Cidr;
 use cloudfront_sg_sync::handler::App;
 
 use super::common::{Counting, World};

@@ -1,8 +1,8 @@
 //! The audit's checks, one behaviour each, on facts built in memory.
 
 use super::*;
-use crate::ip_ranges::Scope;
-use crate::plan::{Rule, RuleProtocol};
+use crate::domain::ip_ranges::Scope;
+use crate::domain::security_groups::{Rule, RuleProtocol};
 
 const REGION: &str = "us-east-1";
 const VPC: &str = "vpc-1";

@@ -242,7 +242,7 @@ async fn a_dry_run_plans_every_set_and_writes_none() {
 #[tokio::test]
 async fn ip_sets_that_cannot_be_read_fail_their_region_while_the_rest_syncs() {
     let ec2 = world();
-    ec2.add_set_group("sg-g", "vpc-1", crate::ip_ranges::Scope::Global);
+    ec2.add_set_group("sg-g", "vpc-1", crate::domain::ip_ranges::Scope::Global);
     ec2.fail(Op::IpSets, None, "WAFInvalidPermissionPolicyException");
     let summary = run_with(&ec2, file(), &[]).await;
     assert!(summary.ip_sets.is_empty());

@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use super::tests::{assert_entries_failed, c, cidrs, config, description, doc, own, scheduled};
 use super::*;
-use crate::prefix_list::Entry;
+use crate::domain::prefix_lists::Entry;
 use crate::report::ListReport;
 use crate::testing::{FakeEc2, FakeSource, Op};
 

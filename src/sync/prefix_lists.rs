@@ -1,6 +1,6 @@
 //! Customer-managed prefix lists, the second target. Per account and region the tagged lists are read (one
 //! describe, one GetManagedPrefixListEntries per list), in the region's unit beside its groups. Each list is
-//! planned by [`crate::prefix_list`] and modified at the version it was read at, in as few calls as the API
+//! planned by [`crate::domain::prefix_lists`] and modified at the version it was read at, in as few calls as the API
 //! allows, waiting out `modify-in-progress` after each. Another writer's change (a version mismatch) re-reads
 //! and re-plans the list, up to `REPLAN_ATTEMPTS`; a list too small fails alone and is left as it was.
 
@@ -10,13 +10,13 @@ use std::time::Duration;
 use futures::future::join_all;
 
 use super::{ByRegion, Shared, unreadable};
-use crate::cidr::Cidr;
 use crate::deadline::Backoff;
+use crate::domain::cidr::Cidr;
+use crate::domain::ip_ranges::Scope;
+use crate::domain::prefix_lists::{self, ListPlan, modifications};
+use crate::domain::security_groups::{AppliedMark, rule_description};
 use crate::error::{Error, Result};
-use crate::ip_ranges::Scope;
-use crate::plan::{AppliedMark, rule_description};
 use crate::ports::{Account, ListAt, ListState, PrefixLists, TaggedList};
-use crate::prefix_list::{self, ListPlan, modifications};
 use crate::report::{ListReport, SetStatus};
 
 /// The first pause while a list is being modified; each next one doubles, up to [`MAX_PAUSE`].
@@ -269,7 +269,7 @@ async fn round<G: PrefixLists>(
 ) -> Result<Round> {
     let config = cx.shared.config;
     let wanted = cx.wanted(tagged);
-    prefix_list::check_not_emptied(&tagged.list, &cx.shared.selection.versions(), &config.filter.versions).map_err(
+    prefix_lists::check_not_emptied(&tagged.list, &cx.shared.selection.versions(), &config.filter.versions).map_err(
         |held| Error::EmptyRanges {
             target: format!("prefix list {name}"),
             version: tagged.list.family.as_str(),
@@ -277,12 +277,13 @@ async fn round<G: PrefixLists>(
             previous_token: None,
         },
     )?;
-    let plan =
-        prefix_list::plan_list(&tagged.list, wanted, config.prefix_list_grow).map_err(|small| Error::ListTooSmall {
+    let plan = prefix_lists::plan_list(&tagged.list, wanted, config.prefix_list_grow).map_err(|small| {
+        Error::ListTooSmall {
             list: name.to_owned(),
             needed: small.needed,
             max_entries: small.max_entries,
-        })?;
+        }
+    })?;
     if first {
         report.changes.unchanged = plan.unchanged;
     }

@@ -9,8 +9,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use crate::cidr::{Cidr, IpVersion};
-use crate::plan::DESCRIPTION_PREFIX;
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::security_groups::DESCRIPTION_PREFIX;
 
 /// The most entries ModifyManagedPrefixList takes to add, and to remove, in one call (`AddEntry.N` and
 /// `RemoveEntry.N`: 100 items each, per EC2's API reference).
@@ -108,7 +108,7 @@ pub fn plan_list(list: &List, wanted: &BTreeSet<Cidr>, grow: bool) -> Result<Lis
     })
 }
 
-/// The empty-selection guard of one list (as [`crate::plan::check_not_emptied`] is for a set): when the list's
+/// The empty-selection guard of one list (as [`crate::domain::security_groups::check_not_emptied`] is for a set): when the list's
 /// family is selected but the **file** has no range of it at all (`present`: the versions it has, any scope)
 /// while the list holds entries of ours, a cut or reformatted file must not remove them: `Err` with how many it
 /// holds. A family only the list's scope lost is a real change, applied; a family not selected is not guarded

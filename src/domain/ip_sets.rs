@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::cidr::{Cidr, IpVersion};
+use crate::domain::cidr::{Cidr, IpVersion};
 
 /// The most addresses one IP set may hold (AWS WAF's quota per IP set).
 pub const MAX_ADDRESSES: usize = 10_000;
@@ -70,7 +70,7 @@ pub fn plan_ip_set(set: &IpSet, wanted: &BTreeSet<Cidr>) -> Result<IpSetPlan, To
     })
 }
 
-/// The empty-selection guard of one IP set (as [`crate::prefix_list::check_not_emptied`] is for a list): when
+/// The empty-selection guard of one IP set (as [`crate::domain::prefix_lists::check_not_emptied`] is for a list): when
 /// its version is selected but the **file** has no range of it in any scope (`present` lacks it) while the set
 /// holds addresses, a cut or reformatted file must not empty it: `Err` with how many it holds. Every address
 /// counts (the set is wholly managed). A version only the set's scope lost is a real change, applied.
@@ -79,7 +79,7 @@ pub fn check_not_emptied(
     present: &BTreeSet<IpVersion>,
     selected: &BTreeSet<IpVersion>,
 ) -> Result<(), usize> {
-    crate::prefix_list::guard_family(set.family, present, selected, set.addresses.len())
+    crate::domain::prefix_lists::guard_family(set.family, present, selected, set.addresses.len())
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::fmt;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 
-use crate::cidr::{Cidr, IpVersion};
+use crate::domain::cidr::{Cidr, IpVersion};
 use crate::error::{Error, Result};
 
 /// Which kind of security group set a prefix belongs to: `region == "GLOBAL"` or any other region.

@@ -19,9 +19,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::cidr::{Cidr, IpVersion};
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::ip_ranges::Scope;
 use crate::error::{Error, Result};
-use crate::ip_ranges::Scope;
 
 /// Every rule this tool creates has a description that starts with this.
 pub const DESCRIPTION_PREFIX: &str = "cloudfront-sg-sync";
@@ -605,7 +605,7 @@ impl AppliedMark {
     /// Read a tag value; `None` if it is not one we wrote.
     pub fn parse(value: &str) -> Option<AppliedMark> {
         let mut words = value.split(' ');
-        let sync_token = crate::ip_ranges::parse_sync_token(words.next()?)?;
+        let sync_token = crate::domain::ip_ranges::parse_sync_token(words.next()?)?;
         let versions = words
             .map(|w| IpVersion::ALL.into_iter().find(|v| v.as_str() == w))
             .collect::<Option<BTreeSet<IpVersion>>>()?;
@@ -626,7 +626,7 @@ pub fn applied_mark<'a>(marks: impl IntoIterator<Item = Option<&'a AppliedMark>>
 }
 
 /// The empty-selection guard of one set, per IP version: a selected version of which the **file** has no
-/// range at all, in any scope (`present`, see [`crate::ip_ranges::Selection::versions`]), while the set holds
+/// range at all, in any scope (`present`, see [`crate::domain::ip_ranges::Selection::versions`]), while the set holds
 /// our rules of that version or the file applied before had ranges of it, is refused: a cut or reformatted
 /// file must not revoke them. A version the set's scope lost while the file still has ranges of it elsewhere
 /// is a real change, applied (revocations included); a version simply empty, where the set holds nothing of

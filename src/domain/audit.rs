@@ -20,8 +20,8 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::cidr::Cidr;
-use crate::plan::{Group, RuleSource, SetKey};
+use crate::domain::cidr::Cidr;
+use crate::domain::security_groups::{Group, RuleSource, SetKey};
 
 /// The names of AWS's managed prefix lists of CloudFront's origin-facing addresses (IPv4, IPv6).
 pub const CLOUDFRONT_PREFIX_LISTS: [&str; 2] = [

@@ -5,8 +5,8 @@
 
 use serde_json::Value;
 
+use crate::domain::ip_ranges::parse_sync_token;
 use crate::error::{Error, Result};
-use crate::ip_ranges::parse_sync_token;
 
 /// Why the function runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
