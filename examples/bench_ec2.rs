@@ -238,7 +238,7 @@ async fn accounts_once(n: usize, latency: Duration) -> (f64, Vec<common::proxy::
         ("IP_VERSIONS", "ipv6"),
         ("IP_RANGES_URL", &server.url),
     ]);
-    let loader = cloudfront_sg_sync::adapters::ec2::loader()
+    let loader = cloudfront_sg_sync::adapters::aws::loader()
         .endpoint_url(&proxy.endpoint)
         .test_credentials();
     let accounts = accounts_with_loader(&cfg, loader).await;

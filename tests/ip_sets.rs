@@ -126,7 +126,7 @@ async fn an_ip_set_written_by_someone_else_after_our_read_is_read_again_and_rewr
     let client = waf(&w.endpoint).await;
     create(&client, "g4", ApiScope::Regional, false, &TAGGED_G, &[]).await;
     let base = w.app(&[]).await;
-    let loader = cloudfront_sg_sync::adapters::ec2::loader()
+    let loader = cloudfront_sg_sync::adapters::aws::loader()
         .endpoint_url(&w.endpoint)
         .test_credentials();
     let adapter = WafIpSets::with_loader(&base.config, loader).await;

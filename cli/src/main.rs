@@ -11,7 +11,8 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use cloudfront_sg_sync::adapters::accounts::accounts;
-use cloudfront_sg_sync::adapters::ec2::{Ec2Groups, loader, shared_config};
+use cloudfront_sg_sync::adapters::aws::{loader, shared_config};
+use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::config::{self, Config};
 use cloudfront_sg_sync::domain::audit::{AuditReport, Status};

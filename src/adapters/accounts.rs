@@ -9,7 +9,8 @@
 use aws_config::sts::AssumeRoleProvider;
 use aws_sdk_ec2::config::{IdentityCache, SharedCredentialsProvider};
 
-use super::ec2::{Ec2Groups, loader, shared_config};
+use super::aws::{loader, shared_config};
+use super::ec2::Ec2Groups;
 use super::ip_sets::WafIpSets;
 use crate::config::Config;
 use crate::ports::Account;

@@ -14,7 +14,8 @@ use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{IpAddressVersion, IpSetSummary, Scope as ApiScope};
 
-use super::ec2::{RetryLog, mark_of, service_error, shared_config};
+use super::aws::{RetryLog, service_error, shared_config};
+use super::ec2::mark_of;
 use crate::config::Config;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;

@@ -6,7 +6,8 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::SecurityGroup;
 
-use super::ec2::{Ec2Groups, filter, rules_of};
+use super::ec2::{Ec2Groups, filter};
+use super::security_groups::rules_of;
 use crate::domain::audit::CLOUDFRONT_PREFIX_LISTS;
 use crate::domain::security_groups::Group;
 use crate::error::Result;

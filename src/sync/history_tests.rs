@@ -2,6 +2,11 @@
 //! while the file keeps that IP version elsewhere, never backwards on every target, reads that lag writes,
 //! targets deleted during a run, EC2's state message. Milliseconds each (paused clock), no emulator.
 
+use std::collections::BTreeSet;
+
+use crate::domain::cidr::Cidr;
+use crate::report::SetStatus;
+
 use std::time::Duration;
 
 use crate::domain::prefix_lists::Entry;

@@ -1,6 +1,11 @@
 //! WAF IP sets in a run, against the in-memory ports: family and scope, wholly managed sets, the `CLOUDFRONT`
 //! scope, lock conflicts, the guard, dry runs, an unreadable region.
 
+use std::collections::BTreeSet;
+
+use crate::domain::cidr::Cidr;
+use crate::report::SetStatus;
+
 use serde_json::json;
 
 use super::tests::{assert_entries_failed, cidrs, config, doc};

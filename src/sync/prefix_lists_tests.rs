@@ -1,6 +1,9 @@
 //! Prefix lists in a run, against the in-memory ports: family and scope, ownership, the size check and growth,
 //! the 100-entry cap, waiting out `modify-in-progress`, version conflicts, the deadline.
 
+use crate::domain::cidr::Cidr;
+use crate::report::SetStatus;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 

@@ -1,6 +1,10 @@
 //! `sync` against the in-memory ports: ordering, partial failure, the deadline (on a paused clock), lagging and
 //! older files, the record of the file applied. Milliseconds each, no emulator.
 
+use crate::domain::cidr::Cidr;
+use crate::domain::security_groups::{PrefixListWeights, RuleSource};
+use crate::report::SetStatus;
+
 use std::collections::BTreeSet;
 use std::time::Duration;
 

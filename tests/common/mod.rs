@@ -790,7 +790,7 @@ pub fn repo_file(path: &str) -> PathBuf {
 pub async fn groups_at(endpoint: &str, config: &Config) -> Ec2Groups {
     Ec2Groups::with_loader(
         config,
-        cloudfront_sg_sync::adapters::ec2::loader()
+        cloudfront_sg_sync::adapters::aws::loader()
             .endpoint_url(endpoint)
             .test_credentials(),
     )

@@ -72,7 +72,7 @@ pub async fn held(client: &Client, name: &str, scope: ApiScope, id: &str) -> (BT
 /// The function, configured as in production with its WAF adapter, against the world's moto.
 pub async fn app(w: &World, extra: &[(&str, &str)]) -> App<HttpSource, Counting<Ec2Groups>, WafIpSets> {
     let base = w.app(extra).await;
-    let loader = cloudfront_sg_sync::adapters::ec2::loader()
+    let loader = cloudfront_sg_sync::adapters::aws::loader()
         .endpoint_url(&w.endpoint)
         .test_credentials();
     let waf = WafIpSets::with_loader(&base.config, loader).await;

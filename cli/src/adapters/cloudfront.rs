@@ -4,7 +4,7 @@
 use aws_config::SdkConfig;
 use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::types::{DistributionSummary, Origin as SdkOrigin};
-use cloudfront_sg_sync::adapters::ec2::service_error;
+use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::domain::audit::{CustomHeader, CustomOrigin, Distribution, Origin, OriginKind, secret_like};
 use cloudfront_sg_sync::ports::Distributions;
 use cloudfront_sg_sync::{Error, Result};

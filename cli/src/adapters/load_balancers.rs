@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::types::LoadBalancer as SdkLoadBalancer;
-use cloudfront_sg_sync::adapters::ec2::service_error;
+use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::domain::audit::LoadBalancer;
 use cloudfront_sg_sync::ports::LoadBalancers;

@@ -1,0 +1,161 @@
+//! What every AWS client of a run starts from: the SDK's loader with one HTTPS client for all, our retry and
+//! timeout settings, the retry log, and what a failed call answered ([`service_error`]). Shared by the EC2 and
+//! WAF adapters here and the CLI's CloudFront and ELBv2 adapters.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::error::CredentialsError;
+use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
+use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
+use aws_smithy_http_client::proxy::ProxyConfig;
+use aws_smithy_http_client::{ConnectorBuilder, tls};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_types::error::ErrorMetadata;
+use aws_smithy_types::error::display::DisplayErrorContext;
+
+use crate::config::Config;
+use crate::error::Error;
+
+/// Logs every retried AWS call (EC2 and WAF alike) and counts them, so throttling shows in the logs and the
+/// summary.
+#[derive(Debug)]
+pub(super) struct RetryLog {
+    retries: Arc<AtomicU64>,
+}
+
+impl RetryLog {
+    /// A log whose retries are counted in `retries`.
+    pub(super) fn counting(retries: &Arc<AtomicU64>) -> RetryLog {
+        RetryLog {
+            retries: retries.clone(),
+        }
+    }
+}
+
+impl Intercept for RetryLog {
+    fn name(&self) -> &'static str {
+        "cloudfront-sg-sync retry log"
+    }
+
+    fn read_before_attempt(
+        &self,
+        _context: &BeforeTransmitInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> std::result::Result<(), BoxError> {
+        let attempt = cfg.load::<RequestAttempts>().map_or(1, RequestAttempts::attempts);
+        if attempt > 1 {
+            self.retries.fetch_add(1, Ordering::Relaxed);
+            let operation = cfg.load::<Metadata>().map_or("unknown", Metadata::name);
+            tracing::warn!(
+                operation,
+                attempt,
+                "retrying an AWS call after throttling or a transient error"
+            );
+        }
+        Ok(())
+    }
+}
+
+/// The loader every client of the function and the CLI starts from: the SDK's defaults (credential chain,
+/// endpoint from the environment) with one HTTPS client for them all. Without it each client (one per account,
+/// region and service) builds its own: its own TLS setup, which parses every root certificate, and its own
+/// connection pool, so no connection to a regional endpoint is reused from one account to the next. (Tests
+/// that answer with a mocked HTTP client set theirs.)
+pub fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest()).http_client(https_client())
+}
+
+/// The SDK's default HTTPS client (rustls with aws-lc, a proxy from the environment), made once: its connectors
+/// (one per timeout setting) and their connection pools are shared by every client configured with it.
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new().build_with_connector_fn(|settings, components| {
+        let rustls = tls::Provider::Rustls(tls::rustls_provider::CryptoMode::AwsLc);
+        let mut connector = ConnectorBuilder::default().tls_provider(rustls);
+        connector.set_connector_settings(settings.cloned());
+        connector.set_sleep_impl(components.and_then(RuntimeComponents::sleep_impl));
+        connector.set_proxy_config(Some(ProxyConfig::from_env()));
+        connector.build()
+    })
+}
+
+/// The SDK configuration every client starts from: `loader`'s credentials and endpoint, in the first configured
+/// region, with our retry and timeout settings (STS too, for an account's role).
+pub async fn shared_config(config: &Config, loader: aws_config::ConfigLoader) -> SdkConfig {
+    let first = config.regions.first().cloned().unwrap_or_else(|| "us-east-1".into());
+    loader
+        .region(aws_config::Region::new(first))
+        .retry_config(retry_config(config))
+        .timeout_config(timeout_config())
+        .load()
+        .await
+}
+
+/// Throttling (`RequestLimitExceeded`) and transient errors are retried with exponential backoff and jitter,
+/// `EC2_MAX_ATTEMPTS` times in all: the SDK's default of 3 does not converge at 30% throttling.
+fn retry_config(config: &Config) -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(config.ec2_max_attempts)
+        .with_initial_backoff(Duration::from_millis(100))
+        .with_max_backoff(Duration::from_secs(5))
+}
+
+/// A dropped or stalled connection fails the attempt (and is retried) instead of hanging the run.
+fn timeout_config() -> TimeoutConfig {
+    TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(5))
+        .operation_attempt_timeout(Duration::from_secs(20))
+        .build()
+}
+
+/// What an AWS service answered a failed call, as `answered(code, message)`: its code and message, or
+/// (`Unknown`) the transport error's chain; [`Error::Credentials`] when the call's credentials could not be had.
+pub fn service_error<E>(
+    operation: &'static str,
+    region: &str,
+    error: &SdkError<E>,
+    answered: impl FnOnce(String, String) -> Error,
+) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match (error.code(), credentials_failure(error)) {
+        (Some(code), _) => answered(code.to_owned(), error.message().unwrap_or("").to_owned()),
+        (None, Some((code, message))) => Error::Credentials {
+            operation,
+            region: region.to_owned(),
+            code,
+            message,
+        },
+        (None, None) => answered("Unknown".to_owned(), DisplayErrorContext(error).to_string()),
+    }
+}
+
+/// When a call failed because its credentials could not be loaded (an account's role that cannot be assumed):
+/// the code and message STS answered, or the credentials error itself.
+fn credentials_failure(error: &(dyn std::error::Error + 'static)) -> Option<(String, String)> {
+    let mut source = error.source();
+    let mut failure = None;
+    while let Some(e) = source {
+        if failure.is_none() && e.is::<CredentialsError>() {
+            failure = Some(("CredentialsError".to_owned(), DisplayErrorContext(e).to_string()));
+        }
+        let answered = e
+            .downcast_ref::<ErrorMetadata>()
+            .and_then(|m| m.code().map(|c| (c, m.message())));
+        if let (Some(_), Some((code, message))) = (&failure, answered) {
+            return Some((code.to_owned(), message.unwrap_or("").to_owned()));
+        }
+        source = e.source();
+    }
+    failure
+}

@@ -1,0 +1,319 @@
+//! Security groups, the first target: each set found is a unit of the run's limit, checked (never backwards,
+//! the empty guard), planned by [`crate::domain::security_groups`], written by `apply` in safe order, read back
+//! (waiting out reads that lag our writes) and re-planned until EC2 holds it exact, then marked with the file
+//! applied.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use futures::future::join_all;
+
+use super::apply::apply;
+use super::discover::{FoundSet, reform};
+use super::{Limit, holds_newer};
+use crate::config::Config;
+use crate::deadline::{Backoff, Budget};
+use crate::domain::cidr::{Cidr, IpVersion};
+use crate::domain::ip_ranges::Selection;
+use crate::domain::security_groups::{
+    self, AppliedMark, PrefixListWeights, Quota, RuleSource, Seen, SetKey, SetPlan, Written,
+};
+use crate::error::{Error, Result};
+use crate::ports::SecurityGroups;
+use crate::report::{NEAR_FULL, SetReport, SetStatus};
+
+/// Sync every set, each a unit of the run's [`Limit`]. The reports come back in key order.
+pub(super) async fn sync_sets<G: SecurityGroups>(context: &SetContext<'_, G>, sets: Vec<FoundSet>) -> Vec<SetReport> {
+    let mut reports = join_all(sets.into_iter().map(|set| async move {
+        let _unit = context.limit.acquire().await;
+        sync_set(context, set).await
+    }))
+    .await;
+    reports.sort_by(|a, b| a.key.cmp(&b.key));
+    reports
+}
+
+/// What every set of an account shares.
+pub(super) struct SetContext<'a, G> {
+    pub(super) config: &'a Config,
+    pub(super) selection: &'a Selection,
+    pub(super) description_service: &'a str,
+    pub(super) prefix_lists: &'a BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
+    pub(super) budget: Budget,
+    pub(super) limit: &'a Limit,
+    pub(super) ec2: &'a G,
+}
+
+impl<G> SetContext<'_, G> {
+    /// The weights of the prefix lists of the set's region (empty when the set references none).
+    fn weights(&self, set: &FoundSet) -> std::result::Result<PrefixListWeights, String> {
+        let references = set
+            .groups
+            .iter()
+            .flat_map(|g| &g.rules)
+            .any(|r| matches!(r.source, RuleSource::PrefixList(_)));
+        match self.prefix_lists.get(&set.key.region) {
+            Some(Err(e)) if references => Err(e.clone()),
+            Some(Ok(weights)) => Ok(weights.clone()),
+            _ => Ok(PrefixListWeights::new()),
+        }
+    }
+}
+
+/// A report for `set` with nothing done yet.
+fn new_report(set: &FoundSet) -> SetReport {
+    let mut groups: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
+    groups.sort();
+    SetReport::new(set.key.clone(), groups, set.applied.as_ref().map(|m| m.sync_token))
+}
+
+/// Check, plan and (unless a dry run) apply one set, then record the file applied. Never fails as a whole: the
+/// report carries the error.
+async fn sync_set<G: SecurityGroups>(context: &SetContext<'_, G>, set: FoundSet) -> SetReport {
+    let mut report = new_report(&set);
+    if holds_newer(set.applied.as_ref(), context.selection, &format!("set {}", set.key)) {
+        report.status = SetStatus::OlderFile;
+        return report;
+    }
+    match converge(context, &set, &mut report).await {
+        Ok(status) => report.status = status,
+        Err(e) => {
+            tracing::error!(set = %set.key, added = report.added, removed = report.removed, error = %e, "set not synced");
+            report.error = Some(e.to_string());
+        }
+    }
+    report
+}
+
+/// The EC2 answers that mean a group is not as planned: another writer (a second run, an operator) changed the
+/// set between our read and our write. Moto answers the limit error where EC2 answers a duplicate.
+const CONFLICTS: [&str; 4] = [
+    "RulesPerSecurityGroupLimitExceeded",
+    "InvalidPermission.Duplicate",
+    "InvalidPermission.NotFound",
+    "InvalidGroup.NotFound",
+];
+
+fn is_conflict(error: &Error) -> bool {
+    matches!(error, Error::Ec2 { code, .. } if CONFLICTS.contains(&code.as_str()))
+}
+
+/// Sync the set and make sure it ends exact. After a round that wrote, the set is read back and planned again:
+/// another writer (a second run, an operator) may have changed it between our read and our writes without any
+/// write of ours failing, e.g. by placing a range we also placed in another group. When a write fails because
+/// the set changed, it is read back the same way. Our successful writes are facts: a read-back that shows
+/// less of them lags (EC2 is eventually consistent) and is read again, with backoff, before anything is
+/// planned from it. A read-back that still needs writes is a re-plan, up to `REPLAN_ATTEMPTS`. Groups deleted
+/// during the run drop out of the set, which syncs with the groups left. Every round plans from what EC2 holds
+/// then, so the safety rules hold through each.
+async fn converge<G: SecurityGroups>(
+    cx: &SetContext<'_, G>,
+    set: &FoundSet,
+    report: &mut SetReport,
+) -> Result<SetStatus> {
+    let mut current = set.clone();
+    let mut wrote = false;
+    let mut read_back = ReadBack::No;
+    loop {
+        let mut written = Written::default();
+        match sync_round(cx, &current, report, read_back, &mut written).await {
+            Ok(Round::Settled) if cx.config.dry_run => return Ok(SetStatus::InSync),
+            Ok(Round::Settled) => break,
+            Ok(Round::Planned) => return Ok(SetStatus::Planned),
+            Ok(Round::Wrote) => {
+                wrote = true;
+                read_back = ReadBack::AfterWrites;
+            }
+            Err(e) if is_conflict(&e) && report.replans < cx.config.replan_attempts => {
+                report.replans += 1;
+                read_back = ReadBack::AfterConflict;
+                tracing::warn!(set = %set.key, round = report.replans, cause = %e, "the set changed during the run (another writer?); re-reading and re-planning it");
+            }
+            Err(e) => return Err(e),
+        }
+        let found = read_back_set(cx, &current, &written).await?;
+        let left: BTreeSet<&str> = found.iter().flat_map(|f| &f.groups).map(|g| g.id.as_str()).collect();
+        let gone: Vec<String> = current
+            .groups
+            .iter()
+            .map(|g| g.id.clone())
+            .filter(|id| !left.contains(id.as_str()))
+            .collect();
+        if !gone.is_empty() {
+            tracing::warn!(set = %set.key, groups = ?gone, "groups of the set were deleted or lost their tags during the run; syncing it with the groups left");
+            report.gone_groups.extend(gone);
+        }
+        // Every group of the set is gone: nothing left to sync.
+        let Some(found) = found else {
+            return Ok(SetStatus::Gone);
+        };
+        current = found;
+    }
+    let mark = AppliedMark::of(cx.selection.sync_token, cx.selection.ranges(set.key.scope));
+    record_applied(cx.ec2, &current, &mark, cx.budget).await?;
+    tracing::info!(set = %set.key, added = report.added, removed = report.removed, unchanged = report.unchanged, replans = report.replans, "set synced");
+    let changed = wrote || report.added + report.removed > 0;
+    Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
+}
+
+/// The first pause before a set is read back again when its read lags our writes; then 1 s, then 2 s.
+const LAG_FIRST_PAUSE: Duration = Duration::from_millis(500);
+
+/// The longest pause between two reads of a lagging set.
+const LAG_MAX_PAUSE: Duration = Duration::from_secs(2);
+
+/// How long a lagging read is waited out (0.5 + 1 + 2 s of pauses, and the reads) before the set is planned
+/// from what it shows.
+const LAG_MAX_WAIT: Duration = Duration::from_secs(4);
+
+/// The set `current` read back (by the `group-id` filter: a deleted group is absent, not an error) after a
+/// round that made `written`: read again with backoff while the read lags those writes; `None` when none of
+/// its groups is left in it.
+async fn read_back_set<G: SecurityGroups>(
+    cx: &SetContext<'_, G>,
+    current: &FoundSet,
+    written: &Written,
+) -> Result<Option<FoundSet>> {
+    let key = &current.key;
+    let ids: Vec<String> = current.groups.iter().map(|g| g.id.clone()).collect();
+    let mut backoff = Backoff::new(LAG_FIRST_PAUSE, LAG_MAX_PAUSE, LAG_MAX_WAIT);
+    loop {
+        let what = || format!("DescribeSecurityGroups of set {key}");
+        let groups = cx.budget.bound(what, cx.ec2.groups_by_id(&key.region, &ids)).await?;
+        let Some(found) = reform(key, groups) else {
+            return Ok(None);
+        };
+        if security_groups::seen_after(&current.groups, written, &found.groups) != Seen::Lags {
+            return Ok(Some(found));
+        }
+        if !backoff.pause(cx.budget).await {
+            tracing::warn!(set = %key, waited_ms = u64::try_from(backoff.waited().as_millis()).unwrap_or(u64::MAX), "the set read back still does not show our writes; planning from it");
+            return Ok(Some(found));
+        }
+        tracing::info!(set = %key, "the set read back does not show our writes yet (EC2's reads may lag its writes); reading it again");
+    }
+}
+
+/// Why a round of [`converge`] plans a set read back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReadBack {
+    /// It does not: the first round plans the set as discovered.
+    No,
+    /// Our writes succeeded: a round that still finds writes to make is a re-plan.
+    AfterWrites,
+    /// A write failed because the set changed: the re-plan is already counted.
+    AfterConflict,
+}
+
+/// How a round of [`converge`] ended.
+enum Round {
+    /// The set needs no write.
+    Settled,
+    /// A dry run planned writes.
+    Planned,
+    /// Writes were made: read the set back.
+    Wrote,
+}
+
+/// One round: plan the set and make its writes (none in a dry run), adding to the report's counts and to
+/// `written` (the writes that succeeded, also when another failed). A round on a set read back that still
+/// needs writes is a re-plan: it fails the set when none is left.
+async fn sync_round<G: SecurityGroups>(
+    context: &SetContext<'_, G>,
+    set: &FoundSet,
+    report: &mut SetReport,
+    read_back: ReadBack,
+    written: &mut Written,
+) -> Result<Round> {
+    let key = &set.key;
+    let plan = plan_checked(context, set, context.selection.ranges(key.scope))?;
+    if read_back != ReadBack::AfterWrites {
+        // Read back after our writes, the plan counts what we added as held.
+        report.unchanged = plan.unchanged;
+    }
+    report.room_left = plan.room_left.clone();
+    report.near_full = warn_if_near_full(key, &plan);
+    if plan.changes.is_empty() {
+        return Ok(Round::Settled);
+    }
+    if read_back == ReadBack::AfterWrites {
+        if report.replans >= context.config.replan_attempts {
+            return Err(Error::Unsettled {
+                set: key.to_string(),
+                replans: report.replans,
+            });
+        }
+        report.replans += 1;
+        tracing::warn!(set = %key, round = report.replans, added = plan.added, removed = plan.removed, "read back after our writes, the set differs from the file (another writer?); re-planning it");
+    }
+    report.changes = plan.changes.clone();
+    if context.config.dry_run {
+        (report.added, report.removed) = (plan.added, plan.removed);
+        tracing::info!(set = %key, added = plan.added, removed = plan.removed, unchanged = plan.unchanged, "dry run: planned");
+        return Ok(Round::Planned);
+    }
+    let description = security_groups::rule_description(key.scope, context.description_service);
+    let applied = apply(context.ec2, key, &plan, &description, context.budget).await;
+    report.added += applied.added;
+    report.removed += applied.removed;
+    *written = applied.written;
+    match applied.error {
+        Some(e) => Err(e),
+        None => Ok(Round::Wrote),
+    }
+}
+
+/// The guard and the plan of one set.
+fn plan_checked<G>(context: &SetContext<'_, G>, set: &FoundSet, wanted: &BTreeSet<Cidr>) -> Result<SetPlan> {
+    security_groups::check_not_emptied(
+        &set.key,
+        &context.selection.versions(),
+        &context.config.filter.versions,
+        &set.groups,
+        set.applied.as_ref(),
+    )?;
+    let weights = context.weights(set).map_err(|reason| Error::PrefixListSizes {
+        set: set.key.to_string(),
+        reason,
+    })?;
+    let quota = Quota {
+        max_rules: context.config.max_rules_per_group,
+        prefix_lists: &weights,
+    };
+    security_groups::plan_set(&set.key, wanted, &set.groups, quota)
+}
+
+/// Log a warning when the set is more than [`NEAR_FULL`]; returns whether it is.
+fn warn_if_near_full(key: &SetKey, plan: &SetPlan) -> bool {
+    let fullness = plan.fullness();
+    let near_full = fullness > NEAR_FULL;
+    if near_full {
+        tracing::warn!(
+            set = %key,
+            percent_full = (fullness * 100.0).round(),
+            room_left_ipv4 = plan.room_left.get(&IpVersion::Ipv4).copied().unwrap_or(0),
+            room_left_ipv6 = plan.room_left.get(&IpVersion::Ipv6).copied().unwrap_or(0),
+            "set is more than 80% full: add a group before AWS grows the list"
+        );
+    }
+    near_full
+}
+
+/// Tag the set's groups that do not carry `mark` yet (one call for them all; none when every group does).
+async fn record_applied(ec2: &impl SecurityGroups, set: &FoundSet, mark: &AppliedMark, budget: Budget) -> Result<()> {
+    let stale: Vec<String> = set
+        .marks
+        .iter()
+        .filter(|(_, m)| m.as_ref() != Some(mark))
+        .map(|(group, _)| group.clone())
+        .collect();
+    if stale.is_empty() {
+        return Ok(());
+    }
+    budget
+        .bound(
+            || format!("CreateTags on the groups of set {}", set.key),
+            ec2.mark_applied(&set.key.region, &stale, mark),
+        )
+        .await
+}
