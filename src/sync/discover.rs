@@ -109,36 +109,11 @@ pub(super) async fn discover<'a, G: SecurityGroups, W, T, F: Future<Output = T>>
     limit: &Limit,
     beside: impl Fn(&'a str) -> F,
 ) -> Discovered<T> {
-    let ec2 = &account.ec2;
-    let mut found: Vec<RegionGroups> = Vec::with_capacity(config.regions.len());
-    let mut besides = Vec::with_capacity(config.regions.len());
-    if let Some((first, others)) = config.regions.split_first() {
-        let unit = limit.acquire().await;
-        match bound_groups(ec2, first, budget).await {
-            Err(e @ Error::Credentials { .. }) => found.push(Err(e)),
-            groups => {
-                let first_rest = async {
-                    let _unit = unit;
-                    let read = beside(first).await;
-                    (with_weights(ec2, first, groups, budget).await, read)
-                };
-                let others = join_all(others.iter().map(|region| async {
-                    let _unit = limit.acquire().await;
-                    let (groups, read) = futures::join!(bound_groups(ec2, region, budget), beside(region));
-                    (with_weights(ec2, region, groups, budget).await, read)
-                }));
-                let (first_read, others) = futures::join!(first_rest, others);
-                for (groups, read) in std::iter::once(first_read).chain(others) {
-                    found.push(groups);
-                    besides.push(read);
-                }
-            }
-        }
-    }
+    let (found, besides) = read_regions(config, &account.ec2, budget, limit, beside).await;
+    let label = account.id.as_deref().unwrap_or("own");
     let mut tagged = Vec::new();
     let mut failed_regions = Vec::new();
     let mut prefix_lists = BTreeMap::new();
-    let label = account.id.as_deref().unwrap_or("own");
     for (region, result) in config.regions.iter().zip(found) {
         match result {
             Ok((groups, weights)) => {
@@ -165,6 +140,38 @@ pub(super) async fn discover<'a, G: SecurityGroups, W, T, F: Future<Output = T>>
         prefix_lists,
         beside: besides,
     }
+}
+
+/// Each region's groups (with the weights of the lists they reference) and what `beside` read there, in region
+/// order: the first region's groups first and alone (the account's credentials), then the rest at once. When the
+/// credentials cannot be had, only that failure, and nothing read beside.
+async fn read_regions<'a, G: SecurityGroups, T, F: Future<Output = T>>(
+    config: &'a Config,
+    ec2: &G,
+    budget: Budget,
+    limit: &Limit,
+    beside: impl Fn(&'a str) -> F,
+) -> (Vec<RegionGroups>, Vec<T>) {
+    let Some((first, others)) = config.regions.split_first() else {
+        return (Vec::new(), Vec::new());
+    };
+    let unit = limit.acquire().await;
+    let groups = match bound_groups(ec2, first, budget).await {
+        Err(e @ Error::Credentials { .. }) => return (vec![Err(e)], Vec::new()),
+        groups => groups,
+    };
+    let first_rest = async {
+        let _unit = unit;
+        let read = beside(first).await;
+        (with_weights(ec2, first, groups, budget).await, read)
+    };
+    let others = join_all(others.iter().map(|region| async {
+        let _unit = limit.acquire().await;
+        let (groups, read) = futures::join!(bound_groups(ec2, region, budget), beside(region));
+        (with_weights(ec2, region, groups, budget).await, read)
+    }));
+    let (first_read, others) = futures::join!(first_rest, others);
+    std::iter::once(first_read).chain(others).unzip()
 }
 
 /// One region's tagged groups, within the deadline.
