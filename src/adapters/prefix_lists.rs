@@ -39,6 +39,19 @@ fn tagged_list(region: &str, list: &ManagedPrefixList) -> Option<TaggedList> {
 }
 
 impl Ec2Groups {
+    /// List `id` as EC2 describes it now; `None` when it is gone. By the `prefix-list-id` filter: a list deleted
+    /// since is absent, not an error (`PrefixListIds` fails the call).
+    async fn describe_list(&self, region: &str, id: &str) -> Result<Option<ManagedPrefixList>> {
+        let output = self
+            .call("DescribeManagedPrefixLists", region, Some(id), |c| {
+                c.describe_managed_prefix_lists()
+                    .filters(filter("prefix-list-id", [id]))
+                    .send()
+            })
+            .await?;
+        Ok(output.prefix_lists.and_then(|lists| lists.into_iter().next()))
+    }
+
     /// Every entry of list `id`, all pages. An entry whose CIDR cannot be read is left out (it is not ours).
     async fn entries(&self, region: &str, id: &str) -> Result<Vec<Entry>> {
         let pages = self
@@ -84,15 +97,11 @@ impl PrefixLists for Ec2Groups {
     }
 
     async fn list(&self, region: &str, id: &str) -> Result<Option<TaggedList>> {
-        let output = self
-            .call("DescribeManagedPrefixLists", region, Some(id), |c| {
-                // By filter: a list deleted since is absent, not an error (`PrefixListIds` fails the call).
-                c.describe_managed_prefix_lists()
-                    .filters(filter("prefix-list-id", [id]))
-                    .send()
-            })
-            .await?;
-        let Some(mut tagged) = output.prefix_lists().first().and_then(|l| tagged_list(region, l)) else {
+        let Some(mut tagged) = self
+            .describe_list(region, id)
+            .await?
+            .and_then(|l| tagged_list(region, &l))
+        else {
             return Ok(None);
         };
         tagged.list.entries = self.entries(region, id).await?;
@@ -151,15 +160,7 @@ impl PrefixLists for Ec2Groups {
     }
 
     async fn state(&self, region: &str, id: &str) -> Result<ListState> {
-        let output = self
-            .call("DescribeManagedPrefixLists", region, Some(id), |c| {
-                // By filter: a list deleted since is absent, not an error (`PrefixListIds` fails the call).
-                c.describe_managed_prefix_lists()
-                    .filters(filter("prefix-list-id", [id]))
-                    .send()
-            })
-            .await?;
-        let Some(list) = output.prefix_lists().first() else {
+        let Some(list) = self.describe_list(region, id).await? else {
             return Ok(ListState::default());
         };
         Ok(ListState {
