@@ -21,7 +21,8 @@ use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 
-/// [`SecurityGroups`] over the real EC2 API (or anything at `AWS_ENDPOINT_URL`, such as moto).
+/// An account's EC2 clients, one per region: the adapter of every EC2-backed port, over the real EC2 API (or anything
+/// at `AWS_ENDPOINT_URL`, such as moto).
 #[derive(Debug, Clone)]
 pub struct Ec2Groups {
     clients: BTreeMap<String, Client>,
