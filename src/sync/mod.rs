@@ -5,11 +5,12 @@
 //!
 //! - [`fetch`](fetch_verified): download, MD5, the late and the lagging file.
 //! - `discover`: the tagged groups of every region, formed into sets, and the prefix lists they reference.
-//! - `apply`: a set's writes in safe order, within the deadline.
-//! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
-//! - `attachment`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
-//! - `lists`: customer-managed prefix lists, the second target (beside the sets).
+//! - `security_groups`: each set checked, planned, written (by `apply`, in safe order, within the deadline),
+//!   read back and re-planned until exact, then marked with the file applied.
+//! - `prefix_lists`: customer-managed prefix lists, the second target (beside the sets).
 //! - `ip_sets`: WAF IP sets, the third target (beside the sets and lists).
+//! - `attachment`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
+//! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
 //! - [`audit`]: the origin audit (read-only): distributions, load balancers and their groups, judged by
 //!   [`crate::domain::audit`].
 
