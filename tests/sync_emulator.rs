@@ -505,6 +505,42 @@ async fn a_group_with_a_bad_protocol_tag_is_reported_and_the_others_sync() {
 }
 
 #[tokio::test]
+async fn a_group_tagged_for_a_port_cloudfront_never_uses_is_skipped_and_nothing_is_opened() {
+    // Anyone allowed to tag could otherwise open SSH (or SMB) to every CloudFront address.
+    let w = world(NEWEST, 4, 0).await;
+    let mut skipped = Vec::new();
+    for port in ["22", "445", "1023"] {
+        let tags = [("Name", "cloudfront_g"), ("AutoUpdate", "true"), ("Protocol", port)];
+        skipped.push(create_group(&w.client, &w.vpc, &format!("port-{port}"), &tags).await);
+    }
+    let allowed = [("Name", "cloudfront_g"), ("AutoUpdate", "true"), ("Protocol", "8443")];
+    let high = create_group(&w.client, &w.vpc, "port-8443", &allowed).await;
+    assert!(rules(&w.client, &high).await.is_empty());
+    let err = w.notify(NEWEST).await.unwrap_err();
+    for (group, port) in skipped.iter().zip(["22", "445", "1023"]) {
+        let said = format!("names port {port}, which CloudFront never connects to");
+        assert!(
+            err.to_string().contains(group) && err.to_string().contains(&said),
+            "{err}"
+        );
+        assert!(
+            rules(&w.client, group).await.is_empty(),
+            "nothing opened on port {port}"
+        );
+    }
+    // A port from 1024 up is a set of its own (one group: too small for the GLOBAL ranges, and said so).
+    let text = err.to_string();
+    assert!(
+        !text.contains(&format!("group {high} in")) && text.contains("cloudfront_g/8443"),
+        "{err}"
+    );
+    assert_eq!(
+        w.state(&w.global).await,
+        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+    );
+}
+
+#[tokio::test]
 async fn an_older_snapshot_after_a_newer_one_converges_both_ways() {
     // 2021 → 2026: blocks split and merged, IPv6 grew; then back.
     let w = world(OLDEST, 4, 4).await;

@@ -216,16 +216,28 @@ fn config(cli: &Cli) -> Result<Config> {
         &cli.waf_cloudfront_scope,
         &cli.ip_ranges_url,
     ];
-    let mut flags: BTreeMap<&str, Option<String>> = SETTING_FLAGS
+    let flags: BTreeMap<&str, Option<String>> = SETTING_FLAGS
         .iter()
         .zip(values)
         .map(|((_, variable), value)| (*variable, value.clone()))
         .collect();
-    flags.insert("DRY_RUN", Some((cli.command != Command::Apply).to_string()));
-    Config::from_lookup(|name| match flags.get(name) {
+    let mut config = Config::from_lookup(|name| match flags.get(name) {
         Some(Some(value)) => Some(value.clone()),
         _ => std::env::var(name).ok(),
-    })
+    })?;
+    match cli.command {
+        // `apply` writes: a DRY_RUN=true left in the environment contradicts it, and must not be overridden.
+        Command::Apply if config.dry_run => Err(Error::Config {
+            variable: "DRY_RUN",
+            value: std::env::var("DRY_RUN").unwrap_or_default(),
+            reason: "`apply` writes, and DRY_RUN=true asks for no write: unset DRY_RUN (or set it to false) to apply, or run `plan` to see the changes without making them".into(),
+        }),
+        Command::Apply => Ok(config),
+        _ => {
+            config.dry_run = true;
+            Ok(config)
+        }
+    }
 }
 
 /// `value` as one JSON document with --json, else as `text`.

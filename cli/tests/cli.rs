@@ -43,6 +43,29 @@ fn the_cli_help_of_each_setting_flag_is_the_settings_list() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_with_dry_run_true_in_the_environment_is_refused_and_writes_nothing() {
+    let (moto, client, groups) = global_groups(4).await;
+    let dir = std::env::temp_dir().join(format!("cfsg-cli-dry-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+    emulator_env(&mut cmd, &moto);
+    let out = cmd
+        .env("DRY_RUN", "true")
+        .args(["apply", "--ip-ranges-file", file.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("invalid setting DRY_RUN=\"true\"") && stderr.contains("unset DRY_RUN"),
+        "{stderr}"
+    );
+    assert!(set_state(&client, &groups, 443, 30).await.is_empty(), "nothing written");
+}
+
 // Multi-threaded: the CLI runs as a blocking child process while the file server answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_plan_writes_nothing_and_apply_syncs() {

@@ -31,15 +31,48 @@ pub fn rule_description(scope: Scope, service: &str) -> String {
     format!("{DESCRIPTION_PREFIX}: {service} {}", scope.describe())
 }
 
-/// The port that a group's `Protocol` tag names: `http` (80), `https` (443) or a port number (1-65535).
-pub fn port_of_protocol_tag(value: &str) -> Option<u16> {
-    match value.to_ascii_lowercase().as_str() {
-        "http" => Some(80),
-        "https" => Some(443),
+/// The ports CloudFront connects to an origin on: 80, 443 and 1024-65535 (CloudFront's origin settings accept
+/// no other HTTP or HTTPS port). A `Protocol` tag naming any other port (22, 445…) would open it to every
+/// CloudFront address for nothing, so such a group is skipped.
+pub fn cloudfront_connects_to(port: u16) -> bool {
+    port == 80 || port == 443 || port >= 1024
+}
+
+/// Why a group's `Protocol` tag cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadProtocol {
+    /// Neither `http`, `https` nor a port number (1-65535).
+    Unreadable,
+    /// A port CloudFront never connects to (see [`cloudfront_connects_to`]).
+    NotCloudFront(u16),
+}
+
+/// What is wrong with a group's `Protocol` tag (`None`: it has none), said for the summary and the log.
+pub fn protocol_problem(value: Option<&str>, bad: BadProtocol) -> String {
+    const EXPECTED: &str = "http, https, 80, 443 or a port from 1024 to 65535";
+    match (value, bad) {
+        (None, _) => format!("no Protocol tag (expected {EXPECTED})"),
+        (Some(v), BadProtocol::Unreadable) => format!("Protocol tag {v:?} is not {EXPECTED}"),
+        (Some(v), BadProtocol::NotCloudFront(port)) => format!(
+            "Protocol tag {v:?} names port {port}, which CloudFront never connects to (it uses 80, 443 and 1024-65535): nothing is opened"
+        ),
+    }
+}
+
+/// The port that a group's `Protocol` tag names: `http` (80), `https` (443) or a port number CloudFront connects
+/// to ([`cloudfront_connects_to`]).
+pub fn port_of_protocol_tag(value: &str) -> std::result::Result<u16, BadProtocol> {
+    let port = match value.to_ascii_lowercase().as_str() {
+        "http" => 80,
+        "https" => 443,
         digits if !digits.is_empty() && digits.len() <= 5 && digits.bytes().all(|b| b.is_ascii_digit()) => {
-            digits.parse().ok().filter(|p| *p != 0)
+            digits.parse().ok().filter(|p| *p != 0).ok_or(BadProtocol::Unreadable)?
         }
-        _ => None,
+        _ => return Err(BadProtocol::Unreadable),
+    };
+    match cloudfront_connects_to(port) {
+        true => Ok(port),
+        false => Err(BadProtocol::NotCloudFront(port)),
     }
 }
 
@@ -731,14 +764,27 @@ mod tests {
     }
 
     #[test]
-    fn protocol_tags_map_to_ports() {
-        assert_eq!(port_of_protocol_tag("http"), Some(80));
-        assert_eq!(port_of_protocol_tag("https"), Some(443));
-        assert_eq!(port_of_protocol_tag("HTTPS"), Some(443));
-        assert_eq!(port_of_protocol_tag("8443"), Some(8443));
+    fn protocol_tags_map_to_ports_cloudfront_connects_to() {
+        assert_eq!(port_of_protocol_tag("http"), Ok(80));
+        assert_eq!(port_of_protocol_tag("https"), Ok(443));
+        assert_eq!(port_of_protocol_tag("HTTPS"), Ok(443));
+        assert_eq!(port_of_protocol_tag("8443"), Ok(8443));
+        assert_eq!(port_of_protocol_tag("1024"), Ok(1024));
+        assert_eq!(port_of_protocol_tag("65535"), Ok(65535));
         for bad in ["", "0", "65536", "ftp", "443 ", "-1", "100000", "http2"] {
-            assert_eq!(port_of_protocol_tag(bad), None, "{bad}");
+            assert_eq!(port_of_protocol_tag(bad), Err(BadProtocol::Unreadable), "{bad}");
         }
+        for port in [1, 22, 25, 81, 442, 444, 445, 1023] {
+            let tag = port.to_string();
+            assert_eq!(
+                port_of_protocol_tag(&tag),
+                Err(BadProtocol::NotCloudFront(port)),
+                "{port}"
+            );
+        }
+        let said = protocol_problem(Some("22"), BadProtocol::NotCloudFront(22));
+        assert!(said.contains("port 22, which CloudFront never connects to"), "{said}");
+        assert!(protocol_problem(None, BadProtocol::Unreadable).starts_with("no Protocol tag"));
     }
 
     #[test]

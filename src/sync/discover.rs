@@ -7,7 +7,10 @@ use futures::future::join_all;
 
 use crate::config::Config;
 use crate::deadline::Budget;
-use crate::domain::security_groups::{self, AppliedMark, Group, PrefixListWeights, RuleSource, SetKey};
+use crate::domain::security_groups::{
+    self, AppliedMark, BadProtocol, Group, PrefixListWeights, RuleSource, SetKey, port_of_protocol_tag,
+    protocol_problem,
+};
 use crate::error::Error;
 use crate::ports::{Account, SecurityGroups, TaggedGroup};
 use crate::report::SkippedGroup;
@@ -31,19 +34,23 @@ pub(super) fn form_sets(account: Option<&str>, groups: Vec<TaggedGroup>) -> (Vec
     let mut sets: BTreeMap<SetKey, Vec<TaggedGroup>> = BTreeMap::new();
     let mut skipped = Vec::new();
     for g in groups {
-        let Some(port) = g.protocol.as_deref().and_then(security_groups::port_of_protocol_tag) else {
-            let reason = match &g.protocol {
-                None => "no Protocol tag (expected http, https or a port number)".to_owned(),
-                Some(v) => format!("Protocol tag {v:?} is not http, https or a port number"),
-            };
-            tracing::warn!(region = %g.region, group = %g.group.id, %reason, "skipping tagged group");
-            skipped.push(SkippedGroup {
-                account: account.map(str::to_owned),
-                region: g.region,
-                group: g.group.id,
-                reason,
-            });
-            continue;
+        let port = g
+            .protocol
+            .as_deref()
+            .map_or(Err(BadProtocol::Unreadable), port_of_protocol_tag);
+        let port = match port {
+            Ok(port) => port,
+            Err(bad) => {
+                let reason = protocol_problem(g.protocol.as_deref(), bad);
+                tracing::warn!(region = %g.region, group = %g.group.id, %reason, "skipping tagged group");
+                skipped.push(SkippedGroup {
+                    account: account.map(str::to_owned),
+                    region: g.region,
+                    group: g.group.id,
+                    reason,
+                });
+                continue;
+            }
         };
         let key = SetKey {
             account: account.map(str::to_owned),
