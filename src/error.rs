@@ -81,6 +81,19 @@ pub enum Error {
         reason: String,
     },
 
+    /// The file cannot be from AWS at this time: its `syncToken` lies ahead of the clock, or disagrees with its
+    /// own `createDate`. Applied, it would mark every target with a token no real file reaches, and every real
+    /// file after it would be refused as older.
+    #[error(
+        "refusing the file with syncToken {sync_token}: {reason}; nothing was written (a hand-edited or forged file? AWS's syncToken is its createDate in Unix seconds, never ahead of the clock)"
+    )]
+    UntrustedFile {
+        /// Its `syncToken`.
+        sync_token: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The file's MD5 differs from the notification and the file is not newer than it.
     #[error(
         "MD5 mismatch: the notification (synctoken {notified_token}) says {expected}, the file (syncToken {file_token}) has {actual}, and the file is not newer than the notification"
@@ -382,6 +395,7 @@ impl Error {
             Error::ReadFile { .. } => "ReadFileFailed",
             Error::Document { .. } => "InvalidIpRanges",
             Error::Md5Mismatch { .. } => "Md5Mismatch",
+            Error::UntrustedFile { .. } => "UntrustedFile",
             Error::EmptySelection { .. } => "EmptySelection",
             Error::EmptyRanges { .. } => "EmptyRanges",
             Error::PrefixListUnknown { .. } => "PrefixListUnknown",

@@ -3,28 +3,28 @@
 
 use serde_json::{Value, json};
 
-use crate::report::{SetStatus, Summary};
+use crate::report::{EntryChanges, SetStatus, Summary};
 
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "CloudfrontSgSync";
 
 /// The EMF document of a run: ranges added and removed (rules and prefix-list entries), sets failed, near full
-/// and attached only in part, prefix lists and WAF IP sets failed, sync duration.
+/// and attached only in part, prefix lists and WAF IP sets failed, targets kept because they hold a newer file,
+/// sync duration.
 pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
     let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
         + summary.skipped_groups.len()
         + summary.failed_regions.len();
     let near_full = summary.sets.iter().filter(|s| s.near_full).count();
     let partly_attached = summary.sets.iter().filter(|s| !s.partly_attached.is_empty()).count();
-    let lists_failed = summary
-        .prefix_lists
-        .iter()
-        .filter(|l| l.changes.status == SetStatus::Failed)
-        .count();
-    let ip_sets_failed = summary
-        .ip_sets
-        .iter()
-        .filter(|s| s.changes.status == SetStatus::Failed)
+    let entries_failed =
+        |changes: &mut dyn Iterator<Item = &EntryChanges>| changes.filter(|c| c.status == SetStatus::Failed).count();
+    let lists_failed = entries_failed(&mut summary.prefix_lists.iter().map(|l| &l.changes));
+    let ip_sets_failed = entries_failed(&mut summary.ip_sets.iter().map(|s| &s.changes));
+    let statuses = summary.sets.iter().map(|s| s.status);
+    let kept_older = statuses
+        .chain(summary.entry_changes().map(|c| c.status))
+        .filter(|s| *s == SetStatus::OlderFile)
         .count();
     json!({
         "_aws": {
@@ -32,16 +32,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
             "CloudWatchMetrics": [{
                 "Namespace": NAMESPACE,
                 "Dimensions": [["Service"]],
-                "Metrics": [
-                    {"Name": "RangesAdded", "Unit": "Count"},
-                    {"Name": "RangesRemoved", "Unit": "Count"},
-                    {"Name": "SetsFailed", "Unit": "Count"},
-                    {"Name": "SetsNearFull", "Unit": "Count"},
-                    {"Name": "SetsPartlyAttached", "Unit": "Count"},
-                    {"Name": "PrefixListsFailed", "Unit": "Count"},
-                    {"Name": "IpSetsFailed", "Unit": "Count"},
-                    {"Name": "SyncDuration", "Unit": "Milliseconds"},
-                ],
+                "Metrics": METRICS.iter().map(|(name, unit)| json!({"Name": name, "Unit": unit})).collect::<Vec<_>>(),
             }],
         },
         "Service": summary.service,
@@ -54,9 +45,23 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         "SetsPartlyAttached": partly_attached,
         "PrefixListsFailed": lists_failed,
         "IpSetsFailed": ip_sets_failed,
+        "TargetsKeptOlder": kept_older,
         "SyncDuration": summary.duration_ms,
     })
 }
+
+/// Every metric of the line, with its unit, in order.
+pub const METRICS: [(&str, &str); 9] = [
+    ("RangesAdded", "Count"),
+    ("RangesRemoved", "Count"),
+    ("SetsFailed", "Count"),
+    ("SetsNearFull", "Count"),
+    ("SetsPartlyAttached", "Count"),
+    ("PrefixListsFailed", "Count"),
+    ("IpSetsFailed", "Count"),
+    ("TargetsKeptOlder", "Count"),
+    ("SyncDuration", "Milliseconds"),
+];
 
 #[cfg(test)]
 mod tests {
@@ -67,7 +72,7 @@ mod tests {
     use crate::domain::ip_sets::IpSet;
     use crate::domain::security_groups::SetKey;
     use crate::ports::{TaggedIpSet, WafScope};
-    use crate::report::{EntryChanges, IpSetReport, ListReport, SetReport, SkippedGroup};
+    use crate::report::{IpSetReport, ListReport, SetReport, SkippedGroup};
     use std::collections::BTreeMap;
 
     fn set(status: SetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
@@ -142,7 +147,7 @@ mod tests {
             sets: vec![
                 set(SetStatus::Synced, 6, 3, true),
                 set(SetStatus::Failed, 0, 0, false),
-                set(SetStatus::InSync, 0, 0, false),
+                set(SetStatus::OlderFile, 0, 0, false),
                 set_attached(
                     SetStatus::InSync,
                     0,
@@ -183,6 +188,19 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_names_every_metric_of_the_line() {
+        let readme = include_str!("../README.md");
+        let paragraph = readme.split("**Metrics.**").nth(1).unwrap_or_default();
+        let paragraph = paragraph.split("\n\n").next().unwrap_or_default();
+        for (name, _) in METRICS {
+            assert!(
+                paragraph.contains(&format!("`{name}`")),
+                "{name} is not in the README's metrics paragraph"
+            );
+        }
+    }
+
+    #[test]
     fn the_metrics_line_is_embedded_metric_format_with_every_declared_metric() {
         let doc = emf(&summary(), 1_787_411_900_000);
         assert_eq!(doc["_aws"]["Timestamp"], 1_787_411_900_000u64);
@@ -210,6 +228,7 @@ mod tests {
                 "SetsPartlyAttached",
                 "PrefixListsFailed",
                 "IpSetsFailed",
+                "TargetsKeptOlder",
                 "SyncDuration"
             ]
         );
@@ -226,6 +245,7 @@ mod tests {
                 &doc["SetsPartlyAttached"],
                 &doc["PrefixListsFailed"],
                 &doc["IpSetsFailed"],
+                &doc["TargetsKeptOlder"],
                 &doc["SyncDuration"]
             ),
             (
@@ -236,6 +256,7 @@ mod tests {
                 &json!(1),
                 &json!(1),
                 &json!(2),
+                &json!(1),
                 &json!(420)
             )
         );

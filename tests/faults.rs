@@ -16,6 +16,14 @@ use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults, Outcome};
 use common::*;
 
+/// `file` with its `syncToken` replaced by `token` (and nothing else changed).
+fn with_sync_token(file: &[u8], token: &str) -> Vec<u8> {
+    let text = String::from_utf8(file.to_vec()).unwrap();
+    let token_line = text.lines().find(|l| l.contains("\"syncToken\"")).unwrap().to_owned();
+    text.replacen(&token_line, &format!("  \"syncToken\": \"{token}\","), 1)
+        .into_bytes()
+}
+
 /// Put a proxy in front of the world's moto; the function's calls go through it.
 async fn through_proxy(w: &mut World, faults: Faults) -> FaultProxy {
     let proxy = FaultProxy::start(&w.moto.endpoint, faults).await;
@@ -381,26 +389,40 @@ async fn every_hostile_input_gets_a_clear_error_and_no_write_reaches_ec2() {
             "not an ip-ranges.json document",
         ),
         (
-            doc(r#"{"syncToken": "1900000000", "prefixes": [], "ipv6_prefixes": []}"#),
+            doc(r#"{"syncToken": "1790000000", "prefixes": [], "ipv6_prefixes": []}"#),
             sched.clone(),
             "EmptySelection",
             "is empty",
         ),
         (
-            doc(r#"{"syncToken": "1900000000"}"#),
+            doc(r#"{"syncToken": "1790000000"}"#),
             sched.clone(),
             "EmptySelection",
             "is empty",
         ),
         (
             doc(
-                r#"{"syncToken": "1900000000", "prefixes": [{"ip_prefix": "300.1.2.0/24", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#,
+                r#"{"syncToken": "1790000000", "prefixes": [{"ip_prefix": "300.1.2.0/24", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#,
             ),
             sched.clone(),
             "InvalidIpRanges",
             "300.1.2.0/24",
         ),
         (Reply::Body(older), good.clone(), "Md5Mismatch", "not newer"),
+        // The newest real file, its syncToken edited: to 2100 (it would pin every target), and a year back
+        // (it disagrees with its own createDate).
+        (
+            Reply::Body(with_sync_token(&newest, "4102444800")),
+            sched.clone(),
+            "UntrustedFile",
+            "ahead of the clock",
+        ),
+        (
+            Reply::Body(with_sync_token(&newest, "1755875825")),
+            sched.clone(),
+            "UntrustedFile",
+            "from the syncToken",
+        ),
     ];
     for (reply, event, kind, phrase) in cases {
         w.server.set(reply.clone());

@@ -197,7 +197,8 @@ async fn a_file_without_ipv6_prefixes_does_not_revoke_the_ipv6_rules_held() {
     // The same file, a newer syncToken, and no ipv6_prefixes list at all.
     let mut doc: serde_json::Value = serde_json::from_slice(&fixture(NEWEST)).unwrap();
     doc.as_object_mut().unwrap().remove("ipv6_prefixes");
-    doc["syncToken"] = serde_json::json!("1900000000");
+    doc["syncToken"] = serde_json::json!("1790000000");
+    doc["createDate"] = serde_json::json!("2026-09-21-14-13-20");
     w.server.set(Reply::Body(serde_json::to_vec(&doc).unwrap()));
     let app = w.app(&[]).await;
     let summary = app.handle(&schedule(), None).await.unwrap_err();
@@ -281,12 +282,12 @@ async fn every_bad_input_is_an_error_and_writes_nothing() {
         (Reply::Truncated { body: newest[..1000].to_vec(), declared: newest.len() }, good.clone(), "DownloadFailed"),
         (Reply::Body(b"<html>not json</html>".to_vec()), schedule(), "InvalidIpRanges"),
         (
-            Reply::Body(br#"{"syncToken": "1900000000", "prefixes": [], "ipv6_prefixes": []}"#.to_vec()),
+            Reply::Body(br#"{"syncToken": "1790000000", "prefixes": [], "ipv6_prefixes": []}"#.to_vec()),
             schedule(),
             "EmptySelection",
         ),
         (
-            Reply::Body(br#"{"syncToken": "1900000000", "prefixes": [{"ip_prefix": "13.32.0.0/33", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#.to_vec()),
+            Reply::Body(br#"{"syncToken": "1790000000", "prefixes": [{"ip_prefix": "13.32.0.0/33", "region": "GLOBAL", "service": "CLOUDFRONT"}]}"#.to_vec()),
             schedule(),
             "InvalidIpRanges",
         ),

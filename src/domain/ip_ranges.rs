@@ -190,6 +190,61 @@ pub fn parse_sync_token(token: &str) -> Option<u64> {
     token.parse().ok()
 }
 
+/// How far a file's `syncToken` may lie ahead of the clock, and from its own `createDate`, in seconds: clocks
+/// differ a little, and AWS publishes a file right after the moment it names.
+pub const MAX_AHEAD_SECS: u64 = 3600;
+
+/// A `createDate` (`YYYY-MM-DD-hh-mm-ss`, UTC) in seconds since the Unix epoch; `None` when it is not one.
+pub fn create_date_seconds(text: &str) -> Option<u64> {
+    let fields: Vec<u32> = text.split('-').map(|f| f.parse().ok()).collect::<Option<_>>()?;
+    let [year, month, day, hour, minute, second] = fields[..] else {
+        return None;
+    };
+    let valid = (1970..=9999).contains(&year)
+        && (1..=12).contains(&month)
+        && (1..=31).contains(&day)
+        && hour < 24
+        && minute < 60
+        && second < 60;
+    if !valid {
+        return None;
+    }
+    // Days from 1970-01-01 to the date, in the proleptic Gregorian calendar (years counted from March).
+    let (y, m) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let days = u64::from(y) * 365 + u64::from(y / 4 - y / 100 + y / 400) + u64::from((153 * m + 2) / 5 + day - 1);
+    let days = days.checked_sub(719_468)?;
+    Some(days * 86_400 + u64::from(hour * 3600 + minute * 60 + second))
+}
+
+/// Refuse a file that cannot have come from AWS by `now` (Unix seconds): a `syncToken` more than
+/// [`MAX_AHEAD_SECS`] ahead of the clock, or that far from its own `createDate` (when it has a readable one).
+pub fn check_in_time(selection: &Selection, now: u64) -> Result<()> {
+    let sync_token = selection.sync_token;
+    let refuse = |reason: String| Err(Error::UntrustedFile { sync_token, reason });
+    if sync_token > now.saturating_add(MAX_AHEAD_SECS) {
+        let ahead = sync_token - now;
+        return refuse(format!(
+            "it is {ahead} s ({:.1} days) ahead of the clock (now {now})",
+            ahead as f64 / 86_400.0
+        ));
+    }
+    let dated = selection
+        .create_date
+        .as_deref()
+        .and_then(|d| Some((d, create_date_seconds(d)?)));
+    if let Some((date, seconds)) = dated.filter(|(_, s)| s.abs_diff(sync_token) > MAX_AHEAD_SECS) {
+        return refuse(format!(
+            "its createDate {date} is {seconds} in Unix seconds, {} s from the syncToken",
+            seconds.abs_diff(sync_token)
+        ));
+    }
+    Ok(())
+}
+
 /// The scope and CIDR of a selected entry of the `version` list, checked.
 fn select(entry: &RawEntry<'_>, version: IpVersion, field: &str) -> Result<(Scope, Cidr)> {
     let service = entry.service();
@@ -241,6 +296,56 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_create_date_is_read_as_the_unix_seconds_aws_puts_in_the_sync_token() {
+        // Pairs from the bundled real files (MANIFEST.md): syncToken == createDate in Unix seconds.
+        for (date, token) in [
+            ("2021-10-12-17-13-16", 1_634_058_796),
+            ("2024-05-29-15-53-09", 1_716_997_989),
+            ("2026-08-22-15-17-05", 1_787_411_825),
+            ("1970-01-01-00-00-00", 0),
+            ("2000-02-29-12-00-00", 951_825_600),
+        ] {
+            assert_eq!(create_date_seconds(date), Some(token), "{date}");
+        }
+        for bad in [
+            "",
+            "2026-08-22",
+            "2026-13-01-00-00-00",
+            "2026-08-22-24-00-00",
+            "x-08-22-15-17-05",
+            "1969-12-31-23-59-59",
+        ] {
+            assert_eq!(create_date_seconds(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_file_ahead_of_the_clock_or_of_its_own_create_date_is_refused() {
+        let selection = |token: u64, date: Option<&str>| Selection {
+            sync_token: token,
+            create_date: date.map(str::to_owned),
+            ranges: BTreeMap::new(),
+        };
+        let now = 1_787_411_825 + 600;
+        check_in_time(&selection(1_787_411_825, Some("2026-08-22-15-17-05")), now).unwrap();
+        check_in_time(&selection(now + MAX_AHEAD_SECS, None), now).unwrap();
+        let err = check_in_time(&selection(now + 2 * 86_400, None), now).unwrap_err();
+        assert!(
+            err.to_string().contains("ahead of the clock") && err.to_string().contains("nothing was written"),
+            "{err}"
+        );
+        // A hand-edited syncToken a year on, its createDate left as AWS wrote it.
+        let edited = selection(1_787_411_825 - 365 * 86_400, Some("2026-08-22-15-17-05"));
+        let err = check_in_time(&edited, now).unwrap_err();
+        assert!(
+            matches!(err, Error::UntrustedFile { .. }) && err.to_string().contains("from the syncToken"),
+            "{err}"
+        );
+        // An unreadable createDate is no evidence either way.
+        check_in_time(&selection(1_787_411_825, Some("today")), now).unwrap();
+    }
 
     fn both() -> Filter {
         Filter::new(&["CLOUDFRONT"], &IpVersion::ALL)
