@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::domain::attachment::PartlyAttached;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
-use crate::domain::security_groups::{GroupPlan, SetKey, Unmanaged};
+use crate::domain::security_groups::{AppliedMark, GroupPlan, SetKey, Unmanaged};
 use crate::error::{Error, Result};
 use crate::ports::{TaggedIpSet, WafScope};
 
@@ -582,6 +582,66 @@ fn write_error(f: &mut fmt::Formatter<'_>, error: Option<&str>) -> fmt::Result {
     match error {
         Some(e) => writeln!(f, "  error: {e}"),
         None => Ok(()),
+    }
+}
+
+/// A target that records a file applied (see [`crate::sync::unmark`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct MarkReport {
+    /// `security-group-set`, `prefix-list` or `waf-ip-set`.
+    pub kind: &'static str,
+    /// Its account, when the run names accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Its region.
+    pub region: String,
+    /// The set (region/vpc/scope/protocol), the list's id, or the IP set's scope and name.
+    pub target: String,
+    /// The `syncToken` it records.
+    pub sync_token: u64,
+    /// The record was removed.
+    pub cleared: bool,
+    /// Why it could not be removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl MarkReport {
+    /// A target recording `mark`, not cleared yet.
+    pub fn new(
+        kind: &'static str,
+        account: Option<&str>,
+        region: &str,
+        target: String,
+        mark: &AppliedMark,
+    ) -> MarkReport {
+        MarkReport {
+            kind,
+            account: account.map(str::to_owned),
+            region: region.to_owned(),
+            target,
+            sync_token: mark.sync_token,
+            cleared: false,
+            error: None,
+        }
+    }
+}
+
+impl fmt::Display for MarkReport {
+    /// `[account/]region kind target: syncToken N: cleared | kept (--apply clears it)`, and the error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let account = self.account.as_deref().map(|a| format!("{a}/")).unwrap_or_default();
+        let done = match (self.cleared, &self.error) {
+            (true, _) => "cleared".to_owned(),
+            (false, Some(e)) => format!("not cleared: {e}"),
+            (false, None) => "recorded (--apply clears it)".to_owned(),
+        };
+        let target = &self.target;
+        writeln!(
+            f,
+            "{account}{} {} {target}: syncToken {}: {done}",
+            self.region, self.kind, self.sync_token
+        )
     }
 }
 

@@ -17,7 +17,7 @@ use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::config::{self, Config};
 use cloudfront_sg_sync::domain::audit::{AuditReport, Status};
 use cloudfront_sg_sync::domain::event::Trigger;
-use cloudfront_sg_sync::report::{Summary, UnmanagedSet};
+use cloudfront_sg_sync::report::{MarkReport, Summary, UnmanagedSet};
 use cloudfront_sg_sync::sync;
 use cloudfront_sg_sync::{Error, Result};
 use cloudfront_sg_sync_cli::adapters::cloudfront::CloudFrontDistributions;
@@ -74,6 +74,15 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// List every set, prefix list and WAF IP set that records a file applied (tag
+    /// cloudfront-sg-sync:synctoken), with its syncToken; with --apply, remove the record, so the next run syncs
+    /// the target whatever file it recorded. For targets kept as older_file run after run (a file from the
+    /// future applied by hand). Needs ec2:DeleteTags and wafv2:UntagResource with --apply.
+    Unmark {
+        /// Remove the records instead of only listing them.
+        #[arg(long)]
+        apply: bool,
+    },
     /// Check that each CloudFront origin is reachable only through CloudFront (read-only).
     ///
     /// Per origin: the origin protocol and TLS versions, what proves the distribution (secret header, VPC
@@ -111,16 +120,13 @@ async fn main() -> ExitCode {
     }
     if let Command::Adopt { apply } = cli.command {
         return match adopt(&cli, apply).await {
-            Ok(sets) => {
-                print(&cli, &sets, || sets.iter().map(ToString::to_string).collect());
-                match sets.iter().find_map(|s| s.error.as_ref()) {
-                    Some(e) => {
-                        eprintln!("error: {e}");
-                        ExitCode::FAILURE
-                    }
-                    None => ExitCode::SUCCESS,
-                }
-            }
+            Ok(sets) => listed(&cli, &sets, sets.iter().find_map(|s| s.error.as_ref())),
+            Err(e) => fail(&e),
+        };
+    }
+    if let Command::Unmark { apply } = cli.command {
+        return match unmark(&cli, apply).await {
+            Ok(marks) => listed(&cli, &marks, marks.iter().find_map(|m| m.error.as_ref())),
             Err(e) => fail(&e),
         };
     }
@@ -151,6 +157,23 @@ async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
     match &cli.ip_ranges_file {
         Some(path) => sync::adopt(&config, &FileSource::new(path), &targets, apply).await,
         None => sync::adopt(&config, &HttpSource::new(&config)?, &targets, apply).await,
+    }
+}
+
+async fn unmark(cli: &Cli, apply: bool) -> Result<Vec<MarkReport>> {
+    let config = config(cli)?;
+    sync::unmark(&config, &accounts(&config).await, apply).await
+}
+
+/// Print what a listing command found; failure when one of them has `error`.
+fn listed<T: serde::Serialize + std::fmt::Display>(cli: &Cli, items: &[T], error: Option<&String>) -> ExitCode {
+    print(cli, &items, || items.iter().map(ToString::to_string).collect());
+    match error {
+        Some(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+        None => ExitCode::SUCCESS,
     }
 }
 

@@ -66,6 +66,56 @@ async fn apply_with_dry_run_true_in_the_environment_is_refused_and_writes_nothin
     assert!(set_state(&client, &groups, 443, 30).await.is_empty(), "nothing written");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unmark_clears_a_record_from_the_future_so_apply_syncs_again() {
+    let (moto, client, groups) = global_groups(5).await;
+    // A file from 2100 recorded on the set (applied before such files were refused): every real file is older.
+    let tag = aws_sdk_ec2::types::Tag::builder()
+        .key("cloudfront-sg-sync:synctoken")
+        .value("4102444800 ipv4 ipv6")
+        .build();
+    client
+        .create_tags()
+        .set_resources(Some(groups.clone()))
+        .tags(tag)
+        .send()
+        .await
+        .unwrap();
+    let dir = std::env::temp_dir().join(format!("cfsg-cli-unmark-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    let file = file.to_str().unwrap();
+    let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
+
+    let kept = cli(&moto, &["apply", "--ip-ranges-file", file]);
+    assert!(text(&kept).contains("kept: holds a newer file"), "{}", text(&kept));
+    let listed = cli(&moto, &["unmark"]);
+    assert!(listed.status.success());
+    assert!(
+        text(&listed).contains("security-group-set")
+            && text(&listed).contains("syncToken 4102444800: recorded (--apply clears it)"),
+        "{}",
+        text(&listed)
+    );
+    let cleared = cli(&moto, &["unmark", "--apply"]);
+    assert!(
+        cleared.status.success() && text(&cleared).contains(": cleared"),
+        "{}",
+        text(&cleared)
+    );
+    let again = cli(&moto, &["unmark"]);
+    assert_eq!(text(&again), "", "no record left");
+
+    let synced = cli(&moto, &["apply", "--ip-ranges-file", file]);
+    assert!(
+        synced.status.success() && text(&synced).contains("synced: +150"),
+        "{}",
+        text(&synced)
+    );
+    assert_eq!(set_state(&client, &groups, 443, 30).await.len(), 150);
+}
+
 // Multi-threaded: the CLI runs as a blocking child process while the file server answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_plan_writes_nothing_and_apply_syncs() {

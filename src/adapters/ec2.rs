@@ -117,6 +117,18 @@ impl Ec2Groups {
         .map(|_| ())
     }
 
+    /// Remove from `resources` the tag recording the file applied (any value).
+    pub(super) async fn delete_mark_tags(&self, region: &str, resources: &[String]) -> Result<()> {
+        self.call("DeleteTags", region, resources.first().map(String::as_str), |c| {
+            c.delete_tags()
+                .set_resources(Some(resources.to_vec()))
+                .tags(Tag::builder().key(SYNC_TOKEN_TAG).build())
+                .send()
+        })
+        .await
+        .map(|_| ())
+    }
+
     /// One EC2 call in `region`, its error carrying what EC2 said.
     pub(super) async fn call<T, E, F>(
         &self,

@@ -232,6 +232,17 @@ impl IpSets for WafIpSets {
         Ok(())
     }
 
+    async fn clear_mark(&self, tagged: &TaggedIpSet) -> Result<()> {
+        self.client(&tagged.region)?
+            .untag_resource()
+            .resource_arn(&tagged.arn)
+            .tag_keys(SYNC_TOKEN_TAG)
+            .send()
+            .await
+            .map_err(|e| waf_error("UntagResource", &tagged.region, Some(&tagged.set.name), &e))?;
+        Ok(())
+    }
+
     async fn mark_applied(&self, tagged: &TaggedIpSet, mark: &AppliedMark) -> Result<()> {
         let tag = aws_sdk_wafv2::types::Tag::builder()
             .key(SYNC_TOKEN_TAG)

@@ -170,6 +170,10 @@ impl PrefixLists for Ec2Groups {
         })
     }
 
+    async fn clear_mark(&self, region: &str, id: &str) -> Result<()> {
+        self.delete_mark_tags(region, &[id.to_owned()]).await
+    }
+
     async fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> Result<()> {
         self.create_mark_tags(region, &[id.to_owned()], mark).await
     }

@@ -326,6 +326,10 @@ impl SecurityGroups for Ec2Groups {
         Ok(lists.filter_map(|list| weight_of(region, list)).collect())
     }
 
+    async fn clear_mark(&self, region: &str, groups: &[String]) -> Result<()> {
+        self.delete_mark_tags(region, groups).await
+    }
+
     async fn mark_applied(&self, region: &str, groups: &[String], mark: &AppliedMark) -> Result<()> {
         self.create_mark_tags(region, groups, mark).await
     }

@@ -71,6 +71,9 @@ pub trait IpSets: Send + Sync {
     /// Replace every address of `tagged` with `addresses`, at its lock token (its description kept).
     fn update(&self, tagged: &TaggedIpSet, addresses: &BTreeSet<Cidr>) -> impl Future<Output = Result<()>> + Send;
 
+    /// Remove from `tagged` the record of the file applied (`cloudfront-sg-sync unmark`).
+    fn clear_mark(&self, tagged: &TaggedIpSet) -> impl Future<Output = Result<()>> + Send;
+
     /// Record on `tagged` the file applied to it, as the [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag.
     fn mark_applied(&self, tagged: &TaggedIpSet, mark: &AppliedMark) -> impl Future<Output = Result<()>> + Send;
 }
@@ -93,6 +96,10 @@ impl IpSets for NoIpSets {
     }
 
     async fn mark_applied(&self, _tagged: &TaggedIpSet, _mark: &AppliedMark) -> Result<()> {
+        Ok(())
+    }
+
+    async fn clear_mark(&self, _tagged: &TaggedIpSet) -> Result<()> {
         Ok(())
     }
 }

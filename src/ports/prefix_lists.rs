@@ -56,6 +56,9 @@ pub trait PrefixLists: Send + Sync {
     /// List `id` as it is now: its state, version and state message (to wait out `modify-in-progress`).
     fn state(&self, region: &str, id: &str) -> impl Future<Output = Result<ListState>> + Send;
 
+    /// Remove from list `id` the record of the file applied (`cloudfront-sg-sync unmark`).
+    fn clear_mark(&self, region: &str, id: &str) -> impl Future<Output = Result<()>> + Send;
+
     /// Record on list `id` the file applied to it, as the [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag.
     fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> impl Future<Output = Result<()>> + Send;
 

@@ -79,6 +79,9 @@ pub trait SecurityGroups: Send + Sync {
         ids: &BTreeSet<String>,
     ) -> impl Future<Output = Result<PrefixListWeights>> + Send;
 
+    /// Remove from `groups` the record of the file applied (`cloudfront-sg-sync unmark`).
+    fn clear_mark(&self, region: &str, groups: &[String]) -> impl Future<Output = Result<()>> + Send;
+
     /// Record on `groups` (one set's) the file applied to them, as the [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag.
     fn mark_applied(
         &self,

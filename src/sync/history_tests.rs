@@ -281,3 +281,64 @@ async fn a_list_modification_ec2_fails_says_what_ec2_said() {
     assert!(error.contains("modify-failed") && error.contains(message), "{error}");
     assert!(summary.to_string().contains(message), "{summary}");
 }
+
+#[tokio::test]
+async fn unmark_lists_every_target_recording_a_file_and_clears_the_records_only_with_apply() {
+    // A file from the future recorded on a set, a list and an IP set (applied before such files were refused).
+    let ec2 = FakeEc2::default();
+    ec2.add_group(
+        "sg-a",
+        "vpc-1",
+        &[
+            ("Name", "cloudfront_g"),
+            ("AutoUpdate", "true"),
+            ("Protocol", "https"),
+            (SYNC_TOKEN_TAG, "4102444800 ipv4"),
+        ],
+    );
+    let future = [
+        ("Name", "cloudfront_g"),
+        ("AutoUpdate", "true"),
+        (SYNC_TOKEN_TAG, "4102444800 ipv4"),
+    ];
+    ec2.add_list("pl-g4", &future, IpVersion::Ipv4, 10, Vec::new());
+    ec2.add_ip_set("g4", REGIONAL, &future, IpVersion::Ipv4, cidrs(&[]));
+    let kept = run_with(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
+    assert_eq!(statuses(&kept), [SetStatus::OlderFile; 3], "frozen by the record");
+
+    let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
+    let config = super::tests::config(&[]);
+    let listed = unmark(&config, &accounts, false).await.unwrap();
+    let kinds: Vec<(&str, u64, bool)> = listed.iter().map(|m| (m.kind, m.sync_token, m.cleared)).collect();
+    assert_eq!(
+        kinds,
+        [
+            ("security-group-set", 4_102_444_800, false),
+            ("prefix-list", 4_102_444_800, false),
+            ("waf-ip-set", 4_102_444_800, false)
+        ]
+    );
+    assert!(ec2.calls_of(Op::Untag).is_empty(), "listing clears nothing");
+    assert!(
+        listed[0]
+            .to_string()
+            .contains("syncToken 4102444800: recorded (--apply clears it)")
+    );
+
+    let cleared = unmark(&config, &accounts, true).await.unwrap();
+    assert!(cleared.iter().all(|m| m.cleared && m.error.is_none()), "{cleared:?}");
+    assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG), None);
+    let synced = run_with(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
+    assert_eq!(
+        statuses(&synced),
+        [SetStatus::Synced; 3],
+        "the real file is applied again"
+    );
+    assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG).as_deref(), Some("2 ipv4"));
+}
+
+/// The statuses of a run's set, prefix list and IP set, in that order.
+fn statuses(summary: &Summary) -> Vec<SetStatus> {
+    let sets = summary.sets.iter().map(|s| s.status);
+    sets.chain(summary.entry_changes().map(|c| c.status)).collect()
+}

@@ -11,6 +11,8 @@
 //! - `ip_sets`: WAF IP sets, the third target (beside the sets and lists).
 //! - `attachment`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
 //! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
+//! - [`unmark`]: clear the record of the file applied from every target (a file from the future, applied
+//!   before such files were refused).
 //! - [`audit`]: the origin audit (read-only): distributions, load balancers and their groups, judged by
 //!   [`crate::domain::audit`].
 
@@ -33,6 +35,7 @@ mod prefix_lists_tests;
 mod security_groups;
 #[cfg(test)]
 mod tests;
+mod unmark;
 
 use futures::future::join_all;
 use tokio::sync::{Semaphore, SemaphorePermit};
@@ -51,6 +54,7 @@ use crate::report::{FailedRegion, IpSetReport, ListReport, SetReport, SkippedGro
 pub use adopt::adopt;
 pub use audit::audit;
 pub use fetch::fetch_verified;
+pub use unmark::unmark;
 
 use attachment::{Attachment, check_attachment, set_groups};
 use discover::{Discovered, FoundSet, discover};

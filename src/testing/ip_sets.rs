@@ -142,6 +142,15 @@ impl IpSets for FakeEc2 {
         Ok(())
     }
 
+    async fn clear_mark(&self, tagged: &TaggedIpSet) -> Result<()> {
+        self.enter_waf(Op::Untag, &tagged.region, Some(&tagged.set.name))
+            .await?;
+        if let Some(set) = self.state().ip_sets.get_mut(&tagged.set.name) {
+            set.tags.remove(SYNC_TOKEN_TAG);
+        }
+        Ok(())
+    }
+
     async fn mark_applied(&self, tagged: &TaggedIpSet, mark: &AppliedMark) -> Result<()> {
         let name = &tagged.set.name;
         self.enter_waf(Op::Tag, &tagged.region, Some(name)).await?;

@@ -44,6 +44,8 @@ pub enum Op {
     Authorize,
     Revoke,
     Tag,
+    /// DeleteTags / UntagResource of the file applied.
+    Untag,
     PrefixLists,
     Interfaces,
     /// DescribeManagedPrefixLists of the tagged lists of a region (and their entries).

@@ -245,6 +245,14 @@ impl PrefixLists for FakeEc2 {
         Ok(seen(l))
     }
 
+    async fn clear_mark(&self, region: &str, id: &str) -> Result<()> {
+        self.enter(Op::Untag, region, Some(id)).await?;
+        if let Some(l) = self.state().lists.get_mut(id) {
+            l.tags.remove(SYNC_TOKEN_TAG);
+        }
+        Ok(())
+    }
+
     async fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> Result<()> {
         self.enter(Op::Tag, region, Some(id)).await?;
         let mut state = self.state();

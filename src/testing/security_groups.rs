@@ -251,6 +251,18 @@ impl SecurityGroups for FakeEc2 {
         Ok(self.state().weights.clone())
     }
 
+    async fn clear_mark(&self, region: &str, groups: &[String]) -> Result<()> {
+        self.enter(Op::Untag, region, groups.first().map(String::as_str))
+            .await?;
+        let mut state = self.state();
+        for id in groups {
+            if let Some(g) = state.groups.get_mut(id) {
+                g.tags.remove(SYNC_TOKEN_TAG);
+            }
+        }
+        Ok(())
+    }
+
     async fn mark_applied(&self, region: &str, groups: &[String], mark: &AppliedMark) -> Result<()> {
         self.enter(Op::Tag, region, groups.first().map(String::as_str)).await?;
         let mut state = self.state();

@@ -579,6 +579,10 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
         self.inner.prefix_list_weights(region, ids).await
     }
 
+    async fn clear_mark(&self, region: &str, groups: &[String]) -> cloudfront_sg_sync::Result<()> {
+        self.inner.clear_mark(region, groups).await
+    }
+
     async fn mark_applied(
         &self,
         region: &str,
@@ -625,6 +629,10 @@ impl<G: PrefixLists> PrefixLists for Counting<G> {
     async fn state(&self, region: &str, id: &str) -> cloudfront_sg_sync::Result<ListState> {
         self.list_describes.fetch_add(1, Ordering::SeqCst);
         self.inner.state(region, id).await
+    }
+
+    async fn clear_mark(&self, region: &str, id: &str) -> cloudfront_sg_sync::Result<()> {
+        self.inner.clear_mark(region, id).await
     }
 
     async fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> cloudfront_sg_sync::Result<()> {

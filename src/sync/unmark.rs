@@ -1,0 +1,91 @@
+//! `unmark`: clear the record of the file applied (the tag `cloudfront-sg-sync:synctoken`) from every set,
+//! prefix list and WAF IP set of the accounts and regions given. A target that recorded a file no real one
+//! reaches (one whose `syncToken` lies in the future, applied before the function refused such files) refuses
+//! every real file as older; once cleared, the next run syncs it and records the real file. Read-only unless
+//! `apply`.
+
+use crate::config::Config;
+use crate::deadline::Budget;
+use crate::error::Result;
+use crate::ports::{Account, IpSets, PrefixLists, SecurityGroups, TaggedIpSet};
+use crate::report::MarkReport;
+
+use super::Limit;
+use super::discover::discover;
+
+/// A target that records a file applied, and how to clear it.
+enum Marked {
+    /// A set's groups that carry a record (region, ids).
+    Groups(String, Vec<String>),
+    /// A prefix list (region, id).
+    List(String, String),
+    /// A WAF IP set.
+    IpSet(Box<TaggedIpSet>),
+}
+
+/// Every target of `accounts` in the configured regions that records a file applied, with that file's
+/// `syncToken`; with `apply`, the record is removed from each (one call per set, list or IP set). A region or
+/// account that cannot be read fails the command before anything of it is cleared.
+pub async fn unmark<G: SecurityGroups + PrefixLists, W: IpSets>(
+    config: &Config,
+    accounts: &[Account<G, W>],
+    apply: bool,
+) -> Result<Vec<MarkReport>> {
+    let mut reports = Vec::new();
+    for account in accounts {
+        for (mut report, target) in marked(config, account).await? {
+            if apply {
+                let cleared = clear(account, &target).await;
+                report.cleared = cleared.is_ok();
+                report.error = cleared.err().map(|e| e.to_string());
+            }
+            reports.push(report);
+        }
+    }
+    Ok(reports)
+}
+
+/// The targets of one account that record a file applied.
+async fn marked<G: SecurityGroups + PrefixLists, W: IpSets>(
+    config: &Config,
+    account: &Account<G, W>,
+) -> Result<Vec<(MarkReport, Marked)>> {
+    let limit = Limit::new(config.max_concurrency);
+    let mut found = discover(config, account, Budget::unbounded(), &limit, |_| async {}).await;
+    if !found.failed_regions.is_empty() {
+        return Err(found.failed_regions.swap_remove(0).1);
+    }
+    let id = account.id.as_deref();
+    let mut marked = Vec::new();
+    for set in found.sets {
+        let Some(mark) = &set.applied else { continue };
+        let groups = set.marks.iter().filter(|(_, m)| m.is_some()).map(|(g, _)| g.clone());
+        let report = MarkReport::new("security-group-set", id, &set.key.region, set.key.to_string(), mark);
+        marked.push((report, Marked::Groups(set.key.region.clone(), groups.collect())));
+    }
+    for region in &config.regions {
+        for list in account.ec2.tagged_lists(region).await? {
+            let Some(mark) = &list.mark else { continue };
+            let report = MarkReport::new("prefix-list", id, region, list.list.id.clone(), mark);
+            marked.push((report, Marked::List(region.clone(), list.list.id)));
+        }
+    }
+    for (region, waf_scope) in config.ip_set_scopes() {
+        for set in account.waf.tagged_ip_sets(&region, waf_scope).await? {
+            let Some(mark) = &set.mark else { continue };
+            let name = format!("{}/{}", waf_scope.as_str(), set.set.name);
+            let report = MarkReport::new("waf-ip-set", id, &region, name, mark);
+            marked.push((report, Marked::IpSet(Box::new(set))));
+        }
+    }
+    Ok(marked)
+}
+
+/// Remove the record from one target.
+async fn clear<G: SecurityGroups + PrefixLists, W: IpSets>(account: &Account<G, W>, target: &Marked) -> Result<()> {
+    match target {
+        Marked::Groups(region, groups) => SecurityGroups::clear_mark(&account.ec2, region, groups).await,
+        Marked::List(region, id) => PrefixLists::clear_mark(&account.ec2, region, id).await,
+        Marked::IpSet(set) => account.waf.clear_mark(set).await,
+    }
+}
