@@ -541,6 +541,26 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_parameter_table_has_every_parameter_of_the_template() {
+        let template = include_str!("../template.yaml");
+        let readme = include_str!("../README.md");
+        let parameters = template.split("\nParameters:\n").nth(1).unwrap();
+        let parameters = parameters.split("\nRules:\n").next().unwrap();
+        let names: Vec<&str> = parameters
+            .lines()
+            .filter_map(|l| l.strip_prefix("  ")?.strip_suffix(':'))
+            .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric()))
+            .collect();
+        assert!(names.len() > 10, "{names:?}");
+        for name in names {
+            assert!(
+                readme.contains(&format!("| `{name}` |")),
+                "template parameter {name} is not in the README's table"
+            );
+        }
+    }
+
+    #[test]
     fn member_roles_are_assumed_in_a_region_every_account_has() {
         for (home, sts) in [
             ("eu-west-1", "eu-west-1"),

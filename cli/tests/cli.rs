@@ -90,6 +90,12 @@ async fn unmark_clears_a_record_from_the_future_so_apply_syncs_again() {
 
     let kept = cli(&moto, &["apply", "--ip-ranges-file", file]);
     assert!(text(&kept).contains("kept: holds a newer file"), "{}", text(&kept));
+    // Its warning goes to stderr, a pipe here: plain text, no ANSI colours.
+    let stderr = String::from_utf8_lossy(&kept.stderr);
+    assert!(
+        stderr.contains("holds a newer file") && !stderr.contains('\u{1b}'),
+        "{stderr:?}"
+    );
     let listed = cli(&moto, &["unmark"]);
     assert!(listed.status.success());
     assert!(
