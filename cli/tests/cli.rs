@@ -122,6 +122,45 @@ async fn unmark_clears_a_record_from_the_future_so_apply_syncs_again() {
     assert_eq!(set_state(&client, &groups, 443, 30).await.len(), 150);
 }
 
+#[test]
+fn the_readme_lists_every_flag_of_every_command() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let section = readme
+        .split("## The CLI")
+        .nth(1)
+        .unwrap()
+        .split("\n## ")
+        .next()
+        .unwrap();
+    let mut flags = std::collections::BTreeSet::new();
+    for command in [
+        None,
+        Some("plan"),
+        Some("apply"),
+        Some("adopt"),
+        Some("unmark"),
+        Some("audit"),
+    ] {
+        let mut help = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+        help.args(command).arg("--help");
+        let out = String::from_utf8(help.output().unwrap().stdout).unwrap();
+        for line in out.lines().map(str::trim_start).filter(|l| l.starts_with("--")) {
+            let flag: String = line
+                .chars()
+                .take_while(|c| *c == '-' || c.is_ascii_alphanumeric())
+                .collect();
+            flags.insert(flag);
+        }
+    }
+    flags.remove("--help");
+    assert!(flags.len() > 10, "{flags:?}");
+    let missing: Vec<&String> = flags.iter().filter(|f| !section.contains(&format!("`{f}`"))).collect();
+    assert!(
+        missing.is_empty(),
+        "flags missing from the README's CLI section: {missing:?}"
+    );
+}
+
 // Multi-threaded: the CLI runs as a blocking child process while the file server answers it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cli_plan_writes_nothing_and_apply_syncs() {
