@@ -81,6 +81,10 @@ pub struct SetReport {
     pub replans: usize,
     /// Free rule slots per IP version after the sync.
     pub room_left: BTreeMap<IpVersion, usize>,
+    /// Per IP version, rules its groups hold beyond `MAX_RULES_PER_GROUP` (the setting is below what EC2 lets
+    /// them hold: raise it to the account's quota).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub over_quota: BTreeMap<IpVersion, usize>,
     /// More than [`NEAR_FULL`] of the slots of an IP version are used.
     pub near_full: bool,
     /// What became of the set.
@@ -113,6 +117,7 @@ impl SetReport {
             previous_sync_token,
             replans: 0,
             room_left: BTreeMap::new(),
+            over_quota: BTreeMap::new(),
             near_full: false,
             status: SetStatus::Failed,
             error: None,
@@ -564,6 +569,12 @@ impl fmt::Display for SetReport {
                 p.interface,
                 p.attachment,
                 p.missing.join(",")
+            )?;
+        }
+        for (version, over) in &self.over_quota {
+            writeln!(
+                f,
+                "  warning: over its quota: its groups hold {over} {version} rule(s) beyond MAX_RULES_PER_GROUP; set it to your account's rules per security group (Service Quotas)"
             )?;
         }
         if !self.gone_groups.is_empty() {

@@ -328,6 +328,9 @@ pub struct SetPlan {
     pub unchanged: usize,
     /// Free rule slots per IP version once the plan is applied.
     pub room_left: BTreeMap<IpVersion, usize>,
+    /// Per IP version, the rules the set's groups hold beyond `max_rules` (only versions with some): the quota
+    /// set is lower than what EC2 lets the groups hold.
+    pub over_quota: BTreeMap<IpVersion, usize>,
     /// Rule slots per IP version: groups × `max_rules`.
     pub capacity: usize,
 }
@@ -401,6 +404,8 @@ struct Room {
     now: usize,
     /// Freed by this group's planned revokes.
     freed: usize,
+    /// Rules it holds beyond the quota (`MAX_RULES_PER_GROUP` lower than what EC2 let it hold).
+    over: usize,
 }
 
 /// Plan one set: `groups` are its groups (any order), `wanted` the CIDRs it must hold on `key.port`.
@@ -416,9 +421,14 @@ pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], quota: 
         .collect();
 
     let mut room_left = BTreeMap::new();
+    let mut over_quota = BTreeMap::new();
     for version in IpVersion::ALL {
         let missing: Vec<Cidr> = missing.iter().filter(|c| c.version() == version).copied().collect();
         let rooms = rooms(key, &groups, &changes, version, quota)?;
+        let over: usize = rooms.iter().map(|r| r.over).sum();
+        if over > 0 {
+            over_quota.insert(version, over);
+        }
         let total: usize = rooms.iter().map(|r| r.now + r.freed).sum();
         if missing.len() > total {
             let needed = missing.len() - total;
@@ -443,6 +453,7 @@ pub fn plan_set(key: &SetKey, wanted: &BTreeSet<Cidr>, groups: &[Group], quota: 
         added,
         unchanged: wanted.len() - added,
         room_left,
+        over_quota,
         capacity: groups.len() * quota.max_rules,
     })
 }
@@ -505,6 +516,7 @@ fn rooms(
                 group: index,
                 now,
                 freed: quota.max_rules.saturating_sub(used - revoked) - now,
+                over: used.saturating_sub(quota.max_rules),
             })
         })
         .collect()
@@ -1174,6 +1186,19 @@ mod tests {
         assert_eq!((needed, groups, more_groups), (91, 2, 2));
         assert_eq!(set, "us-east-1/vpc-1/cloudfront_g/https");
         assert!(err.to_string().contains("add 2 more group(s)"), "{err}");
+    }
+
+    #[test]
+    fn groups_holding_more_rules_than_the_quota_set_are_reported_over_it() {
+        // MAX_RULES_PER_GROUP 5 over groups holding 30 rules each: in sync, but over the quota given.
+        let rules: Vec<Rule> = v4(0, 30).iter().map(|c| ours(&c.to_string(), 443)).collect();
+        let groups = [group("sg-1", rules)];
+        let plan = plan_set(&key(), &v4(0, 30), &groups, quota(5)).unwrap();
+        assert!(plan.changes.is_empty());
+        assert_eq!(plan.over_quota, BTreeMap::from([(IpVersion::Ipv4, 25)]));
+        assert_eq!(plan.room_left[&IpVersion::Ipv4], 0);
+        let within = plan_set(&key(), &v4(0, 30), &groups, quota(30)).unwrap();
+        assert!(within.over_quota.is_empty());
     }
 
     #[test]

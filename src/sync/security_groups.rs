@@ -232,6 +232,10 @@ async fn sync_round<G: SecurityGroups>(
         report.unchanged = plan.unchanged;
     }
     report.room_left = plan.room_left.clone();
+    report.over_quota = plan.over_quota.clone();
+    if !plan.over_quota.is_empty() {
+        tracing::warn!(set = %key, over_quota = ?plan.over_quota, max_rules = context.config.max_rules_per_group, "the set's groups hold more rules than MAX_RULES_PER_GROUP: set it to the account's quota");
+    }
     report.near_full = warn_if_near_full(key, &plan);
     if plan.changes.is_empty() {
         return Ok(Round::Settled);

@@ -667,3 +667,30 @@ async fn a_set_written_is_read_back_once_and_a_set_in_sync_is_not() {
         "nothing written, nothing read back"
     );
 }
+
+#[tokio::test]
+async fn a_set_holding_more_rules_than_max_rules_per_group_is_reported_over_its_quota() {
+    // MAX_RULES_PER_GROUP is 4 here; the group holds 6 wanted ranges of ours (EC2's quota let it).
+    let ec2 = FakeEc2::default();
+    ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
+    let held: Vec<&str> = vec![
+        "10.0.0.0/24",
+        "10.0.1.0/24",
+        "10.0.2.0/24",
+        "10.0.3.0/24",
+        "10.0.4.0/24",
+        "10.0.5.0/24",
+    ];
+    ec2.add_rules(
+        "sg-a",
+        held.iter().map(|c| our_rule(super::tests::c(c), 443, &description())),
+    );
+    let summary = scheduled(&ec2, doc(2, &held, &[]), &[]).await;
+    let set = &summary.sets[0];
+    assert_eq!(set.over_quota, std::collections::BTreeMap::from([(IpVersion::Ipv4, 2)]));
+    assert!(set.near_full, "counted as near full: its alarm fires");
+    assert_says(
+        &summary,
+        "warning: over its quota: its groups hold 2 ipv4 rule(s) beyond MAX_RULES_PER_GROUP",
+    );
+}
