@@ -91,7 +91,13 @@ fn bench(c: &mut Criterion) {
     // Plan the GLOBAL and the regional set against a selection.
     let plan_both = |selection: &ip_ranges::Selection| {
         for (scope, held) in [(Scope::Global, &held_g), (Scope::Regional, &held_r)] {
-            security_groups::plan_set(&key(scope), selection.ranges(scope), held, security_groups::Quota::new(60)).unwrap();
+            security_groups::plan_set(
+                &key(scope),
+                selection.ranges(scope),
+                held,
+                security_groups::Quota::new(60),
+            )
+            .unwrap();
         }
     };
     g.bench_function("plan both sets", |b| b.iter(|| plan_both(&ours)));
