@@ -356,10 +356,7 @@ pub enum Error {
 
     /// Some sets failed, groups were skipped or regions could not be read; everything else was synced.
     /// Carries each failure's message.
-    #[error(
-        "{sets_failed} of {sets} set(s) failed, {lists_failed} of {lists} prefix list(s) failed, {ip_sets_failed} of {ip_sets} WAF IP set(s) failed, {groups_skipped} tagged group(s) skipped, {regions_failed} region(s) unreadable: {}",
-        messages.join("; ")
-    )]
+    #[error("{}: {}", failed_counts(&[(*sets_failed, *sets, "set(s) failed"), (*lists_failed, *lists, "prefix list(s) failed"), (*ip_sets_failed, *ip_sets, "WAF IP set(s) failed"), (*groups_skipped, 0, "tagged group(s) skipped"), (*regions_failed, 0, "region(s) unreadable")]), messages.join("; "))]
     SetsFailed {
         /// Sets that failed.
         sets_failed: usize,
@@ -380,6 +377,23 @@ pub enum Error {
         /// Each failure's message.
         messages: Vec<String>,
     },
+}
+
+/// What failed, counted: only the kinds with a failure (`1 of 4 set(s) failed, 1 tagged group(s) skipped`); each
+/// count is `(failed, of, what)`, `of` 0 when there is no total to give.
+fn failed_counts(counts: &[(usize, usize, &str)]) -> String {
+    let said: Vec<String> = counts
+        .iter()
+        .filter(|(failed, _, _)| *failed > 0)
+        .map(|(failed, of, what)| match of {
+            0 => format!("{failed} {what}"),
+            of => format!("{failed} of {of} {what}"),
+        })
+        .collect();
+    match said.is_empty() {
+        true => "something failed".to_owned(),
+        false => said.join(", "),
+    }
 }
 
 impl Error {
@@ -425,3 +439,43 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_run_names_only_what_failed() {
+        let only_skipped = Error::SetsFailed {
+            sets_failed: 0,
+            sets: 2,
+            lists_failed: 0,
+            lists: 0,
+            ip_sets_failed: 0,
+            ip_sets: 0,
+            groups_skipped: 1,
+            regions_failed: 0,
+            messages: vec!["group sg-9 in us-east-1 skipped: no Protocol tag".into()],
+        };
+        assert_eq!(
+            only_skipped.to_string(),
+            "1 tagged group(s) skipped: group sg-9 in us-east-1 skipped: no Protocol tag"
+        );
+        let sets = Error::SetsFailed {
+            sets_failed: 1,
+            sets: 4,
+            lists_failed: 0,
+            lists: 1,
+            ip_sets_failed: 0,
+            ip_sets: 0,
+            groups_skipped: 0,
+            regions_failed: 2,
+            messages: vec!["x".into()],
+        };
+        assert!(
+            sets.to_string()
+                .starts_with("1 of 4 set(s) failed, 2 region(s) unreadable: "),
+            "{sets}"
+        );
+    }
+}

@@ -464,7 +464,13 @@ impl Summary {
             ip_sets_failed: self.ip_sets.iter().filter(|s| s.changes.error.is_some()).count(),
             ip_sets: self.ip_sets.len(),
             groups_skipped: self.skipped_groups.len(),
-            regions_failed: self.failed_regions.len(),
+            // A region whose groups, lists and IP sets all failed to read is one region.
+            regions_failed: self
+                .failed_regions
+                .iter()
+                .map(|r| (&r.account, &r.region))
+                .collect::<BTreeSet<_>>()
+                .len(),
             messages,
         })
     }

@@ -694,3 +694,29 @@ async fn a_set_holding_more_rules_than_max_rules_per_group_is_reported_over_its_
         "warning: over its quota: its groups hold 2 ipv4 rule(s) beyond MAX_RULES_PER_GROUP",
     );
 }
+
+#[tokio::test]
+async fn a_region_whose_every_read_fails_is_counted_once() {
+    let ec2 = FakeEc2::default();
+    ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
+    for op in [Op::Describe, Op::Lists, Op::IpSets] {
+        ec2.fail(op, None, "UnauthorizedOperation");
+    }
+    let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
+    let summary = run(
+        &config(&[]),
+        &Trigger::Scheduled,
+        &FakeSource::new([change()]),
+        &accounts,
+        None,
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        summary.failed_regions.len(),
+        4,
+        "groups, prefix lists, REGIONAL and CLOUDFRONT IP sets, each named"
+    );
+    let err = summary.into_result().unwrap_err();
+    assert!(err.to_string().starts_with("1 region(s) unreadable: "), "{err}");
+}
