@@ -492,3 +492,28 @@ async fn reads_that_lag_our_writes_cost_at_most_half_again_the_writes_and_end_ex
         "{change_lagging} writes against {change}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_that_refuses_connections_fails_the_region_at_once_without_retries() {
+    // Nothing listens on this port (a wrong AWS_ENDPOINT_URL): retrying cannot help.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let config = config(&[
+        ("AWS_REGION", "us-east-1"),
+        ("IP_RANGES_URL", server.url.as_str()),
+        ("WAF_CLOUDFRONT_SCOPE", "false"),
+    ]);
+    let accounts = [cloudfront_sg_sync::ports::Account::own(
+        groups_at(&closed, &config).await,
+    )];
+    let source = cloudfront_sg_sync::adapters::source::HttpSource::new(&config).unwrap();
+    let summary = sync::run(&config, &Trigger::Scheduled, &source, &accounts, None)
+        .await
+        .unwrap();
+    assert_eq!(summary.ec2_retries, 0, "no retry of a refused connection");
+    let error = &summary.failed_regions[0].error;
+    assert!(
+        error.contains("DescribeSecurityGroups") && error.to_lowercase().contains("connection refused"),
+        "{error}"
+    );
+}

@@ -17,8 +17,10 @@ use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{ConnectorBuilder, tls};
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use aws_smithy_runtime_api::client::interceptors::context::InterceptorContext;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
+use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction, RetryClassifierPriority};
 use aws_smithy_types::error::ErrorMetadata;
 use aws_smithy_types::error::display::DisplayErrorContext;
 
@@ -100,6 +102,51 @@ pub async fn shared_config(config: &Config, loader: aws_config::ConfigLoader) ->
         .await
 }
 
+/// No retry when retrying cannot help: the endpoint refused the connection (nothing listens there: a wrong
+/// `AWS_ENDPOINT_URL`, a proxy that is down) or its name does not exist (a region name that is not one). The
+/// SDK would otherwise retry such a call for tens of seconds, `EC2_MAX_ATTEMPTS` times, before saying why.
+/// Every other connection error (reset, timeout, a name server that did not answer) is retried as before.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct NoRetryWhenUnreachable;
+
+impl ClassifyRetry for NoRetryWhenUnreachable {
+    fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
+        let Some(Err(error)) = ctx.output_or_error() else {
+            return RetryAction::NoActionIndicated;
+        };
+        match error.as_connector_error().is_some_and(|e| unreachable(e)) {
+            true => RetryAction::RetryForbidden,
+            false => RetryAction::NoActionIndicated,
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "cloudfront-sg-sync: no retry when the endpoint cannot be reached"
+    }
+
+    fn priority(&self) -> RetryClassifierPriority {
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
+/// Whether a connection error says the endpoint is unreachable for good: refused, or a name that does not exist.
+fn unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if io.kind() == std::io::ErrorKind::ConnectionRefused {
+                return true;
+            }
+        }
+        let text = e.to_string();
+        if text.contains("Name or service not known") || text.contains("nodename nor servname provided") {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
 /// Throttling (`RequestLimitExceeded`) and transient errors are retried with exponential backoff and jitter,
 /// `EC2_MAX_ATTEMPTS` times in all: the SDK's default of 3 does not converge at 30% throttling.
 fn retry_config(config: &Config) -> RetryConfig {
@@ -158,4 +205,24 @@ fn credentials_failure(error: &(dyn std::error::Error + 'static)) -> Option<(Str
         source = e.source();
     }
     failure
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refused_connection_or_a_name_that_does_not_exist_is_unreachable_and_a_reset_is_not() {
+        use std::io::{Error as Io, ErrorKind};
+        assert!(unreachable(&Io::from(ErrorKind::ConnectionRefused)));
+        let dns = Io::other("dns error: failed to lookup address information: Name or service not known");
+        assert!(unreachable(&dns));
+        assert!(!unreachable(&Io::from(ErrorKind::ConnectionReset)));
+        let temporary =
+            Io::other("dns error: failed to lookup address information: Temporary failure in name resolution");
+        assert!(
+            !unreachable(&temporary),
+            "a name server that did not answer may answer next time"
+        );
+    }
 }

@@ -15,7 +15,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, SecurityGroup, Tag};
 
-use super::aws::{RetryLog, service_error, shared_config};
+use super::aws::{NoRetryWhenUnreachable, RetryLog, service_error, shared_config};
 use crate::config::Config;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
@@ -63,7 +63,8 @@ impl Ec2Groups {
             .map(|region| {
                 let builder = aws_sdk_ec2::config::Builder::from(shared)
                     .region(aws_config::Region::new(region.clone()))
-                    .interceptor(RetryLog::counting(&retries));
+                    .interceptor(RetryLog::counting(&retries))
+                    .retry_classifier(NoRetryWhenUnreachable);
                 (region.clone(), Client::from_conf(customize(region, builder).build()))
             })
             .collect();

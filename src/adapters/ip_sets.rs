@@ -14,7 +14,7 @@ use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{IpAddressVersion, IpSetSummary, Scope as ApiScope};
 
-use super::aws::{RetryLog, service_error, shared_config};
+use super::aws::{NoRetryWhenUnreachable, RetryLog, service_error, shared_config};
 use super::ec2::mark_of;
 use crate::config::Config;
 use crate::domain::cidr::{Cidr, IpVersion};
@@ -54,7 +54,8 @@ impl WafIpSets {
             .map(|region| {
                 let builder = aws_sdk_wafv2::config::Builder::from(shared)
                     .region(aws_config::Region::new(region.clone()))
-                    .interceptor(RetryLog::counting(&retries));
+                    .interceptor(RetryLog::counting(&retries))
+                    .retry_classifier(NoRetryWhenUnreachable);
                 let client = Client::from_conf(customize(&region, builder).build());
                 (region, client)
             })
