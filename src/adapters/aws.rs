@@ -133,10 +133,9 @@ impl ClassifyRetry for NoRetryWhenUnreachable {
 fn unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
-        if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if io.kind() == std::io::ErrorKind::ConnectionRefused {
-                return true;
-            }
+        let refused = e.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
+        if refused == Some(std::io::ErrorKind::ConnectionRefused) {
+            return true;
         }
         let text = e.to_string();
         if text.contains("Name or service not known") || text.contains("nodename nor servname provided") {
