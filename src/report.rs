@@ -602,6 +602,65 @@ fn write_error(f: &mut fmt::Formatter<'_>, error: Option<&str>) -> fmt::Result {
     }
 }
 
+/// What a target holds of ours, and what `remove` took back (see [`crate::sync::remove`]).
+#[derive(Debug, Clone, Serialize)]
+pub struct RemovalReport {
+    /// `security-group-set`, `prefix-list` or `waf-ip-set`.
+    pub kind: &'static str,
+    /// Its account, when the run names accounts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub account: Option<String>,
+    /// Its region.
+    pub region: String,
+    /// The set (region/vpc/scope/protocol), the list's id, or the IP set's scope and name.
+    pub target: String,
+    /// Rules, entries or addresses of ours it holds (an IP set's every address).
+    pub held: usize,
+    /// How many were removed (with `--apply`).
+    pub removed: usize,
+    /// Everything was removed and the record of the file applied cleared.
+    pub done: bool,
+    /// Why not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl RemovalReport {
+    /// A target holding `held` of ours, nothing removed yet.
+    pub fn new(kind: &'static str, account: Option<&str>, region: &str, target: String, held: usize) -> RemovalReport {
+        RemovalReport {
+            kind,
+            account: account.map(str::to_owned),
+            region: region.to_owned(),
+            target,
+            held,
+            removed: 0,
+            done: false,
+            error: None,
+        }
+    }
+
+    /// Record how the removal ended.
+    pub fn finish(&mut self, outcome: Result<()>) {
+        self.done = outcome.is_ok();
+        self.error = outcome.err().map(|e| e.to_string());
+    }
+}
+
+impl fmt::Display for RemovalReport {
+    /// `[account/]region kind target: N of ours: removed | to remove (--apply removes them)`, and the error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let account = self.account.as_deref().map(|a| format!("{a}/")).unwrap_or_default();
+        let done = match (self.done, &self.error) {
+            (true, _) => format!("{} removed, record cleared", self.removed),
+            (false, Some(e)) => format!("{} removed, then: {e}", self.removed),
+            (false, None) => "to remove (--apply removes them)".to_owned(),
+        };
+        let (region, kind, target, held) = (&self.region, self.kind, &self.target, self.held);
+        writeln!(f, "{account}{region} {kind} {target}: {held} of ours: {done}")
+    }
+}
+
 /// A target that records a file applied (see [`crate::sync::unmark`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct MarkReport {

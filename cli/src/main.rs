@@ -17,7 +17,7 @@ use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::config::{self, Config};
 use cloudfront_sg_sync::domain::audit::{AuditReport, Status};
 use cloudfront_sg_sync::domain::event::Trigger;
-use cloudfront_sg_sync::report::{MarkReport, Summary, UnmanagedSet};
+use cloudfront_sg_sync::report::{MarkReport, RemovalReport, Summary, UnmanagedSet};
 use cloudfront_sg_sync::sync;
 use cloudfront_sg_sync::{Error, Result};
 use cloudfront_sg_sync_cli::adapters::cloudfront::CloudFrontDistributions;
@@ -83,6 +83,15 @@ enum Command {
         #[arg(long)]
         apply: bool,
     },
+    /// Take back everything the function added, for an uninstall: every rule of ours from the tagged sets, every
+    /// entry of ours from the tagged prefix lists, every address from the tagged WAF IP sets, and the record of
+    /// the file applied on each; hand-made rules and entries stay. Lists what it would remove; --apply removes
+    /// it. Whatever relies on these targets then loses CloudFront's ranges.
+    Remove {
+        /// Remove instead of only listing.
+        #[arg(long)]
+        apply: bool,
+    },
     /// Check that each CloudFront origin is reachable only through CloudFront (read-only).
     ///
     /// Per origin: the origin protocol and TLS versions, what proves the distribution (secret header, VPC
@@ -126,6 +135,12 @@ async fn main() -> ExitCode {
             Err(e) => fail(&e),
         };
     }
+    if let Command::Remove { apply } = cli.command {
+        return match remove(&cli, apply).await {
+            Ok(targets) => listed(&cli, &targets, targets.iter().find_map(|t| t.error.as_ref())),
+            Err(e) => fail(&e),
+        };
+    }
     if let Command::Unmark { apply } = cli.command {
         return match unmark(&cli, apply).await {
             Ok(marks) => listed(&cli, &marks, marks.iter().find_map(|m| m.error.as_ref())),
@@ -160,6 +175,11 @@ async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
         Some(path) => sync::adopt(&config, &FileSource::new(path), &targets, apply).await,
         None => sync::adopt(&config, &HttpSource::new(&config)?, &targets, apply).await,
     }
+}
+
+async fn remove(cli: &Cli, apply: bool) -> Result<Vec<RemovalReport>> {
+    let config = config(cli)?;
+    sync::remove(&config, &accounts(&config).await, apply).await
 }
 
 async fn unmark(cli: &Cli, apply: bool) -> Result<Vec<MarkReport>> {

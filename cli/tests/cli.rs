@@ -3,6 +3,7 @@
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
+use std::collections::BTreeSet;
 use std::process::Command;
 
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
@@ -158,6 +159,56 @@ fn the_readme_lists_every_flag_of_every_command() {
     assert!(
         missing.is_empty(),
         "flags missing from the README's CLI section: {missing:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_takes_back_every_rule_of_ours_and_leaves_hand_made_rules() {
+    let (moto, client, groups) = global_groups(5).await;
+    let vpc = client
+        .describe_security_groups()
+        .group_ids(&groups[0])
+        .send()
+        .await
+        .unwrap()
+        .security_groups()[0]
+        .vpc_id()
+        .unwrap()
+        .to_owned();
+    let other = create_group(&client, &vpc, "referenced", &[]).await;
+    add_hand_made_rules(&client, &groups[0], &other).await;
+    let hand_made = |rules: BTreeSet<SeenRule>| rules.into_iter().filter(|r| !r.is_ours()).collect::<BTreeSet<_>>();
+    let before = hand_made(rules(&client, &groups[0]).await);
+    let dir = std::env::temp_dir().join(format!("cfsg-cli-remove-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    let applied = cli(&moto, &["apply", "--ip-ranges-file", file.to_str().unwrap()]);
+    assert!(applied.status.success());
+    assert_eq!(set_state(&client, &groups, 443, 30).await.len(), 150);
+
+    let listed = cli(&moto, &["remove"]);
+    let text = String::from_utf8_lossy(&listed.stdout).into_owned();
+    assert!(
+        listed.status.success() && text.contains("150 of ours: to remove (--apply removes them)"),
+        "{text}"
+    );
+    assert_eq!(
+        set_state(&client, &groups, 443, 30).await.len(),
+        150,
+        "listing removes nothing"
+    );
+    let removed = cli(&moto, &["remove", "--apply"]);
+    let text = String::from_utf8_lossy(&removed.stdout).into_owned();
+    assert!(
+        removed.status.success() && text.contains("150 removed, record cleared"),
+        "{text}"
+    );
+    assert!(set_state(&client, &groups, 443, 30).await.is_empty());
+    assert_eq!(
+        hand_made(rules(&client, &groups[0]).await),
+        before,
+        "hand-made rules intact"
     );
 }
 

@@ -479,6 +479,15 @@ fn stale_rules<'g>(
     (changes, held)
 }
 
+/// Every rule of ours in `group`, per port (what `cloudfront-sg-sync remove` revokes; hand-made rules stay).
+pub fn our_rules(group: &Group) -> BTreeMap<u16, BTreeSet<Cidr>> {
+    let mut rules: BTreeMap<u16, BTreeSet<Cidr>> = BTreeMap::new();
+    for (cidr, port) in group.rules.iter().filter_map(Rule::ours) {
+        rules.entry(port).or_default().insert(cidr);
+    }
+    rules
+}
+
 /// Whether a rule we did not create already lets `cidr` in on the set's port.
 fn admitted_by_hand(key: &SetKey, groups: &[&Group], cidr: Cidr) -> bool {
     groups
@@ -1259,6 +1268,23 @@ mod tests {
         let u = unmanaged(443, &wanted, &g);
         assert_eq!(u.adoptable, set(&["13.32.0.0/15", "2600:9000::/28"]));
         assert_eq!(u.other, set(&["198.51.100.0/24"]));
+    }
+
+    #[test]
+    fn our_rules_are_every_rule_of_ours_per_port_and_no_hand_made_one() {
+        let g = group(
+            "sg-1",
+            vec![
+                ours("10.0.0.0/24", 443),
+                ours("10.0.1.0/24", 80),
+                hand_made(RuleProtocol::Tcp, Some(443), Some(443), "10.0.2.0/24"),
+                reference("sg-2"),
+            ],
+        );
+        assert_eq!(
+            our_rules(&g),
+            BTreeMap::from([(80, set(&["10.0.1.0/24"])), (443, set(&["10.0.0.0/24"]))])
+        );
     }
 
     #[test]

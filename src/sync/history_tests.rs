@@ -342,3 +342,59 @@ fn statuses(summary: &Summary) -> Vec<SetStatus> {
     let sets = summary.sets.iter().map(|s| s.status);
     sets.chain(summary.entry_changes().map(|c| c.status)).collect()
 }
+
+#[tokio::test]
+async fn remove_takes_back_every_rule_entry_and_address_of_ours_and_only_with_apply() {
+    let ec2 = FakeEc2::default();
+    ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
+    ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, vec![hand_made("192.0.2.0/24")]);
+    ec2.add_ip_set("g4", REGIONAL, &TAGGED_G, IpVersion::Ipv4, cidrs(&[]));
+    run_with(&ec2, doc(2, &["10.0.1.0/24", "10.0.2.0/24"], &[]), &[]).await;
+    ec2.add_rules("sg-a", [hand_rule("198.51.100.0/24")]);
+
+    let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
+    let config = super::tests::config(&[]);
+    let listed = remove(&config, &accounts, false).await.unwrap();
+    let held: Vec<(&str, usize, bool)> = listed.iter().map(|r| (r.kind, r.held, r.done)).collect();
+    assert_eq!(
+        held,
+        [
+            ("security-group-set", 2, false),
+            ("prefix-list", 2, false),
+            ("waf-ip-set", 2, false)
+        ]
+    );
+    assert_eq!(ec2.ours("sg-a", 443).len(), 2, "listing removes nothing");
+
+    let removed = remove(&config, &accounts, true).await.unwrap();
+    assert!(removed.iter().all(|r| r.done && r.removed == r.held), "{removed:?}");
+    assert!(ec2.ours("sg-a", 443).is_empty());
+    assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG), None);
+    assert_eq!(
+        list_cidrs(&ec2, "pl-g4"),
+        cidrs(&["192.0.2.0/24"]),
+        "the hand-made entry stays"
+    );
+    assert!(ec2.ip_set("g4").unwrap().addresses.is_empty());
+    assert!(!ec2.list("pl-g4").unwrap().tags.contains_key(SYNC_TOKEN_TAG));
+    assert_eq!(
+        ec2.calls_of(Op::Revoke).len(),
+        1,
+        "one revoke call for the group's rules of ours"
+    );
+}
+
+fn hand_made(cidr: &str) -> Entry {
+    Entry {
+        cidr: c(cidr),
+        description: Some("office".into()),
+    }
+}
+
+/// A hand-made rule on 443 (any description but ours).
+fn hand_rule(cidr: &str) -> crate::domain::security_groups::Rule {
+    crate::domain::security_groups::Rule {
+        description: Some("office".into()),
+        ..our_rule(c(cidr), 443, "x")
+    }
+}

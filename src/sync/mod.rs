@@ -11,6 +11,7 @@
 //! - `ip_sets`: WAF IP sets, the third target (beside the sets and lists).
 //! - `attachment`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
 //! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
+//! - [`remove`]: take back every rule, entry and address of ours, for an uninstall.
 //! - [`unmark`]: clear the record of the file applied from every target (a file from the future, applied
 //!   before such files were refused).
 //! - [`audit`]: the origin audit (read-only): distributions, load balancers and their groups, judged by
@@ -32,6 +33,7 @@ mod ip_sets_tests;
 mod prefix_lists;
 #[cfg(test)]
 mod prefix_lists_tests;
+mod remove;
 mod security_groups;
 #[cfg(test)]
 mod tests;
@@ -54,6 +56,7 @@ use crate::report::{FailedRegion, IpSetReport, ListReport, SetReport, SkippedGro
 pub use adopt::adopt;
 pub use audit::audit;
 pub use fetch::fetch_verified;
+pub use remove::remove;
 pub use unmark::unmark;
 
 use attachment::{Attachment, check_attachment, set_groups};

@@ -227,6 +227,34 @@ async fn converge<G: PrefixLists>(
     Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
 }
 
+/// Remove every entry of ours from `tagged` (`cloudfront-sg-sync remove`; hand-made entries stay), in as few
+/// calls as the API allows, each waited out as a sync's. Returns how many were removed.
+pub(super) async fn remove_ours<G: PrefixLists>(
+    shared: &Shared<'_>,
+    ec2: &G,
+    account: Option<&str>,
+    tagged: &TaggedList,
+) -> Result<usize> {
+    let cx = ListContext { shared, ec2, account };
+    let list = &tagged.list;
+    let mut report = ListReport::new(
+        account.map(str::to_owned),
+        &tagged.region,
+        &list.id,
+        tagged.scope,
+        list.family,
+    );
+    let plan = ListPlan {
+        remove: list.entries.iter().filter(|e| e.ours()).map(|e| e.cidr).collect(),
+        ..ListPlan::default()
+    };
+    if !plan.remove.is_empty() {
+        let name = report.name();
+        write(&cx, tagged, &plan, &mut report, &name).await?;
+    }
+    Ok(report.changes.removed)
+}
+
 /// EC2's answer to a write on a list that was deleted.
 fn is_gone(error: &Error) -> bool {
     matches!(error, Error::Ec2 { code, .. } if code == "InvalidPrefixListID.NotFound")
