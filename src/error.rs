@@ -241,10 +241,10 @@ pub enum Error {
         max: usize,
     },
 
-    /// The credentials of an account could not be had: its role was not assumed (denied, missing). None of the
-    /// account's regions is read.
+    /// The credentials of an account could not be had: none in the environment (the function's or the CLI's
+    /// own), or a listed account's role not assumed (denied, missing). None of the account's regions is read.
     #[error(
-        "cannot get the account's credentials (its role, for {operation} in {region}): {code}: {message}; none of its regions is read"
+        "cannot get AWS credentials for {operation} in {region}: {code}: {message}; none of the account's regions is read (a listed account: check that its role exists and trusts the caller; else the caller's own credentials: AWS_PROFILE, the environment, the function's role)"
     )]
     Credentials {
         /// The EC2 API action that needed them.

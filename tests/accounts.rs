@@ -181,8 +181,10 @@ async fn an_account_whose_role_cannot_be_assumed_fails_alone_and_is_named() {
     assert_eq!(
         messages,
         &[format!(
-            "account {B}: cannot get the account's credentials (its role, for DescribeSecurityGroups in \
-             eu-west-1): AccessDenied: injected by the fault proxy; none of its regions is read"
+            "account {B}: cannot get AWS credentials for DescribeSecurityGroups in eu-west-1: AccessDenied: \
+             injected by the fault proxy; none of the account's regions is read (a listed account: check that its \
+             role exists and trusts the caller; else the caller's own credentials: AWS_PROFILE, the environment, \
+             the function's role)"
         )]
     );
     // B's role was tried once, and none of its regions was read after that.
