@@ -518,6 +518,48 @@ impl Summary {
     }
 }
 
+impl Summary {
+    /// The plan or result in brief: the header, one line per target (the first line of its report, which says
+    /// its status and counts) and its error if any, then what was skipped or unreadable; no per-CIDR lines.
+    pub fn brief(&self) -> String {
+        let targets = self.sets.iter().map(ToString::to_string);
+        let targets = targets
+            .chain(self.prefix_lists.iter().map(ToString::to_string))
+            .chain(self.ip_sets.iter().map(ToString::to_string));
+        let mut out = String::new();
+        for report in targets {
+            let mut lines = report.lines();
+            let kept = lines
+                .next()
+                .into_iter()
+                .chain(lines.filter(|l| l.starts_with("  error:")));
+            kept.for_each(|line| {
+                out.push_str(line);
+                out.push('\n');
+            });
+        }
+        format!("{}{out}{}", Header(self), Trailer(self))
+    }
+}
+
+/// A summary's header lines.
+struct Header<'a>(&'a Summary);
+
+impl fmt::Display for Header<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.write_header(f)
+    }
+}
+
+/// A summary's closing lines: skipped groups, unreadable regions, unchecked attachment.
+struct Trailer<'a>(&'a Summary);
+
+impl fmt::Display for Trailer<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.write_trailer(f)
+    }
+}
+
 impl fmt::Display for Summary {
     /// A plan or a result a person can read: one line per set, then each group's changes.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -525,6 +567,12 @@ impl fmt::Display for Summary {
         self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
         self.prefix_lists.iter().try_for_each(|l| write!(f, "{l}"))?;
         self.ip_sets.iter().try_for_each(|s| write!(f, "{s}"))?;
+        self.write_trailer(f)
+    }
+}
+
+impl Summary {
+    fn write_trailer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for g in &self.skipped_groups {
             writeln!(f, "skipped {} in {}: {}", g.group, g.place(), g.reason)?;
         }

@@ -58,6 +58,10 @@ struct Cli {
     /// Print the result (the summary, the unmanaged rules, the audit) as one JSON document instead of text.
     #[arg(long, global = true)]
     json: bool,
+    /// With plan or apply: one line per set, prefix list and IP set (its status and counts, and its error),
+    /// instead of every CIDR added and removed.
+    #[arg(long, global = true)]
+    summary: bool,
 }
 
 #[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +153,10 @@ async fn main() -> ExitCode {
     }
     match run(&cli).await {
         Ok(summary) => {
-            print(&cli, &summary, || summary.to_string());
+            print(&cli, &summary, || match cli.summary {
+                true => summary.brief(),
+                false => summary.to_string(),
+            });
             match summary.into_result() {
                 Ok(_) => ExitCode::SUCCESS,
                 Err(e) => fail(&e),

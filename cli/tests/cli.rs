@@ -227,6 +227,11 @@ async fn cli_plan_writes_nothing_and_apply_syncs() {
     assert!(plan.status.success(), "{text}{}", String::from_utf8_lossy(&plan.stderr));
     assert!(text.starts_with("plan of CLOUDFRONT"), "{text}");
     assert!(text.contains("planned: +150 -0 =0"), "{text}");
+    // --summary: the header and one line for the one set, no per-CIDR line.
+    let brief = cli(&moto, &["plan", "--summary", "--ip-ranges-file", file]);
+    let brief = String::from_utf8_lossy(&brief.stdout).into_owned();
+    assert_eq!(brief.lines().count(), 2, "{brief}");
+    assert!(brief.lines().nth(1).unwrap().contains("planned: +150 -0 =0"), "{brief}");
     assert!(text.contains(" + 13.32.0.0/15 tcp/443"), "{text}");
     assert!(set_state(&client, &groups, 443, 30).await.is_empty());
 
