@@ -539,7 +539,7 @@ fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) ->
                     set.key.scope.tag_value(),
                     missing.join(", ")
                 ),
-                format!("attach {} to the load balancer too", missing.join(", ")),
+                attach_advice(carried.len(), &missing),
             ));
         }
     }
@@ -563,6 +563,24 @@ fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) ->
         ));
     }
     verdicts
+}
+
+/// Security groups a load balancer (a network interface) takes by default.
+pub const GROUPS_PER_LOAD_BALANCER: usize = 5;
+
+/// How to complete a set a load balancer carrying `carried` groups holds only in part: attach the `missing`
+/// groups when they fit beside the others (5 by default), else another way to let CloudFront in.
+fn attach_advice(carried: usize, missing: &[&str]) -> String {
+    if carried + missing.len() <= GROUPS_PER_LOAD_BALANCER {
+        return format!("attach {} to the load balancer too", missing.join(", "));
+    }
+    format!(
+        "the load balancer carries {carried} security groups and takes {GROUPS_PER_LOAD_BALANCER} by default, so the \
+         {} missing do not fit: sync a prefix list tagged for the sync instead (one rule in one group), allow AWS's \
+         managed list {}, or raise the quota of security groups per network interface",
+        missing.len(),
+        CLOUDFRONT_PREFIX_LISTS[0]
+    )
 }
 
 fn references_cloudfront_list(here: &RegionFacts, carried: &BTreeSet<&str>, port: u16) -> bool {

@@ -258,6 +258,37 @@ fn a_set_attached_in_part_fails_naming_the_missing_groups_even_beside_a_complete
 }
 
 #[test]
+fn a_load_balancer_without_room_for_the_missing_groups_is_advised_another_way() {
+    // 4 groups carried (3 of the set's 5, and the regional set's one): 2 more would make 6, over the 5 allowed.
+    let sets = vec![
+        set(Scope::Global, 443, &["sg-1", "sg-2", "sg-3", "sg-4", "sg-5"]),
+        set(Scope::Regional, 443, &["sg-r"]),
+    ];
+    let crowded = facts(good_origin(), &["sg-1", "sg-3", "sg-5", "sg-r"], &[], sets.clone());
+    let report = audit(&crowded);
+    let fix = &report.distributions[0]
+        .findings
+        .iter()
+        .find(|x| x.status == Status::Fail)
+        .unwrap()
+        .fix;
+    assert!(
+        fix.contains("takes 5 by default") && fix.contains("prefix list") && !fix.starts_with("attach"),
+        "{fix}"
+    );
+    // With room for them (3 carried, 2 missing: 5), attaching them is the advice.
+    let roomy = facts(good_origin(), &["sg-1", "sg-3", "sg-5"], &[], sets);
+    let report = audit(&roomy);
+    let fix = &report.distributions[0]
+        .findings
+        .iter()
+        .find(|x| x.status == Status::Fail)
+        .unwrap()
+        .fix;
+    assert_eq!(fix, "attach sg-2, sg-4 to the load balancer too");
+}
+
+#[test]
 fn sets_of_another_port_or_vpc_do_not_count() {
     let mut other_vpc = set(Scope::Global, 443, &["sg-v"]);
     other_vpc.key.vpc = "vpc-2".to_owned();
