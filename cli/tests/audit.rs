@@ -190,9 +190,21 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// The table's rows of `check` (its lines that name it).
-fn rows<'a>(table: &'a str, check: &str) -> Vec<&'a str> {
-    table.lines().filter(|l| l.contains(&format!("  {check}  "))).collect()
+/// The table's rows of `check`, each with its next lines (those that begin with spaces: the wrapped why and fix)
+/// joined to it.
+fn rows(table: &str, check: &str) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for line in table.lines() {
+        match (line.starts_with(' '), rows.last_mut()) {
+            (true, Some(row)) => {
+                row.push(' ');
+                row.push_str(line.trim_start());
+            }
+            _ => rows.push(line.to_owned()),
+        }
+    }
+    rows.retain(|r| r.contains(&format!("  {check}  ")));
+    rows
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -210,13 +222,15 @@ async fn a_clean_world_audits_with_exit_0_and_names_the_distribution() {
         "{table}{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    // Every row names the distribution; a row's next lines (its wrapped why and fix) begin with spaces.
     assert!(
         table
             .lines()
             .skip(1)
-            .all(|l| l.starts_with(&id) || l.contains("distribution(s)")),
+            .all(|l| l.starts_with(&id) || l.starts_with(' ') || l.contains("distribution(s)")),
         "{table}"
     );
+    assert!(table.lines().all(|l| l.chars().count() <= 120), "{table}");
     let set = rows(&table, "synced-set");
     assert_eq!(set.len(), 1, "{table}");
     assert!(
@@ -252,7 +266,7 @@ async fn an_http_only_headerless_distribution_behind_an_alb_open_to_the_world_ex
     // The same ALB, reached on 443: its group lets the world in.
     let id = w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, false).await;
     let table = stdout(&w.audit(&[]));
-    let open: Vec<&str> = rows(&table, "open-to-world")
+    let open: Vec<String> = rows(&table, "open-to-world")
         .into_iter()
         .filter(|l| l.starts_with(&id))
         .collect();

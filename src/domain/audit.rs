@@ -661,34 +661,43 @@ impl AuditReport {
     }
 }
 
+/// The widest a line of the audit's table gets (`--json` has everything, unwrapped).
+pub const TABLE_WIDTH: usize = 120;
+
 impl fmt::Display for AuditReport {
-    /// A table: distribution, origin, check, status, why, how to fix; then one line of totals.
+    /// A table: distribution, origin, check, status, then why and how to fix, wrapped within [`TABLE_WIDTH`]
+    /// (a row's next lines begin with spaces); then one line of totals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = ["DISTRIBUTION", "ORIGIN", "CHECK", "STATUS", "WHY", "FIX"];
-        let rows: Vec<[&str; 6]> = self
-            .distributions
-            .iter()
-            .flat_map(|d| &d.findings)
-            .map(|x| {
-                [
-                    &x.distribution,
-                    &x.origin,
-                    x.check.as_str(),
-                    x.status.as_str(),
-                    &x.why,
-                    &x.fix,
-                ]
-            })
-            .collect();
+        let header = ["DISTRIBUTION", "ORIGIN", "CHECK", "STATUS"];
+        let findings: Vec<&Finding> = self.distributions.iter().flat_map(|d| &d.findings).collect();
+        let cells = |x: &&Finding| {
+            [
+                x.distribution.clone(),
+                x.origin.clone(),
+                x.check.as_str().to_owned(),
+                x.status.as_str().to_owned(),
+            ]
+        };
         let mut widths = header.map(str::len);
-        for row in &rows {
-            for (width, cell) in widths.iter_mut().zip(row) {
+        for row in findings.iter().map(cells) {
+            for (width, cell) in widths.iter_mut().zip(&row) {
                 *width = (*width).max(cell.chars().count());
             }
         }
-        for row in std::iter::once(&header).chain(&rows) {
-            let cells: Vec<String> = row.iter().zip(widths).map(|(c, w)| format!("{c:w$}")).collect();
-            writeln!(f, "{}", cells.join("  ").trim_end())?;
+        let left = widths.iter().sum::<usize>() + 2 * widths.len();
+        let room = TABLE_WIDTH.saturating_sub(left).max(40);
+        let line = |row: &[String; 4]| -> String { row.iter().zip(widths).map(|(c, w)| format!("{c:w$}  ")).collect() };
+        writeln!(f, "{}WHY / FIX", line(&header.map(str::to_owned)))?;
+        for x in &findings {
+            let mut text = wrap(&x.why, room);
+            if !x.fix.is_empty() {
+                text.extend(wrap(&format!("fix: {}", x.fix), room));
+            }
+            let pad = " ".repeat(left);
+            for (i, part) in text.iter().enumerate() {
+                let start = if i == 0 { line(&cells(x)) } else { pad.clone() };
+                writeln!(f, "{}", format!("{start}{part}").trim_end())?;
+            }
         }
         let counts = self.counts();
         let count = |s: Status| counts.get(&s).copied().unwrap_or(0);
@@ -702,6 +711,25 @@ impl fmt::Display for AuditReport {
             count(Status::Pass)
         )
     }
+}
+
+/// `text` in lines of at most `width` characters, broken between words (a word longer than `width` stands
+/// alone on its line).
+pub fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_owned()),
+        }
+    }
+    if lines.is_empty() {
+        lines.push(String::new());
+    }
+    lines
 }
 
 #[cfg(test)]

@@ -382,6 +382,44 @@ fn an_origin_matches_its_load_balancer_without_case_trailing_dot_or_dualstack() 
 }
 
 #[test]
+fn the_table_fits_120_columns_and_its_rows_read_back_whole() {
+    let sets = vec![set(Scope::Global, 443, &["sg-1", "sg-2", "sg-3", "sg-4", "sg-5"])];
+    let report = audit(&facts(good_origin(), &["sg-1", "sg-3", "sg-5", "sg-r"], &[], sets));
+    let table = report.to_string();
+    assert!(table.lines().all(|l| l.chars().count() <= TABLE_WIDTH), "{table}");
+    // A row's next lines begin with spaces: joined, they give its why and fix whole.
+    let rows = joined_rows(&table);
+    let failed = report.distributions[0]
+        .findings
+        .iter()
+        .find(|x| x.status == Status::Fail)
+        .unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.contains(&failed.why) && r.contains(&format!("fix: {}", failed.fix))),
+        "{table}"
+    );
+    assert_eq!(wrap("a bb ccc", 4), ["a bb", "ccc"]);
+    assert_eq!(wrap("", 10), [""]);
+    assert_eq!(wrap("unbreakable-word x", 5), ["unbreakable-word", "x"]);
+}
+
+/// The table's rows, each with its next lines (those that begin with spaces) joined to it.
+fn joined_rows(table: &str) -> Vec<String> {
+    let mut rows: Vec<String> = Vec::new();
+    for line in table.lines() {
+        match (line.starts_with(' '), rows.last_mut()) {
+            (true, Some(row)) => {
+                row.push(' ');
+                row.push_str(line.trim_start());
+            }
+            _ => rows.push(line.to_owned()),
+        }
+    }
+    rows
+}
+
+#[test]
 fn only_tokens_in_non_standard_headers_look_like_secrets() {
     assert!(secret_like("X-Origin-Verify", "9f86d081884c7d659a2feaa0c55ad015"));
     assert!(!secret_like("X-Origin-Verify", "true"));
@@ -416,7 +454,9 @@ fn the_report_names_every_distribution_and_its_worst_status() {
     let table = report.to_string();
     assert!(table.starts_with("DISTRIBUTION"), "{table}");
     assert!(
-        table.lines().any(|l| l.starts_with("E2") && l.contains("http-only")),
+        joined_rows(&table)
+            .iter()
+            .any(|l| l.starts_with("E2") && l.contains("http-only")),
         "{table}"
     );
     assert!(
