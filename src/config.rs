@@ -347,15 +347,29 @@ impl Value {
     }
 }
 
+/// Whether `name` has the shape of a region name: two or more lower-case words and a number, joined by '-'
+/// (`us-east-1`, `us-gov-west-1`, `ap-southeast-7`). A typo or an availability zone (`us-east-1a`) is refused
+/// at start, instead of every call to it being retried until it fails.
+fn region_name(name: &str) -> bool {
+    let parts: Vec<&str> = name.split('-').collect();
+    let (Some(number), words) = (parts.last(), &parts[..parts.len().saturating_sub(1)]) else {
+        return false;
+    };
+    let number_ok = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
+    let words_ok = words.len() >= 2
+        && words
+            .iter()
+            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()));
+    number_ok && words_ok
+}
+
 /// `REGIONS`, or the function's own region (`own`); sorted, without duplicates.
 fn regions(get: &impl Fn(&str) -> Option<String>, own: Option<&String>) -> Result<Vec<String>> {
     let regions = match get("REGIONS") {
         Some(list) => list_of("REGIONS", &list, |r| {
-            let ok = r
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-            ok.then(|| r.to_owned())
-                .ok_or("a region name is lower-case letters, digits and '-'")
+            region_name(r).then(|| r.to_owned()).ok_or(
+                "a region name is like us-east-1 or eu-central-2: lower-case words and a number, joined by '-' (not an availability zone like us-east-1a)",
+            )
         })?,
         None => {
             let own = own.ok_or_else(|| Error::Config {
@@ -558,6 +572,36 @@ mod tests {
                 "template parameter {name} is not in the README's table"
             );
         }
+    }
+
+    #[test]
+    fn regions_must_look_like_region_names() {
+        for good in [
+            "us-east-1",
+            "us-gov-west-1",
+            "ap-southeast-7",
+            "cn-north-1",
+            "eusc-de-east-1",
+        ] {
+            assert!(region_name(good), "{good}");
+        }
+        for bad in [
+            "us-east-1a",
+            "useast1",
+            "us-east",
+            "us--east-1",
+            "US-EAST-1",
+            "east-1",
+            "us-east-1-",
+            "",
+        ] {
+            assert!(!region_name(bad), "{bad}");
+        }
+        let err = Config::from_pairs(&[("AWS_REGION", "us-east-1"), ("REGIONS", "us-east-1,eu-west-1a")]).unwrap_err();
+        assert!(
+            err.to_string().contains("REGIONS") && err.to_string().contains("availability zone"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -508,7 +508,7 @@ impl Summary {
             "{what} of {} ({}) syncToken {}{date}{late}",
             self.service, self.ip_versions, self.sync_token
         )?;
-        if self.sets.is_empty() {
+        if self.sets.is_empty() && self.failed_regions.is_empty() {
             writeln!(
                 f,
                 "no tagged security groups found (Name=cloudfront_g|cloudfront_r, AutoUpdate=true)"
