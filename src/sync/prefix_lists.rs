@@ -208,8 +208,8 @@ async fn converge<G: PrefixLists>(
                 Ok(Round::Planned) => return Ok(SetStatus::Planned),
                 Ok(Round::Gone) => return Ok(gone(&name)),
                 Ok(Round::Grown(version)) => at_least = version,
-                Err(e) if is_gone(&e) => {}
-                Err(e) if is_conflict(&e) && report.changes.replans < attempts => {
+                // Gone, or (a read that lags its creation) not found yet: read again, within the bound.
+                Err(e) if (is_gone(&e) || is_conflict(&e)) && report.changes.replans < attempts => {
                     report.changes.replans += 1;
                     tracing::warn!(list = %name, round = report.changes.replans, cause = %e, "the prefix list changed during the run (another writer?); re-reading and re-planning it");
                 }
