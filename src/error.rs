@@ -168,7 +168,10 @@ pub enum Error {
     },
 
     /// A call was cut off by the invocation deadline margin.
-    #[error("{what} stopped at the invocation deadline margin after {waited:?}: the next run finishes the work")]
+    #[error(
+        "{what} stopped at the invocation deadline margin after {:.1} s: the next run finishes the work",
+        waited.as_secs_f64()
+    )]
     TimedOut {
         /// The call.
         what: String,
@@ -278,7 +281,8 @@ pub enum Error {
 
     /// The invocation deadline came before every write was made.
     #[error(
-        "stopped before the invocation deadline with {remaining:?} left: {pending} write(s) of set {set} not started; the next run finishes them"
+        "stopped before the invocation deadline with {:.1} s left: {pending} write(s) of set {set} not started; the next run finishes them",
+        remaining.as_secs_f64()
     )]
     Deadline {
         /// The set (region/vpc/name/protocol).
@@ -316,7 +320,8 @@ pub enum Error {
 
     /// A prefix list stayed in a `…-in-progress` state longer than the run could wait.
     #[error(
-        "prefix list {list} stayed {state} for {waited:?}: another change of it is still being applied; the next run finishes the work"
+        "prefix list {list} stayed {state} for {:.1} s: another change of it is still being applied; the next run finishes the work",
+        waited.as_secs_f64()
     )]
     ListBusy {
         /// The list (region/pl-…).
