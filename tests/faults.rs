@@ -517,3 +517,32 @@ async fn an_endpoint_that_refuses_connections_fails_the_region_at_once_without_r
         "{error}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_answering_no_aws_answer_is_said_in_one_line_without_a_debug_dump() {
+    // moto answers a region it does not know with an HTML error page (HTTP 500).
+    let moto = Moto::start();
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let config = config(&[
+        ("AWS_REGION", "us-east-1"),
+        ("REGIONS", "mars-east-1"),
+        ("IP_RANGES_URL", server.url.as_str()),
+        ("EC2_MAX_ATTEMPTS", "1"),
+        ("WAF_CLOUDFRONT_SCOPE", "false"),
+    ]);
+    let accounts = [cloudfront_sg_sync::ports::Account::own(
+        groups_at(&moto.endpoint, &config).await,
+    )];
+    let source = cloudfront_sg_sync::adapters::source::HttpSource::new(&config).unwrap();
+    let summary = sync::run(&config, &Trigger::Scheduled, &source, &accounts, None)
+        .await
+        .unwrap();
+    let error = &summary.failed_regions[0].error;
+    assert!(
+        error.contains("answered HTTP 500 with no AWS answer") && error.contains("AWS_ENDPOINT_URL"),
+        "{error}"
+    );
+    for dump in ["SdkBody", "ServiceError(", "StatusCode(", "headers:"] {
+        assert!(!error.contains(dump), "{dump} in {error}");
+    }
+}

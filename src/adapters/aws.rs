@@ -182,8 +182,32 @@ where
             code,
             message,
         },
-        (None, None) => answered("Unknown".to_owned(), DisplayErrorContext(error).to_string()),
+        (None, None) => answered("Unknown".to_owned(), unanswered(error)),
     }
+}
+
+/// What a failed call with no AWS error code said, in one line: an answer that is no AWS answer (an HTML error
+/// page: a wrong endpoint, or a region the endpoint does not serve) by its status and the start of its body;
+/// anything else (a connection, a timeout) by its chain of causes.
+fn unanswered<E>(error: &SdkError<E>) -> String
+where
+    E: std::error::Error + 'static,
+{
+    let Some(response) = error.raw_response() else {
+        return DisplayErrorContext(error).to_string();
+    };
+    let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
+    let body: String = body
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .chars()
+        .take(120)
+        .collect();
+    format!(
+        "the endpoint answered HTTP {} with no AWS answer (\"{body}…\"): is AWS_ENDPOINT_URL right, and is the region one it serves?",
+        response.status().as_u16()
+    )
 }
 
 /// When a call failed because its credentials could not be loaded (an account's role that cannot be assumed):
