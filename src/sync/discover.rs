@@ -28,6 +28,14 @@ pub(super) struct FoundSet {
     pub(super) marks: BTreeMap<String, Option<AppliedMark>>,
 }
 
+impl FoundSet {
+    /// The groups that carry a record of the file applied (any).
+    pub(super) fn marked_groups(&self) -> Vec<String> {
+        let marked = self.marks.iter().filter(|(_, m)| m.is_some());
+        marked.map(|(group, _)| group.clone()).collect()
+    }
+}
+
 /// Group the tagged groups of `account` into sets; groups with an unusable `Protocol` tag are skipped and
 /// reported.
 pub(super) fn form_sets(account: Option<&str>, groups: Vec<TaggedGroup>) -> (Vec<FoundSet>, Vec<SkippedGroup>) {

@@ -18,7 +18,7 @@ use crate::report::{IpSetReport, SetStatus};
 /// WAF's answer when the lock token is stale: another writer changed the set since it was read.
 const LOCK_CONFLICT: &str = "WAFOptimisticLockException";
 
-fn is_conflict(error: &Error) -> bool {
+pub(super) fn is_conflict(error: &Error) -> bool {
     matches!(error, Error::Waf { code, .. } if code == LOCK_CONFLICT)
 }
 

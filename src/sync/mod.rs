@@ -39,6 +39,8 @@ mod security_groups;
 mod tests;
 mod unmark;
 
+use std::collections::BTreeMap;
+
 use futures::future::join_all;
 use tokio::sync::{Semaphore, SemaphorePermit};
 use tokio::time::Instant;
@@ -50,7 +52,9 @@ use crate::domain::event::Trigger;
 use crate::domain::ip_ranges::{Scope, Selection};
 use crate::domain::security_groups::AppliedMark;
 use crate::error::{Error, Result};
-use crate::ports::{Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, WafScope};
+use crate::ports::{
+    Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, TaggedIpSet, TaggedList, WafScope,
+};
 use crate::report::{FailedRegion, IpSetReport, ListReport, SetReport, SkippedGroup, Summary};
 
 pub use adopt::adopt;
@@ -256,6 +260,71 @@ async fn read_targets<'a, G: PrefixLists, W: IpSets>(
     let ip_sets = scopes.map(|(r, waf_scope)| read_ip_sets(shared, &account.waf, r, waf_scope));
     let (lists, ip_sets) = futures::join!(read_lists(shared, &account.ec2, region), join_all(ip_sets));
     TargetsRead { lists, ip_sets }
+}
+
+/// The shared pieces of a command that reads and changes the targets but applies no file (`unmark`, `remove`):
+/// no selection, no deadline, the run's bound on concurrent work.
+struct Offline {
+    selection: Selection,
+    services: String,
+    limit: Limit,
+}
+
+impl Offline {
+    fn new(config: &Config) -> Offline {
+        Offline {
+            selection: Selection {
+                sync_token: 0,
+                create_date: None,
+                ranges: BTreeMap::new(),
+            },
+            services: config.service_names(),
+            limit: Limit::new(config.max_concurrency),
+        }
+    }
+
+    fn shared<'a>(&'a self, config: &'a Config) -> Shared<'a> {
+        Shared {
+            config,
+            selection: &self.selection,
+            services: &self.services,
+            budget: Budget::unbounded(),
+            limit: &self.limit,
+        }
+    }
+}
+
+/// Every target of one account in the configured regions.
+struct AccountTargets {
+    sets: Vec<FoundSet>,
+    lists: Vec<TaggedList>,
+    ip_sets: Vec<TaggedIpSet>,
+}
+
+/// Every target of `account`, read as a run reads them (its sets, and beside each region's groups its prefix
+/// lists and WAF IP sets). The first region that cannot be read fails it: `unmark` and `remove` act on a whole
+/// account or on none of it.
+async fn account_targets<G: SecurityGroups + PrefixLists, W: IpSets>(
+    shared: &Shared<'_>,
+    account: &Account<G, W>,
+) -> Result<AccountTargets> {
+    let beside = |region| read_targets(shared, account, region);
+    let mut found = discover(shared.config, account, shared.budget, shared.limit, beside).await;
+    if !found.failed_regions.is_empty() {
+        return Err(found.failed_regions.swap_remove(0).1);
+    }
+    let mut targets = AccountTargets {
+        sets: found.sets,
+        lists: Vec::new(),
+        ip_sets: Vec::new(),
+    };
+    for read in found.beside {
+        targets.lists.extend(read.lists.1?);
+        for (_, ip_sets) in read.ip_sets {
+            targets.ip_sets.extend(ip_sets?);
+        }
+    }
+    Ok(targets)
 }
 
 /// Sync the sets found in one account with its own ports, and check their attachment; beside them, sync the

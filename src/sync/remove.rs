@@ -6,16 +6,14 @@
 use std::collections::BTreeSet;
 
 use crate::config::Config;
-use crate::deadline::Budget;
-use crate::domain::ip_ranges::Selection;
 use crate::domain::security_groups::our_rules;
-use crate::error::{Error, Result};
-use crate::ports::{Account, IpSets, PrefixLists, SecurityGroups, TaggedIpSet};
+use crate::error::Result;
+use crate::ports::{Account, IpSets, PrefixLists, SecurityGroups, TaggedIpSet, TaggedList};
 use crate::report::RemovalReport;
 
-use super::discover::{FoundSet, discover};
+use super::discover::FoundSet;
 use super::prefix_lists::remove_ours;
-use super::{Limit, Shared};
+use super::{Offline, Shared, account_targets, ip_sets};
 
 /// What every target of `accounts` in the configured regions holds of ours; with `apply`, removed, and the
 /// record of the file applied cleared. A region or account that cannot be read fails the command before
@@ -25,31 +23,20 @@ pub async fn remove<G: SecurityGroups + PrefixLists, W: IpSets>(
     accounts: &[Account<G, W>],
     apply: bool,
 ) -> Result<Vec<RemovalReport>> {
-    let limit = Limit::new(config.max_concurrency);
-    let selection = Selection {
-        sync_token: 0,
-        create_date: None,
-        ranges: Default::default(),
-    };
-    let services = config.service_names();
-    let shared = Shared {
-        config,
-        selection: &selection,
-        services: &services,
-        budget: Budget::unbounded(),
-        limit: &limit,
-    };
+    let offline = Offline::new(config);
+    let shared = offline.shared(config);
     let mut reports = Vec::new();
     for account in accounts {
-        let mut found = discover(config, account, Budget::unbounded(), &limit, |_| async {}).await;
-        if !found.failed_regions.is_empty() {
-            return Err(found.failed_regions.swap_remove(0).1);
-        }
-        for set in &found.sets {
+        let targets = account_targets(&shared, account).await?;
+        for set in &targets.sets {
             reports.push(remove_from_set(account, set, apply).await);
         }
-        reports.extend(remove_from_lists(&shared, account, apply).await?);
-        reports.extend(remove_from_ip_sets(config, account, apply).await?);
+        for list in &targets.lists {
+            reports.push(remove_from_list(&shared, account, list, apply).await);
+        }
+        for ip_set in &targets.ip_sets {
+            reports.push(remove_from_ip_set(account, ip_set, apply).await);
+        }
     }
     Ok(reports)
 }
@@ -77,12 +64,7 @@ async fn remove_from_set<G: SecurityGroups, W>(account: &Account<G, W>, set: &Fo
                     report.removed += account.ec2.revoke(region, &group.id, &rules).await?;
                 }
             }
-            let marked: Vec<String> = set
-                .marks
-                .iter()
-                .filter(|(_, m)| m.is_some())
-                .map(|(g, _)| g.clone())
-                .collect();
+            let marked = set.marked_groups();
             match marked.is_empty() {
                 true => Ok(()),
                 false => SecurityGroups::clear_mark(&account.ec2, region, &marked).await,
@@ -94,67 +76,49 @@ async fn remove_from_set<G: SecurityGroups, W>(account: &Account<G, W>, set: &Fo
     report
 }
 
-/// Remove every entry of ours from each tagged prefix list, then clear its record.
-async fn remove_from_lists<G: PrefixLists, W>(
+/// Remove every entry of ours from a tagged prefix list, then clear its record.
+async fn remove_from_list<G: PrefixLists, W>(
     shared: &Shared<'_>,
     account: &Account<G, W>,
+    tagged: &TaggedList,
     apply: bool,
-) -> Result<Vec<RemovalReport>> {
-    let mut reports = Vec::new();
-    for region in &shared.config.regions {
-        for tagged in account.ec2.tagged_lists(region).await? {
-            let held = tagged.list.entries.iter().filter(|e| e.ours()).count();
-            let id = tagged.list.id.clone();
-            let mut report = RemovalReport::new("prefix-list", account.id.as_deref(), region, id.clone(), held);
-            if apply {
-                let done = async {
-                    report.removed = remove_ours(shared, &account.ec2, account.id.as_deref(), &tagged).await?;
-                    match tagged.mark.is_some() {
-                        true => PrefixLists::clear_mark(&account.ec2, region, &id).await,
-                        false => Ok(()),
-                    }
-                };
-                let outcome = done.await;
-                report.finish(outcome);
+) -> RemovalReport {
+    let held = tagged.list.entries.iter().filter(|e| e.ours()).count();
+    let (region, id) = (&tagged.region, &tagged.list.id);
+    let mut report = RemovalReport::new("prefix-list", account.id.as_deref(), region, id.clone(), held);
+    if apply {
+        let done = async {
+            report.removed = remove_ours(shared, &account.ec2, account.id.as_deref(), tagged).await?;
+            match tagged.mark.is_some() {
+                true => PrefixLists::clear_mark(&account.ec2, region, id).await,
+                false => Ok(()),
             }
-            reports.push(report);
-        }
+        };
+        let outcome = done.await;
+        report.finish(outcome);
     }
-    Ok(reports)
+    report
 }
 
-/// Empty each tagged WAF IP set (at its lock token; read again once if another writer moved it), then clear
-/// its record.
-async fn remove_from_ip_sets<G, W: IpSets>(
-    config: &Config,
-    account: &Account<G, W>,
-    apply: bool,
-) -> Result<Vec<RemovalReport>> {
-    let mut reports = Vec::new();
-    for (region, waf_scope) in config.ip_set_scopes() {
-        for tagged in account.waf.tagged_ip_sets(&region, waf_scope).await? {
-            let name = format!("{}/{}", waf_scope.as_str(), tagged.set.name);
-            let held = tagged.set.addresses.len();
-            let mut report = RemovalReport::new("waf-ip-set", account.id.as_deref(), &region, name, held);
-            if apply {
-                let done = empty_ip_set(&account.waf, &tagged).await;
-                report.removed = if done.is_ok() { held } else { 0 };
-                report.finish(done);
-            }
-            reports.push(report);
-        }
+/// Empty a tagged WAF IP set (at its lock token; read again once if another writer moved it), then clear its
+/// record.
+async fn remove_from_ip_set<G, W: IpSets>(account: &Account<G, W>, tagged: &TaggedIpSet, apply: bool) -> RemovalReport {
+    let name = format!("{}/{}", tagged.waf_scope.as_str(), tagged.set.name);
+    let held = tagged.set.addresses.len();
+    let mut report = RemovalReport::new("waf-ip-set", account.id.as_deref(), &tagged.region, name, held);
+    if apply {
+        let done = empty_ip_set(&account.waf, tagged).await;
+        report.removed = if done.is_ok() { held } else { 0 };
+        report.finish(done);
     }
-    Ok(reports)
+    report
 }
-
-/// WAF's answer when the lock token is stale.
-const LOCK_CONFLICT: &str = "WAFOptimisticLockException";
 
 async fn empty_ip_set<W: IpSets>(waf: &W, tagged: &TaggedIpSet) -> Result<()> {
     let empty = BTreeSet::new();
     if !tagged.set.addresses.is_empty() {
         match waf.update(tagged, &empty).await {
-            Err(Error::Waf { code, .. }) if code == LOCK_CONFLICT => {
+            Err(e) if ip_sets::is_conflict(&e) => {
                 if let Some(again) = waf.ip_set(tagged).await? {
                     waf.update(&again, &empty).await?;
                 }

@@ -5,13 +5,11 @@
 //! `apply`.
 
 use crate::config::Config;
-use crate::deadline::Budget;
 use crate::error::Result;
 use crate::ports::{Account, IpSets, PrefixLists, SecurityGroups, TaggedIpSet};
 use crate::report::MarkReport;
 
-use super::Limit;
-use super::discover::discover;
+use super::{AccountTargets, Offline, account_targets};
 
 /// A target that records a file applied, and how to clear it.
 enum Marked {
@@ -31,9 +29,12 @@ pub async fn unmark<G: SecurityGroups + PrefixLists, W: IpSets>(
     accounts: &[Account<G, W>],
     apply: bool,
 ) -> Result<Vec<MarkReport>> {
+    let offline = Offline::new(config);
+    let shared = offline.shared(config);
     let mut reports = Vec::new();
     for account in accounts {
-        for (mut report, target) in marked(config, account).await? {
+        let targets = account_targets(&shared, account).await?;
+        for (mut report, target) in marked(account.id.as_deref(), targets) {
             if apply {
                 let cleared = clear(account, &target).await;
                 report.cleared = cleared.is_ok();
@@ -45,40 +46,26 @@ pub async fn unmark<G: SecurityGroups + PrefixLists, W: IpSets>(
     Ok(reports)
 }
 
-/// The targets of one account that record a file applied.
-async fn marked<G: SecurityGroups + PrefixLists, W: IpSets>(
-    config: &Config,
-    account: &Account<G, W>,
-) -> Result<Vec<(MarkReport, Marked)>> {
-    let limit = Limit::new(config.max_concurrency);
-    let mut found = discover(config, account, Budget::unbounded(), &limit, |_| async {}).await;
-    if !found.failed_regions.is_empty() {
-        return Err(found.failed_regions.swap_remove(0).1);
-    }
-    let id = account.id.as_deref();
+/// The targets of one account (`id`) that record a file applied.
+fn marked(id: Option<&str>, targets: AccountTargets) -> Vec<(MarkReport, Marked)> {
     let mut marked = Vec::new();
-    for set in found.sets {
+    for set in targets.sets {
         let Some(mark) = &set.applied else { continue };
-        let groups = set.marks.iter().filter(|(_, m)| m.is_some()).map(|(g, _)| g.clone());
         let report = MarkReport::new("security-group-set", id, &set.key.region, set.key.to_string(), mark);
-        marked.push((report, Marked::Groups(set.key.region.clone(), groups.collect())));
+        marked.push((report, Marked::Groups(set.key.region.clone(), set.marked_groups())));
     }
-    for region in &config.regions {
-        for list in account.ec2.tagged_lists(region).await? {
-            let Some(mark) = &list.mark else { continue };
-            let report = MarkReport::new("prefix-list", id, region, list.list.id.clone(), mark);
-            marked.push((report, Marked::List(region.clone(), list.list.id)));
-        }
+    for list in targets.lists {
+        let Some(mark) = &list.mark else { continue };
+        let report = MarkReport::new("prefix-list", id, &list.region, list.list.id.clone(), mark);
+        marked.push((report, Marked::List(list.region, list.list.id)));
     }
-    for (region, waf_scope) in config.ip_set_scopes() {
-        for set in account.waf.tagged_ip_sets(&region, waf_scope).await? {
-            let Some(mark) = &set.mark else { continue };
-            let name = format!("{}/{}", waf_scope.as_str(), set.set.name);
-            let report = MarkReport::new("waf-ip-set", id, &region, name, mark);
-            marked.push((report, Marked::IpSet(Box::new(set))));
-        }
+    for set in targets.ip_sets {
+        let Some(mark) = &set.mark else { continue };
+        let name = format!("{}/{}", set.waf_scope.as_str(), set.set.name);
+        let report = MarkReport::new("waf-ip-set", id, &set.region, name, mark);
+        marked.push((report, Marked::IpSet(Box::new(set))));
     }
-    Ok(marked)
+    marked
 }
 
 /// Remove the record from one target.
