@@ -522,41 +522,31 @@ impl Summary {
     /// The plan or result in brief: the header, one line per target (the first line of its report, which says
     /// its status and counts) and its error if any, then what was skipped or unreadable; no per-CIDR lines.
     pub fn brief(&self) -> String {
-        let targets = self.sets.iter().map(ToString::to_string);
+        Brief(self).to_string()
+    }
+}
+
+/// A summary in brief (see [`Summary::brief`]).
+struct Brief<'a>(&'a Summary);
+
+impl fmt::Display for Brief<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let summary = self.0;
+        summary.write_header(f)?;
+        let targets = summary.sets.iter().map(ToString::to_string);
         let targets = targets
-            .chain(self.prefix_lists.iter().map(ToString::to_string))
-            .chain(self.ip_sets.iter().map(ToString::to_string));
-        let mut out = String::new();
+            .chain(summary.prefix_lists.iter().map(ToString::to_string))
+            .chain(summary.ip_sets.iter().map(ToString::to_string));
         for report in targets {
             let mut lines = report.lines();
-            let kept = lines
-                .next()
-                .into_iter()
-                .chain(lines.filter(|l| l.starts_with("  error:")));
-            kept.for_each(|line| {
-                out.push_str(line);
-                out.push('\n');
-            });
+            if let Some(first) = lines.next() {
+                writeln!(f, "{first}")?;
+            }
+            for error in lines.filter(|l| l.starts_with("  error:")) {
+                writeln!(f, "{error}")?;
+            }
         }
-        format!("{}{out}{}", Header(self), Trailer(self))
-    }
-}
-
-/// A summary's header lines.
-struct Header<'a>(&'a Summary);
-
-impl fmt::Display for Header<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.write_header(f)
-    }
-}
-
-/// A summary's closing lines: skipped groups, unreadable regions, unchecked attachment.
-struct Trailer<'a>(&'a Summary);
-
-impl fmt::Display for Trailer<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.write_trailer(f)
+        summary.write_trailer(f)
     }
 }
 
