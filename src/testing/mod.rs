@@ -101,13 +101,47 @@ struct State {
     /// consistency).
     lag_reads: usize,
     /// Per group written: its rules before the write, and the reads left that show them.
-    stale_groups: BTreeMap<String, (Vec<Rule>, usize)>,
+    stale_groups: Lagging<Vec<Rule>>,
     /// Per list written: the list before the write, and the reads left that show it.
-    stale_lists: BTreeMap<String, (FakeList, usize)>,
+    stale_lists: Lagging<FakeList>,
     /// When a call of this kind starts: the group, list or IP set deleted first (once each).
     doomed: Vec<(Op, String)>,
     /// The next write to this list ends in `modify-failed` with this `StateMessage`.
     list_failure: Option<(String, String)>,
+}
+
+/// What the reads of resources just written show while they lag the writes (EC2's eventual consistency): per
+/// id, the resource as it was before the first write of the lag, and the reads left that show it.
+struct Lagging<T>(BTreeMap<String, (T, usize)>);
+
+impl<T> Default for Lagging<T> {
+    fn default() -> Self {
+        Lagging(BTreeMap::new())
+    }
+}
+
+impl<T: Clone> Lagging<T> {
+    /// A write changed `id`, which was `before`: the next `reads` reads show `before` (a read already lagging
+    /// keeps showing the older state).
+    fn written(&mut self, id: &str, before: T, reads: usize) {
+        if reads > 0 {
+            self.0.entry(id.to_owned()).or_insert((before, 0)).1 = reads;
+        }
+    }
+
+    /// What a read of `id` shows instead of its state now, while it lags; `None` once it no longer does.
+    fn read(&mut self, id: &str) -> Option<T> {
+        match self.0.get_mut(id) {
+            Some((stale, left)) if *left > 0 => {
+                *left -= 1;
+                Some(stale.clone())
+            }
+            _ => {
+                self.0.remove(id);
+                None
+            }
+        }
+    }
 }
 
 /// An in-memory [`SecurityGroups`]: EC2's behaviour at the port (idempotent writes that count what they

@@ -76,26 +76,9 @@ impl FakeEc2 {
 
     /// A write to list `id` is about to be made: remember it as it is, for the lagging reads.
     fn before_list_write(state: &mut State, id: &str) {
-        let (lag, Some(l)) = (state.lag_reads, state.lists.get(id)) else {
-            return;
-        };
-        let list = l.clone();
-        if lag > 0 {
-            state.stale_lists.entry(id.to_owned()).or_insert((list, 0)).1 = lag;
-        }
-    }
-
-    /// List `id` as a read shows it now: as before the last write while that read lags.
-    fn list_seen(state: &mut State, id: &str) -> Option<FakeList> {
-        match state.stale_lists.get_mut(id) {
-            Some((stale, left)) if *left > 0 => {
-                *left -= 1;
-                Some(stale.clone())
-            }
-            _ => {
-                state.stale_lists.remove(id);
-                state.lists.get(id).cloned()
-            }
+        if let Some(list) = state.lists.get(id).cloned() {
+            let lag = state.lag_reads;
+            state.stale_lists.written(id, list, lag);
         }
     }
 }
@@ -214,13 +197,7 @@ impl PrefixLists for FakeEc2 {
     async fn state(&self, region: &str, id: &str) -> Result<ListState> {
         self.enter(Op::ListState, region, Some(id)).await?;
         let mut state = self.state();
-        if let Some(stale) = state
-            .stale_lists
-            .get(id)
-            .filter(|(_, left)| *left > 0)
-            .map(|(l, _)| l.clone())
-        {
-            Self::list_seen(&mut state, id);
+        if let Some(stale) = state.stale_lists.read(id) {
             return Ok(ListState {
                 state: stale.state,
                 version: stale.version,
@@ -272,6 +249,7 @@ impl PrefixLists for FakeEc2 {
     async fn list(&self, region: &str, id: &str) -> Result<Option<TaggedList>> {
         self.enter(Op::ListRead, region, Some(id)).await?;
         let mut state = self.state();
-        Ok(Self::list_seen(&mut state, id).and_then(|l| tagged_list(region, id, &l)))
+        let seen = state.stale_lists.read(id).or_else(|| state.lists.get(id).cloned());
+        Ok(seen.and_then(|l| tagged_list(region, id, &l)))
     }
 }

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{FakeEc2, Op, State};
+use super::{FakeEc2, Op};
 use crate::domain::cidr::Cidr;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{
@@ -104,29 +104,6 @@ impl FakeEc2 {
     pub fn tag(&self, group: &str, key: &str) -> Option<String> {
         self.state().groups.get(group)?.tags.get(key).cloned()
     }
-
-    /// A write changed group `id`, which held `before`: the next reads show `before` (a read already lagging
-    /// keeps showing the older state).
-    fn after_group_write(state: &mut State, id: &str, before: Vec<Rule>) {
-        let lag = state.lag_reads;
-        if lag > 0 {
-            state.stale_groups.entry(id.to_owned()).or_insert((before, 0)).1 = lag;
-        }
-    }
-
-    /// Group `id`'s rules as a read shows them now: as before the last write while that read lags.
-    fn rules_seen(state: &mut State, id: &str, rules: &[Rule]) -> Vec<Rule> {
-        match state.stale_groups.get_mut(id) {
-            Some((stale, left)) if *left > 0 => {
-                *left -= 1;
-                stale.clone()
-            }
-            _ => {
-                state.stale_groups.remove(id);
-                rules.to_vec()
-            }
-        }
-    }
 }
 
 impl FakeEc2 {
@@ -147,7 +124,7 @@ impl FakeEc2 {
                 protocol: g.tags.get("Protocol").cloned(),
                 mark: g.tags.get(SYNC_TOKEN_TAG).and_then(|v| AppliedMark::parse(v)),
                 group: Group {
-                    rules: Self::rules_seen(&mut state, &id, &g.rules),
+                    rules: state.stale_groups.read(&id).unwrap_or_else(|| g.rules.clone()),
                     id,
                 },
             })
@@ -209,7 +186,8 @@ impl SecurityGroups for FakeEc2 {
             }
         }
         if added > 0 {
-            Self::after_group_write(&mut state, rules.group, before);
+            let lag = state.lag_reads;
+            state.stale_groups.written(rules.group, before, lag);
         }
         Ok(added)
     }
@@ -241,7 +219,8 @@ impl SecurityGroups for FakeEc2 {
         });
         let revoked = before.len() - g.rules.len();
         if revoked > 0 {
-            Self::after_group_write(&mut state, group, before);
+            let lag = state.lag_reads;
+            state.stale_groups.written(group, before, lag);
         }
         Ok(revoked)
     }
