@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::domain::cidr::IpVersion;
 use crate::domain::ip_ranges::Filter;
+use crate::domain::organization::AccountEntry;
 use crate::error::{Error, Result};
 use crate::ports::WafScope;
 
@@ -46,7 +47,17 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "ACCOUNTS",
         "",
-        "Comma list of 12-digit account ids to sync, each through the role `ASSUME_ROLE_NAME` in it. Empty: the function's own account, with its own credentials.",
+        "Comma list of the accounts to sync, each through the role `ASSUME_ROLE_NAME` in it: 12-digit account ids, OU ids (`ou-…`: every ACTIVE account under it, nested OUs included), root ids (`r-…`) or `organization` (every ACTIVE account), mixed freely. OUs are read again at the start of every run. Empty: the function's own account, with its own credentials.",
+    ),
+    setting(
+        "EXCLUDE_ACCOUNTS",
+        "",
+        "Comma list of 12-digit account ids never synced, whatever entry of `ACCOUNTS` holds them (for example the management account).",
+    ),
+    setting(
+        "ORGANIZATION_ROLE_ARN",
+        "",
+        "The role AWS Organizations is read through, for `ACCOUNTS` entries that are OUs, roots or `organization`: a read-only role in the management account (`templates/organization-role.yaml`). Empty: the function's own credentials (it runs in the management account or a delegated administrator).",
     ),
     setting(
         "ASSUME_ROLE_NAME",
@@ -150,8 +161,13 @@ pub fn markdown_row(s: &Setting) -> String {
 pub struct Config {
     /// `REGIONS`, sorted, without duplicates.
     pub regions: Vec<String>,
-    /// `ACCOUNTS`, sorted; empty: the function's own account.
-    pub accounts: Vec<String>,
+    /// `ACCOUNTS`, sorted (account ids first); empty: the function's own account.
+    pub accounts: Vec<AccountEntry>,
+    /// `EXCLUDE_ACCOUNTS`: never synced, whatever entry of `ACCOUNTS` holds them.
+    pub exclude_accounts: BTreeSet<String>,
+    /// `ORGANIZATION_ROLE_ARN`: the role AWS Organizations is read through; `None`: the function's own
+    /// credentials.
+    pub organization_role_arn: Option<String>,
     /// `ASSUME_ROLE_NAME`.
     pub assume_role_name: String,
     /// `ASSUME_ROLE_EXTERNAL_ID`, if set.
@@ -234,6 +250,8 @@ impl Config {
             session_name: session_name(get("AWS_LAMBDA_FUNCTION_NAME")),
             regions,
             accounts: accounts(get("ACCOUNTS"))?,
+            exclude_accounts: excluded(get("EXCLUDE_ACCOUNTS"))?,
+            organization_role_arn: organization_role(get("ORGANIZATION_ROLE_ARN"))?,
             assume_role_name: role_name(value("ASSUME_ROLE_NAME"))?,
             assume_role_external_id: get("ASSUME_ROLE_EXTERNAL_ID"),
             filter: filter(&value)?,
@@ -289,10 +307,10 @@ impl Config {
     }
 }
 
-fn list_of<T>(
+fn list_of<T, R: Display>(
     variable: &'static str,
     value: &str,
-    item: impl Fn(&str) -> std::result::Result<T, &'static str>,
+    item: impl Fn(&str) -> std::result::Result<T, R>,
 ) -> Result<Vec<T>> {
     let err = |reason: String| Error::Config {
         variable,
@@ -383,26 +401,59 @@ fn regions(get: &impl Fn(&str) -> Option<String>, own: Option<&String>) -> Resul
     Ok(regions.into_iter().collect::<BTreeSet<_>>().into_iter().collect())
 }
 
-/// `ACCOUNTS`: 12-digit ids, none twice; sorted.
-fn accounts(list: Option<String>) -> Result<Vec<String>> {
+/// `ACCOUNTS`: account ids, OU ids, root ids or `organization`, none twice; sorted (account ids first).
+fn accounts(list: Option<String>) -> Result<Vec<AccountEntry>> {
     let Some(list) = list else {
         return Ok(Vec::new());
     };
-    let ids = list_of("ACCOUNTS", &list, |a| {
-        (a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()))
-            .then(|| a.to_owned())
-            .ok_or("an account id is 12 digits")
+    let entries = list_of("ACCOUNTS", &list, AccountEntry::parse)?;
+    unique("ACCOUNTS", &list, entries)
+}
+
+/// `EXCLUDE_ACCOUNTS`: 12-digit account ids, none twice.
+fn excluded(list: Option<String>) -> Result<BTreeSet<String>> {
+    let Some(list) = list else {
+        return Ok(BTreeSet::new());
+    };
+    let ids = list_of("EXCLUDE_ACCOUNTS", &list, |a| match AccountEntry::parse(a) {
+        Ok(AccountEntry::Account(id)) => Ok(id),
+        _ => Err("an account id is 12 digits"),
     })?;
-    let unique: BTreeSet<String> = ids.iter().cloned().collect();
-    if unique.len() != ids.len() {
-        let twice = ids.iter().find(|a| ids.iter().filter(|b| b == a).count() > 1);
-        return Err(Error::Config {
-            variable: "ACCOUNTS",
-            value: list.clone(),
-            reason: format!("{:?} is listed twice", twice.map_or("", String::as_str)),
-        });
+    Ok(unique("EXCLUDE_ACCOUNTS", &list, ids)?.into_iter().collect())
+}
+
+/// `items`, sorted, or an error naming the first one listed twice.
+fn unique<T: Ord + Clone + Display>(variable: &'static str, list: &str, items: Vec<T>) -> Result<Vec<T>> {
+    let set: BTreeSet<T> = items.iter().cloned().collect();
+    if set.len() == items.len() {
+        return Ok(set.into_iter().collect());
     }
-    Ok(unique.into_iter().collect())
+    let twice = items.iter().find(|a| items.iter().filter(|b| b == a).count() > 1);
+    Err(Error::Config {
+        variable,
+        value: list.to_owned(),
+        reason: format!("{:?} is listed twice", twice.map(ToString::to_string).unwrap_or_default()),
+    })
+}
+
+/// `ORGANIZATION_ROLE_ARN`: an IAM role's ARN.
+fn organization_role(value: Option<String>) -> Result<Option<String>> {
+    let Some(arn) = value else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    let ok = matches!(parts.as_slice(), ["arn", partition, "iam", "", account, role]
+        if partition.starts_with("aws")
+            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+            && role.strip_prefix("role/").is_some_and(|name| !name.is_empty()));
+    match ok {
+        true => Ok(Some(arn)),
+        false => Err(Error::Config {
+            variable: "ORGANIZATION_ROLE_ARN",
+            value: arn,
+            reason: "expected a role's ARN: arn:<partition>:iam::<management account>:role/<name>".into(),
+        }),
+    }
 }
 
 /// `ASSUME_ROLE_NAME`: an IAM role name (letters, digits and `+=,.@_-`, at most 64).
@@ -661,7 +712,8 @@ mod tests {
             ("ASSUME_ROLE_EXTERNAL_ID", "ext-1"),
         ])
         .unwrap();
-        assert_eq!(c.accounts, ["111111111111", "222222222222"]);
+        let ids = |ids: &[&str]| ids.iter().map(|a| AccountEntry::parse(a).unwrap()).collect::<Vec<_>>();
+        assert_eq!(c.accounts, ids(&["111111111111", "222222222222"]));
         assert_eq!(
             c.role_arn("111111111111"),
             "arn:aws:iam::111111111111:role/org-sync@ops"
@@ -705,6 +757,12 @@ mod tests {
             ("ACCOUNTS", "11111111111a"),
             ("ACCOUNTS", "111111111111,222222222222,111111111111"),
             ("ACCOUNTS", "111111111111,"),
+            ("ACCOUNTS", "ou-nope"),
+            ("ACCOUNTS", "ou-ab12-cd34ef56,ou-ab12-cd34ef56"),
+            ("EXCLUDE_ACCOUNTS", "ou-ab12-cd34ef56"),
+            ("EXCLUDE_ACCOUNTS", "12345"),
+            ("ORGANIZATION_ROLE_ARN", "org-reader"),
+            ("ORGANIZATION_ROLE_ARN", "arn:aws:iam::12345:role/reader"),
             ("ASSUME_ROLE_NAME", "no spaces"),
         ];
         for (variable, value) in cases {

@@ -216,6 +216,28 @@ pub enum Error {
         message: String,
     },
 
+    /// An AWS Organizations call failed.
+    #[error("AWS Organizations {operation} of {parent} failed: {code}: {message}")]
+    Organization {
+        /// The Organizations API action.
+        operation: &'static str,
+        /// What was listed: a root or OU id, or `the organization`.
+        parent: String,
+        /// Organizations' error code (`Unknown` for transport errors).
+        code: String,
+        /// Organizations' message, or the transport error's chain.
+        message: String,
+    },
+
+    /// An entry of `ACCOUNTS` could not be made into accounts: the run stops before any write.
+    #[error("ACCOUNTS entry {entry} cannot be listed, so no account was synced: {error}")]
+    AccountsUnresolved {
+        /// The entry (an OU id, a root id, `organization`).
+        entry: String,
+        /// What failed.
+        error: Box<Error>,
+    },
+
     /// A read of the origin audit failed (CloudFront, Elastic Load Balancing).
     #[error("{service} {operation} in {region} failed: {code}: {message}")]
     Audit {
@@ -424,6 +446,8 @@ impl Error {
             Error::Ec2 { .. } => "Ec2Error",
             Error::Waf { .. } => "WafError",
             Error::Audit { .. } => "AuditReadFailed",
+            Error::Organization { .. } => "OrganizationsError",
+            Error::AccountsUnresolved { .. } => "AccountsUnresolved",
             Error::IpSetTooMany { .. } => "IpSetTooMany",
             Error::Credentials { .. } => "CredentialsError",
             Error::SetTooSmall { .. } => "SetTooSmall",

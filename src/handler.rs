@@ -6,46 +6,57 @@ use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
 
+use crate::adapters::accounts::{self, AwsOrganization};
+use crate::adapters::aws::loader;
 use crate::adapters::ec2::Ec2Groups;
 use crate::adapters::ip_sets::WafIpSets;
 use crate::adapters::source::HttpSource;
 use crate::config::Config;
 use crate::domain::event::Trigger;
 use crate::error::{Error, Result};
-use crate::ports::{Account, IpSets, NetworkInterfaces, NoIpSets, PrefixLists, RangesSource, SecurityGroups};
+use crate::ports::{
+    Account, Connect, IpSets, NetworkInterfaces, NoIpSets, NoOrganization, Organization, PrefixLists, RangesSource,
+    SecurityGroups,
+};
 use crate::report::Summary;
 use crate::sync;
 
-/// What the function keeps between invocations: settings and clients, built once at start.
-pub struct App<S, G, W = NoIpSets> {
+/// What the function keeps between invocations: settings and clients, built once at start (and the clients of
+/// an account found in an OU, the first time it is found).
+pub struct App<S, G, W = NoIpSets, O = NoOrganization> {
     /// The settings.
     pub config: Config,
     /// Where ip-ranges.json comes from.
     pub source: S,
-    /// Every account to sync: where its security groups, the network interfaces that carry them, its prefix
-    /// lists and its WAF IP sets live.
+    /// Every account known at start (the function's own, or the account ids of `ACCOUNTS`): where its security
+    /// groups, the network interfaces that carry them, its prefix lists and its WAF IP sets live.
     pub accounts: Vec<Account<G, W>>,
+    /// Where the accounts of the OUs, roots or organization of `ACCOUNTS` are listed at the start of every run,
+    /// and connected.
+    pub organization: O,
 }
 
-impl App<HttpSource, Ec2Groups, WafIpSets> {
+impl App<HttpSource, Ec2Groups, WafIpSets, AwsOrganization> {
     /// Read the settings and build the clients. No network I/O: cold start stays short.
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
         let source = HttpSource::new(&config)?;
-        let accounts = crate::adapters::accounts::accounts(&config).await;
+        let (accounts, organization) = accounts::with_loader(&config, loader()).await;
         Ok(App {
             config,
             source,
             accounts,
+            organization,
         })
     }
 }
 
-impl<S, G, W> App<S, G, W>
+impl<S, G, W, O> App<S, G, W, O>
 where
     S: RangesSource,
     G: SecurityGroups + NetworkInterfaces + PrefixLists,
     W: IpSets,
+    O: Organization + Connect<G, W>,
 {
     /// Handle one event: recognize it, sync, log the summary, answer it (or the error).
     pub async fn handle(&self, event: &Value, deadline: Option<Instant>) -> Result<Summary> {
@@ -60,7 +71,10 @@ where
                 "AmazonIpSpaceChanged notification"
             );
         }
-        let summary = sync::run(&self.config, &trigger, &self.source, &self.accounts, deadline).await?;
+        let accounts = sync::run_accounts(&self.config, &self.organization, &self.accounts).await?;
+        let of_run = accounts.of(&self.accounts);
+        let mut summary = sync::run(&self.config, &trigger, &self.source, &of_run, deadline).await?;
+        summary.set_accounts(&accounts.members);
         let fields = serde_json::to_string(&summary).unwrap_or_default();
         tracing::info!(
             sync_token = summary.sync_token,

@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::domain::attachment::PartlyAttached;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
+use crate::domain::organization::{AccountEntry, Members};
 use crate::domain::security_groups::{AppliedMark, GroupPlan, SetKey, Unmanaged};
 use crate::error::{Error, Result};
 use crate::ports::{TaggedIpSet, WafScope};
@@ -52,6 +53,10 @@ pub struct Summary {
     /// known. A warning: the sync itself is not affected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachment_unchecked: Vec<FailedRegion>,
+    /// Every account of `ACCOUNTS` (listed, or found under an OU, a root or the organization): the entry that
+    /// brought it in, and whether it was synced, failed or skipped. Empty: the function's own account.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub accounts: Vec<AccountReport>,
     /// AWS calls (EC2 and WAF) retried after throttling or a transient error.
     pub ec2_retries: u64,
     /// Sets re-read and re-planned after a write conflict with another writer, over every set.
@@ -410,6 +415,31 @@ pub struct FailedRegion {
     pub error: String,
 }
 
+/// One account of a run over `ACCOUNTS`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AccountReport {
+    /// Its id.
+    pub account: String,
+    /// The entry of `ACCOUNTS` that brought it in (the first that holds it).
+    pub entry: AccountEntry,
+    /// `synced` (nothing of it failed), `failed` (a region, set, prefix list or IP set of it failed) or
+    /// `skipped`.
+    pub status: &'static str,
+    /// Why it was skipped: `excluded (EXCLUDE_ACCOUNTS)`, `suspended`, `pending closure`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl fmt::Display for AccountReport {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "account {} (from {}): {}", self.account, self.entry, self.status)?;
+        match &self.reason {
+            Some(reason) => writeln!(f, ", {reason}"),
+            None => writeln!(f),
+        }
+    }
+}
+
 /// `region of account …`, or the region alone (the function's own account).
 pub fn place(account: Option<&str>, region: &str) -> String {
     match account {
@@ -485,6 +515,45 @@ impl Summary {
         self.sets.iter().map(|s| s.removed).sum::<usize>() + self.entry_changes().map(|c| c.removed).sum::<usize>()
     }
 
+    /// Record who the run's accounts were (`members`), each synced one `failed` if anything of it failed.
+    pub fn set_accounts(&mut self, members: &Members) {
+        let failed: BTreeSet<&str> = self
+            .sets
+            .iter()
+            .filter(|s| s.error.is_some())
+            .filter_map(|s| s.key.account.as_deref())
+            .chain(
+                self.prefix_lists
+                    .iter()
+                    .map(|l| (&l.target, &l.changes))
+                    .chain(self.ip_sets.iter().map(|s| (&s.target, &s.changes)))
+                    .filter(|(_, c)| c.error.is_some())
+                    .filter_map(|(t, _)| t.account.as_deref()),
+            )
+            .chain(self.failed_regions.iter().filter_map(|r| r.account.as_deref()))
+            .collect();
+        let synced = members.synced.iter().map(|(account, entry)| AccountReport {
+            account: account.clone(),
+            entry: entry.clone(),
+            status: if failed.contains(account.as_str()) { "failed" } else { "synced" },
+            reason: None,
+        });
+        let skipped = members.skipped.iter().map(|(account, (entry, reason))| AccountReport {
+            account: account.clone(),
+            entry: entry.clone(),
+            status: "skipped",
+            reason: Some(reason.to_string()),
+        });
+        self.accounts = synced.chain(skipped).collect();
+        self.accounts.sort_by(|a, b| a.account.cmp(&b.account));
+    }
+
+    /// How many accounts were synced, failed and skipped.
+    pub fn account_counts(&self) -> (usize, usize, usize) {
+        let count = |status| self.accounts.iter().filter(|a| a.status == status).count();
+        (count("synced"), count("failed"), count("skipped"))
+    }
+
     /// What the run did to every prefix list and WAF IP set.
     pub fn entry_changes(&self) -> impl Iterator<Item = &EntryChanges> {
         let lists = self.prefix_lists.iter().map(|l| &l.changes);
@@ -557,12 +626,17 @@ impl fmt::Display for Summary {
         self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
         self.prefix_lists.iter().try_for_each(|l| write!(f, "{l}"))?;
         self.ip_sets.iter().try_for_each(|s| write!(f, "{s}"))?;
+        self.accounts.iter().try_for_each(|a| write!(f, "{a}"))?;
         self.write_trailer(f)
     }
 }
 
 impl Summary {
     fn write_trailer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if !self.accounts.is_empty() {
+            let (synced, failed, skipped) = self.account_counts();
+            writeln!(f, "accounts: {synced} synced, {failed} failed, {skipped} skipped")?;
+        }
         for g in &self.skipped_groups {
             writeln!(f, "skipped {} in {}: {}", g.group, g.place(), g.reason)?;
         }

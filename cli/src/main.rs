@@ -10,12 +10,14 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use cloudfront_sg_sync::adapters::accounts::accounts;
+use cloudfront_sg_sync::adapters::accounts::{AwsAccount, member_config, with_loader};
 use cloudfront_sg_sync::adapters::aws::{loader, shared_config};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::organization::OrgAccounts;
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::config::{self, Config};
-use cloudfront_sg_sync::domain::audit::{AuditReport, Status};
+use cloudfront_sg_sync::domain::audit::{AccountsAudit, AuditReport, Status};
+use cloudfront_sg_sync::domain::organization::Members;
 use cloudfront_sg_sync::domain::event::Trigger;
 use cloudfront_sg_sync::report::{MarkReport, RemovalReport, Summary, UnmanagedSet};
 use cloudfront_sg_sync::sync;
@@ -36,6 +38,10 @@ struct Cli {
     regions: Option<String>,
     #[arg(long, global = true)]
     accounts: Option<String>,
+    #[arg(long, global = true)]
+    exclude_accounts: Option<String>,
+    #[arg(long, global = true)]
+    organization_role_arn: Option<String>,
     #[arg(long, global = true)]
     assume_role_name: Option<String>,
     #[arg(long, global = true)]
@@ -100,9 +106,11 @@ enum Command {
     ///
     /// Per origin: the origin protocol and TLS versions, what proves the distribution (secret header, VPC
     /// origin, mTLS, OAC), S3 access, and the security groups of load balancer origins of the scanned regions
-    /// (REGIONS). Exit 0: nothing fails; 1: something fails; 2: the audit could not finish. Needs
-    /// cloudfront:ListDistributions, elasticloadbalancing:DescribeLoadBalancers, ec2:DescribeSecurityGroups and
-    /// ec2:DescribeManagedPrefixLists.
+    /// (REGIONS). With --accounts (ids, OUs, roots, organization), every account through its role, in one
+    /// table with an account column. Exit 0: nothing fails; 1: something fails; 2: the audit (or one
+    /// account's part of it) could not finish. Needs cloudfront:ListDistributions,
+    /// elasticloadbalancing:DescribeLoadBalancers, ec2:DescribeSecurityGroups and
+    /// ec2:DescribeManagedPrefixLists (in each account: the member role's AllowAudit).
     Audit,
 }
 
@@ -119,19 +127,7 @@ async fn main() -> ExitCode {
         Err(e) => e.exit(),
     };
     if cli.command == Command::Audit {
-        return match audit(&cli).await {
-            Ok(report) => {
-                print(&cli, &report, || format!("{report}\n"));
-                match report.status() {
-                    Status::Fail => ExitCode::FAILURE,
-                    Status::Pass | Status::Warn => ExitCode::SUCCESS,
-                }
-            }
-            Err(e) => {
-                fail(&e);
-                ExitCode::from(2)
-            }
-        };
+        return audit_command(&cli).await;
     }
     if let Command::Adopt { apply } = cli.command {
         return match adopt(&cli, apply).await {
@@ -166,18 +162,65 @@ async fn main() -> ExitCode {
     }
 }
 
+/// The audit, printed, as an exit code: of the credentials' own account, or (with ACCOUNTS) of every account.
+async fn audit_command(cli: &Cli) -> ExitCode {
+    let config = match config(cli) {
+        Ok(config) => config,
+        Err(e) => {
+            fail(&e);
+            return ExitCode::from(2);
+        }
+    };
+    if !config.accounts.is_empty() {
+        return match audit_accounts(&config).await {
+            Ok(audit) => {
+                print(cli, &audit, || format!("{audit}\n"));
+                ExitCode::from(audit.exit_code())
+            }
+            Err(e) => {
+                fail(&e);
+                ExitCode::from(2)
+            }
+        };
+    }
+    match audit(&config).await {
+        Ok(report) => {
+            print(cli, &report, || format!("{report}\n"));
+            match report.status() {
+                Status::Fail => ExitCode::FAILURE,
+                Status::Pass | Status::Warn => ExitCode::SUCCESS,
+            }
+        }
+        Err(e) => {
+            fail(&e);
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// The accounts of `config`: its own, or every account of ACCOUNTS (OUs, roots and the organization listed
+/// now), each with its adapters; and who they are.
+async fn targets(config: &Config) -> Result<(Members, Vec<AwsAccount>)> {
+    let (known, organization) = with_loader(config, loader()).await;
+    let accounts = sync::run_accounts(config, &organization, &known).await?;
+    let of_run = accounts.of(&known).into_iter().cloned().collect();
+    Ok((accounts.members, of_run))
+}
+
 async fn run(cli: &Cli) -> Result<Summary> {
     let config = config(cli)?;
-    let targets = accounts(&config).await;
-    match &cli.ip_ranges_file {
+    let (members, targets) = targets(&config).await?;
+    let mut summary = match &cli.ip_ranges_file {
         Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &targets, None).await,
         None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &targets, None).await,
-    }
+    }?;
+    summary.set_accounts(&members);
+    Ok(summary)
 }
 
 async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
     let config = config(cli)?;
-    let targets = accounts(&config).await;
+    let (_, targets) = targets(&config).await?;
     match &cli.ip_ranges_file {
         Some(path) => sync::adopt(&config, &FileSource::new(path), &targets, apply).await,
         None => sync::adopt(&config, &HttpSource::new(&config)?, &targets, apply).await,
@@ -186,12 +229,12 @@ async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
 
 async fn remove(cli: &Cli, apply: bool) -> Result<Vec<RemovalReport>> {
     let config = config(cli)?;
-    sync::remove(&config, &accounts(&config).await, apply).await
+    sync::remove(&config, &targets(&config).await?.1, apply).await
 }
 
 async fn unmark(cli: &Cli, apply: bool) -> Result<Vec<MarkReport>> {
     let config = config(cli)?;
-    sync::unmark(&config, &accounts(&config).await, apply).await
+    sync::unmark(&config, &targets(&config).await?.1, apply).await
 }
 
 /// Print what a listing command found; failure when one of them has `error`.
@@ -207,28 +250,36 @@ fn listed<T: serde::Serialize + std::fmt::Display>(cli: &Cli, items: &[T], error
 }
 
 /// The audit of the credentials' own account, over the load balancers and groups of `REGIONS`.
-async fn audit(cli: &Cli) -> Result<AuditReport> {
-    let config = config(cli)?;
-    if !config.accounts.is_empty() {
-        return Err(Error::Config {
-            variable: "ACCOUNTS",
-            value: config.accounts.join(","),
-            reason: "audit reads the account of the credentials it runs with; run it once per account, \
-                     without ACCOUNTS"
-                .to_owned(),
-        });
-    }
-    let shared = shared_config(&config, loader()).await;
-    let ec2 = Ec2Groups::from_shared(&config, &shared, |_, builder| builder);
-    let cloudfront = CloudFrontDistributions::from_shared(&shared);
-    let load_balancers = ElbLoadBalancers::from_shared(&config, &shared);
-    sync::audit(&config, &cloudfront, &load_balancers, &ec2).await
+async fn audit(config: &Config) -> Result<AuditReport> {
+    let shared = shared_config(config, loader()).await;
+    audit_with(config, &shared).await
+}
+
+/// The audit of every account of ACCOUNTS, each through its role (its part failing alone).
+async fn audit_accounts(config: &Config) -> Result<AccountsAudit> {
+    let base = shared_config(config, loader()).await;
+    let members = sync::members(config, &OrgAccounts::from_shared(config, &base).await).await?;
+    let audit_one = |id: String| {
+        let base = &base;
+        async move { audit_with(config, &member_config(config, base, &id).await).await }
+    };
+    Ok(sync::audit_accounts(config, &members, audit_one).await)
+}
+
+/// The audit of the account whose credentials `shared` has.
+async fn audit_with(config: &Config, shared: &aws_config::SdkConfig) -> Result<AuditReport> {
+    let ec2 = Ec2Groups::from_shared(config, shared, |_, builder| builder);
+    let cloudfront = CloudFrontDistributions::from_shared(shared);
+    let load_balancers = ElbLoadBalancers::from_shared(config, shared);
+    sync::audit(config, &cloudfront, &load_balancers, &ec2).await
 }
 
 /// The flags that set a setting: (clap id, environment variable).
-const SETTING_FLAGS: [(&str, &str); 10] = [
+const SETTING_FLAGS: [(&str, &str); 12] = [
     ("regions", "REGIONS"),
     ("accounts", "ACCOUNTS"),
+    ("exclude_accounts", "EXCLUDE_ACCOUNTS"),
+    ("organization_role_arn", "ORGANIZATION_ROLE_ARN"),
     ("assume_role_name", "ASSUME_ROLE_NAME"),
     ("assume_role_external_id", "ASSUME_ROLE_EXTERNAL_ID"),
     ("service", "SERVICE"),
@@ -259,6 +310,8 @@ fn config(cli: &Cli) -> Result<Config> {
     let values = [
         &cli.regions,
         &cli.accounts,
+        &cli.exclude_accounts,
+        &cli.organization_role_arn,
         &cli.assume_role_name,
         &cli.assume_role_external_id,
         &cli.service,

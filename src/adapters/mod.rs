@@ -21,6 +21,7 @@ pub mod aws;
 pub mod ec2;
 pub mod ip_sets;
 pub mod network_interfaces;
+pub mod organization;
 pub mod origin_groups;
 pub mod prefix_lists;
 pub mod security_groups;

@@ -21,6 +21,7 @@ use std::fmt;
 use serde::Serialize;
 
 use crate::domain::cidr::Cidr;
+use crate::domain::organization::{AccountEntry, Members, SkipReason};
 use crate::domain::security_groups::{Group, RuleSource, SetKey};
 
 /// The names of AWS's managed prefix lists of CloudFront's origin-facing addresses (IPv4, IPv6).
@@ -668,47 +669,173 @@ impl fmt::Display for AuditReport {
     /// A table: distribution, origin, check, status, then why and how to fix, wrapped within [`TABLE_WIDTH`]
     /// (a row's next lines begin with spaces); then one line of totals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let header = ["DISTRIBUTION", "ORIGIN", "CHECK", "STATUS"];
-        let findings: Vec<&Finding> = self.distributions.iter().flat_map(|d| &d.findings).collect();
-        let cells = |x: &&Finding| {
-            [
-                x.distribution.clone(),
-                x.origin.clone(),
-                x.check.as_str().to_owned(),
-                x.status.as_str().to_owned(),
-            ]
-        };
-        let mut widths = header.map(str::len);
-        for row in findings.iter().map(cells) {
-            for (width, cell) in widths.iter_mut().zip(&row) {
-                *width = (*width).max(cell.chars().count());
-            }
-        }
-        let left = widths.iter().sum::<usize>() + 2 * widths.len();
-        let room = TABLE_WIDTH.saturating_sub(left).max(40);
-        let line = |row: &[String; 4]| -> String { row.iter().zip(widths).map(|(c, w)| format!("{c:w$}  ")).collect() };
-        writeln!(f, "{}WHY / FIX", line(&header.map(str::to_owned)))?;
-        for x in &findings {
-            let mut text = wrap(&x.why, room);
-            if !x.fix.is_empty() {
-                text.extend(wrap(&format!("fix: {}", x.fix), room));
-            }
-            let pad = " ".repeat(left);
-            for (i, part) in text.iter().enumerate() {
-                let start = if i == 0 { line(&cells(x)) } else { pad.clone() };
-                writeln!(f, "{}", format!("{start}{part}").trim_end())?;
-            }
-        }
-        let counts = self.counts();
-        let count = |s: Status| counts.get(&s).copied().unwrap_or(0);
+        let rows = self.distributions.iter().flat_map(|d| &d.findings).map(|x| (Vec::new(), x));
+        write_table(f, &[], rows.collect())?;
         write!(
             f,
-            "{} distribution(s), regions {}: {} fail, {} warn, {} pass",
+            "{} distribution(s), regions {}: {}",
             self.distributions.len(),
             self.regions.join(", "),
-            count(Status::Fail),
-            count(Status::Warn),
-            count(Status::Pass)
+            totals(&self.counts())
+        )
+    }
+}
+
+/// `n fail, n warn, n pass`.
+fn totals(counts: &BTreeMap<Status, usize>) -> String {
+    let count = |s: Status| counts.get(&s).copied().unwrap_or(0);
+    format!(
+        "{} fail, {} warn, {} pass",
+        count(Status::Fail),
+        count(Status::Warn),
+        count(Status::Pass)
+    )
+}
+
+/// The table of `rows` (each: the cells of the columns `first` names, then its finding): the columns, then
+/// distribution, origin, check, status, then why and how to fix, wrapped within [`TABLE_WIDTH`].
+fn write_table(f: &mut fmt::Formatter<'_>, first: &[&str], rows: Vec<(Vec<String>, &Finding)>) -> fmt::Result {
+    let header: Vec<String> = first
+        .iter()
+        .chain(&["DISTRIBUTION", "ORIGIN", "CHECK", "STATUS"])
+        .map(|h| (*h).to_owned())
+        .collect();
+    let cells = |(lead, x): &(Vec<String>, &Finding)| -> Vec<String> {
+        let own = [&x.distribution, &x.origin, x.check.as_str(), x.status.as_str()];
+        lead.iter().cloned().chain(own.map(str::to_owned)).collect()
+    };
+    let mut widths: Vec<usize> = header.iter().map(String::len).collect();
+    for row in rows.iter().map(cells) {
+        for (width, cell) in widths.iter_mut().zip(&row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let left = widths.iter().sum::<usize>() + 2 * widths.len();
+    let room = TABLE_WIDTH.saturating_sub(left).max(40);
+    let line = |row: &[String]| -> String { row.iter().zip(&widths).map(|(c, w)| format!("{c:w$}  ")).collect() };
+    writeln!(f, "{}WHY / FIX", line(&header))?;
+    for row in &rows {
+        let x = row.1;
+        let mut text = wrap(&x.why, room);
+        if !x.fix.is_empty() {
+            text.extend(wrap(&format!("fix: {}", x.fix), room));
+        }
+        let pad = " ".repeat(left);
+        for (i, part) in text.iter().enumerate() {
+            let start = if i == 0 { line(&cells(row)) } else { pad.clone() };
+            writeln!(f, "{}", format!("{start}{part}").trim_end())?;
+        }
+    }
+    Ok(())
+}
+
+/// The audit of every account of `ACCOUNTS` (the CLI's `audit --accounts`): each account's report, or why it
+/// could not be read.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct AccountsAudit {
+    /// Every account audited or not readable, by id.
+    pub accounts: Vec<AccountAudit>,
+    /// The accounts not audited (suspended, closing, excluded), each with its entry and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<SkippedAccount>,
+}
+
+/// One account's part of an [`AccountsAudit`].
+#[derive(Debug, Clone, Serialize)]
+pub struct AccountAudit {
+    /// Its id.
+    pub account: String,
+    /// The entry of `ACCOUNTS` that brought it in.
+    pub entry: AccountEntry,
+    /// Its audit, when it could be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub report: Option<AuditReport>,
+    /// Why it could not be audited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// An account of `ACCOUNTS` not audited.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedAccount {
+    /// Its id.
+    pub account: String,
+    /// The entry of `ACCOUNTS` that brought it in.
+    pub entry: AccountEntry,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+impl AccountsAudit {
+    /// The audit of the accounts of `members`, from each synced account's report or error (by id).
+    pub fn new(members: &Members, mut audited: BTreeMap<String, Result<AuditReport, String>>) -> AccountsAudit {
+        let accounts = members.synced.iter().map(|(account, entry)| {
+            let (report, error) = match audited.remove(account) {
+                Some(Ok(report)) => (Some(report), None),
+                Some(Err(error)) => (None, Some(error)),
+                None => (None, Some("not audited".to_owned())),
+            };
+            AccountAudit {
+                account: account.clone(),
+                entry: entry.clone(),
+                report,
+                error,
+            }
+        });
+        let skipped = members.skipped.iter().map(|(account, (entry, reason))| SkippedAccount {
+            account: account.clone(),
+            entry: entry.clone(),
+            reason: reason.clone(),
+        });
+        AccountsAudit {
+            accounts: accounts.collect(),
+            skipped: skipped.collect(),
+        }
+    }
+
+    /// The exit code over every account: 2 when an account could not be audited (the others are still
+    /// judged, and said), else 1 when a check fails, else 0.
+    pub fn exit_code(&self) -> u8 {
+        let reports = self.accounts.iter().filter_map(|a| a.report.as_ref());
+        match (self.accounts.iter().any(|a| a.error.is_some()), reports.map(AuditReport::status).max()) {
+            (true, _) => 2,
+            (false, Some(Status::Fail)) => 1,
+            _ => 0,
+        }
+    }
+}
+
+impl fmt::Display for AccountsAudit {
+    /// One table over every account (an ACCOUNT column first), then each account that could not be read or was
+    /// skipped, then one line of totals.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut rows = Vec::new();
+        let mut counts: BTreeMap<Status, usize> = BTreeMap::new();
+        let mut distributions = 0;
+        for a in &self.accounts {
+            let Some(report) = &a.report else { continue };
+            distributions += report.distributions.len();
+            for (status, n) in report.counts() {
+                *counts.entry(status).or_insert(0) += n;
+            }
+            rows.extend(report.distributions.iter().flat_map(|d| &d.findings).map(|x| (vec![a.account.clone()], x)));
+        }
+        write_table(f, &["ACCOUNT"], rows)?;
+        for a in &self.accounts {
+            if let Some(error) = &a.error {
+                writeln!(f, "account {} (from {}) could not be audited: {error}", a.account, a.entry)?;
+            }
+        }
+        for s in &self.skipped {
+            writeln!(f, "account {} (from {}) skipped: {}", s.account, s.entry, s.reason)?;
+        }
+        let unreadable = self.accounts.iter().filter(|a| a.error.is_some()).count();
+        write!(
+            f,
+            "{} account(s), {distributions} distribution(s): {}; {unreadable} account(s) not audited, {} skipped",
+            self.accounts.len(),
+            totals(&counts),
+            self.skipped.len()
         )
     }
 }

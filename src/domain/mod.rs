@@ -11,5 +11,6 @@ pub mod cidr;
 pub mod event;
 pub mod ip_ranges;
 pub mod ip_sets;
+pub mod organization;
 pub mod prefix_lists;
 pub mod security_groups;

@@ -2,12 +2,15 @@
 //! balancers, tagged sets and AWS's CloudFront prefix lists, then the security groups of the load balancers that
 //! are origins. The pure [`crate::domain::audit`] judges what was read.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 use futures::future::try_join_all;
+use futures::stream::{self, StreamExt};
 
 use crate::config::Config;
-use crate::domain::audit::{self, AuditReport, Distribution, Facts, RegionFacts, SyncedSet};
+use crate::domain::audit::{self, AccountsAudit, AuditReport, Distribution, Facts, RegionFacts, SyncedSet};
+use crate::domain::organization::Members;
 use crate::error::Result;
 use crate::ports::{Distributions, LoadBalancers, OriginGroups, SecurityGroups};
 
@@ -33,6 +36,31 @@ where
         regions: config.regions.iter().cloned().zip(regions).collect(),
     };
     Ok(audit::audit(&facts))
+}
+
+/// Audit every account of `members` with `audit_one` (its ports built and [`audit`] called, through its role),
+/// at most `MAX_CONCURRENCY` accounts at a time. An account that cannot be read is named in the result; the
+/// others are still judged.
+pub async fn audit_accounts<F, A>(config: &Config, members: &Members, audit_one: F) -> AccountsAudit
+where
+    F: Fn(String) -> A,
+    A: Future<Output = Result<AuditReport>>,
+{
+    let audited: BTreeMap<String, std::result::Result<AuditReport, String>> = stream::iter(members.synced.keys())
+        .map(|id| {
+            let audit = audit_one(id.clone());
+            async move {
+                let result = audit.await.map_err(|e| e.to_string());
+                if let Err(error) = &result {
+                    tracing::error!(account = %id, error = %error, "cannot audit an account");
+                }
+                (id.clone(), result)
+            }
+        })
+        .buffer_unordered(config.max_concurrency)
+        .collect()
+        .await;
+    AccountsAudit::new(members, audited)
 }
 
 /// What the audit needs of `region`: the security groups are read only for load balancers that are origins.

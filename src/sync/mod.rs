@@ -9,6 +9,8 @@
 //!   read back and re-planned until exact, then marked with the file applied.
 //! - `prefix_lists`: customer-managed prefix lists, the second target (beside the sets).
 //! - `ip_sets`: WAF IP sets, the third target (beside the sets and lists).
+//! - [`run_accounts`]: the accounts of `ACCOUNTS` (OUs, roots, the organization read at the start of every
+//!   run), each with its ports.
 //! - `attachment`: which network interfaces carry only some of a set's groups (beside the sync, read-only).
 //! - [`adopt`]: hand rules left by AWS's Python sample over to the sync.
 //! - [`remove`]: take back every rule, entry and address of ours, for an uninstall.
@@ -30,6 +32,9 @@ mod history_tests;
 mod ip_sets;
 #[cfg(test)]
 mod ip_sets_tests;
+mod organization;
+#[cfg(test)]
+mod organization_tests;
 mod prefix_lists;
 #[cfg(test)]
 mod prefix_lists_tests;
@@ -39,6 +44,7 @@ mod security_groups;
 mod tests;
 mod unmark;
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use futures::future::join_all;
@@ -58,8 +64,9 @@ use crate::ports::{
 use crate::report::{FailedRegion, IpSetReport, ListReport, SetReport, SkippedGroup, Summary};
 
 pub use adopt::adopt;
-pub use audit::audit;
+pub use audit::{audit, audit_accounts};
 pub use fetch::fetch_verified;
+pub use organization::{RunAccounts, members, run_accounts};
 pub use remove::remove;
 pub use unmark::unmark;
 
@@ -120,9 +127,10 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
     config: &Config,
     trigger: &Trigger,
     source: &impl RangesSource,
-    accounts: &[Account<G, W>],
+    accounts: &[impl Borrow<Account<G, W>> + Sync],
     deadline: Option<Instant>,
 ) -> Result<Summary> {
+    let accounts: Vec<&Account<G, W>> = accounts.iter().map(Borrow::borrow).collect();
     let started = Instant::now();
     let budget = Budget::new(deadline, config.deadline_margin);
     let retries = || accounts.iter().map(|a| a.ec2.retries()).sum::<u64>();

@@ -9,10 +9,12 @@
 //! - [`ip_sets`]: WAF IP sets and their lock tokens.
 //! - [`network_interfaces`]: the interfaces that carry groups.
 //! - [`origin_groups`]: what the origin audit reads.
+//! - [`organization`]: an organization's OUs and accounts, each account with its own [`FakeEc2`].
 //! - [`ranges`]: `ip-ranges.json` bodies ([`FakeSource`]).
 
 mod ip_sets;
 mod network_interfaces;
+mod organization;
 mod origin_groups;
 mod prefix_lists;
 mod ranges;
@@ -31,6 +33,7 @@ use crate::domain::security_groups::{PrefixListWeights, Rule};
 use crate::error::{Error, Result};
 
 pub use ip_sets::FakeIpSet;
+pub use organization::FakeOrganization;
 pub use prefix_lists::FakeList;
 pub use ranges::FakeSource;
 pub use security_groups::{FakeGroup, our_rule};

@@ -899,6 +899,7 @@ impl World {
         let source = HttpSource::new(&config).unwrap();
         let groups = groups_at(&self.endpoint, &config).await;
         cloudfront_sg_sync::handler::App {
+            organization: cloudfront_sg_sync::ports::NoOrganization,
             config,
             source,
             accounts: vec![Account::own(Counting::new(groups))],

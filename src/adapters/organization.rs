@@ -1,0 +1,143 @@
+//! The organization's OUs and accounts, through `aws-sdk-organizations` ([`Organization`]): with the caller's
+//! own credentials (the management account, or a delegated administrator), or through `ORGANIZATION_ROLE_ARN`
+//! (a read-only role in the management account). Every call reads all its pages, one after another (the API
+//! has no other way); the walk of an OU's tree reads each level's OUs at once ([`crate::sync`]).
+
+use aws_config::SdkConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_sdk_organizations::Client;
+use aws_sdk_organizations::config::{IdentityCache, SharedCredentialsProvider};
+use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_organizations::types::{Account, ChildType};
+
+use super::aws::{NoRetryWhenUnreachable, service_error};
+use crate::config::Config;
+use crate::domain::organization::OrgAccount;
+use crate::error::{Error, Result};
+use crate::ports::Organization;
+
+/// [`Organization`] over the real AWS Organizations API (or anything at `AWS_ENDPOINT_URL`, such as moto).
+#[derive(Debug, Clone)]
+pub struct OrgAccounts {
+    client: Client,
+}
+
+impl OrgAccounts {
+    /// A client with `shared`'s credentials, or (with `ORGANIZATION_ROLE_ARN`) with that role's, assumed once
+    /// and refreshed before it expires.
+    pub async fn from_shared(config: &Config, shared: &SdkConfig) -> OrgAccounts {
+        let mut builder = aws_sdk_organizations::config::Builder::from(shared).retry_classifier(NoRetryWhenUnreachable);
+        if let Some(arn) = &config.organization_role_arn {
+            let role = AssumeRoleProvider::builder(arn)
+                .session_name(&config.session_name)
+                .region(aws_config::Region::new(config.sts_region.clone()))
+                .configure(shared)
+                .build()
+                .await;
+            builder = builder
+                .credentials_provider(SharedCredentialsProvider::new(role))
+                .identity_cache(IdentityCache::lazy().build());
+        }
+        OrgAccounts {
+            client: Client::from_conf(builder.build()),
+        }
+    }
+}
+
+impl Organization for OrgAccounts {
+    async fn units_under(&self, parent: &str) -> Result<Vec<String>> {
+        let mut units = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_children()
+                .parent_id(parent)
+                .child_type(ChildType::OrganizationalUnit)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| failed("ListChildren", parent, &e))?;
+            units.extend(page.children().iter().filter_map(|c| c.id().map(str::to_owned)));
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(units);
+            }
+        }
+    }
+
+    async fn accounts_under(&self, parent: &str) -> Result<Vec<OrgAccount>> {
+        let mut accounts = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_accounts_for_parent()
+                .parent_id(parent)
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| failed("ListAccountsForParent", parent, &e))?;
+            accounts.extend(page.accounts().iter().filter_map(org_account));
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(accounts);
+            }
+        }
+    }
+
+    async fn all_accounts(&self) -> Result<Vec<OrgAccount>> {
+        let mut accounts = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = self
+                .client
+                .list_accounts()
+                .set_next_token(token)
+                .send()
+                .await
+                .map_err(|e| failed("ListAccounts", "the organization", &e))?;
+            accounts.extend(page.accounts().iter().filter_map(org_account));
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() {
+                return Ok(accounts);
+            }
+        }
+    }
+}
+
+/// An account as the core sees it: its id and its state (`State`, else the older `Status`; neither: unknown,
+/// so never synced).
+fn org_account(account: &Account) -> Option<OrgAccount> {
+    #[allow(deprecated)]
+    let status = match (account.state(), account.status()) {
+        (Some(state), _) => state.as_str().to_owned(),
+        (None, Some(status)) => status.as_str().to_owned(),
+        (None, None) => "UNKNOWN".to_owned(),
+    };
+    Some(OrgAccount {
+        id: account.id()?.to_owned(),
+        status,
+    })
+}
+
+/// What Organizations answered a failed call (credentials that could not be had included), naming what was
+/// listed.
+fn failed<E>(operation: &'static str, parent: &str, error: &SdkError<E>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    let organization = |code, message| Error::Organization {
+        operation,
+        parent: parent.to_owned(),
+        code,
+        message,
+    };
+    match service_error(operation, "the organization", error, organization) {
+        Error::Credentials { code, message, .. } => organization(
+            code,
+            format!("{message} (no credentials for AWS Organizations: check ORGANIZATION_ROLE_ARN, or the caller's own credentials)"),
+        ),
+        other => other,
+    }
+}
