@@ -432,7 +432,10 @@ fn unique<T: Ord + Clone + Display>(variable: &'static str, list: &str, items: V
     Err(Error::Config {
         variable,
         value: list.to_owned(),
-        reason: format!("{:?} is listed twice", twice.map(ToString::to_string).unwrap_or_default()),
+        reason: format!(
+            "{:?} is listed twice",
+            twice.map(ToString::to_string).unwrap_or_default()
+        ),
     })
 }
 

@@ -535,7 +535,11 @@ impl Summary {
         let synced = members.synced.iter().map(|(account, entry)| AccountReport {
             account: account.clone(),
             entry: entry.clone(),
-            status: if failed.contains(account.as_str()) { "failed" } else { "synced" },
+            status: if failed.contains(account.as_str()) {
+                "failed"
+            } else {
+                "synced"
+            },
             reason: None,
         });
         let skipped = members.skipped.iter().map(|(account, (entry, reason))| AccountReport {

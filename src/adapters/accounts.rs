@@ -120,7 +120,11 @@ impl Connect<Ec2Groups, WafIpSets> for AwsOrganization {
             return Ok(account.clone());
         }
         let id = id.to_owned();
-        let connected = account(&self.config, Some(&id), &member_config(&self.config, &self.base, &id).await);
+        let connected = account(
+            &self.config,
+            Some(&id),
+            &member_config(&self.config, &self.base, &id).await,
+        );
         joined.insert(id, connected.clone());
         Ok(connected)
     }

@@ -136,7 +136,9 @@ where
     match service_error(operation, "the organization", error, organization) {
         Error::Credentials { code, message, .. } => organization(
             code,
-            format!("{message} (no credentials for AWS Organizations: check ORGANIZATION_ROLE_ARN, or the caller's own credentials)"),
+            format!(
+                "{message} (no credentials for AWS Organizations: check ORGANIZATION_ROLE_ARN, or the caller's own credentials)"
+            ),
         ),
         other => other,
     }

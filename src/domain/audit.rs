@@ -669,7 +669,11 @@ impl fmt::Display for AuditReport {
     /// A table: distribution, origin, check, status, then why and how to fix, wrapped within [`TABLE_WIDTH`]
     /// (a row's next lines begin with spaces); then one line of totals.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let rows = self.distributions.iter().flat_map(|d| &d.findings).map(|x| (Vec::new(), x));
+        let rows = self
+            .distributions
+            .iter()
+            .flat_map(|d| &d.findings)
+            .map(|x| (Vec::new(), x));
         write_table(f, &[], rows.collect())?;
         write!(
             f,
@@ -797,7 +801,10 @@ impl AccountsAudit {
     /// judged, and said), else 1 when a check fails, else 0.
     pub fn exit_code(&self) -> u8 {
         let reports = self.accounts.iter().filter_map(|a| a.report.as_ref());
-        match (self.accounts.iter().any(|a| a.error.is_some()), reports.map(AuditReport::status).max()) {
+        match (
+            self.accounts.iter().any(|a| a.error.is_some()),
+            reports.map(AuditReport::status).max(),
+        ) {
             (true, _) => 2,
             (false, Some(Status::Fail)) => 1,
             _ => 0,
@@ -818,12 +825,22 @@ impl fmt::Display for AccountsAudit {
             for (status, n) in report.counts() {
                 *counts.entry(status).or_insert(0) += n;
             }
-            rows.extend(report.distributions.iter().flat_map(|d| &d.findings).map(|x| (vec![a.account.clone()], x)));
+            rows.extend(
+                report
+                    .distributions
+                    .iter()
+                    .flat_map(|d| &d.findings)
+                    .map(|x| (vec![a.account.clone()], x)),
+            );
         }
         write_table(f, &["ACCOUNT"], rows)?;
         for a in &self.accounts {
             if let Some(error) = &a.error {
-                writeln!(f, "account {} (from {}) could not be audited: {error}", a.account, a.entry)?;
+                writeln!(
+                    f,
+                    "account {} (from {}) could not be audited: {error}",
+                    a.account, a.entry
+                )?;
             }
         }
         for s in &self.skipped {

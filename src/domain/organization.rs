@@ -193,7 +193,16 @@ mod tests {
     #[test]
     fn a_malformed_entry_is_refused_with_what_an_entry_may_be() {
         for text in [
-            "ou-nope", "12345", "ou-ab12", "ou-AB12-cd34ef56", "r-ab", "r-", "orgs", "", "1111111111111", "ou-ab12-cd34",
+            "ou-nope",
+            "12345",
+            "ou-ab12",
+            "ou-AB12-cd34ef56",
+            "r-ab",
+            "r-",
+            "orgs",
+            "",
+            "1111111111111",
+            "ou-ab12-cd34",
         ] {
             let e = AccountEntry::parse(text).unwrap_err();
             assert!(e.contains("OU id (ou-xxxx-yyyyyyyy)"), "{text}: {e}");

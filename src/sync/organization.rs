@@ -34,7 +34,11 @@ impl<G, W> RunAccounts<G, W> {
 
 /// The accounts this run syncs: `ACCOUNTS` listed (see [`members`]), and each account synced that is not in
 /// `known` connected.
-pub async fn run_accounts<G, W, O>(config: &Config, organization: &O, known: &[Account<G, W>]) -> Result<RunAccounts<G, W>>
+pub async fn run_accounts<G, W, O>(
+    config: &Config,
+    organization: &O,
+    known: &[Account<G, W>],
+) -> Result<RunAccounts<G, W>>
 where
     O: Organization + Connect<G, W>,
 {

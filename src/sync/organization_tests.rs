@@ -35,12 +35,16 @@ fn organization(latency: Duration) -> FakeOrganization {
         (PROD, "444444444444", "ACTIVE"),
         (SANDBOX, "555555555555", "ACTIVE"),
     ] {
-        org.add_account(parent, id, status).add_set_group("sg-1", "vpc-1", Scope::Global);
+        org.add_account(parent, id, status)
+            .add_set_group("sg-1", "vpc-1", Scope::Global);
     }
     org
 }
 
-fn app(org: FakeOrganization, vars: &[(&str, &str)]) -> App<FakeSource, crate::testing::FakeEc2, crate::ports::NoIpSets, FakeOrganization> {
+fn app(
+    org: FakeOrganization,
+    vars: &[(&str, &str)],
+) -> App<FakeSource, crate::testing::FakeEc2, crate::ports::NoIpSets, FakeOrganization> {
     App {
         config: config(vars),
         source: FakeSource::new([doc(2, &["10.0.1.0/24"], &[])]),
@@ -89,7 +93,10 @@ async fn an_ou_syncs_every_active_account_under_it_nested_ous_included_and_count
 
 #[tokio::test]
 async fn entries_mix_freely_and_an_account_is_synced_once_with_the_entry_named_first() {
-    let app = app(organization(Duration::ZERO), &[("ACCOUNTS", &format!("{WEB},555555555555,{ROOT}"))]);
+    let app = app(
+        organization(Duration::ZERO),
+        &[("ACCOUNTS", &format!("{WEB},555555555555,{ROOT}"))],
+    );
     let summary = app.handle(&schedule(), None).await.unwrap();
     let from: Vec<(String, String)> = summary
         .accounts
@@ -122,14 +129,23 @@ async fn the_organization_is_every_account_listed_by_list_accounts() {
 #[tokio::test]
 async fn an_ou_that_does_not_exist_fails_the_run_before_any_write_naming_it() {
     let missing = "ou-ab12-gone0001";
-    let app = app(organization(Duration::ZERO), &[("ACCOUNTS", &format!("{PROD},{missing}"))]);
+    let app = app(
+        organization(Duration::ZERO),
+        &[("ACCOUNTS", &format!("{PROD},{missing}"))],
+    );
     let e = app.handle(&schedule(), None).await.unwrap_err();
     assert!(matches!(e, Error::AccountsUnresolved { .. }), "{e:?}");
     assert_eq!(e.kind(), "AccountsUnresolved");
     let text = e.to_string();
-    assert!(text.contains(&format!("ACCOUNTS entry {missing} cannot be listed")), "{text}");
+    assert!(
+        text.contains(&format!("ACCOUNTS entry {missing} cannot be listed")),
+        "{text}"
+    );
     assert!(text.contains("ParentNotFoundException"), "{text}");
-    assert!(app.organization.ec2.values().all(|ec2| ec2.calls().is_empty()), "no account was touched");
+    assert!(
+        app.organization.ec2.values().all(|ec2| ec2.calls().is_empty()),
+        "no account was touched"
+    );
     assert!(app.source.fetches().is_empty(), "not even the file was fetched");
 }
 
@@ -142,7 +158,10 @@ async fn a_failed_account_is_counted_failed_while_the_others_sync() {
     let Error::SetsFailed { messages, .. } = summary else {
         panic!("{summary:?}");
     };
-    assert!(messages.iter().any(|m| m.contains("account 333333333333")), "{messages:?}");
+    assert!(
+        messages.iter().any(|m| m.contains("account 333333333333")),
+        "{messages:?}"
+    );
     assert_eq!(app.organization.ec2["111111111111"].ours("sg-1", 443).len(), 1);
 }
 
