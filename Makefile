@@ -57,7 +57,7 @@ lint:
 	cd fuzz && cargo clippy --all-targets -- -D warnings
 
 check-template: venv venv-sam
-	$(VENV)/bin/cfn-lint template.yaml templates/member-role.yaml
+	$(VENV)/bin/cfn-lint template.yaml templates/member-role.yaml templates/organization-role.yaml
 	SAM_CLI_TELEMETRY=0 $(VENV)-sam/bin/sam validate --lint --template-file template.yaml
 
 # This machine has only the x86_64 Rust target; add `--arm64` (and `rustup target add aarch64-unknown-linux-gnu`)

@@ -1,9 +1,11 @@
 //! `cloudfront-sg-sync audit` as users run it, against moto's CloudFront, ELBv2 and EC2: a clean world, an
 //! http-only distribution whose ALB is open to the world, an ALB carrying part of a set, the JSON document,
-//! and an audit that cannot finish.
+//! an audit that cannot finish, and the audit over the accounts of an OU (one of them unreadable).
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+#[path = "../../tests/common/organizations.rs"]
+mod organizations;
 
 use std::process::{Command, Output};
 
@@ -28,9 +30,25 @@ struct Origins3 {
 }
 
 async fn origins_world() -> Origins3 {
-    let moto = Moto::start();
-    let shared = moto.sdk_config(REGION).await;
-    let ec2 = moto.client(REGION).await;
+    origins_in(Moto::start(), None).await
+}
+
+/// As [`origins_world`], every client acting in `account` (through a role: moto's assumed-role credentials act
+/// in the role's account), or in moto's default account.
+async fn origins_in(moto: Moto, account: Option<&str>) -> Origins3 {
+    let mut shared = moto.sdk_config(REGION).await;
+    if let Some(account) = account {
+        let role = aws_config::sts::AssumeRoleProvider::builder(format!("arn:aws:iam::{account}:role/test-setup"))
+            .session_name("test-setup")
+            .configure(&shared)
+            .build()
+            .await;
+        shared = shared
+            .to_builder()
+            .credentials_provider(aws_sdk_ec2::config::SharedCredentialsProvider::new(role))
+            .build();
+    }
+    let ec2 = aws_sdk_ec2::Client::new(&shared);
     let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
     let mut subnets = Vec::new();
     for (cidr, zone) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
@@ -398,13 +416,81 @@ async fn an_alb_allowing_aws_managed_cloudfront_prefix_list_holds_no_set_and_pas
     );
 }
 
+/// An OU of two accounts: the first with an http-only distribution behind an ALB (a failing finding), the
+/// second with nothing; `deny` makes the second's role refuse to be assumed.
+async fn two_accounts(deny: bool) -> (Origins3, String, String, String, common::proxy::FaultProxy) {
+    let moto = Moto::start();
+    let org = organizations::Org::create(&moto.endpoint).await;
+    let unit = org.unit(&org.root, "prod").await;
+    let (a, b) = (org.account(&unit, "a").await, org.account(&unit, "b").await);
+    let denied = format!("arn:aws:iam::{b}:role/cloudfront-sg-sync");
+    let faults = common::proxy::Faults {
+        fail: deny.then(|| ("AssumeRole".to_owned(), Some(denied), "AccessDenied".to_owned())),
+        ..common::proxy::Faults::default()
+    };
+    let proxy = common::proxy::FaultProxy::start(&moto.endpoint, faults).await;
+    let w = origins_in(moto, Some(&a)).await;
+    let groups = w.set(Scope::Global, 1).await;
+    let dns = w.alb("web", &groups).await;
+    w.distribution(&dns, OriginProtocolPolicy::HttpOnly, false).await;
+    (w, unit, a, b, proxy)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_audit_over_an_ou_is_one_table_with_an_account_column_and_one_exit_code() {
+    let (_w, unit, a, b, proxy) = two_accounts(false).await;
+    let out = audit_at(&proxy.endpoint, &["--accounts", &unit]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "a's distribution fails: {table}");
+    assert!(table.starts_with("ACCOUNT       DISTRIBUTION"), "{table}");
+    let protocol = rows(&table, "origin-protocol");
+    assert!(protocol[0].starts_with(&a) && protocol[0].contains(" fail "), "{table}");
+    assert!(
+        table.ends_with(
+            "\n2 account(s), 1 distribution(s): 2 fail, 1 warn, 1 pass; 0 account(s) not audited, 0 skipped\n"
+        ),
+        "{table}"
+    );
+
+    let json: serde_json::Value =
+        serde_json::from_slice(&audit_at(&proxy.endpoint, &["--accounts", &unit, "--json"]).stdout).unwrap();
+    let accounts = json["accounts"].as_array().unwrap();
+    let ids: Vec<&str> = accounts.iter().map(|x| x["account"].as_str().unwrap()).collect();
+    let mut expected = vec![a.as_str(), b.as_str()];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert!(
+        accounts
+            .iter()
+            .all(|x| x["entry"] == unit.as_str() && x["report"].is_object()),
+        "{json}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_account_that_cannot_be_read_is_named_and_exits_2_while_the_others_are_still_judged() {
+    let (_w, unit, a, b, proxy) = two_accounts(true).await;
+    let out = audit_at(&proxy.endpoint, &["--accounts", &unit]);
+    let table = stdout(&out);
+    assert_eq!(out.status.code(), Some(2), "{table}");
+    assert!(
+        rows(&table, "origin-protocol")[0].starts_with(&a),
+        "a is still judged: {table}"
+    );
+    assert!(
+        table.contains(&format!("account {b} (from {unit}) could not be audited: ")) && table.contains("AccessDenied"),
+        "{table}"
+    );
+    assert!(table.contains("1 account(s) not audited"), "{table}");
+}
+
 #[test]
-fn an_audit_over_listed_accounts_is_refused_with_exit_2() {
-    let out = audit_at("http://127.0.0.1:9", &["--accounts", "111111111111"]);
+fn a_malformed_accounts_entry_stops_the_audit_with_exit_2_naming_it() {
+    let out = audit_at("http://127.0.0.1:9", &["--accounts", "ou-nope"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains("ACCOUNTS") && stderr.contains("run it once per account"),
+        stderr.contains("ACCOUNTS") && stderr.contains("\"ou-nope\""),
         "{stderr}"
     );
 }

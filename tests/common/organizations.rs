@@ -1,5 +1,6 @@
 //! AWS Organizations in moto, for the tests over OUs: an organization, its OUs and accounts. (Its own file, as
 //! `waf.rs`: included by the tests that use it.)
+#![allow(dead_code)]
 
 use aws_config::BehaviorVersion;
 use aws_sdk_organizations::Client;
