@@ -4,7 +4,7 @@
 # Starts moto_server and a file server on 127.0.0.1, creates example tagged groups, runs the Lambda binary
 # under `cargo lambda watch` (its local Lambda runtime), invokes it with events/sns-notification.json, prints
 # the summary, invokes it again (nothing to do), then with an older real file (every target keeps the newer
-# one), shows the CLI's plan, then its plan over two member accounts,
+# one), shows the CLI's plan, then its plan over two member accounts, then a run over an OU of an organization,
 # then the CLI's audit of two CloudFront distributions and their load balancers, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -113,6 +113,14 @@ echo "== the CLI's plan over two member accounts (ACCOUNTS), each through its ro
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" MAX_RULES_PER_GROUP=30 IP_VERSIONS=ipv4 \
   "$CLI" plan --ip-ranges-file "$WORK/www/ip-ranges.json" --accounts 111111111111,222222222222 | grep -v '^  '
+
+echo "== a run over an organizational unit (ACCOUNTS=ou-…): every ACTIVE account under it, nested OUs included"
+OU=$("$PY" scripts/demo_org.py "http://127.0.0.1:$MOTO_PORT")
+AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" IP_VERSIONS=ipv6 ACCOUNTS="$OU" \
+  "$CLI" apply --ip-ranges-file "$WORK/www/ip-ranges.json" --summary | tee "$WORK/ou.txt"
+grep -q "accounts: 2 synced, 0 failed, 1 skipped" "$WORK/ou.txt" ||
+  { echo "demo: the run over the OU should sync 2 accounts and skip the closed one" >&2; exit 1; }
 
 echo "== the CLI's audit of the CloudFront origins (read-only): one clean distribution, one that fails"
 "$PY" scripts/demo_origins.py "http://127.0.0.1:$MOTO_PORT"

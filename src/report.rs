@@ -630,7 +630,8 @@ impl fmt::Display for Summary {
         self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
         self.prefix_lists.iter().try_for_each(|l| write!(f, "{l}"))?;
         self.ip_sets.iter().try_for_each(|s| write!(f, "{s}"))?;
-        self.accounts.iter().try_for_each(|a| write!(f, "{a}"))?;
+        let mut synced = self.accounts.iter().filter(|a| a.status == "synced");
+        synced.try_for_each(|a| write!(f, "{a}"))?;
         self.write_trailer(f)
     }
 }
@@ -638,6 +639,8 @@ impl fmt::Display for Summary {
 impl Summary {
     fn write_trailer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.accounts.is_empty() {
+            let mut others = self.accounts.iter().filter(|a| a.status != "synced");
+            others.try_for_each(|a| write!(f, "{a}"))?;
             let (synced, failed, skipped) = self.account_counts();
             writeln!(f, "accounts: {synced} synced, {failed} failed, {skipped} skipped")?;
         }
