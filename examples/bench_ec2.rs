@@ -7,6 +7,8 @@
 
 #[path = "../tests/common/mod.rs"]
 mod common;
+#[path = "../tests/common/organizations.rs"]
+mod organizations;
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -295,6 +297,127 @@ async fn many_accounts(rows: &mut Vec<Row>) {
     }
 }
 
+/// An organization in moto: 40 OUs (4 under the root, 9 under each of them) holding `n` accounts, spread evenly;
+/// its root id.
+async fn organization_of(moto: &Moto, n: usize) -> String {
+    let org = organizations::Org::create(&moto.endpoint).await;
+    let mut units = Vec::new();
+    for top in 0..4 {
+        let parent = org.unit(&org.root, &format!("top-{top}")).await;
+        for child in 0..9 {
+            units.push(org.unit(&parent, &format!("unit-{top}-{child}")).await);
+        }
+        units.push(parent);
+    }
+    for i in 0..n {
+        org.account(&units[i % units.len()], &format!("account-{i}")).await;
+    }
+    org.root.clone()
+}
+
+/// Peak resident memory of this process so far (VmHWM), in MB: the sync, its clients, and the proxy and its
+/// records in the same process (an upper bound of the function's).
+fn own_peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
+        .unwrap_or(0.0);
+    kb / 1024.0
+}
+
+/// A first sync and a no-op of an organization of `n` accounts in 40 nested OUs (`ACCOUNTS` = its root) × 4
+/// regions, one set each, at `concurrency`, 100 ms per call: AWS Organizations answered by moto (after the
+/// latency), every other call by the proxy. Returns (first sync ms, no-op ms, organization read ms, calls of
+/// the first sync, peak RSS MB).
+async fn organization_once(n: usize, concurrency: usize) -> (f64, f64, f64, Vec<common::proxy::Call>, f64) {
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let regions = ["us-east-1", "eu-west-1", "ap-southeast-2", "eu-central-1"];
+    let moto = Moto::start();
+    let root = organization_of(&moto, n).await;
+    let faults = Faults {
+        latency: Duration::from_millis(100),
+        answer_writes: true,
+        answer_reads: true,
+        ..Faults::default()
+    };
+    let proxy = FaultProxy::start(&moto.endpoint, faults).await;
+    let cfg = config(&[
+        ("AWS_REGION", "us-east-1"),
+        ("REGIONS", &regions.join(",")),
+        ("ACCOUNTS", &root),
+        // The management account (moto's default) is under the root too.
+        ("EXCLUDE_ACCOUNTS", "123456789012"),
+        ("MAX_CONCURRENCY", &concurrency.to_string()),
+        ("SERVICE", "CLOUDFRONT_ORIGIN_FACING"),
+        ("IP_VERSIONS", "ipv6"),
+        ("IP_RANGES_URL", &server.url),
+    ]);
+    let loader = cloudfront_sg_sync::adapters::aws::loader()
+        .endpoint_url(&proxy.endpoint)
+        .test_credentials();
+    let (accounts, organization) = cloudfront_sg_sync::adapters::accounts::with_loader(&cfg, loader).await;
+    let started = Instant::now();
+    sync::members(&cfg, &organization).await.unwrap();
+    let resolve = started.elapsed().as_secs_f64() * 1000.0;
+    proxy.clear();
+    let app = cloudfront_sg_sync::handler::App {
+        source: HttpSource::new(&cfg).unwrap(),
+        config: cfg,
+        accounts,
+        organization,
+    };
+    let mut times = Vec::new();
+    let mut first_calls = Vec::new();
+    for run in 0..2 {
+        let started = Instant::now();
+        let summary = app.handle(&schedule(), None).await.unwrap();
+        times.push(started.elapsed().as_secs_f64() * 1000.0);
+        assert_eq!(summary.sets.len(), n * regions.len());
+        assert_eq!(summary.account_counts(), (n, 0, 1));
+        if run == 0 {
+            first_calls = proxy.calls();
+            proxy.clear();
+        }
+    }
+    (times[0], times[1], resolve, first_calls, own_peak_rss_mb())
+}
+
+async fn organization_scale(rows: &mut Vec<Row>) {
+    let n: usize = std::env::var("BENCH_ACCOUNTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(2000);
+    for concurrency in [50, 200] {
+        let (first, noop, resolve, calls, rss) = organization_once(n, concurrency).await;
+        let listing = ["ListChildren", "ListAccountsForParent", "ListAccounts"];
+        let organizations = calls.iter().filter(|c| listing.contains(&c.action.as_str())).count();
+        let sts = calls.iter().filter(|c| c.action == "AssumeRole").count();
+        let others = calls.len() - organizations - sts;
+        // The floor as for many accounts: call times per account × 100 ms × accounts / the bound. A first sync:
+        // the first region's unit 3 (the role, the groups, then the lists and IP sets), 3 more regions 1 each,
+        // 4 sets 3 each (authorize, read-back, CreateTags) = 18; a no-op: 3 + 3 = 6.
+        let floor = |call_times: f64| call_times * 100.0 * n as f64 / concurrency as f64;
+        rows.push(Row {
+            figure: format!(
+                "organization of {n} accounts in 40 nested OUs (ACCOUNTS=r-…) × 4 regions, one set each, \
+                 MAX_CONCURRENCY {concurrency}, 100 ms per call: first sync, no-op, the organization read, peak RSS"
+            ),
+            target: "within 20% of the floor; the organization in a few call times; ≤ 128 MB".into(),
+            measured: format!(
+                "first sync {first:.0} ms ({:.2}× the floor of {:.0} ms); no-op {noop:.0} ms ({:.2}× the floor \
+                 of {:.0} ms); organization read {resolve:.0} ms ({organizations} Organizations calls); {sts} \
+                 STS + {others} EC2 and WAF calls; peak RSS {rss:.0} MB (the whole benchmark process)",
+                first / floor(18.0),
+                floor(18.0),
+                noop / floor(6.0),
+                floor(6.0),
+            ),
+        });
+    }
+}
+
 fn bootstrap() -> PathBuf {
     let target = std::env::var("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -384,6 +507,9 @@ async fn main() {
     }
     if which == "all" || which == "accounts" {
         many_accounts(&mut rows).await;
+    }
+    if which == "all" || which == "organization" {
+        organization_scale(&mut rows).await;
     }
     if which == "all" || which == "cold" {
         cold_start_and_memory(&mut rows).await;
