@@ -14,7 +14,9 @@
 //!   ([`crate::ports::OriginGroups`]). The audit's CloudFront and ELBv2 adapters live in the CLI crate
 //!   (`cli/src/adapters`), to keep their SDKs out of the Lambda function.
 //! - [`accounts`]: one EC2 and one WAF adapter per account of the run, with the account's credentials (its
-//!   role).
+//!   role); an account found in the organization is connected once and kept ([`crate::ports::Connect`]).
+//! - [`organization`]: the OUs and accounts of the organization, through `aws-sdk-organizations`
+//!   ([`crate::ports::Organization`]).
 
 pub mod accounts;
 pub mod aws;
