@@ -2,6 +2,8 @@
 
 #[path = "../../tests/common/mod.rs"]
 mod common;
+#[path = "../../tests/common/organizations.rs"]
+mod organizations;
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -335,4 +337,59 @@ async fn cli_adopt_lists_then_adopts_rules_left_by_the_python_sample() {
             .any(|r| r.source == "198.51.100.0/24" && r.description.as_deref() == Some("office"))
     );
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_and_adopt_take_an_ou_in_accounts_and_name_each_account_with_its_entry() {
+    let moto = Moto::start();
+    let org = organizations::Org::create(&moto.endpoint).await;
+    let unit = org.unit(&org.root, "prod").await;
+    let member = org.account(&unit, "member").await;
+    let client = moto.client_in(&member, "us-east-1").await;
+    let vpc = create_vpc(&client, "10.0.0.0/16").await;
+    tagged_group(&client, &vpc, "web", Scope::Global, "https").await;
+    let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
+    let url = server.url.as_str();
+
+    let plan = cli(
+        &moto,
+        &[
+            "plan",
+            "--accounts",
+            &unit,
+            "--ip-versions",
+            "ipv6",
+            "--max-rules-per-group",
+            "60",
+            "--ip-ranges-url",
+            url,
+            "--json",
+        ],
+    );
+    assert!(plan.status.success(), "{}", String::from_utf8_lossy(&plan.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&plan.stdout).unwrap();
+    assert_eq!(summary["sets"][0]["account"], member.as_str());
+    assert_eq!(summary["accounts"][0]["entry"], unit.as_str());
+    assert_eq!(summary["accounts"][0]["status"], "synced");
+
+    let adopt = cli(&moto, &["adopt", "--accounts", &unit, "--ip-ranges-url", url]);
+    assert!(adopt.status.success(), "{}", String::from_utf8_lossy(&adopt.stderr));
+    let excluded = cli(
+        &moto,
+        &[
+            "plan",
+            "--accounts",
+            &unit,
+            "--exclude-accounts",
+            &member,
+            "--ip-ranges-url",
+            url,
+        ],
+    );
+    let text = String::from_utf8_lossy(&excluded.stdout);
+    assert!(
+        text.contains(&format!("account {member} (from {unit}): skipped, excluded")),
+        "{text}"
+    );
+    assert!(text.contains("accounts: 0 synced, 0 failed, 1 skipped"), "{text}");
 }
