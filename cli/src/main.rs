@@ -261,7 +261,7 @@ async fn audit_accounts(config: &Config) -> Result<AccountsAudit> {
     let members = sync::members(config, &OrgAccounts::from_shared(config, &base).await).await?;
     let audit_one = |id: String| {
         let base = &base;
-        async move { audit_with(config, &member_config(config, base, &id).await).await }
+        async move { audit_with(config, &member_config(config, base, &id)).await }
     };
     Ok(sync::audit_accounts(config, &members, audit_one).await)
 }

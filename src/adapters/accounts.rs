@@ -1,21 +1,25 @@
-//! Which accounts a run syncs, each with its own EC2 adapter: the function's own account with its own
+//! Which accounts a run syncs, each with its own adapters: the function's own account with its own
 //! credentials, or (with `ACCOUNTS`) every account listed or found in the organization, through the role
 //! `ASSUME_ROLE_NAME` in it.
 //!
-//! The role's credentials come from the SDK's own [`AssumeRoleProvider`], called in the function's region when
-//! every account has it enabled (else us-east-1: [`crate::config::Config::sts_region`]);
-//! each account has its own identity cache, shared by its regional clients, so STS is called once per account
-//! and the credentials are refreshed before they expire (the function keeps its clients between invocations:
-//! an account found in an OU is connected the first time it is found, then kept by [`AwsOrganization`]).
+//! Every account uses the same clients, one per region and service; each call carries its account's
+//! credentials. Those come from the SDK's own [`AssumeRoleProvider`], called in the function's region when
+//! every account has it enabled (else us-east-1: [`crate::config::Config::sts_region`]). Each account's
+//! credentials have their own partition of the clients' identity cache, so STS is called once per account and
+//! again before they expire (the function keeps its adapters between invocations: an account found in an OU
+//! is connected the first time it is found, then kept by [`AwsOrganization`]). What an account costs to keep is
+//! its credentials, not clients: 2,000 accounts fit in the function's memory.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
-use aws_sdk_ec2::config::{IdentityCache, SharedCredentialsProvider};
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_sdk_ec2::config::IdentityCache;
 use tokio::sync::Mutex;
 
-use super::aws::{loader, shared_config};
+use super::aws::{AccountCredentials, loader, shared_config};
 use super::ec2::Ec2Groups;
 use super::ip_sets::WafIpSets;
 use super::organization::OrgAccounts;
@@ -39,53 +43,106 @@ pub async fn accounts_with_loader(config: &Config, loader: aws_config::ConfigLoa
     with_loader(config, loader).await.0
 }
 
-/// The accounts known at start and the organization, from one loader (see [`accounts_with_loader`]).
+/// The accounts known at start and the organization, from one loader (see [`accounts_with_loader`]). Every
+/// account uses the same clients (one per region and service, with the function's own credentials), each call
+/// with its account's credentials.
 pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> (Vec<AwsAccount>, AwsOrganization) {
     let base = shared_config(config, loader).await;
+    let ec2 = Ec2Groups::from_shared(config, &base, |_, b| b);
+    let waf = WafIpSets::from_shared(config, &base, ec2.retry_count(), |_, b| b);
+    let own = Account { id: None, ec2, waf };
+    let roles = Arc::new(Roles::of(config, &base));
     let known = match config.accounts.is_empty() {
-        true => vec![account(config, None, &base)],
-        false => {
-            let mut known = Vec::new();
-            for entry in &config.accounts {
-                if let AccountEntry::Account(id) = entry {
-                    known.push(account(config, Some(id), &member_config(config, &base, id).await));
-                }
-            }
-            known
-        }
+        true => vec![own.clone()],
+        false => (config.accounts.iter())
+            .filter_map(|entry| match entry {
+                AccountEntry::Account(id) => Some(member(&own, &roles, id)),
+                _ => None,
+            })
+            .collect(),
     };
     let organization = AwsOrganization {
         listing: OrgAccounts::from_shared(config, &base).await,
-        config: config.clone(),
-        base,
+        own,
+        roles,
         joined: Mutex::default(),
     };
     (known, organization)
 }
 
-/// The SDK configuration of account `id`: `base` with the credentials of its role, in its own cache.
-pub async fn member_config(config: &Config, base: &SdkConfig, id: &str) -> SdkConfig {
-    let mut role = AssumeRoleProvider::builder(config.role_arn(id))
-        .session_name(&config.session_name)
-        .region(aws_config::Region::new(config.sts_region.clone()))
-        .configure(base);
-    if let Some(external_id) = &config.assume_role_external_id {
-        role = role.external_id(external_id);
-    }
+/// The SDK configuration of account `id`: `base` with the credentials of its role, in its own cache (the
+/// CLI's audit, whose CloudFront and ELBv2 clients are built per account).
+pub fn member_config(config: &Config, base: &SdkConfig, id: &str) -> SdkConfig {
+    let credentials = role_credentials(&Arc::new(Roles::of(config, base)), id);
     base.to_builder()
-        .credentials_provider(SharedCredentialsProvider::new(role.build().await))
+        .credentials_provider(credentials)
         .identity_cache(IdentityCache::lazy().build())
         .build()
 }
 
-/// The adapters of account `id` (`None`: the function's own), with the credentials of `shared`.
-fn account(config: &Config, id: Option<&String>, shared: &SdkConfig) -> AwsAccount {
-    let ec2 = Ec2Groups::from_shared(config, shared, |_, b| b);
-    let waf = WafIpSets::from_shared(config, shared, ec2.retry_count(), |_, b| b);
+/// Account `id`'s adapters: `own`'s clients, with the credentials of its role.
+fn member(own: &AwsAccount, roles: &Arc<Roles>, id: &str) -> AwsAccount {
+    let credentials = AccountCredentials::new(role_credentials(roles, id));
+    let ec2 = own.ec2.of_account(credentials.clone());
+    let waf = own.waf.of_account(credentials, ec2.retry_count());
     Account {
-        id: id.cloned(),
+        id: Some(id.to_owned()),
         ec2,
         waf,
+    }
+}
+
+/// How every account's role is assumed: `ASSUME_ROLE_NAME` (and its external id) with the function's own
+/// credentials, through STS in [`Config::sts_region`].
+#[derive(Debug)]
+struct Roles {
+    config: Config,
+    base: SdkConfig,
+}
+
+impl Roles {
+    fn of(config: &Config, base: &SdkConfig) -> Roles {
+        Roles {
+            config: config.clone(),
+            base: base.clone(),
+        }
+    }
+}
+
+/// The credentials of account `id`'s role: a partition of their own in the clients' identity cache, which asks
+/// for them once and again before they expire.
+fn role_credentials(roles: &Arc<Roles>, id: &str) -> SharedCredentialsProvider {
+    SharedCredentialsProvider::new(RoleCredentials {
+        role_arn: roles.config.role_arn(id),
+        roles: roles.clone(),
+    })
+}
+
+/// One account's role, assumed when the identity cache asks. The STS client is built for the call and
+/// dropped: kept for each of thousands of accounts, STS clients would weigh more than all else the function
+/// holds.
+#[derive(Debug)]
+struct RoleCredentials {
+    role_arn: String,
+    roles: Arc<Roles>,
+}
+
+impl ProvideCredentials for RoleCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let Roles { config, base } = self.roles.as_ref();
+            let mut role = AssumeRoleProvider::builder(&self.role_arn)
+                .session_name(&config.session_name)
+                .region(aws_config::Region::new(config.sts_region.clone()))
+                .configure(base);
+            if let Some(external_id) = &config.assume_role_external_id {
+                role = role.external_id(external_id);
+            }
+            role.build().await.provide_credentials().await
+        })
     }
 }
 
@@ -94,8 +151,11 @@ fn account(config: &Config, id: Option<&String>, shared: &SdkConfig) -> AwsAccou
 #[derive(Debug)]
 pub struct AwsOrganization {
     listing: OrgAccounts,
-    config: Config,
-    base: SdkConfig,
+    /// The function's own adapters, whose clients every account uses.
+    own: AwsAccount,
+    roles: Arc<Roles>,
+    /// The accounts found so far, each with its credentials (kept: their identity cache partition, so a warm
+    /// function assumes each role once an hour, not once a run).
     joined: Mutex<BTreeMap<String, AwsAccount>>,
 }
 
@@ -119,13 +179,8 @@ impl Connect<Ec2Groups, WafIpSets> for AwsOrganization {
         if let Some(account) = joined.get(id) {
             return Ok(account.clone());
         }
-        let id = id.to_owned();
-        let connected = account(
-            &self.config,
-            Some(&id),
-            &member_config(&self.config, &self.base, &id).await,
-        );
-        joined.insert(id, connected.clone());
+        let connected = member(&self.own, &self.roles, id);
+        joined.insert(id.to_owned(), connected.clone());
         Ok(connected)
     }
 }

@@ -9,9 +9,10 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_ec2::config::interceptors::BeforeTransmitInterceptorContextRef;
-use aws_sdk_ec2::config::{ConfigBag, Intercept, RuntimeComponents};
+use aws_sdk_ec2::config::{ConfigBag, IdentityCache, Intercept, RuntimeComponents, SharedIdentityCache};
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_smithy_http_client::proxy::ProxyConfig;
 use aws_smithy_http_client::{ConnectorBuilder, tls};
@@ -26,6 +27,25 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::config::Config;
 use crate::error::Error;
+
+/// What every call of an account reached through its role carries: the role's credentials, and the account's
+/// own identity cache. (A call whose override brings credentials but no cache gets a cache of its own, for that
+/// call only: STS would be asked at every call.)
+#[derive(Debug, Clone)]
+pub struct AccountCredentials {
+    pub(super) provider: SharedCredentialsProvider,
+    pub(super) cache: SharedIdentityCache,
+}
+
+impl AccountCredentials {
+    /// `provider`'s credentials, cached until shortly before they expire.
+    pub fn new(provider: SharedCredentialsProvider) -> AccountCredentials {
+        AccountCredentials {
+            provider,
+            cache: IdentityCache::lazy().max_partitions(1).build(),
+        }
+    }
+}
 
 /// Logs every retried AWS call (EC2 and WAF alike) and counts them, so throttling shows in the logs and the
 /// summary.

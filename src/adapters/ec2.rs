@@ -1,4 +1,5 @@
-//! The EC2 clients of an account, one per region, built once: [`Ec2Groups`] is the adapter of every EC2-backed
+//! The EC2 clients of a run, one per region, built once and shared by every account (each call carries its
+//! account's credentials): [`Ec2Groups`] is the adapter of every EC2-backed
 //! port ([`crate::ports::SecurityGroups`] in [`super::security_groups`], [`crate::ports::PrefixLists`] in
 //! [`super::prefix_lists`], [`crate::ports::NetworkInterfaces`] in [`super::network_interfaces`], the audit's
 //! [`crate::ports::OriginGroups`] in [`super::origin_groups`]). Here: its construction, one call with EC2's error
@@ -15,17 +16,22 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_ec2::types::{Filter, SecurityGroup, Tag};
 
-use super::aws::{NoRetryWhenUnreachable, RetryLog, service_error, shared_config};
+use super::aws::{AccountCredentials, NoRetryWhenUnreachable, RetryLog, service_error, shared_config};
 use crate::config::Config;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 
-/// An account's EC2 clients, one per region: the adapter of every EC2-backed port, over the real EC2 API (or anything
-/// at `AWS_ENDPOINT_URL`, such as moto).
+/// An account's EC2: the adapter of every EC2-backed port, over the real EC2 API (or anything at
+/// `AWS_ENDPOINT_URL`, such as moto). The clients, one per region, are shared by the accounts of a run
+/// ([`Ec2Groups::of_account`]): a client weighs some 15 KB, and a run over 2,000 accounts × 4 regions would
+/// otherwise keep 8,000 of them.
 #[derive(Debug, Clone)]
 pub struct Ec2Groups {
-    clients: BTreeMap<String, Client>,
+    clients: Arc<BTreeMap<String, Client>>,
+    /// The account's credentials, given to every call (their own identity cache partition, in the clients'
+    /// cache); `None`: the clients' own.
+    credentials: Option<AccountCredentials>,
     pub(super) retries: Arc<AtomicU64>,
 }
 
@@ -63,12 +69,25 @@ impl Ec2Groups {
             .map(|region| {
                 let builder = aws_sdk_ec2::config::Builder::from(shared)
                     .region(aws_config::Region::new(region.clone()))
-                    .interceptor(RetryLog::counting(&retries))
                     .retry_classifier(NoRetryWhenUnreachable);
                 (region.clone(), Client::from_conf(customize(region, builder).build()))
             })
             .collect();
-        Ec2Groups { clients, retries }
+        Ec2Groups {
+            clients: Arc::new(clients),
+            credentials: None,
+            retries,
+        }
+    }
+
+    /// The EC2 of another account, through the same clients: each call made with `credentials` (its role's),
+    /// its retries counted apart.
+    pub fn of_account(&self, credentials: AccountCredentials) -> Ec2Groups {
+        Ec2Groups {
+            clients: self.clients.clone(),
+            credentials: Some(credentials),
+            retries: Arc::default(),
+        }
     }
 
     /// The count of retried calls, to share with the account's other adapters.
@@ -89,13 +108,19 @@ impl Ec2Groups {
         let mut groups = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(FILTER_VALUES) {
             let pages = self
-                .call("DescribeSecurityGroups", region, None, |c| {
-                    let request = c
-                        .describe_security_groups()
-                        .filters(filter("group-id", chunk.iter().map(String::as_str)))
-                        .max_results(1000);
-                    request.into_paginator().send().try_collect()
-                })
+                .pages(
+                    "DescribeSecurityGroups",
+                    region,
+                    |c, o, token| {
+                        let request = c
+                            .describe_security_groups()
+                            .filters(filter("group-id", chunk.iter().map(String::as_str)))
+                            .max_results(1000)
+                            .set_next_token(token);
+                        request.customize().config_override(o).send()
+                    },
+                    |page| page.next_token(),
+                )
                 .await?;
             groups.extend(
                 pages
@@ -108,10 +133,12 @@ impl Ec2Groups {
 
     /// Tag `resources` (groups of one set, or one prefix list) with the file applied to them.
     pub(super) async fn create_mark_tags(&self, region: &str, resources: &[String], mark: &AppliedMark) -> Result<()> {
-        self.call("CreateTags", region, resources.first().map(String::as_str), |c| {
+        self.call("CreateTags", region, resources.first().map(String::as_str), |c, o| {
             c.create_tags()
                 .set_resources(Some(resources.to_vec()))
                 .tags(Tag::builder().key(SYNC_TOKEN_TAG).value(mark.to_string()).build())
+                .customize()
+                .config_override(o)
                 .send()
         })
         .await
@@ -120,31 +147,71 @@ impl Ec2Groups {
 
     /// Remove from `resources` the tag recording the file applied (any value).
     pub(super) async fn delete_mark_tags(&self, region: &str, resources: &[String]) -> Result<()> {
-        self.call("DeleteTags", region, resources.first().map(String::as_str), |c| {
+        self.call("DeleteTags", region, resources.first().map(String::as_str), |c, o| {
             c.delete_tags()
                 .set_resources(Some(resources.to_vec()))
                 .tags(Tag::builder().key(SYNC_TOKEN_TAG).build())
+                .customize()
+                .config_override(o)
                 .send()
         })
         .await
         .map(|_| ())
     }
 
-    /// One EC2 call in `region`, its error carrying what EC2 said.
+    /// What every call of this account adds to its region's client: the account's credentials and the retry
+    /// log counting its retries (`send` hands it to the operation's `config_override`).
+    fn account_config(&self) -> aws_sdk_ec2::config::Builder {
+        let mut config = aws_sdk_ec2::config::Builder::default().interceptor(RetryLog::counting(&self.retries));
+        if let Some(AccountCredentials { provider, cache }) = &self.credentials {
+            config.set_credentials_provider(Some(provider.clone()));
+            config.set_identity_cache(cache.clone());
+        }
+        config
+    }
+
+    /// One EC2 call in `region`, its error carrying what EC2 said: `send(client, account_config)`.
     pub(super) async fn call<T, E, F>(
         &self,
         operation: &'static str,
         region: &str,
         group: Option<&str>,
-        send: impl FnOnce(&Client) -> F,
+        send: impl FnOnce(&Client, aws_sdk_ec2::config::Builder) -> F,
     ) -> Result<T>
     where
         F: Future<Output = std::result::Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        send(self.client(region)?)
+        send(self.client(region)?, self.account_config())
             .await
             .map_err(|e| ec2_error(operation, region, group, &e))
+    }
+
+    /// Every page of a paged EC2 call (as [`Ec2Groups::call`]): `send(client, account_config, token)` asks for
+    /// the page after `token`, `next` reads the token of the page after it (none or empty: the last page).
+    pub(super) async fn pages<T, E, F>(
+        &self,
+        operation: &'static str,
+        region: &str,
+        send: impl Fn(&Client, aws_sdk_ec2::config::Builder, Option<String>) -> F,
+        next: impl Fn(&T) -> Option<&str>,
+    ) -> Result<Vec<T>>
+    where
+        F: Future<Output = std::result::Result<T, SdkError<E>>>,
+        E: ProvideErrorMetadata + std::error::Error + 'static,
+    {
+        let mut pages = Vec::new();
+        let mut token = None;
+        loop {
+            let page = self
+                .call(operation, region, None, |c, o| send(c, o, token.take()))
+                .await?;
+            token = next(&page).filter(|t| !t.is_empty()).map(str::to_owned);
+            pages.push(page);
+            if token.is_none() {
+                return Ok(pages);
+            }
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_wafv2::types::{IpAddressVersion, IpSetSummary, Scope as ApiScope};
 
-use super::aws::{NoRetryWhenUnreachable, RetryLog, service_error, shared_config};
+use super::aws::{AccountCredentials, NoRetryWhenUnreachable, RetryLog, service_error, shared_config};
 use super::ec2::mark_of;
 use crate::config::Config;
 use crate::domain::cidr::{Cidr, IpVersion};
@@ -24,10 +24,14 @@ use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 use crate::ports::{IpSets, TaggedIpSet, WafScope};
 
-/// [`IpSets`] over the real WAF API (or anything at `AWS_ENDPOINT_URL`, such as moto).
+/// [`IpSets`] over the real WAF API (or anything at `AWS_ENDPOINT_URL`, such as moto). As with
+/// [`super::ec2::Ec2Groups`], the clients are shared by the accounts of a run ([`WafIpSets::of_account`]).
 #[derive(Debug, Clone)]
 pub struct WafIpSets {
-    clients: BTreeMap<String, Client>,
+    clients: Arc<BTreeMap<String, Client>>,
+    /// The account's credentials, given to every call; `None`: the clients' own.
+    credentials: Option<AccountCredentials>,
+    retries: Arc<AtomicU64>,
 }
 
 impl WafIpSets {
@@ -54,13 +58,37 @@ impl WafIpSets {
             .map(|region| {
                 let builder = aws_sdk_wafv2::config::Builder::from(shared)
                     .region(aws_config::Region::new(region.clone()))
-                    .interceptor(RetryLog::counting(&retries))
                     .retry_classifier(NoRetryWhenUnreachable);
                 let client = Client::from_conf(customize(&region, builder).build());
                 (region, client)
             })
             .collect();
-        WafIpSets { clients }
+        WafIpSets {
+            clients: Arc::new(clients),
+            credentials: None,
+            retries,
+        }
+    }
+
+    /// The IP sets of another account, through the same clients: each call made with `credentials`, its
+    /// retries counted in `retries` (that account's EC2 count).
+    pub fn of_account(&self, credentials: AccountCredentials, retries: Arc<AtomicU64>) -> WafIpSets {
+        WafIpSets {
+            clients: self.clients.clone(),
+            credentials: Some(credentials),
+            retries,
+        }
+    }
+
+    /// What every call of this account adds to its region's client (as the EC2 adapter's): its credentials and
+    /// the retry log counting its retries.
+    fn account_config(&self) -> aws_sdk_wafv2::config::Builder {
+        let mut config = aws_sdk_wafv2::config::Builder::default().interceptor(RetryLog::counting(&self.retries));
+        if let Some(AccountCredentials { provider, cache }) = &self.credentials {
+            config.set_credentials_provider(Some(provider.clone()));
+            config.set_identity_cache(cache.clone());
+        }
+        config
     }
 
     fn client(&self, region: &str) -> Result<&Client> {
@@ -80,6 +108,8 @@ impl WafIpSets {
                 .scope(api_scope(waf_scope))
                 .limit(100)
                 .set_next_marker(marker.clone())
+                .customize()
+                .config_override(self.account_config())
                 .send()
                 .await
                 .map_err(|e| waf_error("ListIPSets", region, None, &e))?;
@@ -101,6 +131,8 @@ impl WafIpSets {
             .list_tags_for_resource()
             .resource_arn(arn)
             .limit(100)
+            .customize()
+            .config_override(self.account_config())
             .send()
             .await
             .map_err(|e| waf_error("ListTagsForResource", region, Some(name), &e))?;
@@ -122,6 +154,8 @@ impl WafIpSets {
             .scope(api_scope(waf_scope))
             .id(id);
         let output = match request
+            .customize()
+            .config_override(self.account_config())
             .send()
             .await
             .map_err(|e| waf_error("GetIPSet", region, Some(name), &e))
@@ -227,6 +261,8 @@ impl IpSets for WafIpSets {
             .set_description(set.description.clone())
             .set_addresses(Some(addresses.iter().map(Cidr::to_string).collect()))
             .lock_token(&tagged.lock_token)
+            .customize()
+            .config_override(self.account_config())
             .send()
             .await
             .map_err(|e| waf_error("UpdateIPSet", &tagged.region, Some(&set.name), &e))?;
@@ -238,6 +274,8 @@ impl IpSets for WafIpSets {
             .untag_resource()
             .resource_arn(&tagged.arn)
             .tag_keys(SYNC_TOKEN_TAG)
+            .customize()
+            .config_override(self.account_config())
             .send()
             .await
             .map_err(|e| waf_error("UntagResource", &tagged.region, Some(&tagged.set.name), &e))?;
@@ -260,6 +298,8 @@ impl IpSets for WafIpSets {
             .tag_resource()
             .resource_arn(&tagged.arn)
             .tags(tag)
+            .customize()
+            .config_override(self.account_config())
             .send()
             .await
             .map_err(|e| waf_error("TagResource", &tagged.region, Some(&tagged.set.name), &e))?;

@@ -34,13 +34,18 @@ impl NetworkInterfaces for Ec2Groups {
         let mut found = BTreeMap::new();
         for chunk in ids.chunks(FILTER_VALUES) {
             let pages = self
-                .call("DescribeNetworkInterfaces", region, None, |c| {
-                    let request = c
-                        .describe_network_interfaces()
-                        .filters(filter("group-id", chunk.iter().copied()))
-                        .max_results(1000);
-                    request.into_paginator().send().try_collect()
-                })
+                .pages(
+                    "DescribeNetworkInterfaces",
+                    region,
+                    |c, o, token| {
+                        let request = c
+                            .describe_network_interfaces()
+                            .filters(filter("group-id", chunk.iter().copied()))
+                            .max_results(1000);
+                        request.set_next_token(token).customize().config_override(o).send()
+                    },
+                    |page| page.next_token(),
+                )
                 .await?;
             let interfaces = pages.iter().flat_map(|page| page.network_interfaces());
             found.extend(interfaces.filter_map(interface_of).map(|i| (i.id.clone(), i)));

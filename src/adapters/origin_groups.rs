@@ -22,12 +22,17 @@ impl OriginGroups for Ec2Groups {
 
     async fn cloudfront_prefix_lists(&self, region: &str) -> Result<BTreeSet<String>> {
         let pages = self
-            .call("DescribeManagedPrefixLists", region, None, |c| {
-                let request = c
-                    .describe_managed_prefix_lists()
-                    .filters(filter("prefix-list-name", CLOUDFRONT_PREFIX_LISTS));
-                request.into_paginator().send().try_collect()
-            })
+            .pages(
+                "DescribeManagedPrefixLists",
+                region,
+                |c, o, token| {
+                    let request = c
+                        .describe_managed_prefix_lists()
+                        .filters(filter("prefix-list-name", CLOUDFRONT_PREFIX_LISTS));
+                    request.set_next_token(token).customize().config_override(o).send()
+                },
+                |page| page.next_token(),
+            )
             .await?;
         let lists = pages.iter().flat_map(|page| page.prefix_lists());
         Ok(lists

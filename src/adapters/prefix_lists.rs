@@ -43,9 +43,11 @@ impl Ec2Groups {
     /// since is absent, not an error (`PrefixListIds` fails the call).
     async fn describe_list(&self, region: &str, id: &str) -> Result<Option<ManagedPrefixList>> {
         let output = self
-            .call("DescribeManagedPrefixLists", region, Some(id), |c| {
+            .call("DescribeManagedPrefixLists", region, Some(id), |c, o| {
                 c.describe_managed_prefix_lists()
                     .filters(filter("prefix-list-id", [id]))
+                    .customize()
+                    .config_override(o)
                     .send()
             })
             .await?;
@@ -55,10 +57,15 @@ impl Ec2Groups {
     /// Every entry of list `id`, all pages. An entry whose CIDR cannot be read is left out (it is not ours).
     async fn entries(&self, region: &str, id: &str) -> Result<Vec<Entry>> {
         let pages = self
-            .call("GetManagedPrefixListEntries", region, None, |c| {
-                let request = c.get_managed_prefix_list_entries().prefix_list_id(id).max_results(100);
-                request.into_paginator().send().try_collect()
-            })
+            .pages(
+                "GetManagedPrefixListEntries",
+                region,
+                |c, o, token| {
+                    let request = c.get_managed_prefix_list_entries().prefix_list_id(id).max_results(100);
+                    request.set_next_token(token).customize().config_override(o).send()
+                },
+                |page| page.next_token(),
+            )
             .await?;
         let entries = pages.iter().flat_map(|page| page.entries());
         Ok(entries
@@ -75,15 +82,20 @@ impl Ec2Groups {
 impl PrefixLists for Ec2Groups {
     async fn tagged_lists(&self, region: &str) -> Result<Vec<TaggedList>> {
         let pages = self
-            .call("DescribeManagedPrefixLists", region, None, |c| {
-                // One tag filter; `AutoUpdate` is checked here (moto fails a describe with two tag filters
-                // that both exclude a list).
-                let request = c
-                    .describe_managed_prefix_lists()
-                    .max_results(100)
-                    .filters(name_tag_filter());
-                request.into_paginator().send().try_collect()
-            })
+            .pages(
+                "DescribeManagedPrefixLists",
+                region,
+                |c, o, token| {
+                    // One tag filter; `AutoUpdate` is checked here (moto fails a describe with two tag filters
+                    // that both exclude a list).
+                    let request = c
+                        .describe_managed_prefix_lists()
+                        .max_results(100)
+                        .filters(name_tag_filter());
+                    request.set_next_token(token).customize().config_override(o).send()
+                },
+                |page| page.next_token(),
+            )
             .await?;
         let mut lists: Vec<TaggedList> = pages
             .iter()
@@ -126,12 +138,14 @@ impl PrefixLists for Ec2Groups {
             .map(|c| RemovePrefixListEntry::builder().cidr(c.to_string()).build())
             .collect();
         let output = self
-            .call("ModifyManagedPrefixList", region, Some(id), |c| {
+            .call("ModifyManagedPrefixList", region, Some(id), |c, o| {
                 c.modify_managed_prefix_list()
                     .prefix_list_id(id)
                     .current_version(version)
                     .set_add_entries(Some(adds))
                     .set_remove_entries(Some(removes))
+                    .customize()
+                    .config_override(o)
                     .send()
             })
             .await?;
@@ -145,11 +159,13 @@ impl PrefixLists for Ec2Groups {
         let ListAt { region, id, version } = list;
         let max_entries = i32::try_from(max_entries).unwrap_or(i32::MAX);
         let output = self
-            .call("ModifyManagedPrefixList", region, Some(id), |c| {
+            .call("ModifyManagedPrefixList", region, Some(id), |c, o| {
                 c.modify_managed_prefix_list()
                     .prefix_list_id(id)
                     .current_version(version)
                     .max_entries(max_entries)
+                    .customize()
+                    .config_override(o)
                     .send()
             })
             .await?;

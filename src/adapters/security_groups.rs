@@ -227,14 +227,19 @@ impl SecurityGroups for Ec2Groups {
 
     async fn tagged_groups(&self, region: &str) -> Result<Vec<TaggedGroup>> {
         let pages = self
-            .call("DescribeSecurityGroups", region, None, |c| {
-                let request = c
-                    .describe_security_groups()
-                    .filters(name_tag_filter())
-                    .filters(filter("tag:AutoUpdate", ["true"]))
-                    .max_results(1000);
-                request.into_paginator().send().try_collect()
-            })
+            .pages(
+                "DescribeSecurityGroups",
+                region,
+                |c, o, token| {
+                    let request = c
+                        .describe_security_groups()
+                        .filters(name_tag_filter())
+                        .filters(filter("tag:AutoUpdate", ["true"]))
+                        .max_results(1000);
+                    request.set_next_token(token).customize().config_override(o).send()
+                },
+                |page| page.next_token(),
+            )
             .await?;
         let groups = pages.iter().flat_map(|page| page.security_groups());
         Ok(groups.filter_map(|sg| tagged_group(region, sg)).collect())
@@ -256,10 +261,12 @@ impl SecurityGroups for Ec2Groups {
         let tolerated = (DUPLICATE, Needs::Missing);
         self.batch_or_reread(&batch, tolerated, (region, group), |batch| async move {
             let count = batch.values().map(BTreeSet::len).sum();
-            self.call("AuthorizeSecurityGroupIngress", region, Some(group), |c| {
+            self.call("AuthorizeSecurityGroupIngress", region, Some(group), |c, o| {
                 c.authorize_security_group_ingress()
                     .group_id(group)
                     .set_ip_permissions(Some(permissions(&batch, Some(description))))
+                    .customize()
+                    .config_override(o)
                     .send()
             })
             .await
@@ -274,10 +281,12 @@ impl SecurityGroups for Ec2Groups {
             "UpdateSecurityGroupRuleDescriptionsIngress",
             rules.region,
             Some(rules.group),
-            |c| {
+            |c, o| {
                 c.update_security_group_rule_descriptions_ingress()
                     .group_id(rules.group)
                     .ip_permissions(permission)
+                    .customize()
+                    .config_override(o)
                     .send()
             },
         )
@@ -289,10 +298,12 @@ impl SecurityGroups for Ec2Groups {
         let tolerated = (NOT_FOUND, Needs::Held);
         self.batch_or_reread(rules, tolerated, (region, group), |rules| async move {
             let output = self
-                .call("RevokeSecurityGroupIngress", region, Some(group), |c| {
+                .call("RevokeSecurityGroupIngress", region, Some(group), |c, o| {
                     c.revoke_security_group_ingress()
                         .group_id(group)
                         .set_ip_permissions(Some(permissions(&rules, None)))
+                        .customize()
+                        .config_override(o)
                         .send()
                 })
                 .await?;
@@ -313,14 +324,19 @@ impl SecurityGroups for Ec2Groups {
 
     async fn prefix_list_weights(&self, region: &str, ids: &BTreeSet<String>) -> Result<PrefixListWeights> {
         let pages = self
-            .call("DescribeManagedPrefixLists", region, None, |c| {
-                let ids = ids.iter().map(String::as_str);
-                let request = c
-                    .describe_managed_prefix_lists()
-                    .filters(filter("prefix-list-id", ids))
-                    .max_results(100);
-                request.into_paginator().send().try_collect()
-            })
+            .pages(
+                "DescribeManagedPrefixLists",
+                region,
+                |c, o, token| {
+                    let ids = ids.iter().map(String::as_str);
+                    let request = c
+                        .describe_managed_prefix_lists()
+                        .filters(filter("prefix-list-id", ids))
+                        .max_results(100);
+                    request.set_next_token(token).customize().config_override(o).send()
+                },
+                |page| page.next_token(),
+            )
             .await?;
         let lists = pages.iter().flat_map(|page| page.prefix_lists());
         Ok(lists.filter_map(|list| weight_of(region, list)).collect())

@@ -1,9 +1,11 @@
 //! The accounts of a run: every entry of `ACCOUNTS` made into accounts at the start of the run (an OU's tree
-//! read level by level, each level's OUs at once), [`crate::domain::organization::members`] deciding which are
+//! read as it is found: each OU as soon as its parent is listed), [`crate::domain::organization::members`] deciding which are
 //! synced and which skipped, and the ports of each account synced. A listing that fails stops the run before
 //! any write, naming the entry.
 
-use futures::stream::{self, StreamExt, TryStreamExt};
+use std::collections::VecDeque;
+
+use futures::stream::{FuturesUnordered, StreamExt};
 
 use crate::config::Config;
 use crate::domain::organization::{self, AccountEntry, Members, OrgAccount};
@@ -94,22 +96,42 @@ async fn listed(config: &Config, organization: &impl Organization, entry: &Accou
     }
 }
 
-/// Every account under `top`, nested OUs included: level by level, each level's OUs read at once (their
-/// accounts and the OUs under them; at most `MAX_CONCURRENCY` OUs at a time).
+/// One read of an OU (or root) while walking the tree: its accounts, or the OUs right under it.
+enum Read {
+    Accounts(Vec<OrgAccount>),
+    Units(Vec<String>),
+}
+
+/// Every account under `top`, nested OUs included. Each OU's accounts and the OUs under it are two reads, and an
+/// OU is read as soon as its parent's list of OUs comes back (at most `MAX_CONCURRENCY` reads at a time): the
+/// walk takes the pages of ListChildren down the deepest path, plus one OU's pages of ListAccountsForParent,
+/// not every level's slowest OU one after another.
 async fn under(config: &Config, organization: &impl Organization, top: &str) -> Result<Vec<OrgAccount>> {
+    let read = |unit: String, accounts: bool| async move {
+        match accounts {
+            true => organization.accounts_under(&unit).await.map(Read::Accounts),
+            false => organization.units_under(&unit).await.map(Read::Units),
+        }
+    };
+    let mut waiting = VecDeque::from([(top.to_owned(), false), (top.to_owned(), true)]);
+    let mut reading = FuturesUnordered::new();
     let mut accounts = Vec::new();
-    let mut level = vec![top.to_owned()];
-    while !level.is_empty() {
-        let reads = stream::iter(level.iter())
-            .map(|unit| futures::future::try_join(organization.accounts_under(unit), organization.units_under(unit)))
-            .buffered(config.max_concurrency)
-            .try_collect::<Vec<_>>()
-            .await?;
-        level = Vec::new();
-        for (held, units) in reads {
-            accounts.extend(held);
-            level.extend(units);
+    loop {
+        while reading.len() < config.max_concurrency.max(1) {
+            let Some((unit, of_accounts)) = waiting.pop_front() else {
+                break;
+            };
+            reading.push(read(unit, of_accounts));
+        }
+        match reading.next().await {
+            None => return Ok(accounts),
+            Some(Err(e)) => return Err(e),
+            Some(Ok(Read::Accounts(held))) => accounts.extend(held),
+            // Its OUs' lists of OUs first: the walk goes deeper while their accounts are read.
+            Some(Ok(Read::Units(units))) => {
+                waiting.extend(units.iter().map(|u| (u.clone(), false)));
+                waiting.extend(units.into_iter().map(|u| (u, true)));
+            }
         }
     }
-    Ok(accounts)
 }

@@ -23,7 +23,11 @@ const SANDBOX: &str = "ou-ab12-sand0001";
 ///      └ sandbox (5555)
 /// Every account has one tagged GLOBAL group.
 fn organization(latency: Duration) -> FakeOrganization {
-    let mut org = FakeOrganization::with_latency(latency);
+    tree(FakeOrganization::with_latency(latency))
+}
+
+/// The tree of [`organization`] in `org`.
+fn tree(mut org: FakeOrganization) -> FakeOrganization {
     org.add_unit(ROOT, PROD);
     org.add_unit(ROOT, SANDBOX);
     org.add_unit(PROD, WEB);
@@ -175,4 +179,23 @@ async fn each_level_of_ous_is_read_at_once() {
     // OUs at once).
     assert_eq!(started.elapsed(), Duration::from_millis(400));
     assert_eq!(app.organization.calls().len(), 2 * 5, "two calls per OU and root");
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ou_is_read_as_soon_as_its_parent_is_listed_not_after_its_whole_level() {
+    // Every OU's accounts take 3 pages (300 ms); its list of OUs one (100 ms).
+    let paged = tree(FakeOrganization::with_account_pages(Duration::from_millis(100), 3));
+    let app = app(paged, &[("ACCOUNTS", ROOT)]);
+    let started = Instant::now();
+    let members = super::members(&app.config, &app.organization).await.unwrap();
+    assert_eq!(members.synced.len(), 4);
+    // api is listed after three lists of OUs (root, prod, web: 300 ms), then its accounts' 3 pages: 600 ms.
+    // Level by level, each level would wait for its slowest accounts: 4 × 300 ms.
+    assert_eq!(started.elapsed(), Duration::from_millis(600));
+    let api = app
+        .organization
+        .calls()
+        .into_iter()
+        .find(|(op, parent, _)| *op == "ListAccountsForParent" && parent == API);
+    assert_eq!(api.map(|(_, _, at)| at - started), Some(Duration::from_millis(300)));
 }

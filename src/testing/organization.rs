@@ -20,6 +20,8 @@ pub struct FakeOrganization {
     /// Each account's EC2 (a connected account gets a clone: the same state).
     pub ec2: BTreeMap<String, FakeEc2>,
     latency: Duration,
+    /// The pages of each ListAccountsForParent, read one after another (each `latency`).
+    account_pages: u32,
     calls: Mutex<Vec<(&'static str, String, Instant)>>,
 }
 
@@ -28,7 +30,16 @@ impl FakeOrganization {
     pub fn with_latency(latency: Duration) -> FakeOrganization {
         FakeOrganization {
             latency,
+            account_pages: 1,
             ..FakeOrganization::default()
+        }
+    }
+
+    /// As [`FakeOrganization::with_latency`], each parent's accounts in `pages` pages (as AWS's 20 a page).
+    pub fn with_account_pages(latency: Duration, pages: u32) -> FakeOrganization {
+        FakeOrganization {
+            account_pages: pages,
+            ..FakeOrganization::with_latency(latency)
         }
     }
 
@@ -55,11 +66,11 @@ impl FakeOrganization {
         self.calls.lock().map(|c| c.clone()).unwrap_or_default()
     }
 
-    async fn call(&self, operation: &'static str, parent: &str) -> Result<()> {
+    async fn call(&self, operation: &'static str, parent: &str, pages: u32) -> Result<()> {
         if let Ok(mut calls) = self.calls.lock() {
             calls.push((operation, parent.to_owned(), Instant::now()));
         }
-        tokio::time::sleep(self.latency).await;
+        tokio::time::sleep(self.latency * pages).await;
         match parent == "the organization" || self.units.contains_key(parent) {
             true => Ok(()),
             false => Err(Error::Organization {
@@ -74,17 +85,18 @@ impl FakeOrganization {
 
 impl Organization for FakeOrganization {
     async fn units_under(&self, parent: &str) -> Result<Vec<String>> {
-        self.call("ListChildren", parent).await?;
+        self.call("ListChildren", parent, 1).await?;
         Ok(self.units.get(parent).cloned().unwrap_or_default())
     }
 
     async fn accounts_under(&self, parent: &str) -> Result<Vec<OrgAccount>> {
-        self.call("ListAccountsForParent", parent).await?;
+        self.call("ListAccountsForParent", parent, self.account_pages.max(1))
+            .await?;
         Ok(self.accounts.get(parent).cloned().unwrap_or_default())
     }
 
     async fn all_accounts(&self) -> Result<Vec<OrgAccount>> {
-        self.call("ListAccounts", "the organization").await?;
+        self.call("ListAccounts", "the organization", 1).await?;
         Ok(self.accounts.values().flatten().cloned().collect())
     }
 }

@@ -36,6 +36,10 @@ pub struct Faults {
     /// After each successful rule write to a group, the next `lag_reads` DescribeSecurityGroups answers show the
     /// group as it was before the write: EC2's reads may lag its writes (eventual consistency); moto's never do.
     pub lag_reads: usize,
+    /// Actions answered from the proxy's record of what moto answered the same request (the same body) the
+    /// first time (benchmarks: the organization's listings at the latency alone, moto's time in Python out of
+    /// them).
+    pub replay: Vec<String>,
     pub seed: u64,
 }
 
@@ -84,6 +88,10 @@ struct State {
     connections: usize,
     /// The rules of writes answered without moto, by writer.
     written: BTreeMap<Writer, Rules>,
+    /// The tags of the CreateTags calls it answered itself: per writer and resource, key → value.
+    tagged: BTreeMap<Writer, BTreeMap<String, String>>,
+    /// Upstream answers to replay: (action, request body) → the whole response.
+    recorded: BTreeMap<(String, Vec<u8>), Vec<u8>>,
     /// Each group's `<item>` in the last describe that showed it as it is.
     seen_groups: BTreeMap<String, String>,
     /// Per group written: its `<item>` before the write, and the describes left that show it.
@@ -160,6 +168,11 @@ fn with_written(body: &str, state: &State, key: &str, region: &str) -> String {
             .written
             .get(&(key.to_owned(), region.to_owned(), group.to_owned()));
         let rules = written.map(permissions_xml).unwrap_or_default();
+        let writer = (key.to_owned(), region.to_owned(), group.to_owned());
+        let tags: String = (state.tagged.get(&writer).into_iter().flatten())
+            .map(|(k, v)| format!("<item><key>{k}</key><value>{v}</value></item>"))
+            .collect();
+        let part = part.replacen("<tagSet>", &format!("<tagSet>{tags}"), 1);
         let part = if part.contains("<ipPermissions/>") {
             part.replacen(
                 "<ipPermissions/>",
@@ -203,6 +216,8 @@ impl FaultProxy {
             calls: Vec::new(),
             connections: 0,
             written: BTreeMap::new(),
+            tagged: BTreeMap::new(),
+            recorded: BTreeMap::new(),
             seen_groups: BTreeMap::new(),
             stale_groups: BTreeMap::new(),
         }));
@@ -390,7 +405,7 @@ async fn answer(
             let _ = client.write_all(&xml_response("200 OK", &body)).await;
             Outcome::Forwarded(200)
         }
-        Outcome::Forwarded(_) => match forward(upstream, head, body).await {
+        Outcome::Forwarded(_) => match forward_or_replay(state, &action, upstream, head, body).await {
             Some(response) if action == "DescribeSecurityGroups" && rewrites_describes(state) => {
                 let (head_part, body_part) = split_response(&response);
                 let body = lagged(state, shown(state, head, &action, body_part));
@@ -472,14 +487,35 @@ fn json_target(head: &str) -> Option<String> {
     Some(line.rsplit('.').next()?.trim().to_owned())
 }
 
-/// Remember the rules of a rule write the proxy answers itself.
+/// Remember the rules of a rule write, or the tags of a CreateTags, the proxy answers itself.
 fn remember(state: &mut State, head: &str, action: &str, group: Option<&str>, form: &[(String, String)]) {
+    if action == "CreateTags" {
+        return remember_tags(state, head, form);
+    }
     let Some(group) = group else { return };
     let rules = state.written.entry(writer_of(head, group)).or_default();
     match action {
         "AuthorizeSecurityGroupIngress" => rules.extend(rules_of_form(form)),
         "RevokeSecurityGroupIngress" => rules.retain(|rule, _| !rules_of_form(form).contains_key(rule)),
         _ => {}
+    }
+}
+
+/// The tags a CreateTags form puts on its resources.
+fn remember_tags(state: &mut State, head: &str, form: &[(String, String)]) {
+    let value = |key: String| form.iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone());
+    let tags: Vec<(String, String)> = (1..)
+        .map_while(|n| {
+            Some((
+                value(format!("Tag.{n}.Key"))?,
+                value(format!("Tag.{n}.Value")).unwrap_or_default(),
+            ))
+        })
+        .collect();
+    let resources = form.iter().filter(|(k, _)| k.starts_with("ResourceId."));
+    for (_, resource) in resources {
+        let held = state.tagged.entry(writer_of(head, resource)).or_default();
+        held.extend(tags.iter().cloned());
     }
 }
 
@@ -549,6 +585,33 @@ fn record(state: &Mutex<State>, action: String, group: Option<String>, cidrs: Ve
         outcome,
         at: Instant::now(),
     });
+}
+
+/// The upstream's answer, or (an action of `replay`) the one it gave the same request before, recorded.
+async fn forward_or_replay(
+    state: &Mutex<State>,
+    action: &str,
+    upstream: &str,
+    head: &str,
+    body: &[u8],
+) -> Option<Vec<u8>> {
+    let key = (action.to_owned(), body.to_vec());
+    let (replays, replayed) = {
+        let st = state.lock().unwrap();
+        (
+            st.faults.replay.iter().any(|a| a == action),
+            st.recorded.get(&key).cloned(),
+        )
+    };
+    if !replays {
+        return forward(upstream, head, body).await;
+    }
+    if replayed.is_some() {
+        return replayed;
+    }
+    let response = forward(upstream, head, body).await?;
+    state.lock().unwrap().recorded.insert(key, response.clone());
+    Some(response)
 }
 
 async fn forward(upstream: &str, head: &str, body: &[u8]) -> Option<Vec<u8>> {
