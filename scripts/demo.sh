@@ -87,6 +87,23 @@ echo "== invoking again with the same notification (nothing to do)"
 invoke events/sns-notification.json >"$WORK/second.json"
 "$PY" scripts/show_summary.py "$WORK/second.json"
 
+echo "== aggregation (AGGREGATE, on by default): the sets above hold the fewest CIDRs covering the same addresses"
+"$PY" - "$WORK/www/ip-ranges.json" <<'PYEOF'
+import ipaddress, json, sys
+doc = json.load(open(sys.argv[1]))
+for scope, is_global in (("cloudfront_g", True), ("cloudfront_r", False)):
+    for key, field in (("prefixes", "ip_prefix"), ("ipv6_prefixes", "ipv6_prefix")):
+        nets = {ipaddress.ip_network(p[field]) for p in doc[key]
+                if p["service"] == "CLOUDFRONT" and (p["region"] == "GLOBAL") == is_global}
+        if nets:
+            merged = len(list(ipaddress.collapse_addresses(nets)))
+            print(f"  {scope} {'IPv4' if key == 'prefixes' else 'IPv6'}: {len(nets)} ranges as published, {merged} rules aggregated")
+PYEOF
+echo "   what switching it off (--aggregate false) would change, per set: the published ranges in, the merged ones out"
+AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" MAX_RULES_PER_GROUP=30 \
+  "$CLI" plan --ip-ranges-file "$WORK/www/ip-ranges.json" --aggregate false --summary
+
 echo "== an older real file served after it (a stale copy, a late or replayed event): every target keeps the newer one"
 OLDER=tests/fixtures/ip-ranges-2026-08-22-11-57-05.json.gz
 gunzip -c "$OLDER" >"$WORK/www/ip-ranges.json"

@@ -80,6 +80,11 @@ pub const SETTINGS: &[Setting] = &[
         "Which prefix lists to sync: `ipv4`, `ipv6` or both. Switching one off revokes our rules of it.",
     ),
     setting(
+        "AGGREGATE",
+        "true",
+        "`true`: each target gets the fewest CIDRs that cover exactly the selected ranges of its scope and IP version (adjacent and nested prefixes merged: fewer rules, entries and addresses, the same addresses let in). `false`: every range as AWS publishes it. Switching converges like any change, authorizing first.",
+    ),
+    setting(
         "MAX_RULES_PER_GROUP",
         "60",
         "Ingress rules a group may hold per IP version (your account's quota), 1-1000. Every rule of the group counts.",
@@ -554,6 +559,7 @@ fn filter(value: &impl Fn(&'static str) -> Value) -> Result<Filter> {
     Ok(Filter {
         services: services.into_iter().collect(),
         versions: versions.into_iter().collect(),
+        aggregate: value("AGGREGATE").boolean()?,
     })
 }
 

@@ -119,7 +119,8 @@ impl Organization {
 async fn one_run_syncs_every_listed_account_and_region_through_its_role_and_nothing_else() {
     let org = organization().await;
     let proxy = FaultProxy::start(&org.moto.endpoint, Faults::default()).await;
-    let summary = org.app(&proxy.endpoint).await.handle(&schedule(), None).await.unwrap();
+    let app = org.app(&proxy.endpoint).await;
+    let summary = app.handle(&schedule(), None).await.unwrap();
 
     // 2 accounts × 2 regions × 2 sets; the third account has nothing tagged and is no failure.
     assert_eq!(summary.sets.len(), 8);
@@ -146,11 +147,19 @@ async fn one_run_syncs_every_listed_account_and_region_through_its_role_and_noth
         assert_eq!(assumed.iter().filter(|r| **r == role).count(), 1, "{assumed:?}");
     }
 
-    // The repeat run writes nothing.
+    // The repeat run of the same (warm) function writes nothing, and assumes no role again: each account's
+    // credentials are still in its cache.
     proxy.clear();
-    let again = org.app(&proxy.endpoint).await.handle(&schedule(), None).await.unwrap();
+    let again = app.handle(&schedule(), None).await.unwrap();
     assert_eq!(proxy.writes().len(), 0);
     assert!(again.sets.iter().all(|s| s.status == SetStatus::InSync));
+    let calls = proxy.calls();
+    assert!(!calls.is_empty());
+    assert!(
+        calls.iter().all(|c| c.action != "AssumeRole"),
+        "{:?}",
+        calls.iter().map(|c| &c.action).collect::<Vec<_>>()
+    );
 }
 
 #[tokio::test]

@@ -21,6 +21,8 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
     let runtime = RuntimeApi::start(events).await;
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-lambda"));
     emulator_env(&mut cmd, &moto);
+    // The default: aggregated.
+    cmd.env_remove("AGGREGATE");
     let mut child = cmd
         .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
         .env("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync")
@@ -39,7 +41,8 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
     let (id, kind, first) = &answers[0];
     assert_eq!((id.as_str(), kind.as_str()), ("req-1", "response"), "{first}");
     assert_eq!(first["sync_token"], 1_787_411_825u64);
-    assert_eq!(first["sets"][0]["added"], 150);
+    // Aggregated by default: 97 IPv4 + 31 IPv6 CIDRs for the 118 + 32 GLOBAL ranges published.
+    assert_eq!(first["sets"][0]["added"], 128);
     let (_, kind, second) = &answers[1];
     assert_eq!(kind, "response", "{second}");
     assert_eq!(second["trigger"], "schedule");
@@ -55,7 +58,7 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
 
     assert_eq!(
         set_state(&client, &groups, 443, 30).await,
-        *selection(&fixture(NEWEST)).ranges(Scope::Global)
+        cloudfront_sg_sync::domain::aggregate::aggregate(selection(&fixture(NEWEST)).ranges(Scope::Global))
     );
     // JSON logs: every line parses, and the summary was logged.
     let logs = String::from_utf8(output.stdout).unwrap();
@@ -63,7 +66,7 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
     assert!(
         lines
             .iter()
-            .any(|l| l["fields"]["message"] == "sync finished" && l["fields"]["added"] == 150),
+            .any(|l| l["fields"]["message"] == "sync finished" && l["fields"]["added"] == 128),
         "{logs}"
     );
     // One Embedded Metric Format line per run.
@@ -71,7 +74,7 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
     assert_eq!(metrics.len(), 2, "{logs}");
     assert_eq!(
         (&metrics[0]["RangesAdded"], &metrics[1]["RangesAdded"]),
-        (&serde_json::json!(150), &serde_json::json!(0))
+        (&serde_json::json!(128), &serde_json::json!(0))
     );
 }
 

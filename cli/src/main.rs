@@ -51,6 +51,8 @@ struct Cli {
     #[arg(long, global = true)]
     ip_versions: Option<String>,
     #[arg(long, global = true)]
+    aggregate: Option<String>,
+    #[arg(long, global = true)]
     max_rules_per_group: Option<String>,
     #[arg(long, global = true)]
     prefix_list_grow: Option<String>,
@@ -275,7 +277,7 @@ async fn audit_with(config: &Config, shared: &aws_config::SdkConfig) -> Result<A
 }
 
 /// The flags that set a setting: (clap id, environment variable).
-const SETTING_FLAGS: [(&str, &str); 12] = [
+const SETTING_FLAGS: [(&str, &str); 13] = [
     ("regions", "REGIONS"),
     ("accounts", "ACCOUNTS"),
     ("exclude_accounts", "EXCLUDE_ACCOUNTS"),
@@ -284,6 +286,7 @@ const SETTING_FLAGS: [(&str, &str); 12] = [
     ("assume_role_external_id", "ASSUME_ROLE_EXTERNAL_ID"),
     ("service", "SERVICE"),
     ("ip_versions", "IP_VERSIONS"),
+    ("aggregate", "AGGREGATE"),
     ("max_rules_per_group", "MAX_RULES_PER_GROUP"),
     ("prefix_list_grow", "PREFIX_LIST_GROW"),
     ("waf_cloudfront_scope", "WAF_CLOUDFRONT_SCOPE"),
@@ -316,6 +319,7 @@ fn config(cli: &Cli) -> Result<Config> {
         &cli.assume_role_external_id,
         &cli.service,
         &cli.ip_versions,
+        &cli.aggregate,
         &cli.max_rules_per_group,
         &cli.prefix_list_grow,
         &cli.waf_cloudfront_scope,

@@ -11,6 +11,7 @@ use std::fmt;
 use md5::{Digest, Md5};
 use serde::Deserialize;
 
+use crate::domain::aggregate::aggregate;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::error::{Error, Result};
 
@@ -144,14 +145,26 @@ pub struct Filter {
     pub services: BTreeSet<String>,
     /// The IP versions kept.
     pub versions: BTreeSet<IpVersion>,
+    /// `AGGREGATE`: each scope's ranges merged into the fewest CIDRs covering exactly the same addresses
+    /// ([`aggregate`]).
+    pub aggregate: bool,
 }
 
 impl Filter {
-    /// Keep `services` (exact names) in `versions`.
+    /// Keep `services` (exact names) in `versions`, each range as published (not aggregated).
     pub fn new(services: &[&str], versions: &[IpVersion]) -> Filter {
         Filter {
             services: services.iter().map(|s| (*s).to_owned()).collect(),
             versions: versions.iter().copied().collect(),
+            aggregate: false,
+        }
+    }
+
+    /// As [`Filter::new`], each scope's ranges aggregated.
+    pub fn aggregated(self) -> Filter {
+        Filter {
+            aggregate: true,
+            ..self
         }
     }
 }
@@ -285,6 +298,9 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
             let (scope, cidr) = select(entry, version, field)?;
             ranges.entry(scope).or_default().insert(cidr);
         }
+    }
+    if filter.aggregate {
+        ranges.values_mut().for_each(|cidrs| *cidrs = aggregate(cidrs));
     }
     Ok(Selection {
         sync_token,

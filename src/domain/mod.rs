@@ -5,6 +5,7 @@
 //! name as its port (`ports/`), its adapter (`adapters/`) and its wiring (`sync/`); beside them what every
 //! target shares ([`cidr`], [`event`], [`ip_ranges`]) and the read-only checks ([`attachment`], [`audit`]).
 
+pub mod aggregate;
 pub mod attachment;
 pub mod audit;
 pub mod cidr;

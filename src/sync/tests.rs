@@ -48,8 +48,14 @@ pub(super) fn doc(token: u64, global: &[&str], regional: &[&str]) -> Vec<u8> {
     serde_json::to_vec(&json!({"syncToken": token.to_string(), "prefixes": v4, "ipv6_prefixes": v6})).unwrap()
 }
 
+/// The settings of these tests: every range as the document gives it (`AGGREGATE=false`: they count ranges and
+/// rules one for one; aggregation has its own tests), unless `extra` says otherwise.
 pub(super) fn config(extra: &[(&str, &str)]) -> Config {
-    let mut vars = vec![("AWS_REGION", "us-east-1"), ("MAX_RULES_PER_GROUP", "4")];
+    let mut vars = vec![
+        ("AWS_REGION", "us-east-1"),
+        ("MAX_RULES_PER_GROUP", "4"),
+        ("AGGREGATE", "false"),
+    ];
     vars.extend_from_slice(extra);
     Config::from_pairs(&vars).unwrap()
 }

@@ -247,8 +247,12 @@ impl Drop for FileServer {
 }
 
 /// Settings as the function reads them, from pairs.
+/// Settings from `vars`, every range as the file gives it (`AGGREGATE=false`: these tests count the real files'
+/// ranges one for one; `tests/aggregate.rs` runs with the default) unless `vars` says otherwise.
 pub fn config(vars: &[(&str, &str)]) -> Config {
-    Config::from_pairs(vars).unwrap()
+    let mut all = vec![("AGGREGATE", "false")];
+    all.extend_from_slice(vars);
+    Config::from_pairs(&all).unwrap()
 }
 
 /// A prefix list of at most `max_entries` with these tags and entries (cidr, description).
@@ -830,6 +834,8 @@ pub fn emulator_env(cmd: &mut Command, moto: &Moto) {
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("MAX_RULES_PER_GROUP", "30")
+        // Every range one for one, as `config` (a test of the default removes it).
+        .env("AGGREGATE", "false")
         .env_remove("REGIONS")
         .env_remove("DRY_RUN");
 }
