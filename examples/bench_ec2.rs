@@ -405,9 +405,18 @@ async fn organization_once(moto: &Moto, root: &str, concurrency: usize, ranges_u
     }
 }
 
-/// Peak RSS of the function alone (the release zip's bootstrap) over a first sync and a no-op of the same
-/// organization, as Lambda runs it (two scheduled invocations), and how long each took by its own summary.
-async fn organization_function(moto: &Moto, root: &str, concurrency: usize, ranges_url: &str) -> (f64, Vec<u64>) {
+/// CPU time a process has used (user + system), in seconds (Linux counts it in ticks of 1/100 s).
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    // The fields after the command name (which is in parentheses): utime and stime are the 12th and 13th.
+    let fields: Vec<&str> = stat.rsplit_once(')').unwrap().1.split_whitespace().collect();
+    (fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap()) / 100.0
+}
+
+/// Peak RSS and CPU seconds of the function alone (the release zip's bootstrap) over a first sync and a no-op
+/// of the same organization, as Lambda runs it (two scheduled invocations), and how long each took by its own
+/// summary.
+async fn organization_function(moto: &Moto, root: &str, concurrency: usize, ranges_url: &str) -> (f64, f64, Vec<u64>) {
     let proxy = organization_proxy(moto).await;
     let event = serde_json::to_vec(&schedule()).unwrap();
     let runtime = RuntimeApi::start(vec![event.clone(), event]).await;
@@ -427,6 +436,7 @@ async fn organization_function(moto: &Moto, root: &str, concurrency: usize, rang
     let mut child = command.spawn().unwrap();
     let answers = runtime.wait_answers(2, Duration::from_secs(600)).await;
     let peak = peak_rss_mb(child.id());
+    let cpu = cpu_seconds(child.id());
     child.kill().unwrap();
     child.wait().unwrap();
     let durations = answers
@@ -436,7 +446,7 @@ async fn organization_function(moto: &Moto, root: &str, concurrency: usize, rang
             body["duration_ms"].as_u64().unwrap_or_default()
         })
         .collect();
-    (peak, durations)
+    (peak, cpu, durations)
 }
 
 /// Calls per account of `calls`, by action, in one line.
@@ -462,7 +472,7 @@ async fn organization_scale(rows: &mut Vec<Row>) {
     let root = organization_of(&moto, n).await;
     for concurrency in [50, 200] {
         let run = organization_once(&moto, &root, concurrency, &server.url).await;
-        let (peak, durations) = organization_function(&moto, &root, concurrency, &server.url).await;
+        let (peak, cpu, durations) = organization_function(&moto, &root, concurrency, &server.url).await;
         // The floor as for many accounts: call times per account × 100 ms × accounts / the bound. A first sync:
         // the first region's unit 3 (the role, the groups, then its lists and IP sets), 3 more regions 1 each,
         // 4 sets 3 each (authorize, read-back, CreateTags) = 18; a no-op: 2 + 3 = 5.
@@ -477,7 +487,7 @@ async fn organization_scale(rows: &mut Vec<Row>) {
             measured: format!(
                 "first sync {:.0} ms ({:.2}× the floor of {:.0} ms); no-op {:.0} ms ({:.2}× the floor of {:.0} \
                  ms); organization read {:.0} ms ({:.1} call times, {} calls); the function alone: peak RSS \
-                 {peak:.0} MB, first sync {} ms, no-op {} ms; calls per account, first sync: {}; no-op: {}",
+                 {peak:.0} MB, first sync {} ms, no-op {} ms, {cpu:.1} CPU-seconds for both; calls per account, first sync: {}; no-op: {}",
                 run.first,
                 run.first / floor(18.0),
                 floor(18.0),

@@ -3,19 +3,23 @@
 
 use serde_json::{Value, json};
 
-use crate::report::{EntryChanges, SetStatus, Summary};
+use crate::report::{EntryChanges, ListReport, SetStatus, Summary};
 
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "CloudfrontSgSync";
 
 /// The EMF document of a run: ranges added and removed (rules and prefix-list entries), sets failed, near full
-/// and attached only in part, prefix lists and WAF IP sets failed, targets kept because they hold a newer file,
+/// and attached only in part, the fullest set or prefix list (percent of its quota or `MaxEntries`), prefix lists and WAF IP sets failed, targets kept because they hold a newer file,
 /// sync duration.
 pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
     let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
         + summary.skipped_groups.len()
         + summary.failed_regions.len();
     let near_full = summary.sets.iter().filter(|s| s.near_full).count();
+    let fullest = (summary.sets.iter().map(|s| s.percent_full))
+        .chain(summary.prefix_lists.iter().map(ListReport::percent_full))
+        .max()
+        .unwrap_or(0);
     let partly_attached = summary.sets.iter().filter(|s| !s.partly_attached.is_empty()).count();
     let entries_failed =
         |changes: &mut dyn Iterator<Item = &EntryChanges>| changes.filter(|c| c.status == SetStatus::Failed).count();
@@ -42,6 +46,7 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         "RangesRemoved": summary.removed(),
         "SetsFailed": failed,
         "SetsNearFull": near_full,
+        "FullestSetPercent": fullest,
         "SetsPartlyAttached": partly_attached,
         "PrefixListsFailed": lists_failed,
         "IpSetsFailed": ip_sets_failed,
@@ -51,11 +56,12 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
 }
 
 /// Every metric of the line, with its unit, in order.
-pub const METRICS: [(&str, &str); 9] = [
+pub const METRICS: [(&str, &str); 10] = [
     ("RangesAdded", "Count"),
     ("RangesRemoved", "Count"),
     ("SetsFailed", "Count"),
     ("SetsNearFull", "Count"),
+    ("FullestSetPercent", "Percent"),
     ("SetsPartlyAttached", "Count"),
     ("PrefixListsFailed", "Count"),
     ("IpSetsFailed", "Count"),
@@ -98,6 +104,7 @@ mod tests {
             removed,
             room_left: BTreeMap::from([(IpVersion::Ipv4, 1), (IpVersion::Ipv6, 60)]),
             near_full,
+            percent_full: if near_full { 98 } else { 40 },
             status,
             partly_attached,
             ..SetReport::new(key, vec!["sg-1".into()], None)
@@ -169,6 +176,8 @@ mod tests {
                         status: SetStatus::Synced,
                         ..EntryChanges::default()
                     },
+                    max_entries: 10,
+                    room_left: 5,
                     ..ListReport::new(None, "us-east-1", "pl-1", Scope::Global, IpVersion::Ipv4)
                 },
                 ListReport::new(None, "us-east-1", "pl-2", Scope::Global, IpVersion::Ipv6),
@@ -226,6 +235,7 @@ mod tests {
                 "RangesRemoved",
                 "SetsFailed",
                 "SetsNearFull",
+                "FullestSetPercent",
                 "SetsPartlyAttached",
                 "PrefixListsFailed",
                 "IpSetsFailed",
@@ -235,7 +245,7 @@ mod tests {
         );
         for m in directive["Metrics"].as_array().unwrap() {
             assert!(doc[m["Name"].as_str().unwrap()].is_u64(), "{m}");
-            assert!(["Count", "Milliseconds"].contains(&m["Unit"].as_str().unwrap()));
+            assert!(["Count", "Percent", "Milliseconds"].contains(&m["Unit"].as_str().unwrap()));
         }
         assert_eq!(
             (
@@ -243,6 +253,7 @@ mod tests {
                 &doc["RangesRemoved"],
                 &doc["SetsFailed"],
                 &doc["SetsNearFull"],
+                &doc["FullestSetPercent"],
                 &doc["SetsPartlyAttached"],
                 &doc["PrefixListsFailed"],
                 &doc["IpSetsFailed"],
@@ -254,6 +265,7 @@ mod tests {
                 &json!(3 + 1 + 2),
                 &json!(2),
                 &json!(1),
+                &json!(98),
                 &json!(1),
                 &json!(1),
                 &json!(2),

@@ -92,6 +92,8 @@ pub struct SetReport {
     pub over_quota: BTreeMap<IpVersion, usize>,
     /// More than [`NEAR_FULL`] of the slots of an IP version are used.
     pub near_full: bool,
+    /// The share of its fullest IP version's rule slots in use, in percent (every rule of its groups counts).
+    pub percent_full: u32,
     /// What became of the set.
     pub status: SetStatus,
     /// Why it failed.
@@ -124,6 +126,7 @@ impl SetReport {
             room_left: BTreeMap::new(),
             over_quota: BTreeMap::new(),
             near_full: false,
+            percent_full: 0,
             status: SetStatus::Failed,
             error: None,
             changes: BTreeMap::new(),
@@ -234,6 +237,12 @@ impl EntryTarget {
     }
 }
 
+/// `part` of `whole`, in percent, rounded.
+pub fn percent(part: usize, whole: usize) -> u32 {
+    let share = (part as f64 * 100.0 / whole.max(1) as f64).round();
+    share.clamp(0.0, f64::from(u32::MAX)) as u32
+}
+
 /// What happened to one customer-managed prefix list.
 #[derive(Debug, Clone, Serialize)]
 pub struct ListReport {
@@ -253,6 +262,14 @@ pub struct ListReport {
 }
 
 impl ListReport {
+    /// The share of its `MaxEntries` (or what it grew to) in use, in percent.
+    pub fn percent_full(&self) -> u32 {
+        let size = self.grew_to.unwrap_or(self.max_entries);
+        match size {
+            0 => 0,
+            size => percent(size.saturating_sub(self.room_left), size),
+        }
+    }
     /// A report of list `id` with nothing done yet (status failed until something better is known).
     pub fn new(account: Option<String>, region: &str, id: &str, scope: Scope, family: IpVersion) -> ListReport {
         ListReport {

@@ -237,6 +237,7 @@ async fn sync_round<G: SecurityGroups>(
         tracing::warn!(set = %key, over_quota = ?plan.over_quota, max_rules = context.config.max_rules_per_group, "the set's groups hold more rules than MAX_RULES_PER_GROUP: set it to the account's quota");
     }
     report.near_full = warn_if_near_full(key, &plan);
+    report.percent_full = (plan.fullness() * 100.0).round().clamp(0.0, 100.0) as u32;
     if plan.changes.is_empty() {
         return Ok(Round::Settled);
     }

@@ -1,0 +1,112 @@
+//! Aggregation (`AGGREGATE`) on moto with the newest real file: every target (security groups, a prefix list,
+//! a WAF IP set) gets the merged CIDRs, and
+//! switching it off and on again converges, each group authorizing before it revokes.
+
+mod common;
+#[path = "common/waf.rs"]
+mod waf;
+
+use std::collections::BTreeSet;
+
+use cloudfront_sg_sync::domain::aggregate::aggregate;
+use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
+use cloudfront_sg_sync::domain::ip_ranges::Scope;
+use common::proxy::{FaultProxy, Faults};
+use common::*;
+use waf::{app, create, held};
+
+const TAGGED_G: [(&str, &str); 2] = [("Name", "cloudfront_g"), ("AutoUpdate", "true")];
+
+fn ipv4(cidrs: &BTreeSet<Cidr>) -> BTreeSet<Cidr> {
+    cidrs
+        .iter()
+        .filter(|c| c.version() == IpVersion::Ipv4)
+        .copied()
+        .collect()
+}
+
+/// In each group, every authorization came before every revocation.
+fn authorized_before_revoking(calls: &[common::proxy::Call]) {
+    let groups: BTreeSet<&str> = calls.iter().filter_map(|c| c.group.as_deref()).collect();
+    for group in groups {
+        let at = |action: &str| {
+            calls
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.action == action && c.group.as_deref() == Some(group) && c.succeeded())
+                .map(|(i, _)| i)
+                .collect::<Vec<_>>()
+        };
+        let (authorized, revoked) = (at("AuthorizeSecurityGroupIngress"), at("RevokeSecurityGroupIngress"));
+        if let (Some(last), Some(first)) = (authorized.last(), revoked.first()) {
+            assert!(last < first, "{group}: an authorization after a revocation");
+        }
+    }
+}
+
+/// One run on the newest file's notification, with `AGGREGATE` as given.
+async fn run(w: &World, aggregate: &str) -> cloudfront_sg_sync::report::Summary {
+    let event = notification_for(&fixture(NEWEST));
+    app(w, &[("AGGREGATE", aggregate)])
+        .await
+        .handle(&event, None)
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn every_target_gets_the_fewest_cidrs_and_switching_either_way_converges_authorizing_first() {
+    let mut w = world(NEWEST, 5, 4).await;
+    let list = sized_list(&w.client, "IPv4", &TAGGED_G, 200, &[]).await;
+    let waf_client = waf::waf(&w.moto.endpoint).await;
+    let regional = aws_sdk_wafv2::types::Scope::Regional;
+    let ip_set = create(&waf_client, "g4", regional.clone(), false, &TAGGED_G, &[]).await;
+    let ip_set_holds = || async { held(&waf_client, "g4", regional.clone(), &ip_set).await.0 };
+    let proxy = FaultProxy::start(&w.moto.endpoint, Faults::default()).await;
+    w.endpoint = proxy.endpoint.clone();
+    let published = selection(&fixture(NEWEST));
+    let merged = |scope| aggregate(published.ranges(scope));
+
+    let first = run(&w, "true").await;
+    assert_eq!(w.state(&w.global).await, merged(Scope::Global));
+    assert_eq!(w.state(&w.regional).await, merged(Scope::Regional));
+    assert_eq!(
+        (ipv4(&merged(Scope::Global)).len(), merged(Scope::Global).len()),
+        (97, 128)
+    );
+    assert_eq!(
+        first.added(),
+        128 + 83 + 97 + 97,
+        "the sets' rules, the list's entries, the IP set's addresses"
+    );
+    let entries: BTreeSet<Cidr> = list_entries(&w.client, &list).await.into_keys().collect();
+    assert_eq!(entries, ipv4(&merged(Scope::Global)));
+    assert_eq!(ip_set_holds().await, ipv4(&merged(Scope::Global)));
+
+    // Off: every range as published; the merged CIDRs that are not published go, after the ranges are in.
+    proxy.clear();
+    let off = run(&w, "false").await;
+    assert_eq!(w.state(&w.global).await, *published.ranges(Scope::Global));
+    assert_eq!(w.state(&w.regional).await, *published.ranges(Scope::Regional));
+    let entries: BTreeSet<Cidr> = list_entries(&w.client, &list).await.into_keys().collect();
+    assert_eq!(entries, ipv4(published.ranges(Scope::Global)));
+    assert_eq!(ip_set_holds().await, ipv4(published.ranges(Scope::Global)));
+    let changed = |from: &BTreeSet<Cidr>, to: &BTreeSet<Cidr>| to.difference(from).count();
+    let (g, r) = (Scope::Global, Scope::Regional);
+    let added = changed(&merged(g), published.ranges(g)) + changed(&merged(r), published.ranges(r));
+    let list_added = changed(&ipv4(&merged(g)), &ipv4(published.ranges(g)));
+    assert_eq!(off.added(), added + 2 * list_added, "the sets, the list and the IP set");
+    assert!(off.removed() > 0 && off.failures().is_empty());
+    authorized_before_revoking(&proxy.calls());
+
+    // On again: back to the merged CIDRs, in the same order; then nothing to do.
+    proxy.clear();
+    run(&w, "true").await;
+    assert_eq!(w.state(&w.global).await, merged(Scope::Global));
+    assert_eq!(w.state(&w.regional).await, merged(Scope::Regional));
+    assert_eq!(ip_set_holds().await, ipv4(&merged(Scope::Global)));
+    authorized_before_revoking(&proxy.calls());
+    proxy.clear();
+    let again = run(&w, "true").await;
+    assert_eq!((again.added(), again.removed(), proxy.rule_writes().len()), (0, 0, 0));
+}
