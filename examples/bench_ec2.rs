@@ -378,6 +378,7 @@ async fn organization_once(moto: &Moto, root: &str, concurrency: usize, ranges_u
     proxy.clear();
     let n = members.synced.len();
     let app = cloudfront_sg_sync::handler::App {
+        notifications: cloudfront_sg_sync::ports::NoNotifications,
         source: HttpSource::new(&cfg).unwrap(),
         config: cfg,
         accounts,

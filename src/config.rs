@@ -60,6 +60,11 @@ pub const SETTINGS: &[Setting] = &[
         "The role AWS Organizations is read through, for `ACCOUNTS` entries that are OUs, roots or `organization`: a read-only role in the management account (`templates/organization-role.yaml`). Empty: the function's own credentials (it runs in the management account or a delegated administrator).",
     ),
     setting(
+        "NOTIFY_TOPIC_ARN",
+        "",
+        "The SNS topic told of every run that added or removed anything, or in which anything failed: one message for the whole run, with each target's CIDRs added and removed and every failure (attributes `status`: `changed` or `failed`, and `sync_token`). Empty: no message.",
+    ),
+    setting(
         "ASSUME_ROLE_NAME",
         "cloudfront-sg-sync",
         "The role assumed in each of `ACCOUNTS` (`arn:<partition>:iam::<account>:role/<name>`).",
@@ -173,6 +178,8 @@ pub struct Config {
     /// `ORGANIZATION_ROLE_ARN`: the role AWS Organizations is read through; `None`: the function's own
     /// credentials.
     pub organization_role_arn: Option<String>,
+    /// `NOTIFY_TOPIC_ARN`: the SNS topic a run that changed or failed anything is told to; `None`: no message.
+    pub notify_topic_arn: Option<String>,
     /// `ASSUME_ROLE_NAME`.
     pub assume_role_name: String,
     /// `ASSUME_ROLE_EXTERNAL_ID`, if set.
@@ -257,6 +264,7 @@ impl Config {
             accounts: accounts(get("ACCOUNTS"))?,
             exclude_accounts: excluded(get("EXCLUDE_ACCOUNTS"))?,
             organization_role_arn: organization_role(get("ORGANIZATION_ROLE_ARN"))?,
+            notify_topic_arn: topic(get("NOTIFY_TOPIC_ARN"))?,
             assume_role_name: role_name(value("ASSUME_ROLE_NAME"))?,
             assume_role_external_id: get("ASSUME_ROLE_EXTERNAL_ID"),
             filter: filter(&value)?,
@@ -460,6 +468,27 @@ fn organization_role(value: Option<String>) -> Result<Option<String>> {
             variable: "ORGANIZATION_ROLE_ARN",
             value: arn,
             reason: "expected a role's ARN: arn:<partition>:iam::<management account>:role/<name>".into(),
+        }),
+    }
+}
+
+/// `NOTIFY_TOPIC_ARN`: an SNS topic's ARN.
+fn topic(value: Option<String>) -> Result<Option<String>> {
+    let Some(arn) = value else {
+        return Ok(None);
+    };
+    let parts: Vec<&str> = arn.split(':').collect();
+    let ok = matches!(parts.as_slice(), ["arn", partition, "sns", region, account, name]
+        if partition.starts_with("aws")
+            && !region.is_empty()
+            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
+            && !name.is_empty());
+    match ok {
+        true => Ok(Some(arn)),
+        false => Err(Error::Config {
+            variable: "NOTIFY_TOPIC_ARN",
+            value: arn,
+            reason: "expected an SNS topic's ARN: arn:<partition>:sns:<region>:<account>:<name>".into(),
         }),
     }
 }
@@ -772,6 +801,8 @@ mod tests {
             ("EXCLUDE_ACCOUNTS", "12345"),
             ("ORGANIZATION_ROLE_ARN", "org-reader"),
             ("ORGANIZATION_ROLE_ARN", "arn:aws:iam::12345:role/reader"),
+            ("NOTIFY_TOPIC_ARN", "my-topic"),
+            ("NOTIFY_TOPIC_ARN", "arn:aws:sns:us-east-1:12345:changes"),
             ("ASSUME_ROLE_NAME", "no spaces"),
         ];
         for (variable, value) in cases {

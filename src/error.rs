@@ -216,6 +216,16 @@ pub enum Error {
         message: String,
     },
 
+    /// The change notification could not be published (logged and counted; it never fails the sync).
+    #[error("SNS Publish to {topic} failed: {code}: {message}")]
+    Publish {
+        /// The topic's ARN.
+        topic: String,
+        /// SNS's error code (`Unknown` for transport errors).
+        code: String,
+        /// SNS's message, or the transport error's chain.
+        message: String,
+    },
     /// An AWS Organizations call failed.
     #[error("AWS Organizations {operation} of {parent} failed: {code}: {message}")]
     Organization {
@@ -447,6 +457,7 @@ impl Error {
             Error::Waf { .. } => "WafError",
             Error::Audit { .. } => "AuditReadFailed",
             Error::Organization { .. } => "OrganizationsError",
+            Error::Publish { .. } => "PublishFailed",
             Error::AccountsUnresolved { .. } => "AccountsUnresolved",
             Error::IpSetTooMany { .. } => "IpSetTooMany",
             Error::Credentials { .. } => "CredentialsError",

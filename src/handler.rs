@@ -10,20 +10,21 @@ use crate::adapters::accounts::{self, AwsOrganization};
 use crate::adapters::aws::loader;
 use crate::adapters::ec2::Ec2Groups;
 use crate::adapters::ip_sets::WafIpSets;
+use crate::adapters::notification::SnsTopic;
 use crate::adapters::source::HttpSource;
 use crate::config::Config;
 use crate::domain::event::Trigger;
 use crate::error::{Error, Result};
 use crate::ports::{
-    Account, Connect, IpSets, NetworkInterfaces, NoIpSets, NoOrganization, Organization, PrefixLists, RangesSource,
-    SecurityGroups,
+    Account, Connect, IpSets, NetworkInterfaces, NoIpSets, NoNotifications, NoOrganization, Notifications,
+    Organization, PrefixLists, RangesSource, SecurityGroups,
 };
 use crate::report::Summary;
 use crate::sync;
 
 /// What the function keeps between invocations: settings and clients, built once at start (and the clients of
 /// an account found in an OU, the first time it is found).
-pub struct App<S, G, W = NoIpSets, O = NoOrganization> {
+pub struct App<S, G, W = NoIpSets, O = NoOrganization, N = NoNotifications> {
     /// The settings.
     pub config: Config,
     /// Where ip-ranges.json comes from.
@@ -34,29 +35,39 @@ pub struct App<S, G, W = NoIpSets, O = NoOrganization> {
     /// Where the accounts of the OUs, roots or organization of `ACCOUNTS` are listed at the start of every run,
     /// and connected.
     pub organization: O,
+    /// Where the message of a run that changed or failed anything goes (`NOTIFY_TOPIC_ARN`).
+    pub notifications: N,
 }
 
-impl App<HttpSource, Ec2Groups, WafIpSets, AwsOrganization> {
+impl App<HttpSource, Ec2Groups, WafIpSets, AwsOrganization, Option<SnsTopic>> {
     /// Read the settings and build the clients. No network I/O: cold start stays short.
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;
+        App::with_loader(config, loader()).await
+    }
+
+    /// The function of `config`, its clients from `loader` (tests: an emulator's endpoint and test credentials).
+    pub async fn with_loader(config: Config, loader: aws_config::ConfigLoader) -> Result<Self> {
         let source = HttpSource::new(&config)?;
-        let (accounts, organization) = accounts::with_loader(&config, loader()).await;
+        let (accounts, organization, shared) = accounts::with_loader_shared(&config, loader).await;
+        let notifications = (config.notify_topic_arn.as_deref()).map(|topic| SnsTopic::from_shared(&shared, topic));
         Ok(App {
             config,
             source,
             accounts,
             organization,
+            notifications,
         })
     }
 }
 
-impl<S, G, W, O> App<S, G, W, O>
+impl<S, G, W, O, N> App<S, G, W, O, N>
 where
     S: RangesSource,
     G: SecurityGroups + NetworkInterfaces + PrefixLists,
     W: IpSets,
     O: Organization + Connect<G, W>,
+    N: Notifications,
 {
     /// Handle one event: recognize it, sync, log the summary, answer it (or the error).
     pub async fn handle(&self, event: &Value, deadline: Option<Instant>) -> Result<Summary> {
@@ -71,10 +82,14 @@ where
                 "AmazonIpSpaceChanged notification"
             );
         }
-        let accounts = sync::run_accounts(&self.config, &self.organization, &self.accounts).await?;
-        let of_run = accounts.of(&self.accounts);
-        let mut summary = sync::run(&self.config, &trigger, &self.source, &of_run, deadline).await?;
-        summary.set_accounts(&accounts.members);
+        let mut summary = match self.run(&trigger, deadline).await {
+            Ok(summary) => summary,
+            Err(e) => {
+                sync::notify(&self.notifications, &sync::stopped(&e)).await;
+                return Err(e);
+            }
+        };
+        summary.notifications_failed = usize::from(sync::notify(&self.notifications, &sync::outcome(&summary)).await);
         let fields = serde_json::to_string(&summary).unwrap_or_default();
         tracing::info!(
             sync_token = summary.sync_token,
@@ -88,6 +103,15 @@ where
         );
         emit_metrics(&summary);
         summary.into_result()
+    }
+
+    /// One run over the accounts of `ACCOUNTS`, listed now.
+    async fn run(&self, trigger: &Trigger, deadline: Option<Instant>) -> Result<Summary> {
+        let accounts = sync::run_accounts(&self.config, &self.organization, &self.accounts).await?;
+        let of_run = accounts.of(&self.accounts);
+        let mut summary = sync::run(&self.config, trigger, &self.source, &of_run, deadline).await?;
+        summary.set_accounts(&accounts.members);
+        Ok(summary)
     }
 
     /// The Lambda runtime's entry point.

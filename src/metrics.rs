@@ -10,7 +10,7 @@ pub const NAMESPACE: &str = "CloudfrontSgSync";
 
 /// The EMF document of a run: ranges added and removed (rules and prefix-list entries), sets failed, near full
 /// and attached only in part, the fullest set or prefix list (percent of its quota or `MaxEntries`), prefix lists and WAF IP sets failed, targets kept because they hold a newer file,
-/// sync duration.
+/// change notifications not published, sync duration.
 pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
     let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
         + summary.skipped_groups.len()
@@ -51,12 +51,13 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         "PrefixListsFailed": lists_failed,
         "IpSetsFailed": ip_sets_failed,
         "TargetsKeptOlder": kept_older,
+        "NotificationsFailed": summary.notifications_failed,
         "SyncDuration": summary.duration_ms,
     })
 }
 
 /// Every metric of the line, with its unit, in order.
-pub const METRICS: [(&str, &str); 10] = [
+pub const METRICS: [(&str, &str); 11] = [
     ("RangesAdded", "Count"),
     ("RangesRemoved", "Count"),
     ("SetsFailed", "Count"),
@@ -66,6 +67,7 @@ pub const METRICS: [(&str, &str); 10] = [
     ("PrefixListsFailed", "Count"),
     ("IpSetsFailed", "Count"),
     ("TargetsKeptOlder", "Count"),
+    ("NotificationsFailed", "Count"),
     ("SyncDuration", "Milliseconds"),
 ];
 
@@ -194,6 +196,7 @@ mod tests {
             ec2_retries: 0,
             replans: 0,
             duration_ms: 420,
+            notifications_failed: 1,
         }
     }
 
@@ -240,6 +243,7 @@ mod tests {
                 "PrefixListsFailed",
                 "IpSetsFailed",
                 "TargetsKeptOlder",
+                "NotificationsFailed",
                 "SyncDuration"
             ]
         );
@@ -258,6 +262,7 @@ mod tests {
                 &doc["PrefixListsFailed"],
                 &doc["IpSetsFailed"],
                 &doc["TargetsKeptOlder"],
+                &doc["NotificationsFailed"],
                 &doc["SyncDuration"]
             ),
             (
@@ -269,6 +274,7 @@ mod tests {
                 &json!(1),
                 &json!(1),
                 &json!(2),
+                &json!(1),
                 &json!(1),
                 &json!(420)
             )

@@ -63,6 +63,9 @@ pub struct Summary {
     pub replans: usize,
     /// Wall time of the run.
     pub duration_ms: u64,
+    /// Change notifications that could not be published (`NOTIFY_TOPIC_ARN`; 0 or 1): logged, never a failure
+    /// of the sync.
+    pub notifications_failed: usize,
 }
 
 /// What happened to one set.

@@ -92,6 +92,7 @@ impl Organization {
         let loader = loader().endpoint_url(endpoint).test_credentials();
         let accounts = accounts_with_loader(&config, loader).await;
         App {
+            notifications: cloudfront_sg_sync::ports::NoNotifications,
             organization: cloudfront_sg_sync::ports::NoOrganization,
             source: HttpSource::new(&config).unwrap(),
             config,

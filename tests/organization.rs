@@ -43,6 +43,7 @@ async fn app(
     let config = config(&all);
     let (accounts, organization) = with_loader(&config, loader().endpoint_url(&moto.endpoint).test_credentials()).await;
     App {
+        notifications: cloudfront_sg_sync::ports::NoNotifications,
         source: HttpSource::new(&config).unwrap(),
         config,
         accounts,

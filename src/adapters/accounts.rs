@@ -47,6 +47,15 @@ pub async fn accounts_with_loader(config: &Config, loader: aws_config::ConfigLoa
 /// account uses the same clients (one per region and service, with the function's own credentials), each call
 /// with its account's credentials.
 pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> (Vec<AwsAccount>, AwsOrganization) {
+    let (known, organization, _) = with_loader_shared(config, loader).await;
+    (known, organization)
+}
+
+/// As [`with_loader`], and the SDK configuration they start from (for the function's other clients).
+pub async fn with_loader_shared(
+    config: &Config,
+    loader: aws_config::ConfigLoader,
+) -> (Vec<AwsAccount>, AwsOrganization, SdkConfig) {
     let base = shared_config(config, loader).await;
     let ec2 = Ec2Groups::from_shared(config, &base, |_, b| b);
     let waf = WafIpSets::from_shared(config, &base, ec2.retry_count(), |_, b| b);
@@ -67,7 +76,7 @@ pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> (
         roles,
         joined: Mutex::default(),
     };
-    (known, organization)
+    (known, organization, base)
 }
 
 /// The SDK configuration of account `id`: `base` with the credentials of its role, in its own cache (the

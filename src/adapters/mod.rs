@@ -23,6 +23,7 @@ pub mod aws;
 pub mod ec2;
 pub mod ip_sets;
 pub mod network_interfaces;
+pub mod notification;
 pub mod organization;
 pub mod origin_groups;
 pub mod prefix_lists;

@@ -12,6 +12,7 @@ pub mod cidr;
 pub mod event;
 pub mod ip_ranges;
 pub mod ip_sets;
+pub mod notification;
 pub mod organization;
 pub mod prefix_lists;
 pub mod security_groups;

@@ -3,6 +3,7 @@
 
 mod ip_sets;
 mod network_interfaces;
+mod notification;
 mod organization;
 mod origins;
 mod prefix_lists;
@@ -11,6 +12,7 @@ mod security_groups;
 
 pub use ip_sets::{IpSets, NoIpSets, TaggedIpSet, WafScope};
 pub use network_interfaces::NetworkInterfaces;
+pub use notification::{NoNotifications, Notifications};
 pub use organization::{Connect, NoOrganization, Organization};
 pub use origins::{Distributions, LoadBalancers, OriginGroups};
 pub use prefix_lists::{ListAt, ListState, PrefixLists, TaggedList};

@@ -32,6 +32,7 @@ mod history_tests;
 mod ip_sets;
 #[cfg(test)]
 mod ip_sets_tests;
+mod notification;
 mod organization;
 #[cfg(test)]
 mod organization_tests;
@@ -66,6 +67,7 @@ use crate::report::{FailedRegion, IpSetReport, ListReport, SetReport, SkippedGro
 pub use adopt::adopt;
 pub use audit::{audit, audit_accounts};
 pub use fetch::fetch_verified;
+pub use notification::{notify, outcome, stopped};
 pub use organization::{RunAccounts, members, run_accounts};
 pub use remove::remove;
 pub use unmark::unmark;

@@ -50,6 +50,7 @@ fn app(
     vars: &[(&str, &str)],
 ) -> App<FakeSource, crate::testing::FakeEc2, crate::ports::NoIpSets, FakeOrganization> {
     App {
+        notifications: crate::ports::NoNotifications,
         config: config(vars),
         source: FakeSource::new([doc(2, &["10.0.1.0/24"], &[])]),
         accounts: Vec::new(),

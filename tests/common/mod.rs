@@ -905,6 +905,7 @@ impl World {
         let source = HttpSource::new(&config).unwrap();
         let groups = groups_at(&self.endpoint, &config).await;
         cloudfront_sg_sync::handler::App {
+            notifications: cloudfront_sg_sync::ports::NoNotifications,
             organization: cloudfront_sg_sync::ports::NoOrganization,
             config,
             source,

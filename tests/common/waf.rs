@@ -77,6 +77,7 @@ pub async fn app(w: &World, extra: &[(&str, &str)]) -> App<HttpSource, Counting<
         .test_credentials();
     let waf = WafIpSets::with_loader(&base.config, loader).await;
     App {
+        notifications: cloudfront_sg_sync::ports::NoNotifications,
         organization: cloudfront_sg_sync::ports::NoOrganization,
         accounts: base.accounts.into_iter().map(|a| a.with_ip_sets(waf.clone())).collect(),
         config: base.config,

@@ -1,0 +1,105 @@
+//! The run's change notification: what the summary (or the error that stopped the run) says, made into one
+//! message ([`crate::domain::notification`]) and published once. A publish that fails is logged and counted
+//! (`NotificationsFailed`); it never fails the sync.
+
+use std::collections::BTreeSet;
+
+use crate::domain::notification::{self, BODY_MAX, RunOutcome, TargetChange};
+use crate::error::Error;
+use crate::ports::Notifications;
+use crate::report::{EntryTarget, SetReport, Summary};
+
+/// Publish the message of `outcome`, if it has one (and the port sends anywhere); whether a publish failed.
+pub async fn notify(notifications: &impl Notifications, outcome: &RunOutcome) -> bool {
+    if !notifications.enabled() {
+        return false;
+    }
+    let Some(message) = notification::message(outcome, BODY_MAX) else {
+        tracing::info!("nothing changed and nothing failed: no notification");
+        return false;
+    };
+    match notifications.publish(&message).await {
+        Ok(()) => {
+            tracing::info!(subject = %message.subject, status = message.status.as_str(), "notification published");
+            false
+        }
+        Err(e) => {
+            tracing::error!(error = %e, subject = %message.subject, "cannot publish the notification");
+            true
+        }
+    }
+}
+
+/// What `summary` tells of its run: every target that gained or lost a CIDR, and every failure.
+pub fn outcome(summary: &Summary) -> RunOutcome {
+    let sets = summary.sets.iter().map(set_change);
+    let lists = (summary.prefix_lists.iter()).map(|l| {
+        let name = format!("{} {}", l.target.scope.tag_value(), l.target.family);
+        entry_change(&l.target, name, &l.changes.add, &l.changes.remove)
+    });
+    let ip_sets = summary.ip_sets.iter().map(|s| {
+        let name = format!(
+            "{}, {} {} {}",
+            s.name,
+            s.waf_scope.as_str(),
+            s.target.scope.tag_value(),
+            s.target.family
+        );
+        entry_change(&s.target, name, &s.changes.add, &s.changes.remove)
+    });
+    RunOutcome {
+        changes: sets.chain(lists).chain(ip_sets).collect(),
+        failures: summary.failures(),
+        sync_token: summary.sync_token,
+        create_date: summary.create_date.clone(),
+        dry_run: summary.dry_run,
+    }
+}
+
+/// A run stopped by `error` before it could sync (a file refused, the organization not listed): one failure.
+pub fn stopped(error: &Error) -> RunOutcome {
+    RunOutcome {
+        failures: vec![format!("the run stopped: {error}")],
+        ..RunOutcome::default()
+    }
+}
+
+/// A set's CIDRs authorized (before or after the revocations) and revoked, over its groups.
+fn set_change(set: &SetReport) -> TargetChange {
+    let plans = set.changes.values();
+    let added = plans
+        .clone()
+        .flat_map(|p| p.authorize.iter().chain(&p.authorize_after_revoke));
+    let removed = plans.flat_map(|p| p.revoke.values().flatten());
+    let key = &set.key;
+    TargetChange {
+        account: key.account.clone(),
+        region: key.region.clone(),
+        kind: "security group set",
+        id: set.groups.join(","),
+        name: format!("{} {} port {}", key.vpc, key.scope.tag_value(), key.port),
+        added: added.copied().collect(),
+        removed: removed.copied().collect(),
+    }
+}
+
+/// A prefix list's or an IP set's change.
+fn entry_change(
+    target: &EntryTarget,
+    name: String,
+    added: &BTreeSet<crate::domain::cidr::Cidr>,
+    removed: &BTreeSet<crate::domain::cidr::Cidr>,
+) -> TargetChange {
+    TargetChange {
+        account: target.account.clone(),
+        region: target.region.clone(),
+        kind: match target.kind {
+            "prefix-list" => "prefix list",
+            _ => "WAF IP set",
+        },
+        id: target.id.clone(),
+        name,
+        added: added.clone(),
+        removed: removed.clone(),
+    }
+}
