@@ -52,6 +52,10 @@ wait_port 127.0.0.1 "$WWW_PORT" "the file server"
 echo "== creating example security groups"
 "$PY" scripts/demo_groups.py "http://127.0.0.1:$MOTO_PORT"
 
+echo "== an SNS topic for the change notifications, with an SQS queue subscribed (as a relay to chat would be)"
+read -r TOPIC QUEUE < <("$PY" scripts/demo_notify.py setup "http://127.0.0.1:$MOTO_PORT")
+echo "   $TOPIC -> $QUEUE"
+
 echo "== starting the local Lambda runtime (cargo lambda watch) on 127.0.0.1:$RT_PORT"
 "$VENV/bin/cargo-lambda" lambda watch --only-lambda-apis --invoke-address 127.0.0.1 --invoke-port "$RT_PORT" \
   --timeout 300 >"$WORK/runtime.log" 2>&1 &
@@ -63,7 +67,7 @@ env AWS_LAMBDA_RUNTIME_API="http://127.0.0.1:$RT_PORT/.rt" AWS_LAMBDA_FUNCTION_N
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 AWS_LAMBDA_LOG_FORMAT=JSON \
   AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" IP_RANGES_URL="http://127.0.0.1:$WWW_PORT/ip-ranges.json" \
-  MAX_RULES_PER_GROUP=30 \
+  MAX_RULES_PER_GROUP=30 NOTIFY_TOPIC_ARN="$TOPIC" \
   "$LAMBDA" >"$WORK/function.log" 2>&1 &
 FUNCTION=$!
 pids+=($FUNCTION)
@@ -82,10 +86,13 @@ invoke() {
 echo "== invoking with events/sns-notification.json (first sync)"
 invoke events/sns-notification.json >"$WORK/first.json"
 "$PY" scripts/show_summary.py "$WORK/first.json"
+echo "   the message it published (NOTIFY_TOPIC_ARN), read from the queue:"
+"$PY" scripts/demo_notify.py show "http://127.0.0.1:$MOTO_PORT" "$QUEUE"
 
 echo "== invoking again with the same notification (nothing to do)"
 invoke events/sns-notification.json >"$WORK/second.json"
 "$PY" scripts/show_summary.py "$WORK/second.json"
+"$PY" scripts/demo_notify.py show "http://127.0.0.1:$MOTO_PORT" "$QUEUE"
 
 echo "== aggregation (AGGREGATE, on by default): the sets above hold the fewest CIDRs covering the same addresses"
 "$PY" - "$WORK/www/ip-ranges.json" <<'PYEOF'

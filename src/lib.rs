@@ -23,6 +23,7 @@
 //! | attachment check | `domain/attachment.rs` | `ports/network_interfaces.rs` | `adapters/network_interfaces.rs` | `sync/attachment.rs` |
 //! | origin audit | `domain/audit.rs` | `ports/origins.rs` | `adapters/origin_groups.rs` (CloudFront and ELBv2: `cli/src/adapters/`) | `sync/audit.rs` |
 //! | accounts of the organization | `domain/organization.rs` | `ports/organization.rs` | `adapters/organization.rs` (and `adapters/accounts.rs`: each account's adapters) | `sync/organization.rs` |
+//! | change notifications | `domain/notification.rs` | `ports/notification.rs` | `adapters/notification.rs` (SNS) | `sync/notification.rs` |
 //!
 //! **Core** ([`domain`]: no I/O, no async, no SDK types; unit-tested without mocks; builds without the
 //! `runtime` feature, as the fuzz targets use it):
@@ -37,6 +38,9 @@
 //! - [`domain::audit`]: the origin audit's checks and its report (one account's, or every account's).
 //! - [`domain::organization`]: the entries of `ACCOUNTS` (ids, OUs, roots, the organization) and which
 //!   accounts a run syncs or skips.
+//! - [`domain::aggregate`]: the fewest CIDRs covering exactly the selected ranges (`AGGREGATE`), applied as the
+//!   file is parsed, so every target gets them.
+//! - [`domain::notification`]: the one message of a run that changed or failed anything.
 //!
 //! Beside the core, also pure: [`config`] (typed settings, read once; [`config::SETTINGS`] is the one list of
 //! them), [`report`] (what a run answers: the summary, text and JSON), [`error`] (the one error enum).
@@ -44,13 +48,14 @@
 //! **Ports** ([`ports`]: traits over core types, SDK-free): [`ports::RangesSource`], [`ports::SecurityGroups`],
 //! [`ports::PrefixLists`], [`ports::IpSets`], [`ports::NetworkInterfaces`], [`ports::Distributions`],
 //! [`ports::LoadBalancers`], [`ports::OriginGroups`], [`ports::Organization`] (and [`ports::Connect`]: the ports
-//! of an account found there); [`ports::Account`]: one account's ports.
+//! of an account found there), [`ports::Notifications`]; [`ports::Account`]: one account's ports.
 //!
 //! **Adapters** ([`adapters`]: each implements one port over real I/O): [`adapters::source`] (HTTP(S) or a local
 //! file), [`adapters::aws`] (the loader every AWS client starts from: one HTTPS client, retries, timeouts,
-//! service errors), [`adapters::ec2`] (an account's EC2 clients, one per region), the per-target files above,
-//! [`adapters::accounts`] (one EC2 and one WAF adapter per account, the listed ones through their role, and
-//! those found in the organization, kept), [`adapters::organization`] (AWS Organizations' listing).
+//! service errors), [`adapters::ec2`] (the EC2 clients, one per region, shared by every account), the
+//! per-target files above, [`adapters::accounts`] (each account's EC2 and WAF adapters over the shared clients,
+//! the listed ones through their role, and those found in the organization, kept), [`adapters::organization`]
+//! (AWS Organizations' listing), [`adapters::notification`] (SNS).
 //!
 //! **Wiring**:
 //! - [`sync`]: one run end to end (fetch, discover, each target's sync, the attachment check), shared by the

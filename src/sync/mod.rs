@@ -33,6 +33,8 @@ mod ip_sets;
 #[cfg(test)]
 mod ip_sets_tests;
 mod notification;
+#[cfg(test)]
+mod notification_tests;
 mod organization;
 #[cfg(test)]
 mod organization_tests;

@@ -58,7 +58,8 @@ fn app(
     }
 }
 
-fn schedule() -> serde_json::Value {
+/// A scheduled event, as EventBridge sends it.
+pub(super) fn schedule() -> serde_json::Value {
     serde_json::json!({"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}})
 }
 

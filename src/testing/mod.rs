@@ -9,11 +9,13 @@
 //! - [`ip_sets`]: WAF IP sets and their lock tokens.
 //! - [`network_interfaces`]: the interfaces that carry groups.
 //! - [`origin_groups`]: what the origin audit reads.
+//! - [`notification`]: a topic keeping every message published.
 //! - [`organization`]: an organization's OUs and accounts, each account with its own [`FakeEc2`].
 //! - [`ranges`]: `ip-ranges.json` bodies ([`FakeSource`]).
 
 mod ip_sets;
 mod network_interfaces;
+mod notification;
 mod organization;
 mod origin_groups;
 mod prefix_lists;
@@ -33,6 +35,7 @@ use crate::domain::security_groups::{PrefixListWeights, Rule};
 use crate::error::{Error, Result};
 
 pub use ip_sets::FakeIpSet;
+pub use notification::FakeTopic;
 pub use organization::FakeOrganization;
 pub use prefix_lists::FakeList;
 pub use ranges::FakeSource;
