@@ -726,3 +726,23 @@ async fn a_region_whose_every_read_fails_is_counted_once() {
     let err = summary.into_result().unwrap_err();
     assert!(err.to_string().starts_with("1 region(s) unreadable: "), "{err}");
 }
+
+#[tokio::test]
+async fn with_aggregation_a_hand_made_rule_counts_only_for_the_cidr_it_matches_and_is_left_alone() {
+    let ec2 = FakeEc2::default();
+    ec2.add_set_group("sg-1", "vpc-1", crate::domain::ip_ranges::Scope::Global);
+    // A hand-made rule for one of two halves that aggregation merges, and one for a whole merged prefix.
+    let hand_made = |cidr| our_rule(c(cidr), 443, "added by hand");
+    ec2.add_rules("sg-1", [hand_made("10.0.0.0/24"), hand_made("10.0.4.0/23")]);
+    let body = doc(2, &["10.0.0.0/24", "10.0.1.0/24", "10.0.4.0/24", "10.0.5.0/24"], &[]);
+    let summary = scheduled(&ec2, body, &[("AGGREGATE", "true")]).await;
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    // The /23 of the first pair is added beside the hand-made /24; the second pair's /23 is held by hand.
+    assert_eq!(ec2.ours("sg-1", 443), BTreeSet::from([c("10.0.0.0/23")]));
+    assert_eq!((summary.added(), summary.sets[0].unchanged), (1, 1));
+    let groups = crate::ports::SecurityGroups::tagged_groups(&ec2, "us-east-1")
+        .await
+        .unwrap();
+    let held = &groups[0].group.rules;
+    assert!(held.contains(&hand_made("10.0.0.0/24")) && held.contains(&hand_made("10.0.4.0/23")));
+}
