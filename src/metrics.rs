@@ -283,3 +283,33 @@ mod tests {
         assert!(!doc.to_string().contains('\n'));
     }
 }
+
+#[cfg(test)]
+mod template_tests {
+    use super::METRICS;
+
+    /// The lines of the template's resource that `start` opens (those indented under it).
+    fn resource(template: &str, start: &str) -> String {
+        let from = template.split(start).nth(1).unwrap_or_default();
+        let body = from.lines().take_while(|l| l.starts_with("    ") || l.is_empty());
+        body.collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn the_dashboard_shows_every_metric_but_the_notifications_and_the_near_full_alarm_uses_the_fullest_set() {
+        let template = include_str!("../template.yaml");
+        let dashboard = resource(template, "\n  Dashboard:\n");
+        for (name, _) in METRICS {
+            if name != "SetsNearFull" && name != "NotificationsFailed" {
+                assert!(
+                    dashboard.contains(&format!("\"{name}\"")),
+                    "{name} is not on the dashboard"
+                );
+            }
+        }
+        assert!(dashboard.contains("\"AWS/Lambda\", \"Errors\""));
+        let alarm = resource(template, "\n  NearFullAlarm:\n");
+        assert!(alarm.contains("MetricName: FullestSetPercent"), "{alarm}");
+        assert!(alarm.contains("Threshold: !Ref NearFullPercent"), "{alarm}");
+    }
+}
