@@ -5,7 +5,7 @@
 //! Every account uses the same clients, one per region and service; each call carries its account's
 //! credentials. Those come from the SDK's own [`AssumeRoleProvider`], called in the function's region when
 //! every account has it enabled (else us-east-1: [`crate::config::Config::sts_region`]). Each account's
-//! credentials have their own partition of the clients' identity cache, so STS is called once per account and
+//! credentials have their own identity cache ([`AccountCredentials`]), so STS is called once per account and
 //! again before they expire (the function keeps its adapters between invocations: an account found in an OU
 //! is connected the first time it is found, then kept by [`AwsOrganization`]). What an account costs to keep is
 //! its credentials, not clients: 2,000 accounts fit in the function's memory.
@@ -118,8 +118,8 @@ impl Roles {
     }
 }
 
-/// The credentials of account `id`'s role: a partition of their own in the clients' identity cache, which asks
-/// for them once and again before they expire.
+/// The credentials of account `id`'s role, asked for by the identity cache that holds them (the account's
+/// [`AccountCredentials`], or a member configuration's): once, and again before they expire.
 fn role_credentials(roles: &Arc<Roles>, id: &str) -> SharedCredentialsProvider {
     SharedCredentialsProvider::new(RoleCredentials {
         role_arn: roles.config.role_arn(id),

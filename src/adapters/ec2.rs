@@ -29,8 +29,7 @@ use crate::error::{Error, Result};
 #[derive(Debug, Clone)]
 pub struct Ec2Groups {
     clients: Arc<BTreeMap<String, Client>>,
-    /// The account's credentials, given to every call (their own identity cache partition, in the clients'
-    /// cache); `None`: the clients' own.
+    /// The account's credentials and their identity cache, given to every call; `None`: the clients' own.
     credentials: Option<AccountCredentials>,
     pub(super) retries: Arc<AtomicU64>,
 }

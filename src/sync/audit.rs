@@ -38,7 +38,7 @@ where
     Ok(audit::audit(&facts))
 }
 
-/// Audit every account of `members` with `audit_one` (its ports built and [`audit`] called, through its role),
+/// Audit every account of `members` with `audit_one` (its ports built and [`audit()`] called, through its role),
 /// at most `MAX_CONCURRENCY` accounts at a time. An account that cannot be read is named in the result; the
 /// others are still judged.
 pub async fn audit_accounts<F, A>(config: &Config, members: &Members, audit_one: F) -> AccountsAudit
