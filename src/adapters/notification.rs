@@ -23,8 +23,10 @@ impl SnsTopic {
     /// A client of `topic`'s region (its ARN's fourth field) with `shared`'s credentials and settings.
     pub fn from_shared(shared: &SdkConfig, topic: &str) -> SnsTopic {
         let region = topic.split(':').nth(3).unwrap_or("us-east-1").to_owned();
+        // Three attempts (not EC2_MAX_ATTEMPTS): the message is worth a retry, not a long wait.
         let config = aws_sdk_sns::config::Builder::from(shared)
             .region(aws_config::Region::new(region.clone()))
+            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
             .retry_classifier(NoRetryWhenUnreachable)
             .build();
         SnsTopic {

@@ -3,14 +3,22 @@
 //! (`NotificationsFailed`); it never fails the sync.
 
 use std::collections::BTreeSet;
+use std::time::Duration;
+
+use tokio::time::Instant;
 
 use crate::domain::notification::{self, BODY_MAX, RunOutcome, TargetChange};
 use crate::error::Error;
 use crate::ports::Notifications;
 use crate::report::{EntryTarget, SetReport, Summary};
 
-/// Publish the message of `outcome`, if it has one (and the port sends anywhere); whether a publish failed.
-pub async fn notify(notifications: &impl Notifications, outcome: &RunOutcome) -> bool {
+/// The longest a publish may take (and no longer than the invocation has left): an SNS that does not answer
+/// must not hold the function.
+pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Publish the message of `outcome`, if it has one (and the port sends anywhere), before `deadline`; whether a
+/// publish failed.
+pub async fn notify(notifications: &impl Notifications, outcome: &RunOutcome, deadline: Option<Instant>) -> bool {
     if !notifications.enabled() {
         return false;
     }
@@ -18,16 +26,18 @@ pub async fn notify(notifications: &impl Notifications, outcome: &RunOutcome) ->
         tracing::info!("nothing changed and nothing failed: no notification");
         return false;
     };
-    match notifications.publish(&message).await {
-        Ok(()) => {
+    let left = deadline.map_or(PUBLISH_TIMEOUT, |d| d.saturating_duration_since(Instant::now()));
+    let published = tokio::time::timeout(left.min(PUBLISH_TIMEOUT), notifications.publish(&message)).await;
+    let error = match published {
+        Ok(Ok(())) => {
             tracing::info!(subject = %message.subject, status = message.status.as_str(), "notification published");
-            false
+            return false;
         }
-        Err(e) => {
-            tracing::error!(error = %e, subject = %message.subject, "cannot publish the notification");
-            true
-        }
-    }
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => format!("no answer within {} s", left.min(PUBLISH_TIMEOUT).as_secs_f32()),
+    };
+    tracing::error!(error, subject = %message.subject, "cannot publish the notification");
+    true
 }
 
 /// What `summary` tells of its run: every target that gained or lost a CIDR, and every failure.

@@ -67,3 +67,34 @@ async fn a_run_stopped_before_any_write_is_told_as_one_failure() {
         published[0].body
     );
 }
+
+/// A topic that never answers.
+struct SilentTopic;
+
+impl crate::ports::Notifications for SilentTopic {
+    async fn publish(&self, _message: &crate::domain::notification::Message) -> crate::error::Result<()> {
+        std::future::pending().await
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_topic_that_does_not_answer_is_given_up_on_within_the_time_left_and_counted() {
+    let outcome = crate::domain::notification::RunOutcome {
+        failures: vec!["a failure".into()],
+        ..Default::default()
+    };
+    let started = tokio::time::Instant::now();
+    let deadline = started + std::time::Duration::from_secs(3);
+    assert!(
+        super::notify(&SilentTopic, &outcome, Some(deadline)).await,
+        "counted as failed"
+    );
+    assert_eq!(
+        started.elapsed(),
+        std::time::Duration::from_secs(3),
+        "no later than the deadline"
+    );
+    let started = tokio::time::Instant::now();
+    assert!(super::notify(&SilentTopic, &outcome, None).await);
+    assert_eq!(started.elapsed(), super::notification::PUBLISH_TIMEOUT);
+}
