@@ -1,7 +1,7 @@
 //! The organization's OUs and accounts, through `aws-sdk-organizations` ([`Organization`]): with the caller's
 //! own credentials (the management account, or a delegated administrator), or through `ORGANIZATION_ROLE_ARN`
 //! (a read-only role in the management account). Every call reads all its pages, one after another (the API
-//! has no other way); the walk of an OU's tree reads each level's OUs at once ([`crate::sync`]).
+//! has no other way); the walk of an OU's tree reads each OU as soon as its parent is listed ([`crate::sync`]).
 
 use aws_config::SdkConfig;
 use aws_config::sts::AssumeRoleProvider;
