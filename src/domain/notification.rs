@@ -44,7 +44,7 @@ pub struct RunOutcome {
     pub changes: Vec<TargetChange>,
     /// Every failure, with its error.
     pub failures: Vec<String>,
-    /// The file applied (0 when the run stopped before reading it).
+    /// The file applied (0 when the run stopped before applying one: the message says so).
     pub sync_token: u64,
     /// The file's `createDate`.
     pub create_date: Option<String>,
@@ -121,11 +121,10 @@ fn subject(outcome: &RunOutcome, changes: &[&TargetChange]) -> String {
     if !outcome.failures.is_empty() {
         parts.push(format!("{} failed", outcome.failures.len()));
     }
-    let subject = format!(
-        "cloudfront-sg-sync: {}, syncToken {}",
-        parts.join(", "),
-        outcome.sync_token
-    );
+    let subject = match outcome.sync_token {
+        0 => format!("cloudfront-sg-sync: {}, no file applied", parts.join(", ")),
+        token => format!("cloudfront-sg-sync: {}, syncToken {token}", parts.join(", ")),
+    };
     ascii_line(&subject, SUBJECT_MAX)
 }
 
@@ -182,7 +181,10 @@ fn body(outcome: &RunOutcome, changes: &[&TargetChange]) -> String {
         }
     }
     let date = outcome.create_date.as_deref().unwrap_or("unknown");
-    let _ = write!(body, "\nsyncToken {}, createDate {date}\n", outcome.sync_token);
+    let _ = match outcome.sync_token {
+        0 => write!(body, "\nNo file was applied.\n"),
+        token => write!(body, "\nsyncToken {token}, createDate {date}\n"),
+    };
     body
 }
 

@@ -61,11 +61,10 @@ async fn a_run_stopped_before_any_write_is_told_as_one_failure() {
     let published = app.notifications.published();
     assert_eq!(published.len(), 1);
     assert_eq!(published[0].status, Status::Failed);
-    assert!(
-        published[0].body.starts_with("Failed: 1\n  the run stopped: "),
-        "{}",
-        published[0].body
-    );
+    let (subject, body) = (&published[0].subject, &published[0].body);
+    assert!(body.starts_with("Failed: 1\n  the run stopped: "), "{body}");
+    assert!(body.ends_with("\nNo file was applied.\n"), "{body}");
+    assert_eq!(subject, "cloudfront-sg-sync: 1 failed, no file applied");
 }
 
 /// A topic that never answers.
