@@ -28,6 +28,26 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use crate::config::Config;
 use crate::error::Error;
 
+/// Every page of a paged call, one after another: `page(token)` asks for the page after `token` (`None`: the
+/// first), `next` reads the token of the page after it (none, or empty: that one was the last). The SDK's own
+/// paginators drop a call's `config_override`, which carries an account's credentials.
+pub(super) async fn every_page<T, F, Fut>(mut page: F, next: impl Fn(&T) -> Option<&str>) -> Result<Vec<T>, Error>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, Error>>,
+{
+    let mut pages = Vec::new();
+    let mut token = None;
+    loop {
+        let this = page(token.take()).await?;
+        token = next(&this).filter(|t| !t.is_empty()).map(str::to_owned);
+        pages.push(this);
+        if token.is_none() {
+            return Ok(pages);
+        }
+    }
+}
+
 /// What every call of an account reached through its role carries: the role's credentials, and the account's
 /// own identity cache. (A call whose override brings credentials but no cache gets a cache of its own, for that
 /// call only: STS would be asked at every call.)

@@ -14,9 +14,9 @@ use std::sync::atomic::AtomicU64;
 use aws_config::SdkConfig;
 use aws_sdk_ec2::Client;
 use aws_sdk_ec2::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_ec2::types::{Filter, SecurityGroup, Tag};
+use aws_sdk_ec2::types::{Filter, ManagedPrefixList, SecurityGroup, Tag};
 
-use super::aws::{AccountCredentials, NoRetryWhenUnreachable, RetryLog, service_error, shared_config};
+use super::aws::{AccountCredentials, NoRetryWhenUnreachable, RetryLog, every_page, service_error, shared_config};
 use crate::config::Config;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
@@ -106,26 +106,8 @@ impl Ec2Groups {
     pub(super) async fn describe_groups(&self, region: &str, ids: &[String]) -> Result<Vec<SecurityGroup>> {
         let mut groups = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(FILTER_VALUES) {
-            let pages = self
-                .pages(
-                    "DescribeSecurityGroups",
-                    region,
-                    |c, o, token| {
-                        let request = c
-                            .describe_security_groups()
-                            .filters(filter("group-id", chunk.iter().map(String::as_str)))
-                            .max_results(1000)
-                            .set_next_token(token);
-                        request.customize().config_override(o).send()
-                    },
-                    |page| page.next_token(),
-                )
-                .await?;
-            groups.extend(
-                pages
-                    .into_iter()
-                    .flat_map(|page| page.security_groups.unwrap_or_default()),
-            );
+            let ids = filter("group-id", chunk.iter().map(String::as_str));
+            groups.extend(self.security_groups_where(region, vec![ids]).await?);
         }
         Ok(groups)
     }
@@ -186,8 +168,8 @@ impl Ec2Groups {
             .map_err(|e| ec2_error(operation, region, group, &e))
     }
 
-    /// Every page of a paged EC2 call (as [`Ec2Groups::call`]): `send(client, account_config, token)` asks for
-    /// the page after `token`, `next` reads the token of the page after it (none or empty: the last page).
+    /// Every page of a paged EC2 call (as [`Ec2Groups::call`], one page after another):
+    /// `send(client, account_config, token)` asks for the page after `token`, `next` reads the next token.
     pub(super) async fn pages<T, E, F>(
         &self,
         operation: &'static str,
@@ -199,18 +181,64 @@ impl Ec2Groups {
         F: Future<Output = std::result::Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
     {
-        let mut pages = Vec::new();
-        let mut token = None;
-        loop {
-            let page = self
-                .call(operation, region, None, |c, o| send(c, o, token.take()))
-                .await?;
-            token = next(&page).filter(|t| !t.is_empty()).map(str::to_owned);
-            pages.push(page);
-            if token.is_none() {
-                return Ok(pages);
-            }
-        }
+        let send = &send;
+        every_page(
+            |token| self.call(operation, region, None, move |c, o| send(c, o, token)),
+            next,
+        )
+        .await
+    }
+
+    /// Every security group of `region` that matches all of `filters`, all pages of 1,000.
+    pub(super) async fn security_groups_where(&self, region: &str, filters: Vec<Filter>) -> Result<Vec<SecurityGroup>> {
+        let pages = self
+            .pages(
+                "DescribeSecurityGroups",
+                region,
+                |c, o, token| {
+                    let request = c
+                        .describe_security_groups()
+                        .set_filters(Some(filters.clone()))
+                        .max_results(1000)
+                        .set_next_token(token);
+                    request.customize().config_override(o).send()
+                },
+                |page| page.next_token(),
+            )
+            .await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.security_groups.unwrap_or_default())
+            .collect())
+    }
+
+    /// Every managed prefix list of `region` that matches all of `filters`, all pages of `page_size` (`None`:
+    /// EC2's default).
+    pub(super) async fn prefix_lists_where(
+        &self,
+        region: &str,
+        filters: Vec<Filter>,
+        page_size: Option<i32>,
+    ) -> Result<Vec<ManagedPrefixList>> {
+        let pages = self
+            .pages(
+                "DescribeManagedPrefixLists",
+                region,
+                |c, o, token| {
+                    let request = c
+                        .describe_managed_prefix_lists()
+                        .set_filters(Some(filters.clone()))
+                        .set_max_results(page_size)
+                        .set_next_token(token);
+                    request.customize().config_override(o).send()
+                },
+                |page| page.next_token(),
+            )
+            .await?;
+        Ok(pages
+            .into_iter()
+            .flat_map(|p| p.prefix_lists.unwrap_or_default())
+            .collect())
     }
 }
 

@@ -10,7 +10,7 @@ use aws_sdk_organizations::config::{IdentityCache, SharedCredentialsProvider};
 use aws_sdk_organizations::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_organizations::types::{Account, ChildType};
 
-use super::aws::{NoRetryWhenUnreachable, service_error};
+use super::aws::{NoRetryWhenUnreachable, every_page, service_error};
 use crate::config::Config;
 use crate::domain::organization::OrgAccount;
 use crate::error::{Error, Result};
@@ -46,63 +46,59 @@ impl OrgAccounts {
 
 impl Organization for OrgAccounts {
     async fn units_under(&self, parent: &str) -> Result<Vec<String>> {
-        let mut units = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_children()
-                .parent_id(parent)
-                .child_type(ChildType::OrganizationalUnit)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| failed("ListChildren", parent, &e))?;
-            units.extend(page.children().iter().filter_map(|c| c.id().map(str::to_owned)));
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(units);
-            }
-        }
+        let pages = every_page(
+            |token| async move {
+                let request = self.client.list_children().parent_id(parent);
+                let request = request.child_type(ChildType::OrganizationalUnit).set_next_token(token);
+                request.send().await.map_err(|e| failed("ListChildren", parent, &e))
+            },
+            |page| page.next_token(),
+        )
+        .await?;
+        let children = pages.iter().flat_map(|page| page.children());
+        Ok(children.filter_map(|c| c.id().map(str::to_owned)).collect())
     }
 
     async fn accounts_under(&self, parent: &str) -> Result<Vec<OrgAccount>> {
-        let mut accounts = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_accounts_for_parent()
-                .parent_id(parent)
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| failed("ListAccountsForParent", parent, &e))?;
-            accounts.extend(page.accounts().iter().filter_map(org_account));
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(accounts);
-            }
-        }
+        let pages = every_page(
+            |token| async move {
+                let request = self
+                    .client
+                    .list_accounts_for_parent()
+                    .parent_id(parent)
+                    .set_next_token(token);
+                request
+                    .send()
+                    .await
+                    .map_err(|e| failed("ListAccountsForParent", parent, &e))
+            },
+            |page| page.next_token(),
+        )
+        .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.accounts())
+            .filter_map(org_account)
+            .collect())
     }
 
     async fn all_accounts(&self) -> Result<Vec<OrgAccount>> {
-        let mut accounts = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = self
-                .client
-                .list_accounts()
-                .set_next_token(token)
-                .send()
-                .await
-                .map_err(|e| failed("ListAccounts", "the organization", &e))?;
-            accounts.extend(page.accounts().iter().filter_map(org_account));
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(accounts);
-            }
-        }
+        let pages = every_page(
+            |token| async move {
+                let request = self.client.list_accounts().set_next_token(token);
+                request
+                    .send()
+                    .await
+                    .map_err(|e| failed("ListAccounts", "the organization", &e))
+            },
+            |page| page.next_token(),
+        )
+        .await?;
+        Ok(pages
+            .iter()
+            .flat_map(|page| page.accounts())
+            .filter_map(org_account)
+            .collect())
     }
 }
 

@@ -21,21 +21,10 @@ impl OriginGroups for Ec2Groups {
     }
 
     async fn cloudfront_prefix_lists(&self, region: &str) -> Result<BTreeSet<String>> {
-        let pages = self
-            .pages(
-                "DescribeManagedPrefixLists",
-                region,
-                |c, o, token| {
-                    let request = c
-                        .describe_managed_prefix_lists()
-                        .filters(filter("prefix-list-name", CLOUDFRONT_PREFIX_LISTS));
-                    request.set_next_token(token).customize().config_override(o).send()
-                },
-                |page| page.next_token(),
-            )
-            .await?;
-        let lists = pages.iter().flat_map(|page| page.prefix_lists());
+        let names = filter("prefix-list-name", CLOUDFRONT_PREFIX_LISTS);
+        let lists = self.prefix_lists_where(region, vec![names], None).await?;
         Ok(lists
+            .iter()
             .filter(|l| {
                 l.prefix_list_name()
                     .is_some_and(|n| CLOUDFRONT_PREFIX_LISTS.contains(&n))

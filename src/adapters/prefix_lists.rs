@@ -81,27 +81,12 @@ impl Ec2Groups {
 
 impl PrefixLists for Ec2Groups {
     async fn tagged_lists(&self, region: &str) -> Result<Vec<TaggedList>> {
-        let pages = self
-            .pages(
-                "DescribeManagedPrefixLists",
-                region,
-                |c, o, token| {
-                    // One tag filter; `AutoUpdate` is checked here (moto fails a describe with two tag filters
-                    // that both exclude a list).
-                    let request = c
-                        .describe_managed_prefix_lists()
-                        .max_results(100)
-                        .filters(name_tag_filter());
-                    request.set_next_token(token).customize().config_override(o).send()
-                },
-                |page| page.next_token(),
-            )
+        // One tag filter; `AutoUpdate` is checked here (moto fails a describe with two tag filters that both
+        // exclude a list).
+        let found = self
+            .prefix_lists_where(region, vec![name_tag_filter()], Some(100))
             .await?;
-        let mut lists: Vec<TaggedList> = pages
-            .iter()
-            .flat_map(|page| page.prefix_lists())
-            .filter_map(|l| tagged_list(region, l))
-            .collect();
+        let mut lists: Vec<TaggedList> = found.iter().filter_map(|l| tagged_list(region, l)).collect();
         for tagged in &mut lists {
             tagged.list.entries = self.entries(region, &tagged.list.id).await?;
         }

@@ -226,23 +226,9 @@ impl SecurityGroups for Ec2Groups {
     }
 
     async fn tagged_groups(&self, region: &str) -> Result<Vec<TaggedGroup>> {
-        let pages = self
-            .pages(
-                "DescribeSecurityGroups",
-                region,
-                |c, o, token| {
-                    let request = c
-                        .describe_security_groups()
-                        .filters(name_tag_filter())
-                        .filters(filter("tag:AutoUpdate", ["true"]))
-                        .max_results(1000);
-                    request.set_next_token(token).customize().config_override(o).send()
-                },
-                |page| page.next_token(),
-            )
-            .await?;
-        let groups = pages.iter().flat_map(|page| page.security_groups());
-        Ok(groups.filter_map(|sg| tagged_group(region, sg)).collect())
+        let filters = vec![name_tag_filter(), filter("tag:AutoUpdate", ["true"])];
+        let groups = self.security_groups_where(region, filters).await?;
+        Ok(groups.iter().filter_map(|sg| tagged_group(region, sg)).collect())
     }
 
     async fn groups_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<TaggedGroup>> {
@@ -323,23 +309,9 @@ impl SecurityGroups for Ec2Groups {
     }
 
     async fn prefix_list_weights(&self, region: &str, ids: &BTreeSet<String>) -> Result<PrefixListWeights> {
-        let pages = self
-            .pages(
-                "DescribeManagedPrefixLists",
-                region,
-                |c, o, token| {
-                    let ids = ids.iter().map(String::as_str);
-                    let request = c
-                        .describe_managed_prefix_lists()
-                        .filters(filter("prefix-list-id", ids))
-                        .max_results(100);
-                    request.set_next_token(token).customize().config_override(o).send()
-                },
-                |page| page.next_token(),
-            )
-            .await?;
-        let lists = pages.iter().flat_map(|page| page.prefix_lists());
-        Ok(lists.filter_map(|list| weight_of(region, list)).collect())
+        let ids = filter("prefix-list-id", ids.iter().map(String::as_str));
+        let lists = self.prefix_lists_where(region, vec![ids], Some(100)).await?;
+        Ok(lists.iter().filter_map(|list| weight_of(region, list)).collect())
     }
 
     async fn clear_mark(&self, region: &str, groups: &[String]) -> Result<()> {
