@@ -3,7 +3,6 @@
 
 mod common;
 
-use aws_config::BehaviorVersion;
 use cloudfront_sg_sync::adapters::aws::loader;
 use cloudfront_sg_sync::handler::App;
 use common::*;
@@ -34,13 +33,7 @@ async fn sqs(endpoint: &str, action: &str, body: Value) -> Value {
 
 /// A topic with a queue subscribed: (topic ARN, queue URL).
 async fn topic_with_queue(endpoint: &str) -> (String, String) {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .test_credentials()
-        .region("us-east-1")
-        .load()
-        .await;
-    let sns = aws_sdk_sns::Client::new(&config);
+    let sns = aws_sdk_sns::Client::new(&sdk_config_at(endpoint, "us-east-1").await);
     let topic = sns.create_topic().name("changes").send().await.unwrap();
     let topic = topic.topic_arn().unwrap().to_owned();
     let queue = sqs(endpoint, "CreateQueue", json!({"QueueName": "relay"})).await;

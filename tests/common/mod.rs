@@ -88,6 +88,17 @@ pub struct Moto {
     pub endpoint: String,
 }
 
+/// The SDK configuration of a test client of `endpoint` (moto, or a proxy in front of it) in `region`, with
+/// test credentials.
+pub async fn sdk_config_at(endpoint: &str, region: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new(region.to_owned()))
+        .test_credentials()
+        .load()
+        .await
+}
+
 impl Moto {
     /// Start a fresh emulator. Panics (fails the test) if it cannot: it never skips.
     pub fn start() -> Moto {
@@ -127,12 +138,7 @@ impl Moto {
 
     /// The SDK configuration of a test client in `region`: the emulator's endpoint, test credentials.
     pub async fn sdk_config(&self, region: &str) -> aws_config::SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.endpoint)
-            .region(aws_config::Region::new(region.to_owned()))
-            .test_credentials()
-            .load()
-            .await
+        sdk_config_at(&self.endpoint, region).await
     }
 
     /// A plain SDK client acting in `account` (moto: credentials from an assumed role act in its account).

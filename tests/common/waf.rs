@@ -3,7 +3,6 @@
 
 use std::collections::BTreeSet;
 
-use aws_config::BehaviorVersion;
 use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::types::{IpAddressVersion, Scope as ApiScope, Tag};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
@@ -16,13 +15,7 @@ use super::common::{Counting, World};
 
 /// A WAF client of moto in us-east-1.
 pub async fn waf(endpoint: &str) -> Client {
-    let config = aws_config::defaults(BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .test_credentials()
-        .region("us-east-1")
-        .load()
-        .await;
-    Client::new(&config)
+    Client::new(&super::common::sdk_config_at(endpoint, "us-east-1").await)
 }
 
 /// Create an IP set; its id.
