@@ -85,11 +85,11 @@ where
         let mut summary = match self.run(&trigger, deadline).await {
             Ok(summary) => summary,
             Err(e) => {
-                sync::notify(&self.notifications, &sync::stopped(&e), deadline).await;
+                sync::notify(&self.notifications, || sync::stopped(&e), deadline).await;
                 return Err(e);
             }
         };
-        let failed = sync::notify(&self.notifications, &sync::outcome(&summary), deadline).await;
+        let failed = sync::notify(&self.notifications, || sync::outcome(&summary), deadline).await;
         summary.notifications_failed = usize::from(failed);
         let fields = serde_json::to_string(&summary).unwrap_or_default();
         tracing::info!(

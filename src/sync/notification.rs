@@ -16,13 +16,17 @@ use crate::report::{EntryTarget, SetReport, Summary};
 /// must not hold the function.
 pub const PUBLISH_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// Publish the message of `outcome`, if it has one (and the port sends anywhere), before `deadline`; whether a
-/// publish failed.
-pub async fn notify(notifications: &impl Notifications, outcome: &RunOutcome, deadline: Option<Instant>) -> bool {
+/// Publish the message of the run `outcome` tells, if it has one, before `deadline`; whether a publish failed.
+/// Without a topic, `outcome` is not even called.
+pub async fn notify(
+    notifications: &impl Notifications,
+    outcome: impl FnOnce() -> RunOutcome,
+    deadline: Option<Instant>,
+) -> bool {
     if !notifications.enabled() {
         return false;
     }
-    let Some(message) = notification::message(outcome, BODY_MAX) else {
+    let Some(message) = notification::message(&outcome(), BODY_MAX) else {
         tracing::info!("nothing changed and nothing failed: no notification");
         return false;
     };

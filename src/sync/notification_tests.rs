@@ -85,7 +85,7 @@ async fn a_topic_that_does_not_answer_is_given_up_on_within_the_time_left_and_co
     let started = tokio::time::Instant::now();
     let deadline = started + std::time::Duration::from_secs(3);
     assert!(
-        super::notify(&SilentTopic, &outcome, Some(deadline)).await,
+        super::notify(&SilentTopic, || outcome.clone(), Some(deadline)).await,
         "counted as failed"
     );
     assert_eq!(
@@ -94,6 +94,6 @@ async fn a_topic_that_does_not_answer_is_given_up_on_within_the_time_left_and_co
         "no later than the deadline"
     );
     let started = tokio::time::Instant::now();
-    assert!(super::notify(&SilentTopic, &outcome, None).await);
+    assert!(super::notify(&SilentTopic, || outcome.clone(), None).await);
     assert_eq!(started.elapsed(), super::notification::PUBLISH_TIMEOUT);
 }
