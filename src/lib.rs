@@ -28,7 +28,8 @@
 //! **Core** ([`domain`]: no I/O, no async, no SDK types; unit-tested without mocks; builds without the
 //! `runtime` feature, as the fuzz targets use it):
 //! - [`domain::cidr`]: canonical CIDR blocks.
-//! - [`domain::event`]: what started a run: SNS notification or schedule.
+//! - [`domain::event`]: what started a run: SNS notification or schedule, the envelopes read as
+//!   `aws_lambda_events`' types (plain serde types, no runtime).
 //! - [`domain::ip_ranges`]: parse `ip-ranges.json`, MD5, select the wanted prefixes per scope.
 //! - [`domain::security_groups`]: rule ownership, prefix-list weights, the empty guard, the record of the file
 //!   applied, placement over a set's groups within the quota, the plan of writes, what a read-back shows.

@@ -304,7 +304,11 @@ async fn every_hostile_input_gets_a_clear_error_and_no_write_reaches_ec2() {
     let good = notification_for(&newest);
     let sched = schedule();
     let doc = |s: &str| Reply::Body(s.as_bytes().to_vec());
-    let sns = |message: serde_json::Value| serde_json::json!({"Records": [{"Sns": {"Message": message}}]});
+    let sns = sns_event;
+    let without_message = |mut event: serde_json::Value| {
+        event["Records"][0]["Sns"].as_object_mut().unwrap().remove("Message");
+        event
+    };
     let msg = |v: serde_json::Value| sns(serde_json::Value::String(v.to_string()));
     let md5 = "63431d35877fa5386ded1a7df9cfa971";
     // (what is served, the event, the error kind, a phrase the message must hold)
@@ -338,7 +342,13 @@ async fn every_hostile_input_gets_a_clear_error_and_no_write_reaches_ec2() {
             Reply::Body(newest.clone()),
             serde_json::json!({"Records": [{"Sns": {}}]}),
             "InvalidNotification",
-            "no Sns.Message",
+            "the record has no Sns.Type",
+        ),
+        (
+            Reply::Body(newest.clone()),
+            without_message(sns(serde_json::json!("{}"))),
+            "InvalidNotification",
+            "the record has no Sns.Message",
         ),
         (
             Reply::Body(newest.clone()),

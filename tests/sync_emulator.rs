@@ -292,7 +292,7 @@ async fn every_bad_input_is_an_error_and_writes_nothing() {
             "InvalidIpRanges",
         ),
         (Reply::Body(newest.clone()), serde_json::json!({}), "UnsupportedEvent"),
-        (Reply::Body(newest.clone()), serde_json::json!({"Records": [{"Sns": {"Message": "{}"}}]}), "InvalidNotification"),
+        (Reply::Body(newest.clone()), sns_event(serde_json::json!("{}")), "InvalidNotification"),
     ];
     for (reply, event, kind) in cases {
         w.server.set(reply.clone());

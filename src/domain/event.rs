@@ -1,8 +1,13 @@
 //! What started a run: an `AmazonIpSpaceChanged` SNS notification or an EventBridge schedule.
 //!
-//! Pure: a JSON value in, a [`Trigger`] out. Parsing is strict about what we use (`synctoken`, `md5`) and
-//! treats `create-time` and `url` as opaque text that is only logged.
+//! Pure: event bytes in, a [`Trigger`] out. The envelopes are `aws_lambda_events`' types ([`SnsRecord`],
+//! [`EventBridgeEvent`]): an event must carry every field Lambda sends, and an error names the one missing or
+//! wrong by its path (`Sns.Timestamp`). The message AWS publishes inside is strict about what we use
+//! (`synctoken`, `md5`) and treats `create-time` and `url` as opaque text that is only logged.
 
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use aws_lambda_events::event::sns::SnsRecord;
+use serde::Deserialize;
 use serde_json::Value;
 
 use crate::domain::ip_ranges::parse_sync_token;
@@ -31,6 +36,12 @@ pub struct Notification {
     pub url: Option<String>,
 }
 
+/// The `EventSource` of a record SNS delivers to Lambda.
+const SNS_SOURCE: &str = "aws:sns";
+
+/// Where a record that is not as Lambda sends it is told what is.
+const LIKE_LAMBDA: &str = "a record as Lambda sends it is in events/sns-notification.json";
+
 impl Trigger {
     /// Parse raw event bytes (the Lambda payload).
     pub fn from_slice(bytes: &[u8]) -> Result<Trigger> {
@@ -42,39 +53,58 @@ impl Trigger {
         Trigger::from_value(&value)
     }
 
-    /// Recognize the event's shape. Several SNS records: the newest `synctoken` wins.
+    /// Recognize the event's shape: `Records` is an SNS event (several records: the newest `synctoken` wins),
+    /// `detail-type` an EventBridge event.
     pub fn from_value(event: &Value) -> Result<Trigger> {
         let Some(object) = event.as_object() else {
             return Err(event_error(format!("the event is {}, not an object", kind_of(event))));
         };
         if let Some(records) = object.get("Records") {
-            let records = records
-                .as_array()
-                .ok_or_else(|| event_error("Records is not an array"))?;
-            if records.is_empty() {
-                return Err(event_error("Records is empty"));
-            }
-            let mut newest: Option<Notification> = None;
-            for (index, record) in records.iter().enumerate() {
-                let notification = parse_record(index, record)?;
-                if newest.as_ref().is_none_or(|n| notification.sync_token > n.sync_token) {
-                    newest = Some(notification);
-                }
-            }
-            return newest
-                .map(Trigger::Notification)
-                .ok_or_else(|| event_error("Records is empty"));
+            return newest_notification(records).map(Trigger::Notification);
         }
-        match object.get("detail-type").and_then(Value::as_str) {
-            Some("Scheduled Event") => Ok(Trigger::Scheduled),
-            Some(other) => Err(event_error(format!("detail-type {other:?} is not \"Scheduled Event\""))),
-            None => Err(event_error("it has neither Records nor detail-type")),
+        if !object.contains_key("detail-type") {
+            return Err(event_error("it has neither Records nor detail-type"));
+        }
+        let event: EventBridgeEvent = typed(event, "the event").map_err(event_error)?;
+        match event.detail_type.as_str() {
+            "Scheduled Event" => Ok(Trigger::Scheduled),
+            other => Err(event_error(format!("detail-type {other:?} is not \"Scheduled Event\""))),
         }
     }
 }
 
 fn event_error(reason: impl Into<String>) -> Error {
     Error::Event { reason: reason.into() }
+}
+
+/// The notification of the record with the newest `synctoken`; any bad record fails the event.
+fn newest_notification(records: &Value) -> Result<Notification> {
+    let records = records
+        .as_array()
+        .ok_or_else(|| event_error("Records is not an array"))?;
+    let mut newest: Option<Notification> = None;
+    for (index, record) in records.iter().enumerate() {
+        let notification = parse_record(index, record)?;
+        if newest.as_ref().is_none_or(|n| notification.sync_token > n.sync_token) {
+            newest = Some(notification);
+        }
+    }
+    newest.ok_or_else(|| event_error("Records is empty"))
+}
+
+/// `value` as a `T`, or what is missing or wrong in it, by path: "the record has no Sns.Message",
+/// "Sns.Timestamp: input contains invalid characters". `what` names `value` ("the record").
+fn typed<'de, T: Deserialize<'de>>(value: &'de Value, what: &str) -> std::result::Result<T, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner().to_string();
+        let prefix = if path == "." { String::new() } else { format!("{path}.") };
+        match inner.strip_prefix("missing field `").and_then(|f| f.strip_suffix('`')) {
+            Some(field) => format!("{what} has no {prefix}{field}"),
+            None if path == "." => format!("{what}: {inner}"),
+            None => format!("{path}: {inner}"),
+        }
+    })
 }
 
 fn kind_of(value: &Value) -> &'static str {
@@ -88,36 +118,36 @@ fn kind_of(value: &Value) -> &'static str {
     }
 }
 
+/// One SNS record: the envelope Lambda sends, then the `AmazonIpSpaceChanged` message it carries.
 fn parse_record(record: usize, value: &Value) -> Result<Notification> {
     let err = |reason: String| Error::Notification { record, reason };
-    let message = value
-        .get("Sns")
-        .ok_or_else(|| err("the record has no Sns object".into()))?
-        .get("Message")
-        .ok_or_else(|| err("the record has no Sns.Message".into()))?;
-    let message = message.as_str().ok_or_else(|| {
-        err(format!(
-            "Sns.Message is {}, not a string holding JSON",
-            kind_of(message)
-        ))
-    })?;
-    let message: Value = serde_json::from_str(message).map_err(|e| err(format!("Sns.Message is not JSON ({e})")))?;
-    if !message.is_object() {
-        return Err(err(format!("Sns.Message is {}, not an object", kind_of(&message))));
+    let sns: SnsRecord = typed(value, "the record").map_err(|reason| err(format!("{reason}; {LIKE_LAMBDA}")))?;
+    if sns.event_source != SNS_SOURCE {
+        return Err(err(format!("EventSource {:?} is not {SNS_SOURCE:?}", sns.event_source)));
     }
-    let text = |field: &str, required: bool| -> Result<Option<String>> {
+    let message: Value =
+        serde_json::from_str(&sns.sns.message).map_err(|e| err(format!("Sns.Message is not JSON ({e})")))?;
+    parse_message(&message).map_err(err)
+}
+
+/// The message AWS publishes: `{"create-time", "synctoken", "md5", "url"}`, every value a string.
+fn parse_message(message: &Value) -> std::result::Result<Notification, String> {
+    if !message.is_object() {
+        return Err(format!("Sns.Message is {}, not an object", kind_of(message)));
+    }
+    let text = |field: &str, required: bool| -> std::result::Result<Option<String>, String> {
         match message.get(field) {
             None | Some(Value::Null) if !required => Ok(None),
-            None | Some(Value::Null) => Err(err(format!("the message has no {field:?}"))),
+            None | Some(Value::Null) => Err(format!("the message has no {field:?}")),
             Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(other) => Err(err(format!("{field:?} is {}, not a string", kind_of(other)))),
+            Some(other) => Err(format!("{field:?} is {}, not a string", kind_of(other))),
         }
     };
     let token = text("synctoken", true)?.unwrap_or_default();
-    let sync_token = parse_sync_token(&token).ok_or_else(|| err(format!("synctoken {token:?} is not a number")))?;
+    let sync_token = parse_sync_token(&token).ok_or_else(|| format!("synctoken {token:?} is not a number"))?;
     let md5 = text("md5", true)?.unwrap_or_default();
     if md5.len() != 32 || !md5.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(err(format!("md5 {md5:?} is not 32 hex digits")));
+        return Err(format!("md5 {md5:?} is not 32 hex digits"));
     }
     Ok(Notification {
         sync_token,
@@ -132,8 +162,21 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    /// The record of the bundled real-shaped SNS event (`events/sns-notification.json`), carrying `message`.
+    fn record(message: Value) -> Value {
+        let mut event: Value = serde_json::from_str(include_str!("../../events/sns-notification.json")).unwrap();
+        let mut record = event["Records"][0].take();
+        record["Sns"]["Message"] = message;
+        record
+    }
+
     fn sns(message: Value) -> Value {
-        json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Message": message}}]})
+        json!({"Records": [record(message)]})
+    }
+
+    /// The bundled real-shaped scheduled event (`events/scheduled.json`).
+    fn scheduled() -> Value {
+        serde_json::from_str(include_str!("../../events/scheduled.json")).unwrap()
     }
 
     fn message(synctoken: &str, md5: &str) -> String {
@@ -169,9 +212,9 @@ mod tests {
     #[test]
     fn the_newest_synctoken_of_several_records_wins() {
         let event = json!({"Records": [
-            {"Sns": {"Message": message("20", "11111111111111111111111111111111")}},
-            {"Sns": {"Message": message("300", "33333333333333333333333333333333")}},
-            {"Sns": {"Message": message("100", "22222222222222222222222222222222")}},
+            record(json!(message("20", "11111111111111111111111111111111"))),
+            record(json!(message("300", "33333333333333333333333333333333"))),
+            record(json!(message("100", "22222222222222222222222222222222"))),
         ]});
         let Trigger::Notification(n) = Trigger::from_value(&event).unwrap() else {
             panic!("not a notification");
@@ -184,21 +227,55 @@ mod tests {
 
     #[test]
     fn scheduled_event_is_recognized() {
-        let event = json!({"version": "0", "id": "x", "detail-type": "Scheduled Event", "source": "aws.events",
-                           "time": "2026-11-21T00:00:00Z", "region": "us-east-1", "resources": [], "detail": {}});
-        assert_eq!(Trigger::from_value(&event).unwrap(), Trigger::Scheduled);
+        assert_eq!(Trigger::from_value(&scheduled()).unwrap(), Trigger::Scheduled);
+    }
+
+    #[test]
+    fn fields_lambda_may_leave_out_or_null_are_not_required() {
+        let mut event = sns(json!(message("7", "d41d8cd98f00b204e9800998ecf8427e")));
+        let sns = event["Records"][0]["Sns"].as_object_mut().unwrap();
+        sns.remove("Subject");
+        sns.insert("MessageAttributes".into(), Value::Null);
+        assert!(matches!(Trigger::from_value(&event), Ok(Trigger::Notification(_))));
+        let mut schedule = scheduled();
+        for field in ["version", "id", "account", "time", "region", "resources"] {
+            schedule.as_object_mut().unwrap().remove(field);
+        }
+        assert_eq!(Trigger::from_value(&schedule).unwrap(), Trigger::Scheduled);
     }
 
     /// An SNS event whose message is `message`, as bytes.
-    fn sns_bytes(message: serde_json::Value) -> Vec<u8> {
+    fn sns_bytes(message: Value) -> Vec<u8> {
         sns(json!(message.to_string())).to_string().into_bytes()
     }
 
-    /// Bad events and a phrase the error must hold.
-    fn bad_events() -> Vec<(Vec<u8>, &'static str)> {
-        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+    /// The bundled SNS event with `edit` applied to its record, as bytes.
+    fn edited_record(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Vec<u8> {
+        let mut record = record(json!(message("1", "d41d8cd98f00b204e9800998ecf8427e")));
+        edit(record.as_object_mut().unwrap());
+        json!({"Records": [record]}).to_string().into_bytes()
+    }
+
+    /// The bundled scheduled event with `edit` applied, as bytes.
+    fn edited_schedule(edit: impl FnOnce(&mut serde_json::Map<String, Value>)) -> Vec<u8> {
+        let mut event = scheduled();
+        edit(event.as_object_mut().unwrap());
+        event.to_string().into_bytes()
+    }
+
+    fn sns_field(field: &'static str, value: Option<Value>) -> impl FnOnce(&mut serde_json::Map<String, Value>) {
+        move |record| {
+            let sns = record["Sns"].as_object_mut().unwrap();
+            match value {
+                Some(v) => sns.insert(field.into(), v),
+                None => sns.remove(field),
+            };
+        }
+    }
+
+    /// Bad envelopes and a phrase the error must hold.
+    fn bad_envelopes() -> Vec<(Vec<u8>, &'static str)> {
         let raw = |s: &str| s.as_bytes().to_vec();
-        let text = |m: String| sns(json!(m)).to_string().into_bytes();
         vec![
             (raw(""), "the event is empty"),
             (raw("  \n"), "the event is empty"),
@@ -208,24 +285,57 @@ mod tests {
             (raw("{}"), "neither Records nor detail-type"),
             (raw(r#"{"Records": {}}"#), "Records is not an array"),
             (raw(r#"{"Records": []}"#), "Records is empty"),
+            (raw(r#"{"Records": [5]}"#), "the record: invalid type: integer `5`"),
+            (raw(r#"{"Records": [{}]}"#), "the record has no EventSource"),
             (
-                raw(r#"{"detail-type": "AWS API Call via CloudTrail"}"#),
-                "is not \"Scheduled Event\"",
+                raw(r#"{"Records": [{"Sns": {"Message": "{}"}}]}"#),
+                "the record has no Sns.Type",
             ),
-            (raw(r#"{"Records": [{}]}"#), "no Sns object"),
-            (raw(r#"{"Records": [{"Sns": {}}]}"#), "no Sns.Message"),
+            (edited_record(|r| drop(r.remove("Sns"))), "the record has no Sns"),
             (
-                raw(r#"{"Records": [{"Sns": {"Message": 5}}]}"#),
-                "a number, not a string",
-            ),
-            (
-                raw(r#"{"Records": [{"Sns": {"Message": "hello"}}]}"#),
-                "Sns.Message is not JSON",
+                edited_record(sns_field("Message", None)),
+                "the record has no Sns.Message",
             ),
             (
-                raw(r#"{"Records": [{"Sns": {"Message": "[1]"}}]}"#),
-                "an array, not an object",
+                edited_record(sns_field("TopicArn", None)),
+                "the record has no Sns.TopicArn",
             ),
+            (
+                edited_record(sns_field("Message", Some(json!(5)))),
+                "Sns.Message: invalid type: integer `5`, expected a string",
+            ),
+            (
+                edited_record(sns_field("Timestamp", Some(json!("yesterday")))),
+                "Sns.Timestamp: ",
+            ),
+            (
+                edited_record(|r| drop(r.insert("EventSource".into(), json!("aws:sqs")))),
+                "EventSource \"aws:sqs\" is not \"aws:sns\"",
+            ),
+            (
+                edited_schedule(|e| drop(e.insert("detail-type".into(), json!("AWS API Call via CloudTrail")))),
+                "detail-type \"AWS API Call via CloudTrail\" is not \"Scheduled Event\"",
+            ),
+            (raw(r#"{"detail-type": "Scheduled Event"}"#), "the event has no source"),
+            (edited_schedule(|e| drop(e.remove("detail"))), "the event has no detail"),
+            (
+                edited_schedule(|e| drop(e.insert("detail-type".into(), json!(7)))),
+                "detail-type: invalid type: integer `7`, expected a string",
+            ),
+            (
+                edited_schedule(|e| drop(e.insert("time".into(), json!("noon")))),
+                "time: ",
+            ),
+        ]
+    }
+
+    /// Good envelopes carrying bad messages, and a phrase the error must hold.
+    fn bad_messages() -> Vec<(Vec<u8>, &'static str)> {
+        let md5 = "d41d8cd98f00b204e9800998ecf8427e";
+        let text = |m: String| sns(json!(m)).to_string().into_bytes();
+        vec![
+            (text("hello".into()), "Sns.Message is not JSON"),
+            (text("[1]".into()), "Sns.Message is an array, not an object"),
             (sns_bytes(json!({"md5": md5})), "no \"synctoken\""),
             (sns_bytes(json!({"synctoken": "1"})), "no \"md5\""),
             (
@@ -247,7 +357,7 @@ mod tests {
 
     #[test]
     fn every_bad_event_is_an_error_that_says_what_was_wrong() {
-        for (input, expected) in bad_events() {
+        for (input, expected) in bad_envelopes().into_iter().chain(bad_messages()) {
             let err = Trigger::from_slice(&input).unwrap_err();
             assert!(
                 matches!(err, Error::Event { .. } | Error::Notification { .. }),
@@ -264,8 +374,8 @@ mod tests {
     #[test]
     fn one_bad_record_among_good_ones_fails_the_event() {
         let event = json!({"Records": [
-            {"Sns": {"Message": message("20", "11111111111111111111111111111111")}},
-            {"Sns": {"Message": "oops"}},
+            record(json!(message("20", "11111111111111111111111111111111"))),
+            record(json!("oops")),
         ]});
         let err = Trigger::from_value(&event).unwrap_err();
         assert!(err.to_string().contains("record 1"), "{err}");

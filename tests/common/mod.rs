@@ -57,9 +57,18 @@ pub fn wanted(
     ranges.filter(|c| c.version() == version).copied().collect()
 }
 
-/// An EventBridge scheduled event, as the function receives it.
+/// An EventBridge scheduled event, as the function receives it (`events/scheduled.json`).
 pub fn schedule() -> serde_json::Value {
-    serde_json::json!({"detail-type": "Scheduled Event"})
+    serde_json::from_str(include_str!("../../events/scheduled.json")).unwrap()
+}
+
+/// An SNS event, as AWS sends it (`events/sns-notification.json`), whose one record carries `message` as its
+/// `Sns.Message`.
+pub fn sns_event(message: serde_json::Value) -> serde_json::Value {
+    let mut event: serde_json::Value =
+        serde_json::from_str(include_str!("../../events/sns-notification.json")).unwrap();
+    event["Records"][0]["Sns"]["Message"] = message;
+    event
 }
 
 /// An SNS event for a snapshot, as AWS sends it.
@@ -73,9 +82,7 @@ pub fn notification(sync_token: &str, md5: &str) -> serde_json::Value {
         "create-time": "2026-08-22-15-17-05", "synctoken": sync_token, "md5": md5,
         "url": "https://ip-ranges.amazonaws.com/ip-ranges.json"
     });
-    serde_json::json!({"Records": [{"EventSource": "aws:sns", "EventVersion": "1.0",
-        "Sns": {"Type": "Notification", "TopicArn": "arn:aws:sns:us-east-1:806199016981:AmazonIpSpaceChanged",
-                "Subject": null, "Message": message.to_string(), "Timestamp": "2026-08-22T15:17:05.000Z"}}]})
+    sns_event(serde_json::Value::String(message.to_string()))
 }
 
 pub fn free_port() -> u16 {
