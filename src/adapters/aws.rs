@@ -28,22 +28,27 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use crate::config::Config;
 use crate::error::Error;
 
-/// Every page of a paged call, one after another: `page(token)` asks for the page after `token` (`None`: the
-/// first), `next` reads the token of the page after it (none, or empty: that one was the last). The SDK's own
-/// paginators drop a call's `config_override`, which carries an account's credentials.
-pub(super) async fn every_page<T, F, Fut>(mut page: F, next: impl Fn(&T) -> Option<&str>) -> Result<Vec<T>, Error>
+/// The items of every page of a paged call, one page after another: `page(token)` asks for the page after
+/// `token` (`None`: the first), `next` reads the token of the page after it (none, or empty: that one was the
+/// last), `items` takes a page's items. The SDK's own paginators drop a call's `config_override`, which carries
+/// an account's credentials.
+pub(super) async fn every_page<T, I, F, Fut>(
+    mut page: F,
+    next: impl Fn(&T) -> Option<&str>,
+    mut items: impl FnMut(T) -> Option<Vec<I>>,
+) -> Result<Vec<I>, Error>
 where
     F: FnMut(Option<String>) -> Fut,
     Fut: std::future::Future<Output = Result<T, Error>>,
 {
-    let mut pages = Vec::new();
+    let mut all = Vec::new();
     let mut token = None;
     loop {
         let this = page(token.take()).await?;
         token = next(&this).filter(|t| !t.is_empty()).map(str::to_owned);
-        pages.push(this);
+        all.extend(items(this).unwrap_or_default());
         if token.is_none() {
-            return Ok(pages);
+            return Ok(all);
         }
     }
 }

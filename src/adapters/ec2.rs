@@ -168,15 +168,17 @@ impl Ec2Groups {
             .map_err(|e| ec2_error(operation, region, group, &e))
     }
 
-    /// Every page of a paged EC2 call (as [`Ec2Groups::call`], one page after another):
-    /// `send(client, account_config, token)` asks for the page after `token`, `next` reads the next token.
-    pub(super) async fn pages<T, E, F>(
+    /// The items of every page of a paged EC2 call (as [`Ec2Groups::call`], one page after another):
+    /// `send(client, account_config, token)` asks for the page after `token`, `next` reads the next token,
+    /// `items` takes a page's items.
+    pub(super) async fn pages<T, I, E, F>(
         &self,
         operation: &'static str,
         region: &str,
         send: impl Fn(&Client, aws_sdk_ec2::config::Builder, Option<String>) -> F,
         next: impl Fn(&T) -> Option<&str>,
-    ) -> Result<Vec<T>>
+        items: impl FnMut(T) -> Option<Vec<I>>,
+    ) -> Result<Vec<I>>
     where
         F: Future<Output = std::result::Result<T, SdkError<E>>>,
         E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -185,31 +187,30 @@ impl Ec2Groups {
         every_page(
             |token| self.call(operation, region, None, move |c, o| send(c, o, token)),
             next,
+            items,
         )
         .await
     }
 
     /// Every security group of `region` that matches all of `filters`, all pages of 1,000.
     pub(super) async fn security_groups_where(&self, region: &str, filters: Vec<Filter>) -> Result<Vec<SecurityGroup>> {
-        let pages = self
-            .pages(
-                "DescribeSecurityGroups",
-                region,
-                |c, o, token| {
-                    let request = c
-                        .describe_security_groups()
-                        .set_filters(Some(filters.clone()))
-                        .max_results(1000)
-                        .set_next_token(token);
-                    request.customize().config_override(o).send()
-                },
-                |page| page.next_token(),
-            )
-            .await?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|p| p.security_groups.unwrap_or_default())
-            .collect())
+        let send = |c: &Client, o, token| {
+            let request = c.describe_security_groups().set_filters(Some(filters.clone()));
+            request
+                .max_results(1000)
+                .set_next_token(token)
+                .customize()
+                .config_override(o)
+                .send()
+        };
+        self.pages(
+            "DescribeSecurityGroups",
+            region,
+            send,
+            |p| p.next_token(),
+            |p| p.security_groups,
+        )
+        .await
     }
 
     /// Every managed prefix list of `region` that matches all of `filters`, all pages of `page_size` (`None`:
@@ -220,25 +221,23 @@ impl Ec2Groups {
         filters: Vec<Filter>,
         page_size: Option<i32>,
     ) -> Result<Vec<ManagedPrefixList>> {
-        let pages = self
-            .pages(
-                "DescribeManagedPrefixLists",
-                region,
-                |c, o, token| {
-                    let request = c
-                        .describe_managed_prefix_lists()
-                        .set_filters(Some(filters.clone()))
-                        .set_max_results(page_size)
-                        .set_next_token(token);
-                    request.customize().config_override(o).send()
-                },
-                |page| page.next_token(),
-            )
-            .await?;
-        Ok(pages
-            .into_iter()
-            .flat_map(|p| p.prefix_lists.unwrap_or_default())
-            .collect())
+        let send = |c: &Client, o, token| {
+            let request = c.describe_managed_prefix_lists().set_filters(Some(filters.clone()));
+            request
+                .set_max_results(page_size)
+                .set_next_token(token)
+                .customize()
+                .config_override(o)
+                .send()
+        };
+        self.pages(
+            "DescribeManagedPrefixLists",
+            region,
+            send,
+            |p| p.next_token(),
+            |p| p.prefix_lists,
+        )
+        .await
     }
 }
 

@@ -33,7 +33,7 @@ impl NetworkInterfaces for Ec2Groups {
         // An interface carrying groups of two chunks is answered twice: keep it once.
         let mut found = BTreeMap::new();
         for chunk in ids.chunks(FILTER_VALUES) {
-            let pages = self
+            let interfaces = self
                 .pages(
                     "DescribeNetworkInterfaces",
                     region,
@@ -45,10 +45,10 @@ impl NetworkInterfaces for Ec2Groups {
                         request.set_next_token(token).customize().config_override(o).send()
                     },
                     |page| page.next_token(),
+                    |page| page.network_interfaces,
                 )
                 .await?;
-            let interfaces = pages.iter().flat_map(|page| page.network_interfaces());
-            found.extend(interfaces.filter_map(interface_of).map(|i| (i.id.clone(), i)));
+            found.extend(interfaces.iter().filter_map(interface_of).map(|i| (i.id.clone(), i)));
         }
         Ok(found.into_values().collect())
     }

@@ -46,59 +46,32 @@ impl OrgAccounts {
 
 impl Organization for OrgAccounts {
     async fn units_under(&self, parent: &str) -> Result<Vec<String>> {
-        let pages = every_page(
-            |token| async move {
-                let request = self.client.list_children().parent_id(parent);
-                let request = request.child_type(ChildType::OrganizationalUnit).set_next_token(token);
-                request.send().await.map_err(|e| failed("ListChildren", parent, &e))
-            },
-            |page| page.next_token(),
-        )
-        .await?;
-        let children = pages.iter().flat_map(|page| page.children());
-        Ok(children.filter_map(|c| c.id().map(str::to_owned)).collect())
+        let page = |token| async move {
+            let request = self.client.list_children().parent_id(parent);
+            let request = request.child_type(ChildType::OrganizationalUnit).set_next_token(token);
+            request.send().await.map_err(|e| failed("ListChildren", parent, &e))
+        };
+        let children = every_page(page, |p| p.next_token(), |p| p.children).await?;
+        Ok(children.into_iter().filter_map(|c| c.id).collect())
     }
 
     async fn accounts_under(&self, parent: &str) -> Result<Vec<OrgAccount>> {
-        let pages = every_page(
-            |token| async move {
-                let request = self
-                    .client
-                    .list_accounts_for_parent()
-                    .parent_id(parent)
-                    .set_next_token(token);
-                request
-                    .send()
-                    .await
-                    .map_err(|e| failed("ListAccountsForParent", parent, &e))
-            },
-            |page| page.next_token(),
-        )
-        .await?;
-        Ok(pages
-            .iter()
-            .flat_map(|page| page.accounts())
-            .filter_map(org_account)
-            .collect())
+        let page = |token| async move {
+            let request = self.client.list_accounts_for_parent().parent_id(parent);
+            let sent = request.set_next_token(token).send().await;
+            sent.map_err(|e| failed("ListAccountsForParent", parent, &e))
+        };
+        let accounts = every_page(page, |p| p.next_token(), |p| p.accounts).await?;
+        Ok(accounts.iter().filter_map(org_account).collect())
     }
 
     async fn all_accounts(&self) -> Result<Vec<OrgAccount>> {
-        let pages = every_page(
-            |token| async move {
-                let request = self.client.list_accounts().set_next_token(token);
-                request
-                    .send()
-                    .await
-                    .map_err(|e| failed("ListAccounts", "the organization", &e))
-            },
-            |page| page.next_token(),
-        )
-        .await?;
-        Ok(pages
-            .iter()
-            .flat_map(|page| page.accounts())
-            .filter_map(org_account)
-            .collect())
+        let page = |token| async move {
+            let sent = self.client.list_accounts().set_next_token(token).send().await;
+            sent.map_err(|e| failed("ListAccounts", "the organization", &e))
+        };
+        let accounts = every_page(page, |p| p.next_token(), |p| p.accounts).await?;
+        Ok(accounts.iter().filter_map(org_account).collect())
     }
 }
 

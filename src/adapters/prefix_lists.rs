@@ -1,5 +1,6 @@
 //! Customer-managed prefix lists: [`PrefixLists`] over `aws-sdk-ec2`, on the clients of [`Ec2Groups`].
 
+use aws_sdk_ec2::operation::modify_managed_prefix_list::builders::ModifyManagedPrefixListFluentBuilder;
 use aws_sdk_ec2::types::{AddPrefixListEntry, ManagedPrefixList, RemovePrefixListEntry};
 
 use super::ec2::{Ec2Groups, filter, mark_of, name_tag_filter, tag_value};
@@ -56,7 +57,7 @@ impl Ec2Groups {
 
     /// Every entry of list `id`, all pages. An entry whose CIDR cannot be read is left out (it is not ours).
     async fn entries(&self, region: &str, id: &str) -> Result<Vec<Entry>> {
-        let pages = self
+        let entries = self
             .pages(
                 "GetManagedPrefixListEntries",
                 region,
@@ -65,10 +66,11 @@ impl Ec2Groups {
                     request.set_next_token(token).customize().config_override(o).send()
                 },
                 |page| page.next_token(),
+                |page| page.entries,
             )
             .await?;
-        let entries = pages.iter().flat_map(|page| page.entries());
         Ok(entries
+            .iter()
             .filter_map(|e| {
                 Some(Entry {
                     cidr: e.cidr()?.parse::<Cidr>().ok()?,
@@ -76,6 +78,32 @@ impl Ec2Groups {
                 })
             })
             .collect())
+    }
+}
+
+impl Ec2Groups {
+    /// One ModifyManagedPrefixList of `list` at its version, the rest of the request from `request`: the
+    /// version it made, or `otherwise` when EC2 does not say.
+    async fn modify_list(
+        &self,
+        list: ListAt<'_>,
+        request: impl FnOnce(ModifyManagedPrefixListFluentBuilder) -> ModifyManagedPrefixListFluentBuilder,
+        otherwise: i64,
+    ) -> Result<i64> {
+        let ListAt { region, id, version } = list;
+        let output = self
+            .call("ModifyManagedPrefixList", region, Some(id), |c, o| {
+                let r = c
+                    .modify_managed_prefix_list()
+                    .prefix_list_id(id)
+                    .current_version(version);
+                request(r).customize().config_override(o).send()
+            })
+            .await?;
+        Ok(output
+            .prefix_list()
+            .and_then(ManagedPrefixList::version)
+            .unwrap_or(otherwise))
     }
 }
 
@@ -106,7 +134,7 @@ impl PrefixLists for Ec2Groups {
     }
 
     async fn modify(&self, list: ListAt<'_>, change: &Modification, description: &str) -> Result<i64> {
-        let ListAt { region, id, version } = list;
+        let version = list.version;
         let adds: Vec<AddPrefixListEntry> = change
             .add
             .iter()
@@ -122,42 +150,15 @@ impl PrefixLists for Ec2Groups {
             .iter()
             .map(|c| RemovePrefixListEntry::builder().cidr(c.to_string()).build())
             .collect();
-        let output = self
-            .call("ModifyManagedPrefixList", region, Some(id), |c, o| {
-                c.modify_managed_prefix_list()
-                    .prefix_list_id(id)
-                    .current_version(version)
-                    .set_add_entries(Some(adds))
-                    .set_remove_entries(Some(removes))
-                    .customize()
-                    .config_override(o)
-                    .send()
-            })
-            .await?;
-        Ok(output
-            .prefix_list()
-            .and_then(ManagedPrefixList::version)
-            .unwrap_or(version + 1))
+        let request =
+            |r: ModifyManagedPrefixListFluentBuilder| r.set_add_entries(Some(adds)).set_remove_entries(Some(removes));
+        self.modify_list(list, request, version + 1).await
     }
 
     async fn set_max_entries(&self, list: ListAt<'_>, max_entries: usize) -> Result<i64> {
-        let ListAt { region, id, version } = list;
         let max_entries = i32::try_from(max_entries).unwrap_or(i32::MAX);
-        let output = self
-            .call("ModifyManagedPrefixList", region, Some(id), |c, o| {
-                c.modify_managed_prefix_list()
-                    .prefix_list_id(id)
-                    .current_version(version)
-                    .max_entries(max_entries)
-                    .customize()
-                    .config_override(o)
-                    .send()
-            })
-            .await?;
-        Ok(output
-            .prefix_list()
-            .and_then(ManagedPrefixList::version)
-            .unwrap_or(version))
+        self.modify_list(list, |r| r.max_entries(max_entries), list.version)
+            .await
     }
 
     async fn state(&self, region: &str, id: &str) -> Result<ListState> {
