@@ -128,6 +128,20 @@ invoke "$WORK/older-event.json" >"$WORK/older.json"
 "$PY" scripts/show_summary.py "$WORK/older.json"
 gunzip -c "$SNAPSHOT" >"$WORK/www/ip-ranges.json"
 
+echo "== a hand-made event that lacks what Lambda sends (only Records[0].Sns.Message): refused, naming the field"
+echo '{"Records": [{"Sns": {"Message": "{}"}}]}' >"$WORK/bare-event.json"
+if invoke "$WORK/bare-event.json" >"$WORK/bare.out" 2>&1; then
+  echo "   the bare event was accepted: it should not be" >&2
+  exit 1
+fi
+# cargo lambda prints the errorType, then the errorMessage wrapped in a box: unwrapped here.
+refused="$(sed -n 's/^Error: //p' "$WORK/bare.out"): $(sed -n 's/^ *[×│] *//p' "$WORK/bare.out" | tr '\n' ' ' | tr -s ' ')"
+echo "   $refused"
+case "$refused" in
+  *"the record has no Sns.Type"*) ;;
+  *) echo "   the error does not name the missing field" >&2; exit 1 ;;
+esac
+
 echo "== the CLI's plan against the same emulator"
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" MAX_RULES_PER_GROUP=30 \
