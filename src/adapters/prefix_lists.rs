@@ -79,9 +79,7 @@ impl Ec2Groups {
             })
             .collect())
     }
-}
 
-impl Ec2Groups {
     /// One ModifyManagedPrefixList of `list` at its version, the rest of the request from `request`: the
     /// version it made, or `otherwise` when EC2 does not say.
     async fn modify_list(
