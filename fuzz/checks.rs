@@ -16,8 +16,8 @@ pub fn notification(data: &[u8]) {
     }
 }
 
-/// The ip-ranges.json parser, selector and planner never panic; selected CIDRs are canonical; a plan places
-/// every wanted CIDR exactly once.
+/// The ip-ranges.json parser, selector and planner never panic; selected CIDRs are canonical and never a range
+/// CloudFront could not publish; a plan places every wanted CIDR exactly once.
 pub fn ip_ranges(data: &[u8]) {
     let filter = Filter::new(&["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL);
     let _ = ip_ranges::md5_hex(data);
@@ -28,6 +28,7 @@ pub fn ip_ranges(data: &[u8]) {
         let wanted = selection.ranges(scope);
         for cidr in wanted {
             assert_eq!(cidr.to_string().parse::<Cidr>().ok(), Some(*cidr));
+            assert_eq!(cidr.never_published(), None, "{cidr}");
         }
         let key = SetKey {
             account: None,

@@ -94,6 +94,25 @@ pub enum Error {
         reason: String,
     },
 
+    /// The file lists, under a selected service, a range CloudFront never publishes (too broad, or special-use
+    /// space): applied, it would open every target to addresses no edge of CloudFront holds. Whatever the MD5
+    /// says: the MD5 only ties the file to its notification.
+    #[error(
+        "refusing the file with syncToken {sync_token}: it lists {range} under {service} (region {region}), which {reason}; CloudFront never publishes such a range, so nothing was written to any target (a tampered or forged file?)"
+    )]
+    ImplausibleRange {
+        /// The file's `syncToken`.
+        sync_token: u64,
+        /// The first such range, in the file's order.
+        range: String,
+        /// Its service.
+        service: String,
+        /// Its region.
+        region: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
     /// The file's MD5 differs from the notification and the file is not newer than it.
     #[error(
         "MD5 mismatch: the notification (synctoken {notified_token}) says {expected}, the file (syncToken {file_token}) has {actual}, and the file is not newer than the notification"
@@ -447,6 +466,7 @@ impl Error {
             Error::Document { .. } => "InvalidIpRanges",
             Error::Md5Mismatch { .. } => "Md5Mismatch",
             Error::UntrustedFile { .. } => "UntrustedFile",
+            Error::ImplausibleRange { .. } => "ImplausibleRange",
             Error::EmptySelection { .. } => "EmptySelection",
             Error::EmptyRanges { .. } => "EmptyRanges",
             Error::PrefixListUnknown { .. } => "PrefixListUnknown",

@@ -9,8 +9,9 @@ use crate::report::{EntryChanges, ListReport, SetStatus, Summary};
 pub const NAMESPACE: &str = "CloudfrontSgSync";
 
 /// The EMF document of a run: ranges added and removed (rules and prefix-list entries), sets failed, near full
-/// and attached only in part, the fullest set or prefix list (percent of its quota or `MaxEntries`), prefix lists and WAF IP sets failed, targets kept because they hold a newer file,
-/// change notifications not published, sync duration.
+/// and attached only in part, the fullest set or prefix list (percent of its quota or `MaxEntries`), prefix lists
+/// and WAF IP sets failed, targets kept because they hold a newer file, marks not trusted (forged), change
+/// notifications not published, sync duration.
 pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
     let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
         + summary.skipped_groups.len()
@@ -51,13 +52,14 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         "PrefixListsFailed": lists_failed,
         "IpSetsFailed": ip_sets_failed,
         "TargetsKeptOlder": kept_older,
+        "ForgedMarks": summary.forged_marks().count(),
         "NotificationsFailed": summary.notifications_failed,
         "SyncDuration": summary.duration_ms,
     })
 }
 
 /// Every metric of the line, with its unit, in order.
-pub const METRICS: [(&str, &str); 11] = [
+pub const METRICS: [(&str, &str); 12] = [
     ("RangesAdded", "Count"),
     ("RangesRemoved", "Count"),
     ("SetsFailed", "Count"),
@@ -67,6 +69,7 @@ pub const METRICS: [(&str, &str); 11] = [
     ("PrefixListsFailed", "Count"),
     ("IpSetsFailed", "Count"),
     ("TargetsKeptOlder", "Count"),
+    ("ForgedMarks", "Count"),
     ("NotificationsFailed", "Count"),
     ("SyncDuration", "Milliseconds"),
 ];
@@ -78,7 +81,7 @@ mod tests {
     use crate::domain::cidr::IpVersion;
     use crate::domain::ip_ranges::Scope;
     use crate::domain::ip_sets::IpSet;
-    use crate::domain::security_groups::SetKey;
+    use crate::domain::security_groups::{ForgedMark, SetKey};
     use crate::ports::{TaggedIpSet, WafScope};
     use crate::report::{IpSetReport, ListReport, SetReport, SkippedGroup};
     use std::collections::BTreeMap;
@@ -109,7 +112,19 @@ mod tests {
             percent_full: if near_full { 98 } else { 40 },
             status,
             partly_attached,
+            forged_marks: match status {
+                SetStatus::Synced => vec![forged("sg-1")],
+                _ => Vec::new(),
+            },
             ..SetReport::new(key, vec!["sg-1".into()], None)
+        }
+    }
+
+    fn forged(target: &str) -> ForgedMark {
+        ForgedMark {
+            target: target.into(),
+            value: "9999999999 ipv4".into(),
+            reason: "ahead of the clock".into(),
         }
     }
 
@@ -141,6 +156,7 @@ mod tests {
         };
         let mut sets: Vec<IpSetReport> = ["a", "b", "c"].map(|n| IpSetReport::new(None, &ip_set(n))).into();
         sets[0].changes = synced;
+        sets[1].changes.forged_marks = vec![forged("id-b")];
         sets
     }
 
@@ -243,6 +259,7 @@ mod tests {
                 "PrefixListsFailed",
                 "IpSetsFailed",
                 "TargetsKeptOlder",
+                "ForgedMarks",
                 "NotificationsFailed",
                 "SyncDuration"
             ]
@@ -262,6 +279,7 @@ mod tests {
                 &doc["PrefixListsFailed"],
                 &doc["IpSetsFailed"],
                 &doc["TargetsKeptOlder"],
+                &doc["ForgedMarks"],
                 &doc["NotificationsFailed"],
                 &doc["SyncDuration"]
             ),
@@ -275,6 +293,7 @@ mod tests {
                 &json!(1),
                 &json!(2),
                 &json!(1),
+                &json!(2),
                 &json!(1),
                 &json!(420)
             )

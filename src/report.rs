@@ -10,7 +10,7 @@ use crate::domain::attachment::PartlyAttached;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::organization::{AccountEntry, Members};
-use crate::domain::security_groups::{AppliedMark, GroupPlan, SetKey, Unmanaged};
+use crate::domain::security_groups::{AppliedMark, ForgedMark, GroupPlan, SetKey, Unmanaged};
 use crate::error::{Error, Result};
 use crate::ports::{TaggedIpSet, WafScope};
 
@@ -113,6 +113,10 @@ pub struct SetReport {
     /// groups left and synced with them.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub gone_groups: Vec<String>,
+    /// Marks of its groups not trusted (ahead of the clock, or unreadable): counted as absent, and replaced with
+    /// the file applied unless the set failed or the run is dry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forged_marks: Vec<ForgedMark>,
 }
 
 impl SetReport {
@@ -135,6 +139,7 @@ impl SetReport {
             changes: BTreeMap::new(),
             partly_attached: Vec::new(),
             gone_groups: Vec::new(),
+            forged_marks: Vec::new(),
         }
     }
 }
@@ -165,6 +170,10 @@ pub struct EntryChanges {
     /// The CIDRs removed (planned, in a dry run).
     #[serde(skip_serializing_if = "BTreeSet::is_empty")]
     pub remove: BTreeSet<Cidr>,
+    /// Its mark, if it was not trusted (ahead of the clock, or unreadable): counted as absent, and replaced with
+    /// the file applied unless it failed or the run is dry.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub forged_marks: Vec<ForgedMark>,
 }
 
 impl Default for EntryChanges {
@@ -180,6 +189,7 @@ impl Default for EntryChanges {
             error: None,
             add: BTreeSet::new(),
             remove: BTreeSet::new(),
+            forged_marks: Vec::new(),
         }
     }
 }
@@ -201,13 +211,14 @@ impl EntryChanges {
         )
     }
 
-    /// The lines under the target's line: each CIDR added and removed, then the error.
+    /// The lines under the target's line: each CIDR added and removed, a forged mark, then the error.
     fn write_details(&self, f: &mut fmt::Formatter<'_>, id: &str) -> fmt::Result {
         for (sign, cidrs) in [('+', &self.add), ('-', &self.remove)] {
             for cidr in cidrs {
                 writeln!(f, "  {id} {sign} {cidr}")?;
             }
         }
+        write_forged(f, &self.forged_marks, self.status)?;
         write_error(f, self.error.as_deref())
     }
 }
@@ -578,6 +589,21 @@ impl Summary {
         (count("synced"), count("failed"), count("skipped"))
     }
 
+    /// Every mark the run did not trust, with where it was (`[account/]region`).
+    pub fn forged_marks(&self) -> impl Iterator<Item = (String, &ForgedMark)> {
+        let sets = self.sets.iter().flat_map(|s| {
+            let place = place(s.key.account.as_deref(), &s.key.region);
+            s.forged_marks.iter().map(move |m| (place.clone(), m))
+        });
+        let lists = self.prefix_lists.iter().map(|l| (&l.target, &l.changes));
+        let entries = lists.chain(self.ip_sets.iter().map(|s| (&s.target, &s.changes)));
+        let entries = entries.flat_map(|(t, c)| {
+            let place = place(t.account.as_deref(), &t.region);
+            c.forged_marks.iter().map(move |m| (place.clone(), m))
+        });
+        sets.chain(entries)
+    }
+
     /// What the run did to every prefix list and WAF IP set.
     pub fn entry_changes(&self) -> impl Iterator<Item = &EntryChanges> {
         let lists = self.prefix_lists.iter().map(|l| &l.changes);
@@ -635,7 +661,7 @@ impl fmt::Display for Brief<'_> {
             if let Some(first) = lines.next() {
                 writeln!(f, "{first}")?;
             }
-            for error in lines.filter(|l| l.starts_with("  error:")) {
+            for error in lines.filter(|l| l.starts_with("  error:") || l.starts_with("  warning: forged mark")) {
                 writeln!(f, "{error}")?;
             }
         }
@@ -729,8 +755,27 @@ impl fmt::Display for SetReport {
                 self.gone_groups.join(",")
             )?;
         }
+        write_forged(f, &self.forged_marks, self.status)?;
         write_error(f, self.error.as_deref())
     }
+}
+
+/// A warning line per forged mark of a target: the value it carried, why it was not trusted, and what became
+/// of it (replaced when the target synced; kept by a dry run or a failure).
+fn write_forged(f: &mut fmt::Formatter<'_>, forged: &[ForgedMark], status: SetStatus) -> fmt::Result {
+    let fate = match status {
+        SetStatus::Synced | SetStatus::InSync => "replaced with the file applied",
+        SetStatus::Planned => "would be replaced (dry run)",
+        _ => "not replaced yet",
+    };
+    for m in forged {
+        writeln!(
+            f,
+            "  warning: forged mark on {}: {:?} ({}): not trusted, {fate}; who may tag it? (README: Who may tag)",
+            m.target, m.value, m.reason
+        )?;
+    }
+    Ok(())
 }
 
 /// The error line of a set, if it has one.

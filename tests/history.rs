@@ -231,3 +231,178 @@ async fn a_group_deleted_between_discovery_and_the_first_write_drops_out_and_the
         (SetStatus::InSync, 5)
     );
 }
+
+/// `file` with `entry` (a JSON object) first in its list `list` (`prefixes` or `ipv6_prefixes`), the rest byte
+/// for byte as AWS served it.
+fn with_entry(file: &[u8], list: &str, entry: &str) -> Vec<u8> {
+    let text = String::from_utf8(file.to_vec()).unwrap();
+    let opening = format!("\"{list}\": [\n");
+    assert!(text.contains(&opening), "{list}");
+    text.replacen(&opening, &format!("{opening}    {entry},\n"), 1)
+        .into_bytes()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tampered_file_with_a_matching_md5_or_on_a_schedule_writes_nothing_to_any_target() {
+    let w = world(HISTORY[6], 5, 4).await;
+    let t = targets(&w).await;
+    replay(&w, HISTORY[6]).await;
+    let regional = ApiScope::Regional;
+    let locks = (
+        held(&t.waf, "g4", regional.clone(), &t.g4_set).await.1,
+        held(&t.waf, "r6", regional.clone(), &t.r6_set).await.1,
+    );
+    let newest = fixture(HISTORY[7]);
+    let entry = |field: &str, range: &str, region: &str| {
+        format!(
+            r#"{{"{field}": "{range}", "region": "{region}", "service": "CLOUDFRONT", "network_border_group": "{region}"}}"#
+        )
+    };
+    let cases = [
+        ("prefixes", entry("ip_prefix", "0.0.0.0/0", "GLOBAL"), "0.0.0.0/0"),
+        ("prefixes", entry("ip_prefix", "16.0.0.0/4", "GLOBAL"), "16.0.0.0/4"),
+        ("prefixes", entry("ip_prefix", "10.0.0.0/8", "us-east-1"), "10.0.0.0/8"),
+        ("prefixes", entry("ip_prefix", "127.0.0.0/8", "GLOBAL"), "127.0.0.0/8"),
+        ("ipv6_prefixes", entry("ipv6_prefix", "::/0", "GLOBAL"), "::/0"),
+        (
+            "ipv6_prefixes",
+            entry("ipv6_prefix", "fc00::/7", "us-east-1"),
+            "fc00::/7",
+        ),
+    ];
+    for (list, entry, range) in cases {
+        let tampered = with_entry(&newest, list, &entry);
+        w.server.set(Reply::Body(tampered.clone()));
+        // Its notification carries the tampered file's own MD5: the MD5 proves nothing about the ranges.
+        let md5 = cloudfront_sg_sync::domain::ip_ranges::md5_hex(&tampered);
+        for event in [notification("1787411825", &md5), schedule()] {
+            let app = app(&w, &[]).await;
+            let err = app.handle(&event, None).await.unwrap_err();
+            assert_eq!(err.kind(), "ImplausibleRange", "{range}: {err}");
+            let text = err.to_string();
+            assert!(text.contains(range) && text.contains("syncToken 1787411825"), "{text}");
+            let ec2 = &app.accounts[0].ec2;
+            let writes = (
+                ec2.writes(),
+                ec2.list_modifies.load(Ordering::SeqCst),
+                ec2.tag_writes.load(Ordering::SeqCst),
+            );
+            assert_eq!(writes, (0, 0, 0), "{range}: rules, list modifications, marks");
+        }
+    }
+    let after = (
+        held(&t.waf, "g4", regional.clone(), &t.g4_set).await.1,
+        held(&t.waf, "r6", regional, &t.r6_set).await.1,
+    );
+    assert_eq!(after, locks, "no IP set updated");
+    assert_exact(&w, &t, HISTORY[6]).await;
+}
+
+/// The mark tag of a group or prefix list.
+async fn ec2_mark(client: &Client, id: &str) -> Option<String> {
+    let filter = aws_sdk_ec2::types::Filter::builder()
+        .name("resource-id")
+        .values(id)
+        .build();
+    let out = client.describe_tags().filters(filter).send().await.unwrap();
+    let tag = out
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("cloudfront-sg-sync:synctoken"));
+    tag.and_then(|t| t.value()).map(str::to_owned)
+}
+
+/// Tag a group or prefix list with the mark `value`, as anyone allowed `ec2:CreateTags` may.
+async fn forge_ec2(client: &Client, id: &str, value: &str) {
+    let tag = aws_sdk_ec2::types::Tag::builder()
+        .key("cloudfront-sg-sync:synctoken")
+        .value(value)
+        .build();
+    client.create_tags().resources(id).tags(tag).send().await.unwrap();
+}
+
+/// The ARN of IP set `name`/`id` (REGIONAL).
+async fn ip_set_arn(waf: &aws_sdk_wafv2::Client, name: &str, id: &str) -> String {
+    let out = waf
+        .get_ip_set()
+        .name(name)
+        .scope(ApiScope::Regional)
+        .id(id)
+        .send()
+        .await
+        .unwrap();
+    out.ip_set().unwrap().arn().to_owned()
+}
+
+/// The mark tag of an IP set.
+async fn waf_mark(waf: &aws_sdk_wafv2::Client, arn: &str) -> Option<String> {
+    let out = waf.list_tags_for_resource().resource_arn(arn).send().await.unwrap();
+    let tags = out.tag_info_for_resource().map(|t| t.tag_list()).unwrap_or_default();
+    let tag = tags.iter().find(|t| t.key() == "cloudfront-sg-sync:synctoken");
+    tag.map(|t| t.value().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_marks_on_a_group_a_prefix_list_and_an_ip_set_are_overridden_with_the_real_file_and_reported() {
+    let w = world(HISTORY[5], 5, 4).await;
+    let t = targets(&w).await;
+    replay(&w, HISTORY[5]).await;
+    // One group of the GLOBAL set, the GLOBAL list and the GLOBAL IP set carry a mark from the future; the
+    // regional list one that is no mark at all.
+    forge_ec2(&w.client, &w.global[2], "9999999999 ipv4 ipv6").await;
+    forge_ec2(&w.client, &t.g4_list, "4102444800 ipv4").await;
+    forge_ec2(&w.client, &t.r6_list, "newest").await;
+    let g4_arn = ip_set_arn(&t.waf, "g4", &t.g4_set).await;
+    let tag = aws_sdk_wafv2::types::Tag::builder()
+        .key("cloudfront-sg-sync:synctoken")
+        .value("9999999999 ipv4")
+        .build()
+        .unwrap();
+    t.waf
+        .tag_resource()
+        .resource_arn(&g4_arn)
+        .tags(tag)
+        .send()
+        .await
+        .unwrap();
+
+    let (summary, _) = replay(&w, HISTORY[6]).await;
+    assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+    assert!(
+        !statuses(&summary).contains(&SetStatus::OlderFile),
+        "no target frozen: {:?}",
+        statuses(&summary)
+    );
+    assert_exact(&w, &t, HISTORY[6]).await;
+    let forged: BTreeSet<(String, String)> = (summary.forged_marks())
+        .map(|(_, m)| (m.target.clone(), m.value.clone()))
+        .collect();
+    let expected: BTreeSet<(String, String)> = [
+        (w.global[2].clone(), "9999999999 ipv4 ipv6"),
+        (t.g4_list.clone(), "4102444800 ipv4"),
+        (t.r6_list.clone(), "newest"),
+        ("REGIONAL/g4".to_owned(), "9999999999 ipv4"),
+    ]
+    .into_iter()
+    .map(|(target, value)| (target, value.to_owned()))
+    .collect();
+    assert_eq!(forged, expected);
+    // Every mark now records the real file applied (syncToken 1787399825).
+    let marks = [
+        ec2_mark(&w.client, &w.global[2]).await,
+        ec2_mark(&w.client, &t.g4_list).await,
+        ec2_mark(&w.client, &t.r6_list).await,
+        waf_mark(&t.waf, &g4_arn).await,
+    ];
+    for mark in &marks {
+        assert!(
+            mark.as_deref().is_some_and(|m| m.starts_with("1787399825 ")),
+            "{marks:?}"
+        );
+    }
+
+    // The next run trusts the marks it wrote: nothing forged, nothing to do.
+    let (again, writes) = replay(&w, HISTORY[6]).await;
+    assert_eq!(again.forged_marks().count(), 0);
+    assert_eq!((writes.rules, writes.lists, writes.marks), (0, 0, 0));
+}

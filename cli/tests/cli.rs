@@ -69,21 +69,30 @@ async fn apply_with_dry_run_true_in_the_environment_is_refused_and_writes_nothin
     assert!(set_state(&client, &groups, 443, 30).await.is_empty(), "nothing written");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unmark_clears_a_record_from_the_future_so_apply_syncs_again() {
-    let (moto, client, groups) = global_groups(5).await;
-    // A file from 2100 recorded on the set (applied before such files were refused): every real file is older.
+/// Tag every group of `groups` with the mark `value`.
+async fn tag_marks(client: &aws_sdk_ec2::Client, groups: &[String], value: &str) {
     let tag = aws_sdk_ec2::types::Tag::builder()
         .key("cloudfront-sg-sync:synctoken")
-        .value("4102444800 ipv4 ipv6")
+        .value(value)
         .build();
-    client
-        .create_tags()
-        .set_resources(Some(groups.clone()))
-        .tags(tag)
-        .send()
-        .await
-        .unwrap();
+    let request = client.create_tags().set_resources(Some(groups.to_vec())).tags(tag);
+    request.send().await.unwrap();
+}
+
+/// The mark tag of group `id`.
+async fn mark_of(client: &aws_sdk_ec2::Client, id: &str) -> Option<String> {
+    let out = client.describe_security_groups().group_ids(id).send().await.unwrap();
+    let group = &out.security_groups()[0];
+    let tag = group
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("cloudfront-sg-sync:synctoken"));
+    tag.and_then(|t| t.value()).map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forged_mark_is_overridden_and_unmark_clears_a_newer_one_so_apply_syncs_again() {
+    let (moto, client, groups) = global_groups(5).await;
     let dir = std::env::temp_dir().join(format!("cfsg-cli-unmark-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("ip-ranges.json");
@@ -91,6 +100,31 @@ async fn unmark_clears_a_record_from_the_future_so_apply_syncs_again() {
     let file = file.to_str().unwrap();
     let text = |out: &std::process::Output| String::from_utf8_lossy(&out.stdout).into_owned();
 
+    // A mark from 2100 on one group (anyone with ec2:CreateTags): not trusted, the file is applied over it.
+    tag_marks(&client, &groups[..1], "4102444800 ipv4 ipv6").await;
+    let synced = cli(&moto, &["apply", "--ip-ranges-file", file]);
+    let out = text(&synced);
+    assert!(synced.status.success() && out.contains("synced: +150"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "warning: forged mark on {}: \"4102444800 ipv4 ipv6\"",
+            groups[0]
+        )) && out.contains("replaced with the file applied"),
+        "{out}"
+    );
+    assert_eq!(set_state(&client, &groups, 443, 30).await.len(), 150);
+    assert_eq!(
+        mark_of(&client, &groups[0]).await.as_deref(),
+        Some("1787411825 ipv4 ipv6")
+    );
+
+    // A mark within the hour ahead of the clock is trusted: the set keeps it until `unmark --apply` clears it.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let ahead = (now + 1800).to_string();
+    tag_marks(&client, &groups, &format!("{ahead} ipv4 ipv6")).await;
     let kept = cli(&moto, &["apply", "--ip-ranges-file", file]);
     assert!(text(&kept).contains("kept: holds a newer file"), "{}", text(&kept));
     // Its warning goes to stderr, a pipe here: plain text, no ANSI colours.
@@ -103,7 +137,7 @@ async fn unmark_clears_a_record_from_the_future_so_apply_syncs_again() {
     assert!(listed.status.success());
     assert!(
         text(&listed).contains("security-group-set")
-            && text(&listed).contains("syncToken 4102444800: recorded (--apply clears it)"),
+            && text(&listed).contains(&format!("syncToken {ahead}: recorded (--apply clears it)")),
         "{}",
         text(&listed)
     );
@@ -116,13 +150,16 @@ async fn unmark_clears_a_record_from_the_future_so_apply_syncs_again() {
     let again = cli(&moto, &["unmark"]);
     assert_eq!(text(&again), "", "no record left");
 
-    let synced = cli(&moto, &["apply", "--ip-ranges-file", file]);
+    let in_sync = cli(&moto, &["apply", "--ip-ranges-file", file]);
     assert!(
-        synced.status.success() && text(&synced).contains("synced: +150"),
+        in_sync.status.success() && text(&in_sync).contains("in sync: +0 -0 =150"),
         "{}",
-        text(&synced)
+        text(&in_sync)
     );
-    assert_eq!(set_state(&client, &groups, 443, 30).await.len(), 150);
+    assert_eq!(
+        mark_of(&client, &groups[4]).await.as_deref(),
+        Some("1787411825 ipv4 ipv6")
+    );
 }
 
 #[test]

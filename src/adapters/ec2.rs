@@ -19,7 +19,7 @@ use aws_sdk_ec2::types::{Filter, ManagedPrefixList, SecurityGroup, Tag};
 use super::aws::{AccountCredentials, NoRetryWhenUnreachable, RetryLog, every_page, service_error, shared_config};
 use crate::config::Config;
 use crate::domain::ip_ranges::Scope;
-use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
+use crate::domain::security_groups::{AppliedMark, MarkTag, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 
 /// An account's EC2: the adapter of every EC2-backed port, over the real EC2 API (or anything at
@@ -274,21 +274,9 @@ pub(super) fn filter<'a>(name: &str, values: impl IntoIterator<Item = &'a str>) 
     Filter::builder().name(name).set_values(Some(values)).build()
 }
 
-/// A target's applied mark (a group's, a prefix list's, a WAF IP set's); an unreadable one is logged and
-/// ignored.
-pub(super) fn mark_of(region: &str, target: &str, value: Option<&str>) -> Option<AppliedMark> {
-    let value = value?;
-    let mark = AppliedMark::parse(value);
-    if mark.is_none() {
-        tracing::warn!(
-            region,
-            target,
-            tag = SYNC_TOKEN_TAG,
-            value,
-            "ignoring an unreadable tag"
-        );
-    }
-    mark
+/// A target's mark tag (a group's, a prefix list's, a WAF IP set's), as read: the sync judges whether to trust it.
+pub(super) fn mark_of(value: Option<&str>) -> Option<MarkTag> {
+    value.map(MarkTag::read)
 }
 
 /// The value of the tag `key` among `tags`.

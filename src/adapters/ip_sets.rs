@@ -20,7 +20,7 @@ use crate::config::Config;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::ip_sets::IpSet;
-use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
+use crate::domain::security_groups::{AppliedMark, MarkTag, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 use crate::ports::{IpSets, TaggedIpSet, WafScope};
 
@@ -125,7 +125,7 @@ impl WafIpSets {
 
     /// The `Name` tag's scope of the IP set at `arn` when it is tagged for the sync (`AutoUpdate=true` and
     /// `Name=cloudfront_g|cloudfront_r`, exactly), and the file last applied to it.
-    async fn tagged_scope(&self, region: &str, arn: &str, name: &str) -> Result<Option<(Scope, Option<AppliedMark>)>> {
+    async fn tagged_scope(&self, region: &str, arn: &str, name: &str) -> Result<Option<(Scope, Option<MarkTag>)>> {
         let output = self
             .client(region)?
             .list_tags_for_resource()
@@ -141,7 +141,7 @@ impl WafIpSets {
         if value("AutoUpdate") != Some("true") {
             return Ok(None);
         }
-        let mark = mark_of(region, name, value(SYNC_TOKEN_TAG));
+        let mark = mark_of(value(SYNC_TOKEN_TAG));
         Ok(value("Name").and_then(Scope::from_tag_value).map(|scope| (scope, mark)))
     }
 

@@ -29,7 +29,7 @@ fn tagged_list(region: &str, list: &ManagedPrefixList) -> Option<TaggedList> {
         scope,
         version: list.version().unwrap_or(0),
         state: list.state().map(|s| s.as_str().to_owned()).unwrap_or_default(),
-        mark: mark_of(region, id, tag_value(tags, SYNC_TOKEN_TAG)),
+        mark: mark_of(tag_value(tags, SYNC_TOKEN_TAG)),
         list: List {
             id: id.to_owned(),
             family,

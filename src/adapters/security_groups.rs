@@ -31,7 +31,7 @@ fn tagged_group(region: &str, sg: &SecurityGroup) -> Option<TaggedGroup> {
         vpc: sg.vpc_id().unwrap_or("no-vpc").to_owned(),
         scope,
         protocol: tag(sg, "Protocol").map(str::to_owned),
-        mark: mark_of(region, id, tag(sg, SYNC_TOKEN_TAG)),
+        mark: mark_of(tag(sg, SYNC_TOKEN_TAG)),
         group: Group {
             id: id.to_owned(),
             rules: rules_of(sg.ip_permissions()),

@@ -66,6 +66,74 @@ impl Cidr {
             Cidr::V6(..) => IpVersion::Ipv6,
         }
     }
+
+    /// Why CloudFront could never publish this range, or `None`: broader than [`MIN_PREFIX_V4`] /
+    /// [`MIN_PREFIX_V6`] (over 170 real files since 2017 its broadest were a /14 and a /28), or overlapping
+    /// special-use space ([`SPECIAL_USE`]: private, loopback, link-local, shared, multicast, reserved). Applied,
+    /// such a range would open every target to addresses no edge of CloudFront holds.
+    pub fn never_published(&self) -> Option<String> {
+        let (min, len) = match self {
+            Cidr::V4(_, len) => (MIN_PREFIX_V4, *len),
+            Cidr::V6(_, len) => (MIN_PREFIX_V6, *len),
+        };
+        if len < min {
+            return Some(format!("broader than /{min}"));
+        }
+        let (first, last) = self.bounds();
+        SPECIAL_USE
+            .iter()
+            .filter(|(block, _)| block.version() == self.version())
+            .find(|(block, _)| {
+                let (start, end) = block.bounds();
+                first <= end && start <= last
+            })
+            .map(|(block, what)| format!("overlaps {what} space {block}"))
+    }
+
+    /// The first and last address it covers, as numbers.
+    fn bounds(&self) -> (u128, u128) {
+        let (address, host_bits) = match self {
+            Cidr::V4(a, len) => (u128::from(u32::from(*a)), 32 - u32::from(*len)),
+            Cidr::V6(a, len) => (u128::from(*a), 128 - u32::from(*len)),
+        };
+        let hosts = u128::MAX.checked_shr(128 - host_bits).unwrap_or(0);
+        (address, address | hosts)
+    }
+}
+
+/// The shortest IPv4 prefix a published range may have (see [`Cidr::never_published`]).
+pub const MIN_PREFIX_V4: u8 = 8;
+
+/// The shortest IPv6 prefix a published range may have (see [`Cidr::never_published`]).
+pub const MIN_PREFIX_V6: u8 = 16;
+
+/// Address space no public service is reachable at (IANA's special-purpose registries): a published range
+/// that overlaps any of it is refused. The documentation ranges (192.0.2.0/24, 2001:db8::/32, …) are not here:
+/// harmless on the Internet, and the tests use them.
+pub const SPECIAL_USE: [(Cidr, &str); 13] = [
+    (v4(0, 8), "\"this network\""),
+    (v4(10, 8), "private-use"),
+    (Cidr::V4(Ipv4Addr::new(100, 64, 0, 0), 10), "shared (carrier-grade NAT)"),
+    (v4(127, 8), "loopback"),
+    (Cidr::V4(Ipv4Addr::new(169, 254, 0, 0), 16), "link-local"),
+    (Cidr::V4(Ipv4Addr::new(172, 16, 0, 0), 12), "private-use"),
+    (Cidr::V4(Ipv4Addr::new(192, 168, 0, 0), 16), "private-use"),
+    (v4(224, 4), "multicast"),
+    (v4(240, 4), "reserved"),
+    (v6(0, 8), "reserved (loopback, unspecified, IPv4-mapped)"),
+    (v6(0xfc00, 7), "unique-local"),
+    (v6(0xfe80, 10), "link-local"),
+    (v6(0xff00, 8), "multicast"),
+];
+
+/// `first.0.0.0/len`.
+const fn v4(first: u8, len: u8) -> Cidr {
+    Cidr::V4(Ipv4Addr::new(first, 0, 0, 0), len)
+}
+
+/// `first::/len`.
+const fn v6(first: u16, len: u8) -> Cidr {
+    Cidr::V6(Ipv6Addr::new(first, 0, 0, 0, 0, 0, 0, 0), len)
 }
 
 impl FromStr for Cidr {
@@ -166,5 +234,107 @@ mod tests {
         v.sort();
         let s: Vec<String> = v.iter().map(ToString::to_string).collect();
         assert_eq!(s, ["3.0.0.0/8", "3.0.0.0/16", "13.0.0.0/8", "2600::/32"]);
+    }
+
+    #[test]
+    fn ranges_cloudfront_never_publishes_are_named_and_its_real_ones_pass() {
+        for (range, why) in [
+            ("0.0.0.0/0", "broader than /8"),
+            ("::/0", "broader than /16"),
+            ("16.0.0.0/4", "broader than /8"),
+            ("2600::/12", "broader than /16"),
+            ("10.0.0.0/8", "overlaps private-use space 10.0.0.0/8"),
+            ("127.0.0.0/8", "overlaps loopback space 127.0.0.0/8"),
+            ("172.20.0.0/16", "overlaps private-use space 172.16.0.0/12"),
+            ("100.0.0.0/8", "overlaps shared (carrier-grade NAT) space 100.64.0.0/10"),
+            ("239.255.255.0/24", "overlaps multicast space 224.0.0.0/4"),
+            ("fc00::/7", "broader than /16"),
+            ("fd12:3456::/32", "overlaps unique-local space fc00::/7"),
+            (
+                "::1/128",
+                "overlaps reserved (loopback, unspecified, IPv4-mapped) space ::/8",
+            ),
+            ("fe80::/64", "overlaps link-local space fe80::/10"),
+            ("ff02::/16", "overlaps multicast space ff00::/8"),
+        ] {
+            assert_eq!(c(range).never_published().as_deref(), Some(why), "{range}");
+        }
+        // CloudFront's broadest real prefixes, its neighbours of special space, and the documentation ranges.
+        for range in [
+            "13.32.0.0/15",
+            "2600:9000::/28",
+            "11.0.0.0/8",
+            "100.128.0.0/9",
+            "172.32.0.0/11",
+            "223.255.255.0/24",
+            "192.0.2.0/24",
+            "2001:db8::/32",
+            "fbff::/16",
+            "fec0::/16",
+        ] {
+            assert_eq!(c(range).never_published(), None, "{range}");
+        }
+    }
+
+    /// Whether `a` is special-use, by the standard library's predicates (and the prefixes it has none for).
+    fn special_v4(a: Ipv4Addr) -> bool {
+        let [first, second, ..] = a.octets();
+        a.is_private()
+            || a.is_loopback()
+            || a.is_link_local()
+            || a.is_multicast()
+            || first == 0
+            || first >= 240
+            || (first == 100 && second & 0xc0 == 64)
+    }
+
+    fn special_v6(a: Ipv6Addr) -> bool {
+        a.segments()[0] >> 8 == 0 || a.is_unique_local() || a.is_unicast_link_local() || a.is_multicast()
+    }
+
+    /// The oracle: every special IPv4 block is a union of /16s and every IPv6 one of /16s, so a range of at
+    /// least the minimum length overlaps special space exactly when the first address of one of its /16s (or
+    /// its own, when it is longer) is special.
+    fn refused_by_oracle(cidr: &Cidr) -> bool {
+        match *cidr {
+            Cidr::V4(_, len) if len < 8 => true,
+            Cidr::V6(_, len) if len < 16 => true,
+            Cidr::V4(a, len) => {
+                let sixteens = 1u32 << 16u8.saturating_sub(len);
+                (0..sixteens).any(|i| special_v4(Ipv4Addr::from(u32::from(a) + (i << 16))))
+            }
+            Cidr::V6(a, _) => special_v6(a),
+        }
+    }
+
+    #[test]
+    fn by_property_a_range_is_refused_exactly_when_too_broad_or_touching_special_space() {
+        let mut seed = 0x5EED_u64;
+        let mut next = |below: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % below
+        };
+        let firsts_v6 = [
+            0x0000, 0x00ff, 0x2600, 0xfbff, 0xfc00, 0xfdff, 0xfe80, 0xfebf, 0xfec0, 0xff00,
+        ];
+        let (mut refused, mut passed) = (0, 0);
+        for _ in 0..20_000 {
+            let cidr = if next(2) == 0 {
+                let address = Ipv4Addr::from(u32::try_from(next(1 << 32)).unwrap());
+                c(&format!("{address}/{}", next(33)))
+            } else {
+                let first = firsts_v6[usize::try_from(next(10)).unwrap()] + u16::try_from(next(2)).unwrap();
+                c(&format!("{first:x}:{:x}::/{}", next(1 << 16), next(129)))
+            };
+            let oracle = refused_by_oracle(&cidr);
+            assert_eq!(cidr.never_published().is_some(), oracle, "{cidr}");
+            if oracle { refused += 1 } else { passed += 1 }
+        }
+        assert!(
+            refused > 1000 && passed > 1000,
+            "both outcomes drawn: {refused} refused, {passed} passed"
+        );
     }
 }

@@ -278,7 +278,8 @@ fn select(entry: &RawEntry<'_>, version: IpVersion, field: &str) -> Result<(Scop
     Ok((Scope::of_region(region), cidr))
 }
 
-/// Parse a document and keep the prefixes `filter` selects, canonical and de-duplicated, per scope.
+/// Parse a document and keep the prefixes `filter` selects, canonical and de-duplicated, per scope. A selected
+/// range CloudFront never publishes ([`Cidr::never_published`]) refuses the whole file, before aggregation.
 pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
     let raw: RawDocument<'_> =
         serde_json::from_slice(bytes).map_err(|e| Error::document(format!("not an ip-ranges.json document: {e}")))?;
@@ -296,6 +297,15 @@ pub fn parse(bytes: &[u8], filter: &Filter) -> Result<Selection> {
         }
         for entry in list.0.iter().filter(|e| filter.services.contains(e.service())) {
             let (scope, cidr) = select(entry, version, field)?;
+            if let Some(reason) = cidr.never_published() {
+                return Err(Error::ImplausibleRange {
+                    sync_token,
+                    range: cidr.to_string(),
+                    service: entry.service().to_owned(),
+                    region: entry.region.as_deref().unwrap_or_default().to_owned(),
+                    reason,
+                });
+            }
             ranges.entry(scope).or_default().insert(cidr);
         }
     }
@@ -507,6 +517,93 @@ mod tests {
         assert_eq!(parse_sync_token("1787411825"), Some(1_787_411_825));
         for bad in ["", "-1", "+1", "1.5", " 1", "99999999999999999999999"] {
             assert_eq!(parse_sync_token(bad), None, "{bad}");
+        }
+    }
+
+    /// SMALL with one more entry in `list`.
+    fn small_with(list: &str, entry: &str) -> String {
+        let field = format!("\"{list}\": [\n");
+        SMALL.replacen(&field, &format!("{field}        {entry},\n"), 1)
+    }
+
+    #[test]
+    fn a_range_cloudfront_never_publishes_refuses_the_whole_file_naming_it_and_the_sync_token() {
+        let cases = [
+            (
+                "prefixes",
+                r#"{"ip_prefix": "0.0.0.0/0", "region": "GLOBAL", "service": "CLOUDFRONT"}"#,
+                "0.0.0.0/0",
+                "broader than /8",
+            ),
+            (
+                "prefixes",
+                r#"{"ip_prefix": "10.1.2.0/24", "region": "us-east-1", "service": "CLOUDFRONT"}"#,
+                "10.1.2.0/24",
+                "private-use space 10.0.0.0/8",
+            ),
+            (
+                "ipv6_prefixes",
+                r#"{"ipv6_prefix": "::/0", "region": "GLOBAL", "service": "CLOUDFRONT"}"#,
+                "::/0",
+                "broader than /16",
+            ),
+            (
+                "ipv6_prefixes",
+                r#"{"ipv6_prefix": "fd00::/16", "region": "GLOBAL", "service": "CLOUDFRONT"}"#,
+                "fd00::/16",
+                "unique-local space fc00::/7",
+            ),
+        ];
+        for (list, entry, range, why) in cases {
+            let err = parse(small_with(list, entry).as_bytes(), &both()).unwrap_err();
+            let text = err.to_string();
+            assert!(
+                matches!(
+                    err,
+                    Error::ImplausibleRange {
+                        sync_token: 1_787_411_825,
+                        ..
+                    }
+                ),
+                "{err:?}"
+            );
+            assert!(
+                text.contains(range) && text.contains(why) && text.contains("syncToken 1787411825"),
+                "{text}"
+            );
+            assert!(text.contains("nothing was written"), "{text}");
+            // Aggregated or not, whatever the MD5: the check runs on the ranges as published.
+            assert!(parse(small_with(list, entry).as_bytes(), &both().aggregated()).is_err());
+        }
+        // The same range under a service not selected is not looked at.
+        let other = r#"{"ip_prefix": "10.0.0.0/8", "region": "GLOBAL", "service": "AMAZON"}"#;
+        parse(small_with("prefixes", other).as_bytes(), &both()).unwrap();
+        let origin_facing = r#"{"ip_prefix": "10.0.0.0/8", "region": "GLOBAL", "service": "CLOUDFRONT_ORIGIN_FACING"}"#;
+        parse(small_with("prefixes", origin_facing).as_bytes(), &both()).unwrap();
+        let both_services = Filter::new(&["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL);
+        let err = parse(small_with("prefixes", origin_facing).as_bytes(), &both_services).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("under CLOUDFRONT_ORIGIN_FACING (region GLOBAL)"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn every_bundled_real_file_passes_the_published_range_check_for_both_services() {
+        use std::io::Read;
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).collect();
+        files.retain(|p| p.extension().is_some_and(|e| e == "gz"));
+        assert_eq!(files.len(), 8);
+        let services = Filter::new(&["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"], &IpVersion::ALL);
+        for file in &files {
+            let mut bytes = Vec::new();
+            flate2::read::GzDecoder::new(std::fs::File::open(file).unwrap())
+                .read_to_end(&mut bytes)
+                .unwrap();
+            let selection = parse(&bytes, &services).unwrap_or_else(|e| panic!("{}: {e}", file.display()));
+            assert!(selection.ranges(Scope::Global).len() > 80, "{}", file.display());
         }
     }
 }

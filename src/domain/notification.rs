@@ -44,6 +44,9 @@ pub struct RunOutcome {
     pub changes: Vec<TargetChange>,
     /// Every failure, with its error.
     pub failures: Vec<String>,
+    /// Every mark of the file applied that the run did not trust (a forged tag?): where, the value, why. Not a
+    /// failure, but always told.
+    pub forged_marks: Vec<String>,
     /// The file applied (0 when the run stopped before applying one: the message says so).
     pub sync_token: u64,
     /// The file's `createDate`.
@@ -85,13 +88,13 @@ pub struct Message {
     pub sync_token: u64,
 }
 
-/// The message of a run, or `None` when it changed nothing and nothing failed. The body is cut to `body_max`
-/// bytes.
+/// The message of a run, or `None` when it changed nothing, nothing failed and every mark was trusted. The body
+/// is cut to `body_max` bytes.
 pub fn message(outcome: &RunOutcome, body_max: usize) -> Option<Message> {
     let changes: Vec<&TargetChange> = (outcome.changes.iter())
         .filter(|c| !c.added.is_empty() || !c.removed.is_empty())
         .collect();
-    if changes.is_empty() && outcome.failures.is_empty() {
+    if changes.is_empty() && outcome.failures.is_empty() && outcome.forged_marks.is_empty() {
         return None;
     }
     let status = match outcome.failures.is_empty() {
@@ -120,6 +123,9 @@ fn subject(outcome: &RunOutcome, changes: &[&TargetChange]) -> String {
     }
     if !outcome.failures.is_empty() {
         parts.push(format!("{} failed", outcome.failures.len()));
+    }
+    if !outcome.forged_marks.is_empty() {
+        parts.push(plural(outcome.forged_marks.len(), "forged mark"));
     }
     let subject = match outcome.sync_token {
         0 => format!("cloudfront-sg-sync: {}, no file applied", parts.join(", ")),
@@ -180,6 +186,17 @@ fn body(outcome: &RunOutcome, changes: &[&TargetChange]) -> String {
             let _ = writeln!(body, "  {failure}");
         }
     }
+    if !outcome.forged_marks.is_empty() {
+        let separator = if body.is_empty() { "" } else { "\n" };
+        let _ = writeln!(
+            body,
+            "{separator}Forged marks (not trusted, counted as absent; who may tag these targets?): {}",
+            outcome.forged_marks.len()
+        );
+        for forged in &outcome.forged_marks {
+            let _ = writeln!(body, "  {forged}");
+        }
+    }
     let date = outcome.create_date.as_deref().unwrap_or("unknown");
     let _ = match outcome.sync_token {
         0 => write!(body, "\nNo file was applied.\n"),
@@ -233,6 +250,7 @@ mod tests {
         RunOutcome {
             changes,
             failures: failures.iter().map(|f| (*f).to_owned()).collect(),
+            forged_marks: Vec::new(),
             sync_token: 1_787_411_825,
             create_date: Some("2026-08-22-15-17-05".into()),
             dry_run: false,
@@ -243,6 +261,23 @@ mod tests {
     fn a_run_that_changed_nothing_and_failed_nothing_has_no_message() {
         assert_eq!(message(&outcome(vec![], &[]), BODY_MAX), None);
         assert_eq!(message(&outcome(vec![change(None, &[], &[])], &[]), BODY_MAX), None);
+    }
+
+    #[test]
+    fn a_forged_mark_alone_is_told_as_a_change_not_a_failure() {
+        let mut forged = outcome(vec![], &[]);
+        forged.forged_marks = vec!["us-east-1 sg-1: \"9999999999 ipv4\" (ahead of the clock)".into()];
+        let message = message(&forged, BODY_MAX).unwrap();
+        assert_eq!(message.status, Status::Changed);
+        assert_eq!(
+            message.subject,
+            "cloudfront-sg-sync: 1 forged mark, syncToken 1787411825"
+        );
+        assert!(
+            message.body.starts_with("Forged marks (not trusted, counted as absent; who may tag these targets?): 1\n  us-east-1 sg-1: \"9999999999 ipv4\""),
+            "{}",
+            message.body
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use crate::domain::cidr::{Cidr, IpVersion};
-use crate::domain::ip_ranges::Scope;
+use crate::domain::ip_ranges::{MAX_AHEAD_SECS, Scope};
 use crate::error::{Error, Result};
 
 /// Every rule this tool creates has a description that starts with this.
@@ -671,6 +671,76 @@ impl fmt::Display for AppliedMark {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.sync_token)?;
         self.versions.iter().try_for_each(|v| write!(f, " {v}"))
+    }
+}
+
+/// The [`SYNC_TOKEN_TAG`] tag as a target carries it: a mark we could have written, or a value we never write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MarkTag {
+    /// A readable mark (trusted only once judged against the clock: see [`trusted_mark`]).
+    Mark(AppliedMark),
+    /// A value that is not a mark.
+    Unreadable(String),
+}
+
+impl MarkTag {
+    /// Read a tag's value.
+    pub fn read(value: &str) -> MarkTag {
+        AppliedMark::parse(value).map_or_else(|| MarkTag::Unreadable(value.to_owned()), MarkTag::Mark)
+    }
+
+    /// The mark, if the value is one (trusted or not).
+    pub fn mark(&self) -> Option<&AppliedMark> {
+        match self {
+            MarkTag::Mark(mark) => Some(mark),
+            MarkTag::Unreadable(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for MarkTag {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MarkTag::Mark(mark) => write!(f, "{mark}"),
+            MarkTag::Unreadable(value) => f.write_str(value),
+        }
+    }
+}
+
+/// A mark the run does not trust (see [`trusted_mark`]): it counts as absent, the file is applied and the mark
+/// is overwritten with it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ForgedMark {
+    /// The group, prefix list or IP set that carries it.
+    pub target: String,
+    /// The tag's value.
+    pub value: String,
+    /// Why it is not trusted.
+    pub reason: String,
+}
+
+/// The mark of `target` the run may trust at `now` (Unix seconds), or why not. No real file is from the future
+/// (files are refused more than [`MAX_AHEAD_SECS`] ahead of the clock), so a mark further ahead was written by
+/// someone else: trusted, it would make every real file look older and freeze the target. A value we never
+/// write is no mark either. Both count as absent.
+pub fn trusted_mark<'a>(
+    target: &str,
+    tag: Option<&'a MarkTag>,
+    now: u64,
+) -> std::result::Result<Option<&'a AppliedMark>, ForgedMark> {
+    let forged = |reason: String| ForgedMark {
+        target: target.to_owned(),
+        value: tag.map(ToString::to_string).unwrap_or_default(),
+        reason,
+    };
+    match tag {
+        None => Ok(None),
+        Some(MarkTag::Unreadable(_)) => Err(forged("not a mark this tool writes".to_owned())),
+        Some(MarkTag::Mark(mark)) if mark.sync_token > now.saturating_add(MAX_AHEAD_SECS) => Err(forged(format!(
+            "{} s ahead of the clock (now {now}): no real file is",
+            mark.sync_token - now
+        ))),
+        Some(MarkTag::Mark(mark)) => Ok(Some(mark)),
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::domain::cidr::Cidr;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::ip_sets::IpSet;
-use crate::domain::security_groups::AppliedMark;
+use crate::domain::security_groups::{AppliedMark, MarkTag};
 use crate::error::Result;
 
 /// Where a WAF IP set can be used: by the web ACLs of regional resources (ALB, API Gateway, App Runner,
@@ -49,8 +49,9 @@ pub struct TaggedIpSet {
     pub lock_token: String,
     /// Its ARN (tags are set by ARN).
     pub arn: String,
-    /// The file last applied to it, from its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag: an older file is refused.
-    pub mark: Option<AppliedMark>,
+    /// Its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag: the file last applied to it, once trusted (an
+    /// older file is refused).
+    pub mark: Option<MarkTag>,
     /// Its name, id, version, description and addresses.
     pub set: IpSet,
 }

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{List, Modification};
-use crate::domain::security_groups::AppliedMark;
+use crate::domain::security_groups::{AppliedMark, MarkTag};
 use crate::error::Result;
 
 /// A prefix list tagged `AutoUpdate=true` and `Name=cloudfront_g|cloudfront_r`, with its entries.
@@ -19,8 +19,9 @@ pub struct TaggedList {
     pub version: i64,
     /// Its state (`create-complete`, `modify-in-progress`, …).
     pub state: String,
-    /// The file last applied to it, from its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag: an older file is refused.
-    pub mark: Option<AppliedMark>,
+    /// Its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag: the file last applied to it, once trusted (an
+    /// older file is refused).
+    pub mark: Option<MarkTag>,
     /// Its id, family, size and entries.
     pub list: List,
 }

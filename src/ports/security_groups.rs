@@ -6,7 +6,7 @@ use std::future::Future;
 
 use crate::domain::cidr::Cidr;
 use crate::domain::ip_ranges::Scope;
-use crate::domain::security_groups::{AppliedMark, Group, PrefixListWeights};
+use crate::domain::security_groups::{AppliedMark, Group, MarkTag, PrefixListWeights};
 use crate::error::Result;
 
 /// A tagged security group found in a region.
@@ -20,8 +20,9 @@ pub struct TaggedGroup {
     pub scope: Scope,
     /// The `Protocol` tag's value, if any.
     pub protocol: Option<String>,
-    /// The file last applied to the group's set, from its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag.
-    pub mark: Option<AppliedMark>,
+    /// Its [`crate::domain::security_groups::SYNC_TOKEN_TAG`] tag: the file last applied to the group's set, once
+    /// trusted.
+    pub mark: Option<MarkTag>,
     /// Its id and rules.
     pub group: Group,
 }

@@ -8,8 +8,8 @@ use futures::future::join_all;
 use crate::config::Config;
 use crate::deadline::Budget;
 use crate::domain::security_groups::{
-    self, AppliedMark, BadProtocol, Group, PrefixListWeights, RuleSource, SetKey, port_of_protocol_tag,
-    protocol_problem,
+    self, AppliedMark, BadProtocol, ForgedMark, Group, MarkTag, PrefixListWeights, RuleSource, SetKey,
+    port_of_protocol_tag, protocol_problem,
 };
 use crate::error::Error;
 use crate::ports::{Account, SecurityGroups, TaggedGroup};
@@ -22,17 +22,41 @@ use super::Limit;
 pub(super) struct FoundSet {
     pub(super) key: SetKey,
     pub(super) groups: Vec<Group>,
-    /// The newest file applied to the set, from its groups' tags.
+    /// The newest file applied to the set, from its groups' trusted marks.
     pub(super) applied: Option<AppliedMark>,
-    /// Groups whose tag does not carry `applied` (none, older, or a group new to the set).
-    pub(super) marks: BTreeMap<String, Option<AppliedMark>>,
+    /// Each group's mark tag, as read (none, older, forged, or a group new to the set).
+    pub(super) marks: BTreeMap<String, Option<MarkTag>>,
+    /// The marks of its groups not trusted (see [`crate::domain::security_groups::trusted_mark`]).
+    pub(super) forged: Vec<ForgedMark>,
 }
 
 impl FoundSet {
-    /// The groups that carry a record of the file applied (any).
+    /// The groups that carry a mark tag (any).
     pub(super) fn marked_groups(&self) -> Vec<String> {
         let marked = self.marks.iter().filter(|(_, m)| m.is_some());
         marked.map(|(group, _)| group.clone()).collect()
+    }
+
+    /// The newest mark its groups carry, trusted or not (what `unmark` lists).
+    pub(super) fn recorded(&self) -> Option<&AppliedMark> {
+        self.marks.values().flatten().filter_map(MarkTag::mark).max()
+    }
+
+    /// A set of `groups`, its marks judged now.
+    fn new(key: SetKey, tagged: Vec<TaggedGroup>) -> FoundSet {
+        let judged: Vec<_> = tagged
+            .iter()
+            .map(|g| super::judge_mark(&g.group.id, g.mark.as_ref()))
+            .collect();
+        let applied = security_groups::applied_mark(judged.iter().map(|(trusted, _)| *trusted)).cloned();
+        let forged = judged.into_iter().filter_map(|(_, forged)| forged).collect();
+        FoundSet {
+            key,
+            marks: tagged.iter().map(|g| (g.group.id.clone(), g.mark.clone())).collect(),
+            groups: tagged.into_iter().map(|g| g.group).collect(),
+            applied,
+            forged,
+        }
     }
 }
 
@@ -71,16 +95,7 @@ pub(super) fn form_sets(account: Option<&str>, groups: Vec<TaggedGroup>) -> (Vec
     }
     let sets = sets
         .into_iter()
-        .map(|(key, tagged)| {
-            let applied = security_groups::applied_mark(tagged.iter().map(|g| g.mark.as_ref())).cloned();
-            let marks = tagged.iter().map(|g| (g.group.id.clone(), g.mark.clone())).collect();
-            FoundSet {
-                key,
-                groups: tagged.into_iter().map(|g| g.group).collect(),
-                applied,
-                marks,
-            }
-        })
+        .map(|(key, tagged)| FoundSet::new(key, tagged))
         .collect();
     (sets, skipped)
 }

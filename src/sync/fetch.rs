@@ -45,13 +45,6 @@ pub async fn fetch_verified(
     }
 }
 
-/// The clock, in Unix seconds (0 if it is before 1970).
-fn unix_now() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
-
 /// The first pause before fetching a lagging file again; each next pause doubles.
 const LAGGING_FILE_FIRST_PAUSE: Duration = Duration::from_secs(5);
 
@@ -68,7 +61,7 @@ enum Verified {
 fn verify(config: &Config, trigger: &Trigger, body: &[u8]) -> Result<Verified> {
     let md5 = ip_ranges::md5_hex(body);
     let selection = ip_ranges::parse(body, &config.filter)?;
-    ip_ranges::check_in_time(&selection, unix_now())?;
+    ip_ranges::check_in_time(&selection, super::unix_now())?;
     let Trigger::Notification(notification) = trigger else {
         tracing::info!(
             md5,

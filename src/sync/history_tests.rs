@@ -48,7 +48,7 @@ fn regional_v6_world() -> FakeEc2 {
     ec2.add_rules(
         "sg-r",
         [
-            our_rule(c("10.9.0.0/24"), 443, &d),
+            our_rule(c("11.9.0.0/24"), 443, &d),
             our_rule(c("2600:9000:5200::/48"), 443, &d),
         ],
     );
@@ -66,24 +66,24 @@ fn regional_v6_world() -> FakeEc2 {
 async fn a_scope_that_loses_every_range_of_a_version_is_emptied_on_every_target_while_the_file_keeps_it() {
     // As on 2024-05-29 (pair C): no regional IPv6 range left, GLOBAL IPv6 ones still listed.
     let ec2 = regional_v6_world();
-    let summary = run_with(&ec2, doc(2, &["2600:9000::/28"], &["10.9.0.0/24"]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["2600:9000::/28"], &["11.9.0.0/24"]), &[]).await;
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!(
         (summary.sets[0].status, summary.sets[0].removed),
         (SetStatus::Synced, 1)
     );
-    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["10.9.0.0/24"]));
+    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["11.9.0.0/24"]));
     assert!(list_cidrs(&ec2, "pl-r6").is_empty());
     assert!(ec2.ip_set("r6").unwrap().addresses.is_empty());
     assert_eq!(ec2.tag("sg-r", SYNC_TOKEN_TAG).as_deref(), Some("2 ipv4"));
 
     // A file with no IPv6 range at all, in any scope (cut, reformatted), is still refused on every target.
     let ec2 = regional_v6_world();
-    let summary = run_with(&ec2, doc(2, &["10.0.0.0/24"], &["10.9.0.0/24"]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["11.0.0.0/24"], &["11.9.0.0/24"]), &[]).await;
     assert_eq!(summary.sets[0].status, SetStatus::Failed);
     assert_eq!(summary.prefix_lists[0].changes.status, SetStatus::Failed);
     assert_eq!(summary.ip_sets[0].changes.status, SetStatus::Failed);
-    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["10.9.0.0/24", "2600:9000:5200::/48"]));
+    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["11.9.0.0/24", "2600:9000:5200::/48"]));
     assert_eq!(list_cidrs(&ec2, "pl-r6"), cidrs(&["2600:9000:5200::/48"]));
 }
 
@@ -92,13 +92,13 @@ async fn an_older_file_after_a_newer_one_is_refused_by_lists_and_ip_sets_and_wri
     let ec2 = FakeEc2::default();
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
     ec2.add_ip_set("g4", REGIONAL, &TAGGED_G, IpVersion::Ipv4, cidrs(&[]));
-    let newer = run_with(&ec2, doc(5, &["10.0.1.0/24", "10.0.2.0/24"], &[]), &[]).await;
+    let newer = run_with(&ec2, doc(5, &["11.0.1.0/24", "11.0.2.0/24"], &[]), &[]).await;
     assert_eq!(newer.prefix_lists[0].changes.status, SetStatus::Synced);
     assert_eq!(ec2.list("pl-g4").unwrap().tags[SYNC_TOKEN_TAG], "5 ipv4");
     assert_eq!(ec2.ip_set("g4").unwrap().tags[SYNC_TOKEN_TAG], "5 ipv4");
 
     let before = writes(&ec2);
-    let older = run_with(&ec2, doc(3, &["10.0.1.0/24", "10.0.9.0/24"], &[]), &[]).await;
+    let older = run_with(&ec2, doc(3, &["11.0.1.0/24", "11.0.9.0/24"], &[]), &[]).await;
     let list = &older.prefix_lists[0].changes;
     let ip_set = &older.ip_sets[0].changes;
     assert_eq!((list.status, list.previous_sync_token), (SetStatus::OlderFile, Some(5)));
@@ -108,16 +108,16 @@ async fn an_older_file_after_a_newer_one_is_refused_by_lists_and_ip_sets_and_wri
     );
     assert_eq!(writes(&ec2), before, "nothing written");
     assert!(older.failures().is_empty());
-    assert_eq!(list_cidrs(&ec2, "pl-g4"), cidrs(&["10.0.1.0/24", "10.0.2.0/24"]));
+    assert_eq!(list_cidrs(&ec2, "pl-g4"), cidrs(&["11.0.1.0/24", "11.0.2.0/24"]));
     assert_eq!(
         ec2.ip_set("g4").unwrap().addresses,
-        cidrs(&["10.0.1.0/24", "10.0.2.0/24"])
+        cidrs(&["11.0.1.0/24", "11.0.2.0/24"])
     );
     assert!(older.to_string().contains("kept: holds a newer file"), "{older}");
 
     // The same file again writes no tag either: the mark is already there.
     let tags = ec2.calls_of(Op::Tag).len();
-    run_with(&ec2, doc(5, &["10.0.1.0/24", "10.0.2.0/24"], &[]), &[]).await;
+    run_with(&ec2, doc(5, &["11.0.1.0/24", "11.0.2.0/24"], &[]), &[]).await;
     assert_eq!(ec2.calls_of(Op::Tag).len(), tags);
 }
 
@@ -132,16 +132,16 @@ async fn two_sets_first_sync(lag: usize) -> (FakeEc2, usize, Summary) {
     ] {
         ec2.add_set_group(id, "vpc-1", scope);
     }
-    ec2.add_rules("sg-a", [our_rule(c("10.8.0.0/24"), 443, &description())]);
+    ec2.add_rules("sg-a", [our_rule(c("11.8.0.0/24"), 443, &description())]);
     ec2.lag_reads(lag);
     let global = [
-        "10.0.0.0/24",
-        "10.0.1.0/24",
-        "10.0.2.0/24",
-        "10.0.3.0/24",
-        "10.0.4.0/24",
+        "11.0.0.0/24",
+        "11.0.1.0/24",
+        "11.0.2.0/24",
+        "11.0.3.0/24",
+        "11.0.4.0/24",
     ];
-    let summary = run_with(&ec2, doc(2, &global, &["10.9.0.0/24"]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &global, &["11.9.0.0/24"]), &[]).await;
     (ec2.clone(), writes(&ec2), summary)
 }
 
@@ -160,8 +160,8 @@ async fn reads_that_lag_our_writes_are_waited_out_and_never_re_planned() {
     );
     let global: BTreeSet<Cidr> = ec2.ours("sg-a", 443).union(&ec2.ours("sg-b", 443)).copied().collect();
     assert_eq!(global.len(), 5);
-    assert!(!global.contains(&c("10.8.0.0/24")));
-    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["10.9.0.0/24"]));
+    assert!(!global.contains(&c("11.8.0.0/24")));
+    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["11.9.0.0/24"]));
     // Two lagging reads: pauses of 0.5 and 1 s, then the read that shows the writes.
     assert!(
         started.elapsed() >= Duration::from_millis(1500),
@@ -185,7 +185,7 @@ async fn a_list_read_that_lags_our_write_is_never_taken_as_settled() {
     let ec2 = FakeEc2::default();
     ec2.add_list("pl-big", &TAGGED_G, IpVersion::Ipv4, 300, Vec::new());
     ec2.lag_reads(2);
-    let wanted: Vec<String> = (0..150).map(|i| format!("10.{}.{}.0/24", i / 256, i % 256)).collect();
+    let wanted: Vec<String> = (0..150).map(|i| format!("11.{}.{}.0/24", i / 256, i % 256)).collect();
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let summary = run_with(&ec2, doc(2, &wanted, &[]), &[]).await;
     let list = &summary.prefix_lists[0].changes;
@@ -208,12 +208,12 @@ async fn a_group_deleted_before_the_first_write_drops_out_and_the_set_syncs_with
     }
     ec2.delete_before(Op::Authorize, "sg-c");
     let wanted = [
-        "10.0.0.0/24",
-        "10.0.1.0/24",
-        "10.0.2.0/24",
-        "10.0.3.0/24",
-        "10.0.4.0/24",
-        "10.0.5.0/24",
+        "11.0.0.0/24",
+        "11.0.1.0/24",
+        "11.0.2.0/24",
+        "11.0.3.0/24",
+        "11.0.4.0/24",
+        "11.0.5.0/24",
     ];
     let summary = run_with(&ec2, doc(2, &wanted, &[]), &[]).await;
     let set = &summary.sets[0];
@@ -236,7 +236,7 @@ async fn a_set_whose_every_group_is_deleted_during_the_run_is_gone_not_failed() 
     let ec2 = FakeEc2::default();
     ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
     ec2.delete_before(Op::Authorize, "sg-a");
-    let summary = run_with(&ec2, doc(2, &["10.0.0.0/24"], &[]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["11.0.0.0/24"], &[]), &[]).await;
     assert_eq!(summary.sets[0].status, SetStatus::Gone);
     assert_eq!(summary.sets[0].gone_groups, ["sg-a"]);
     assert!(summary.into_result().is_ok());
@@ -250,7 +250,7 @@ async fn a_list_or_ip_set_deleted_during_the_run_is_reported_gone_alone() {
     ec2.add_ip_set("g4", REGIONAL, &TAGGED_G, IpVersion::Ipv4, cidrs(&[]));
     ec2.delete_before(Op::Modify, "pl-g4");
     ec2.delete_before(Op::IpSetUpdate, "g4");
-    let summary = run_with(&ec2, doc(2, &["10.0.1.0/24"], &["10.9.0.0/24"]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["11.0.1.0/24"], &["11.9.0.0/24"]), &[]).await;
     let status = |id: &str| {
         summary
             .prefix_lists
@@ -276,7 +276,7 @@ async fn a_list_modification_ec2_fails_says_what_ec2_said() {
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
     let message = "The following VPC resources cannot accommodate the new size: sg-0abc (rules quota)";
     ec2.fail_next_list_write("pl-g4", message);
-    let summary = run_with(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
+    let summary = run_with(&ec2, doc(2, &["11.0.1.0/24"], &[]), &[]).await;
     let error = summary.prefix_lists[0].changes.error.clone().unwrap_or_default();
     assert!(error.contains("modify-failed") && error.contains(message), "{error}");
     assert!(summary.to_string().contains(message), "{summary}");
@@ -284,7 +284,7 @@ async fn a_list_modification_ec2_fails_says_what_ec2_said() {
 
 #[tokio::test]
 async fn unmark_lists_every_target_recording_a_file_and_clears_the_records_only_with_apply() {
-    // A file from the future recorded on a set, a list and an IP set (applied before such files were refused).
+    // A newer file than the run's (syncToken 1000, in the past: trusted) recorded on a set, a list and an IP set.
     let ec2 = FakeEc2::default();
     ec2.add_group(
         "sg-a",
@@ -293,17 +293,17 @@ async fn unmark_lists_every_target_recording_a_file_and_clears_the_records_only_
             ("Name", "cloudfront_g"),
             ("AutoUpdate", "true"),
             ("Protocol", "https"),
-            (SYNC_TOKEN_TAG, "4102444800 ipv4"),
+            (SYNC_TOKEN_TAG, "1000 ipv4"),
         ],
     );
     let future = [
         ("Name", "cloudfront_g"),
         ("AutoUpdate", "true"),
-        (SYNC_TOKEN_TAG, "4102444800 ipv4"),
+        (SYNC_TOKEN_TAG, "1000 ipv4"),
     ];
     ec2.add_list("pl-g4", &future, IpVersion::Ipv4, 10, Vec::new());
     ec2.add_ip_set("g4", REGIONAL, &future, IpVersion::Ipv4, cidrs(&[]));
-    let kept = run_with(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
+    let kept = run_with(&ec2, doc(2, &["11.0.1.0/24"], &[]), &[]).await;
     assert_eq!(statuses(&kept), [SetStatus::OlderFile; 3], "frozen by the record");
 
     let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
@@ -313,28 +313,101 @@ async fn unmark_lists_every_target_recording_a_file_and_clears_the_records_only_
     assert_eq!(
         kinds,
         [
-            ("security-group-set", 4_102_444_800, false),
-            ("prefix-list", 4_102_444_800, false),
-            ("waf-ip-set", 4_102_444_800, false)
+            ("security-group-set", 1000, false),
+            ("prefix-list", 1000, false),
+            ("waf-ip-set", 1000, false)
         ]
     );
     assert!(ec2.calls_of(Op::Untag).is_empty(), "listing clears nothing");
     assert!(
         listed[0]
             .to_string()
-            .contains("syncToken 4102444800: recorded (--apply clears it)")
+            .contains("syncToken 1000: recorded (--apply clears it)")
     );
 
     let cleared = unmark(&config, &accounts, true).await.unwrap();
     assert!(cleared.iter().all(|m| m.cleared && m.error.is_none()), "{cleared:?}");
     assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG), None);
-    let synced = run_with(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
+    let synced = run_with(&ec2, doc(2, &["11.0.1.0/24"], &[]), &[]).await;
     assert_eq!(
         statuses(&synced),
         [SetStatus::Synced; 3],
         "the real file is applied again"
     );
     assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG).as_deref(), Some("2 ipv4"));
+}
+
+#[tokio::test]
+async fn marks_from_the_future_or_unreadable_are_not_trusted_the_file_is_applied_and_the_marks_replaced() {
+    let now = super::unix_now();
+    let future = (now + 2 * 3600).to_string();
+    let within = (now + 600).to_string();
+    let ec2 = FakeEc2::default();
+    ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
+    ec2.add_set_group("sg-b", "vpc-1", Scope::Global);
+    ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
+    ec2.add_ip_set("g4", REGIONAL, &TAGGED_G, IpVersion::Ipv4, cidrs(&[]));
+    let file = doc(2, &["11.0.1.0/24"], &[]);
+    run_with(&ec2, file.clone(), &[]).await;
+    // A tagger forges marks: two hours ahead on one group of the set, a value we never write on the list, 2100 on
+    // the IP set.
+    ec2.set_tag("sg-a", SYNC_TOKEN_TAG, &format!("{future} ipv4"));
+    ec2.set_tag("pl-g4", SYNC_TOKEN_TAG, "latest");
+    ec2.set_tag("g4", SYNC_TOKEN_TAG, "4102444800 ipv4");
+    let newer = doc(3, &["11.0.2.0/24"], &[]);
+
+    let planned = run_with(&ec2, newer.clone(), &[("DRY_RUN", "true")]).await;
+    assert_eq!(statuses(&planned), [SetStatus::Planned; 3], "counted as absent");
+    assert_eq!(
+        ec2.tag("sg-a", SYNC_TOKEN_TAG),
+        Some(format!("{future} ipv4")),
+        "a dry run writes nothing"
+    );
+    assert!(planned.to_string().contains("would be replaced (dry run)"), "{planned}");
+
+    let synced = run_with(&ec2, newer, &[]).await;
+    assert_eq!(statuses(&synced), [SetStatus::Synced; 3]);
+    let forged: Vec<(String, &str, &str)> = (synced.forged_marks())
+        .map(|(place, m)| (place, m.target.as_str(), m.value.as_str()))
+        .collect();
+    let expected_future = format!("{future} ipv4");
+    assert_eq!(
+        forged,
+        [
+            ("us-east-1".to_owned(), "sg-a", expected_future.as_str()),
+            ("us-east-1".to_owned(), "pl-g4", "latest"),
+            ("us-east-1".to_owned(), "REGIONAL/g4", "4102444800 ipv4"),
+        ]
+    );
+    for target in ["sg-a", "sg-b", "pl-g4", "g4"] {
+        assert_eq!(ec2.tag(target, SYNC_TOKEN_TAG).as_deref(), Some("3 ipv4"), "{target}");
+    }
+    assert_eq!(
+        ec2.ours("sg-a", 443)
+            .into_iter()
+            .chain(ec2.ours("sg-b", 443))
+            .collect::<BTreeSet<_>>(),
+        cidrs(&["11.0.2.0/24"])
+    );
+    assert_eq!(list_cidrs(&ec2, "pl-g4"), cidrs(&["11.0.2.0/24"]));
+    assert_eq!(ec2.ip_set("g4").unwrap().addresses, cidrs(&["11.0.2.0/24"]));
+    let text = synced.to_string();
+    assert!(
+        text.contains("warning: forged mark on sg-a") && text.contains("replaced with the file applied"),
+        "{text}"
+    );
+    assert!(
+        synced.brief().contains("warning: forged mark on pl-g4"),
+        "{}",
+        synced.brief()
+    );
+    assert!(synced.clone().into_result().is_ok(), "not a failure");
+
+    // A mark less than MAX_AHEAD_SECS ahead is trusted: the set keeps it, nothing forged.
+    ec2.set_tag("sg-b", SYNC_TOKEN_TAG, &format!("{within} ipv4"));
+    let kept = run_with(&ec2, file, &[]).await;
+    assert_eq!(kept.sets[0].status, SetStatus::OlderFile);
+    assert_eq!(kept.forged_marks().count(), 0);
 }
 
 /// The statuses of a run's set, prefix list and IP set, in that order.
@@ -349,7 +422,7 @@ async fn remove_takes_back_every_rule_entry_and_address_of_ours_and_only_with_ap
     ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, vec![hand_made("192.0.2.0/24")]);
     ec2.add_ip_set("g4", REGIONAL, &TAGGED_G, IpVersion::Ipv4, cidrs(&[]));
-    run_with(&ec2, doc(2, &["10.0.1.0/24", "10.0.2.0/24"], &[]), &[]).await;
+    run_with(&ec2, doc(2, &["11.0.1.0/24", "11.0.2.0/24"], &[]), &[]).await;
     ec2.add_rules("sg-a", [hand_rule("198.51.100.0/24")]);
 
     let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];

@@ -10,7 +10,7 @@ use futures::future::join_all;
 use super::{ByRegion, Shared, unreadable};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::ip_sets::{self, IpSetPlan, MAX_ADDRESSES};
-use crate::domain::security_groups::AppliedMark;
+use crate::domain::security_groups::{AppliedMark, MarkTag};
 use crate::error::{Error, Result};
 use crate::ports::{Account, IpSets, TaggedIpSet, WafScope};
 use crate::report::{IpSetReport, SetStatus};
@@ -73,8 +73,14 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(
 async fn sync_ip_set<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>, tagged: TaggedIpSet) -> IpSetReport {
     let _unit = shared.limit.acquire().await;
     let mut report = IpSetReport::new(account.id.clone(), &tagged);
-    report.changes.previous_sync_token = tagged.mark.as_ref().map(|m| m.sync_token);
-    if super::holds_newer(tagged.mark.as_ref(), shared.selection, &report.name()) {
+    let name = report.name();
+    let target = format!("{}/{}", tagged.waf_scope.as_str(), tagged.set.name);
+    if super::entry_holds_newer(
+        &mut report.changes,
+        (&target, tagged.mark.as_ref()),
+        &name,
+        shared.selection,
+    ) {
         report.changes.status = SetStatus::OlderFile;
         return report;
     }
@@ -99,7 +105,7 @@ async fn sync_ip_set<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>,
 /// Tag the IP set with this run's file, unless it carries that mark already.
 async fn record_applied<W: IpSets>(shared: &Shared<'_>, waf: &W, tagged: &TaggedIpSet, name: &str) -> Result<()> {
     let mark = AppliedMark::of(shared.selection.sync_token, shared.selection.ranges(tagged.scope));
-    if tagged.mark.as_ref() == Some(&mark) {
+    if tagged.mark.as_ref().and_then(MarkTag::mark) == Some(&mark) {
         return Ok(());
     }
     let what = || format!("TagResource on {name}");

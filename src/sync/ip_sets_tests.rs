@@ -19,12 +19,12 @@ const TAGGED_R: [(&str, &str); 2] = [("Name", "cloudfront_r"), ("AutoUpdate", "t
 const REGIONAL: (&str, WafScope) = ("us-east-1", WafScope::Regional);
 const CLOUDFRONT: (&str, WafScope) = ("us-east-1", WafScope::Cloudfront);
 
-/// GLOBAL 10.0.1-3 and 2600:9000::/28, regional 10.9.0.0/24.
+/// GLOBAL 11.0.1-3 and 2600:9000::/28, regional 11.9.0.0/24.
 fn file() -> Vec<u8> {
     doc(
         2,
-        &["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24", "2600:9000::/28"],
-        &["10.9.0.0/24"],
+        &["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24", "2600:9000::/28"],
+        &["11.9.0.0/24"],
     )
 }
 
@@ -55,7 +55,7 @@ fn world() -> FakeEc2 {
         REGIONAL,
         &TAGGED_G,
         v4,
-        cidrs(&["10.0.1.0/24", "10.0.0.0/24", "198.51.100.7/32"]),
+        cidrs(&["11.0.1.0/24", "11.0.0.0/24", "198.51.100.7/32"]),
     );
     ec2.add_ip_set("g6", REGIONAL, &TAGGED_G, IpVersion::Ipv6, cidrs(&[]));
     ec2.add_ip_set("r4", REGIONAL, &TAGGED_R, v4, cidrs(&[]));
@@ -74,14 +74,14 @@ fn world() -> FakeEc2 {
 async fn each_tagged_ip_set_ends_holding_exactly_the_ranges_of_its_scope_and_family() {
     let ec2 = world();
     let summary = run_with(&ec2, file(), &[]).await;
-    let global_v4 = cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]);
+    let global_v4 = cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"]);
     assert_eq!(
         addresses(&ec2, "g4"),
         global_v4,
         "the stale range and the hand-added address are gone"
     );
     assert_eq!(addresses(&ec2, "g6"), cidrs(&["2600:9000::/28"]));
-    assert_eq!(addresses(&ec2, "r4"), cidrs(&["10.9.0.0/24"]));
+    assert_eq!(addresses(&ec2, "r4"), cidrs(&["11.9.0.0/24"]));
     assert_eq!(
         addresses(&ec2, "edge"),
         global_v4,
@@ -104,7 +104,7 @@ async fn each_tagged_ip_set_ends_holding_exactly_the_ranges_of_its_scope_and_fam
         ),
         (SetStatus::Synced, 2, 2, 1)
     );
-    assert_eq!(g4.changes.remove, cidrs(&["10.0.0.0/24", "198.51.100.7/32"]));
+    assert_eq!(g4.changes.remove, cidrs(&["11.0.0.0/24", "198.51.100.7/32"]));
     assert_eq!(report(&summary, "edge").waf_scope, WafScope::Cloudfront);
     assert!(summary.ip_sets.iter().all(|s| s.name != "untagged"));
     assert_eq!(ec2.calls_of(Op::IpSetUpdate).len(), 4, "one update per changed set");
@@ -177,11 +177,11 @@ async fn a_set_changed_by_another_writer_is_read_again_and_updated_at_its_new_lo
     assert_eq!((g4.changes.status, g4.changes.replans), (SetStatus::Synced, 1));
     assert_eq!(
         g4.changes.remove,
-        cidrs(&["10.0.0.0/24", "198.51.100.7/32", "203.0.113.0/24"])
+        cidrs(&["11.0.0.0/24", "198.51.100.7/32", "203.0.113.0/24"])
     );
     assert_eq!(
         addresses(&ec2, "g4"),
-        cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"])
+        cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"])
     );
     assert_eq!(ec2.calls_of(Op::IpSetRead).len(), 1);
     assert_eq!(summary.replans, 1);
@@ -216,14 +216,14 @@ async fn a_set_that_keeps_changing_fails_alone_after_the_re_plans_allowed() {
 async fn a_file_without_ipv6_ranges_never_empties_an_ipv6_set() {
     let ec2 = world();
     run_with(&ec2, file(), &[]).await;
-    let v4_only = doc(3, &["10.0.1.0/24"], &["10.9.0.0/24"]);
+    let v4_only = doc(3, &["11.0.1.0/24"], &["11.9.0.0/24"]);
     let summary = run_with(&ec2, v4_only, &[]).await;
     let g6 = report(&summary, "g6");
     assert_entries_failed(&g6.changes, "WAF IP set us-east-1/REGIONAL/g6");
     assert_eq!(addresses(&ec2, "g6"), cidrs(&["2600:9000::/28"]), "left as it was");
     assert_eq!(
         addresses(&ec2, "g4"),
-        cidrs(&["10.0.1.0/24"]),
+        cidrs(&["11.0.1.0/24"]),
         "the IPv4 sets still sync"
     );
 }
@@ -240,7 +240,7 @@ async fn a_dry_run_plans_every_set_and_writes_none() {
     );
     assert_eq!(
         addresses(&ec2, "g4"),
-        cidrs(&["10.0.1.0/24", "10.0.0.0/24", "198.51.100.7/32"])
+        cidrs(&["11.0.1.0/24", "11.0.0.0/24", "198.51.100.7/32"])
     );
 }
 

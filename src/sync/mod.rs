@@ -59,12 +59,12 @@ use crate::deadline::Budget;
 use crate::domain::cidr::IpVersion;
 use crate::domain::event::Trigger;
 use crate::domain::ip_ranges::{Scope, Selection};
-use crate::domain::security_groups::AppliedMark;
+use crate::domain::security_groups::{AppliedMark, ForgedMark, MarkTag};
 use crate::error::{Error, Result};
 use crate::ports::{
     Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, TaggedIpSet, TaggedList, WafScope,
 };
-use crate::report::{FailedRegion, IpSetReport, ListReport, SetReport, SkippedGroup, Summary};
+use crate::report::{EntryChanges, FailedRegion, IpSetReport, ListReport, SetReport, SkippedGroup, Summary};
 
 pub use adopt::adopt;
 pub use audit::{audit, audit_accounts};
@@ -404,6 +404,45 @@ async fn sync_and_check<G: SecurityGroups + NetworkInterfaces>(
         report.partly_attached = partly.remove(&report.key).unwrap_or_default();
     }
     (reports, unchecked)
+}
+
+/// The clock, in Unix seconds (0 if it is before 1970).
+pub(super) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The mark of `target` (a group, a prefix list, an IP set) the run trusts now, and the forged one it does not:
+/// see [`crate::domain::security_groups::trusted_mark`].
+pub(super) fn judge_mark<'a>(target: &str, tag: Option<&'a MarkTag>) -> (Option<&'a AppliedMark>, Option<ForgedMark>) {
+    match crate::domain::security_groups::trusted_mark(target, tag, unix_now()) {
+        Ok(trusted) => (trusted, None),
+        Err(forged) => (None, Some(forged)),
+    }
+}
+
+/// Log the forged marks of a target as its report takes them.
+pub(super) fn warn_forged<'a>(forged: impl IntoIterator<Item = &'a ForgedMark>) {
+    for f in forged {
+        tracing::warn!(target = %f.target, value = %f.value, reason = %f.reason, "a mark of the file applied that cannot be true (forged?): counted as absent; the file is applied and the mark replaced");
+    }
+}
+
+/// Judge the mark of a prefix list or IP set (`target` in its region; `name` in logs) whose report is
+/// `changes`: record the trusted mark's token and the forged one there; whether the target holds a newer file
+/// (then it is left as it is).
+pub(super) fn entry_holds_newer(
+    changes: &mut EntryChanges,
+    (target, tag): (&str, Option<&MarkTag>),
+    name: &str,
+    selection: &Selection,
+) -> bool {
+    let (trusted, forged) = judge_mark(target, tag);
+    changes.previous_sync_token = trusted.map(|m| m.sync_token);
+    warn_forged(&forged);
+    changes.forged_marks.extend(forged);
+    holds_newer(trusted, selection, name)
 }
 
 /// Whether a target (`name`: a set, a prefix list, an IP set) holds a newer file than this run's, by the mark it

@@ -64,6 +64,9 @@ pub fn outcome(summary: &Summary) -> RunOutcome {
     RunOutcome {
         changes: sets.chain(lists).chain(ip_sets).collect(),
         failures: summary.failures(),
+        forged_marks: (summary.forged_marks())
+            .map(|(place, m)| format!("{place} {}: {:?} ({})", m.target, m.value, m.reason))
+            .collect(),
         sync_token: summary.sync_token,
         create_date: summary.create_date.clone(),
         dry_run: summary.dry_run,

@@ -28,7 +28,7 @@ fn app(
 async fn a_run_that_changed_something_publishes_once_and_the_same_run_again_publishes_nothing() {
     let app = app(
         FakeTopic::default(),
-        FakeSource::new([doc(2, &["10.0.1.0/24", "10.0.3.0/24"], &[])]),
+        FakeSource::new([doc(2, &["11.0.1.0/24", "11.0.3.0/24"], &[])]),
     );
     app.handle(&schedule(), None).await.unwrap();
     app.handle(&schedule(), None).await.unwrap();
@@ -39,7 +39,7 @@ async fn a_run_that_changed_something_publishes_once_and_the_same_run_again_publ
     assert!(
         published[0]
             .body
-            .contains("security group set sg-1 (vpc-1 cloudfront_g port 443)\n  + 10.0.1.0/24\n  + 10.0.3.0/24\n"),
+            .contains("security group set sg-1 (vpc-1 cloudfront_g port 443)\n  + 11.0.1.0/24\n  + 11.0.3.0/24\n"),
         "{}",
         published[0].body
     );
@@ -47,7 +47,7 @@ async fn a_run_that_changed_something_publishes_once_and_the_same_run_again_publ
 
 #[tokio::test]
 async fn a_publish_that_fails_is_counted_in_the_summary_and_the_metric_and_the_sync_succeeds() {
-    let app = app(FakeTopic::failing(), FakeSource::new([doc(2, &["10.0.1.0/24"], &[])]));
+    let app = app(FakeTopic::failing(), FakeSource::new([doc(2, &["11.0.1.0/24"], &[])]));
     let summary = app.handle(&schedule(), None).await.unwrap();
     assert_eq!(summary.notifications_failed, 1);
     assert_eq!(crate::metrics::emf(&summary, 0)["NotificationsFailed"], 1);

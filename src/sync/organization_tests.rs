@@ -52,7 +52,7 @@ fn app(
     App {
         notifications: crate::ports::NoNotifications,
         config: config(vars),
-        source: FakeSource::new([doc(2, &["10.0.1.0/24"], &[])]),
+        source: FakeSource::new([doc(2, &["11.0.1.0/24"], &[])]),
         accounts: Vec::new(),
         organization: org,
     }

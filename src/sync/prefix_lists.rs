@@ -14,7 +14,7 @@ use crate::deadline::Backoff;
 use crate::domain::cidr::Cidr;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{self, ListPlan, modifications};
-use crate::domain::security_groups::{AppliedMark, rule_description};
+use crate::domain::security_groups::{AppliedMark, MarkTag, rule_description};
 use crate::error::{Error, Result};
 use crate::ports::{Account, ListAt, ListState, PrefixLists, TaggedList};
 use crate::report::{ListReport, SetStatus};
@@ -130,8 +130,9 @@ async fn sync_list<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: TaggedList) 
         tagged.list.family,
     );
     report.max_entries = tagged.list.max_entries;
-    report.changes.previous_sync_token = tagged.mark.as_ref().map(|m| m.sync_token);
-    if super::holds_newer(tagged.mark.as_ref(), cx.shared.selection, &report.name()) {
+    let name = report.name();
+    let mark = (tagged.list.id.as_str(), tagged.mark.as_ref());
+    if super::entry_holds_newer(&mut report.changes, mark, &name, cx.shared.selection) {
         report.changes.status = SetStatus::OlderFile;
         return report;
     }
@@ -141,7 +142,7 @@ async fn sync_list<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: TaggedList) 
             let mark = AppliedMark::of(cx.shared.selection.sync_token, cx.wanted_of(report.target.scope));
             let what = || format!("CreateTags on {}", report.name());
             let record = cx.ec2.mark_applied(&region, &id, &mark);
-            match before == Some(mark.clone()) {
+            match before.as_ref().and_then(MarkTag::mark) == Some(&mark) {
                 true => Ok(status),
                 false => cx.bound(what, record).await.map(|()| status),
             }

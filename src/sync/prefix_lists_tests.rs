@@ -44,12 +44,12 @@ fn report<'a>(summary: &'a Summary, id: &str) -> &'a ListReport {
     summary.prefix_lists.iter().find(|l| l.target.id == id).unwrap()
 }
 
-/// GLOBAL 10.0.1-3 and 2600:9000::/28, regional 10.9.0.0/24.
+/// GLOBAL 11.0.1-3 and 2600:9000::/28, regional 11.9.0.0/24.
 fn file() -> Vec<u8> {
     doc(
         2,
-        &["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24", "2600:9000::/28"],
-        &["10.9.0.0/24"],
+        &["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24", "2600:9000::/28"],
+        &["11.9.0.0/24"],
     )
 }
 
@@ -57,8 +57,8 @@ fn file() -> Vec<u8> {
 async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only_our_stale_entries() {
     let ec2 = FakeEc2::default();
     let g4 = vec![
-        ours("10.0.0.0/24"),
-        hand_made("10.0.1.0/24"),
+        ours("11.0.0.0/24"),
+        hand_made("11.0.1.0/24"),
         hand_made("192.168.0.0/24"),
     ];
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, g4);
@@ -72,15 +72,15 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
     let (all, ours) = held(&ec2, "pl-g4");
     assert_eq!(
         all,
-        cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24", "192.168.0.0/24"])
+        cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24", "192.168.0.0/24"])
     );
     assert_eq!(
         ours,
-        cidrs(&["10.0.2.0/24", "10.0.3.0/24"]),
+        cidrs(&["11.0.2.0/24", "11.0.3.0/24"]),
         "the hand-made entries keep theirs"
     );
     assert_eq!(held(&ec2, "pl-g6").0, cidrs(&["2600:9000::/28"]));
-    assert_eq!(held(&ec2, "pl-r4").0, cidrs(&["10.9.0.0/24"]));
+    assert_eq!(held(&ec2, "pl-r4").0, cidrs(&["11.9.0.0/24"]));
     for untouched in ["pl-off", "pl-other"] {
         assert!(held(&ec2, untouched).0.is_empty());
         assert!(summary.prefix_lists.iter().all(|l| l.target.id != untouched));
@@ -166,11 +166,11 @@ async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows
 #[tokio::test(start_paused = true)]
 async fn over_100_changes_go_in_calls_of_100_adds_first_each_made_once_the_last_has_settled() {
     let ec2 = FakeEc2::default();
-    let stale: Vec<Entry> = (0..120).map(|i| ours(&format!("10.200.{i}.0/24"))).collect();
+    let stale: Vec<Entry> = (0..120).map(|i| ours(&format!("11.200.{i}.0/24"))).collect();
     ec2.add_list("pl-big", &TAGGED_G, IpVersion::Ipv4, 400, stale);
     ec2.busy_after_write(2);
     let wanted: Vec<String> = (0..250)
-        .map(|i| format!("10.{}.{}.0/24", 1 + i / 256, i % 256))
+        .map(|i| format!("11.{}.{}.0/24", 1 + i / 256, i % 256))
         .collect();
     let wanted: Vec<&str> = wanted.iter().map(String::as_str).collect();
     let summary = scheduled(&ec2, doc(2, &wanted, &[]), &[]).await;
@@ -202,9 +202,9 @@ async fn over_100_changes_go_in_calls_of_100_adds_first_each_made_once_the_last_
 async fn another_writer_moving_the_version_on_makes_the_list_re_read_and_re_planned_within_the_bound() {
     for (attempts, replans) in [("3", 1), ("0", 0)] {
         let ec2 = FakeEc2::default();
-        ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, vec![ours("10.0.0.0/24")]);
+        ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, vec![ours("11.0.0.0/24")]);
         // Another run adds one of the ranges first: our call, at the version we read, is refused.
-        ec2.interfere_with_list("pl-g4", vec![ours("10.0.2.0/24")]);
+        ec2.interfere_with_list("pl-g4", vec![ours("11.0.2.0/24")]);
         let summary = scheduled(&ec2, file(), &[("REPLAN_ATTEMPTS", attempts)]).await;
         let list = report(&summary, "pl-g4");
         assert_eq!(list.changes.replans, replans);
@@ -212,7 +212,7 @@ async fn another_writer_moving_the_version_on_makes_the_list_re_read_and_re_plan
             assert_entries_failed(&list.changes, "PrefixListVersionMismatch");
             assert_eq!(
                 held(&ec2, "pl-g4").0,
-                cidrs(&["10.0.0.0/24", "10.0.2.0/24"]),
+                cidrs(&["11.0.0.0/24", "11.0.2.0/24"]),
                 "ours unchanged"
             );
             continue;
@@ -223,7 +223,7 @@ async fn another_writer_moving_the_version_on_makes_the_list_re_read_and_re_plan
         );
         assert_eq!(
             held(&ec2, "pl-g4").0,
-            cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"])
+            cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"])
         );
         assert_eq!(
             (list.changes.added, list.changes.removed),
@@ -244,7 +244,7 @@ async fn a_list_found_being_modified_is_waited_for_and_one_that_stays_busy_fails
     assert_eq!(report(&summary, "pl-g4").changes.status, SetStatus::Synced);
     assert_eq!(
         held(&ec2, "pl-g4").0,
-        cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"])
+        cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"])
     );
 
     let ec2 = FakeEc2::default();
@@ -272,7 +272,7 @@ async fn a_list_found_being_modified_is_waited_for_and_one_that_stays_busy_fails
 #[tokio::test]
 async fn a_dry_run_plans_every_list_and_writes_nothing() {
     let ec2 = FakeEc2::default();
-    ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 3, vec![ours("10.0.0.0/24")]);
+    ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 3, vec![ours("11.0.0.0/24")]);
     let summary = scheduled(&ec2, file(), &[("DRY_RUN", "true"), ("PREFIX_LIST_GROW", "true")]).await;
     let list = report(&summary, "pl-g4");
     assert_eq!(
@@ -284,12 +284,12 @@ async fn a_dry_run_plans_every_list_and_writes_nothing() {
         ),
         (SetStatus::Planned, 3, 1, None)
     );
-    assert_eq!(list.changes.add, cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]));
+    assert_eq!(list.changes.add, cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"]));
     assert!(ec2.calls_of(Op::Modify).is_empty() && ec2.calls_of(Op::Grow).is_empty());
     let text = summary.to_string();
     assert!(
         text.contains("us-east-1/pl-g4 prefix list cloudfront_g ipv4: planned: +3 -1 =0")
-            && text.contains("  pl-g4 - 10.0.0.0/24"),
+            && text.contains("  pl-g4 - 11.0.0.0/24"),
         "{text}"
     );
 }
@@ -298,7 +298,7 @@ async fn a_dry_run_plans_every_list_and_writes_nothing() {
 async fn a_file_without_the_lists_family_does_not_empty_it() {
     let ec2 = FakeEc2::default();
     ec2.add_list("pl-g6", &TAGGED_G, IpVersion::Ipv6, 10, vec![ours("2600:9000::/28")]);
-    let summary = scheduled(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[]).await;
+    let summary = scheduled(&ec2, doc(2, &["11.0.1.0/24"], &[]), &[]).await;
     let list = report(&summary, "pl-g6");
     assert_entries_failed(
         &list.changes,
@@ -307,7 +307,7 @@ async fn a_file_without_the_lists_family_does_not_empty_it() {
     assert_eq!(held(&ec2, "pl-g6").0, cidrs(&["2600:9000::/28"]));
 
     // Switching IPv6 off removes our entries, as it revokes our rules.
-    scheduled(&ec2, doc(2, &["10.0.1.0/24"], &[]), &[("IP_VERSIONS", "ipv4")]).await;
+    scheduled(&ec2, doc(2, &["11.0.1.0/24"], &[]), &[("IP_VERSIONS", "ipv4")]).await;
     assert!(held(&ec2, "pl-g6").0.is_empty());
 }
 

@@ -16,7 +16,7 @@ use crate::deadline::{Backoff, Budget};
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Selection;
 use crate::domain::security_groups::{
-    self, AppliedMark, PrefixListWeights, Quota, RuleSource, Seen, SetKey, SetPlan, Written,
+    self, AppliedMark, MarkTag, PrefixListWeights, Quota, RuleSource, Seen, SetKey, SetPlan, Written,
 };
 use crate::error::{Error, Result};
 use crate::ports::SecurityGroups;
@@ -64,7 +64,10 @@ impl<G> SetContext<'_, G> {
 fn new_report(set: &FoundSet) -> SetReport {
     let mut groups: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
     groups.sort();
-    SetReport::new(set.key.clone(), groups, set.applied.as_ref().map(|m| m.sync_token))
+    let mut report = SetReport::new(set.key.clone(), groups, set.applied.as_ref().map(|m| m.sync_token));
+    super::warn_forged(&set.forged);
+    report.forged_marks = set.forged.clone();
+    report
 }
 
 /// Check, plan and (unless a dry run) apply one set, then record the file applied. Never fails as a whole: the
@@ -309,7 +312,7 @@ async fn record_applied(ec2: &impl SecurityGroups, set: &FoundSet, mark: &Applie
     let stale: Vec<String> = set
         .marks
         .iter()
-        .filter(|(_, m)| m.as_ref() != Some(mark))
+        .filter(|(_, m)| m.as_ref().and_then(MarkTag::mark) != Some(mark))
         .map(|(group, _)| group.clone())
         .collect();
     if stale.is_empty() {

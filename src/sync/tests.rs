@@ -83,9 +83,9 @@ fn two_sets() -> FakeEc2 {
     let d = description();
     ec2.add_rules(
         "sg-a",
-        [our_rule(c("10.0.0.0/24"), 443, &d), our_rule(c("10.0.1.0/24"), 443, &d)],
+        [our_rule(c("11.0.0.0/24"), 443, &d), our_rule(c("11.0.1.0/24"), 443, &d)],
     );
-    ec2.add_rules("sg-r", [our_rule(c("10.8.0.0/24"), 443, &d)]);
+    ec2.add_rules("sg-r", [our_rule(c("11.8.0.0/24"), 443, &d)]);
     ec2
 }
 
@@ -140,7 +140,7 @@ fn assert_says(summary: &Summary, text: &str) {
 }
 
 fn change() -> Vec<u8> {
-    doc(2, &["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"], &["10.9.0.0/24"])
+    doc(2, &["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"], &["11.9.0.0/24"])
 }
 
 #[tokio::test]
@@ -153,7 +153,7 @@ async fn authorizations_come_first_and_a_failed_one_revokes_nothing_in_its_set_w
     assert_failed(&summary.sets[0], "UnauthorizedOperation");
     assert_eq!(
         ec2.ours("sg-a", 443),
-        cidrs(&["10.0.0.0/24", "10.0.1.0/24"]),
+        cidrs(&["11.0.0.0/24", "11.0.1.0/24"]),
         "nothing revoked"
     );
     // The regional set: authorized, then revoked, then recorded.
@@ -164,7 +164,7 @@ async fn authorizations_come_first_and_a_failed_one_revokes_nothing_in_its_set_w
         .map(|c| c.op)
         .collect();
     assert_eq!(regional, [Op::Authorize, Op::Revoke, Op::Tag]);
-    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["10.9.0.0/24"]));
+    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["11.9.0.0/24"]));
     assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG), None, "a failed set records nothing");
     let Err(Error::SetsFailed { sets_failed, sets, .. }) = summary.into_result() else {
         panic!("the run must answer an error");
@@ -180,8 +180,8 @@ async fn a_failed_revocation_keeps_the_authorizations_made() {
     let global = &summary.sets[0];
     assert_failed(global, "InternalError");
     assert_eq!((global.added, global.removed), (2, 0));
-    assert_eq!(ec2.ours("sg-b", 443), cidrs(&["10.0.2.0/24", "10.0.3.0/24"]));
-    assert!(ec2.ours("sg-a", 443).contains(&c("10.0.0.0/24")));
+    assert_eq!(ec2.ours("sg-b", 443), cidrs(&["11.0.2.0/24", "11.0.3.0/24"]));
+    assert!(ec2.ours("sg-a", 443).contains(&c("11.0.0.0/24")));
 }
 
 #[tokio::test(start_paused = true)]
@@ -221,7 +221,7 @@ async fn no_write_starts_inside_the_margin() {
 #[tokio::test(start_paused = true)]
 async fn a_file_older_than_its_notification_is_fetched_again_with_backoff_until_the_new_one_is_served() {
     let ec2 = two_sets();
-    let old = doc(1, &["10.0.1.0/24"], &["10.8.0.0/24"]);
+    let old = doc(1, &["11.0.1.0/24"], &["11.8.0.0/24"]);
     let new = change();
     let source = FakeSource::new([old.clone(), old, new.clone()]);
     let started = Instant::now();
@@ -236,7 +236,7 @@ async fn a_file_older_than_its_notification_is_fetched_again_with_backoff_until_
 
 #[tokio::test(start_paused = true)]
 async fn a_file_that_stays_older_fails_after_the_wait_and_within_the_deadline() {
-    let old = doc(1, &["10.0.1.0/24"], &[]);
+    let old = doc(1, &["11.0.1.0/24"], &[]);
     let trigger = notification_for(&change(), 2);
 
     let source = FakeSource::new([old.clone()]);
@@ -290,7 +290,7 @@ async fn the_file_applied_is_recorded_once_and_an_older_one_is_then_kept_out() {
 
     // An older file: every set keeps what it holds, and the run succeeds.
     let writes_before = ec2.calls().len();
-    let older = doc(1, &["10.0.0.0/24"], &["10.8.0.0/24"]);
+    let older = doc(1, &["11.0.0.0/24"], &["11.8.0.0/24"]);
     let summary = scheduled(&ec2, older, &[]).await;
     assert!(
         summary
@@ -333,7 +333,7 @@ async fn a_dry_run_writes_nothing_and_records_nothing() {
 async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only_the_sets_that_reference_one() {
     let reference = |id: &str| crate::domain::security_groups::Rule {
         source: RuleSource::PrefixList(id.into()),
-        ..our_rule(c("10.0.0.0/24"), 443, "office")
+        ..our_rule(c("11.0.0.0/24"), 443, "office")
     };
     let ec2 = two_sets();
     ec2.add_rules("sg-r", [reference("pl-office")]);
@@ -360,7 +360,7 @@ async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only
         regional.error.as_deref().unwrap().contains("UnauthorizedOperation"),
         "{regional:?}"
     );
-    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["10.8.0.0/24"]), "left as it was");
+    assert_eq!(ec2.ours("sg-r", 443), cidrs(&["11.8.0.0/24"]), "left as it was");
 }
 
 #[tokio::test]
@@ -368,7 +368,7 @@ async fn a_set_changed_by_another_writer_is_re_read_and_re_planned_and_ends_exac
     let ec2 = two_sets();
     // Between our read and our write, another run put the two new GLOBAL ranges in sg-b, filling it for
     // us: EC2 answers our authorization with the limit error.
-    let theirs = ["10.0.2.0/24", "10.0.3.0/24"].map(|r| our_rule(c(r), 443, &description()));
+    let theirs = ["11.0.2.0/24", "11.0.3.0/24"].map(|r| our_rule(c(r), 443, &description()));
     ec2.interfere(
         Op::Authorize,
         "sg-b",
@@ -383,10 +383,10 @@ async fn a_set_changed_by_another_writer_is_re_read_and_re_planned_and_ends_exac
     );
     assert!(global.error.is_none(), "{global:?}");
     let held: BTreeSet<Cidr> = ec2.ours("sg-a", 443).union(&ec2.ours("sg-b", 443)).copied().collect();
-    assert_eq!(held, cidrs(&["10.0.1.0/24", "10.0.2.0/24", "10.0.3.0/24"]));
+    assert_eq!(held, cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"]));
     assert_eq!(
         ec2.ours("sg-a", 443),
-        cidrs(&["10.0.1.0/24"]),
+        cidrs(&["11.0.1.0/24"]),
         "the stale range revoked after the re-plan"
     );
     assert!(summary.into_result().is_ok());
@@ -408,7 +408,7 @@ async fn a_set_that_keeps_changing_fails_after_the_re_plans_allowed() {
                 .count(),
             replans + 1
         );
-        assert!(ec2.ours("sg-a", 443).contains(&c("10.0.0.0/24")), "nothing revoked");
+        assert!(ec2.ours("sg-a", 443).contains(&c("11.0.0.0/24")), "nothing revoked");
     }
 }
 
@@ -627,7 +627,7 @@ async fn a_range_another_writer_placed_in_another_group_meanwhile_is_found_on_re
         let ec2 = two_sets();
         // While we add the new GLOBAL ranges to sg-b, another run (which read the set at another moment) adds
         // one of them to sg-a. Every write of ours succeeds: only reading the set back shows the second copy.
-        let theirs = vec![our_rule(c("10.0.2.0/24"), 443, &description())];
+        let theirs = vec![our_rule(c("11.0.2.0/24"), 443, &description())];
         ec2.meanwhile(Op::Authorize, "sg-b", "sg-a", theirs);
         let summary = scheduled(&ec2, change(), &[("REPLAN_ATTEMPTS", attempts)]).await;
         let global = &summary.sets[0];
@@ -636,16 +636,16 @@ async fn a_range_another_writer_placed_in_another_group_meanwhile_is_found_on_re
             assert_failed(global, "changed by another writer");
             assert_eq!(
                 ec2.ours("sg-b", 443),
-                cidrs(&["10.0.2.0/24", "10.0.3.0/24"]),
+                cidrs(&["11.0.2.0/24", "11.0.3.0/24"]),
                 "left for the next run"
             );
             continue;
         }
         assert_eq!((global.status, global.error.as_deref()), (SetStatus::Synced, None));
-        assert_eq!(ec2.ours("sg-a", 443), cidrs(&["10.0.1.0/24", "10.0.2.0/24"]));
+        assert_eq!(ec2.ours("sg-a", 443), cidrs(&["11.0.1.0/24", "11.0.2.0/24"]));
         assert_eq!(
             ec2.ours("sg-b", 443),
-            cidrs(&["10.0.3.0/24"]),
+            cidrs(&["11.0.3.0/24"]),
             "the second copy revoked, the first (in group id order) kept"
         );
         assert_eq!((global.added, global.removed), (2, 2));
@@ -665,7 +665,7 @@ async fn a_set_written_is_read_back_once_and_a_set_in_sync_is_not() {
     );
 
     let ec2 = two_sets();
-    let first = doc(1, &["10.0.0.0/24", "10.0.1.0/24"], &["10.8.0.0/24"]);
+    let first = doc(1, &["11.0.0.0/24", "11.0.1.0/24"], &["11.8.0.0/24"]);
     scheduled(&ec2, first, &[]).await;
     assert_eq!(
         ec2.calls_of(Op::Describe).len(),
@@ -680,12 +680,12 @@ async fn a_set_holding_more_rules_than_max_rules_per_group_is_reported_over_its_
     let ec2 = FakeEc2::default();
     ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
     let held: Vec<&str> = vec![
-        "10.0.0.0/24",
-        "10.0.1.0/24",
-        "10.0.2.0/24",
-        "10.0.3.0/24",
-        "10.0.4.0/24",
-        "10.0.5.0/24",
+        "11.0.0.0/24",
+        "11.0.1.0/24",
+        "11.0.2.0/24",
+        "11.0.3.0/24",
+        "11.0.4.0/24",
+        "11.0.5.0/24",
     ];
     ec2.add_rules(
         "sg-a",
@@ -733,16 +733,16 @@ async fn with_aggregation_a_hand_made_rule_counts_only_for_the_cidr_it_matches_a
     ec2.add_set_group("sg-1", "vpc-1", crate::domain::ip_ranges::Scope::Global);
     // A hand-made rule for one of two halves that aggregation merges, and one for a whole merged prefix.
     let hand_made = |cidr| our_rule(c(cidr), 443, "added by hand");
-    ec2.add_rules("sg-1", [hand_made("10.0.0.0/24"), hand_made("10.0.4.0/23")]);
-    let body = doc(2, &["10.0.0.0/24", "10.0.1.0/24", "10.0.4.0/24", "10.0.5.0/24"], &[]);
+    ec2.add_rules("sg-1", [hand_made("11.0.0.0/24"), hand_made("11.0.4.0/23")]);
+    let body = doc(2, &["11.0.0.0/24", "11.0.1.0/24", "11.0.4.0/24", "11.0.5.0/24"], &[]);
     let summary = scheduled(&ec2, body, &[("AGGREGATE", "true")]).await;
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     // The /23 of the first pair is added beside the hand-made /24; the second pair's /23 is held by hand.
-    assert_eq!(ec2.ours("sg-1", 443), BTreeSet::from([c("10.0.0.0/23")]));
+    assert_eq!(ec2.ours("sg-1", 443), BTreeSet::from([c("11.0.0.0/23")]));
     assert_eq!((summary.added(), summary.sets[0].unchanged), (1, 1));
     let groups = crate::ports::SecurityGroups::tagged_groups(&ec2, "us-east-1")
         .await
         .unwrap();
     let held = &groups[0].group.rules;
-    assert!(held.contains(&hand_made("10.0.0.0/24")) && held.contains(&hand_made("10.0.4.0/23")));
+    assert!(held.contains(&hand_made("11.0.0.0/24")) && held.contains(&hand_made("11.0.4.0/23")));
 }

@@ -7,7 +7,7 @@ use super::{FakeEc2, Op};
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::ip_sets::IpSet;
-use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
+use crate::domain::security_groups::{AppliedMark, MarkTag, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 use crate::ports::{IpSets, TaggedIpSet, WafScope};
 
@@ -87,7 +87,7 @@ fn tagged_ip_set(name: &str, s: &FakeIpSet) -> Option<TaggedIpSet> {
         scope,
         lock_token: s.lock.to_string(),
         arn: format!("arn:aws:wafv2:{}:000000000000:ipset/{name}", s.region),
-        mark: s.tags.get(SYNC_TOKEN_TAG).and_then(|v| AppliedMark::parse(v)),
+        mark: s.tags.get(SYNC_TOKEN_TAG).map(|v| MarkTag::read(v)),
         set: IpSet {
             name: name.to_owned(),
             id: format!("id-{name}"),

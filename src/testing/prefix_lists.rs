@@ -8,7 +8,7 @@ use super::{FakeEc2, Op, State};
 use crate::domain::cidr::IpVersion;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{ENTRIES_PER_CALL, Entry, List, Modification};
-use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
+use crate::domain::security_groups::{AppliedMark, MarkTag, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
 
@@ -90,7 +90,7 @@ fn tagged_list(region: &str, id: &str, l: &FakeList) -> Option<TaggedList> {
         scope,
         version: l.version,
         state: l.state.clone(),
-        mark: l.tags.get(SYNC_TOKEN_TAG).and_then(|v| AppliedMark::parse(v)),
+        mark: l.tags.get(SYNC_TOKEN_TAG).map(|v| MarkTag::read(v)),
         list: List {
             id: id.to_owned(),
             family: l.family,

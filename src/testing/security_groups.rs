@@ -8,7 +8,7 @@ use super::{FakeEc2, Op};
 use crate::domain::cidr::Cidr;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{
-    AppliedMark, Group, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
+    AppliedMark, Group, MarkTag, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
 };
 use crate::error::{Error, Result};
 use crate::ports::{PortRules, SecurityGroups, TaggedGroup};
@@ -100,9 +100,24 @@ impl FakeEc2 {
         })
     }
 
-    /// A tag of a group.
-    pub fn tag(&self, group: &str, key: &str) -> Option<String> {
-        self.state().groups.get(group)?.tags.get(key).cloned()
+    /// A tag of a group, a prefix list (by id) or an IP set (by name).
+    pub fn tag(&self, target: &str, key: &str) -> Option<String> {
+        let mut state = self.state();
+        let state = &mut *state;
+        let tags = (state.groups.get_mut(target).map(|g| &mut g.tags))
+            .or_else(|| state.lists.get_mut(target).map(|l| &mut l.tags))
+            .or_else(|| state.ip_sets.get_mut(target).map(|s| &mut s.tags));
+        tags?.get(key).cloned()
+    }
+
+    /// Set a tag of a group, a prefix list (by id) or an IP set (by name), as any tagger may.
+    pub fn set_tag(&self, target: &str, key: &str, value: &str) {
+        let mut state = self.state();
+        let state = &mut *state;
+        let tags = (state.groups.get_mut(target).map(|g| &mut g.tags))
+            .or_else(|| state.lists.get_mut(target).map(|l| &mut l.tags))
+            .or_else(|| state.ip_sets.get_mut(target).map(|s| &mut s.tags));
+        tags.expect("no such target").insert(key.to_owned(), value.to_owned());
     }
 }
 
@@ -122,7 +137,7 @@ impl FakeEc2 {
                 vpc: g.vpc.clone(),
                 scope: is_tagged(&g)?,
                 protocol: g.tags.get("Protocol").cloned(),
-                mark: g.tags.get(SYNC_TOKEN_TAG).and_then(|v| AppliedMark::parse(v)),
+                mark: g.tags.get(SYNC_TOKEN_TAG).map(|v| MarkTag::read(v)),
                 group: Group {
                     rules: state.stale_groups.read(&id).unwrap_or_else(|| g.rules.clone()),
                     id,
