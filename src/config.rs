@@ -108,7 +108,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "IP_RANGES_URL",
         DEFAULT_IP_RANGES_URL,
-        "Where the file is downloaded from. A URL in the event is only logged, never fetched.",
+        "Where the file is downloaded from: `https://`, or plain `http://` to a loopback address only (tests, a local mirror). Redirects are followed on the same host and never down to `http://`. A URL in the event is only logged, never fetched.",
     ),
     setting(
         "MAX_CONCURRENCY",
@@ -592,13 +592,27 @@ fn filter(value: &impl Fn(&'static str) -> Value) -> Result<Filter> {
     })
 }
 
-/// `IP_RANGES_URL`: http or https.
+/// `IP_RANGES_URL`: https, or plain http to a loopback address only (tests, a local mirror): over plain http
+/// anyone on the path could serve any file, and its MD5 to match.
 fn url(value: Value) -> Result<String> {
-    if value.text.starts_with("https://") || value.text.starts_with("http://") {
-        Ok(value.text)
-    } else {
-        Err(value.error("expected an http:// or https:// URL"))
+    if value.text.starts_with("https://") {
+        return Ok(value.text);
     }
+    let Some(rest) = value.text.strip_prefix("http://") else {
+        return Err(value.error("expected an https:// URL"));
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let authority = authority.rsplit('@').next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    if host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback()) {
+        return Ok(value.text);
+    }
+    Err(value.error(
+        "plain http:// is allowed only to a loopback address (127.0.0.0/8, [::1], localhost: tests, a local mirror); anyone on the way could serve any ranges: use https://",
+    ))
 }
 
 #[cfg(test)]
@@ -775,6 +789,32 @@ mod tests {
     }
 
     #[test]
+    fn plain_http_is_accepted_only_to_a_loopback_address() {
+        for url in [
+            "http://127.0.0.1:8000/ip-ranges.json",
+            "http://127.1.2.3/x",
+            "http://localhost:9/x",
+            "http://[::1]:8080/x",
+            "https://mirror.example.com/ip-ranges.json",
+        ] {
+            let c = config(&[("AWS_REGION", "us-east-1"), ("IP_RANGES_URL", url)]).unwrap();
+            assert_eq!(c.ip_ranges_url, url);
+        }
+        let err = config(&[
+            ("AWS_REGION", "us-east-1"),
+            ("IP_RANGES_URL", "http://mirror.example.com/ip-ranges.json"),
+        ]);
+        let err = err.unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.starts_with("invalid setting IP_RANGES_URL=\"http://mirror.example.com/ip-ranges.json\"")
+                && text.contains("only to a loopback address")
+                && text.contains("use https://"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn a_bad_value_is_an_error_naming_the_variable() {
         let cases = [
             ("MAX_RULES_PER_GROUP", "0"),
@@ -786,6 +826,11 @@ mod tests {
             ("IP_VERSIONS", "ipv5"),
             ("REGIONS", "US EAST"),
             ("IP_RANGES_URL", "ftp://example.com/x"),
+            ("IP_RANGES_URL", "http://ip-ranges.amazonaws.com/ip-ranges.json"),
+            ("IP_RANGES_URL", "http://127.0.0.1.example.com/x"),
+            ("IP_RANGES_URL", "http://10.0.0.1/x"),
+            ("IP_RANGES_URL", "http://[::2]/x"),
+            ("IP_RANGES_URL", "http://127.0.0.1@example.com/x"),
             ("MAX_CONCURRENCY", "0"),
             ("EC2_MAX_ATTEMPTS", "-3"),
             ("DOWNLOAD_MAX_BYTES", "0"),

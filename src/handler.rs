@@ -147,6 +147,61 @@ fn deadline_of(deadline_ms: u64) -> Option<Instant> {
     Instant::now().checked_add(left)
 }
 
+/// The Lambda function end to end, for its binary: logging, the settings and clients, then every invocation.
+/// A start error (a bad setting) is logged in one line and answered to every invocation as its `errorType` and
+/// one line, so whoever invokes the function reads why (not "Runtime exited" and a `Debug` dump). If the
+/// runtime itself stops (no Runtime API), that is one line in the log and exit code 1.
+pub async fn serve() -> std::process::ExitCode {
+    init_logging();
+    let served = match App::from_env().await {
+        Ok(app) => {
+            let app = &app;
+            lambda_runtime::run(lambda_runtime::service_fn(move |event| app.invoke(event))).await
+        }
+        Err(e) => refuse_every_invocation(e).await,
+    };
+    match served {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "the Lambda runtime stopped");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// Answer every invocation with `error`, the reason the function could not start.
+async fn refuse_every_invocation(error: Error) -> std::result::Result<(), lambda_runtime::Error> {
+    tracing::error!(error_type = error.kind(), error = %error, "cannot start: every invocation answers this error until the setting is fixed");
+    let diagnostic = Diagnostic::from(error);
+    let refuse = move |_: LambdaEvent<Value>| {
+        let diagnostic = diagnostic.clone();
+        async move { std::result::Result::<Value, Diagnostic>::Err(diagnostic) }
+    };
+    lambda_runtime::run(lambda_runtime::service_fn(refuse)).await
+}
+
+/// Logs as Lambda's advanced logging controls ask (`AWS_LAMBDA_LOG_FORMAT=JSON` for JSON lines; the level from
+/// `AWS_LAMBDA_LOG_LEVEL` or `RUST_LOG`, else INFO), on stdout, without ANSI colours unless stdout is a
+/// terminal (CloudWatch Logs shows escape codes as text).
+fn init_logging() {
+    use lambda_runtime::tracing::subscriber::{EnvFilter, filter::LevelFilter, fmt};
+    let level = std::env::var("AWS_LAMBDA_LOG_LEVEL").or_else(|_| std::env::var("RUST_LOG"));
+    let level = level
+        .ok()
+        .and_then(|l| l.parse::<LevelFilter>().ok())
+        .unwrap_or(LevelFilter::INFO);
+    let filter = EnvFilter::builder()
+        .with_default_directive(level.into())
+        .from_env_lossy();
+    let logs = fmt()
+        .with_target(false)
+        .without_time()
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()))
+        .with_env_filter(filter);
+    let json = std::env::var("AWS_LAMBDA_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if json { logs.json().init() } else { logs.init() }
+}
+
 impl From<Error> for Diagnostic {
     fn from(e: Error) -> Self {
         Diagnostic {

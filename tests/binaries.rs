@@ -78,22 +78,71 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
     );
 }
 
-#[tokio::test]
-async fn the_lambda_binary_refuses_to_start_on_a_bad_setting() {
-    let runtime = RuntimeApi::start(vec![]).await;
-    let output = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-lambda"))
+/// What Lambda sets in a function's environment, which the runtime reads.
+const LAMBDA_ENV: [(&str, &str); 3] = [
+    ("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync"),
+    ("AWS_LAMBDA_FUNCTION_VERSION", "1"),
+    ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bad_setting_at_start_is_answered_to_every_invocation_as_its_error_type_and_one_line() {
+    let schedule = std::fs::read(repo_file("events/scheduled.json")).unwrap();
+    let runtime = RuntimeApi::start(vec![schedule.clone(), schedule]).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-lambda"))
         .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+        .envs(LAMBDA_ENV)
         .env("AWS_REGION", "us-east-1")
-        .env("MAX_RULES_PER_GROUP", "lots")
-        .output()
+        .env("ACCOUNTS", "ou-nope")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
         .unwrap();
-    assert!(!output.status.success());
-    let all = format!(
+    let answers = runtime.wait_answers(2, Duration::from_secs(30)).await;
+    child.start_kill().unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    for (_, kind, body) in &answers {
+        assert_eq!(kind, "error", "{body}");
+        assert_eq!(body["errorType"], "InvalidConfig", "{body}");
+        let message = body["errorMessage"].as_str().unwrap();
+        assert!(
+            message.starts_with("invalid setting ACCOUNTS=\"ou-nope\": "),
+            "{message}"
+        );
+        assert!(!message.contains('\n') && !message.contains("Config {"), "{message}");
+    }
+    let log = format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
-    assert!(all.contains("MAX_RULES_PER_GROUP"), "{all}");
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("cannot start")).collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    assert!(lines[0].contains("invalid setting ACCOUNTS=\"ou-nope\""), "{log}");
+    assert!(
+        !log.contains('\u{1b}') && !log.contains("Config {"),
+        "no colours, no Debug dump: {log:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_lambda_binary_without_a_runtime_api_exits_1_with_one_line() {
+    let closed = format!("127.0.0.1:{}", free_port());
+    let output = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-lambda"))
+        .env("AWS_LAMBDA_RUNTIME_API", &closed)
+        .envs(LAMBDA_ENV)
+        .env("AWS_REGION", "us-east-1")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let log = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = log.lines().collect();
+    assert!(
+        lines.len() == 1 && lines[0].contains("the Lambda runtime stopped"),
+        "{log}"
+    );
+    assert!(output.stderr.is_empty(), "{}", String::from_utf8_lossy(&output.stderr));
 }
 
 /// `cargo lambda watch` (its local Lambda runtime) and `cargo lambda invoke --data-file events/…`, as the README

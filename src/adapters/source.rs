@@ -2,7 +2,7 @@
 //!
 //! [`HttpSource`] downloads it from the configured URL (never from a URL taken from an event), with a timeout,
 //! bounded retries on 5xx answers and connection errors, a body size cap, and redirects followed only on the
-//! configured host. [`FileSource`] reads a local copy (for the CLI).
+//! configured host, never from https down to http. [`FileSource`] reads a local copy (for the CLI).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -36,15 +36,14 @@ impl HttpSource {
             value: url.clone(),
             reason: e.to_string(),
         })?;
-        let host = parsed.host_str().map(str::to_owned);
         let policy = reqwest::redirect::Policy::custom(move |attempt| {
             if attempt.previous().len() > MAX_REDIRECTS {
                 attempt.error("too many redirects")
-            } else if attempt.url().host_str().map(str::to_owned) != host {
+            } else if may_follow(&parsed, attempt.url()) {
+                attempt.follow()
+            } else {
                 // Not followed: the 3xx answer comes back and is reported as an error.
                 attempt.stop()
-            } else {
-                attempt.follow()
             }
         });
         let client = builder
@@ -78,7 +77,7 @@ impl HttpSource {
                 .and_then(|l| l.to_str().ok())
                 .unwrap_or("nowhere");
             return Err(Attempt::Fail(format!(
-                "HTTP {status}: redirect to {to} not followed off the configured host"
+                "HTTP {status}: redirect to {to} not followed off the configured host or down to plain http"
             )));
         }
         if status.is_server_error() {
@@ -162,6 +161,14 @@ impl RangesSource for HttpSource {
     }
 }
 
+/// Whether a redirect from the configured `url` to `to` is followed: only on the same host, and never from
+/// https down to plain http (a plain http `url` is a loopback one: see `IP_RANGES_URL`).
+fn may_follow(url: &reqwest::Url, to: &reqwest::Url) -> bool {
+    let same_host = to.host_str() == url.host_str();
+    let secure = to.scheme() == "https" || url.scheme() == "http";
+    same_host && secure
+}
+
 /// Reads a local copy of the file.
 #[derive(Debug, Clone)]
 pub struct FileSource {
@@ -188,5 +195,32 @@ impl RangesSource for FileSource {
 
     fn location(&self) -> &str {
         &self.display
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_follow;
+
+    fn url(text: &str) -> reqwest::Url {
+        reqwest::Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn a_redirect_is_followed_only_on_the_same_host_and_never_down_to_plain_http() {
+        let https = url("https://ip-ranges.amazonaws.com/ip-ranges.json");
+        assert!(may_follow(
+            &https,
+            &url("https://ip-ranges.amazonaws.com/v2/ip-ranges.json")
+        ));
+        assert!(!may_follow(
+            &https,
+            &url("http://ip-ranges.amazonaws.com/ip-ranges.json")
+        ));
+        assert!(!may_follow(&https, &url("https://elsewhere.example/ip-ranges.json")));
+        let loopback = url("http://127.0.0.1:8000/ip-ranges.json");
+        assert!(may_follow(&loopback, &url("http://127.0.0.1:8000/moved.json")));
+        assert!(may_follow(&loopback, &url("https://127.0.0.1:8443/moved.json")));
+        assert!(!may_follow(&loopback, &url("http://10.0.0.1/ip-ranges.json")));
     }
 }
