@@ -4,7 +4,7 @@
 # Starts moto_server and a file server on 127.0.0.1, creates example tagged groups, runs the Lambda binary
 # under `cargo lambda watch` (its local Lambda runtime), invokes it with events/sns-notification.json, prints
 # the summary, invokes it again (nothing to do), then with an older real file (every target keeps the newer
-# one), shows the CLI's plan, then its plan over two member accounts, then a run over an OU of an organization,
+# one), then after a forged mark on one group (not trusted: overwritten and reported), shows the CLI's plan, then its plan over two member accounts, then a run over an OU of an organization,
 # then the CLI's audit of two CloudFront distributions and their load balancers, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -127,6 +127,35 @@ PYEOF
 invoke "$WORK/older-event.json" >"$WORK/older.json"
 "$PY" scripts/show_summary.py "$WORK/older.json"
 gunzip -c "$SNAPSHOT" >"$WORK/www/ip-ranges.json"
+
+echo "== a forged mark: one cloudfront_g group tagged cloudfront-sg-sync:synctoken=9999999999 (anyone with ec2:CreateTags)"
+FORGED=$("$PY" - "http://127.0.0.1:$MOTO_PORT" <<'PYEOF'
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+groups = ec2.describe_security_groups(Filters=[{"Name": "tag:Name", "Values": ["cloudfront_g"]},
+                                               {"Name": "tag:AutoUpdate", "Values": ["true"]}])["SecurityGroups"]
+group = sorted(g["GroupId"] for g in groups)[0]
+ec2.create_tags(Resources=[group], Tags=[{"Key": "cloudfront-sg-sync:synctoken", "Value": "9999999999 ipv4 ipv6"}])
+print(group)
+PYEOF
+)
+echo "   tagged $FORGED; before, every real file after it was \"older\" and the set froze. Invoking again:"
+invoke events/sns-notification.json >"$WORK/forged.json"
+"$PY" scripts/show_summary.py "$WORK/forged.json" | tee "$WORK/forged.txt"
+grep -q "warning: forged mark on $FORGED" "$WORK/forged.txt" ||
+  { echo "demo: the forged mark should be reported" >&2; exit 1; }
+"$PY" - "http://127.0.0.1:$MOTO_PORT" "$FORGED" <<'PYEOF'
+import sys, boto3
+ec2 = boto3.client("ec2", endpoint_url=sys.argv[1], region_name="us-east-1",
+                   aws_access_key_id="testing", aws_secret_access_key="testing")
+tags = {t["Key"]: t["Value"] for t in ec2.describe_security_groups(GroupIds=[sys.argv[2]])["SecurityGroups"][0]["Tags"]}
+mark = tags.get("cloudfront-sg-sync:synctoken")
+print(f"   its mark now: {mark!r} (the file applied)")
+sys.exit(0 if mark and not mark.startswith("9999999999") else 1)
+PYEOF
+echo "   the message it published (a forged mark is always told):"
+"$PY" scripts/demo_notify.py show "http://127.0.0.1:$MOTO_PORT" "$QUEUE"
 
 echo "== a hand-made event that lacks what Lambda sends (only Records[0].Sns.Message): refused, naming the field"
 echo '{"Records": [{"Sns": {"Message": "{}"}}]}' >"$WORK/bare-event.json"

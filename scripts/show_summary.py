@@ -26,5 +26,10 @@ for s in summary["sets"]:
     for p in s.get("partly_attached", []):
         print(f"warning: {p['interface']} ({p['attachment']}) carries part of {s['scope']}/{s['protocol']} "
               f"but not {', '.join(p['missing'])}: the CloudFront ranges held there are blocked")
+forged = [m for s in summary["sets"] for m in s.get("forged_marks", [])]
+forged += [m for t in summary.get("prefix_lists", []) + summary.get("ip_sets", []) for m in t.get("forged_marks", [])]
+for m in forged:
+    print(f"warning: forged mark on {m['target']}: {m['value']!r} ({m['reason']}): not trusted, "
+          f"the file applied over it and the mark replaced")
 for r in summary.get("attachment_unchecked", []):
     print(f"warning: attachment not checked in {r['region']}: {r['error']}")

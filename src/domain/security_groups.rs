@@ -737,7 +737,7 @@ pub fn trusted_mark<'a>(
         None => Ok(None),
         Some(MarkTag::Unreadable(_)) => Err(forged("not a mark this tool writes".to_owned())),
         Some(MarkTag::Mark(mark)) if mark.sync_token > now.saturating_add(MAX_AHEAD_SECS) => Err(forged(format!(
-            "{} s ahead of the clock (now {now}): no real file is",
+            "{} s ahead of the clock; no real file is",
             mark.sync_token - now
         ))),
         Some(MarkTag::Mark(mark)) => Ok(Some(mark)),
@@ -1371,5 +1371,40 @@ mod tests {
             assert_eq!(rule.ours(), None, "{rule:?}");
         }
         assert_eq!(ours("10.0.0.0/24", 443).ours(), Some((c("10.0.0.0/24"), 443)));
+    }
+
+    #[test]
+    fn a_mark_is_trusted_up_to_max_ahead_secs_past_the_clock_and_never_when_unreadable() {
+        let now = 1_787_411_825;
+        let tag = |value: &str| MarkTag::read(value);
+        let at_limit = tag(&format!("{} ipv4", now + MAX_AHEAD_SECS));
+        assert_eq!(trusted_mark("sg-1", Some(&at_limit), now), Ok(at_limit.mark()));
+        assert_eq!(trusted_mark("sg-1", None, now), Ok(None));
+        let past = tag("1634058796 ipv4 ipv6");
+        assert_eq!(trusted_mark("sg-1", Some(&past), now), Ok(past.mark()));
+        for (value, reason) in [
+            (
+                format!("{} ipv4", now + MAX_AHEAD_SECS + 1),
+                "3601 s ahead of the clock; no real file is",
+            ),
+            (
+                "9999999999".to_owned(),
+                "8212588174 s ahead of the clock; no real file is",
+            ),
+            ("latest".to_owned(), "not a mark this tool writes"),
+            ("1787411825 ipv5".to_owned(), "not a mark this tool writes"),
+            (String::new(), "not a mark this tool writes"),
+        ] {
+            let forged = trusted_mark("pl-1", Some(&tag(&value)), now).unwrap_err();
+            assert_eq!(
+                forged,
+                ForgedMark {
+                    target: "pl-1".into(),
+                    value: value.clone(),
+                    reason: reason.into()
+                },
+                "{value}"
+            );
+        }
     }
 }
