@@ -103,7 +103,7 @@ pub const SETTINGS: &[Setting] = &[
     setting(
         "WAF_CLOUDFRONT_SCOPE",
         "",
-        "`true`: also sync the tagged WAF IP sets of scope `CLOUDFRONT` (they live in us-east-1); `false`: only `REGIONAL` ones, in `REGIONS`. Empty: on when us-east-1 is one of `REGIONS`.",
+        "`true`: also sync the tagged WAF IP sets of scope `CLOUDFRONT` (they live in us-east-1; a web ACL on a distribution sees viewers, so only for a distribution whose viewers are other CloudFront distributions); `false`: only `REGIONAL` ones, in `REGIONS`. Empty: on when us-east-1 is one of `REGIONS`.",
     ),
     setting(
         "IP_RANGES_URL",

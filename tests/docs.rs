@@ -46,3 +46,30 @@ fn every_test_reliability_md_names_is_a_function_in_the_code() {
         "RELIABILITY.md cites tests that do not exist: {missing:?}"
     );
 }
+
+/// The README's section under `heading`, up to the next `## ` heading, its lines joined by spaces.
+fn readme_section(heading: &str) -> String {
+    let readme = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let start = readme.find(heading).unwrap_or_else(|| panic!("no {heading}"));
+    let rest = &readme[start + heading.len()..];
+    let end = rest.find("\n## ").unwrap_or(rest.len());
+    rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+#[test]
+fn the_readme_never_offers_an_ip_set_of_cloudfronts_ranges_as_an_allow_list_on_the_distribution() {
+    let waf = readme_section("## WAF IP sets");
+    assert!(!waf.contains("distribution itself"), "{waf}");
+    assert!(
+        waf.contains("sees the **viewer's** address, not CloudFront's")
+            && waf.contains("a distribution whose viewers are themselves CloudFront edges"),
+        "the section says what the CLOUDFRONT scope sees and is for: {waf}"
+    );
+    let choosing = readme_section("## Choosing a target");
+    let row = choosing.split("| WAF IP set (this tool) |").nth(1).unwrap_or_default();
+    let applies = row.split(" | ").next().unwrap_or_default();
+    assert!(
+        applies.contains("on the origin") && applies.contains("not on the distribution"),
+        "{applies}"
+    );
+}
