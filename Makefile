@@ -1,4 +1,5 @@
-# cloudfront-sg-sync: everything a newcomer needs, from a fresh machine.
+# cloudfront-sg-sync: everything a newcomer needs, from a fresh machine. Every cargo build is --locked: what is built
+# is what Cargo.lock (bench/ and fuzz/: their own) pins.
 #   make demo   the Lambda against a local EC2 emulator on a real ip-ranges.json (no AWS account)
 #   make test   every test (unit, emulator, mocked), with the emulator installed on the way
 SHELL := /bin/bash
@@ -17,7 +18,7 @@ help:
 	@echo "make test   run all tests"
 	@echo "make lint   cargo fmt --check and clippy -D warnings on every crate (library, bench/, fuzz/)"
 	@echo "make check-template   cfn-lint and sam validate --lint on template.yaml (offline)"
-	@echo "make package          the deployable zip (cargo lambda build --release --output-format zip)"
+	@echo "make package          the deployable zip (cargo lambda build --locked --release --output-format zip)"
 	@echo "make sam-build        sam build of template.yaml, x86_64 (the only target this machine has)"
 	@echo "make fuzz             fuzz the event and ip-ranges parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make bench            every benchmark in BENCHMARKS.md (core, EC2 calls, scale, cold start, size)"
@@ -38,23 +39,23 @@ $(VENV)-sam/.installed: requirements-sam.txt
 venv-sam: $(VENV)-sam/.installed
 
 build:
-	cargo build --all-targets
+	cargo build --locked --all-targets
 
 demo: venv
 	VENV=$(VENV) scripts/demo.sh
 
 test: venv
-	cargo test --lib --tests --no-fail-fast
+	cargo test --locked --lib --tests --no-fail-fast
 
 # Every crate in the repository: the library and binaries, the core alone, the benchmarks and the fuzz targets.
 lint:
 	cargo fmt --all -- --check
 	cd bench && cargo fmt --all -- --check
 	cd fuzz && cargo fmt --all -- --check
-	cargo clippy --all-targets -- -D warnings
-	cargo clippy -p cloudfront-sg-sync --lib --no-default-features -- -D warnings
-	cd bench && cargo clippy --all-targets -- -D warnings
-	cd fuzz && cargo clippy --all-targets -- -D warnings
+	cargo clippy --locked --all-targets -- -D warnings
+	cargo clippy --locked -p cloudfront-sg-sync --lib --no-default-features -- -D warnings
+	cd bench && cargo clippy --locked --all-targets -- -D warnings
+	cd fuzz && cargo clippy --locked --all-targets -- -D warnings
 
 check-template: venv venv-sam
 	$(VENV)/bin/cfn-lint template.yaml templates/member-role.yaml templates/organization-role.yaml
@@ -64,7 +65,7 @@ check-template: venv venv-sam
 # for the template's default architecture.
 LAMBDA_ARCH ?= --x86-64
 package: venv
-	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --release $(LAMBDA_ARCH) --output-format zip \
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release $(LAMBDA_ARCH) --output-format zip \
 		--bin cloudfront-sg-sync-lambda
 	@zip=$(CARGO_TARGET_DIR)/lambda/cloudfront-sg-sync-lambda/bootstrap.zip && \
 		echo "deployable zip: $$zip, $$(stat -c %s $$zip) bytes" && \
@@ -82,11 +83,11 @@ fuzz:
 
 # criterion, on the pure core only (no AWS SDK build): parse, select, plan, and a naive Value parse.
 bench-core:
-	cd bench && cargo bench --bench core
+	cd bench && cargo bench --locked --bench core
 
 # EC2 calls per sync, scale over 1/10/100 sets, cold start, peak RSS and zip size; a Markdown table.
 bench: venv package bench-core
-	cargo run --quiet --profile bench-ec2 --example bench_ec2 | grep '^|'
+	cargo run --locked --quiet --profile bench-ec2 --example bench_ec2 | grep '^|'
 
 fmt:
 	cargo fmt --all

@@ -32,7 +32,7 @@ rm -rf "$WORK" && mkdir -p "$WORK/www"
 gunzip -c "$SNAPSHOT" >"$WORK/www/ip-ranges.json" # exact bytes: the MD5 in events/ matches
 
 echo "== building"
-cargo build --quiet --all-targets
+cargo build --locked --quiet --all-targets
 LAMBDA="$TARGET/debug/cloudfront-sg-sync-lambda"
 CLI="$TARGET/debug/cloudfront-sg-sync"
 
