@@ -369,6 +369,18 @@ pub enum Error {
         max_entries: usize,
     },
 
+    /// A tagged prefix list is referenced by security-group rules that open what CloudFront never connects to:
+    /// filling it would open them to every CloudFront address.
+    #[error(
+        "prefix list {list} is referenced by rules that open what CloudFront never connects to ({rules}): whoever may tag the list would open them to every CloudFront address; it was left as it was (make those rules tcp on 80, 443 or 1024-65535, or remove the list's tags)"
+    )]
+    ListOpensPorts {
+        /// The list (region/pl-…).
+        list: String,
+        /// Each such rule: `sg-… tcp 22`.
+        rules: String,
+    },
+
     /// A prefix list stayed in a `…-in-progress` state longer than the run could wait.
     #[error(
         "prefix list {list} stayed {state} for {:.1} s: another change of it is still being applied; the next run finishes the work",
@@ -485,6 +497,7 @@ impl Error {
             Error::Deadline { .. } => "DeadlineReached",
             Error::Unsettled { .. } => "SetUnsettled",
             Error::ListTooSmall { .. } => "PrefixListTooSmall",
+            Error::ListOpensPorts { .. } => "PrefixListOpensPorts",
             Error::ListBusy { .. } => "PrefixListBusy",
             Error::ListChanged { .. } => "PrefixListChanged",
             Error::ListFailed { .. } => "PrefixListModifyFailed",

@@ -73,3 +73,85 @@ fn the_readme_never_offers_an_ip_set_of_cloudfronts_ranges_as_an_allow_list_on_t
         "{applies}"
     );
 }
+
+#[test]
+fn the_readme_scp_denies_every_way_to_tag_a_target_but_to_the_named_administrators() {
+    let section = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let section = section.split("### Who may tag").nth(1).unwrap();
+    let json = section.split("```json\n").nth(1).unwrap().split("```").next().unwrap();
+    let scp: serde_json::Value = serde_json::from_str(json).unwrap();
+    let statements = scp["Statement"].as_array().unwrap();
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            v => v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|s| s.as_str().unwrap().to_owned())
+                .collect(),
+        }
+    };
+    let denies = |action: &str, resource: &str| -> Vec<&serde_json::Value> {
+        let matching = statements.iter().filter(|s| {
+            s["Effect"] == "Deny"
+                && list(&s["Action"]).iter().any(|a| a == action)
+                && list(&s["Resource"]).iter().any(|r| r.contains(resource))
+        });
+        matching.collect()
+    };
+    for (action, resource, keys) in [
+        (
+            "ec2:CreateTags",
+            "security-group/",
+            &["Name", "AutoUpdate", "Protocol", "cloudfront-sg-sync:synctoken"][..],
+        ),
+        (
+            "ec2:DeleteTags",
+            "security-group/",
+            &["Name", "AutoUpdate", "Protocol", "cloudfront-sg-sync:synctoken"],
+        ),
+        (
+            "ec2:CreateTags",
+            "prefix-list/",
+            &["Name", "AutoUpdate", "cloudfront-sg-sync:synctoken"],
+        ),
+        (
+            "ec2:DeleteTags",
+            "prefix-list/",
+            &["Name", "AutoUpdate", "cloudfront-sg-sync:synctoken"],
+        ),
+        (
+            "wafv2:TagResource",
+            "/ipset/",
+            &["Name", "AutoUpdate", "cloudfront-sg-sync:synctoken"],
+        ),
+        (
+            "wafv2:UntagResource",
+            "/ipset/",
+            &["Name", "AutoUpdate", "cloudfront-sg-sync:synctoken"],
+        ),
+        (
+            "wafv2:CreateIPSet",
+            "/ipset/",
+            &["Name", "AutoUpdate", "cloudfront-sg-sync:synctoken"],
+        ),
+    ] {
+        let by_key = denies(action, resource).into_iter().find(|s| {
+            let tag_keys = &s["Condition"]["ForAnyValue:StringEquals"]["aws:TagKeys"];
+            !tag_keys.is_null() && keys.iter().all(|k| list(tag_keys).contains(&(*k).to_owned()))
+        });
+        assert!(by_key.is_some(), "{action} on {resource} for {keys:?}");
+    }
+    // A DeleteTags that names no key (it deletes every tag) carries no aws:TagKeys.
+    for resource in ["security-group/", "prefix-list/"] {
+        let no_key =
+            (denies("ec2:DeleteTags", resource).into_iter()).find(|s| s["Condition"]["Null"]["aws:TagKeys"] == "true");
+        assert!(no_key.is_some(), "DeleteTags naming no key on {resource}");
+    }
+    for s in statements {
+        let exempt = list(&s["Condition"]["ArnNotLike"]["aws:PrincipalArn"]);
+        assert!(exempt.iter().any(|a| a.ends_with("role/network-operators")), "{s}");
+    }
+    assert!(section.contains("SCPs never bind the management account"));
+}

@@ -854,3 +854,52 @@ async fn a_waf_ip_set_refused_for_a_stale_lock_token_is_read_again_and_updated_a
     assert_eq!(g4.changes.remove.len(), 1);
     assert_eq!(marked.num_calls(), 1, "the file applied is recorded on the IP set");
 }
+
+/// An untagged group with a tcp rule on `from`..=`to` from prefix list `list`.
+fn referencing(id: &str, list: &str, from: i32, to: i32) -> SecurityGroup {
+    let permission = IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(from)
+        .to_port(to)
+        .prefix_list_ids(PrefixListId::builder().prefix_list_id(list).build())
+        .build();
+    SecurityGroup::builder()
+        .group_id(id)
+        .vpc_id("vpc-1")
+        .ip_permissions(permission)
+        .build()
+}
+
+#[tokio::test]
+async fn the_rules_referencing_tagged_lists_are_read_from_every_page_of_every_group_unfiltered() {
+    // Moto does not paginate: two pages, the unsafe rule on the second; a group referencing another list, and
+    // one referencing none, are left out.
+    let page1 = mock!(Client::describe_security_groups)
+        .match_requests(|req| req.filters().is_empty() && req.next_token().is_none())
+        .then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(referencing("sg-web", "pl-1", 443, 443))
+                .security_groups(referencing("sg-other", "pl-9", 22, 22))
+                .security_groups(group("sg-none", "vpc-1"))
+                .next_token("page-2")
+                .build()
+        });
+    let page2 = mock!(Client::describe_security_groups)
+        .match_requests(|req| req.filters().is_empty() && req.next_token() == Some("page-2"))
+        .then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(referencing("sg-ssh", "pl-1", 20, 23))
+                .build()
+        });
+    let groups = client(&test_config(), &[&page1, &page2]).await;
+    let lists = BTreeSet::from(["pl-1".to_owned()]);
+    let found = cloudfront_sg_sync::ports::PrefixLists::groups_referencing(&groups, "us-east-1", &lists).await;
+    let found = found.unwrap();
+    let ids: Vec<&str> = found.iter().map(|g| g.id.as_str()).collect();
+    assert_eq!(ids, ["sg-web", "sg-ssh"]);
+    assert_eq!(
+        cloudfront_sg_sync::domain::prefix_lists::unsafe_references("pl-1", &found),
+        ["sg-ssh tcp 20-23"]
+    );
+    assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
+}

@@ -225,3 +225,58 @@ async fn a_real_change_modifies_each_list_by_exactly_what_changed_in_one_call() 
         "adds and removes in one call"
     );
 }
+
+/// Let tcp `port` in from prefix list `list` on `group` (a hand-made rule).
+async fn allow_from_list(client: &Client, group: &str, list: &str, port: i32) {
+    let permission = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(port)
+        .to_port(port)
+        .prefix_list_ids(aws_sdk_ec2::types::PrefixListId::builder().prefix_list_id(list).build())
+        .build();
+    let request = client
+        .authorize_security_group_ingress()
+        .group_id(group)
+        .ip_permissions(permission);
+    request.send().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_tagged_list_a_rule_opens_ssh_to_is_refused_by_name_and_syncs_once_the_rule_is_gone() {
+    let w = world(NEWEST, 0, 0).await;
+    let g4 = sized_list(&w.client, "IPv4", &TAGGED_G, 200, &[]).await;
+    let bastion = create_group(&w.client, &w.vpc, "bastion", &[]).await;
+    let web = create_group(&w.client, &w.vpc, "web", &[]).await;
+    allow_from_list(&w.client, &web, &g4, 443).await;
+    allow_from_list(&w.client, &bastion, &g4, 22).await;
+
+    let err = w.notify(NEWEST).await.unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains(&format!(
+            "prefix list us-east-1/{g4} is referenced by rules that open what CloudFront never connects to ({bastion} tcp 22)"
+        )),
+        "{text}"
+    );
+    assert!(
+        list_entries(&w.client, &g4).await.is_empty(),
+        "nothing written to the list"
+    );
+
+    let permission = aws_sdk_ec2::types::IpPermission::builder()
+        .ip_protocol("tcp")
+        .from_port(22)
+        .to_port(22)
+        .prefix_list_ids(aws_sdk_ec2::types::PrefixListId::builder().prefix_list_id(&g4).build())
+        .build();
+    let revoke = w
+        .client
+        .revoke_security_group_ingress()
+        .group_id(&bastion)
+        .ip_permissions(permission);
+    revoke.send().await.unwrap();
+    let summary = w.notify(NEWEST).await.unwrap();
+    assert_eq!(report(&summary, &g4).changes.status, SetStatus::Synced);
+    let held: BTreeSet<Cidr> = list_entries(&w.client, &g4).await.into_keys().collect();
+    assert_eq!(held, wanted(NEWEST, Scope::Global, IpVersion::Ipv4));
+}

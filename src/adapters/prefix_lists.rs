@@ -3,11 +3,14 @@
 use aws_sdk_ec2::operation::modify_managed_prefix_list::builders::ModifyManagedPrefixListFluentBuilder;
 use aws_sdk_ec2::types::{AddPrefixListEntry, ManagedPrefixList, RemovePrefixListEntry};
 
+use std::collections::BTreeSet;
+
 use super::ec2::{Ec2Groups, filter, mark_of, name_tag_filter, tag_value};
+use super::security_groups::rules_of;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{Entry, List, Modification};
-use crate::domain::security_groups::{AppliedMark, SYNC_TOKEN_TAG};
+use crate::domain::security_groups::{AppliedMark, Group, Rule, RuleSource, SYNC_TOKEN_TAG};
 use crate::error::Result;
 use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
 
@@ -176,5 +179,18 @@ impl PrefixLists for Ec2Groups {
 
     async fn mark_applied(&self, region: &str, id: &str, mark: &AppliedMark) -> Result<()> {
         self.create_mark_tags(region, &[id.to_owned()], mark).await
+    }
+
+    /// Every group of the region, all pages, kept when a rule references one of `lists`: one paged call that
+    /// every EC2 (and emulator) answers, with the permission the function has (`ec2:DescribeSecurityGroups`).
+    async fn groups_referencing(&self, region: &str, lists: &BTreeSet<String>) -> Result<Vec<Group>> {
+        let all = self.security_groups_where(region, Vec::new()).await?;
+        let groups = all.iter().filter_map(|sg| {
+            let rules = rules_of(sg.ip_permissions());
+            let references = |r: &Rule| matches!(&r.source, RuleSource::PrefixList(id) if lists.contains(id));
+            let id = sg.group_id()?.to_owned();
+            rules.iter().any(references).then_some(Group { id, rules })
+        });
+        Ok(groups.collect())
     }
 }

@@ -10,7 +10,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 
 use crate::domain::cidr::{Cidr, IpVersion};
-use crate::domain::security_groups::DESCRIPTION_PREFIX;
+use crate::domain::security_groups::{DESCRIPTION_PREFIX, Group, RuleSource, opens_beyond_cloudfront};
 
 /// The most entries ModifyManagedPrefixList takes to add, and to remove, in one call (`AddEntry.N` and
 /// `RemoveEntry.N`: 100 items each, per EC2's API reference).
@@ -184,6 +184,23 @@ pub fn modifications(plan: &ListPlan, held: usize, max_entries: usize) -> Vec<Mo
     calls
 }
 
+/// The inbound rules of `groups` that reference list `id` and open what CloudFront never connects to, each as
+/// `sg-… tcp 22`. Whoever may tag the list would open them to every CloudFront address, so such a list is left
+/// as it is (as a group tagged `Protocol=22` is skipped).
+pub fn unsafe_references(id: &str, groups: &[Group]) -> Vec<String> {
+    let referencing = |g: &'_ Group| {
+        let rules = g
+            .rules
+            .iter()
+            .filter(|r| r.source == RuleSource::PrefixList(id.to_owned()));
+        rules
+            .filter_map(opens_beyond_cloudfront)
+            .map(|what| format!("{} {what}", g.id))
+            .collect::<Vec<_>>()
+    };
+    groups.iter().flat_map(referencing).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -333,5 +350,62 @@ mod tests {
         // Nothing else added or removed: every CIDR exactly once.
         let added: BTreeSet<Cidr> = calls.iter().flat_map(|c| c.add.clone()).collect();
         assert_eq!(added, plan.add);
+    }
+
+    /// A rule of `protocol` on `from`..=`to` (`None`: all ports) from prefix list `list`.
+    fn rule_from(list: &str, protocol: &str, ports: Option<(i32, i32)>) -> crate::domain::security_groups::Rule {
+        use crate::domain::security_groups::{Rule, RuleProtocol};
+        Rule {
+            protocol: RuleProtocol::from_ec2(protocol),
+            from_port: ports.map(|p| p.0),
+            to_port: ports.map(|p| p.1),
+            source: RuleSource::PrefixList(list.into()),
+            description: None,
+        }
+    }
+
+    #[test]
+    fn a_list_is_unsafe_where_a_rule_referencing_it_opens_a_port_cloudfront_never_uses() {
+        let group = |id: &str, rules| Group { id: id.into(), rules };
+        let groups = [
+            group(
+                "sg-1",
+                vec![
+                    rule_from("pl-1", "tcp", Some((443, 443))),
+                    rule_from("pl-1", "tcp", Some((80, 80))),
+                    rule_from("pl-1", "tcp", Some((1024, 65535))),
+                    rule_from("pl-1", "6", Some((8443, 8443))),
+                    rule_from("pl-1", "tcp", Some((22, 22))),
+                ],
+            ),
+            group(
+                "sg-2",
+                vec![
+                    rule_from("pl-1", "-1", None),
+                    rule_from("pl-1", "tcp", Some((80, 443))),
+                    rule_from("pl-1", "tcp", Some((1023, 1024))),
+                    rule_from("pl-1", "udp", Some((443, 443))),
+                    rule_from("pl-1", "icmp", Some((-1, -1))),
+                    rule_from("pl-1", "tcp", Some((0, 65535))),
+                    rule_from("pl-2", "tcp", Some((22, 22))),
+                ],
+            ),
+            group("sg-3", vec![rule_from("pl-2", "-1", None)]),
+        ];
+        assert_eq!(
+            unsafe_references("pl-1", &groups),
+            [
+                "sg-1 tcp 22",
+                "sg-2 all traffic",
+                "sg-2 tcp 80-443",
+                "sg-2 tcp 1023-1024",
+                "sg-2 udp 443",
+                "sg-2 icmp -1",
+                "sg-2 tcp 0-65535"
+            ]
+        );
+        assert_eq!(unsafe_references("pl-3", &groups), Vec::<String>::new());
+        let safe = [group("sg-4", vec![rule_from("pl-1", "tcp", Some((443, 443)))])];
+        assert!(unsafe_references("pl-1", &safe).is_empty());
     }
 }

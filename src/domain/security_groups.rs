@@ -38,6 +38,27 @@ pub fn cloudfront_connects_to(port: u16) -> bool {
     port == 80 || port == 443 || port >= 1024
 }
 
+/// What a rule opens that CloudFront never connects to, or `None`: all traffic, a protocol other than tcp, or a
+/// tcp port outside 80, 443 and 1024-65535. Said as `tcp 20-25`, `udp 53`, `all traffic`.
+pub fn opens_beyond_cloudfront(rule: &Rule) -> Option<String> {
+    let ports = match (rule.from_port, rule.to_port) {
+        (Some(from), Some(to)) if from == to => format!("{from}"),
+        (Some(from), Some(to)) => format!("{from}-{to}"),
+        _ => "all ports".to_owned(),
+    };
+    match &rule.protocol {
+        RuleProtocol::All => Some("all traffic".to_owned()),
+        RuleProtocol::Other(protocol) => Some(format!("{protocol} {ports}")),
+        RuleProtocol::Tcp => {
+            let from = rule.from_port.unwrap_or(0).clamp(0, 65_535);
+            let to = rule.to_port.unwrap_or(65_535).clamp(from, 65_535);
+            let below = (from..=to.min(1023)).filter_map(|p| u16::try_from(p).ok());
+            let mut beyond = below.filter(|p| !cloudfront_connects_to(*p));
+            beyond.next().map(|_| format!("tcp {ports}"))
+        }
+    }
+}
+
 /// Why a group's `Protocol` tag cannot be used.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BadProtocol {

@@ -1,11 +1,12 @@
 //! The port through which a run reads and changes customer-managed prefix lists tagged for the sync (a second
 //! target beside security groups; see [`crate::domain::prefix_lists`]). The adapter is [`crate::adapters::prefix_lists`].
 
+use std::collections::BTreeSet;
 use std::future::Future;
 
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{List, Modification};
-use crate::domain::security_groups::{AppliedMark, MarkTag};
+use crate::domain::security_groups::{AppliedMark, Group, MarkTag};
 use crate::error::Result;
 
 /// A prefix list tagged `AutoUpdate=true` and `Name=cloudfront_g|cloudfront_r`, with its entries.
@@ -66,6 +67,14 @@ pub trait PrefixLists: Send + Sync {
     /// List `id` read again with its entries (to re-plan after another writer changed it); `None` when it is
     /// gone or no longer tagged for the sync.
     fn list(&self, region: &str, id: &str) -> impl Future<Output = Result<Option<TaggedList>>> + Send;
+
+    /// Every security group of `region` with an inbound rule that references one of `lists`, with its rules
+    /// (what filling a list opens).
+    fn groups_referencing(
+        &self,
+        region: &str,
+        lists: &BTreeSet<String>,
+    ) -> impl Future<Output = Result<Vec<Group>>> + Send;
 }
 
 /// A list to write to, at the version the write was planned from.

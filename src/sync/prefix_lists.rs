@@ -14,7 +14,7 @@ use crate::deadline::Backoff;
 use crate::domain::cidr::Cidr;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{self, ListPlan, modifications};
-use crate::domain::security_groups::{AppliedMark, MarkTag, rule_description};
+use crate::domain::security_groups::{AppliedMark, Group, MarkTag, rule_description};
 use crate::error::{Error, Result};
 use crate::ports::{Account, ListAt, ListState, PrefixLists, TaggedList};
 use crate::report::{ListReport, SetStatus};
@@ -108,8 +108,9 @@ pub(super) async fn sync_lists<G: PrefixLists, W>(
                     lists = lists.len(),
                     "found tagged prefix lists"
                 );
-                let lists = lists.into_iter().filter(|l| !deleting(&l.state));
-                Ok(join_all(lists.map(|l| sync_list(cx, l))).await)
+                let lists: Vec<TaggedList> = lists.into_iter().filter(|l| !deleting(&l.state)).collect();
+                let references = &read_references(cx, &region, &lists).await;
+                Ok(join_all(lists.into_iter().map(|l| sync_list(cx, l, references))).await)
             }
             Err(e) => Err(unreadable(cx.account, &region, "prefix lists", &e)),
         }
@@ -117,10 +118,50 @@ pub(super) async fn sync_lists<G: PrefixLists, W>(
     join_all(regions).await.into_iter().collect()
 }
 
+/// The groups of `region` whose rules reference one of `lists` (one paged describe, as a unit of the run's limit;
+/// none when there is no list), or why they could not be read: then no list of the region is written.
+async fn read_references<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    region: &str,
+    lists: &[TaggedList],
+) -> std::result::Result<Vec<Group>, String> {
+    if lists.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: BTreeSet<String> = lists.iter().map(|l| l.list.id.clone()).collect();
+    let _unit = cx.shared.limit.acquire().await;
+    let what = || format!("DescribeSecurityGroups in {region} (the rules that reference tagged prefix lists)");
+    let read = cx.bound(what, cx.ec2.groups_referencing(region, &ids)).await;
+    read.map_err(|e| format!("cannot read which rules reference the list, so it was left as it was: {e}"))
+}
+
+/// Refuse a list referenced by rules that open what CloudFront never connects to (see
+/// [`prefix_lists::unsafe_references`]), or whose referencing rules could not be read.
+fn check_references(
+    report: &ListReport,
+    references: &std::result::Result<Vec<Group>, String>,
+) -> std::result::Result<(), String> {
+    let groups = references.as_ref().map_err(Clone::clone)?;
+    let rules = prefix_lists::unsafe_references(&report.target.id, groups);
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let error = Error::ListOpensPorts {
+        list: report.name(),
+        rules: rules.join(", "),
+    };
+    tracing::error!(list = %report.name(), error = %error, "prefix list left as it was");
+    Err(error.to_string())
+}
+
 /// Check, plan and (unless a dry run) modify one list, as a unit of the run's limit, then record the file
-/// applied on it. A list that holds a newer file is left as it is. Never fails as a whole: the report carries
-/// the error.
-async fn sync_list<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: TaggedList) -> ListReport {
+/// applied on it. A list that holds a newer file, or that rules opening what CloudFront never uses reference, is
+/// left as it is. Never fails as a whole: the report carries the error.
+async fn sync_list<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    tagged: TaggedList,
+    references: &std::result::Result<Vec<Group>, String>,
+) -> ListReport {
     let _unit = cx.shared.limit.acquire().await;
     let mut report = ListReport::new(
         cx.account.map(str::to_owned),
@@ -130,6 +171,10 @@ async fn sync_list<G: PrefixLists>(cx: &ListContext<'_, G>, tagged: TaggedList) 
         tagged.list.family,
     );
     report.max_entries = tagged.list.max_entries;
+    if let Err(error) = check_references(&report, references) {
+        report.changes.error = Some(error);
+        return report;
+    }
     let name = report.name();
     let mark = (tagged.list.id.as_str(), tagged.mark.as_ref());
     if super::entry_holds_newer(&mut report.changes, mark, &name, cx.shared.selection) {

@@ -12,6 +12,7 @@ use tokio::time::Instant;
 use super::tests::{assert_entries_failed, c, cidrs, config, description, doc, own, scheduled};
 use super::*;
 use crate::domain::prefix_lists::Entry;
+use crate::domain::security_groups::SYNC_TOKEN_TAG;
 use crate::report::ListReport;
 use crate::testing::{FakeEc2, FakeSource, Op};
 
@@ -190,8 +191,10 @@ async fn over_100_changes_go_in_calls_of_100_adds_first_each_made_once_the_last_
         .filter(|op| *op != Op::Describe)
         .collect();
     let per_call = [Op::Modify, Op::ListState, Op::ListState, Op::ListState];
-    // Then the file applied is recorded on the list (one CreateTags).
-    let expected: Vec<Op> = std::iter::once(Op::Lists)
+    // First the rules that reference the region's lists are read (one describe); then the file applied is
+    // recorded on the list (one CreateTags).
+    let expected: Vec<Op> = [Op::Lists, Op::ListReferences]
+        .into_iter()
         .chain(per_call.iter().copied().cycle().take(4 * per_call.len()))
         .chain([Op::Tag])
         .collect();
@@ -322,4 +325,63 @@ async fn an_account_whose_lists_cannot_be_read_reports_the_region_and_its_sets_s
     assert!(summary.prefix_lists.is_empty());
     assert_eq!(summary.failed_regions.len(), 1);
     assert!(summary.failed_regions[0].error.contains("UnauthorizedOperation"));
+}
+
+/// An inbound rule of tcp `from`..=`to` from prefix list `list`, hand-made.
+fn list_rule(list: &str, from: i32, to: i32) -> crate::domain::security_groups::Rule {
+    use crate::domain::security_groups::{Rule, RuleProtocol, RuleSource};
+    Rule {
+        protocol: RuleProtocol::Tcp,
+        from_port: Some(from),
+        to_port: Some(to),
+        source: RuleSource::PrefixList(list.into()),
+        description: None,
+    }
+}
+
+#[tokio::test]
+async fn a_list_a_rule_opens_port_22_to_is_left_as_it_was_and_named_while_a_list_on_443_syncs() {
+    let ec2 = FakeEc2::default();
+    ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
+    ec2.add_list("pl-r4", &TAGGED_R, IpVersion::Ipv4, 10, Vec::new());
+    ec2.add_group("sg-ssh", "vpc-1", &[("Name", "bastion")]);
+    ec2.add_rules("sg-ssh", [list_rule("pl-g4", 22, 22)]);
+    ec2.add_group("sg-web", "vpc-1", &[("Name", "web")]);
+    ec2.add_rules("sg-web", [list_rule("pl-g4", 443, 443), list_rule("pl-r4", 443, 443)]);
+    let summary = scheduled(&ec2, file(), &[]).await;
+
+    let g4 = report(&summary, "pl-g4");
+    let error = g4.changes.error.clone().unwrap_or_default();
+    assert_eq!(g4.changes.status, SetStatus::Failed);
+    assert!(
+        error.starts_with("prefix list us-east-1/pl-g4 is referenced by rules that open what CloudFront never connects to (sg-ssh tcp 22)"),
+        "{error}"
+    );
+    assert!(held(&ec2, "pl-g4").0.is_empty(), "left as it was");
+    assert!(ec2.tag("pl-g4", SYNC_TOKEN_TAG).is_none(), "not marked");
+    assert_eq!(held(&ec2, "pl-r4").0, cidrs(&["11.9.0.0/24"]));
+    assert_eq!(report(&summary, "pl-r4").changes.status, SetStatus::Synced);
+    let modified: Vec<Option<String>> = ec2.calls_of(Op::Modify).into_iter().map(|c| c.group).collect();
+    assert_eq!(modified, [Some("pl-r4".to_owned())]);
+    assert_eq!(
+        ec2.calls_of(Op::ListReferences).len(),
+        1,
+        "one read for the region's lists"
+    );
+    assert!(summary.failures().iter().any(|f| f.contains("sg-ssh tcp 22")));
+}
+
+#[tokio::test]
+async fn when_the_rules_referencing_lists_cannot_be_read_no_list_of_the_region_is_written() {
+    let ec2 = FakeEc2::default();
+    ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
+    ec2.fail(Op::ListReferences, None, "UnauthorizedOperation");
+    let summary = scheduled(&ec2, file(), &[]).await;
+    let error = report(&summary, "pl-g4").changes.error.clone().unwrap_or_default();
+    assert!(
+        error.starts_with("cannot read which rules reference the list, so it was left as it was: ")
+            && error.contains("UnauthorizedOperation"),
+        "{error}"
+    );
+    assert!(ec2.calls_of(Op::Modify).is_empty() && held(&ec2, "pl-g4").0.is_empty());
 }

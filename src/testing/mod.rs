@@ -64,6 +64,8 @@ pub enum Op {
     Modify,
     /// ModifyManagedPrefixList of MaxEntries.
     Grow,
+    /// DescribeSecurityGroups of every group, for the rules that reference tagged lists.
+    ListReferences,
     /// ListIPSets (with tags and addresses) of a region and WAF scope.
     IpSets,
     /// GetIPSet of one IP set, read again.

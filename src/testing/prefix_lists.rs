@@ -2,13 +2,13 @@
 //! state that stays `modify-in-progress` for some looks, another writer's entries, a write EC2 fails
 //! (`modify-failed` with a `StateMessage`), and reads that lag writes.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{FakeEc2, Op, State};
 use crate::domain::cidr::IpVersion;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{ENTRIES_PER_CALL, Entry, List, Modification};
-use crate::domain::security_groups::{AppliedMark, MarkTag, SYNC_TOKEN_TAG};
+use crate::domain::security_groups::{AppliedMark, Group, MarkTag, Rule, RuleSource, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
 
@@ -220,6 +220,19 @@ impl PrefixLists for FakeEc2 {
             l.state = l.state.replace("-in-progress", "-complete");
         }
         Ok(seen(l))
+    }
+
+    async fn groups_referencing(&self, region: &str, lists: &BTreeSet<String>) -> Result<Vec<Group>> {
+        self.enter(Op::ListReferences, region, None).await?;
+        let state = self.state();
+        let references = |r: &Rule| matches!(&r.source, RuleSource::PrefixList(id) if lists.contains(id));
+        let groups = (state.groups.iter())
+            .filter(|(_, g)| g.region == region && g.rules.iter().any(references))
+            .map(|(id, g)| Group {
+                id: id.clone(),
+                rules: g.rules.clone(),
+            });
+        Ok(groups.collect())
     }
 
     async fn clear_mark(&self, region: &str, id: &str) -> Result<()> {

@@ -661,6 +661,14 @@ impl<G: PrefixLists> PrefixLists for Counting<G> {
         self.list_describes.fetch_add(1, Ordering::SeqCst);
         self.inner.list(region, id).await
     }
+
+    async fn groups_referencing(
+        &self,
+        region: &str,
+        lists: &std::collections::BTreeSet<String>,
+    ) -> cloudfront_sg_sync::Result<Vec<cloudfront_sg_sync::domain::security_groups::Group>> {
+        self.inner.groups_referencing(region, lists).await
+    }
 }
 
 /// Every entry of list `id` as moto holds it: CIDR → description.
