@@ -55,7 +55,7 @@ async fn calls(rows: &mut Vec<Row>) {
         figure: "first sync from empty (newest file, 8 groups, a GLOBAL IPv4 prefix list): rule write calls per group".into(),
         target: "≤ 2".into(),
         measured: format!(
-            "{:.2} ({writes} writes / 8 groups), + {} CreateTags (1 per set), + {} ModifyManagedPrefixList (100 entries a call)",
+            "{:.2} ({writes} writes / 8 groups), + {} CreateTags (1 per set and list), + {} ModifyManagedPrefixList (100 entries a call)",
             writes as f64 / 8.0,
             proxy.tag_writes(),
             proxy.list_writes()
@@ -67,7 +67,7 @@ async fn calls(rows: &mut Vec<Row>) {
     let count = |action: &str| calls.iter().filter(|c| c.action == action).count();
     rows.push(Row {
         figure: "same notification again (1 region, 2 sets and 1 prefix list): writes, calls".into(),
-        target: "0 writes; per region 1 DescribeSecurityGroups, 1 DescribeNetworkInterfaces and 1 DescribeManagedPrefixLists, 1 GetManagedPrefixListEntries per list".into(),
+        target: "0 writes; per region 1 DescribeSecurityGroups (+ 1 of every group where a list is tagged), 1 DescribeNetworkInterfaces and 1 DescribeManagedPrefixLists, 1 GetManagedPrefixListEntries per list".into(),
         measured: format!(
             "{} writes; {} DescribeSecurityGroups, {} DescribeNetworkInterfaces, {} DescribeManagedPrefixLists, {} GetManagedPrefixListEntries, {} calls in all",
             calls.iter().filter(|c| c.is_write()).count(),
