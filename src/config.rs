@@ -157,8 +157,9 @@ pub fn setting_of(variable: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.variable == variable)
 }
 
-/// The README's row for a setting.
-pub fn markdown_row(s: &Setting) -> String {
+/// The README's row for a setting (its test holds the README's table to [`SETTINGS`]).
+#[cfg(test)]
+fn markdown_row(s: &Setting) -> String {
     let default = match s.default {
         "" => "empty".to_owned(),
         d => format!("`{d}`"),

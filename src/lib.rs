@@ -42,6 +42,8 @@
 //! - [`domain::aggregate`]: the fewest CIDRs covering exactly the selected ranges (`AGGREGATE`), applied as the
 //!   file is parsed, so every target gets them.
 //! - [`domain::notification`]: the one message of a run that changed or failed anything.
+//! - [`domain::TargetKind`]: which kind of target (a set of groups, a prefix list, a WAF IP set) a report, a
+//!   removal or a mark is of.
 //!
 //! Beside the core, also pure: [`config`] (typed settings, read once; [`config::SETTINGS`] is the one list of
 //! them), [`report`] (what a run answers: the summary, text and JSON), [`error`] (the one error enum).

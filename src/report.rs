@@ -6,6 +6,7 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::domain::TargetKind;
 use crate::domain::attachment::PartlyAttached;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
@@ -211,13 +212,18 @@ impl EntryChanges {
         )
     }
 
-    /// The lines under the target's line: each CIDR added and removed, a forged mark, then the error.
+    /// The lines under the target's line: each CIDR added and removed, then its notes.
     fn write_details(&self, f: &mut fmt::Formatter<'_>, id: &str) -> fmt::Result {
         for (sign, cidrs) in [('+', &self.add), ('-', &self.remove)] {
             for cidr in cidrs {
                 writeln!(f, "  {id} {sign} {cidr}")?;
             }
         }
+        self.write_notes(f)
+    }
+
+    /// What the brief keeps under the target's line: a forged mark, then the error.
+    fn write_notes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_forged(f, &self.forged_marks, self.status)?;
         write_error(f, self.error.as_deref())
     }
@@ -226,8 +232,8 @@ impl EntryChanges {
 /// Which list or IP set an entry report is of: the fields both kinds share.
 #[derive(Debug, Clone, Serialize)]
 pub struct EntryTarget {
-    /// `prefix-list` or `waf-ip-set`.
-    pub kind: &'static str,
+    /// A prefix list or a WAF IP set.
+    pub kind: TargetKind,
     /// Its account, when the run syncs listed accounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -288,7 +294,7 @@ impl ListReport {
     pub fn new(account: Option<String>, region: &str, id: &str, scope: Scope, family: IpVersion) -> ListReport {
         ListReport {
             target: EntryTarget {
-                kind: "prefix-list",
+                kind: TargetKind::PrefixList,
                 account,
                 region: region.to_owned(),
                 id: id.to_owned(),
@@ -308,9 +314,9 @@ impl ListReport {
     }
 }
 
-impl fmt::Display for ListReport {
-    /// The list's line, its changes, its error.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl ListReport {
+    /// The list's line: where, what, its status and counts.
+    fn write_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let grew = self
             .grew_to
             .map(|n| format!(", MaxEntries {} -> {n}", self.max_entries))
@@ -323,7 +329,14 @@ impl fmt::Display for ListReport {
             self.target.family,
             self.changes.counts(),
             self.room_left,
-        )?;
+        )
+    }
+}
+
+impl fmt::Display for ListReport {
+    /// The list's line, its changes, its notes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_line(f)?;
         self.changes.write_details(f, &self.target.id)
     }
 }
@@ -348,7 +361,7 @@ impl IpSetReport {
     pub fn new(account: Option<String>, tagged: &TaggedIpSet) -> IpSetReport {
         IpSetReport {
             target: EntryTarget {
-                kind: "waf-ip-set",
+                kind: TargetKind::WafIpSet,
                 account,
                 region: tagged.region.clone(),
                 id: tagged.set.id.clone(),
@@ -372,9 +385,9 @@ impl IpSetReport {
     }
 }
 
-impl fmt::Display for IpSetReport {
-    /// The IP set's line, its changes, its error.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl IpSetReport {
+    /// The IP set's line: where, what, its status and counts.
+    fn write_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
             "{} WAF IP set {} {}: {}",
@@ -382,7 +395,14 @@ impl fmt::Display for IpSetReport {
             self.target.scope,
             self.target.family,
             self.changes.counts(),
-        )?;
+        )
+    }
+}
+
+impl fmt::Display for IpSetReport {
+    /// The IP set's line, its changes, its notes.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_line(f)?;
         self.changes.write_details(f, &self.name)
     }
 }
@@ -453,12 +473,40 @@ pub struct AccountReport {
     pub account: String,
     /// The entry of `ACCOUNTS` that brought it in (the first that holds it).
     pub entry: AccountEntry,
-    /// `synced` (nothing of it failed), `failed` (a region, set, prefix list or IP set of it failed) or
-    /// `skipped`.
-    pub status: &'static str,
+    /// Synced, failed or skipped.
+    pub status: AccountStatus,
     /// Why it was skipped: `excluded (EXCLUDE_ACCOUNTS)`, `suspended`, `pending closure`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+}
+
+/// What became of one account of a run over `ACCOUNTS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Nothing of it failed.
+    Synced,
+    /// A region, set, prefix list or IP set of it failed.
+    Failed,
+    /// Not synced: excluded, suspended or pending closure (see the report's `reason`).
+    Skipped,
+}
+
+impl AccountStatus {
+    /// `synced`, `failed` or `skipped`, as the text and the JSON say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Synced => "synced",
+            AccountStatus::Failed => "failed",
+            AccountStatus::Skipped => "skipped",
+        }
+    }
+}
+
+impl fmt::Display for AccountStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl fmt::Display for AccountReport {
@@ -567,16 +615,16 @@ impl Summary {
             account: account.clone(),
             entry: entry.clone(),
             status: if failed.contains(account.as_str()) {
-                "failed"
+                AccountStatus::Failed
             } else {
-                "synced"
+                AccountStatus::Synced
             },
             reason: None,
         });
         let skipped = members.skipped.iter().map(|(account, (entry, reason))| AccountReport {
             account: account.clone(),
             entry: entry.clone(),
-            status: "skipped",
+            status: AccountStatus::Skipped,
             reason: Some(reason.to_string()),
         });
         self.accounts = synced.chain(skipped).collect();
@@ -586,7 +634,11 @@ impl Summary {
     /// How many accounts were synced, failed and skipped.
     pub fn account_counts(&self) -> (usize, usize, usize) {
         let count = |status| self.accounts.iter().filter(|a| a.status == status).count();
-        (count("synced"), count("failed"), count("skipped"))
+        (
+            count(AccountStatus::Synced),
+            count(AccountStatus::Failed),
+            count(AccountStatus::Skipped),
+        )
     }
 
     /// Every mark the run did not trust, with where it was (`[account/]region`).
@@ -649,21 +701,22 @@ impl Summary {
 struct Brief<'a>(&'a Summary);
 
 impl fmt::Display for Brief<'_> {
+    /// Each target's line and notes (a forged mark, the error), from the data: no per-CIDR line.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let summary = self.0;
         summary.write_header(f)?;
-        let targets = summary.sets.iter().map(ToString::to_string);
-        let targets = targets
-            .chain(summary.prefix_lists.iter().map(ToString::to_string))
-            .chain(summary.ip_sets.iter().map(ToString::to_string));
-        for report in targets {
-            let mut lines = report.lines();
-            if let Some(first) = lines.next() {
-                writeln!(f, "{first}")?;
-            }
-            for error in lines.filter(|l| l.starts_with("  error:") || l.starts_with("  warning: forged mark")) {
-                writeln!(f, "{error}")?;
-            }
+        for set in &summary.sets {
+            set.write_line(f)?;
+            write_forged(f, &set.forged_marks, set.status)?;
+            write_error(f, set.error.as_deref())?;
+        }
+        for list in &summary.prefix_lists {
+            list.write_line(f)?;
+            list.changes.write_notes(f)?;
+        }
+        for ip_set in &summary.ip_sets {
+            ip_set.write_line(f)?;
+            ip_set.changes.write_notes(f)?;
         }
         summary.write_trailer(f)
     }
@@ -676,7 +729,7 @@ impl fmt::Display for Summary {
         self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
         self.prefix_lists.iter().try_for_each(|l| write!(f, "{l}"))?;
         self.ip_sets.iter().try_for_each(|s| write!(f, "{s}"))?;
-        let mut synced = self.accounts.iter().filter(|a| a.status == "synced");
+        let mut synced = self.accounts.iter().filter(|a| a.status == AccountStatus::Synced);
         synced.try_for_each(|a| write!(f, "{a}"))?;
         self.write_trailer(f)
     }
@@ -685,7 +738,7 @@ impl fmt::Display for Summary {
 impl Summary {
     fn write_trailer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if !self.accounts.is_empty() {
-            let mut others = self.accounts.iter().filter(|a| a.status != "synced");
+            let mut others = self.accounts.iter().filter(|a| a.status != AccountStatus::Synced);
             others.try_for_each(|a| write!(f, "{a}"))?;
             let (synced, failed, skipped) = self.account_counts();
             writeln!(f, "accounts: {synced} synced, {failed} failed, {skipped} skipped")?;
@@ -703,9 +756,9 @@ impl Summary {
     }
 }
 
-impl fmt::Display for SetReport {
-    /// The set's line, its groups' changes, its error.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl SetReport {
+    /// The set's line: its key, its groups, its status and counts.
+    fn write_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let room: Vec<String> = self.room_left.iter().map(|(v, n)| format!("{v} {n}")).collect();
         writeln!(
             f,
@@ -717,7 +770,14 @@ impl fmt::Display for SetReport {
             self.removed,
             self.unchanged,
             room.join(", "),
-        )?;
+        )
+    }
+}
+
+impl fmt::Display for SetReport {
+    /// The set's line, its groups' changes, its warnings and notes, its error.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_line(f)?;
         let port = self.key.port;
         for (group, p) in &self.changes {
             let adds = p.authorize.iter().map(|c| ('+', *c, port, ""));
@@ -789,8 +849,8 @@ fn write_error(f: &mut fmt::Formatter<'_>, error: Option<&str>) -> fmt::Result {
 /// What a target holds of ours, and what `remove` took back (see [`crate::sync::remove`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct RemovalReport {
-    /// `security-group-set`, `prefix-list` or `waf-ip-set`.
-    pub kind: &'static str,
+    /// A security group set, a prefix list or a WAF IP set.
+    pub kind: TargetKind,
     /// Its account, when the run names accounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -811,7 +871,7 @@ pub struct RemovalReport {
 
 impl RemovalReport {
     /// A target holding `held` of ours, nothing removed yet.
-    pub fn new(kind: &'static str, account: Option<&str>, region: &str, target: String, held: usize) -> RemovalReport {
+    pub fn new(kind: TargetKind, account: Option<&str>, region: &str, target: String, held: usize) -> RemovalReport {
         RemovalReport {
             kind,
             account: account.map(str::to_owned),
@@ -848,8 +908,8 @@ impl fmt::Display for RemovalReport {
 /// A target that records a file applied (see [`crate::sync::unmark`]).
 #[derive(Debug, Clone, Serialize)]
 pub struct MarkReport {
-    /// `security-group-set`, `prefix-list` or `waf-ip-set`.
-    pub kind: &'static str,
+    /// A security group set, a prefix list or a WAF IP set.
+    pub kind: TargetKind,
     /// Its account, when the run names accounts.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
@@ -869,7 +929,7 @@ pub struct MarkReport {
 impl MarkReport {
     /// A target recording `mark`, not cleared yet.
     pub fn new(
-        kind: &'static str,
+        kind: TargetKind,
         account: Option<&str>,
         region: &str,
         target: String,

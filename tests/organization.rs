@@ -101,7 +101,14 @@ async fn an_ou_syncs_its_active_accounts_nested_ous_included_and_an_account_that
     let said: Vec<_> = summary
         .accounts
         .iter()
-        .map(|a| (a.account.clone(), a.entry.to_string(), a.status, a.reason.clone()))
+        .map(|a| {
+            (
+                a.account.clone(),
+                a.entry.to_string(),
+                a.status.as_str(),
+                a.reason.clone(),
+            )
+        })
         .collect();
     assert_eq!(said, expected);
 

@@ -19,7 +19,7 @@ use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvid
 use aws_sdk_ec2::config::IdentityCache;
 use tokio::sync::Mutex;
 
-use super::aws::{AccountCredentials, loader, shared_config};
+use super::aws::{AccountCredentials, shared_config};
 use super::ec2::Ec2Groups;
 use super::ip_sets::WafIpSets;
 use super::organization::OrgAccounts;
@@ -31,13 +31,8 @@ use crate::ports::{Account, Connect, Organization};
 /// One account's adapters: its EC2 (security groups, network interfaces, prefix lists) and its WAF IP sets.
 pub type AwsAccount = Account<Ec2Groups, WafIpSets>;
 
-/// The accounts of `config` known at start (the function's own, or the account ids of `ACCOUNTS`), with the
-/// default credential chain and one HTTPS client for all (see [`loader`]).
-pub async fn accounts(config: &Config) -> Vec<AwsAccount> {
-    accounts_with_loader(config, loader()).await
-}
-
-/// As [`accounts`], from a loader the caller has prepared (tests: an emulator's endpoint and test
+/// The accounts of `config` known at start (the function's own, or the account ids of `ACCOUNTS`), from a
+/// loader the caller has prepared ([`crate::adapters::aws::loader`]; tests: an emulator's endpoint and test
 /// credentials, which then assume the member roles).
 pub async fn accounts_with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Vec<AwsAccount> {
     with_loader(config, loader).await.0

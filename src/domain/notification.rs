@@ -9,6 +9,7 @@
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use crate::domain::TargetKind;
 use crate::domain::cidr::Cidr;
 
 /// The most characters SNS takes in a subject.
@@ -25,8 +26,8 @@ pub struct TargetChange {
     pub account: Option<String>,
     /// Its region.
     pub region: String,
-    /// `security group set`, `prefix list` or `WAF IP set`.
-    pub kind: &'static str,
+    /// A security group set, a prefix list or a WAF IP set.
+    pub kind: TargetKind,
     /// Its id: the set's groups, the list's id, the IP set's id.
     pub id: String,
     /// Its name: the set's VPC, `Name` tag and port, the list's scope and family, the IP set's name.
@@ -169,7 +170,10 @@ fn body(outcome: &RunOutcome, changes: &[&TargetChange]) -> String {
             let _ = writeln!(
                 body,
                 "\n{account} {} {} {} ({})",
-                change.region, change.kind, change.id, change.name
+                change.region,
+                change.kind.describe(),
+                change.id,
+                change.name
             );
             for cidr in &change.added {
                 let _ = writeln!(body, "  + {cidr}");
@@ -238,7 +242,7 @@ mod tests {
         TargetChange {
             account: account.map(str::to_owned),
             region: "eu-west-1".into(),
-            kind: "security group set",
+            kind: TargetKind::SecurityGroupSet,
             id: "sg-1,sg-2".into(),
             name: "vpc-1 cloudfront_g port 443".into(),
             added: cidrs(added),

@@ -309,7 +309,10 @@ async fn unmark_lists_every_target_recording_a_file_and_clears_the_records_only_
     let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
     let config = super::tests::config(&[]);
     let listed = unmark(&config, &accounts, false).await.unwrap();
-    let kinds: Vec<(&str, u64, bool)> = listed.iter().map(|m| (m.kind, m.sync_token, m.cleared)).collect();
+    let kinds: Vec<(&str, u64, bool)> = listed
+        .iter()
+        .map(|m| (m.kind.as_str(), m.sync_token, m.cleared))
+        .collect();
     assert_eq!(
         kinds,
         [
@@ -428,7 +431,7 @@ async fn remove_takes_back_every_rule_entry_and_address_of_ours_and_only_with_ap
     let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
     let config = super::tests::config(&[]);
     let listed = remove(&config, &accounts, false).await.unwrap();
-    let held: Vec<(&str, usize, bool)> = listed.iter().map(|r| (r.kind, r.held, r.done)).collect();
+    let held: Vec<(&str, usize, bool)> = listed.iter().map(|r| (r.kind.as_str(), r.held, r.done)).collect();
     assert_eq!(
         held,
         [

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+use crate::domain::TargetKind;
 use crate::domain::notification::{self, BODY_MAX, RunOutcome, TargetChange};
 use crate::error::Error;
 use crate::ports::Notifications;
@@ -92,7 +93,7 @@ fn set_change(set: &SetReport) -> TargetChange {
     TargetChange {
         account: key.account.clone(),
         region: key.region.clone(),
-        kind: "security group set",
+        kind: TargetKind::SecurityGroupSet,
         id: set.groups.join(","),
         name: format!("{} {} port {}", key.vpc, key.scope.tag_value(), key.port),
         added: added.copied().collect(),
@@ -110,10 +111,7 @@ fn entry_change(
     TargetChange {
         account: target.account.clone(),
         region: target.region.clone(),
-        kind: match target.kind {
-            "prefix-list" => "prefix list",
-            _ => "WAF IP set",
-        },
+        kind: target.kind,
         id: target.id.clone(),
         name,
         added: added.clone(),

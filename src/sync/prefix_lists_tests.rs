@@ -98,7 +98,7 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
         (SetStatus::Synced, 2, 1, 1, 10 - 4)
     );
     assert_eq!(
-        (g4.target.kind, g4.target.family, g4.target.scope),
+        (g4.target.kind.as_str(), g4.target.family, g4.target.scope),
         ("prefix-list", IpVersion::Ipv4, Scope::Global)
     );
     let modified: Vec<Option<String>> = ec2.calls_of(Op::Modify).into_iter().map(|c| c.group).collect();

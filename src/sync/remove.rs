@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::config::Config;
+use crate::domain::TargetKind;
 use crate::domain::security_groups::our_rules;
 use crate::error::Result;
 use crate::ports::{Account, IpSets, PrefixLists, SecurityGroups, TaggedIpSet, TaggedList};
@@ -50,7 +51,7 @@ async fn remove_from_set<G: SecurityGroups, W>(account: &Account<G, W>, set: &Fo
         .map(|g| our_rules(g).values().map(BTreeSet::len).sum::<usize>())
         .sum();
     let mut report = RemovalReport::new(
-        "security-group-set",
+        TargetKind::SecurityGroupSet,
         account.id.as_deref(),
         region,
         set.key.to_string(),
@@ -85,7 +86,7 @@ async fn remove_from_list<G: PrefixLists, W>(
 ) -> RemovalReport {
     let held = tagged.list.entries.iter().filter(|e| e.ours()).count();
     let (region, id) = (&tagged.region, &tagged.list.id);
-    let mut report = RemovalReport::new("prefix-list", account.id.as_deref(), region, id.clone(), held);
+    let mut report = RemovalReport::new(TargetKind::PrefixList, account.id.as_deref(), region, id.clone(), held);
     if apply {
         let done = async {
             report.removed = remove_ours(shared, &account.ec2, account.id.as_deref(), tagged).await?;
@@ -105,7 +106,7 @@ async fn remove_from_list<G: PrefixLists, W>(
 async fn remove_from_ip_set<G, W: IpSets>(account: &Account<G, W>, tagged: &TaggedIpSet, apply: bool) -> RemovalReport {
     let name = format!("{}/{}", tagged.waf_scope.as_str(), tagged.set.name);
     let held = tagged.set.addresses.len();
-    let mut report = RemovalReport::new("waf-ip-set", account.id.as_deref(), &tagged.region, name, held);
+    let mut report = RemovalReport::new(TargetKind::WafIpSet, account.id.as_deref(), &tagged.region, name, held);
     if apply {
         let done = empty_ip_set(&account.waf, tagged).await;
         report.removed = if done.is_ok() { held } else { 0 };

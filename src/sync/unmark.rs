@@ -5,6 +5,7 @@
 //! `apply`.
 
 use crate::config::Config;
+use crate::domain::TargetKind;
 use crate::domain::security_groups::MarkTag;
 use crate::error::Result;
 use crate::ports::{Account, IpSets, PrefixLists, SecurityGroups, TaggedIpSet};
@@ -52,14 +53,20 @@ fn marked(id: Option<&str>, targets: AccountTargets) -> Vec<(MarkReport, Marked)
     let mut marked = Vec::new();
     for set in targets.sets {
         let Some(mark) = set.recorded() else { continue };
-        let report = MarkReport::new("security-group-set", id, &set.key.region, set.key.to_string(), mark);
+        let report = MarkReport::new(
+            TargetKind::SecurityGroupSet,
+            id,
+            &set.key.region,
+            set.key.to_string(),
+            mark,
+        );
         marked.push((report, Marked::Groups(set.key.region.clone(), set.marked_groups())));
     }
     for list in targets.lists {
         let Some(mark) = list.mark.as_ref().and_then(MarkTag::mark) else {
             continue;
         };
-        let report = MarkReport::new("prefix-list", id, &list.region, list.list.id.clone(), mark);
+        let report = MarkReport::new(TargetKind::PrefixList, id, &list.region, list.list.id.clone(), mark);
         marked.push((report, Marked::List(list.region, list.list.id)));
     }
     for set in targets.ip_sets {
@@ -67,7 +74,7 @@ fn marked(id: Option<&str>, targets: AccountTargets) -> Vec<(MarkReport, Marked)
             continue;
         };
         let name = format!("{}/{}", set.waf_scope.as_str(), set.set.name);
-        let report = MarkReport::new("waf-ip-set", id, &set.region, name, mark);
+        let report = MarkReport::new(TargetKind::WafIpSet, id, &set.region, name, mark);
         marked.push((report, Marked::IpSet(Box::new(set))));
     }
     marked
