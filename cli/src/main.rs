@@ -353,11 +353,22 @@ fn config(cli: &Cli) -> Result<Config> {
 fn print(cli: &Cli, value: &impl serde::Serialize, text: impl FnOnce() -> String) {
     if cli.json {
         match serde_json::to_string_pretty(value) {
-            Ok(json) => println!("{json}"),
+            Ok(json) => write_out(&format!("{json}\n")),
             Err(e) => eprintln!("cannot print as JSON: {e}"),
         }
     } else {
-        print!("{}", text());
+        write_out(&text());
+    }
+}
+
+/// Write `text` to stdout. A reader that went away (`… | head -3`) is not an error of the command: the rest is
+/// dropped and the exit code stays the command's own; any other failure to write is said on stderr.
+fn write_out(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => eprintln!("cannot write the output: {e}"),
+        _ => {}
     }
 }
 

@@ -430,3 +430,32 @@ async fn plan_and_adopt_take_an_ou_in_accounts_and_name_each_account_with_its_en
     );
     assert!(text.contains("accounts: 0 synced, 0 failed, 1 skipped"), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn output_into_a_closed_pipe_neither_panics_nor_changes_the_exit_code() {
+    let (moto, _client, _groups) = global_groups(4).await;
+    let dir = std::env::temp_dir().join(format!("cfsg-cli-pipe-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    // As `plan | head -3` where head has already gone: the read end is closed before anything is written.
+    for args in [&["plan"][..], &["plan", "--json"], &["plan", "--summary"]] {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+        emulator_env(&mut cmd, &moto);
+        let mut child = cmd
+            .args(args)
+            .args(["--ip-ranges-file", file.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("panicked") && !stderr.contains("Broken pipe"),
+            "{args:?}: {stderr}"
+        );
+    }
+}
