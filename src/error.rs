@@ -381,6 +381,21 @@ pub enum Error {
         rules: String,
     },
 
+    /// A prefix list raised to a larger `MaxEntries` still reads its old size after every re-read allowed.
+    #[error(
+        "prefix list {list} still reads MaxEntries {max_entries} after it was raised to {grow_to} ({replans} re-read(s), REPLAN_ATTEMPTS): EC2 has not applied the resize yet, or another writer shrank it; nothing else was written, and the next run tries again"
+    )]
+    ListNotGrown {
+        /// The list (region/pl-…).
+        list: String,
+        /// `MaxEntries` as read.
+        max_entries: usize,
+        /// What it was raised to.
+        grow_to: usize,
+        /// Re-reads made.
+        replans: usize,
+    },
+
     /// A prefix list stayed in a `…-in-progress` state longer than the run could wait.
     #[error(
         "prefix list {list} stayed {state} for {:.1} s: another change of it is still being applied; the next run finishes the work",
@@ -498,6 +513,7 @@ impl Error {
             Error::Unsettled { .. } => "SetUnsettled",
             Error::ListTooSmall { .. } => "PrefixListTooSmall",
             Error::ListOpensPorts { .. } => "PrefixListOpensPorts",
+            Error::ListNotGrown { .. } => "PrefixListNotGrown",
             Error::ListBusy { .. } => "PrefixListBusy",
             Error::ListChanged { .. } => "PrefixListChanged",
             Error::ListFailed { .. } => "PrefixListModifyFailed",

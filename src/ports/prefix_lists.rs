@@ -52,7 +52,7 @@ pub trait PrefixLists: Send + Sync {
     ) -> impl Future<Output = Result<i64>> + Send;
 
     /// Raise `list`'s `MaxEntries` (a call of its own: EC2 does not change size and entries together).
-    /// Returns the new version.
+    /// Returns the version EC2 answers: a resize makes no new one (versions count entry changes only).
     fn set_max_entries(&self, list: ListAt<'_>, max_entries: usize) -> impl Future<Output = Result<i64>> + Send;
 
     /// List `id` as it is now: its state, version and state message (to wait out `modify-in-progress`).

@@ -228,6 +228,7 @@ async fn converge<G: PrefixLists>(
     let name = report.name();
     let attempts = cx.shared.config.replan_attempts;
     let mut first = true;
+    let mut grown = false;
     loop {
         // The version the next read must show at least: ours after a write; a read showing less lags it.
         let mut at_least = tagged.version;
@@ -249,11 +250,14 @@ async fn converge<G: PrefixLists>(
                 None => return Ok(gone(&name)),
             }
         } else {
+            if grown && tagged.list.max_entries < report.grew_to.unwrap_or_default() {
+                check_regrow(&tagged, report, attempts)?;
+            }
             match round(cx, &tagged, report, first, &name).await {
                 Ok(Round::Settled | Round::Written) => break,
                 Ok(Round::Planned) => return Ok(SetStatus::Planned),
                 Ok(Round::Gone) => return Ok(gone(&name)),
-                Ok(Round::Grown(version)) => at_least = version,
+                Ok(Round::Grown(version)) => (grown, at_least) = (true, version),
                 // Gone, or (a read that lags its creation) not found yet: read again, within the bound.
                 Err(e) if (is_gone(&e) || is_conflict(&e)) && report.changes.replans < attempts => {
                     report.changes.replans += 1;
@@ -271,6 +275,24 @@ async fn converge<G: PrefixLists>(
     let changed = report.changes.changed() || report.grew_to.is_some();
     tracing::info!(list = %name, added = report.changes.added, removed = report.changes.removed, unchanged = report.changes.unchanged, replans = report.changes.replans, "prefix list synced");
     Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
+}
+
+/// A list grown in this run reads its old size again: EC2 has not applied the resize yet (or another writer
+/// shrank it). Each such round is a re-plan, within `REPLAN_ATTEMPTS`, so a resize that never shows cannot
+/// loop.
+fn check_regrow(tagged: &TaggedList, report: &mut ListReport, attempts: usize) -> Result<()> {
+    let (name, grow_to) = (report.name(), report.grew_to.unwrap_or_default());
+    if report.changes.replans >= attempts {
+        return Err(Error::ListNotGrown {
+            list: name,
+            max_entries: tagged.list.max_entries,
+            grow_to,
+            replans: report.changes.replans,
+        });
+    }
+    report.changes.replans += 1;
+    tracing::warn!(list = %name, max_entries = tagged.list.max_entries, grow_to, "the prefix list still reads its old size after the resize; reading it again");
+    Ok(())
 }
 
 /// Remove every entry of ours from `tagged` (`cloudfront-sg-sync remove`; hand-made entries stay), in as few
@@ -398,10 +420,12 @@ async fn write<G: PrefixLists>(
             grow_to = max_entries,
             "growing the prefix list (PREFIX_LIST_GROW): every security group that references it counts MaxEntries rules against its quota"
         );
+        // A resize makes no new version (AWS documents new versions for added and removed entries only): the
+        // list is settled once it leaves `modify-in-progress` at the version it had, or the one EC2 answers.
         let grown = cx
             .bound(what, cx.ec2.set_max_entries(at(tagged.version), max_entries))
             .await?
-            .max(tagged.version + 1);
+            .max(tagged.version);
         return Ok(match settled_after_write(cx, tagged, grown, name).await? {
             Some(version) => Round::Grown(version),
             None => Round::Gone,

@@ -112,7 +112,7 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
     assert!(again.prefix_lists.iter().all(|l| l.changes.status == SetStatus::InSync));
 }
 
-#[tokio::test]
+#[tokio::test(start_paused = true)]
 async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows_only_when_allowed() {
     let ec2 = FakeEc2::default();
     // Three wanted GLOBAL IPv4 ranges and one hand-made entry: it needs 4.
@@ -148,7 +148,11 @@ async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows
         panic!("one list failed")
     };
 
+    // A resize makes no new version (as AWS and moto): the run goes on as soon as the list is settled at the
+    // version it had, on the paused clock without a pause, instead of waiting out MAX_WAIT for one more.
+    let started = Instant::now();
     let summary = scheduled(&ec2, file(), &[("PREFIX_LIST_GROW", "true")]).await;
+    assert_eq!(started.elapsed(), Duration::ZERO, "no pause");
     let grown = report(&summary, "pl-small");
     assert_eq!(
         (grown.changes.status, grown.grew_to, grown.changes.added),
@@ -158,10 +162,14 @@ async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows
     let ops: Vec<Op> = ec2
         .calls()
         .into_iter()
-        .filter(|c| c.group.as_deref() == Some("pl-small") && matches!(c.op, Op::Grow | Op::Modify))
+        .filter(|c| c.group.as_deref() == Some("pl-small") && matches!(c.op, Op::Grow | Op::Modify | Op::ListState))
         .map(|c| c.op)
         .collect();
-    assert_eq!(ops, [Op::Grow, Op::Modify], "the size in a call of its own, first");
+    assert_eq!(
+        ops,
+        [Op::Grow, Op::ListState, Op::Modify, Op::ListState],
+        "the size in a call of its own, first, each call looked at once"
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -384,4 +392,23 @@ async fn when_the_rules_referencing_lists_cannot_be_read_no_list_of_the_region_i
         "{error}"
     );
     assert!(ec2.calls_of(Op::Modify).is_empty() && held(&ec2, "pl-g4").0.is_empty());
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_resize_that_never_shows_fails_the_list_within_the_re_plans_instead_of_looping() {
+    let ec2 = FakeEc2::default();
+    ec2.add_list("pl-small", &TAGGED_G, IpVersion::Ipv4, 2, Vec::new());
+    ec2.ignore_resizes();
+    let summary = scheduled(&ec2, file(), &[("PREFIX_LIST_GROW", "true"), ("REPLAN_ATTEMPTS", "2")]).await;
+    let small = report(&summary, "pl-small");
+    let error = small.changes.error.clone().unwrap_or_default();
+    assert_eq!((small.changes.status, small.changes.replans), (SetStatus::Failed, 2));
+    assert!(
+        error.starts_with(
+            "prefix list us-east-1/pl-small still reads MaxEntries 2 after it was raised to 3 (2 re-read(s)"
+        ),
+        "{error}"
+    );
+    assert_eq!(ec2.calls_of(Op::Grow).len(), 3, "the first resize and one per re-plan");
+    assert!(ec2.calls_of(Op::Modify).is_empty() && held(&ec2, "pl-small").0.is_empty());
 }

@@ -99,6 +99,8 @@ struct State {
     lists: BTreeMap<String, FakeList>,
     /// Looks at a list's state that answer `modify-in-progress` after each write.
     busy_after_write: usize,
+    /// Resizes answered but not applied (MaxEntries stays), as moto does and a lagging EC2 read shows.
+    ignore_resizes: bool,
     /// Before the next modification of a list: another writer's entries, which move its version on.
     list_interference: Vec<(String, Vec<Entry>)>,
     /// WAF IP sets by name.

@@ -64,6 +64,11 @@ impl FakeEc2 {
     }
 
     /// After each write to a list, `looks` looks at its state answer `modify-in-progress` before it settles.
+    /// Answer every resize without applying it: MaxEntries stays as it was.
+    pub fn ignore_resizes(&self) {
+        self.state().ignore_resizes = true;
+    }
+
     pub fn busy_after_write(&self, looks: usize) {
         self.state().busy_after_write = looks;
     }
@@ -187,11 +192,16 @@ impl PrefixLists for FakeEc2 {
         self.check_modify(list)?;
         let mut state = self.state();
         Self::before_list_write(&mut state, list.id);
-        if let Some(l) = state.lists.get_mut(list.id) {
+        let applied = !state.ignore_resizes;
+        if let Some(l) = state.lists.get_mut(list.id).filter(|_| applied) {
             l.max_entries = max_entries;
         }
+        // A resize makes no new version (AWS documents versions for entries only; moto agrees).
         Self::written(&mut state, list.id, "modify-complete");
-        Ok(list.version + 1)
+        if let Some(l) = state.lists.get_mut(list.id) {
+            l.version = list.version;
+        }
+        Ok(list.version)
     }
 
     async fn state(&self, region: &str, id: &str) -> Result<ListState> {
