@@ -78,7 +78,8 @@
 //! snapshots, exact bytes, gzip), `cli/tests/` (the CLI, its audit against moto, concurrent CLI processes),
 //! `events/` (a real-shaped SNS notification and a scheduled event), `fuzz/` (cargo fuzz targets of the core),
 //! `bench/` (criterion benchmarks of the core), `examples/bench_ec2.rs` (EC2 calls, scale, cold start, memory,
-//! size), `scripts/` (the demo and fuzz drivers), `template.yaml` (the SAM stack).
+//! size), `scripts/` (the demo and fuzz drivers, and `check_templates.py`: the templates' guards in moto's
+//! CloudFormation, run by `tests/templates.rs`), `template.yaml` (the SAM stack).
 
 #[cfg(feature = "runtime")]
 pub mod adapters;
