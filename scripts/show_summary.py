@@ -7,6 +7,7 @@ if "sets" not in summary:
     print(json.dumps(summary, indent=2))
     sys.exit(1)
 print(f"sync_token {summary['sync_token']} ({summary.get('create_date', '?')}), service {summary['service']}, "
+      f"regions {','.join(summary.get('regions', []))}, "
       f"late notification: {summary['late_notification']}, dry run: {summary['dry_run']}, "
       f"re-plans: {summary['replans']}, {summary['duration_ms']} ms")
 print(f"{'set':52} {'groups':>6} {'added':>6} {'removed':>7} {'unchanged':>9}  room left  status")

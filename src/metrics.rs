@@ -167,6 +167,7 @@ mod tests {
             create_date: None,
             service: "CLOUDFRONT".into(),
             ip_versions: "ipv4,ipv6".into(),
+            regions: vec!["us-east-1".into()],
             trigger: "notification",
             late_notification: false,
             dry_run: false,

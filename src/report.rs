@@ -30,6 +30,8 @@ pub struct Summary {
     pub service: String,
     /// The IP versions selected (`IP_VERSIONS`).
     pub ip_versions: String,
+    /// The regions read (`REGIONS`, or the default region): a misspelt setting shows here.
+    pub regions: Vec<String>,
     /// `notification` or `schedule`.
     pub trigger: &'static str,
     /// The notification was older than the file, which was applied anyway.
@@ -676,13 +678,17 @@ impl Summary {
         };
         writeln!(
             f,
-            "{what} of {} ({}) syncToken {}{date}{late}",
-            self.service, self.ip_versions, self.sync_token
+            "{what} of {} ({}) syncToken {}{date}{late}, in {}",
+            self.service,
+            self.ip_versions,
+            self.sync_token,
+            self.regions.join(",")
         )?;
         if self.sets.is_empty() && self.failed_regions.is_empty() {
             writeln!(
                 f,
-                "no tagged security groups found (Name=cloudfront_g|cloudfront_r, AutoUpdate=true)"
+                "no tagged security groups found in {} (Name=cloudfront_g|cloudfront_r, AutoUpdate=true)",
+                self.regions.join(",")
             )?;
         }
         Ok(())

@@ -265,6 +265,8 @@ async fn cli_plan_writes_nothing_and_apply_syncs() {
     let text = String::from_utf8_lossy(&plan.stdout);
     assert!(plan.status.success(), "{text}{}", String::from_utf8_lossy(&plan.stderr));
     assert!(text.starts_with("plan of CLOUDFRONT"), "{text}");
+    // Which regions were read, so a misspelt REGIONS (or none) shows.
+    assert!(text.lines().next().unwrap().ends_with(", in us-east-1"), "{text}");
     assert!(text.contains("planned: +150 -0 =0"), "{text}");
     // --summary: the header and one line for the one set, no per-CIDR line.
     let brief = cli(&moto, &["plan", "--summary", "--ip-ranges-file", file]);

@@ -164,6 +164,7 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
         create_date: selection.create_date.clone(),
         service: services.clone(),
         ip_versions: config.version_names(),
+        regions: config.regions.clone(),
         trigger: match trigger {
             Trigger::Notification(_) => "notification",
             Trigger::Scheduled => "schedule",

@@ -746,3 +746,29 @@ async fn with_aggregation_a_hand_made_rule_counts_only_for_the_cidr_it_matches_a
     let held = &groups[0].group.rules;
     assert!(held.contains(&hand_made("11.0.0.0/24")) && held.contains(&hand_made("11.0.4.0/23")));
 }
+
+#[tokio::test]
+async fn the_summary_says_which_regions_it_read_also_when_it_found_nothing() {
+    let ec2 = FakeEc2::default();
+    let summary = scheduled(
+        &ec2,
+        doc(2, &["11.0.1.0/24"], &[]),
+        &[("REGIONS", "eu-west-1,us-east-1")],
+    )
+    .await;
+    assert_eq!(summary.regions, ["eu-west-1", "us-east-1"]);
+    let text = summary.to_string();
+    let mut lines = text.lines();
+    assert!(
+        lines.next().unwrap().ends_with("syncToken 2, in eu-west-1,us-east-1"),
+        "{text}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some(
+            "no tagged security groups found in eu-west-1,us-east-1 (Name=cloudfront_g|cloudfront_r, AutoUpdate=true)"
+        )
+    );
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["regions"], serde_json::json!(["eu-west-1", "us-east-1"]));
+}
