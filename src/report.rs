@@ -713,8 +713,7 @@ impl fmt::Display for Brief<'_> {
         summary.write_header(f)?;
         for set in &summary.sets {
             set.write_line(f)?;
-            write_forged(f, &set.forged_marks, set.status)?;
-            write_error(f, set.error.as_deref())?;
+            set.write_notes(f)?;
         }
         for list in &summary.prefix_lists {
             list.write_line(f)?;
@@ -778,6 +777,12 @@ impl SetReport {
             room.join(", "),
         )
     }
+
+    /// What the brief keeps under the set's line: its forged marks, then its error.
+    fn write_notes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_forged(f, &self.forged_marks, self.status)?;
+        write_error(f, self.error.as_deref())
+    }
 }
 
 impl fmt::Display for SetReport {
@@ -821,8 +826,7 @@ impl fmt::Display for SetReport {
                 self.gone_groups.join(",")
             )?;
         }
-        write_forged(f, &self.forged_marks, self.status)?;
-        write_error(f, self.error.as_deref())
+        self.write_notes(f)
     }
 }
 

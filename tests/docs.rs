@@ -47,9 +47,14 @@ fn every_test_reliability_md_names_is_a_function_in_the_code() {
     );
 }
 
+/// The README.
+fn readme() -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+}
+
 /// The README's section under `heading`, up to the next `## ` heading, its lines joined by spaces.
 fn readme_section(heading: &str) -> String {
-    let readme = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
+    let readme = readme();
     let start = readme.find(heading).unwrap_or_else(|| panic!("no {heading}"));
     let rest = &readme[start + heading.len()..];
     let end = rest.find("\n## ").unwrap_or(rest.len());
@@ -76,8 +81,8 @@ fn the_readme_never_offers_an_ip_set_of_cloudfronts_ranges_as_an_allow_list_on_t
 
 #[test]
 fn the_readme_scp_denies_every_way_to_tag_a_target_but_to_the_named_administrators() {
-    let section = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap();
-    let section = section.split("### Who may tag").nth(1).unwrap();
+    let readme = readme();
+    let section = readme.split("### Who may tag").nth(1).unwrap();
     let json = section.split("```json\n").nth(1).unwrap().split("```").next().unwrap();
     let scp: serde_json::Value = serde_json::from_str(json).unwrap();
     let statements = scp["Statement"].as_array().unwrap();

@@ -10,7 +10,7 @@ use super::security_groups::rules_of;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{Entry, List, Modification};
-use crate::domain::security_groups::{AppliedMark, Group, Rule, RuleSource, SYNC_TOKEN_TAG};
+use crate::domain::security_groups::{AppliedMark, Group, SYNC_TOKEN_TAG};
 use crate::error::Result;
 use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
 
@@ -187,9 +187,11 @@ impl PrefixLists for Ec2Groups {
         let all = self.security_groups_where(region, Vec::new()).await?;
         let groups = all.iter().filter_map(|sg| {
             let rules = rules_of(sg.ip_permissions());
-            let references = |r: &Rule| matches!(&r.source, RuleSource::PrefixList(id) if lists.contains(id));
             let id = sg.group_id()?.to_owned();
-            rules.iter().any(references).then_some(Group { id, rules })
+            rules
+                .iter()
+                .any(|r| r.from_any_list(lists))
+                .then_some(Group { id, rules })
         });
         Ok(groups.collect())
     }

@@ -589,9 +589,7 @@ fn references_cloudfront_list(here: &RegionFacts, carried: &BTreeSet<&str>, port
         .iter()
         .filter_map(|id| here.groups.get(*id))
         .flat_map(|g| &g.rules)
-        .any(|r| {
-            matches!(&r.source, RuleSource::PrefixList(id) if here.cloudfront_lists.contains(id)) && r.covers(port)
-        })
+        .any(|r| r.from_any_list(&here.cloudfront_lists) && r.covers(port))
 }
 
 /// No rule of the load balancer's groups lets `0.0.0.0/0` or `::/0` in on `port`.

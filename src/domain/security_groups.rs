@@ -193,6 +193,11 @@ pub struct Rule {
 }
 
 impl Rule {
+    /// Whether its source is one of the prefix lists `lists`.
+    pub fn from_any_list(&self, lists: &BTreeSet<String>) -> bool {
+        matches!(&self.source, RuleSource::PrefixList(id) if lists.contains(id))
+    }
+
     /// The CIDR of a rule this tool created (tcp, one port, one CIDR, our description), with its port.
     pub fn ours(&self) -> Option<(Cidr, u16)> {
         let (port, cidr) = self.single_port()?;

@@ -8,7 +8,7 @@ use super::{FakeEc2, Op, State};
 use crate::domain::cidr::IpVersion;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{ENTRIES_PER_CALL, Entry, List, Modification};
-use crate::domain::security_groups::{AppliedMark, Group, MarkTag, Rule, RuleSource, SYNC_TOKEN_TAG};
+use crate::domain::security_groups::{AppliedMark, Group, MarkTag, SYNC_TOKEN_TAG};
 use crate::error::{Error, Result};
 use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
 
@@ -235,9 +235,8 @@ impl PrefixLists for FakeEc2 {
     async fn groups_referencing(&self, region: &str, lists: &BTreeSet<String>) -> Result<Vec<Group>> {
         self.enter(Op::ListReferences, region, None).await?;
         let state = self.state();
-        let references = |r: &Rule| matches!(&r.source, RuleSource::PrefixList(id) if lists.contains(id));
         let groups = (state.groups.iter())
-            .filter(|(_, g)| g.region == region && g.rules.iter().any(references))
+            .filter(|(_, g)| g.region == region && g.rules.iter().any(|r| r.from_any_list(lists)))
             .map(|(id, g)| Group {
                 id: id.clone(),
                 rules: g.rules.clone(),
