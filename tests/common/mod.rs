@@ -122,20 +122,16 @@ impl Moto {
             let mut child = Command::new(&program)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(Stdio::null())
-                .stderr(Stdio::null())
+                .stderr(Stdio::piped())
                 .spawn()
                 .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
             let endpoint = format!("http://127.0.0.1:{port}");
-            let started = Instant::now();
-            while started.elapsed() < Duration::from_secs(60) {
-                if let Ok(Some(status)) = child.try_wait() {
-                    eprintln!("moto_server on port {port} exited with {status}; retrying on another port");
-                    break;
-                }
-                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Moto { child, endpoint };
-                }
-                std::thread::sleep(Duration::from_millis(100));
+            // Another listener may hold the port it was given (a parallel test's server took it after `free_port`
+            // let it go): a connect would then reach that one. The server is ours once it says it runs there.
+            let bound = announce(child.stderr.take(), format!("Running on {endpoint}"));
+            match bound.recv_timeout(Duration::from_secs(60)) {
+                Ok(()) => return Moto { child, endpoint },
+                Err(_) => eprintln!("moto_server did not bind 127.0.0.1:{port}; retrying on another port"),
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -166,6 +162,25 @@ impl Moto {
     pub async fn client(&self, region: &str) -> Client {
         Client::new(&self.sdk_config(region).await)
     }
+}
+
+/// A channel that receives once `stream` (a child's stderr) prints a line containing `line`, and is closed if the
+/// stream ends first. The stream is read to its end, so the child never blocks on a full pipe.
+fn announce(stream: Option<std::process::ChildStderr>, line: String) -> std::sync::mpsc::Receiver<()> {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let Some(stream) = stream else { return };
+        for read in std::io::BufRead::lines(std::io::BufReader::new(stream)) {
+            match read {
+                Ok(text) if text.contains(&line) => {
+                    let _ = sender.send(());
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    receiver
 }
 
 impl Drop for Moto {
