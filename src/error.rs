@@ -206,7 +206,7 @@ pub enum Error {
     },
 
     /// An EC2 API call failed.
-    #[error("EC2 {operation} in {region}{} failed: {code}: {message}", group.as_deref().map(|g| format!(" on {g}")).unwrap_or_default())]
+    #[error("EC2 {operation} in {region}{} failed: {}", group.as_deref().map(|g| format!(" on {g}")).unwrap_or_default(), answer("ec2", operation, code, message))]
     Ec2 {
         /// The EC2 API action.
         operation: &'static str,
@@ -221,7 +221,7 @@ pub enum Error {
     },
 
     /// An AWS WAF API call failed.
-    #[error("WAF {operation} in {region}{} failed: {code}: {message}", ip_set.as_deref().map(|s| format!(" on IP set {s}")).unwrap_or_default())]
+    #[error("WAF {operation} in {region}{} failed: {}", ip_set.as_deref().map(|s| format!(" on IP set {s}")).unwrap_or_default(), answer("wafv2", operation, code, message))]
     Waf {
         /// The WAF API action.
         operation: &'static str,
@@ -295,20 +295,36 @@ pub enum Error {
         max: usize,
     },
 
+    /// No source of the default credentials chain had credentials (the CLI run with no AWS login).
+    #[error(
+        "no AWS credentials found: none in the environment (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), the profile (AWS_PROFILE, or `default`, in ~/.aws/config and ~/.aws/credentials), a web identity token (AWS_WEB_IDENTITY_TOKEN_FILE), the ECS container or EC2 instance metadata; set AWS_PROFILE to a profile you are logged in to (`aws sso login --profile …`), or export the keys"
+    )]
+    NoCredentials,
+
     /// The credentials of an account could not be had: none in the environment (the function's or the CLI's
     /// own), or a listed account's role not assumed (denied, missing). None of the account's regions is read.
     #[error(
-        "cannot get AWS credentials for {operation} in {region}: {code}: {message}; none of the account's regions is read (a listed account: check that its role exists and trusts the caller; else the caller's own credentials: AWS_PROFILE, the environment, the function's role)"
+        "cannot get AWS credentials: {code}: {message}; none of the account's regions is read (a listed account: check that its role exists and trusts the caller; else the caller's own credentials: AWS_PROFILE, the environment, the function's role)"
     )]
     Credentials {
-        /// The EC2 API action that needed them.
-        operation: &'static str,
-        /// The region of that call.
-        region: String,
         /// STS's error code (`CredentialsError` when STS did not answer).
         code: String,
         /// STS's message, or the credentials error's chain.
         message: String,
+    },
+
+    /// EC2 refused more rules for a group that no other writer filled: the account's rules-per-group quota is
+    /// below `MAX_RULES_PER_GROUP`.
+    #[error(
+        "set {set}: EC2 refused more rules for group {group} (RulesPerSecurityGroupLimitExceeded), which no other writer had filled: the account's quota of rules per security group is below MAX_RULES_PER_GROUP ({max_rules}); set MAX_RULES_PER_GROUP to the quota, or raise the quota (Service Quotas, Amazon VPC, code L-0EA8095F: inbound or outbound rules per security group)"
+    )]
+    RulesQuota {
+        /// The set (region/vpc/name/protocol).
+        set: String,
+        /// The group refused.
+        group: String,
+        /// `MAX_RULES_PER_GROUP`.
+        max_rules: usize,
     },
 
     /// A set cannot hold its ranges within the rules quota.
@@ -437,9 +453,9 @@ pub enum Error {
         message: Option<String>,
     },
 
-    /// Some sets failed, groups were skipped or regions could not be read; everything else was synced.
-    /// Carries each failure's message.
-    #[error("{}: {}", failed_counts(&[(*sets_failed, *sets, "set(s) failed"), (*lists_failed, *lists, "prefix list(s) failed"), (*ip_sets_failed, *ip_sets, "WAF IP set(s) failed"), (*groups_skipped, 0, "tagged group(s) skipped"), (*regions_failed, 0, "region(s) unreadable")]), messages.join("; "))]
+    /// Some sets, prefix lists or WAF IP sets failed, groups were skipped or regions could not be read;
+    /// everything else was synced. Carries each failure's message, and its errorType says what failed.
+    #[error("{}: {}", self.headline(), messages.join("; "))]
     SetsFailed {
         /// Sets that failed.
         sets_failed: usize,
@@ -459,6 +475,10 @@ pub enum Error {
         regions_failed: usize,
         /// Each failure's message.
         messages: Vec<String>,
+        /// The errorType: what failed, when it is one thing (`SetsFailed`, `PrefixListsFailed`,
+        /// `IpSetsFailed`, `GroupsSkipped`, `RegionsUnreadable`, `NoCredentials`, `CredentialsError`), else
+        /// `TargetsFailed`.
+        kind: &'static str,
     },
 }
 
@@ -479,7 +499,64 @@ fn failed_counts(counts: &[(usize, usize, &str)]) -> String {
     }
 }
 
+/// The codes AWS answers a caller whose policy does not allow the call.
+const DENIED: [&str; 3] = ["UnauthorizedOperation", "AccessDenied", "AccessDeniedException"];
+
+/// What an AWS service answered: its code and message, and for a call the caller may not make, the action its
+/// role needs (`service:operation`).
+fn answer(service: &str, operation: &str, code: &str, message: &str) -> String {
+    match DENIED.contains(&code) {
+        true => format!("{code}: {message}; the caller's role needs {service}:{operation}"),
+        false => format!("{code}: {message}"),
+    }
+}
+
 impl Error {
+    /// What went wrong, without the call that met it (for an AWS call, what the service answered): two reads
+    /// of a region that failed for one cause show it once.
+    pub fn cause(&self) -> String {
+        match self {
+            Error::Ec2 {
+                operation,
+                code,
+                message,
+                ..
+            } => answer("ec2", operation, code, message),
+            Error::Waf {
+                operation,
+                code,
+                message,
+                ..
+            } => answer("wafv2", operation, code, message),
+            other => other.to_string(),
+        }
+    }
+
+    /// The error in one line for a person who has read the summary above it: what failed, counted, for a run
+    /// whose failures the summary lists one by one; else the whole message.
+    pub fn headline(&self) -> String {
+        match self {
+            Error::SetsFailed {
+                sets_failed,
+                sets,
+                lists_failed,
+                lists,
+                ip_sets_failed,
+                ip_sets,
+                groups_skipped,
+                regions_failed,
+                ..
+            } => failed_counts(&[
+                (*sets_failed, *sets, "set(s) failed"),
+                (*lists_failed, *lists, "prefix list(s) failed"),
+                (*ip_sets_failed, *ip_sets, "WAF IP set(s) failed"),
+                (*groups_skipped, 0, "tagged group(s) skipped"),
+                (*regions_failed, 0, "region(s) unreadable"),
+            ]),
+            other => other.to_string(),
+        }
+    }
+
     /// A short, stable name for the error, used as the Lambda `errorType`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -508,7 +585,9 @@ impl Error {
             Error::AccountsUnresolved { .. } => "AccountsUnresolved",
             Error::IpSetTooMany { .. } => "IpSetTooMany",
             Error::Credentials { .. } => "CredentialsError",
+            Error::NoCredentials => "NoCredentials",
             Error::SetTooSmall { .. } => "SetTooSmall",
+            Error::RulesQuota { .. } => "RulesQuotaReached",
             Error::Deadline { .. } => "DeadlineReached",
             Error::Unsettled { .. } => "SetUnsettled",
             Error::ListTooSmall { .. } => "PrefixListTooSmall",
@@ -517,7 +596,7 @@ impl Error {
             Error::ListBusy { .. } => "PrefixListBusy",
             Error::ListChanged { .. } => "PrefixListChanged",
             Error::ListFailed { .. } => "PrefixListModifyFailed",
-            Error::SetsFailed { .. } => "SetsFailed",
+            Error::SetsFailed { kind, .. } => kind,
         }
     }
 
@@ -545,6 +624,7 @@ mod tests {
             groups_skipped: 1,
             regions_failed: 0,
             messages: vec!["group sg-9 in us-east-1 skipped: no Protocol tag".into()],
+            kind: "GroupsSkipped",
         };
         assert_eq!(
             only_skipped.to_string(),
@@ -560,11 +640,40 @@ mod tests {
             groups_skipped: 0,
             regions_failed: 2,
             messages: vec!["x".into()],
+            kind: "TargetsFailed",
         };
         assert!(
             sets.to_string()
                 .starts_with("1 of 4 set(s) failed, 2 region(s) unreadable: "),
             "{sets}"
+        );
+        assert_eq!(sets.headline(), "1 of 4 set(s) failed, 2 region(s) unreadable");
+    }
+
+    #[test]
+    fn access_denied_names_the_action_the_callers_role_needs() {
+        let denied = Error::Ec2 {
+            operation: "DescribeManagedPrefixLists",
+            region: "eu-west-1".into(),
+            group: None,
+            code: "UnauthorizedOperation".into(),
+            message: "You are not authorized to perform this operation.".into(),
+        };
+        assert_eq!(
+            denied.to_string(),
+            "EC2 DescribeManagedPrefixLists in eu-west-1 failed: UnauthorizedOperation: You are not authorized to perform this operation.; the caller's role needs ec2:DescribeManagedPrefixLists"
+        );
+        let waf = Error::Waf {
+            operation: "ListIPSets",
+            region: "us-east-1".into(),
+            ip_set: None,
+            code: "AccessDeniedException".into(),
+            message: "denied".into(),
+        };
+        assert!(
+            waf.cause().ends_with("; the caller's role needs wafv2:ListIPSets"),
+            "{}",
+            waf.cause()
         );
     }
 }

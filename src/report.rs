@@ -456,7 +456,7 @@ pub struct SkippedGroup {
     pub reason: String,
 }
 
-/// A region whose groups could not be read.
+/// A region whose targets could not be read (or whose interfaces could not be, for the attachment check).
 #[derive(Debug, Clone, Serialize)]
 pub struct FailedRegion {
     /// The account, when the run syncs listed accounts.
@@ -464,8 +464,12 @@ pub struct FailedRegion {
     pub account: Option<String>,
     /// The region.
     pub region: String,
-    /// What EC2 (or STS, for an account's role) said.
+    /// What could not be read there for this cause (`security groups`, `prefix lists`, `WAF IP sets`).
+    pub reads: Vec<String>,
+    /// Why: what EC2, WAF or STS answered (the same cause of several reads said once).
     pub error: String,
+    /// The error's type (`NoCredentials`, `Ec2Error`, …).
+    pub kind: &'static str,
 }
 
 /// One account of a run over `ACCOUNTS`.
@@ -530,9 +534,51 @@ pub fn place(account: Option<&str>, region: &str) -> String {
 }
 
 impl FailedRegion {
+    /// `reads` of `region` (of `account`, if any) failed with `error`.
+    pub fn new(account: Option<&str>, region: &str, reads: &str, error: &Error) -> FailedRegion {
+        FailedRegion {
+            account: account.map(str::to_owned),
+            region: region.to_owned(),
+            reads: vec![reads.to_owned()],
+            error: error.cause(),
+            kind: error.kind(),
+        }
+    }
+
     /// Where: the account (if any) and the region.
     pub fn place(&self) -> String {
         place(self.account.as_deref(), &self.region)
+    }
+
+    /// `region us-east-1 (security groups, prefix lists): why`, after the account if any.
+    pub fn message(&self) -> String {
+        let regions = if self.region.contains(", ") {
+            "regions"
+        } else {
+            "region"
+        };
+        format!("{regions} {} ({}): {}", self.place(), self.reads.join(", "), self.error)
+    }
+
+    /// The regions of `failed`, one per account, region and cause: reads that failed alike are said once.
+    pub fn merged(failed: impl IntoIterator<Item = FailedRegion>) -> Vec<FailedRegion> {
+        let mut merged: Vec<FailedRegion> = Vec::new();
+        for region in failed {
+            let same = |m: &&mut FailedRegion| {
+                (&m.account, &m.region, &m.error) == (&region.account, &region.region, &region.error)
+            };
+            match merged.iter_mut().find(|m| same(m)) {
+                Some(m) => {
+                    for read in region.reads {
+                        if !m.reads.contains(&read) {
+                            m.reads.push(read);
+                        }
+                    }
+                }
+                None => merged.push(region),
+            }
+        }
+        merged
     }
 }
 
@@ -554,10 +600,7 @@ impl Summary {
             .skipped_groups
             .iter()
             .map(|g| format!("group {} in {} skipped: {}", g.group, g.place(), g.reason));
-        let regions = self.failed_regions.iter().map(|r| match &r.account {
-            Some(account) => format!("account {account}: {}", r.error),
-            None => r.error.clone(),
-        });
+        let regions = self.failed_regions.iter().map(FailedRegion::message);
         sets.chain(lists).chain(ip_sets).chain(groups).chain(regions).collect()
     }
 
@@ -582,8 +625,34 @@ impl Summary {
                 .map(|r| (&r.account, &r.region))
                 .collect::<BTreeSet<_>>()
                 .len(),
+            kind: self.failure_kind(),
             messages,
         })
+    }
+
+    /// The errorType of a run where something failed: what failed when it is one thing, else `TargetsFailed`.
+    fn failure_kind(&self) -> &'static str {
+        let regions = self.failed_regions.iter().map(|r| match r.kind {
+            kind @ ("NoCredentials" | "CredentialsError") => kind,
+            _ => "RegionsUnreadable",
+        });
+        let targets = [
+            (self.sets.iter().any(|s| s.error.is_some()), "SetsFailed"),
+            (
+                self.prefix_lists.iter().any(|l| l.changes.error.is_some()),
+                "PrefixListsFailed",
+            ),
+            (self.ip_sets.iter().any(|s| s.changes.error.is_some()), "IpSetsFailed"),
+            (!self.skipped_groups.is_empty(), "GroupsSkipped"),
+        ];
+        let kinds: BTreeSet<&'static str> = (targets.into_iter())
+            .filter_map(|(failed, kind)| failed.then_some(kind))
+            .chain(regions)
+            .collect();
+        match (kinds.len(), kinds.first()) {
+            (1, Some(kind)) => kind,
+            _ => "TargetsFailed",
+        }
     }
 
     /// CIDRs authorized over every set, and entries added over every prefix list and WAF IP set.
@@ -751,8 +820,23 @@ impl Summary {
         for g in &self.skipped_groups {
             writeln!(f, "skipped {} in {}: {}", g.group, g.place(), g.reason)?;
         }
+        // Regions that failed alike (an endpoint nobody answers at, no credentials) are one line.
+        let mut alike: Vec<(&FailedRegion, Vec<&str>)> = Vec::new();
         for r in &self.failed_regions {
-            writeln!(f, "failed region {}: {}", r.place(), r.error)?;
+            let same = |(first, _): &&mut (&FailedRegion, Vec<&str>)| {
+                (&first.account, &first.reads, &first.error) == (&r.account, &r.reads, &r.error)
+            };
+            match alike.iter_mut().find(|a| same(a)) {
+                Some((_, regions)) => regions.push(&r.region),
+                None => alike.push((r, vec![&r.region])),
+            }
+        }
+        for (r, regions) in alike {
+            let regions = FailedRegion {
+                region: regions.join(", "),
+                ..r.clone()
+            };
+            writeln!(f, "failed {}", regions.message())?;
         }
         for r in &self.attachment_unchecked {
             writeln!(f, "warning: attachment not checked in {}: {}", r.place(), r.error)?;

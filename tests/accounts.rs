@@ -189,10 +189,11 @@ async fn an_account_whose_role_cannot_be_assumed_fails_alone_and_is_named() {
         panic!("{err:?}");
     };
     assert_eq!((*sets, *regions_failed), (4, 1), "A's 4 sets synced; B failed once");
+    assert_eq!(err.kind(), "CredentialsError");
     assert_eq!(
         messages,
         &[format!(
-            "account {B}: cannot get AWS credentials for DescribeSecurityGroups in eu-west-1: AccessDenied: \
+            "region eu-west-1 of account {B} (security groups): cannot get AWS credentials: AccessDenied: \
              injected by the fault proxy; none of the account's regions is read (a listed account: check that its \
              role exists and trusts the caller; else the caller's own credentials: AWS_PROFILE, the environment, \
              the function's role)"

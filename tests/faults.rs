@@ -521,10 +521,24 @@ async fn an_endpoint_that_refuses_connections_fails_the_region_at_once_without_r
         .await
         .unwrap();
     assert_eq!(summary.ec2_retries, 0, "no retry of a refused connection");
-    let error = &summary.failed_regions[0].error;
+    let failed = &summary.failed_regions[0];
+    assert_eq!(
+        failed.reads,
+        ["security groups", "prefix lists"],
+        "one cause, said once"
+    );
     assert!(
-        error.contains("DescribeSecurityGroups") && error.to_lowercase().contains("connection refused"),
-        "{error}"
+        failed.error.to_lowercase().contains("connection refused")
+            && failed
+                .error
+                .contains("nothing answers at the endpoint: is AWS_ENDPOINT_URL"),
+        "{}",
+        failed.error
+    );
+    assert!(
+        !failed.error.contains("{ ") && !failed.error.contains("Some("),
+        "{}",
+        failed.error
     );
 }
 

@@ -674,3 +674,28 @@ async fn a_load_balancer_carrying_part_of_a_set_is_reported_and_whole_or_unattac
     );
     assert!(text.contains(&warning), "{text}");
 }
+
+#[tokio::test]
+async fn a_max_rules_per_group_above_the_accounts_quota_names_the_quota_and_is_not_re_planned() {
+    // moto's quota is 60 rules per group; one group would take every GLOBAL range of both versions.
+    let w = world(NEWEST, 1, 0).await;
+    let wanted = selection(&fixture(NEWEST));
+    assert!(
+        wanted.ranges(Scope::Global).len() > 60,
+        "the file needs more than the quota"
+    );
+    let app = w.app(&[("MAX_RULES_PER_GROUP", "200")]).await;
+    let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await;
+    let Err(err) = summary else {
+        panic!("the set cannot be synced past the quota")
+    };
+    let text = err.to_string();
+    for named in [w.global[0].as_str(), "MAX_RULES_PER_GROUP (200)", "L-0EA8095F"] {
+        assert!(text.contains(named), "{named} not in {text}");
+    }
+    assert!(!text.contains("another writer?"), "{text}");
+    let Error::SetsFailed { messages, .. } = err else {
+        panic!()
+    };
+    assert_eq!(messages.len(), 1, "{messages:?}");
+}

@@ -10,8 +10,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
-use cloudfront_sg_sync::adapters::accounts::{AwsAccount, member_config, with_loader};
-use cloudfront_sg_sync::adapters::aws::{loader, shared_config};
+use cloudfront_sg_sync::adapters::accounts::{AwsAccount, member_config, with_loader_shared};
+use cloudfront_sg_sync::adapters::aws::{check_credentials, loader, shared_config};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
 use cloudfront_sg_sync::adapters::organization::OrgAccounts;
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
@@ -122,7 +122,8 @@ async fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         // Colours only for a person at a terminal: not in a CI log, a pipe or a file.
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()))
+        // No log unless RUST_LOG asks: every warning and error of a run is in its summary, once.
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
         .init();
     let cli = match Cli::from_arg_matches(&command().get_matches()) {
         Ok(cli) => cli,
@@ -157,7 +158,11 @@ async fn main() -> ExitCode {
             });
             match summary.into_result() {
                 Ok(_) => ExitCode::SUCCESS,
-                Err(e) => fail(&e),
+                Err(e) => {
+                    // Each failure is a line of the summary above: say what failed, counted.
+                    eprintln!("error: {} ({})", e.headline(), e.kind());
+                    ExitCode::FAILURE
+                }
             }
         }
         Err(e) => fail(&e),
@@ -203,7 +208,8 @@ async fn audit_command(cli: &Cli) -> ExitCode {
 /// The accounts of `config`: its own, or every account of ACCOUNTS (OUs, roots and the organization listed
 /// now), each with its adapters; and who they are.
 async fn targets(config: &Config) -> Result<(Members, Vec<AwsAccount>)> {
-    let (known, organization) = with_loader(config, loader()).await;
+    let (known, organization, base) = with_loader_shared(config, loader()).await;
+    check_credentials(&base).await?;
     let accounts = sync::run_accounts(config, &organization, &known).await?;
     let of_run = accounts.of(&known).into_iter().cloned().collect();
     Ok((accounts.members, of_run))
@@ -254,12 +260,14 @@ fn listed<T: serde::Serialize + std::fmt::Display>(cli: &Cli, items: &[T], error
 /// The audit of the credentials' own account, over the load balancers and groups of `REGIONS`.
 async fn audit(config: &Config) -> Result<AuditReport> {
     let shared = shared_config(config, loader()).await;
+    check_credentials(&shared).await?;
     audit_with(config, &shared).await
 }
 
 /// The audit of every account of ACCOUNTS, each through its role (its part failing alone).
 async fn audit_accounts(config: &Config) -> Result<AccountsAudit> {
     let base = shared_config(config, loader()).await;
+    check_credentials(&base).await?;
     let members = sync::members(config, &OrgAccounts::from_shared(config, &base).await).await?;
     let audit_one = |id: String| {
         let base = &base;

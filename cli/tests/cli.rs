@@ -127,10 +127,10 @@ async fn a_forged_mark_is_overridden_and_unmark_clears_a_newer_one_so_apply_sync
     tag_marks(&client, &groups, &format!("{ahead} ipv4 ipv6")).await;
     let kept = cli(&moto, &["apply", "--ip-ranges-file", file]);
     assert!(text(&kept).contains("kept: holds a newer file"), "{}", text(&kept));
-    // Its warning goes to stderr, a pipe here: plain text, no ANSI colours.
+    // Said once, in the summary: no log line repeats it on stderr (logs only with RUST_LOG).
     let stderr = String::from_utf8_lossy(&kept.stderr);
     assert!(
-        stderr.contains("holds a newer file") && !stderr.contains('\u{1b}'),
+        !stderr.contains("holds a newer file") && !stderr.contains('\u{1b}'),
         "{stderr:?}"
     );
     let listed = cli(&moto, &["unmark"]);
@@ -460,4 +460,81 @@ async fn output_into_a_closed_pipe_neither_panics_nor_changes_the_exit_code() {
             "{args:?}: {stderr}"
         );
     }
+}
+
+/// The CLI run with only `vars` (and PATH) in its environment, an empty home and no instance metadata: no
+/// credentials unless `vars` bring some, and no call leaves 127.0.0.1.
+fn bare_cli(vars: &[(&str, &str)], args: &[&str]) -> std::process::Output {
+    let home = std::env::temp_dir().join(format!("cfsg-cli-home-{}", std::process::id()));
+    std::fs::create_dir_all(&home).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", &home)
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", home.join("config"))
+        .env("AWS_SHARED_CREDENTIALS_FILE", home.join("credentials"))
+        .envs(vars.iter().copied())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn every_failure_a_person_meets_is_one_line_per_cause_once_without_a_debug_dump() {
+    let dir = std::env::temp_dir().join(format!("cfsg-cli-errors-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("ip-ranges.json");
+    std::fs::write(&file, fixture(NEWEST)).unwrap();
+    let file = file.to_str().unwrap();
+    let plan = ["plan", "--regions", "us-east-1,eu-west-1", "--ip-ranges-file", file];
+
+    // No credentials anywhere: one line on stderr, nothing else, naming the sources and AWS_PROFILE.
+    let none = bare_cli(&[], &plan);
+    let audit = bare_cli(&[], &["audit", "--regions", "us-east-1"]);
+    for out in [&none, &audit] {
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_ne!(out.status.code(), Some(0));
+        assert!(out.stdout.is_empty(), "{}", String::from_utf8_lossy(&out.stdout));
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(
+            stderr.starts_with("error: no AWS credentials found: ")
+                && stderr.contains("AWS_PROFILE")
+                && stderr.trim_end().ends_with("(NoCredentials)"),
+            "{stderr}"
+        );
+    }
+
+    // An endpoint where nothing listens (a misspelt AWS_ENDPOINT_URL): at once, one line for both regions and
+    // every read, naming the setting; then the count, once.
+    let closed = format!("http://127.0.0.1:{}", free_port());
+    let keys = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", closed.as_str()),
+    ];
+    let refused = bare_cli(&keys, &plan);
+    let stdout = String::from_utf8_lossy(&refused.stdout);
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(1));
+    let failed: Vec<&str> = stdout.lines().filter(|l| l.starts_with("failed")).collect();
+    assert_eq!(failed.len(), 1, "{stdout}");
+    assert!(
+        failed[0].starts_with("failed regions eu-west-1, us-east-1 (security groups, prefix lists, WAF IP sets): ")
+            && failed[0].ends_with(&format!("nothing answers at {closed}: is AWS_ENDPOINT_URL right?")),
+        "{stdout}"
+    );
+    assert_eq!(stderr, "error: 2 region(s) unreadable (RegionsUnreadable)\n");
+
+    for out in [&none, &audit, &refused] {
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        for dump in ["{ ", "Some(", "DispatchFailure", "CredentialsNotLoaded"] {
+            assert!(!said.contains(dump), "{dump} in {said}");
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }

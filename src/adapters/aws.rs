@@ -23,7 +23,6 @@ use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::retries::RequestAttempts;
 use aws_smithy_runtime_api::client::retries::classifiers::{ClassifyRetry, RetryAction, RetryClassifierPriority};
 use aws_smithy_types::error::ErrorMetadata;
-use aws_smithy_types::error::display::DisplayErrorContext;
 
 use crate::config::Config;
 use crate::error::Error;
@@ -159,7 +158,7 @@ impl ClassifyRetry for NoRetryWhenUnreachable {
         let Some(Err(error)) = ctx.output_or_error() else {
             return RetryAction::NoActionIndicated;
         };
-        match error.as_connector_error().is_some_and(|e| unreachable(e)) {
+        match error.as_connector_error().is_some_and(|e| unreachable(e).is_some()) {
             true => RetryAction::RetryForbidden,
             false => RetryAction::NoActionIndicated,
         }
@@ -174,21 +173,31 @@ impl ClassifyRetry for NoRetryWhenUnreachable {
     }
 }
 
-/// Whether a connection error says the endpoint is unreachable for good: refused, or a name that does not exist.
-fn unreachable(error: &(dyn std::error::Error + 'static)) -> bool {
+/// Why an endpoint is unreachable for good.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Unreachable {
+    /// It refused the connection: nothing listens there.
+    Refused,
+    /// Its name does not exist.
+    NoSuchName,
+}
+
+/// Whether a connection error says the endpoint is unreachable for good, and why: refused, or a name that does
+/// not exist.
+fn unreachable(error: &(dyn std::error::Error + 'static)) -> Option<Unreachable> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(e) = source {
         let refused = e.downcast_ref::<std::io::Error>().map(std::io::Error::kind);
         if refused == Some(std::io::ErrorKind::ConnectionRefused) {
-            return true;
+            return Some(Unreachable::Refused);
         }
         let text = e.to_string();
         if text.contains("Name or service not known") || text.contains("nodename nor servname provided") {
-            return true;
+            return Some(Unreachable::NoSuchName);
         }
         source = e.source();
     }
-    false
+    None
 }
 
 /// Throttling (`RequestLimitExceeded`) and transient errors are retried with exponential backoff and jitter,
@@ -210,36 +219,45 @@ fn timeout_config() -> TimeoutConfig {
 
 /// What an AWS service answered a failed call, as `answered(code, message)`: its code and message, or
 /// (`Unknown`) the transport error's chain; [`Error::Credentials`] when the call's credentials could not be had.
-pub fn service_error<E>(
-    operation: &'static str,
-    region: &str,
-    error: &SdkError<E>,
-    answered: impl FnOnce(String, String) -> Error,
-) -> Error
+pub fn service_error<E>(error: &SdkError<E>, answered: impl FnOnce(String, String) -> Error) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match (error.code(), credentials_failure(error)) {
-        (Some(code), _) => answered(code.to_owned(), error.message().unwrap_or("").to_owned()),
-        (None, Some((code, message))) => Error::Credentials {
-            operation,
-            region: region.to_owned(),
-            code,
-            message,
-        },
-        (None, None) => answered("Unknown".to_owned(), unanswered(error)),
+    if let Some(code) = error.code() {
+        return answered(code.to_owned(), error.message().unwrap_or("").to_owned());
+    }
+    match credentials_failure(error) {
+        Some(Credentials::None) => Error::NoCredentials,
+        Some(Credentials::Failed { code, message }) => Error::Credentials { code, message },
+        None => answered("Unknown".to_owned(), unanswered(error)),
     }
 }
 
 /// What a failed call with no AWS error code said, in one line: an answer that is no AWS answer (an HTML error
 /// page: a wrong endpoint, or a region the endpoint does not serve) by its status and the start of its body;
-/// anything else (a connection, a timeout) by its chain of causes.
+/// an endpoint that cannot be reached with what to check; anything else (a timeout, a reset) by its chain of
+/// causes.
 fn unanswered<E>(error: &SdkError<E>) -> String
 where
     E: std::error::Error + 'static,
 {
     let Some(response) = error.raw_response() else {
-        return DisplayErrorContext(error).to_string();
+        let chain = one_line(error);
+        return match (unreachable(error), std::env::var("AWS_ENDPOINT_URL")) {
+            (None, _) => chain,
+            (Some(Unreachable::Refused), Ok(endpoint)) => {
+                format!("{chain}: nothing answers at {endpoint}: is AWS_ENDPOINT_URL right?")
+            }
+            (Some(Unreachable::Refused), Err(_)) => {
+                format!("{chain}: nothing answers at the endpoint: is AWS_ENDPOINT_URL (or the proxy) right?")
+            }
+            (Some(Unreachable::NoSuchName), Ok(endpoint)) => {
+                format!("{chain}: no host has the name of {endpoint}: is AWS_ENDPOINT_URL right?")
+            }
+            (Some(Unreachable::NoSuchName), Err(_)) => {
+                format!("{chain}: no AWS endpoint has that name: is the region name (REGIONS) right?")
+            }
+        };
     };
     let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
     let body: String = body
@@ -255,24 +273,73 @@ where
     )
 }
 
-/// When a call failed because its credentials could not be loaded (an account's role that cannot be assumed):
-/// the code and message STS answered, or the credentials error itself.
-fn credentials_failure(error: &(dyn std::error::Error + 'static)) -> Option<(String, String)> {
+/// An error and its causes as one line a person reads: each cause's own text once (a cause that repeats the
+/// text before it is dropped), `: ` between them, every run of white space (line breaks) one space. Never the
+/// `Debug` form the SDK's `DisplayErrorContext` appends.
+pub fn one_line(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut said: Vec<String> = Vec::new();
+    let mut source = Some(error);
+    while let Some(e) = source {
+        let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        if !text.is_empty() && !said.last().is_some_and(|last| last.contains(&text)) {
+            said.push(text);
+        }
+        source = e.source();
+    }
+    said.join(": ")
+}
+
+/// Why a call's credentials could not be had.
+enum Credentials {
+    /// No source of the default chain had any.
+    None,
+    /// STS answered `code` (an account's role not assumed), or a source failed (`CredentialsError`).
+    Failed { code: String, message: String },
+}
+
+/// When a call failed because its credentials could not be loaded: none found, or an account's role that
+/// cannot be assumed (the code and message STS answered, or the credentials error itself).
+fn credentials_failure(error: &(dyn std::error::Error + 'static)) -> Option<Credentials> {
     let mut source = error.source();
     let mut failure = None;
     while let Some(e) = source {
-        if failure.is_none() && e.is::<CredentialsError>() {
-            failure = Some(("CredentialsError".to_owned(), DisplayErrorContext(e).to_string()));
+        if failure.is_none() {
+            match e.downcast_ref::<CredentialsError>() {
+                Some(CredentialsError::CredentialsNotLoaded(_)) => return Some(Credentials::None),
+                Some(credentials) => {
+                    let (code, message) = ("CredentialsError".to_owned(), one_line(credentials));
+                    failure = Some(Credentials::Failed { code, message });
+                }
+                None => {}
+            }
         }
         let answered = e
             .downcast_ref::<ErrorMetadata>()
             .and_then(|m| m.code().map(|c| (c, m.message())));
         if let (Some(_), Some((code, message))) = (&failure, answered) {
-            return Some((code.to_owned(), message.unwrap_or("").to_owned()));
+            let (code, message) = (code.to_owned(), message.unwrap_or("").to_owned());
+            return Some(Credentials::Failed { code, message });
         }
         source = e.source();
     }
     failure
+}
+
+/// Whether `base` has credentials: `Err(NoCredentials)` when no source of the default chain has any (before
+/// any call, so the CLI says so once instead of per region), or the one-line reason another source failed.
+pub async fn check_credentials(base: &SdkConfig) -> Result<(), Error> {
+    use aws_credential_types::provider::ProvideCredentials;
+    let Some(provider) = base.credentials_provider() else {
+        return Err(Error::NoCredentials);
+    };
+    match provider.provide_credentials().await {
+        Ok(_) => Ok(()),
+        Err(CredentialsError::CredentialsNotLoaded(_)) => Err(Error::NoCredentials),
+        Err(e) => Err(Error::Credentials {
+            code: "CredentialsError".to_owned(),
+            message: one_line(&e),
+        }),
+    }
 }
 
 #[cfg(test)]
@@ -282,14 +349,17 @@ mod tests {
     #[test]
     fn a_refused_connection_or_a_name_that_does_not_exist_is_unreachable_and_a_reset_is_not() {
         use std::io::{Error as Io, ErrorKind};
-        assert!(unreachable(&Io::from(ErrorKind::ConnectionRefused)));
+        assert_eq!(
+            unreachable(&Io::from(ErrorKind::ConnectionRefused)),
+            Some(Unreachable::Refused)
+        );
         let dns = Io::other("dns error: failed to lookup address information: Name or service not known");
-        assert!(unreachable(&dns));
-        assert!(!unreachable(&Io::from(ErrorKind::ConnectionReset)));
+        assert_eq!(unreachable(&dns), Some(Unreachable::NoSuchName));
+        assert_eq!(unreachable(&Io::from(ErrorKind::ConnectionReset)), None);
         let temporary =
             Io::other("dns error: failed to lookup address information: Temporary failure in name resolution");
         assert!(
-            !unreachable(&temporary),
+            unreachable(&temporary).is_none(),
             "a name server that did not answer may answer next time"
         );
     }

@@ -247,7 +247,7 @@ where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let group = group.map(str::to_owned);
-    service_error(operation, region, error, |code, message| Error::Ec2 {
+    service_error(error, |code, message| Error::Ec2 {
         operation,
         region: region.to_owned(),
         group,

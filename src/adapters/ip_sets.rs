@@ -199,7 +199,7 @@ where
 {
     let ip_set = ip_set.map(str::to_owned);
     let region_name = region.to_owned();
-    service_error(operation, region, error, move |code, message| Error::Waf {
+    service_error(error, move |code, message| Error::Waf {
         code,
         message,
         operation,

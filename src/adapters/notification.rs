@@ -16,7 +16,6 @@ use crate::ports::Notifications;
 pub struct SnsTopic {
     client: Client,
     topic: String,
-    region: String,
 }
 
 impl SnsTopic {
@@ -25,14 +24,13 @@ impl SnsTopic {
         let region = topic.split(':').nth(3).unwrap_or("us-east-1").to_owned();
         // Three attempts (not EC2_MAX_ATTEMPTS): the message is worth a retry, not a long wait.
         let config = aws_sdk_sns::config::Builder::from(shared)
-            .region(aws_config::Region::new(region.clone()))
+            .region(aws_config::Region::new(region))
             .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(3))
             .retry_classifier(NoRetryWhenUnreachable)
             .build();
         SnsTopic {
             client: Client::from_conf(config),
             topic: topic.to_owned(),
-            region,
         }
     }
 }
@@ -62,7 +60,7 @@ impl Notifications for SnsTopic {
             .send()
             .await
             .map_err(|e| {
-                service_error("Publish", &self.region, &e, |code, text| Error::Publish {
+                service_error(&e, |code, text| Error::Publish {
                     topic: self.topic.clone(),
                     code,
                     message: text,

@@ -102,7 +102,7 @@ where
         code,
         message,
     };
-    match service_error(operation, "the organization", error, organization) {
+    match service_error(error, organization) {
         Error::Credentials { code, message, .. } => organization(
             code,
             format!(

@@ -64,11 +64,9 @@ pub(super) async fn check_attachment(
                     error = %e,
                     "cannot tell whether the sets are attached whole; syncing anyway"
                 );
-                attachment.unchecked.push(FailedRegion {
-                    account: account.map(str::to_owned),
-                    region,
-                    error: e.to_string(),
-                });
+                attachment
+                    .unchecked
+                    .push(FailedRegion::new(account, &region, "network interfaces", &e));
                 continue;
             }
         };

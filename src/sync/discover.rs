@@ -187,7 +187,7 @@ async fn read_regions<'a, G: SecurityGroups, T, F: Future<Output = T>>(
     };
     let unit = limit.acquire().await;
     let groups = match bound_groups(ec2, first, budget).await {
-        Err(e @ Error::Credentials { .. }) => return (vec![Err(e)], Vec::new()),
+        Err(e @ (Error::Credentials { .. } | Error::NoCredentials)) => return (vec![Err(e)], Vec::new()),
         groups => groups,
     };
     let first_rest = async {

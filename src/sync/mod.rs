@@ -221,11 +221,7 @@ impl<R> FromIterator<std::result::Result<Vec<R>, FailedRegion>> for ByRegion<R> 
 /// A region whose `targets` (prefix lists, WAF IP sets) could not be read: logged, and named in the summary.
 pub(super) fn unreadable(account: Option<&str>, region: &str, targets: &str, e: &Error) -> FailedRegion {
     tracing::error!(account = account.unwrap_or("own"), region, targets, error = %e, "cannot read a region's targets");
-    FailedRegion {
-        account: account.map(str::to_owned),
-        region: region.to_owned(),
-        error: e.to_string(),
-    }
+    FailedRegion::new(account, region, targets, e)
 }
 
 /// What every account of a run shares.
@@ -369,16 +365,9 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
     let ip_sets = sync_ip_sets(shared, account, ip_sets.into_iter().flatten().collect());
     let ((reports, unchecked), lists, ip_sets) =
         futures::join!(sync_and_check(&context, account.id.as_deref(), sets), lists, ip_sets);
-    let mut failed_regions: Vec<FailedRegion> = failed_regions
-        .into_iter()
-        .map(|(region, e)| FailedRegion {
-            account: account.id.clone(),
-            region,
-            error: e.to_string(),
-        })
-        .collect();
-    failed_regions.extend(lists.failed_regions);
-    failed_regions.extend(ip_sets.failed_regions);
+    let groups_failed = (failed_regions.into_iter())
+        .map(|(region, e)| FailedRegion::new(account.id.as_deref(), &region, "security groups", &e));
+    let failed_regions = FailedRegion::merged(groups_failed.chain(lists.failed_regions).chain(ip_sets.failed_regions));
     AccountOutcome {
         reports,
         lists: lists.reports,

@@ -88,10 +88,15 @@ async fn sync_set<G: SecurityGroups>(context: &SetContext<'_, G>, set: FoundSet)
     report
 }
 
+/// EC2's answer when a group holds as many rules as the account's quota allows. Another writer's rules can fill
+/// a group between our read and our write (and moto answers it where EC2 answers a duplicate), so it is a
+/// conflict only when the group read back holds more rules than we planned from; else it is the quota.
+const RULES_LIMIT: &str = "RulesPerSecurityGroupLimitExceeded";
+
 /// The EC2 answers that mean a group is not as planned: another writer (a second run, an operator) changed the
-/// set between our read and our write. Moto answers the limit error where EC2 answers a duplicate.
+/// set between our read and our write.
 const CONFLICTS: [&str; 4] = [
-    "RulesPerSecurityGroupLimitExceeded",
+    RULES_LIMIT,
     "InvalidPermission.Duplicate",
     "InvalidPermission.NotFound",
     "InvalidGroup.NotFound",
@@ -127,6 +132,13 @@ async fn converge<G: SecurityGroups>(
                 wrote = true;
                 read_back = ReadBack::AfterWrites;
             }
+            Err(e) if quota_reached(cx, &current, &written, &e).await? => {
+                return Err(Error::RulesQuota {
+                    set: set.key.to_string(),
+                    group: limited_group(&e).unwrap_or_default().to_owned(),
+                    max_rules: cx.config.max_rules_per_group,
+                });
+            }
             Err(e) if is_conflict(&e) && report.replans < cx.config.replan_attempts => {
                 report.replans += 1;
                 read_back = ReadBack::AfterConflict;
@@ -157,6 +169,41 @@ async fn converge<G: SecurityGroups>(
     tracing::info!(set = %set.key, added = report.added, removed = report.removed, unchanged = report.unchanged, replans = report.replans, "set synced");
     let changed = wrote || report.added + report.removed > 0;
     Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
+}
+
+/// The group EC2 refused more rules for, when `error` is that answer.
+fn limited_group(error: &Error) -> Option<&str> {
+    match error {
+        Error::Ec2 { code, group, .. } if code == RULES_LIMIT => group.as_deref(),
+        _ => None,
+    }
+}
+
+/// Whether EC2 refused more rules for a group of `set` because of the account's quota: the group read back
+/// (one describe) holds no more rules than the plan found in it with the round's own writes (`written`), so no
+/// other writer filled it.
+async fn quota_reached<G: SecurityGroups>(
+    cx: &SetContext<'_, G>,
+    set: &FoundSet,
+    written: &Written,
+    error: &Error,
+) -> Result<bool> {
+    let Some(group) = limited_group(error) else {
+        return Ok(false);
+    };
+    let held = |groups: &[security_groups::Group]| groups.iter().find(|g| g.id == group).map(|g| g.rules.len());
+    let Some(planned_from) = held(&set.groups) else {
+        return Ok(false);
+    };
+    let ours = |writes: &BTreeMap<String, BTreeSet<(u16, Cidr)>>| writes.get(group).map_or(0, BTreeSet::len);
+    let expected = (planned_from + ours(&written.authorized)).saturating_sub(ours(&written.revoked));
+    let what = || format!("DescribeSecurityGroups of {group}");
+    let now = cx
+        .budget
+        .bound(what, cx.ec2.groups_by_id(&set.key.region, &[group.to_owned()]))
+        .await?;
+    let now: Vec<security_groups::Group> = now.into_iter().map(|t| t.group).collect();
+    Ok(held(&now).is_some_and(|rules| rules <= expected))
 }
 
 /// The first pause before a set is read back again when its read lags our writes; then 1 s, then 2 s.

@@ -413,6 +413,27 @@ async fn a_set_that_keeps_changing_fails_after_the_re_plans_allowed() {
 }
 
 #[tokio::test]
+async fn a_group_refused_more_rules_that_no_one_filled_is_the_accounts_quota_named_without_a_re_plan() {
+    let ec2 = two_sets();
+    ec2.fail(Op::Authorize, Some("sg-b"), "RulesPerSecurityGroupLimitExceeded");
+    let summary = scheduled(&ec2, change(), &[("MAX_RULES_PER_GROUP", "100")]).await;
+    let global = &summary.sets[0];
+    assert_eq!(global.replans, 0, "the quota is no other writer: no re-plan");
+    let error = global.error.as_deref().unwrap();
+    for named in ["sg-b", "MAX_RULES_PER_GROUP (100)", "L-0EA8095F"] {
+        assert!(error.contains(named), "{named} not in {error}");
+    }
+    assert!(!error.contains("another writer?"), "{error}");
+    let tried = ec2.calls_of(Op::Authorize);
+    assert_eq!(tried.iter().filter(|c| c.group.as_deref() == Some("sg-b")).count(), 1);
+    assert!(ec2.ours("sg-a", 443).contains(&c("11.0.0.0/24")), "nothing revoked");
+    let Err(e) = summary.into_result() else {
+        panic!("the set failed")
+    };
+    assert!(e.to_string().contains("L-0EA8095F"), "{e}");
+}
+
+#[tokio::test]
 async fn other_errors_are_not_re_planned() {
     let ec2 = two_sets();
     ec2.fail(Op::Authorize, Some("sg-b"), "UnauthorizedOperation");
@@ -500,7 +521,10 @@ async fn each_account_syncs_with_its_own_ports_and_one_that_cannot_be_read_fails
     );
     assert!(b.calls_of(Op::Authorize).is_empty() && b.calls_of(Op::Revoke).is_empty());
     assert_eq!(summary.failed_regions[0].account.as_deref(), Some("222222222222"));
-    assert_says(&summary, "failed region us-east-1 of account 222222222222: ");
+    assert_says(
+        &summary,
+        "failed region us-east-1 of account 222222222222 (security groups): AccessDenied: ",
+    );
     let json = serde_json::to_value(&summary).unwrap();
     assert_eq!(json["sets"][0]["account"], "111111111111");
     assert!(
@@ -718,10 +742,35 @@ async fn a_region_whose_every_read_fails_is_counted_once() {
     )
     .await
     .unwrap();
+    let failed: Vec<(&str, Vec<&str>, &str)> = (summary.failed_regions.iter())
+        .map(|r| {
+            (
+                r.region.as_str(),
+                r.reads.iter().map(String::as_str).collect(),
+                r.error.as_str(),
+            )
+        })
+        .collect();
+    let denied = "UnauthorizedOperation: UnauthorizedOperation injected by the fake; the caller's role needs";
     assert_eq!(
-        summary.failed_regions.len(),
-        4,
-        "groups, prefix lists, REGIONAL and CLOUDFRONT IP sets, each named"
+        failed,
+        [
+            (
+                "us-east-1",
+                vec!["security groups", "prefix lists"],
+                format!("{denied} ec2:fake").as_str()
+            ),
+            (
+                "us-east-1",
+                vec!["WAF IP sets"],
+                format!("{denied} wafv2:fake").as_str()
+            ),
+        ],
+        "one line per cause: EC2's two reads say theirs once, and so do WAF's two scopes"
+    );
+    assert_says(
+        &summary,
+        &format!("failed region us-east-1 (security groups, prefix lists): {denied} ec2:fake\n"),
     );
     let err = summary.into_result().unwrap_err();
     assert!(err.to_string().starts_with("1 region(s) unreadable: "), "{err}");

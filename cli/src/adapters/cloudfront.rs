@@ -40,14 +40,12 @@ impl Distributions for CloudFrontDistributions {
             .try_collect()
             .await
             .map_err(|e| {
-                service_error("ListDistributions", CLOUDFRONT_REGION, &e, |code, message| {
-                    Error::Audit {
-                        service: "CloudFront",
-                        operation: "ListDistributions",
-                        region: CLOUDFRONT_REGION.to_owned(),
-                        code,
-                        message,
-                    }
+                service_error(&e, |code, message| Error::Audit {
+                    service: "CloudFront",
+                    operation: "ListDistributions",
+                    region: CLOUDFRONT_REGION.to_owned(),
+                    code,
+                    message,
                 })
             })?;
         let summaries = pages.iter().filter_map(|page| page.distribution_list());

@@ -47,7 +47,7 @@ impl LoadBalancers for ElbLoadBalancers {
             .try_collect()
             .await
             .map_err(|e| {
-                service_error("DescribeLoadBalancers", region, &e, |code, message| Error::Audit {
+                service_error(&e, |code, message| Error::Audit {
                     service: "ELBv2",
                     operation: "DescribeLoadBalancers",
                     region: region.to_owned(),
