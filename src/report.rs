@@ -205,13 +205,7 @@ impl EntryChanges {
 
     /// `status: +added -removed =unchanged`, as the target's line says it.
     fn counts(&self) -> String {
-        format!(
-            "{}: +{} -{} ={}",
-            self.status.as_str(),
-            self.added,
-            self.removed,
-            self.unchanged
-        )
+        counts(self.status, self.added, self.removed, self.unchanged)
     }
 
     /// The lines under the target's line: each CIDR added and removed, then its notes.
@@ -228,6 +222,14 @@ impl EntryChanges {
     fn write_notes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write_forged(f, &self.forged_marks, self.status)?;
         write_error(f, self.error.as_deref())
+    }
+}
+
+/// `status: +added -removed =unchanged`; a target kept for a newer file was not planned: its status alone.
+fn counts(status: SetStatus, added: usize, removed: usize, unchanged: usize) -> String {
+    match status {
+        SetStatus::OlderFile => status.as_str().to_owned(),
+        _ => format!("{}: +{added} -{removed} ={unchanged}", status.as_str()),
     }
 }
 
@@ -849,21 +851,52 @@ impl SetReport {
     /// The set's line: its key, its groups, its status and counts.
     fn write_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let room: Vec<String> = self.room_left.iter().map(|(v, n)| format!("{v} {n}")).collect();
+        // A set kept, or failed before it was planned, has no room counted: unknown, not zero.
+        let room = match room.is_empty() {
+            true => "unknown".to_owned(),
+            false => room.join(", "),
+        };
         writeln!(
             f,
-            "{} [{}] {}: +{} -{} ={} room left: {}",
+            "{} [{}] {} room left: {room}",
             self.key,
             self.groups.join(","),
-            self.status.as_str(),
-            self.added,
-            self.removed,
-            self.unchanged,
-            room.join(", "),
+            counts(self.status, self.added, self.removed, self.unchanged),
         )
     }
 
-    /// What the brief keeps under the set's line: its forged marks, then its error.
+    /// The lines under the set's line, one each: its warnings (attached in part, over the quota, near full), a
+    /// group gone, its forged marks, its error.
     fn write_notes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for p in &self.partly_attached {
+            writeln!(
+                f,
+                "  warning: {} ({}) lacks {}: the set is attached only in part, its ranges there are blocked",
+                p.interface,
+                p.attachment,
+                p.missing.join(",")
+            )?;
+        }
+        for (version, over) in &self.over_quota {
+            writeln!(
+                f,
+                "  warning: over its quota: its groups hold {over} {version} rule(s) beyond MAX_RULES_PER_GROUP; set it to your account's rules per security group (Service Quotas)"
+            )?;
+        }
+        if self.near_full {
+            writeln!(
+                f,
+                "  warning: {}% full: add a group with the same tags before CloudFront publishes more ranges",
+                self.percent_full
+            )?;
+        }
+        if !self.gone_groups.is_empty() {
+            writeln!(
+                f,
+                "  note: {} went away during the run; the set was synced with the groups left",
+                self.gone_groups.join(",")
+            )?;
+        }
         write_forged(f, &self.forged_marks, self.status)?;
         write_error(f, self.error.as_deref())
     }
@@ -887,28 +920,6 @@ impl fmt::Display for SetReport {
             for (sign, cidr, port, note) in adds.chain(revokes).chain(after) {
                 writeln!(f, "  {group} {sign} {cidr} tcp/{port}{note}")?;
             }
-        }
-        for p in &self.partly_attached {
-            writeln!(
-                f,
-                "  warning: {} ({}) lacks {}: the set is attached only in part, its ranges there are blocked",
-                p.interface,
-                p.attachment,
-                p.missing.join(",")
-            )?;
-        }
-        for (version, over) in &self.over_quota {
-            writeln!(
-                f,
-                "  warning: over its quota: its groups hold {over} {version} rule(s) beyond MAX_RULES_PER_GROUP; set it to your account's rules per security group (Service Quotas)"
-            )?;
-        }
-        if !self.gone_groups.is_empty() {
-            writeln!(
-                f,
-                "  note: {} went away during the run; the set was synced with the groups left",
-                self.gone_groups.join(",")
-            )?;
         }
         self.write_notes(f)
     }

@@ -66,9 +66,12 @@ struct Cli {
     /// Print the result (the summary, the unmanaged rules, the audit) as one JSON document instead of text.
     #[arg(long, global = true)]
     json: bool,
-    /// With plan or apply: one line per set, prefix list and IP set (its status and counts, and its error),
-    /// instead of every CIDR added and removed.
+    /// With plan or apply: every CIDR added and removed, under its target's line (by default, one line per
+    /// set, prefix list and IP set with its counts, and a line per warning and error; --json has every CIDR).
     #[arg(long, global = true)]
+    verbose: bool,
+    /// The default output (one line per target, its warnings and errors); kept for scripts that pass it.
+    #[arg(long, global = true, hide = true)]
     summary: bool,
 }
 
@@ -152,9 +155,9 @@ async fn main() -> ExitCode {
     }
     match run(&cli).await {
         Ok(summary) => {
-            print(&cli, &summary, || match cli.summary {
-                true => summary.brief(),
-                false => summary.to_string(),
+            print(&cli, &summary, || match cli.verbose {
+                true => summary.to_string(),
+                false => summary.brief(),
             });
             match summary.into_result() {
                 Ok(_) => ExitCode::SUCCESS,

@@ -11,6 +11,11 @@ use std::process::Command;
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use common::*;
 
+/// What a run printed on stdout.
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 fn cli(moto: &Moto, args: &[&str]) -> std::process::Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
     emulator_env(&mut cmd, moto);
@@ -267,13 +272,31 @@ async fn cli_plan_writes_nothing_and_apply_syncs() {
     assert!(text.starts_with("plan of CLOUDFRONT"), "{text}");
     // Which regions were read, so a misspelt REGIONS (or none) shows.
     assert!(text.lines().next().unwrap().ends_with(", in us-east-1"), "{text}");
-    assert!(text.contains("planned: +150 -0 =0"), "{text}");
-    // --summary: the header and one line for the one set, no per-CIDR line.
-    let brief = cli(&moto, &["plan", "--summary", "--ip-ranges-file", file]);
-    let brief = String::from_utf8_lossy(&brief.stdout).into_owned();
-    assert_eq!(brief.lines().count(), 2, "{brief}");
-    assert!(brief.lines().nth(1).unwrap().contains("planned: +150 -0 =0"), "{brief}");
-    assert!(text.contains(" + 13.32.0.0/15 tcp/443"), "{text}");
+    // By default (and with --summary, kept for scripts): the header, one line for the one set and its warning
+    // (4 groups of 30 rules for 150 ranges of two versions: 98% of its IPv4 slots), no CIDR.
+    for brief in [
+        text.clone().into_owned(),
+        stdout(&cli(&moto, &["plan", "--summary", "--ip-ranges-file", file])),
+    ] {
+        let lines: Vec<&str> = brief.lines().collect();
+        assert_eq!(lines.len(), 3, "{brief}");
+        assert!(
+            lines[1].ends_with("planned: +150 -0 =0 room left: ipv4 2, ipv6 88"),
+            "{brief}"
+        );
+        assert!(lines[2].starts_with("  warning: 98% full: add a group"), "{brief}");
+    }
+    // --verbose: every CIDR under its group.
+    let verbose = stdout(&cli(&moto, &["plan", "--verbose", "--ip-ranges-file", file]));
+    assert!(verbose.contains("planned: +150 -0 =0"), "{verbose}");
+    assert_eq!(
+        verbose
+            .lines()
+            .filter(|l| l.contains(" + ") && l.ends_with(" tcp/443"))
+            .count(),
+        150
+    );
+    assert!(verbose.contains(" + 13.32.0.0/15 tcp/443"), "{verbose}");
     assert!(set_state(&client, &groups, 443, 30).await.is_empty());
 
     let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;

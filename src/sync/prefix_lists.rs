@@ -171,6 +171,8 @@ async fn sync_list<G: PrefixLists>(
         tagged.list.family,
     );
     report.max_entries = tagged.list.max_entries;
+    // As read: a list kept, or failed before it was planned, still shows its room.
+    report.room_left = tagged.list.max_entries.saturating_sub(tagged.list.entries.len());
     if let Err(error) = check_references(&report, references) {
         report.changes.error = Some(error);
         return report;

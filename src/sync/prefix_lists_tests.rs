@@ -412,3 +412,34 @@ async fn a_resize_that_never_shows_fails_the_list_within_the_re_plans_instead_of
     assert_eq!(ec2.calls_of(Op::Grow).len(), 3, "the first resize and one per re-plan");
     assert!(ec2.calls_of(Op::Modify).is_empty() && held(&ec2, "pl-small").0.is_empty());
 }
+
+#[tokio::test]
+async fn a_list_kept_for_a_newer_file_or_failed_before_its_plan_shows_the_room_it_has_and_no_counts() {
+    let ec2 = FakeEc2::default();
+    // MaxEntries 10 with 3 entries: 7 free, whatever the run does with it.
+    let entries = vec![ours("11.0.0.0/24"), ours("11.0.1.0/24"), hand_made("198.51.100.0/24")];
+    let newer = [
+        ("Name", "cloudfront_g"),
+        ("AutoUpdate", "true"),
+        (SYNC_TOKEN_TAG, "3 ipv4"),
+    ];
+    ec2.add_list("pl-kept", &newer, IpVersion::Ipv4, 10, entries.clone());
+    ec2.add_list("pl-ssh", &TAGGED_R, IpVersion::Ipv4, 10, entries);
+    ec2.add_group("sg-ssh", "vpc-1", &[("Name", "bastion")]);
+    ec2.add_rules("sg-ssh", [list_rule("pl-ssh", 22, 22)]);
+    let summary = scheduled(&ec2, file(), &[]).await;
+
+    let kept = report(&summary, "pl-kept");
+    assert_eq!((kept.changes.status, kept.room_left), (SetStatus::OlderFile, 7));
+    let failed = report(&summary, "pl-ssh");
+    assert_eq!((failed.changes.status, failed.room_left), (SetStatus::Failed, 7));
+    let text = summary.to_string();
+    assert!(
+        text.contains("us-east-1/pl-kept prefix list cloudfront_g ipv4: kept: holds a newer file room left: 7\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("us-east-1/pl-ssh prefix list cloudfront_r ipv4: failed: +0 -0 =0 room left: 7\n"),
+        "{text}"
+    );
+}

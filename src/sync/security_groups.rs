@@ -277,9 +277,11 @@ async fn sync_round<G: SecurityGroups>(
 ) -> Result<Round> {
     let key = &set.key;
     let plan = plan_checked(context, set, context.selection.ranges(key.scope))?;
-    if read_back != ReadBack::AfterWrites {
-        // Read back after our writes, the plan counts what we added as held.
-        report.unchanged = plan.unchanged;
+    // Read back after our writes, the plan counts what we added as held: held before the run is the rest.
+    match read_back {
+        ReadBack::No => report.unchanged = plan.unchanged,
+        ReadBack::AfterConflict => report.unchanged = plan.unchanged.saturating_sub(report.added),
+        ReadBack::AfterWrites => {}
     }
     report.room_left = plan.room_left.clone();
     report.over_quota = plan.over_quota.clone();

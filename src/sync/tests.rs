@@ -301,6 +301,12 @@ async fn the_file_applied_is_recorded_once_and_an_older_one_is_then_kept_out() {
     let mut ops: Vec<Op> = ec2.calls()[writes_before..].iter().map(|c| c.op).collect();
     ops.sort();
     assert_eq!(ops, [Op::Describe, Op::Interfaces, Op::Lists], "reads only, no write");
+    // Not planned: no counts, and its room is not known (not zero).
+    let text = summary.to_string();
+    assert!(
+        text.contains("[sg-a,sg-b] kept: holds a newer file room left: unknown\n"),
+        "{text}"
+    );
     assert!(summary.into_result().is_ok());
 }
 
@@ -431,6 +437,40 @@ async fn a_group_refused_more_rules_that_no_one_filled_is_the_accounts_quota_nam
         panic!("the set failed")
     };
     assert!(e.to_string().contains("L-0EA8095F"), "{e}");
+}
+
+#[tokio::test]
+async fn a_set_that_fails_after_a_re_plan_counts_its_own_additions_once() {
+    let ec2 = two_sets();
+    // Five new GLOBAL ranges at 4 rules a group: sg-b takes 4 (and fails each time), sg-a the fifth.
+    let body = doc(
+        2,
+        &[
+            "11.0.1.0/24",
+            "11.0.2.0/24",
+            "11.0.3.0/24",
+            "11.0.4.0/24",
+            "11.0.5.0/24",
+            "11.0.6.0/24",
+        ],
+        &["11.9.0.0/24"],
+    );
+    ec2.fail(Op::Authorize, Some("sg-b"), "InvalidPermission.Duplicate");
+    let summary = scheduled(&ec2, body, &[("MAX_RULES_PER_GROUP", "4"), ("REPLAN_ATTEMPTS", "1")]).await;
+    let global = &summary.sets[0];
+    assert_failed(global, "InvalidPermission.Duplicate");
+    let ours_in_a = ec2.ours("sg-a", 443);
+    // Held before the run and still wanted: 11.0.1.0/24 alone. What sg-a gained is what the run added.
+    let gained = ours_in_a
+        .iter()
+        .filter(|c| !["11.0.0.0/24", "11.0.1.0/24"].contains(&c.to_string().as_str()))
+        .count();
+    assert!(gained > 0, "sg-a took a range: {ours_in_a:?}");
+    assert_eq!((global.added, global.unchanged), (gained, 1), "{global:?}");
+    assert!(
+        summary.to_string().contains(&format!("failed: +{gained} -0 =1 ")),
+        "{summary}"
+    );
 }
 
 #[tokio::test]
