@@ -163,6 +163,7 @@ mod tests {
     fn summary() -> Summary {
         Summary {
             accounts: Vec::new(),
+            not_synced: Vec::new(),
             sync_token: 1_787_411_825,
             create_date: None,
             service: "CLOUDFRONT".into(),

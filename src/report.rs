@@ -6,12 +6,12 @@ use std::fmt;
 
 use serde::Serialize;
 
-use crate::domain::TargetKind;
 use crate::domain::attachment::PartlyAttached;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::organization::{AccountEntry, Members};
 use crate::domain::security_groups::{AppliedMark, ForgedMark, GroupPlan, SetKey, Unmanaged};
+use crate::domain::{NotSynced, TargetKind};
 use crate::error::{Error, Result};
 use crate::ports::{TaggedIpSet, WafScope};
 
@@ -56,6 +56,10 @@ pub struct Summary {
     /// known. A warning: the sync itself is not affected.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub attachment_unchecked: Vec<FailedRegion>,
+    /// Targets tagged `Name=cloudfront_g|cloudfront_r` whose `AutoUpdate` is not exactly `true`: not synced,
+    /// each named with the value found (a near miss such as `True` shows). Never a failure.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub not_synced: Vec<NotSynced>,
     /// Every account of `ACCOUNTS` (listed, or found under an OU, a root or the organization): the entry that
     /// brought it in, and whether it was synced, failed or skipped. Empty: the function's own account.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -842,6 +846,9 @@ impl Summary {
         }
         for r in &self.attachment_unchecked {
             writeln!(f, "warning: attachment not checked in {}: {}", r.place(), r.error)?;
+        }
+        for n in &self.not_synced {
+            writeln!(f, "{}", n.line())?;
         }
         Ok(())
     }

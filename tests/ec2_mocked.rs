@@ -201,7 +201,7 @@ async fn every_page_of_describe_security_groups_is_read() {
                 .build()
         });
     let groups = client(&test_config(), &[&page1, &page2, &page3]).await;
-    let found = groups.tagged_groups("us-east-1").await.unwrap();
+    let found = groups.tagged_groups("us-east-1").await.unwrap().tagged;
     let ids: Vec<&str> = found.iter().map(|g| g.group.id.as_str()).collect();
     assert_eq!(ids, ["sg-1", "sg-2", "sg-3"]);
     assert_eq!((page1.num_calls(), page2.num_calls(), page3.num_calls()), (1, 1, 1));

@@ -130,7 +130,11 @@ async fn an_ip_set_written_by_someone_else_after_our_read_is_read_again_and_rewr
         .endpoint_url(&w.endpoint)
         .test_credentials();
     let adapter = WafIpSets::with_loader(&base.config, loader).await;
-    let tagged = adapter.tagged_ip_sets("us-east-1", WafScope::Regional).await.unwrap();
+    let tagged = adapter
+        .tagged_ip_sets("us-east-1", WafScope::Regional)
+        .await
+        .unwrap()
+        .tagged;
     let ours = tagged.into_iter().next().unwrap();
     let theirs = adapter.ip_set(&ours).await.unwrap().unwrap();
     adapter
@@ -143,4 +147,81 @@ async fn an_ip_set_written_by_someone_else_after_our_read_is_read_again_and_rewr
     assert_eq!(again.set.addresses, BTreeSet::from(["203.0.113.0/24".parse().unwrap()]));
     assert_ne!(again.lock_token, ours.lock_token);
     adapter.update(&again, &BTreeSet::new()).await.unwrap();
+}
+
+#[tokio::test]
+async fn targets_whose_auto_update_is_not_exactly_true_are_named_with_the_value_and_left_alone() {
+    let w = world(NEWEST, 0, 0).await;
+    let near = |name, auto: &'static str| [("Name", name), ("AutoUpdate", auto), ("Protocol", "https")];
+    let group_true = create_group(&w.client, &w.vpc, "near", &near("cloudfront_g", "True")).await;
+    let group_none = create_group(
+        &w.client,
+        &w.vpc,
+        "none",
+        &[("Name", "cloudfront_r"), ("Protocol", "https")],
+    )
+    .await;
+    let list = sized_list(
+        &w.client,
+        "IPv4",
+        &[("Name", "cloudfront_r"), ("AutoUpdate", "false")],
+        10,
+        &[],
+    )
+    .await;
+    let client = waf(&w.endpoint).await;
+    create(
+        &client,
+        "yes",
+        ApiScope::Regional,
+        false,
+        &[("Name", "cloudfront_g"), ("AutoUpdate", "yes")],
+        &[],
+    )
+    .await;
+    // Tagged for the sync: synced as ever.
+    create(&client, "g4", ApiScope::Regional, false, &TAGGED_G, &[]).await;
+
+    let summary = run(&w, NEWEST).await;
+    let named: BTreeSet<(String, Option<String>)> = summary
+        .not_synced
+        .iter()
+        .map(|n| (n.id.clone(), n.auto_update.clone()))
+        .collect();
+    let expected: BTreeSet<(String, Option<String>)> = [
+        (group_true.clone(), Some("True".to_owned())),
+        (group_none.clone(), None),
+        (list.clone(), Some("false".to_owned())),
+        ("REGIONAL/yes".to_owned(), Some("yes".to_owned())),
+    ]
+    .into_iter()
+    .collect();
+    assert_eq!(named, expected);
+    let text = summary.to_string();
+    assert!(
+        text.contains(&format!(
+            "not synced: security group {group_true} in us-east-1 (Name=cloudfront_g): AutoUpdate=\"True\"; only AutoUpdate=\"true\" syncs it\n"
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "not synced: prefix list {list} in us-east-1 (Name=cloudfront_r): AutoUpdate=\"false\""
+        )),
+        "{text}"
+    );
+    assert!(managed(&w.client, &group_true, 443).await.is_empty(), "left alone");
+    assert!(managed(&w.client, &group_none, 443).await.is_empty(), "left alone");
+    assert_eq!(report(&summary, "g4").changes.status, SetStatus::Synced);
+    assert!(
+        summary.sets.is_empty() && summary.prefix_lists.is_empty(),
+        "no group or list is tagged for the sync"
+    );
+    assert!(
+        summary.failures().is_empty(),
+        "never a failure: {:?}",
+        summary.failures()
+    );
+    let json = serde_json::to_value(&summary).unwrap();
+    assert_eq!(json["not_synced"].as_array().map(Vec::len), Some(4));
 }

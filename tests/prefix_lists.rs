@@ -48,7 +48,7 @@ async fn tagged_lists_are_read_with_their_entries_and_modified_at_their_version(
     let config = config(&[("AWS_REGION", "us-east-1")]);
     let ec2 = groups_at(&moto.endpoint, &config).await;
 
-    let mut lists = ec2.tagged_lists("us-east-1").await.unwrap();
+    let mut lists = ec2.tagged_lists("us-east-1").await.unwrap().tagged;
     lists.sort_by_key(|l| l.list.family);
     let ids: Vec<&str> = lists.iter().map(|l| l.list.id.as_str()).collect();
     assert_eq!(
@@ -75,7 +75,7 @@ async fn tagged_lists_are_read_with_their_entries_and_modified_at_their_version(
     };
     let version = ec2.modify(at, &change, &ours).await.unwrap();
     assert_eq!(version, list.version + 1);
-    let after = ec2.tagged_lists("us-east-1").await.unwrap();
+    let after = ec2.tagged_lists("us-east-1").await.unwrap().tagged;
     let after = after.iter().find(|l| l.list.id == v4).unwrap();
     let mut entries = after.list.entries.clone();
     entries.sort_by_key(|e| e.cidr);

@@ -21,8 +21,9 @@ use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::ip_sets::IpSet;
 use crate::domain::security_groups::{AppliedMark, MarkTag, SYNC_TOKEN_TAG};
+use crate::domain::{NotSynced, TargetKind, auto_update_on};
 use crate::error::{Error, Result};
-use crate::ports::{IpSets, TaggedIpSet, WafScope};
+use crate::ports::{Found, IpSets, TaggedIpSet, WafScope};
 
 /// [`IpSets`] over the real WAF API (or anything at `AWS_ENDPOINT_URL`, such as moto). As with
 /// [`super::ec2::Ec2Groups`], the clients are shared by the accounts of a run ([`WafIpSets::of_account`]).
@@ -123,9 +124,9 @@ impl WafIpSets {
         }
     }
 
-    /// The `Name` tag's scope of the IP set at `arn` when it is tagged for the sync (`AutoUpdate=true` and
-    /// `Name=cloudfront_g|cloudfront_r`, exactly), and the file last applied to it.
-    async fn tagged_scope(&self, region: &str, arn: &str, name: &str) -> Result<Option<(Scope, Option<MarkTag>)>> {
+    /// The `Name` tag's scope of the IP set at `arn` when it is `cloudfront_g|cloudfront_r`, its `AutoUpdate`
+    /// tag, and the file last applied to it.
+    async fn tagged_scope(&self, region: &str, arn: &str, name: &str) -> Result<Option<IpSetTags>> {
         let output = self
             .client(region)?
             .list_tags_for_resource()
@@ -138,11 +139,11 @@ impl WafIpSets {
             .map_err(|e| waf_error("ListTagsForResource", region, Some(name), &e))?;
         let tags = output.tag_info_for_resource().map(|t| t.tag_list()).unwrap_or_default();
         let value = |key: &str| tags.iter().find(|t| t.key() == key).map(|t| t.value());
-        if value("AutoUpdate") != Some("true") {
-            return Ok(None);
-        }
-        let mark = mark_of(value(SYNC_TOKEN_TAG));
-        Ok(value("Name").and_then(Scope::from_tag_value).map(|scope| (scope, mark)))
+        Ok(value("Name").and_then(Scope::from_tag_value).map(|scope| IpSetTags {
+            scope,
+            auto_update: value("AutoUpdate").map(str::to_owned),
+            mark: mark_of(value(SYNC_TOKEN_TAG)),
+        }))
     }
 
     /// The IP set `name`/`id` with its addresses and lock token; `None` when it is gone.
@@ -192,6 +193,13 @@ impl WafIpSets {
     }
 }
 
+/// The tags of an IP set with a `Name` of ours.
+struct IpSetTags {
+    scope: Scope,
+    auto_update: Option<String>,
+    mark: Option<MarkTag>,
+}
+
 /// An SDK error with what WAF said (or the credentials failure).
 fn waf_error<E>(operation: &'static str, region: &str, ip_set: Option<&str>, error: &SdkError<E>) -> Error
 where
@@ -216,17 +224,33 @@ fn api_scope(scope: WafScope) -> ApiScope {
 }
 
 impl IpSets for WafIpSets {
-    async fn tagged_ip_sets(&self, region: &str, waf_scope: WafScope) -> Result<Vec<TaggedIpSet>> {
-        let mut tagged = Vec::new();
+    async fn tagged_ip_sets(&self, region: &str, waf_scope: WafScope) -> Result<Found<TaggedIpSet>> {
+        let mut found = Found::default();
         for summary in self.summaries(region, waf_scope).await? {
             let (Some(name), Some(id), Some(arn)) = (summary.name(), summary.id(), summary.arn()) else {
                 continue;
             };
-            let Some((scope, mark)) = self.tagged_scope(region, arn, name).await? else {
+            let Some(IpSetTags {
+                scope,
+                auto_update,
+                mark,
+            }) = self.tagged_scope(region, arn, name).await?
+            else {
                 continue;
             };
+            if !auto_update_on(auto_update.as_deref()) {
+                found.not_synced.push(NotSynced {
+                    kind: TargetKind::WafIpSet,
+                    account: None,
+                    region: region.to_owned(),
+                    id: format!("{}/{name}", waf_scope.as_str()),
+                    scope,
+                    auto_update,
+                });
+                continue;
+            }
             if let Some((set, lock_token)) = self.read(region, waf_scope, name, id).await? {
-                tagged.push(TaggedIpSet {
+                found.tagged.push(TaggedIpSet {
                     region: region.to_owned(),
                     waf_scope,
                     scope,
@@ -237,7 +261,7 @@ impl IpSets for WafIpSets {
                 });
             }
         }
-        Ok(tagged)
+        Ok(found)
     }
 
     async fn ip_set(&self, tagged: &TaggedIpSet) -> Result<Option<TaggedIpSet>> {

@@ -11,15 +11,23 @@ use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{Entry, List, Modification};
 use crate::domain::security_groups::{AppliedMark, Group, SYNC_TOKEN_TAG};
+use crate::domain::{NotSynced, TargetKind, auto_update_on};
 use crate::error::Result;
-use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
+use crate::ports::{Found, ListAt, ListState, PrefixLists, TaggedList};
+
+/// A list with a `Name` of ours whose `AutoUpdate` is not `true`, as the run names it.
+fn not_synced(region: &str, list: &ManagedPrefixList) -> Option<NotSynced> {
+    let (tags, id) = (list.tags(), list.prefix_list_id().unwrap_or_default());
+    let kind = TargetKind::PrefixList;
+    NotSynced::of(kind, region, id, tag_value(tags, "Name"), tag_value(tags, "AutoUpdate"))
+}
 
 /// The list as the core sees it, without its entries yet; `None` when it lacks an id or the tags (`Name` checked
 /// again, `AutoUpdate` here only).
 fn tagged_list(region: &str, list: &ManagedPrefixList) -> Option<TaggedList> {
     let tags = list.tags();
     let scope = tag_value(tags, "Name").and_then(Scope::from_tag_value)?;
-    if tag_value(tags, "AutoUpdate") != Some("true") {
+    if !auto_update_on(tag_value(tags, "AutoUpdate")) {
         return None;
     }
     let family = match list.address_family() {
@@ -109,17 +117,20 @@ impl Ec2Groups {
 }
 
 impl PrefixLists for Ec2Groups {
-    async fn tagged_lists(&self, region: &str) -> Result<Vec<TaggedList>> {
-        // One tag filter; `AutoUpdate` is checked here (moto fails a describe with two tag filters that both
-        // exclude a list).
-        let found = self
+    async fn tagged_lists(&self, region: &str) -> Result<Found<TaggedList>> {
+        // One tag filter; `AutoUpdate` is checked here (a list whose `AutoUpdate` is not `true` is named as not
+        // synced; moto also fails a describe with two tag filters that both exclude a list).
+        let lists = self
             .prefix_lists_where(region, vec![name_tag_filter()], Some(100))
             .await?;
-        let mut lists: Vec<TaggedList> = found.iter().filter_map(|l| tagged_list(region, l)).collect();
-        for tagged in &mut lists {
+        let mut found = Found {
+            tagged: lists.iter().filter_map(|l| tagged_list(region, l)).collect(),
+            not_synced: lists.iter().filter_map(|l| not_synced(region, l)).collect(),
+        };
+        for tagged in &mut found.tagged {
             tagged.list.entries = self.entries(region, &tagged.list.id).await?;
         }
-        Ok(lists)
+        Ok(found)
     }
 
     async fn list(&self, region: &str, id: &str) -> Result<Option<TaggedList>> {

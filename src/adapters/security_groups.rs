@@ -14,8 +14,9 @@ use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{
     self, AppliedMark, Group, PrefixListWeight, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
 };
+use crate::domain::{NotSynced, TargetKind, auto_update_on};
 use crate::error::Result;
-use crate::ports::{PortRules, SecurityGroups, TaggedGroup};
+use crate::ports::{Found, PortRules, SecurityGroups, TaggedGroup};
 
 const DUPLICATE: &str = "InvalidPermission.Duplicate";
 
@@ -26,7 +27,7 @@ const NOT_FOUND: &str = "InvalidPermission.NotFound";
 fn tagged_group(region: &str, sg: &SecurityGroup) -> Option<TaggedGroup> {
     let scope = tag(sg, "Name").and_then(Scope::from_tag_value)?;
     let id = sg.group_id()?;
-    (tag(sg, "AutoUpdate") == Some("true")).then(|| TaggedGroup {
+    auto_update_on(tag(sg, "AutoUpdate")).then(|| TaggedGroup {
         region: region.to_owned(),
         vpc: sg.vpc_id().unwrap_or("no-vpc").to_owned(),
         scope,
@@ -37,6 +38,13 @@ fn tagged_group(region: &str, sg: &SecurityGroup) -> Option<TaggedGroup> {
             rules: rules_of(sg.ip_permissions()),
         },
     })
+}
+
+/// A group with a `Name` of ours whose `AutoUpdate` is not `true`, as the run names it.
+fn not_synced(region: &str, sg: &SecurityGroup) -> Option<NotSynced> {
+    let id = sg.group_id().unwrap_or_default();
+    let kind = TargetKind::SecurityGroupSet;
+    NotSynced::of(kind, region, id, tag(sg, "Name"), tag(sg, "AutoUpdate"))
 }
 
 /// A prefix list's id and weight; `None` (logged) when neither its name nor `MaxEntries` tells the weight.
@@ -225,10 +233,18 @@ impl SecurityGroups for Ec2Groups {
         self.retries.load(Ordering::Relaxed)
     }
 
-    async fn tagged_groups(&self, region: &str) -> Result<Vec<TaggedGroup>> {
-        let filters = vec![name_tag_filter(), filter("tag:AutoUpdate", ["true"])];
-        let groups = self.security_groups_where(region, filters).await?;
-        Ok(groups.iter().filter_map(|sg| tagged_group(region, sg)).collect())
+    async fn tagged_groups(&self, region: &str) -> Result<Found<TaggedGroup>> {
+        // By `Name` only: a group whose `AutoUpdate` is not `true` is named as not synced.
+        let groups = self.security_groups_where(region, vec![name_tag_filter()]).await?;
+        let mut found = Found::default();
+        for sg in &groups {
+            match (tagged_group(region, sg), not_synced(region, sg)) {
+                (Some(tagged), _) => found.tagged.push(tagged),
+                (None, Some(not_synced)) => found.not_synced.push(not_synced),
+                (None, None) => {}
+            }
+        }
+        Ok(found)
     }
 
     async fn groups_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<TaggedGroup>> {

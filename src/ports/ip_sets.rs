@@ -6,6 +6,7 @@ use std::future::Future;
 
 use serde::Serialize;
 
+use super::Found;
 use crate::domain::cidr::Cidr;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::ip_sets::IpSet;
@@ -58,12 +59,13 @@ pub struct TaggedIpSet {
 
 /// Where WAF IP sets live.
 pub trait IpSets: Send + Sync {
-    /// Every IP set of `waf_scope` in `region` tagged for the sync (all pages), each with its addresses.
+    /// Every IP set of `waf_scope` in `region` tagged for the sync (all pages), each with its addresses; and
+    /// those with a `Name` of ours that are not (their addresses not read).
     fn tagged_ip_sets(
         &self,
         region: &str,
         waf_scope: WafScope,
-    ) -> impl Future<Output = Result<Vec<TaggedIpSet>>> + Send;
+    ) -> impl Future<Output = Result<Found<TaggedIpSet>>> + Send;
 
     /// `tagged` read again (after another writer changed it): its addresses and lock token now, its tags as
     /// they were; `None` when it is gone.
@@ -84,8 +86,8 @@ pub trait IpSets: Send + Sync {
 pub struct NoIpSets;
 
 impl IpSets for NoIpSets {
-    async fn tagged_ip_sets(&self, _region: &str, _waf_scope: WafScope) -> Result<Vec<TaggedIpSet>> {
-        Ok(Vec::new())
+    async fn tagged_ip_sets(&self, _region: &str, _waf_scope: WafScope) -> Result<Found<TaggedIpSet>> {
+        Ok(Found::default())
     }
 
     async fn ip_set(&self, _tagged: &TaggedIpSet) -> Result<Option<TaggedIpSet>> {

@@ -19,6 +19,25 @@ pub use prefix_lists::{ListAt, ListState, PrefixLists, TaggedList};
 pub use ranges::RangesSource;
 pub use security_groups::{PortRules, SecurityGroups, TaggedGroup};
 
+/// What a read of one kind of target in a region found: the targets tagged for the sync, and those tagged with
+/// a `Name` of ours that are not (their `AutoUpdate` not exactly `true`), so that a near miss is named.
+#[derive(Debug, Clone)]
+pub struct Found<T> {
+    /// Tagged for the sync.
+    pub tagged: Vec<T>,
+    /// Tagged with a `Name` of ours, not synced.
+    pub not_synced: Vec<crate::domain::NotSynced>,
+}
+
+impl<T> Default for Found<T> {
+    fn default() -> Self {
+        Found {
+            tagged: Vec::new(),
+            not_synced: Vec::new(),
+        }
+    }
+}
+
 /// One account's view of AWS: which account it is and the ports that act in it, with its credentials. A run
 /// syncs every account it is given, each through its own ports.
 #[derive(Debug, Clone)]

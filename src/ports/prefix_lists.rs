@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::future::Future;
 
+use super::Found;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{List, Modification};
 use crate::domain::security_groups::{AppliedMark, Group, MarkTag};
@@ -40,8 +41,9 @@ pub struct ListState {
 
 /// Where prefix lists live.
 pub trait PrefixLists: Send + Sync {
-    /// Every prefix list in `region` tagged for the sync (all pages), each with all its entries.
-    fn tagged_lists(&self, region: &str) -> impl Future<Output = Result<Vec<TaggedList>>> + Send;
+    /// Every prefix list in `region` tagged for the sync (all pages), each with all its entries; and those with
+    /// a `Name` of ours that are not (their entries not read).
+    fn tagged_lists(&self, region: &str) -> impl Future<Output = Result<Found<TaggedList>>> + Send;
 
     /// Add and remove entries of `list` (added entries get `description`). Returns the new version.
     fn modify(

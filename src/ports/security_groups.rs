@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
+use super::Found;
 use crate::domain::cidr::Cidr;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{AppliedMark, Group, MarkTag, PrefixListWeights};
@@ -44,8 +45,9 @@ pub struct PortRules<'a> {
 
 /// The port the sync uses to read and change security groups.
 pub trait SecurityGroups: Send + Sync {
-    /// Every group in `region` tagged `Name=cloudfront_g|cloudfront_r` and `AutoUpdate=true`, all pages.
-    fn tagged_groups(&self, region: &str) -> impl Future<Output = Result<Vec<TaggedGroup>>> + Send;
+    /// Every group in `region` tagged `Name=cloudfront_g|cloudfront_r` and `AutoUpdate=true`, all pages; and
+    /// those with such a `Name` whose `AutoUpdate` is anything else (see [`crate::domain::auto_update_on`]).
+    fn tagged_groups(&self, region: &str) -> impl Future<Output = Result<Found<TaggedGroup>>> + Send;
 
     /// The groups `ids` of `region` as they are now (one describe), as [`SecurityGroups::tagged_groups`] reads
     /// them: a group that lost its tags or is gone is left out. Re-reads a set after a write conflict.

@@ -86,7 +86,7 @@ where
         true => Vec::new(),
         false => ec2.groups_with_rules(region, &ids).await?,
     };
-    let sets = form_sets(None, tagged).0.into_iter().map(|set| SyncedSet {
+    let sets = form_sets(None, tagged.tagged).0.into_iter().map(|set| SyncedSet {
         groups: set.groups.into_iter().map(|g| g.id).collect(),
         key: set.key,
     });

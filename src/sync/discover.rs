@@ -7,12 +7,13 @@ use futures::future::join_all;
 
 use crate::config::Config;
 use crate::deadline::Budget;
+use crate::domain::NotSynced;
 use crate::domain::security_groups::{
     self, AppliedMark, BadProtocol, ForgedMark, Group, MarkTag, PrefixListWeights, RuleSource, SetKey,
     port_of_protocol_tag, protocol_problem,
 };
 use crate::error::Error;
-use crate::ports::{Account, SecurityGroups, TaggedGroup};
+use crate::ports::{Account, Found, SecurityGroups, TaggedGroup};
 use crate::report::SkippedGroup;
 
 use super::Limit;
@@ -119,10 +120,12 @@ pub(super) struct Discovered<T> {
     /// What was read beside the groups of each region (see [`discover`]), in region order; nothing when the
     /// account's credentials could not be had.
     pub(super) beside: Vec<T>,
+    /// Groups with a `Name` of ours whose `AutoUpdate` is not `true`.
+    pub(super) not_synced: Vec<NotSynced>,
 }
 
 /// A region's tagged groups and the weights of the prefix lists they reference.
-type RegionGroups = Result<(Vec<TaggedGroup>, std::result::Result<PrefixListWeights, String>), Error>;
+type RegionGroups = Result<(Found<TaggedGroup>, std::result::Result<PrefixListWeights, String>), Error>;
 
 /// Read the tagged groups of every region of `account`, and form the sets. Each region is one unit of `limit`,
 /// which also reads what `beside` reads there (the sync: the region's prefix lists and WAF IP sets), at once
@@ -142,18 +145,21 @@ pub(super) async fn discover<'a, G: SecurityGroups, W, T, F: Future<Output = T>>
     let (found, besides) = read_regions(config, &account.ec2, budget, limit, beside).await;
     let label = account.id.as_deref().unwrap_or("own");
     let mut tagged = Vec::new();
+    let mut not_synced = Vec::new();
     let mut failed_regions = Vec::new();
     let mut prefix_lists = BTreeMap::new();
     for (region, result) in config.regions.iter().zip(found) {
         match result {
-            Ok((groups, weights)) => {
+            Ok((found, weights)) => {
                 tracing::info!(
                     account = label,
                     region,
-                    groups = groups.len(),
+                    groups = found.tagged.len(),
+                    not_synced = found.not_synced.len(),
                     "found tagged security groups"
                 );
-                tagged.extend(groups);
+                tagged.extend(found.tagged);
+                not_synced.extend(of_account(account.id.as_deref(), found.not_synced));
                 prefix_lists.insert(region.clone(), weights);
             }
             Err(e) => {
@@ -169,7 +175,16 @@ pub(super) async fn discover<'a, G: SecurityGroups, W, T, F: Future<Output = T>>
         failed_regions,
         prefix_lists,
         beside: besides,
+        not_synced,
     }
+}
+
+/// `not_synced`, each named with `account`.
+pub(super) fn of_account(account: Option<&str>, not_synced: Vec<NotSynced>) -> impl Iterator<Item = NotSynced> {
+    not_synced.into_iter().map(move |n| NotSynced {
+        account: account.map(str::to_owned),
+        ..n
+    })
 }
 
 /// Each region's groups (with the weights of the lists they reference) and what `beside` read there, in region
@@ -205,7 +220,7 @@ async fn read_regions<'a, G: SecurityGroups, T, F: Future<Output = T>>(
 }
 
 /// One region's tagged groups, within the deadline.
-async fn bound_groups(ec2: &impl SecurityGroups, region: &str, budget: Budget) -> Result<Vec<TaggedGroup>, Error> {
+async fn bound_groups(ec2: &impl SecurityGroups, region: &str, budget: Budget) -> Result<Found<TaggedGroup>, Error> {
     budget
         .bound(
             || format!("DescribeSecurityGroups in {region}"),
@@ -218,11 +233,11 @@ async fn bound_groups(ec2: &impl SecurityGroups, region: &str, budget: Budget) -
 async fn with_weights(
     ec2: &impl SecurityGroups,
     region: &str,
-    groups: Result<Vec<TaggedGroup>, Error>,
+    groups: Result<Found<TaggedGroup>, Error>,
     budget: Budget,
 ) -> RegionGroups {
     let groups = groups?;
-    let weights = prefix_list_weights(ec2, region, &groups, budget).await;
+    let weights = prefix_list_weights(ec2, region, &groups.tagged, budget).await;
     Ok((groups, weights))
 }
 

@@ -12,7 +12,7 @@ use crate::domain::ip_ranges::Scope;
 use crate::domain::ip_sets::{self, IpSetPlan, MAX_ADDRESSES};
 use crate::domain::security_groups::{AppliedMark, MarkTag};
 use crate::error::{Error, Result};
-use crate::ports::{Account, IpSets, TaggedIpSet, WafScope};
+use crate::ports::{Account, Found, IpSets, TaggedIpSet, WafScope};
 use crate::report::{IpSetReport, SetStatus};
 
 /// WAF's answer when the lock token is stale: another writer changed the set since it was read.
@@ -23,7 +23,7 @@ pub(super) fn is_conflict(error: &Error) -> bool {
 }
 
 /// One read of tagged WAF IP sets: where (region and scope), and what it found or why it failed.
-pub(super) type IpSetsRead = ((String, WafScope), Result<Vec<TaggedIpSet>>);
+pub(super) type IpSetsRead = ((String, WafScope), Result<Found<TaggedIpSet>>);
 
 /// The tagged IP sets of `waf_scope` in `region` (ListIPSets, every page, then their tags and addresses),
 /// within the deadline: read in a region's unit, beside its groups.
@@ -48,15 +48,17 @@ pub(super) async fn sync_ip_sets<G, W: IpSets>(
     let label = account.id.as_deref().unwrap_or("own");
     let regions = reads.into_iter().map(|((region, waf_scope), read)| async move {
         match read {
-            Ok(sets) => {
+            Ok(Found { tagged, not_synced }) => {
                 tracing::info!(
                     account = label,
                     region,
                     waf_scope = waf_scope.as_str(),
-                    ip_sets = sets.len(),
+                    ip_sets = tagged.len(),
+                    not_synced = not_synced.len(),
                     "found tagged WAF IP sets"
                 );
-                Ok(join_all(sets.into_iter().map(|s| sync_ip_set(shared, account, s))).await)
+                let reports = join_all(tagged.into_iter().map(|s| sync_ip_set(shared, account, s))).await;
+                Ok((reports, not_synced))
             }
             Err(e) => Err(unreadable(account.id.as_deref(), &region, "WAF IP sets", &e)),
         }

@@ -56,6 +56,7 @@ use tokio::time::Instant;
 
 use crate::config::Config;
 use crate::deadline::Budget;
+use crate::domain::NotSynced;
 use crate::domain::cidr::IpVersion;
 use crate::domain::event::Trigger;
 use crate::domain::ip_ranges::{Scope, Selection};
@@ -180,7 +181,9 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
         summary.skipped_groups.extend(outcome.skipped_groups);
         summary.failed_regions.extend(outcome.failed_regions);
         summary.attachment_unchecked.extend(outcome.unchecked);
+        summary.not_synced.extend(outcome.not_synced);
     }
+    summary.not_synced.sort();
     summary.replans = summary.sets.iter().map(|r| r.replans).sum::<usize>()
         + summary.entry_changes().map(|c| c.replans).sum::<usize>();
     summary.ec2_retries = retries() - retries_before;
@@ -193,6 +196,8 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
 pub(super) struct ByRegion<R> {
     reports: Vec<R>,
     failed_regions: Vec<FailedRegion>,
+    /// The targets of the kind with a `Name` of ours that are not synced.
+    not_synced: Vec<NotSynced>,
 }
 
 impl<R> Default for ByRegion<R> {
@@ -200,17 +205,24 @@ impl<R> Default for ByRegion<R> {
         ByRegion {
             reports: Vec::new(),
             failed_regions: Vec::new(),
+            not_synced: Vec::new(),
         }
     }
 }
 
-impl<R> FromIterator<std::result::Result<Vec<R>, FailedRegion>> for ByRegion<R> {
+/// What one region gave: the reports of its targets and those not synced, or its failure.
+pub(super) type RegionOutcome<R> = std::result::Result<(Vec<R>, Vec<NotSynced>), FailedRegion>;
+
+impl<R> FromIterator<RegionOutcome<R>> for ByRegion<R> {
     /// Each region's reports, or its failure, in order.
-    fn from_iter<I: IntoIterator<Item = std::result::Result<Vec<R>, FailedRegion>>>(regions: I) -> Self {
+    fn from_iter<I: IntoIterator<Item = RegionOutcome<R>>>(regions: I) -> Self {
         let mut by_region = ByRegion::default();
         for region in regions {
             match region {
-                Ok(reports) => by_region.reports.extend(reports),
+                Ok((reports, not_synced)) => {
+                    by_region.reports.extend(reports);
+                    by_region.not_synced.extend(not_synced);
+                }
                 Err(failed) => by_region.failed_regions.push(failed),
             }
         }
@@ -242,6 +254,7 @@ struct AccountOutcome {
     skipped_groups: Vec<SkippedGroup>,
     failed_regions: Vec<FailedRegion>,
     unchecked: Vec<FailedRegion>,
+    not_synced: Vec<NotSynced>,
 }
 
 /// What a region's unit reads beside its groups: its tagged prefix lists, and its tagged WAF IP sets (scope
@@ -328,9 +341,9 @@ async fn account_targets<G: SecurityGroups + PrefixLists, W: IpSets>(
         ip_sets: Vec::new(),
     };
     for read in found.beside {
-        targets.lists.extend(read.lists.1?);
+        targets.lists.extend(read.lists.1?.tagged);
         for (_, ip_sets) in read.ip_sets {
-            targets.ip_sets.extend(ip_sets?);
+            targets.ip_sets.extend(ip_sets?.tagged);
         }
     }
     Ok(targets)
@@ -350,6 +363,7 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
         failed_regions,
         prefix_lists,
         beside,
+        not_synced,
     } = found;
     let context = SetContext {
         config: shared.config,
@@ -368,7 +382,12 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
     let groups_failed = (failed_regions.into_iter())
         .map(|(region, e)| FailedRegion::new(account.id.as_deref(), &region, "security groups", &e));
     let failed_regions = FailedRegion::merged(groups_failed.chain(lists.failed_regions).chain(ip_sets.failed_regions));
+    let others = lists.not_synced.into_iter().chain(ip_sets.not_synced);
+    let not_synced = not_synced
+        .into_iter()
+        .chain(discover::of_account(account.id.as_deref(), others.collect()));
     AccountOutcome {
+        not_synced: not_synced.collect(),
         reports,
         lists: lists.reports,
         ip_sets: ip_sets.reports,

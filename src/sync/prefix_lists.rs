@@ -16,7 +16,7 @@ use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{self, ListPlan, modifications};
 use crate::domain::security_groups::{AppliedMark, Group, MarkTag, rule_description};
 use crate::error::{Error, Result};
-use crate::ports::{Account, ListAt, ListState, PrefixLists, TaggedList};
+use crate::ports::{Account, Found, ListAt, ListState, PrefixLists, TaggedList};
 use crate::report::{ListReport, SetStatus};
 
 /// The first pause while a list is being modified; each next one doubles, up to [`MAX_PAUSE`].
@@ -75,7 +75,7 @@ impl<G> ListContext<'_, G> {
 }
 
 /// One region's read of tagged prefix lists: the region, and what it found or why it failed.
-pub(super) type ListsRead = (String, Result<Vec<TaggedList>>);
+pub(super) type ListsRead = (String, Result<Found<TaggedList>>);
 
 /// The tagged prefix lists of `region` (one DescribeManagedPrefixLists, every page, and their entries), within
 /// the deadline: read in the region's unit, beside its groups.
@@ -100,17 +100,19 @@ pub(super) async fn sync_lists<G: PrefixLists, W>(
     let cx = &cx;
     let regions = reads.into_iter().map(|(region, read)| async move {
         match read {
-            Ok(lists) => {
+            Ok(Found { tagged, not_synced }) => {
                 let label = cx.account.unwrap_or("own");
                 tracing::info!(
                     account = label,
                     region,
-                    lists = lists.len(),
+                    lists = tagged.len(),
+                    not_synced = not_synced.len(),
                     "found tagged prefix lists"
                 );
-                let lists: Vec<TaggedList> = lists.into_iter().filter(|l| !deleting(&l.state)).collect();
+                let lists: Vec<TaggedList> = tagged.into_iter().filter(|l| !deleting(&l.state)).collect();
                 let references = &read_references(cx, &region, &lists).await;
-                Ok(join_all(lists.into_iter().map(|l| sync_list(cx, l, references))).await)
+                let reports = join_all(lists.into_iter().map(|l| sync_list(cx, l, references))).await;
+                Ok((reports, not_synced))
             }
             Err(e) => Err(unreadable(cx.account, &region, "prefix lists", &e)),
         }

@@ -832,7 +832,7 @@ async fn with_aggregation_a_hand_made_rule_counts_only_for_the_cidr_it_matches_a
     let groups = crate::ports::SecurityGroups::tagged_groups(&ec2, "us-east-1")
         .await
         .unwrap();
-    let held = &groups[0].group.rules;
+    let held = &groups.tagged[0].group.rules;
     assert!(held.contains(&hand_made("11.0.0.0/24")) && held.contains(&hand_made("11.0.4.0/23")));
 }
 

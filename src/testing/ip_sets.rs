@@ -8,8 +8,9 @@ use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::ip_sets::IpSet;
 use crate::domain::security_groups::{AppliedMark, MarkTag, SYNC_TOKEN_TAG};
+use crate::domain::{NotSynced, TargetKind, auto_update_on};
 use crate::error::{Error, Result};
-use crate::ports::{IpSets, TaggedIpSet, WafScope};
+use crate::ports::{Found, IpSets, TaggedIpSet, WafScope};
 
 /// A WAF IP set held in memory.
 #[derive(Debug, Clone)]
@@ -81,7 +82,7 @@ impl FakeEc2 {
 
 fn tagged_ip_set(name: &str, s: &FakeIpSet) -> Option<TaggedIpSet> {
     let scope = s.tags.get("Name").and_then(|v| Scope::from_tag_value(v))?;
-    (s.tags.get("AutoUpdate").map(String::as_str) == Some("true")).then(|| TaggedIpSet {
+    auto_update_on(s.tags.get("AutoUpdate").map(String::as_str)).then(|| TaggedIpSet {
         region: s.region.clone(),
         waf_scope: s.waf_scope,
         scope,
@@ -99,14 +100,22 @@ fn tagged_ip_set(name: &str, s: &FakeIpSet) -> Option<TaggedIpSet> {
 }
 
 impl IpSets for FakeEc2 {
-    async fn tagged_ip_sets(&self, region: &str, waf_scope: WafScope) -> Result<Vec<TaggedIpSet>> {
+    async fn tagged_ip_sets(&self, region: &str, waf_scope: WafScope) -> Result<Found<TaggedIpSet>> {
         self.enter_waf(Op::IpSets, region, None).await?;
         let state = self.state();
         let of_scope = state
             .ip_sets
             .iter()
             .filter(|(_, s)| s.region == region && s.waf_scope == waf_scope);
-        Ok(of_scope.filter_map(|(name, s)| tagged_ip_set(name, s)).collect())
+        let not_synced = of_scope.clone().filter_map(|(name, s)| {
+            let tag = |key: &str| s.tags.get(key).map(String::as_str);
+            let id = format!("{}/{name}", waf_scope.as_str());
+            NotSynced::of(TargetKind::WafIpSet, region, &id, tag("Name"), tag("AutoUpdate"))
+        });
+        Ok(Found {
+            not_synced: not_synced.collect(),
+            tagged: of_scope.filter_map(|(name, s)| tagged_ip_set(name, s)).collect(),
+        })
     }
 
     async fn ip_set(&self, tagged: &TaggedIpSet) -> Result<Option<TaggedIpSet>> {

@@ -9,8 +9,9 @@ use crate::domain::cidr::IpVersion;
 use crate::domain::ip_ranges::Scope;
 use crate::domain::prefix_lists::{ENTRIES_PER_CALL, Entry, List, Modification};
 use crate::domain::security_groups::{AppliedMark, Group, MarkTag, SYNC_TOKEN_TAG};
+use crate::domain::{NotSynced, TargetKind, auto_update_on};
 use crate::error::{Error, Result};
-use crate::ports::{ListAt, ListState, PrefixLists, TaggedList};
+use crate::ports::{Found, ListAt, ListState, PrefixLists, TaggedList};
 
 /// A customer-managed prefix list held in memory, in us-east-1.
 #[derive(Debug, Clone)]
@@ -90,7 +91,7 @@ impl FakeEc2 {
 
 fn tagged_list(region: &str, id: &str, l: &FakeList) -> Option<TaggedList> {
     let scope = l.tags.get("Name").and_then(|v| Scope::from_tag_value(v))?;
-    (l.tags.get("AutoUpdate").map(String::as_str) == Some("true")).then(|| TaggedList {
+    auto_update_on(l.tags.get("AutoUpdate").map(String::as_str)).then(|| TaggedList {
         region: region.to_owned(),
         scope,
         version: l.version,
@@ -162,11 +163,21 @@ impl FakeEc2 {
 }
 
 impl PrefixLists for FakeEc2 {
-    async fn tagged_lists(&self, region: &str) -> Result<Vec<TaggedList>> {
+    async fn tagged_lists(&self, region: &str) -> Result<Found<TaggedList>> {
         self.enter(Op::Lists, region, None).await?;
         let state = self.state();
-        let tagged = state.lists.iter().filter_map(|(id, l)| tagged_list(region, id, l));
-        Ok(tagged.collect())
+        let not_synced = state.lists.iter().filter_map(|(id, l)| {
+            let tag = |key: &str| l.tags.get(key).map(String::as_str);
+            NotSynced::of(TargetKind::PrefixList, region, id, tag("Name"), tag("AutoUpdate"))
+        });
+        Ok(Found {
+            tagged: state
+                .lists
+                .iter()
+                .filter_map(|(id, l)| tagged_list(region, id, l))
+                .collect(),
+            not_synced: not_synced.collect(),
+        })
     }
 
     async fn modify(&self, list: ListAt<'_>, change: &Modification, description: &str) -> Result<i64> {

@@ -10,8 +10,9 @@ use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{
     AppliedMark, Group, MarkTag, PrefixListWeights, Rule, RuleProtocol, RuleSource, SYNC_TOKEN_TAG,
 };
+use crate::domain::{NotSynced, TargetKind, auto_update_on};
 use crate::error::{Error, Result};
-use crate::ports::{PortRules, SecurityGroups, TaggedGroup};
+use crate::ports::{Found, PortRules, SecurityGroups, TaggedGroup};
 
 /// A security group held in memory.
 #[derive(Debug, Clone, Default)]
@@ -172,13 +173,27 @@ pub fn our_rule(cidr: Cidr, port: u16, description: &str) -> Rule {
 
 fn is_tagged(g: &FakeGroup) -> Option<Scope> {
     let scope = g.tags.get("Name").and_then(|v| Scope::from_tag_value(v))?;
-    (g.tags.get("AutoUpdate").map(String::as_str) == Some("true")).then_some(scope)
+    auto_update_on(g.tags.get("AutoUpdate").map(String::as_str)).then_some(scope)
 }
 
 impl SecurityGroups for FakeEc2 {
-    async fn tagged_groups(&self, region: &str) -> Result<Vec<TaggedGroup>> {
+    async fn tagged_groups(&self, region: &str) -> Result<Found<TaggedGroup>> {
         self.enter(Op::Describe, region, None).await?;
-        Ok(self.read_groups(region, None))
+        let state = self.state();
+        let not_synced = state
+            .groups
+            .iter()
+            .filter(|(_, g)| g.region == region)
+            .filter_map(|(id, g)| {
+                let tag = |key: &str| g.tags.get(key).map(String::as_str);
+                NotSynced::of(TargetKind::SecurityGroupSet, region, id, tag("Name"), tag("AutoUpdate"))
+            });
+        let not_synced = not_synced.collect();
+        drop(state);
+        Ok(Found {
+            tagged: self.read_groups(region, None),
+            not_synced,
+        })
     }
 
     async fn groups_by_id(&self, region: &str, ids: &[String]) -> Result<Vec<TaggedGroup>> {

@@ -30,7 +30,8 @@ use cloudfront_sg_sync::domain::ip_ranges::{self, Filter as RangeFilter, Scope};
 use cloudfront_sg_sync::domain::prefix_lists::Modification;
 use cloudfront_sg_sync::domain::security_groups::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
 use cloudfront_sg_sync::ports::{
-    Account, ListAt, ListState, NetworkInterfaces, PortRules, PrefixLists, SecurityGroups, TaggedGroup, TaggedList,
+    Account, Found, ListAt, ListState, NetworkInterfaces, PortRules, PrefixLists, SecurityGroups, TaggedGroup,
+    TaggedList,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -566,7 +567,7 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
         self.inner.retries()
     }
 
-    async fn tagged_groups(&self, region: &str) -> cloudfront_sg_sync::Result<Vec<TaggedGroup>> {
+    async fn tagged_groups(&self, region: &str) -> cloudfront_sg_sync::Result<Found<TaggedGroup>> {
         self.describes.fetch_add(1, Ordering::SeqCst);
         self.inner.tagged_groups(region).await
     }
@@ -638,7 +639,7 @@ impl<G: NetworkInterfaces> NetworkInterfaces for Counting<G> {
 }
 
 impl<G: PrefixLists> PrefixLists for Counting<G> {
-    async fn tagged_lists(&self, region: &str) -> cloudfront_sg_sync::Result<Vec<TaggedList>> {
+    async fn tagged_lists(&self, region: &str) -> cloudfront_sg_sync::Result<Found<TaggedList>> {
         self.list_describes.fetch_add(1, Ordering::SeqCst);
         self.inner.tagged_lists(region).await
     }
