@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use cloudfront_sg_sync::adapters::accounts::{AwsAccount, member_config, with_loader_shared};
 use cloudfront_sg_sync::adapters::aws::{check_credentials, loader, shared_config};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
@@ -27,60 +27,130 @@ use cloudfront_sg_sync_cli::adapters::load_balancers::ElbLoadBalancers;
 
 #[derive(Parser)]
 #[command(
+    name = "cloudfront-sg-sync",
     version,
-    about = "Keep EC2 security groups open only to Amazon CloudFront's address ranges"
+    about = "Keep EC2 security groups, prefix lists and WAF IP sets open only to Amazon CloudFront's address ranges",
+    long_about = "Keep EC2 security groups, prefix lists and WAF IP sets open only to Amazon CloudFront's address \
+                  ranges, with your own AWS credentials (AWS_PROFILE, or the environment's keys); and audit that \
+                  each CloudFront origin is reachable only through its distribution. Each flag can also be set by \
+                  the environment variable it names. Logs go to stderr only with RUST_LOG (e.g. RUST_LOG=info)."
 )]
 struct Cli {
     #[command(subcommand)]
     command: Command,
-    // The help of these comes from the settings list (`config::SETTINGS`), in `command()`.
-    #[arg(long, global = true)]
+}
+
+// The flags that set a setting name its environment variable (`env`): the settings a run reads from the CLI are
+// exactly these, found by that name (see `settings`), so their fields are not read one by one.
+
+/// Where to act: the regions and the accounts (every command).
+#[derive(Args)]
+#[allow(dead_code)]
+struct Place {
+    /// Regions to read, comma-separated (us-east-1,eu-west-1). Default: your profile's region (AWS_REGION).
+    #[arg(long, env = "REGIONS", value_name = "LIST")]
     regions: Option<String>,
-    #[arg(long, global = true)]
+    /// Accounts to act in, comma-separated, each through the role --assume-role-name: account ids, OU ids
+    /// (ou-…: every active account under it), root ids (r-…) or `organization`. Default: your credentials'
+    /// account.
+    #[arg(long, env = "ACCOUNTS", value_name = "LIST")]
     accounts: Option<String>,
-    #[arg(long, global = true)]
+    /// Account ids to leave out of --accounts, comma-separated.
+    #[arg(long, env = "EXCLUDE_ACCOUNTS", value_name = "LIST")]
     exclude_accounts: Option<String>,
-    #[arg(long, global = true)]
+    /// A role to assume to read the organization's OUs and accounts, when your credentials are not in its
+    /// management (or delegated administrator) account.
+    #[arg(long, env = "ORGANIZATION_ROLE_ARN", value_name = "ARN")]
     organization_role_arn: Option<String>,
-    #[arg(long, global = true)]
+    /// The role assumed in each account of --accounts (the member stack's role).
+    #[arg(long, env = "ASSUME_ROLE_NAME", value_name = "NAME")]
     assume_role_name: Option<String>,
-    #[arg(long, global = true)]
+    /// The external id that role's trust policy requires, if any.
+    #[arg(long, env = "ASSUME_ROLE_EXTERNAL_ID", value_name = "ID", hide_env_values = true)]
     assume_role_external_id: Option<String>,
-    #[arg(long, global = true)]
+}
+
+/// Whose ranges, and whose rules and entries are ours (plan, apply, adopt, unmark, remove).
+#[derive(Args)]
+#[allow(dead_code)]
+struct Service {
+    /// The services of ip-ranges.json to allow, comma-separated: CLOUDFRONT, or CLOUDFRONT_ORIGIN_FACING (the
+    /// narrower ranges CloudFront connects to origins from). Our rules' descriptions name it.
+    #[arg(long, env = "SERVICE", value_name = "LIST")]
     service: Option<String>,
-    #[arg(long, global = true)]
-    ip_versions: Option<String>,
-    #[arg(long, global = true)]
-    aggregate: Option<String>,
-    #[arg(long, global = true)]
-    max_rules_per_group: Option<String>,
-    #[arg(long, global = true)]
-    prefix_list_grow: Option<String>,
-    #[arg(long, global = true)]
+    /// Sync CloudFront's WAF IP sets too (scope CLOUDFRONT, in us-east-1): true or false. Default: true when
+    /// us-east-1 is one of --regions.
+    #[arg(long, env = "WAF_CLOUDFRONT_SCOPE", value_name = "BOOL")]
     waf_cloudfront_scope: Option<String>,
-    #[arg(long, global = true, conflicts_with = "ip_ranges_file")]
+}
+
+/// Which ranges, from which file (plan, apply, adopt).
+#[derive(Args)]
+#[allow(dead_code)]
+struct Ranges {
+    #[command(flatten)]
+    service: Service,
+    /// The IP versions to sync: ipv4, ipv6, or ipv4,ipv6.
+    #[arg(long, env = "IP_VERSIONS", value_name = "LIST")]
+    ip_versions: Option<String>,
+    /// Merge adjacent ranges into fewer rules and entries: true or false.
+    #[arg(long, env = "AGGREGATE", value_name = "BOOL")]
+    aggregate: Option<String>,
+    /// Where to download ip-ranges.json from (https; http only on 127.0.0.1).
+    #[arg(long, env = "IP_RANGES_URL", value_name = "URL", conflicts_with = "ip_ranges_file")]
     ip_ranges_url: Option<String>,
-    /// Read ip-ranges.json from a local file instead of downloading it.
-    #[arg(long, global = true)]
+    /// Read ip-ranges.json from this file instead of downloading it (exactly as AWS served it).
+    #[arg(long, value_name = "PATH")]
     ip_ranges_file: Option<PathBuf>,
-    /// Print the result (the summary, the unmanaged rules, the audit) as one JSON document instead of text.
-    #[arg(long, global = true)]
+}
+
+/// How targets are filled (plan, apply).
+#[derive(Args)]
+#[allow(dead_code)]
+struct Filling {
+    /// Rules one security group may hold: your account's quota of inbound rules per group (Service Quotas,
+    /// code L-0EA8095F).
+    #[arg(long, env = "MAX_RULES_PER_GROUP", value_name = "N")]
+    max_rules_per_group: Option<String>,
+    /// Raise a tagged prefix list's MaxEntries when its ranges do not fit: true or false.
+    #[arg(long, env = "PREFIX_LIST_GROW", value_name = "BOOL")]
+    prefix_list_grow: Option<String>,
+}
+
+/// The output (every command).
+#[derive(Args)]
+struct Output {
+    /// Print the result as one JSON document (every CIDR included) instead of text.
+    #[arg(long)]
     json: bool,
-    /// With plan or apply: every CIDR added and removed, under its target's line (by default, one line per
-    /// set, prefix list and IP set with its counts, and a line per warning and error; --json has every CIDR).
-    #[arg(long, global = true)]
+}
+
+/// A plan or an apply.
+#[derive(Args)]
+struct Run {
+    #[command(flatten)]
+    place: Place,
+    #[command(flatten)]
+    ranges: Ranges,
+    #[command(flatten)]
+    filling: Filling,
+    #[command(flatten)]
+    output: Output,
+    /// Print every CIDR added and removed under its target's line (by default: one line per target with its
+    /// counts, then a line per warning and error).
+    #[arg(long)]
     verbose: bool,
-    /// The default output (one line per target, its warnings and errors); kept for scripts that pass it.
-    #[arg(long, global = true, hide = true)]
+    /// The default output; accepted for scripts that pass it.
+    #[arg(long, hide = true)]
     summary: bool,
 }
 
-#[derive(Subcommand, Clone, Copy, PartialEq, Eq)]
+#[derive(Subcommand)]
 enum Command {
-    /// Print what would change; write nothing.
-    Plan,
-    /// Make the changes.
-    Apply,
+    /// Print what a sync would change; write nothing.
+    Plan(Run),
+    /// Sync: authorize and revoke until every tagged target holds exactly CloudFront's ranges.
+    Apply(Run),
     /// List rules on the sets' ports that this tool did not create (e.g. from AWS's Python sample); with
     /// --apply, adopt those whose CIDR is a CloudFront range by giving them our description. Needs
     /// ec2:UpdateSecurityGroupRuleDescriptionsIngress.
@@ -88,6 +158,12 @@ enum Command {
         /// Adopt the rules instead of only listing them.
         #[arg(long)]
         apply: bool,
+        #[command(flatten)]
+        place: Place,
+        #[command(flatten)]
+        ranges: Ranges,
+        #[command(flatten)]
+        output: Output,
     },
     /// List every set, prefix list and WAF IP set that records a file applied (tag
     /// cloudfront-sg-sync:synctoken), with its syncToken; with --apply, remove the record, so the next run syncs
@@ -97,8 +173,14 @@ enum Command {
         /// Remove the records instead of only listing them.
         #[arg(long)]
         apply: bool,
+        #[command(flatten)]
+        place: Place,
+        #[command(flatten)]
+        service: Service,
+        #[command(flatten)]
+        output: Output,
     },
-    /// Take back everything the function added, for an uninstall: every rule of ours from the tagged sets, every
+    /// Take back everything this tool added, for an uninstall: every rule of ours from the tagged sets, every
     /// entry of ours from the tagged prefix lists, every address from the tagged WAF IP sets, and the record of
     /// the file applied on each; hand-made rules and entries stay. Lists what it would remove; --apply removes
     /// it. Whatever relies on these targets then loses CloudFront's ranges.
@@ -106,17 +188,50 @@ enum Command {
         /// Remove instead of only listing.
         #[arg(long)]
         apply: bool,
+        #[command(flatten)]
+        place: Place,
+        #[command(flatten)]
+        service: Service,
+        #[command(flatten)]
+        output: Output,
     },
     /// Check that each CloudFront origin is reachable only through CloudFront (read-only).
     ///
     /// Per origin: the origin protocol and TLS versions, what proves the distribution (secret header, VPC
     /// origin, mTLS, OAC), S3 access, and the security groups of load balancer origins of the scanned regions
-    /// (REGIONS). With --accounts (ids, OUs, roots, organization), every account through its role, in one
+    /// (--regions). With --accounts (ids, OUs, roots, organization), every account through its role, in one
     /// table with an account column. Exit 0: nothing fails; 1: something fails; 2: the audit (or one
     /// account's part of it) could not finish. Needs cloudfront:ListDistributions,
     /// elasticloadbalancing:DescribeLoadBalancers, ec2:DescribeSecurityGroups and
     /// ec2:DescribeManagedPrefixLists (in each account: the member role's AllowAudit).
-    Audit,
+    Audit {
+        #[command(flatten)]
+        place: Place,
+        #[command(flatten)]
+        output: Output,
+    },
+}
+
+impl Command {
+    /// --json.
+    fn json(&self) -> bool {
+        match self {
+            Command::Plan(run) | Command::Apply(run) => run.output.json,
+            Command::Adopt { output, .. }
+            | Command::Unmark { output, .. }
+            | Command::Remove { output, .. }
+            | Command::Audit { output, .. } => output.json,
+        }
+    }
+
+    /// --ip-ranges-file, where the command reads the file.
+    fn ip_ranges_file(&self) -> Option<&PathBuf> {
+        match self {
+            Command::Plan(run) | Command::Apply(run) => run.ranges.ip_ranges_file.as_ref(),
+            Command::Adopt { ranges, .. } => ranges.ip_ranges_file.as_ref(),
+            _ => None,
+        }
+    }
 }
 
 #[tokio::main]
@@ -128,53 +243,67 @@ async fn main() -> ExitCode {
         // No log unless RUST_LOG asks: every warning and error of a run is in its summary, once.
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "off".into()))
         .init();
-    let cli = match Cli::from_arg_matches(&command().get_matches()) {
+    let matches = command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(e) => e.exit(),
     };
-    if cli.command == Command::Audit {
-        return audit_command(&cli).await;
-    }
-    if let Command::Adopt { apply } = cli.command {
-        return match adopt(&cli, apply).await {
-            Ok(sets) => listed(&cli, &sets, sets.iter().find_map(|s| s.error.as_ref())),
-            Err(e) => fail(&e),
-        };
-    }
-    if let Command::Remove { apply } = cli.command {
-        return match remove(&cli, apply).await {
-            Ok(targets) => listed(&cli, &targets, targets.iter().find_map(|t| t.error.as_ref())),
-            Err(e) => fail(&e),
-        };
-    }
-    if let Command::Unmark { apply } = cli.command {
-        return match unmark(&cli, apply).await {
-            Ok(marks) => listed(&cli, &marks, marks.iter().find_map(|m| m.error.as_ref())),
-            Err(e) => fail(&e),
-        };
-    }
-    match run(&cli).await {
-        Ok(summary) => {
-            print(&cli, &summary, || match cli.verbose {
-                true => summary.to_string(),
-                false => summary.brief(),
-            });
-            match summary.into_result() {
-                Ok(_) => ExitCode::SUCCESS,
-                Err(e) => {
-                    // Each failure is a line of the summary above: say what failed, counted.
-                    eprintln!("error: {} ({})", e.headline(), e.kind());
-                    ExitCode::FAILURE
+    let config = config(&cli.command, &settings(&matches));
+    let json = cli.command.json();
+    let file = cli.command.ip_ranges_file();
+    match &cli.command {
+        Command::Audit { .. } => audit_command(json, config).await,
+        Command::Adopt { apply, .. } => {
+            let found = async { adopt(&config?, file, *apply).await }.await;
+            let nothing = "nothing to adopt: no rule on the sets' ports that this tool did not create";
+            listed(json, found, |sets| sets.iter().find_map(|s| s.error.as_ref()), nothing)
+        }
+        Command::Remove { apply, .. } => {
+            let found = async { remove(&config?, *apply).await }.await;
+            let nothing = "nothing to remove: no tagged target holds a rule, entry or address of ours";
+            // Listed, targets that hold nothing of ours are nothing to remove.
+            let empty = |targets: &[RemovalReport]| !apply && targets.iter().all(|t| t.held == 0 && t.error.is_none());
+            let found = found.map(|targets| if empty(&targets) { Vec::new() } else { targets });
+            listed(
+                json,
+                found,
+                |targets| targets.iter().find_map(|t| t.error.as_ref()),
+                nothing,
+            )
+        }
+        Command::Unmark { apply, .. } => {
+            let found = async { unmark(&config?, *apply).await }.await;
+            let nothing = "nothing to clear: no tagged target records a file applied";
+            listed(
+                json,
+                found,
+                |marks| marks.iter().find_map(|m| m.error.as_ref()),
+                nothing,
+            )
+        }
+        Command::Plan(run) | Command::Apply(run) => match sync_command(config, file).await {
+            Ok(summary) => {
+                print(json, &summary, || match run.verbose {
+                    true => summary.to_string(),
+                    false => summary.brief(),
+                });
+                match summary.into_result() {
+                    Ok(_) => ExitCode::SUCCESS,
+                    Err(e) => {
+                        // Each failure is a line of the summary above: say what failed, counted.
+                        eprintln!("error: {} ({})", e.headline(), e.kind());
+                        ExitCode::FAILURE
+                    }
                 }
             }
-        }
-        Err(e) => fail(&e),
+            Err(e) => fail(&e),
+        },
     }
 }
 
 /// The audit, printed, as an exit code: of the credentials' own account, or (with ACCOUNTS) of every account.
-async fn audit_command(cli: &Cli) -> ExitCode {
-    let config = match config(cli) {
+async fn audit_command(json: bool, config: Result<Config>) -> ExitCode {
+    let config = match config {
         Ok(config) => config,
         Err(e) => {
             fail(&e);
@@ -184,7 +313,7 @@ async fn audit_command(cli: &Cli) -> ExitCode {
     if !config.accounts.is_empty() {
         return match audit_accounts(&config).await {
             Ok(audit) => {
-                print(cli, &audit, || format!("{audit}\n"));
+                print(json, &audit, || format!("{audit}\n"));
                 ExitCode::from(audit.exit_code())
             }
             Err(e) => {
@@ -195,7 +324,7 @@ async fn audit_command(cli: &Cli) -> ExitCode {
     }
     match audit(&config).await {
         Ok(report) => {
-            print(cli, &report, || format!("{report}\n"));
+            print(json, &report, || format!("{report}\n"));
             match report.status() {
                 Status::Fail => ExitCode::FAILURE,
                 Status::Pass | Status::Warn => ExitCode::SUCCESS,
@@ -218,10 +347,11 @@ async fn targets(config: &Config) -> Result<(Members, Vec<AwsAccount>)> {
     Ok((accounts.members, of_run))
 }
 
-async fn run(cli: &Cli) -> Result<Summary> {
-    let config = config(cli)?;
+/// A plan or an apply (as `config` says, with its `dry_run`), of the file at `file` or downloaded.
+async fn sync_command(config: Result<Config>, file: Option<&PathBuf>) -> Result<Summary> {
+    let config = config?;
     let (members, targets) = targets(&config).await?;
-    let mut summary = match &cli.ip_ranges_file {
+    let mut summary = match file {
         Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &targets, None).await,
         None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &targets, None).await,
     }?;
@@ -229,29 +359,39 @@ async fn run(cli: &Cli) -> Result<Summary> {
     Ok(summary)
 }
 
-async fn adopt(cli: &Cli, apply: bool) -> Result<Vec<UnmanagedSet>> {
-    let config = config(cli)?;
-    let (_, targets) = targets(&config).await?;
-    match &cli.ip_ranges_file {
-        Some(path) => sync::adopt(&config, &FileSource::new(path), &targets, apply).await,
-        None => sync::adopt(&config, &HttpSource::new(&config)?, &targets, apply).await,
+async fn adopt(config: &Config, file: Option<&PathBuf>, apply: bool) -> Result<Vec<UnmanagedSet>> {
+    let (_, targets) = targets(config).await?;
+    match file {
+        Some(path) => sync::adopt(config, &FileSource::new(path), &targets, apply).await,
+        None => sync::adopt(config, &HttpSource::new(config)?, &targets, apply).await,
     }
 }
 
-async fn remove(cli: &Cli, apply: bool) -> Result<Vec<RemovalReport>> {
-    let config = config(cli)?;
-    sync::remove(&config, &targets(&config).await?.1, apply).await
+async fn remove(config: &Config, apply: bool) -> Result<Vec<RemovalReport>> {
+    sync::remove(config, &targets(config).await?.1, apply).await
 }
 
-async fn unmark(cli: &Cli, apply: bool) -> Result<Vec<MarkReport>> {
-    let config = config(cli)?;
-    sync::unmark(&config, &targets(&config).await?.1, apply).await
+async fn unmark(config: &Config, apply: bool) -> Result<Vec<MarkReport>> {
+    sync::unmark(config, &targets(config).await?.1, apply).await
 }
 
-/// Print what a listing command found; failure when one of them has `error`.
-fn listed<T: serde::Serialize + std::fmt::Display>(cli: &Cli, items: &[T], error: Option<&String>) -> ExitCode {
-    print(cli, &items, || items.iter().map(ToString::to_string).collect());
-    match error {
+/// Print what a listing command found (`nothing` when it found nothing); failure when `error` finds one that
+/// failed, or when the command did.
+fn listed<T: serde::Serialize + std::fmt::Display>(
+    json: bool,
+    found: Result<Vec<T>>,
+    error: impl Fn(&[T]) -> Option<&String>,
+    nothing: &str,
+) -> ExitCode {
+    let items = match found {
+        Ok(items) => items,
+        Err(e) => return fail(&e),
+    };
+    print(json, &items, || match items.is_empty() {
+        true => format!("{nothing}\n"),
+        false => items.iter().map(ToString::to_string).collect(),
+    });
+    match error(&items) {
         Some(e) => {
             eprintln!("error: {e}");
             ExitCode::FAILURE
@@ -287,72 +427,65 @@ async fn audit_with(config: &Config, shared: &aws_config::SdkConfig) -> Result<A
     sync::audit(config, &cloudfront, &load_balancers, &ec2).await
 }
 
-/// The flags that set a setting: (clap id, environment variable).
-const SETTING_FLAGS: [(&str, &str); 13] = [
-    ("regions", "REGIONS"),
-    ("accounts", "ACCOUNTS"),
-    ("exclude_accounts", "EXCLUDE_ACCOUNTS"),
-    ("organization_role_arn", "ORGANIZATION_ROLE_ARN"),
-    ("assume_role_name", "ASSUME_ROLE_NAME"),
-    ("assume_role_external_id", "ASSUME_ROLE_EXTERNAL_ID"),
-    ("service", "SERVICE"),
-    ("ip_versions", "IP_VERSIONS"),
-    ("aggregate", "AGGREGATE"),
-    ("max_rules_per_group", "MAX_RULES_PER_GROUP"),
-    ("prefix_list_grow", "PREFIX_LIST_GROW"),
-    ("waf_cloudfront_scope", "WAF_CLOUDFRONT_SCOPE"),
-    ("ip_ranges_url", "IP_RANGES_URL"),
-];
-
-/// The command line, with each setting flag's help taken from the settings list.
+/// The command line, each setting flag's help ending with its default from the settings list.
 fn command() -> clap::Command {
-    SETTING_FLAGS.iter().fold(Cli::command(), |command, (id, variable)| {
-        let Some(setting) = config::setting_of(variable) else {
-            return command;
-        };
-        let help = format!(
-            "{} [env: {variable}, default: {}]",
-            setting.meaning.replace('`', ""),
-            setting.default
-        );
-        command.mut_arg(*id, |arg| arg.help(help))
-    })
+    let command = Cli::command();
+    let defaults = |command: clap::Command| {
+        let ids: Vec<(clap::Id, String)> = (command.get_arguments())
+            .filter_map(|arg| {
+                let variable = arg.get_env()?.to_str()?;
+                // A default that is another variable ($AWS_REGION) is said in the flag's own words.
+                let default = (config::setting_of(variable).map(|s| s.default))
+                    .filter(|d| !d.is_empty() && !d.starts_with('$'))?;
+                Some((arg.get_id().clone(), default.to_owned()))
+            })
+            .collect();
+        ids.into_iter().fold(command, |command, (id, default)| {
+            command.mut_arg(id, |arg| {
+                let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+                arg.help(format!("{help} [default: {default}]"))
+            })
+        })
+    };
+    let names: Vec<String> = command.get_subcommands().map(|c| c.get_name().to_owned()).collect();
+    names
+        .iter()
+        .fold(command, |command, name| command.mut_subcommand(name, defaults))
 }
 
-/// The settings: each flag over its environment variable.
-fn config(cli: &Cli) -> Result<Config> {
-    let values = [
-        &cli.regions,
-        &cli.accounts,
-        &cli.exclude_accounts,
-        &cli.organization_role_arn,
-        &cli.assume_role_name,
-        &cli.assume_role_external_id,
-        &cli.service,
-        &cli.ip_versions,
-        &cli.aggregate,
-        &cli.max_rules_per_group,
-        &cli.prefix_list_grow,
-        &cli.waf_cloudfront_scope,
-        &cli.ip_ranges_url,
-    ];
-    let flags: BTreeMap<&str, Option<String>> = SETTING_FLAGS
-        .iter()
-        .zip(values)
-        .map(|((_, variable), value)| (*variable, value.clone()))
-        .collect();
+/// The settings the command line sets, by environment variable: every flag that names one (`env`), with the value
+/// given to it or, as clap reads it, its variable's.
+fn settings(matches: &clap::ArgMatches) -> BTreeMap<String, String> {
+    let Some((name, sub)) = matches.subcommand() else {
+        return BTreeMap::new();
+    };
+    let command = command();
+    let Some(subcommand) = command.find_subcommand(name) else {
+        return BTreeMap::new();
+    };
+    (subcommand.get_arguments())
+        .filter_map(|arg| {
+            let variable = arg.get_env()?.to_str()?.to_owned();
+            let value = sub.get_one::<String>(arg.get_id().as_str())?;
+            Some((variable, value.clone()))
+        })
+        .collect()
+}
+
+/// The settings: each flag over its environment variable; `plan` and every listing command never write.
+fn config(command: &Command, flags: &BTreeMap<String, String>) -> Result<Config> {
     let mut config = Config::from_lookup(|name| match flags.get(name) {
-        Some(Some(value)) => Some(value.clone()),
-        _ => std::env::var(name).ok(),
+        Some(value) => Some(value.clone()),
+        None => std::env::var(name).ok(),
     })?;
-    match cli.command {
+    match command {
         // `apply` writes: a DRY_RUN=true left in the environment contradicts it, and must not be overridden.
-        Command::Apply if config.dry_run => Err(Error::Config {
+        Command::Apply(_) if config.dry_run => Err(Error::Config {
             variable: "DRY_RUN",
             value: std::env::var("DRY_RUN").unwrap_or_default(),
             reason: "`apply` writes, and DRY_RUN=true asks for no write: unset DRY_RUN (or set it to false) to apply, or run `plan` to see the changes without making them".into(),
         }),
-        Command::Apply => Ok(config),
+        Command::Apply(_) => Ok(config),
         _ => {
             config.dry_run = true;
             Ok(config)
@@ -361,8 +494,8 @@ fn config(cli: &Cli) -> Result<Config> {
 }
 
 /// `value` as one JSON document with --json, else as `text`.
-fn print(cli: &Cli, value: &impl serde::Serialize, text: impl FnOnce() -> String) {
-    if cli.json {
+fn print(json: bool, value: &impl serde::Serialize, text: impl FnOnce() -> String) {
+    if json {
         match serde_json::to_string_pretty(value) {
             Ok(json) => write_out(&format!("{json}\n")),
             Err(e) => eprintln!("cannot print as JSON: {e}"),

@@ -5,7 +5,7 @@ mod common;
 #[path = "../../tests/common/organizations.rs"]
 mod organizations;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
@@ -22,33 +22,84 @@ fn cli(moto: &Moto, args: &[&str]) -> std::process::Output {
     cmd.args(args).output().unwrap()
 }
 
-#[test]
-fn the_cli_help_of_each_setting_flag_is_the_settings_list() {
+/// Each flag `command --help` shows, with its help text (continuation lines joined).
+fn flags_of(command: &str) -> BTreeMap<String, String> {
     let out = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
-        .arg("--help")
+        .args([command, "--help"])
         .output()
         .unwrap();
     assert!(out.status.success());
-    let help = String::from_utf8_lossy(&out.stdout);
-    for (flag, variable) in [
-        ("--regions", "REGIONS"),
-        ("--service", "SERVICE"),
-        ("--ip-versions", "IP_VERSIONS"),
-        ("--max-rules-per-group", "MAX_RULES_PER_GROUP"),
-        ("--ip-ranges-url", "IP_RANGES_URL"),
-    ] {
-        let setting = cloudfront_sg_sync::config::setting_of(variable).unwrap();
-        let expected = format!(
-            "{} [env: {variable}, default: {}]",
-            setting.meaning.replace('`', ""),
-            setting.default
-        );
-        let after_flag = help.split(flag).nth(1).unwrap_or_default();
-        assert!(
-            after_flag.lines().nth(1).unwrap_or_default().trim() == expected,
-            "{flag}: {help}"
-        );
+    let mut flags = BTreeMap::new();
+    let mut current: Option<String> = None;
+    for line in String::from_utf8(out.stdout).unwrap().lines().map(str::trim) {
+        if line.starts_with("--") {
+            let flag: String = line
+                .chars()
+                .take_while(|c| *c == '-' || c.is_ascii_alphanumeric())
+                .collect();
+            flags.insert(flag.clone(), line[flag.len()..].to_owned());
+            current = Some(flag);
+        } else if line.starts_with('-') {
+            current = None;
+        } else if let Some(flag) = &current {
+            flags.get_mut(flag).unwrap().push_str(&format!(" {line}"));
+        }
     }
+    flags
+}
+
+#[test]
+fn each_command_shows_only_the_flags_it_uses_each_naming_its_variable_and_default() {
+    let place = [
+        "--regions",
+        "--accounts",
+        "--exclude-accounts",
+        "--organization-role-arn",
+        "--assume-role-name",
+        "--assume-role-external-id",
+    ];
+    let service = ["--service", "--waf-cloudfront-scope"];
+    let ranges = ["--ip-versions", "--aggregate", "--ip-ranges-url", "--ip-ranges-file"];
+    let filling = ["--max-rules-per-group", "--prefix-list-grow", "--verbose"];
+    let expected: [(&str, Vec<&str>); 6] = [
+        ("plan", [&place[..], &service, &ranges, &filling, &["--json"]].concat()),
+        ("apply", [&place[..], &service, &ranges, &filling, &["--json"]].concat()),
+        (
+            "adopt",
+            [&place[..], &service, &ranges, &["--json", "--apply"]].concat(),
+        ),
+        ("unmark", [&place[..], &service, &["--json", "--apply"]].concat()),
+        ("remove", [&place[..], &service, &["--json", "--apply"]].concat()),
+        ("audit", [&place[..], &["--json"]].concat()),
+    ];
+    for (command, wanted) in expected {
+        let flags = flags_of(command);
+        let shown: BTreeSet<&str> = flags.keys().map(String::as_str).filter(|f| *f != "--help").collect();
+        assert_eq!(shown, wanted.iter().copied().collect::<BTreeSet<&str>>(), "{command}");
+        for (flag, help) in &flags {
+            assert!(
+                !help.contains("function"),
+                "{command} {flag}: written for the Lambda: {help}"
+            );
+            let variable = flag.trim_start_matches("--").replace('-', "_").to_uppercase();
+            let Some(setting) = cloudfront_sg_sync::config::setting_of(&variable) else {
+                continue;
+            };
+            assert!(help.contains(&format!("[env: {variable}")), "{command} {flag}: {help}");
+            if !setting.default.is_empty() && !setting.default.starts_with('$') {
+                let default = format!("[default: {}]", setting.default);
+                assert!(help.contains(&default), "{command} {flag}: {help}");
+            }
+        }
+    }
+    let version = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&version.stdout),
+        format!("cloudfront-sg-sync {}\n", env!("CARGO_PKG_VERSION"))
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,7 +204,11 @@ async fn a_forged_mark_is_overridden_and_unmark_clears_a_newer_one_so_apply_sync
         text(&cleared)
     );
     let again = cli(&moto, &["unmark"]);
-    assert_eq!(text(&again), "", "no record left");
+    assert_eq!(
+        text(&again),
+        "nothing to clear: no tagged target records a file applied\n",
+        "no record left"
+    );
 
     let in_sync = cli(&moto, &["apply", "--ip-ranges-file", file]);
     assert!(
@@ -184,6 +239,7 @@ fn the_readme_lists_every_flag_of_every_command() {
         Some("apply"),
         Some("adopt"),
         Some("unmark"),
+        Some("remove"),
         Some("audit"),
     ] {
         let mut help = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
@@ -253,6 +309,11 @@ async fn remove_takes_back_every_rule_of_ours_and_leaves_hand_made_rules() {
         hand_made(rules(&client, &groups[0]).await),
         before,
         "hand-made rules intact"
+    );
+    let again = cli(&moto, &["remove"]);
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout),
+        "nothing to remove: no tagged target holds a rule, entry or address of ours\n"
     );
 }
 
