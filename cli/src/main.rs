@@ -145,6 +145,20 @@ struct Run {
     summary: bool,
 }
 
+/// An `unmark` or a `remove`: what it lists, and whether it acts.
+#[derive(Args)]
+struct Listing {
+    /// Remove what is listed instead of only listing it.
+    #[arg(long)]
+    apply: bool,
+    #[command(flatten)]
+    place: Place,
+    #[command(flatten)]
+    service: Service,
+    #[command(flatten)]
+    output: Output,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print what a sync would change; write nothing.
@@ -169,32 +183,12 @@ enum Command {
     /// cloudfront-sg-sync:synctoken), with its syncToken; with --apply, remove the record, so the next run syncs
     /// the target whatever file it recorded. For targets kept as older_file run after run (a file from the
     /// future applied by hand). Needs ec2:DeleteTags and wafv2:UntagResource with --apply.
-    Unmark {
-        /// Remove the records instead of only listing them.
-        #[arg(long)]
-        apply: bool,
-        #[command(flatten)]
-        place: Place,
-        #[command(flatten)]
-        service: Service,
-        #[command(flatten)]
-        output: Output,
-    },
+    Unmark(Listing),
     /// Take back everything this tool added, for an uninstall: every rule of ours from the tagged sets, every
     /// entry of ours from the tagged prefix lists, every address from the tagged WAF IP sets, and the record of
     /// the file applied on each; hand-made rules and entries stay. Lists what it would remove; --apply removes
     /// it. Whatever relies on these targets then loses CloudFront's ranges.
-    Remove {
-        /// Remove instead of only listing.
-        #[arg(long)]
-        apply: bool,
-        #[command(flatten)]
-        place: Place,
-        #[command(flatten)]
-        service: Service,
-        #[command(flatten)]
-        output: Output,
-    },
+    Remove(Listing),
     /// Check that each CloudFront origin is reachable only through CloudFront (read-only).
     ///
     /// Per origin: the origin protocol and TLS versions, what proves the distribution (secret header, VPC
@@ -217,10 +211,8 @@ impl Command {
     fn json(&self) -> bool {
         match self {
             Command::Plan(run) | Command::Apply(run) => run.output.json,
-            Command::Adopt { output, .. }
-            | Command::Unmark { output, .. }
-            | Command::Remove { output, .. }
-            | Command::Audit { output, .. } => output.json,
+            Command::Unmark(listing) | Command::Remove(listing) => listing.output.json,
+            Command::Adopt { output, .. } | Command::Audit { output, .. } => output.json,
         }
     }
 
@@ -258,7 +250,7 @@ async fn main() -> ExitCode {
             let nothing = "nothing to adopt: no rule on the sets' ports that this tool did not create";
             listed(json, found, |sets| sets.iter().find_map(|s| s.error.as_ref()), nothing)
         }
-        Command::Remove { apply, .. } => {
+        Command::Remove(Listing { apply, .. }) => {
             let found = async { remove(&config?, *apply).await }.await;
             let nothing = "nothing to remove: no tagged target holds a rule, entry or address of ours";
             // Listed, targets that hold nothing of ours are nothing to remove.
@@ -271,7 +263,7 @@ async fn main() -> ExitCode {
                 nothing,
             )
         }
-        Command::Unmark { apply, .. } => {
+        Command::Unmark(Listing { apply, .. }) => {
             let found = async { unmark(&config?, *apply).await }.await;
             let nothing = "nothing to clear: no tagged target records a file applied";
             listed(
