@@ -22,7 +22,8 @@ use aws_sdk_ec2::operation::get_managed_prefix_list_entries::GetManagedPrefixLis
 use aws_sdk_ec2::operation::modify_managed_prefix_list::ModifyManagedPrefixListOutput;
 use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
 use aws_sdk_ec2::types::{
-    IpPermission, IpRange, Ipv6Range, ManagedPrefixList, PrefixListId, PrefixListState, SecurityGroup, Tag,
+    IpPermission, IpRange, Ipv6Range, ManagedPrefixList, PrefixListEntry, PrefixListId, PrefixListState, SecurityGroup,
+    Tag,
 };
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
 use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
@@ -904,4 +905,133 @@ async fn the_rules_referencing_tagged_lists_are_read_from_every_page_of_every_gr
         ["sg-ssh tcp 20-23"]
     );
     assert_eq!((page1.num_calls(), page2.num_calls()), (1, 1));
+}
+
+/// A prefix list as EC2 holds it in a mocked run: what each call changes, as AWS documents it.
+struct ListModel {
+    version: i64,
+    max_entries: i32,
+    entries: Vec<String>,
+    /// Looks left that show it `modify-in-progress` (one after each call).
+    busy: usize,
+    /// Whether a resize makes a new version (AWS documents new versions for entries only; either is handled).
+    resize_makes_a_version: bool,
+    /// Resizes asked for, and looks at the list by id.
+    resizes: usize,
+    looks: usize,
+}
+
+impl ListModel {
+    fn list(&self) -> ManagedPrefixList {
+        let state = match self.busy {
+            0 => PrefixListState::ModifyComplete,
+            _ => PrefixListState::ModifyInProgress,
+        };
+        ManagedPrefixList::builder()
+            .max_entries(self.max_entries)
+            .version(self.version)
+            .state(state)
+            .prefix_list_id("pl-cf")
+            .address_family("IPv4")
+            .tags(Tag::builder().key("Name").value("cloudfront_g").build())
+            .tags(Tag::builder().key("AutoUpdate").value("true").build())
+            .build()
+    }
+}
+
+#[tokio::test]
+async fn a_grown_prefix_list_is_settled_by_its_size_whether_or_not_the_resize_made_a_version() {
+    let wanted: BTreeSet<String> = selection(&fixture(NEWEST))
+        .ranges(Scope::Global)
+        .iter()
+        .filter(|c| c.version() == IpVersion::Ipv4)
+        .map(ToString::to_string)
+        .collect();
+    for resize_makes_a_version in [false, true] {
+        let model = Arc::new(Mutex::new(ListModel {
+            version: 1,
+            max_entries: 10,
+            entries: Vec::new(),
+            busy: 0,
+            resize_makes_a_version,
+            resizes: 0,
+            looks: 0,
+        }));
+        let m = model.clone();
+        let listed = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.filters().first().and_then(|f| f.name()) == Some("tag:Name"))
+            .then_output(move || {
+                let list = m.lock().unwrap().list();
+                DescribeManagedPrefixListsOutput::builder().prefix_lists(list).build()
+            });
+        let m = model.clone();
+        let by_id = mock!(Client::describe_managed_prefix_lists)
+            .match_requests(|req| req.filters().iter().any(|f| f.name() == Some("prefix-list-id")))
+            .then_output(move || {
+                let mut model = m.lock().unwrap();
+                let list = model.list();
+                model.busy = model.busy.saturating_sub(1);
+                model.looks += 1;
+                DescribeManagedPrefixListsOutput::builder().prefix_lists(list).build()
+            });
+        let m = model.clone();
+        let entries = mock!(Client::get_managed_prefix_list_entries).then_output(move || {
+            let cidrs = m.lock().unwrap().entries.clone();
+            let entries = cidrs.into_iter().map(|c| PrefixListEntry::builder().cidr(c).build());
+            GetManagedPrefixListEntriesOutput::builder()
+                .set_entries(Some(entries.collect()))
+                .build()
+        });
+        let (m, answer) = (model.clone(), model.clone());
+        let modify = mock!(Client::modify_managed_prefix_list)
+            .match_requests(move |req| {
+                let mut model = m.lock().unwrap();
+                assert_eq!(
+                    req.current_version(),
+                    Some(model.version),
+                    "each call at the version read"
+                );
+                match req.max_entries() {
+                    Some(size) => {
+                        assert!(req.add_entries().is_empty(), "a resize is a call of its own");
+                        (model.max_entries, model.resizes) = (size, model.resizes + 1);
+                        model.version += i64::from(model.resize_makes_a_version);
+                    }
+                    None => {
+                        let added = req.add_entries().iter().filter_map(|e| e.cidr().map(str::to_owned));
+                        model.entries.extend(added);
+                        model.version += 1;
+                    }
+                }
+                model.busy = 1;
+                true
+            })
+            .then_output(move || {
+                let list = answer.lock().unwrap().list();
+                ModifyManagedPrefixListOutput::builder().prefix_list(list).build()
+            });
+        let config = config(&[
+            ("AWS_REGION", "us-east-1"),
+            ("IP_VERSIONS", "ipv4"),
+            ("PREFIX_LIST_GROW", "true"),
+        ]);
+        let no_groups = describing(Vec::new(), &Calls::default());
+        let groups = client(&config, &[&no_groups, &listed, &by_id, &entries, &modify]).await;
+        let summary = sync_newest(&config, &groups).await.unwrap();
+        assert!(summary.failures().is_empty(), "{:?}", summary.failures());
+
+        let model = model.lock().unwrap();
+        let held: BTreeSet<String> = model.entries.iter().cloned().collect();
+        assert_eq!(held, wanted, "resize makes a version: {resize_makes_a_version}");
+        let list = &summary.prefix_lists[0];
+        let grown = usize::try_from(model.max_entries).unwrap();
+        assert!(grown >= wanted.len());
+        assert_eq!(
+            (list.grew_to, list.changes.added, model.resizes),
+            (Some(grown), wanted.len(), 1)
+        );
+        // The same looks either way, each call's two (applying, then applied) and the re-reads after each: no
+        // wait for a version a resize does not make (that was 300 s, then a failure).
+        assert_eq!(model.looks, 7, "resize makes a version: {resize_makes_a_version}");
+    }
 }
