@@ -412,16 +412,22 @@ pub enum Error {
         replans: usize,
     },
 
-    /// A prefix list stayed in a `…-in-progress` state longer than the run could wait.
+    /// A prefix list stayed in a `…-in-progress` state (or its reads behind our change) longer than the run
+    /// could wait.
     #[error(
-        "prefix list {list} stayed {state} for {:.1} s: another change of it is still being applied; the next run finishes the work",
-        waited.as_secs_f64()
+        "prefix list {list} still read {state} at version {version} after {:.1} s, waiting for it to be applied at version {awaited} or later: {}; the next run finishes the work",
+        waited.as_secs_f64(),
+        if state.ends_with("-in-progress") { "a change of it is still being applied" } else { "EC2's reads still lag our change" }
     )]
     ListBusy {
         /// The list (region/pl-…).
         list: String,
-        /// Its state.
+        /// Its state, as last read.
         state: String,
+        /// Its version, as last read.
+        version: i64,
+        /// The version the run waited for.
+        awaited: i64,
         /// How long the run waited.
         waited: Duration,
     },

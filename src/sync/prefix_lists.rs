@@ -243,6 +243,8 @@ async fn converge<G: PrefixLists>(
                     return Err(Error::ListBusy {
                         list: name,
                         state: tagged.state,
+                        version: tagged.version,
+                        awaited: tagged.version,
                         waited: Duration::ZERO,
                     });
                 }
@@ -504,10 +506,14 @@ async fn wait_settled<G: PrefixLists>(
         if failed || (!in_progress(&state.state) && state.version >= at_least) {
             return Ok(Some(state));
         }
+        let waited_ms = u64::try_from(backoff.waited().as_millis()).unwrap_or(u64::MAX);
+        tracing::info!(list = %name, state = %state.state, version = state.version, awaited = at_least, waited_ms, "waiting for the prefix list to settle");
         if !backoff.pause(cx.shared.budget).await {
             return Err(Error::ListBusy {
                 list: name.to_owned(),
                 state: state.state,
+                version: state.version,
+                awaited: at_least,
                 waited: backoff.waited(),
             });
         }

@@ -275,7 +275,11 @@ async fn a_list_found_being_modified_is_waited_for_and_one_that_stays_busy_fails
     .unwrap();
     let list = report(&summary, "pl-g4");
     let error = list.changes.error.as_deref().unwrap();
-    assert!(error.contains("stayed modify-in-progress"), "{error}");
+    assert!(
+        error.contains("still read modify-in-progress at version ")
+            && error.contains("a change of it is still being applied"),
+        "{error}"
+    );
     assert!(ec2.calls_of(Op::Modify).is_empty());
     assert!(started.elapsed() <= Duration::from_secs(50), "{:?}", started.elapsed());
 }
