@@ -36,6 +36,8 @@ for i in range(5):
     group(f"cloudfront-global-{i}", {"Name": "cloudfront_g", "AutoUpdate": "true", "Protocol": "https"})
 for i in range(4):
     group(f"cloudfront-regional-{i}", {"Name": "cloudfront_r", "AutoUpdate": "true", "Protocol": "http"})
+# A near miss: AutoUpdate must be exactly "true". Left alone, and named in every run's summary.
+group("cloudfront-near-miss", {"Name": "cloudfront_r", "AutoUpdate": "True", "Protocol": "http"})
 first = ec2.describe_security_groups(
     Filters=[{"Name": "tag:Name", "Values": ["cloudfront_g"]}]
 )["SecurityGroups"][0]["GroupId"]

@@ -34,3 +34,8 @@ for m in forged:
           f"the file applied over it and the mark replaced")
 for r in summary.get("attachment_unchecked", []):
     print(f"warning: attachment not checked in {r['region']}: {r['error']}")
+for n in summary.get("not_synced", []):
+    found = f"AutoUpdate={n['auto_update']!r}" if n.get("auto_update") is not None else "no AutoUpdate tag"
+    kind = {"security-group-set": "security group", "prefix-list": "prefix list"}.get(n["kind"], "WAF IP set")
+    print(f"not synced: {kind} {n['id']} in {n['region']} (Name={n['scope']}): {found}; "
+          f"only AutoUpdate='true' syncs it")
