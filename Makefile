@@ -11,11 +11,12 @@ VENV ?= .venv
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: help venv venv-sam build demo test lint check-template package sam-build fuzz bench bench-core fmt clean
+.PHONY: help venv venv-sam build demo test oracle lint check-template package sam-build fuzz bench bench-core fmt clean
 
 help:
 	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json"
 	@echo "make test   run all tests"
+	@echo "make oracle the tests' expected ranges of every bundled file, by Python's ipaddress (tests/fixtures/expected.json)"
 	@echo "make lint   cargo fmt --check and clippy -D warnings on every crate (library, bench/, fuzz/)"
 	@echo "make check-template   cfn-lint and sam validate --lint on template.yaml (offline)"
 	@echo "make package          the deployable zip (cargo lambda build --locked --release --output-format zip)"
@@ -46,6 +47,10 @@ demo: venv
 
 test: venv
 	cargo test --locked --lib --tests --no-fail-fast
+
+# The expected ranges the tests compare against, made apart from the code under test (a test checks it is current).
+oracle:
+	$(PYTHON) scripts/oracle.py
 
 # Every crate in the repository: the library and binaries, the core alone, the benchmarks and the fuzz targets.
 lint:

@@ -8,7 +8,6 @@ mod waf;
 
 use std::collections::BTreeSet;
 
-use cloudfront_sg_sync::domain::aggregate::aggregate;
 use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use common::proxy::{FaultProxy, Faults};
@@ -64,8 +63,8 @@ async fn every_target_gets_the_fewest_cidrs_and_switching_either_way_converges_a
     let ip_set_holds = || async { held(&waf_client, "g4", regional.clone(), &ip_set).await.0 };
     let proxy = FaultProxy::start(&w.moto.endpoint, Faults::default()).await;
     w.endpoint = proxy.endpoint.clone();
-    let published = selection(&fixture(NEWEST));
-    let merged = |scope| aggregate(published.ranges(scope));
+    let (published, expected) = (selection(&fixture(NEWEST)), aggregated(&fixture(NEWEST)));
+    let merged = |scope| expected.ranges(scope).clone();
 
     let first = run(&w, "true").await;
     assert_eq!(w.state(&w.global).await, merged(Scope::Global));

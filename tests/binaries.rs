@@ -58,7 +58,7 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
 
     assert_eq!(
         set_state(&client, &groups, 443, 30).await,
-        cloudfront_sg_sync::domain::aggregate::aggregate(selection(&fixture(NEWEST)).ranges(Scope::Global))
+        aggregated(&fixture(NEWEST)).ranges(Scope::Global).clone()
     );
     // JSON logs: every line parses, and the summary was logged.
     let logs = String::from_utf8(output.stdout).unwrap();

@@ -26,7 +26,7 @@ use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::domain::attachment::Interface;
 use cloudfront_sg_sync::domain::cidr::Cidr;
-use cloudfront_sg_sync::domain::ip_ranges::{self, Filter as RangeFilter, Scope};
+use cloudfront_sg_sync::domain::ip_ranges::{self, Scope};
 use cloudfront_sg_sync::domain::prefix_lists::Modification;
 use cloudfront_sg_sync::domain::security_groups::{AppliedMark, DESCRIPTION_PREFIX, PrefixListWeights};
 use cloudfront_sg_sync::ports::{
@@ -41,10 +41,50 @@ pub const PAIR_A_OLD: &str = "ip-ranges-2025-11-17-20-08-21.json";
 pub const PAIR_A_NEW: &str = "ip-ranges-2025-11-17-21-58-25.json";
 pub const OLDEST: &str = "ip-ranges-2021-10-12-17-13-16.json";
 
-/// The CLOUDFRONT selection of a snapshot (both IP versions).
+/// What every bundled snapshot holds, per service, scope and IP version, as published and aggregated:
+/// `tests/fixtures/expected.json`, made by `scripts/oracle.py` with Python's `ipaddress` (`make oracle`), an oracle
+/// apart from the code under test.
+fn oracle() -> &'static serde_json::Value {
+    static ORACLE: std::sync::OnceLock<serde_json::Value> = std::sync::OnceLock::new();
+    ORACLE.get_or_init(|| serde_json::from_str(include_str!("../fixtures/expected.json")).unwrap())
+}
+
+/// The oracle's `form` (`published` or `aggregated`) of the CLOUDFRONT ranges of the bundled snapshot whose exact
+/// bytes are `bytes`, both IP versions.
+fn expected_selection(bytes: &[u8], form: &str) -> ip_ranges::Selection {
+    let md5 = ip_ranges::md5_hex(bytes);
+    let (_, expected) = (oracle().as_object().unwrap().iter())
+        .find(|(_, e)| e["md5"] == md5.as_str())
+        .unwrap_or_else(|| panic!("no bundled snapshot has md5 {md5}: the oracle knows only those"));
+    let mut ranges = BTreeMap::new();
+    for (scope, key) in [(Scope::Global, "GLOBAL"), (Scope::Regional, "regional")] {
+        let of_scope = &expected["CLOUDFRONT"][key];
+        let cidrs = ["ipv4", "ipv6"]
+            .iter()
+            .flat_map(|version| of_scope[version][form].as_array().unwrap())
+            .map(|c| c.as_str().unwrap().parse::<Cidr>().unwrap());
+        let cidrs: BTreeSet<Cidr> = cidrs.collect();
+        if !cidrs.is_empty() {
+            ranges.insert(scope, cidrs);
+        }
+    }
+    ip_ranges::Selection {
+        sync_token: expected["sync_token"].as_u64().unwrap(),
+        create_date: expected["create_date"].as_str().map(str::to_owned),
+        ranges,
+    }
+}
+
+/// The CLOUDFRONT ranges of a bundled snapshot, both IP versions, as published: from the oracle, not from the
+/// code under test.
 pub fn selection(bytes: &[u8]) -> ip_ranges::Selection {
-    let filter = RangeFilter::new(&["CLOUDFRONT"], &cloudfront_sg_sync::domain::cidr::IpVersion::ALL);
-    ip_ranges::parse(bytes, &filter).unwrap()
+    expected_selection(bytes, "published")
+}
+
+/// The CLOUDFRONT ranges of a bundled snapshot, both IP versions, aggregated (`AGGREGATE=true`): from the
+/// oracle.
+pub fn aggregated(bytes: &[u8]) -> ip_ranges::Selection {
+    expected_selection(bytes, "aggregated")
 }
 
 /// The CloudFront ranges of `scope` and `version` in snapshot `file`.
