@@ -23,20 +23,18 @@ async fn the_lambda_binary_answers_the_bundled_events_unchanged() {
     emulator_env(&mut cmd, &moto);
     // The default: aggregated.
     cmd.env_remove("AGGREGATE");
-    let mut child = cmd
-        .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-        .env("IP_RANGES_URL", &server.url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Running::spawn(
+        cmd.env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("IP_RANGES_URL", &server.url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null()),
+    );
     let answers = runtime.wait_answers(3, Duration::from_secs(60)).await;
-    child.kill().unwrap();
-    let output = child.wait_with_output().unwrap();
+    let output = child.stop();
 
     let (id, kind, first) = &answers[0];
     assert_eq!((id.as_str(), kind.as_str()), ("req-1", "response"), "{first}");
@@ -158,20 +156,20 @@ async fn the_bundled_events_invoke_unchanged_through_cargo_lambda() {
     let (moto, client, groups) = global_groups(4).await;
     let server = FileServer::start(Reply::Body(fixture(NEWEST))).await;
     let port = free_port().to_string();
-    let mut watch = Command::new(&cargo_lambda)
-        .args([
-            "lambda",
-            "watch",
-            "--only-lambda-apis",
-            "--invoke-address",
-            "127.0.0.1",
-            "--invoke-port",
-            &port,
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let watch = Running::spawn(
+        Command::new(&cargo_lambda)
+            .args([
+                "lambda",
+                "watch",
+                "--only-lambda-apis",
+                "--invoke-address",
+                "127.0.0.1",
+                "--invoke-port",
+                &port,
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let started = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port.parse::<u16>().unwrap())).is_err() {
         assert!(
@@ -182,16 +180,15 @@ async fn the_bundled_events_invoke_unchanged_through_cargo_lambda() {
     }
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-lambda"));
     emulator_env(&mut cmd, &moto);
-    let mut function = cmd
-        .env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
-        .env("AWS_LAMBDA_FUNCTION_NAME", "_")
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
-        .env("IP_RANGES_URL", &server.url)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let function = Running::spawn(
+        cmd.env("AWS_LAMBDA_RUNTIME_API", format!("http://127.0.0.1:{port}/.rt"))
+            .env("AWS_LAMBDA_FUNCTION_NAME", "_")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+            .env("IP_RANGES_URL", &server.url)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
     let invoke = |file: &str| {
         let out = Command::new(&cargo_lambda)
             .args([
@@ -211,10 +208,7 @@ async fn the_bundled_events_invoke_unchanged_through_cargo_lambda() {
     };
     let first = invoke("events/sns-notification.json");
     let second = invoke("events/scheduled.json");
-    function.kill().unwrap();
-    function.wait().unwrap();
-    watch.kill().unwrap();
-    watch.wait().unwrap();
+    drop((function, watch));
 
     assert_eq!(
         (&first["trigger"], &first["sets"][0]["added"]),

@@ -67,5 +67,8 @@ fn every_bundled_file_parses_and_aggregates_to_the_oracle_for_every_service_scop
             }
         }
     }
-    assert!(compared > 3000, "{compared} ranges compared: every file, service, scope and version");
+    assert!(
+        compared > 3000,
+        "{compared} ranges compared: every file, service, scope and version"
+    );
 }

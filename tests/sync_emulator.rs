@@ -153,8 +153,12 @@ async fn a_file_older_than_its_notification_is_fetched_again_until_the_new_one_i
     let w = world(PAIR_A_OLD, 4, 4).await;
     let app = w.app(&[("LAGGING_FILE_WAIT_SECONDS", "20")]).await;
     let event = notification_for(&fixture(PAIR_A_NEW));
+    // Published once the function has fetched the old file (not after a guessed time): its next fetch, 5 s
+    // later, finds the new one.
     let publish_later = async {
-        tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+        while w.server.requests() == 0 {
+            tokio::task::yield_now().await;
+        }
         w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
     };
     let (summary, ()) = tokio::join!(app.handle(&event, None), publish_later);

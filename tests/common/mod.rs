@@ -205,6 +205,36 @@ impl Moto {
     }
 }
 
+/// A child process of a test, killed and reaped when dropped: a test that fails (or panics) leaves none running.
+pub struct Running(Option<Child>);
+
+impl Running {
+    /// Start `command`.
+    pub fn spawn(command: &mut Command) -> Running {
+        Running(Some(
+            command
+                .spawn()
+                .unwrap_or_else(|e| panic!("cannot start {command:?}: {e}")),
+        ))
+    }
+
+    /// Kill it now and collect what it wrote (its piped stdout and stderr).
+    pub fn stop(mut self) -> std::process::Output {
+        let mut child = self.0.take().unwrap();
+        let _ = child.kill();
+        child.wait_with_output().unwrap()
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
 /// A channel that receives once `stream` (a child's stderr) prints a line containing `line`, and is closed if the
 /// stream ends first. The stream is read to its end, so the child never blocks on a full pipe.
 fn announce(stream: Option<std::process::ChildStderr>, line: String) -> std::sync::mpsc::Receiver<()> {
@@ -269,8 +299,10 @@ impl FileServer {
                     if proxy::read_message(&mut stream).await.is_none() {
                         return;
                     }
-                    n.fetch_add(1, Ordering::SeqCst);
+                    // The reply is chosen before the request is counted: once `requests` says n, the first n
+                    // replies are fixed, whatever is `set` next.
                     let reply = r.lock().unwrap().clone();
+                    n.fetch_add(1, Ordering::SeqCst);
                     let (head, body) = match reply {
                         Reply::Body(b) => (format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n", b.len()), b),
                         Reply::Status(s) => (
