@@ -180,6 +180,34 @@ enum Unreachable {
     Refused,
     /// Its name does not exist.
     NoSuchName,
+    /// It did not answer in time, at every attempt (retried: it may answer later).
+    NoAnswer,
+}
+
+impl Unreachable {
+    /// What to check, for a person: the endpoint set (`AWS_ENDPOINT_URL`), or else what AWS's own depends on.
+    fn hint(self, endpoint: Option<&str>) -> String {
+        match (self, endpoint) {
+            (Unreachable::Refused, Some(endpoint)) => {
+                format!("nothing answers at {endpoint}: is AWS_ENDPOINT_URL right?")
+            }
+            (Unreachable::Refused, None) => {
+                "nothing answers at the endpoint: is AWS_ENDPOINT_URL (or the proxy) right?".to_owned()
+            }
+            (Unreachable::NoSuchName, Some(endpoint)) => {
+                format!("no host has the name of {endpoint}: is AWS_ENDPOINT_URL right?")
+            }
+            (Unreachable::NoSuchName, None) => {
+                "no AWS endpoint has that name: is the region name (REGIONS) right?".to_owned()
+            }
+            (Unreachable::NoAnswer, Some(endpoint)) => {
+                format!("no answer from {endpoint} in time, at every attempt: is AWS_ENDPOINT_URL right?")
+            }
+            (Unreachable::NoAnswer, None) => {
+                "no answer in time, at every attempt: is the network (or HTTPS_PROXY) right?".to_owned()
+            }
+        }
+    }
 }
 
 /// Whether a connection error says the endpoint is unreachable for good, and why: refused, or a name that does
@@ -243,20 +271,18 @@ where
 {
     let Some(response) = error.raw_response() else {
         let chain = one_line(error);
-        return match (unreachable(error), std::env::var("AWS_ENDPOINT_URL")) {
-            (None, _) => chain,
-            (Some(Unreachable::Refused), Ok(endpoint)) => {
-                format!("{chain}: nothing answers at {endpoint}: is AWS_ENDPOINT_URL right?")
-            }
-            (Some(Unreachable::Refused), Err(_)) => {
-                format!("{chain}: nothing answers at the endpoint: is AWS_ENDPOINT_URL (or the proxy) right?")
-            }
-            (Some(Unreachable::NoSuchName), Ok(endpoint)) => {
-                format!("{chain}: no host has the name of {endpoint}: is AWS_ENDPOINT_URL right?")
-            }
-            (Some(Unreachable::NoSuchName), Err(_)) => {
-                format!("{chain}: no AWS endpoint has that name: is the region name (REGIONS) right?")
-            }
+        let timed_out = match error {
+            SdkError::TimeoutError(_) => true,
+            SdkError::DispatchFailure(failure) => failure.is_timeout(),
+            _ => false,
+        };
+        let why = unreachable(error).or(timed_out.then_some(Unreachable::NoAnswer));
+        return match why {
+            Some(why) => format!(
+                "{chain}: {}",
+                why.hint(std::env::var("AWS_ENDPOINT_URL").ok().as_deref())
+            ),
+            None => chain,
         };
     };
     let body = response.body().bytes().map(String::from_utf8_lossy).unwrap_or_default();
@@ -345,6 +371,27 @@ pub async fn check_credentials(base: &SdkConfig) -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_call_with_no_answer_in_time_names_what_to_check_in_one_line() {
+        let timeout: SdkError<std::io::Error> = SdkError::timeout_error(std::io::Error::other("attempt timed out"));
+        let said = unanswered(&timeout);
+        assert!(said.starts_with("request has timed out: attempt timed out: "), "{said}");
+        assert!(
+            said.ends_with("in time, at every attempt: is AWS_ENDPOINT_URL right?")
+                || said.ends_with("is the network (or HTTPS_PROXY) right?"),
+            "{said}"
+        );
+        assert!(!said.contains("TimeoutError") && !said.contains("{ "), "{said}");
+        assert_eq!(
+            Unreachable::NoAnswer.hint(Some("http://10.0.0.9:5000")),
+            "no answer from http://10.0.0.9:5000 in time, at every attempt: is AWS_ENDPOINT_URL right?"
+        );
+        assert_eq!(
+            Unreachable::NoAnswer.hint(None),
+            "no answer in time, at every attempt: is the network (or HTTPS_PROXY) right?"
+        );
+    }
 
     #[test]
     fn a_refused_connection_or_a_name_that_does_not_exist_is_unreachable_and_a_reset_is_not() {
