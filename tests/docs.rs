@@ -47,6 +47,58 @@ fn every_test_reliability_md_names_is_a_function_in_the_code() {
     );
 }
 
+/// Whether `word` reads as a test's name: snake_case of four words or more.
+fn is_test_name(word: &str) -> bool {
+    word.matches('_').count() >= 3
+        && word
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+}
+
+#[test]
+fn every_test_a_reliability_row_names_with_its_file_is_in_that_file() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let reliability = std::fs::read_to_string(root.join("RELIABILITY.md")).unwrap();
+    let mut misplaced = Vec::new();
+    let mut checked = 0;
+    // A table whose header names its file (`| test (`tests/faults.rs`) |`) holds that file's tests; a cited
+    // `path.rs: name` holds for the names after it in the same row.
+    let mut table_file: Option<String> = None;
+    for line in reliability.lines() {
+        if !line.starts_with('|') {
+            table_file = None;
+            continue;
+        }
+        if let Some(rest) = line.strip_prefix("| test (`") {
+            table_file = rest.split('`').next().map(str::to_owned);
+            continue;
+        }
+        let mut file = table_file.clone();
+        for quoted in line.split('`').skip(1).step_by(2) {
+            let name = match quoted.split_once(".rs: ") {
+                Some((path, name)) => {
+                    file = Some(format!("{path}.rs"));
+                    name
+                }
+                None => quoted,
+            };
+            let (Some(path), true) = (&file, is_test_name(name)) else {
+                continue;
+            };
+            let text = std::fs::read_to_string(root.join(path)).unwrap_or_else(|_| panic!("{path} cited"));
+            checked += 1;
+            if !text.contains(&format!("fn {name}(")) {
+                misplaced.push(format!("{path}: {name}"));
+            }
+        }
+    }
+    assert!(checked > 100, "{checked} tests checked in their files");
+    assert!(
+        misplaced.is_empty(),
+        "not in the file RELIABILITY.md names: {misplaced:#?}"
+    );
+}
+
 /// The README.
 fn readme() -> String {
     std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
