@@ -75,7 +75,7 @@ async fn replay(w: &World, file: &str) -> (Summary, Writes) {
     let summary = app.handle(&notification_for(&fixture(file)), None).await.unwrap();
     let ec2 = &app.accounts[0].ec2;
     let writes = Writes {
-        rules: ec2.writes(),
+        rules: ec2.rule_writes(),
         lists: ec2.list_modifies.load(Ordering::SeqCst),
         marks: ec2.tag_writes.load(Ordering::SeqCst),
     };
@@ -283,7 +283,7 @@ async fn a_tampered_file_with_a_matching_md5_or_on_a_schedule_writes_nothing_to_
             assert!(text.contains(range) && text.contains("syncToken 1787411825"), "{text}");
             let ec2 = &app.accounts[0].ec2;
             let writes = (
-                ec2.writes(),
+                ec2.rule_writes(),
                 ec2.list_modifies.load(Ordering::SeqCst),
                 ec2.tag_writes.load(Ordering::SeqCst),
             );

@@ -34,9 +34,34 @@ async fn race(w: &World, endpoint: &str, n: usize) -> Vec<std::process::Output> 
 async fn two_syncs_at_once_both_succeed_and_leave_the_exact_state() {
     let w = world(NEWEST, 5, 4).await;
     let untouchable = add_untouchables(&w).await;
-    for out in race(&w, &w.moto.endpoint, 2).await {
+    // Every write waits until both runs have read the groups: they plan from the same read, and race.
+    let faults = Faults {
+        hold_writes_until_reads: 2,
+        ..Faults::default()
+    };
+    let proxy = common::proxy::FaultProxy::start(&w.moto.endpoint, faults).await;
+    let mut replans = 0;
+    for out in race(&w, &proxy.endpoint, 2).await {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        replans += summary["replans"].as_u64().unwrap();
     }
+    let calls = proxy.calls();
+    let first_write = calls.iter().position(|c| c.is_write()).unwrap();
+    let reads_before = calls[..first_write]
+        .iter()
+        .filter(|c| c.action == "DescribeSecurityGroups")
+        .count();
+    assert_eq!(reads_before, 2, "both runs read before either wrote");
+    // The loser met the winner's rules: EC2 refused a write (a duplicate), or a read-back re-planned.
+    let refused = calls
+        .iter()
+        .filter(|c| c.action == "AuthorizeSecurityGroupIngress" && !c.succeeded())
+        .count();
+    assert!(
+        refused + replans as usize > 0,
+        "the runs raced: {refused} refused, {replans} re-plans"
+    );
     // The race itself left the exact state, with no CIDR twice in a set (set_state checks that).
     let newest = selection(&fixture(NEWEST));
     assert_eq!(w.state(&w.global).await, *newest.ranges(Scope::Global));

@@ -599,8 +599,10 @@ pub struct Counting<G> {
     pub list_describes: AtomicUsize,
     /// ModifyManagedPrefixList calls (entries and MaxEntries).
     pub list_modifies: AtomicUsize,
-    /// CreateTags calls recording the file applied (not counted in `writes`: they change no rule).
+    /// CreateTags calls recording the file applied.
     pub tag_writes: AtomicUsize,
+    /// Rule description updates (adopt) and DeleteTags calls clearing a record (unmark, remove).
+    pub other_writes: AtomicUsize,
     /// Groups whose rules were written to.
     pub touched: Mutex<BTreeSet<String>>,
     /// Deleted (through this emulator client) just before the first authorization: a group that goes away
@@ -620,12 +622,26 @@ impl<G> Counting<G> {
             list_describes: AtomicUsize::new(0),
             list_modifies: AtomicUsize::new(0),
             tag_writes: AtomicUsize::new(0),
+            other_writes: AtomicUsize::new(0),
             touched: Mutex::new(BTreeSet::new()),
             delete_before_first_write: Mutex::new(None),
         }
     }
 
+    /// Every call that changes something: rules, descriptions, lists, tags.
     pub fn writes(&self) -> usize {
+        let counters = [
+            &self.authorizes,
+            &self.revokes,
+            &self.list_modifies,
+            &self.tag_writes,
+            &self.other_writes,
+        ];
+        counters.iter().map(|c| c.load(Ordering::SeqCst)).sum()
+    }
+
+    /// Authorizations and revocations.
+    pub fn rule_writes(&self) -> usize {
         self.authorizes.load(Ordering::SeqCst) + self.revokes.load(Ordering::SeqCst)
     }
 
@@ -660,6 +676,7 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
     }
 
     async fn set_descriptions(&self, rules: &PortRules<'_>) -> cloudfront_sg_sync::Result<()> {
+        self.other_writes.fetch_add(1, Ordering::SeqCst);
         self.touched.lock().unwrap().insert(rules.group.to_owned());
         self.inner.set_descriptions(rules).await
     }
@@ -685,6 +702,7 @@ impl<G: SecurityGroups> SecurityGroups for Counting<G> {
     }
 
     async fn clear_mark(&self, region: &str, groups: &[String]) -> cloudfront_sg_sync::Result<()> {
+        self.other_writes.fetch_add(1, Ordering::SeqCst);
         self.inner.clear_mark(region, groups).await
     }
 
@@ -737,6 +755,7 @@ impl<G: PrefixLists> PrefixLists for Counting<G> {
     }
 
     async fn clear_mark(&self, region: &str, id: &str) -> cloudfront_sg_sync::Result<()> {
+        self.other_writes.fetch_add(1, Ordering::SeqCst);
         self.inner.clear_mark(region, id).await
     }
 

@@ -40,11 +40,16 @@ pub struct Faults {
     /// first time (benchmarks: the organization's listings at the latency alone, moto's time in Python out of
     /// them).
     pub replay: Vec<String>,
+    /// Hold every write until this many DescribeSecurityGroups have arrived (at most 30 s): concurrent runs each
+    /// read before any of them writes, so they race for sure.
+    pub hold_writes_until_reads: usize,
     pub seed: u64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// Arrived, not answered yet.
+    Pending,
     /// Forwarded to moto, which answered this HTTP status.
     Forwarded(u16),
     Throttled,
@@ -52,26 +57,25 @@ pub enum Outcome {
     Failed(String),
 }
 
-/// One call as the proxy saw it, in arrival order.
+/// One call as the proxy saw it, recorded on arrival (the calls are in arrival order), its outcome once answered.
 #[derive(Clone, Debug)]
 pub struct Call {
     pub action: String,
     pub group: Option<String>,
     pub cidrs: Vec<String>,
     pub outcome: Outcome,
+    /// When it arrived.
     pub at: Instant,
+    /// When it was answered (or dropped).
+    pub done: Option<Instant>,
 }
 
 impl Call {
+    /// Whether the call changes something, of any service: its action starts with a verb that does
+    /// (`Authorize…`, `Revoke…`, `Update…`, `Modify…`, `Create…`, `Delete…`, `TagResource`, `UntagResource`,
+    /// `Put…`, `Associate…`, `Disassociate…`, `Publish`), not `Describe…`, `Get…`, `List…`.
     pub fn is_write(&self) -> bool {
-        matches!(
-            self.action.as_str(),
-            "AuthorizeSecurityGroupIngress"
-                | "RevokeSecurityGroupIngress"
-                | "UpdateSecurityGroupRuleDescriptionsIngress"
-                | "ModifyManagedPrefixList"
-                | "CreateTags"
-        )
+        changes(&self.action)
     }
 
     /// Forwarded and answered 2xx.
@@ -264,7 +268,14 @@ impl FaultProxy {
 
     /// Rule writes that reached moto and succeeded: not the CreateTags that records the file applied.
     pub fn rule_writes(&self) -> Vec<Call> {
-        let rules = |c: &Call| !matches!(c.action.as_str(), "CreateTags" | "ModifyManagedPrefixList");
+        let rules = |c: &Call| {
+            matches!(
+                c.action.as_str(),
+                "AuthorizeSecurityGroupIngress"
+                    | "RevokeSecurityGroupIngress"
+                    | "UpdateSecurityGroupRuleDescriptionsIngress"
+            )
+        };
         self.writes().into_iter().filter(rules).collect()
     }
 
@@ -353,6 +364,7 @@ async fn answer(
         .map(|(_, v)| v.clone())
         .collect();
 
+    let index = arrived(state, &action, &group, &cidrs);
     let (decision, latency, canned) = {
         let mut st = state.lock().unwrap();
         let f = st.faults.clone();
@@ -382,8 +394,10 @@ async fn answer(
     if !latency.is_zero() {
         tokio::time::sleep(latency).await;
     }
+    hold_until_read(state, &action).await;
     let mut upstream_answered = false;
     let outcome = match decision {
+        Outcome::Pending => unreachable!("a decision is never pending"),
         Outcome::Throttled => {
             let _ = client
                 .write_all(&error_response(503, "RequestLimitExceeded", "Request limit exceeded."))
@@ -425,7 +439,7 @@ async fn answer(
         },
     };
     let keep = !upstream_answered && !matches!(outcome, Outcome::Dropped);
-    record(state, action, group, cidrs, outcome);
+    answered(state, index, outcome);
     keep
 }
 
@@ -577,14 +591,64 @@ fn canned_answer(action: &str, group: Option<&str>, faults: &Faults) -> Option<S
     }
 }
 
-fn record(state: &Mutex<State>, action: String, group: Option<String>, cidrs: Vec<String>, outcome: Outcome) {
-    state.lock().unwrap().calls.push(Call {
-        action,
-        group,
-        cidrs,
-        outcome,
+/// Whether `action` changes something (see [`Call::is_write`]).
+fn changes(action: &str) -> bool {
+    const CHANGES: [&str; 12] = [
+        "Authorize",
+        "Revoke",
+        "Update",
+        "Modify",
+        "Create",
+        "Delete",
+        "Tag",
+        "Untag",
+        "Put",
+        "Associate",
+        "Disassociate",
+        "Publish",
+    ];
+    CHANGES.iter().any(|verb| action.starts_with(verb))
+}
+
+/// A write waits until `hold_writes_until_reads` DescribeSecurityGroups have arrived, or 30 s.
+async fn hold_until_read(state: &Mutex<State>, action: &str) {
+    let started = Instant::now();
+    if !changes(action) {
+        return;
+    }
+    while started.elapsed() < Duration::from_secs(30) {
+        let (wanted, read) = {
+            let st = state.lock().unwrap();
+            let reads = st.calls.iter().filter(|c| c.action == "DescribeSecurityGroups").count();
+            (st.faults.hold_writes_until_reads, reads)
+        };
+        if read >= wanted {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+/// Record a call as it arrives; its index.
+fn arrived(state: &Mutex<State>, action: &str, group: &Option<String>, cidrs: &[String]) -> usize {
+    let mut st = state.lock().unwrap();
+    st.calls.push(Call {
+        action: action.to_owned(),
+        group: group.clone(),
+        cidrs: cidrs.to_vec(),
+        outcome: Outcome::Pending,
         at: Instant::now(),
+        done: None,
     });
+    st.calls.len() - 1
+}
+
+/// Record how the call at `index` ended.
+fn answered(state: &Mutex<State>, index: usize, outcome: Outcome) {
+    let mut st = state.lock().unwrap();
+    if let Some(call) = st.calls.get_mut(index) {
+        (call.outcome, call.done) = (outcome, Some(Instant::now()));
+    }
 }
 
 /// The upstream's answer, or (an action of `replay`) the one it gave the same request before, recorded.
