@@ -5,7 +5,7 @@
 mod common;
 
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
-use common::proxy::Faults;
+use common::proxy::{Faults, Outcome};
 use common::*;
 
 /// `n` CLI processes applying the same file at the same time through `endpoint`; their outputs.
@@ -30,6 +30,32 @@ async fn race(w: &World, endpoint: &str, n: usize) -> Vec<std::process::Output> 
         .collect()
 }
 
+/// The runs raced: `processes` reads were answered before the first write went on to moto, and the losers met
+/// the winners' rules (EC2 refused an authorization as a duplicate, or a read-back was re-planned).
+fn assert_raced(calls: &[common::proxy::Call], processes: usize, replans: u64, what: &str) {
+    let first_write = calls
+        .iter()
+        .filter(|c| c.is_write())
+        .filter_map(|c| c.released)
+        .min()
+        .unwrap();
+    let read = |c: &&common::proxy::Call| c.action == "DescribeSecurityGroups" && c.succeeded();
+    let reads_before = calls
+        .iter()
+        .filter(read)
+        .filter(|c| c.done.is_some_and(|d| d <= first_write))
+        .count();
+    assert_eq!(reads_before, processes, "{what}: every run read before any wrote");
+    let refused = calls
+        .iter()
+        .filter(|c| c.action == "AuthorizeSecurityGroupIngress" && matches!(c.outcome, Outcome::Forwarded(400)))
+        .count();
+    assert!(
+        refused + usize::try_from(replans).unwrap() > 0,
+        "{what}: {refused} refused, {replans} re-plans"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_syncs_at_once_both_succeed_and_leave_the_exact_state() {
     let w = world(NEWEST, 5, 4).await;
@@ -46,22 +72,7 @@ async fn two_syncs_at_once_both_succeed_and_leave_the_exact_state() {
         let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
         replans += summary["replans"].as_u64().unwrap();
     }
-    let calls = proxy.calls();
-    let first_write = calls.iter().position(|c| c.is_write()).unwrap();
-    let reads_before = calls[..first_write]
-        .iter()
-        .filter(|c| c.action == "DescribeSecurityGroups")
-        .count();
-    assert_eq!(reads_before, 2, "both runs read before either wrote");
-    // The loser met the winner's rules: EC2 refused a write (a duplicate), or a read-back re-planned.
-    let refused = calls
-        .iter()
-        .filter(|c| c.action == "AuthorizeSecurityGroupIngress" && !c.succeeded())
-        .count();
-    assert!(
-        refused + replans as usize > 0,
-        "the runs raced: {refused} refused, {replans} re-plans"
-    );
+    assert_raced(&proxy.calls(), 2, replans, "no faults");
     // The race itself left the exact state, with no CIDR twice in a set (set_state checks that).
     let newest = selection(&fixture(NEWEST));
     assert_eq!(w.state(&w.global).await, *newest.ranges(Scope::Global));
@@ -77,14 +88,16 @@ async fn two_and_three_concurrent_runs_under_throttling_and_drops_all_succeed_fo
     let mut replans = 0;
     for seed in 0..20u64 {
         let w = world(NEWEST, 5, 4).await;
+        let processes = 2 + usize::from(seed % 2 == 1);
         let faults = Faults {
             throttle_percent: 15,
             drop_percent: 10,
+            hold_writes_until_reads: processes,
             seed,
             ..Faults::default()
         };
         let proxy = common::proxy::FaultProxy::start(&w.moto.endpoint, faults).await;
-        let processes = 2 + usize::from(seed % 2 == 1);
+        let replans_before = replans;
         for out in race(&w, &proxy.endpoint, processes).await {
             let stdout = String::from_utf8_lossy(&out.stdout);
             assert!(
@@ -95,6 +108,8 @@ async fn two_and_three_concurrent_runs_under_throttling_and_drops_all_succeed_fo
             let summary: serde_json::Value = serde_json::from_str(&stdout).unwrap();
             replans += summary["replans"].as_u64().unwrap();
         }
+        let what = format!("seed {seed}, {processes} processes");
+        assert_raced(&proxy.calls(), processes, replans - replans_before, &what);
         assert_eq!(w.state(&w.global).await, *newest.ranges(Scope::Global), "seed {seed}");
         assert_eq!(
             w.state(&w.regional).await,

@@ -40,8 +40,8 @@ pub struct Faults {
     /// first time (benchmarks: the organization's listings at the latency alone, moto's time in Python out of
     /// them).
     pub replay: Vec<String>,
-    /// Hold every write until this many DescribeSecurityGroups have arrived (at most 30 s): concurrent runs each
-    /// read before any of them writes, so they race for sure.
+    /// Hold every write until this many DescribeSecurityGroups have been answered (at most 30 s): concurrent
+    /// runs each read before any of them writes, so they race for sure.
     pub hold_writes_until_reads: usize,
     pub seed: u64,
 }
@@ -66,6 +66,8 @@ pub struct Call {
     pub outcome: Outcome,
     /// When it arrived.
     pub at: Instant,
+    /// When it went on (to moto, or to the proxy's own answer), past any hold.
+    pub released: Option<Instant>,
     /// When it was answered (or dropped).
     pub done: Option<Instant>,
 }
@@ -395,6 +397,9 @@ async fn answer(
         tokio::time::sleep(latency).await;
     }
     hold_until_read(state, &action).await;
+    if let Some(call) = state.lock().unwrap().calls.get_mut(index) {
+        call.released = Some(Instant::now());
+    }
     let mut upstream_answered = false;
     let outcome = match decision {
         Outcome::Pending => unreachable!("a decision is never pending"),
@@ -610,7 +615,7 @@ fn changes(action: &str) -> bool {
     CHANGES.iter().any(|verb| action.starts_with(verb))
 }
 
-/// A write waits until `hold_writes_until_reads` DescribeSecurityGroups have arrived, or 30 s.
+/// A write waits until `hold_writes_until_reads` DescribeSecurityGroups have been answered, or 30 s.
 async fn hold_until_read(state: &Mutex<State>, action: &str) {
     let started = Instant::now();
     if !changes(action) {
@@ -619,7 +624,8 @@ async fn hold_until_read(state: &Mutex<State>, action: &str) {
     while started.elapsed() < Duration::from_secs(30) {
         let (wanted, read) = {
             let st = state.lock().unwrap();
-            let reads = st.calls.iter().filter(|c| c.action == "DescribeSecurityGroups").count();
+            let read = |c: &&Call| c.action == "DescribeSecurityGroups" && c.succeeded();
+            let reads = st.calls.iter().filter(read).count();
             (st.faults.hold_writes_until_reads, reads)
         };
         if read >= wanted {
@@ -638,6 +644,7 @@ fn arrived(state: &Mutex<State>, action: &str, group: &Option<String>, cidrs: &[
         cidrs: cidrs.to_vec(),
         outcome: Outcome::Pending,
         at: Instant::now(),
+        released: None,
         done: None,
     });
     st.calls.len() - 1
