@@ -99,6 +99,57 @@ fn every_test_a_reliability_row_names_with_its_file_is_in_that_file() {
     );
 }
 
+/// The body of `fn name(` in `text`, up to the first line that closes it (`}` at the start of a line).
+fn body_of<'a>(text: &'a str, name: &str) -> Option<&'a str> {
+    let start = text.find(&format!("fn {name}("))?;
+    let rest = &text[start..];
+    Some(&rest[..rest.find("\n}").unwrap_or(rest.len())])
+}
+
+#[test]
+fn every_test_a_row_says_runs_on_moto_starts_moto() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let reliability = std::fs::read_to_string(root.join("RELIABILITY.md")).unwrap();
+    // A test that starts a fresh moto_server: itself, or through the harness's worlds.
+    let starters = ["Moto::start()", "world(", "global_groups("];
+    let mut checked = Vec::new();
+    for cited in reliability
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .zip(reliability.split('`').skip(2).step_by(2))
+    {
+        let (quoted, after) = cited;
+        if !after.starts_with(" (moto") {
+            continue;
+        }
+        let (path, name) = quoted.split_once(".rs: ").map_or((None, quoted), |(p, n)| (Some(p), n));
+        if !is_test_name(name) {
+            continue;
+        }
+        let files: Vec<PathBuf> = match path {
+            Some(path) => vec![root.join(format!("{path}.rs"))],
+            None => ["tests", "cli/tests"]
+                .iter()
+                .flat_map(|dir| std::fs::read_dir(root.join(dir)).unwrap())
+                .map(|e| e.unwrap().path())
+                .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+                .collect(),
+        };
+        let body = files
+            .iter()
+            .filter_map(|f| std::fs::read_to_string(f).ok())
+            .find_map(|text| body_of(&text, name).map(str::to_owned))
+            .unwrap_or_else(|| panic!("{name}: said to run on moto, not found in the tests"));
+        assert!(
+            starters.iter().any(|s| body.contains(s)),
+            "{name}: said to run on moto, it starts none"
+        );
+        checked.push(name);
+    }
+    assert!(checked.len() >= 5, "{checked:?}");
+}
+
 /// The README.
 fn readme() -> String {
     std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()

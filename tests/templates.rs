@@ -72,3 +72,30 @@ fn every_cargo_build_of_the_makefile_the_scripts_and_the_lambda_build_is_locked(
         "Cargo.toml"
     );
 }
+
+#[test]
+fn the_templates_hold_what_reliability_says_of_them() {
+    let out = Command::new(python())
+        .arg(repo_file("scripts/template_facts.py"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    for fact in [
+        "ReservedConcurrency defaults to -1 (none reserved)",
+        "Regions refuses empty items",
+        "ChangeOnlyGroupsOptedIn needs AutoUpdate=true and Name cloudfront_g|cloudfront_r",
+        "ChangeOnlyListsOptedIn needs AutoUpdate=true and Name cloudfront_g|cloudfront_r",
+        "ChangeOnlyIpSetsOptedIn needs AutoUpdate=true and Name cloudfront_g|cloudfront_r",
+        "CreateTags only for the key cloudfront-sg-sync:synctoken",
+        "OrganizationId adds aws:ResourceOrgID to sts:AssumeRole",
+        "AssumeRoleExternalId is NoEcho",
+        "the member role's ExternalId is NoEcho",
+        "PermissionsBoundary on both templates",
+        "the stack's region must be one of the 17 default regions",
+        "HeartbeatAlarm: successful invocations per hour <= 0 for 26 hours, missing data breaching",
+        "FailedInvocationsAlarm: the queue's visible messages >= 1",
+    ] {
+        assert!(stdout.lines().any(|l| l == format!("ok: {fact}")), "{fact}: {stdout}");
+    }
+}
