@@ -14,6 +14,7 @@ use cloudfront_sg_sync::domain::cidr::IpVersion;
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::ports::{IpSets, WafScope};
 use cloudfront_sg_sync::report::{IpSetReport, SetStatus, Summary};
+use common::proxy::{FaultProxy, Faults};
 use common::*;
 use waf::*;
 
@@ -35,8 +36,11 @@ fn report<'a>(summary: &'a Summary, name: &str) -> &'a IpSetReport {
 
 #[tokio::test]
 async fn tagged_ip_sets_fill_from_scratch_lose_stale_addresses_and_a_repeat_updates_nothing() {
-    let w = world(NEWEST, 0, 0).await;
+    let mut w = world(NEWEST, 0, 0).await;
     let client = waf(&w.endpoint).await;
+    // The function's calls go through a proxy that counts them (BENCHMARKS: WAF calls per run).
+    let proxy = FaultProxy::start(&w.moto.endpoint, Faults::default()).await;
+    w.endpoint = proxy.endpoint.clone();
     let regional = ApiScope::Regional;
     let g4 = create(&client, "g4", regional.clone(), false, &TAGGED_G, &["192.0.2.0/24"]).await;
     let g6 = create(&client, "g6", regional.clone(), true, &TAGGED_G, &[]).await;
@@ -83,8 +87,24 @@ async fn tagged_ip_sets_fill_from_scratch_lose_stale_addresses_and_a_repeat_upda
         (SetStatus::Synced, global_v4.len(), 1)
     );
     assert_eq!(report(&summary, "edge").waf_scope, WafScope::Cloudfront);
+    // Per scope (REGIONAL, and CLOUDFRONT with us-east-1): one ListIPSets; one ListTagsForResource per IP set of
+    // the scope (4 + 1); one GetIPSet per tagged set (4); one UpdateIPSet and one TagResource per changed set.
+    let counts = |proxy: &FaultProxy| {
+        let count = |action: &str| proxy.calls().iter().filter(|c| c.action == action).count();
+        [
+            "ListIPSets",
+            "ListTagsForResource",
+            "GetIPSet",
+            "UpdateIPSet",
+            "TagResource",
+        ]
+        .map(count)
+    };
+    assert_eq!(counts(&proxy), [2, 5, 4, 4, 4], "the first run");
 
+    proxy.clear();
     let again = run(&w, NEWEST).await;
+    assert_eq!(counts(&proxy), [2, 5, 4, 0, 0], "in sync: reads only");
     assert!(
         again.ip_sets.iter().all(|s| s.changes.status == SetStatus::InSync),
         "{again}"

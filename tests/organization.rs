@@ -73,14 +73,26 @@ async fn an_ou_syncs_its_active_accounts_nested_ous_included_and_an_account_that
     let summary = app.handle(&schedule(), None).await.unwrap();
 
     let newest = selection(&fixture(NEWEST));
-    let wanted = newest
+    let wanted: std::collections::BTreeSet<_> = newest
         .ranges(Scope::Global)
         .iter()
         .filter(|c| c.to_string().contains(':'))
-        .count();
+        .copied()
+        .collect();
+    // Exactly the wanted ranges, each once.
+    let held = |rules: Vec<_>| {
+        (
+            rules.len(),
+            rules.into_iter().collect::<std::collections::BTreeSet<_>>(),
+        )
+    };
     for id in [&direct, &nested] {
         let (client, group) = &groups[id];
-        assert_eq!(managed(client, group, 443).await.len(), wanted, "{id} synced");
+        assert_eq!(
+            held(managed(client, group, 443).await),
+            (wanted.len(), wanted.clone()),
+            "{id} synced"
+        );
     }
     for id in [&closed, &excluded, &outside] {
         let (client, group) = &groups[id];
@@ -116,7 +128,7 @@ async fn an_ou_syncs_its_active_accounts_nested_ous_included_and_an_account_that
     let joined = org.account(&web, "joined").await;
     let (client, group) = tagged(&moto, &joined).await;
     let again = app.handle(&schedule(), None).await.unwrap();
-    assert_eq!(managed(&client, &group, 443).await.len(), wanted);
+    assert_eq!(held(managed(&client, &group, 443).await), (wanted.len(), wanted));
     assert_eq!(again.account_counts(), (3, 0, 2));
 }
 
