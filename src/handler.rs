@@ -8,7 +8,7 @@ use tokio::time::Instant;
 
 use crate::adapters::accounts::{self, AwsOrganization};
 use crate::adapters::aws::loader;
-use crate::adapters::ec2::Ec2Groups;
+use crate::adapters::ec2::Ec2;
 use crate::adapters::ip_sets::WafIpSets;
 use crate::adapters::notification::SnsTopic;
 use crate::adapters::source::HttpSource;
@@ -39,7 +39,7 @@ pub struct App<S, G, W = NoIpSets, O = NoOrganization, N = NoNotifications> {
     pub notifications: N,
 }
 
-impl App<HttpSource, Ec2Groups, WafIpSets, AwsOrganization, Option<SnsTopic>> {
+impl App<HttpSource, Ec2, WafIpSets, AwsOrganization, Option<SnsTopic>> {
     /// Read the settings and build the clients. No network I/O: cold start stays short.
     pub async fn from_env() -> Result<Self> {
         let config = Config::from_env()?;

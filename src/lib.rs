@@ -75,11 +75,14 @@
 //!
 //! **Around the crate**: `tests/` (emulator, mocked-EC2, fault, history and binary tests; `tests/common/` the
 //! harness: moto per test, loopback file server, Runtime API, fault-injection proxy; `tests/fixtures/` real
-//! snapshots, exact bytes, gzip), `cli/tests/` (the CLI, its audit against moto, concurrent CLI processes),
+//! snapshots, exact bytes, gzip, and `expected.json`, what the tests expect of them, made by `scripts/oracle.py`
+//! with Python's `ipaddress` apart from the code under test), `cli/tests/` (the CLI, its audit against moto,
+//! concurrent CLI processes),
 //! `events/` (a real-shaped SNS notification and a scheduled event), `fuzz/` (cargo fuzz targets of the core),
 //! `bench/` (criterion benchmarks of the core), `examples/bench_ec2.rs` (EC2 calls, scale, cold start, memory,
-//! size), `scripts/` (the demo and fuzz drivers, and `check_templates.py`: the templates' guards in moto's
-//! CloudFormation, run by `tests/templates.rs`), `template.yaml` (the SAM stack).
+//! size), `scripts/` (the demo and fuzz drivers; `oracle.py`; `check_templates.py`, the templates' guards in
+//! moto's CloudFormation, and `template_facts.py`, what RELIABILITY.md says of the templates, both run by
+//! `tests/templates.rs`), `template.yaml` (the SAM stack).
 
 #[cfg(feature = "runtime")]
 pub mod adapters;

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::report::{EntryChanges, ListReport, SetStatus, Summary};
+use crate::report::{EntryChanges, ListReport, Summary, TargetStatus};
 
 /// The CloudWatch namespace of the metrics.
 pub const NAMESPACE: &str = "CloudfrontSgSync";
@@ -13,7 +13,7 @@ pub const NAMESPACE: &str = "CloudfrontSgSync";
 /// and WAF IP sets failed, targets kept because they hold a newer file, marks not trusted (forged), change
 /// notifications not published, sync duration.
 pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
-    let failed = summary.sets.iter().filter(|s| s.status == SetStatus::Failed).count()
+    let failed = summary.sets.iter().filter(|s| s.status == TargetStatus::Failed).count()
         + summary.skipped_groups.len()
         + summary.failed_regions.len();
     let near_full = summary.sets.iter().filter(|s| s.near_full).count();
@@ -23,13 +23,13 @@ pub fn emf(summary: &Summary, timestamp_ms: u64) -> Value {
         .unwrap_or(0);
     let partly_attached = summary.sets.iter().filter(|s| !s.partly_attached.is_empty()).count();
     let entries_failed =
-        |changes: &mut dyn Iterator<Item = &EntryChanges>| changes.filter(|c| c.status == SetStatus::Failed).count();
+        |changes: &mut dyn Iterator<Item = &EntryChanges>| changes.filter(|c| c.status == TargetStatus::Failed).count();
     let lists_failed = entries_failed(&mut summary.prefix_lists.iter().map(|l| &l.changes));
     let ip_sets_failed = entries_failed(&mut summary.ip_sets.iter().map(|s| &s.changes));
     let statuses = summary.sets.iter().map(|s| s.status);
     let kept_older = statuses
         .chain(summary.entry_changes().map(|c| c.status))
-        .filter(|s| *s == SetStatus::OlderFile)
+        .filter(|s| *s == TargetStatus::OlderFile)
         .count();
     json!({
         "_aws": {
@@ -86,12 +86,12 @@ mod tests {
     use crate::report::{IpSetReport, ListReport, SetReport, SkippedGroup};
     use std::collections::BTreeMap;
 
-    fn set(status: SetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
+    fn set(status: TargetStatus, added: usize, removed: usize, near_full: bool) -> SetReport {
         set_attached(status, added, removed, near_full, Vec::new())
     }
 
     fn set_attached(
-        status: SetStatus,
+        status: TargetStatus,
         added: usize,
         removed: usize,
         near_full: bool,
@@ -113,7 +113,7 @@ mod tests {
             status,
             partly_attached,
             forged_marks: match status {
-                SetStatus::Synced => vec![forged("sg-1")],
+                TargetStatus::Synced => vec![forged("sg-1")],
                 _ => Vec::new(),
             },
             ..SetReport::new(key, vec!["sg-1".into()], None)
@@ -151,7 +151,7 @@ mod tests {
         let synced = EntryChanges {
             added: 2,
             removed: 2,
-            status: SetStatus::Synced,
+            status: TargetStatus::Synced,
             ..EntryChanges::default()
         };
         let mut sets: Vec<IpSetReport> = ["a", "b", "c"].map(|n| IpSetReport::new(None, &ip_set(n))).into();
@@ -173,11 +173,11 @@ mod tests {
             late_notification: false,
             dry_run: false,
             sets: vec![
-                set(SetStatus::Synced, 6, 3, true),
-                set(SetStatus::Failed, 0, 0, false),
-                set(SetStatus::OlderFile, 0, 0, false),
+                set(TargetStatus::Synced, 6, 3, true),
+                set(TargetStatus::Failed, 0, 0, false),
+                set(TargetStatus::OlderFile, 0, 0, false),
                 set_attached(
-                    SetStatus::InSync,
+                    TargetStatus::InSync,
                     0,
                     0,
                     false,
@@ -193,7 +193,7 @@ mod tests {
                     changes: EntryChanges {
                         added: 4,
                         removed: 1,
-                        status: SetStatus::Synced,
+                        status: TargetStatus::Synced,
                         ..EntryChanges::default()
                     },
                     max_entries: 10,
@@ -211,7 +211,7 @@ mod tests {
             }],
             failed_regions: vec![],
             attachment_unchecked: vec![],
-            ec2_retries: 0,
+            api_retries: 0,
             replans: 0,
             duration_ms: 420,
             notifications_failed: 1,

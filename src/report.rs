@@ -65,7 +65,7 @@ pub struct Summary {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub accounts: Vec<AccountReport>,
     /// AWS calls (EC2 and WAF) retried after throttling or a transient error.
-    pub ec2_retries: u64,
+    pub api_retries: u64,
     /// Sets re-read and re-planned after a write conflict with another writer, over every set.
     pub replans: usize,
     /// Wall time of the run.
@@ -105,7 +105,7 @@ pub struct SetReport {
     /// The share of its fullest IP version's rule slots in use, in percent (every rule of its groups counts).
     pub percent_full: u32,
     /// What became of the set.
-    pub status: SetStatus,
+    pub status: TargetStatus,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -141,7 +141,7 @@ impl SetReport {
             over_quota: BTreeMap::new(),
             near_full: false,
             percent_full: 0,
-            status: SetStatus::Failed,
+            status: TargetStatus::Failed,
             error: None,
             changes: BTreeMap::new(),
             partly_attached: Vec::new(),
@@ -167,7 +167,7 @@ pub struct EntryChanges {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub previous_sync_token: Option<u64>,
     /// What became of it.
-    pub status: SetStatus,
+    pub status: TargetStatus,
     /// Why it failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -192,7 +192,7 @@ impl Default for EntryChanges {
             unchanged: 0,
             replans: 0,
             previous_sync_token: None,
-            status: SetStatus::Failed,
+            status: TargetStatus::Failed,
             error: None,
             add: BTreeSet::new(),
             remove: BTreeSet::new(),
@@ -230,9 +230,9 @@ impl EntryChanges {
 }
 
 /// `status: +added -removed =unchanged`; a target kept for a newer file was not planned: its status alone.
-fn counts(status: SetStatus, added: usize, removed: usize, unchanged: usize) -> String {
+fn counts(status: TargetStatus, added: usize, removed: usize, unchanged: usize) -> String {
     match status {
-        SetStatus::OlderFile => status.as_str().to_owned(),
+        TargetStatus::OlderFile => status.as_str().to_owned(),
         _ => format!("{}: +{added} -{removed} ={unchanged}", status.as_str()),
     }
 }
@@ -415,10 +415,10 @@ impl fmt::Display for IpSetReport {
     }
 }
 
-/// What became of a set.
+/// What became of a target: a set, a prefix list or a WAF IP set.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
-pub enum SetStatus {
+pub enum TargetStatus {
     /// Nothing to do.
     InSync,
     /// Changes made.
@@ -434,16 +434,16 @@ pub enum SetStatus {
     Failed,
 }
 
-impl SetStatus {
+impl TargetStatus {
     /// How the text summary says it.
     pub fn as_str(self) -> &'static str {
         match self {
-            SetStatus::InSync => "in sync",
-            SetStatus::Synced => "synced",
-            SetStatus::Planned => "planned",
-            SetStatus::OlderFile => "kept: holds a newer file",
-            SetStatus::Gone => "gone: deleted during the run",
-            SetStatus::Failed => "failed",
+            TargetStatus::InSync => "in sync",
+            TargetStatus::Synced => "synced",
+            TargetStatus::Planned => "planned",
+            TargetStatus::OlderFile => "kept: holds a newer file",
+            TargetStatus::Gone => "gone: deleted during the run",
+            TargetStatus::Failed => "failed",
         }
     }
 }
@@ -934,10 +934,10 @@ impl fmt::Display for SetReport {
 
 /// A warning line per forged mark of a target: the value it carried, why it was not trusted, and what became
 /// of it (replaced when the target synced; kept by a dry run or a failure).
-fn write_forged(f: &mut fmt::Formatter<'_>, forged: &[ForgedMark], status: SetStatus) -> fmt::Result {
+fn write_forged(f: &mut fmt::Formatter<'_>, forged: &[ForgedMark], status: TargetStatus) -> fmt::Result {
     let fate = match status {
-        SetStatus::Synced | SetStatus::InSync => "replaced with the file applied",
-        SetStatus::Planned => "would be replaced (dry run)",
+        TargetStatus::Synced | TargetStatus::InSync => "replaced with the file applied",
+        TargetStatus::Planned => "would be replaced (dry run)",
         _ => "not replaced yet",
     };
     for m in forged {

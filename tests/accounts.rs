@@ -8,13 +8,13 @@ use aws_sdk_ec2::Client;
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::adapters::accounts::accounts_with_loader;
 use cloudfront_sg_sync::adapters::aws::loader;
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::ec2::Ec2;
 use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
 use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::domain::event::Trigger;
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::handler::App;
-use cloudfront_sg_sync::report::SetStatus;
+use cloudfront_sg_sync::report::TargetStatus;
 use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults};
 use common::*;
@@ -81,7 +81,7 @@ async fn organization() -> Organization {
 
 impl Organization {
     /// The function, configured for the three accounts, its calls through `endpoint`.
-    async fn app(&self, endpoint: &str) -> App<HttpSource, Ec2Groups, WafIpSets> {
+    async fn app(&self, endpoint: &str) -> App<HttpSource, Ec2, WafIpSets> {
         let config = config(&[
             ("AWS_REGION", "us-east-1"),
             ("REGIONS", &REGIONS.join(",")),
@@ -127,7 +127,7 @@ async fn one_run_syncs_every_listed_account_and_region_through_its_role_and_noth
     assert_eq!(summary.sets.len(), 8);
     for set in &summary.sets {
         assert!([Some(A), Some(B)].contains(&set.key.account.as_deref()), "{}", set.key);
-        assert_eq!(set.status, SetStatus::Synced, "{}", set.key);
+        assert_eq!(set.status, TargetStatus::Synced, "{}", set.key);
     }
     org.assert_synced(0..4).await;
     // The function's own account is not listed: its tagged group is untouched.
@@ -153,7 +153,7 @@ async fn one_run_syncs_every_listed_account_and_region_through_its_role_and_noth
     proxy.clear();
     let again = app.handle(&schedule(), None).await.unwrap();
     assert_eq!(proxy.writes().len(), 0);
-    assert!(again.sets.iter().all(|s| s.status == SetStatus::InSync));
+    assert!(again.sets.iter().all(|s| s.status == TargetStatus::InSync));
     let calls = proxy.calls();
     assert!(!calls.is_empty());
     assert!(

@@ -26,7 +26,7 @@ use aws_sdk_ec2::types::{
     Tag,
 };
 use aws_smithy_mocks::{MockResponseInterceptor, Rule, RuleMode, create_mock_http_client, mock};
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::ec2::Ec2;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::domain::event::Trigger;
@@ -116,7 +116,7 @@ fn tagged(id: &str, vpc: &str) -> aws_sdk_ec2::types::builders::SecurityGroupBui
 }
 
 /// The production adapter (its retry settings, timeouts and retry log) over mocked HTTP answers.
-async fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
+async fn client(config: &Config, rules: &[&Rule]) -> Ec2 {
     // Recording the file applied (CreateTags) always succeeds here, no network interface carries a set and no
     // prefix list is tagged for the sync, unless a test's own rule (matched first) says otherwise.
     let tags = mock!(Client::create_tags).then_output(|| CreateTagsOutput::builder().build());
@@ -133,7 +133,7 @@ async fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
     let loader = aws_config::defaults(BehaviorVersion::latest())
         .test_credentials()
         .http_client(create_mock_http_client());
-    Ec2Groups::with_customizer(config, loader, move |_, builder| {
+    Ec2::with_customizer(config, loader, move |_, builder| {
         let mut builder = builder;
         builder.push_interceptor(answers.clone());
         builder
@@ -142,7 +142,7 @@ async fn client(config: &Config, rules: &[&Rule]) -> Ec2Groups {
 }
 
 /// A scheduled sync of the newest snapshot in the function's own account, through `groups`.
-async fn sync_newest(config: &Config, groups: &Ec2Groups) -> cloudfront_sg_sync::Result<Summary> {
+async fn sync_newest(config: &Config, groups: &Ec2) -> cloudfront_sg_sync::Result<Summary> {
     let own = [Account::own(groups.clone())];
     sync::run(config, &Trigger::Scheduled, &Bytes(fixture(NEWEST)), &own, None).await
 }
@@ -152,7 +152,7 @@ fn test_config() -> Config {
 }
 
 /// Authorize `cidrs` on tcp 443 of sg-1 in us-east-1, as ours.
-async fn authorize_sg1(groups: &Ec2Groups, cidrs: &BTreeSet<Cidr>) -> cloudfront_sg_sync::Result<usize> {
+async fn authorize_sg1(groups: &Ec2, cidrs: &BTreeSet<Cidr>) -> cloudfront_sg_sync::Result<usize> {
     let rules = PortRules {
         region: "us-east-1",
         group: "sg-1",

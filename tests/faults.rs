@@ -11,7 +11,7 @@ use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::domain::cidr::Cidr;
 use cloudfront_sg_sync::domain::event::Trigger;
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
-use cloudfront_sg_sync::report::SetStatus;
+use cloudfront_sg_sync::report::TargetStatus;
 use cloudfront_sg_sync::sync;
 use common::proxy::{FaultProxy, Faults, Outcome};
 use common::*;
@@ -64,7 +64,7 @@ async fn thirty_percent_throttling_still_converges_exactly_with_bounded_logged_r
         calls.len()
     );
     // Every throttled call was retried, and the summaries report it.
-    assert_eq!((first.ec2_retries + second.ec2_retries) as usize, throttled);
+    assert_eq!((first.api_retries + second.api_retries) as usize, throttled);
     // Bounded: no logical call took more than EC2_MAX_ATTEMPTS (10) attempts. Consecutive throttles of the
     // same action and group are one call's attempts.
     let mut run = 0;
@@ -249,7 +249,7 @@ async fn near_the_deadline_no_call_runs_past_the_margin_and_the_next_run_finishe
     let answered = started.elapsed();
     assert!(answered < Duration::from_millis(2600), "answered after {answered:?}");
     let set = &summary.sets[0];
-    assert_eq!(set.status, SetStatus::Failed);
+    assert_eq!(set.status, TargetStatus::Failed);
     assert_eq!((set.added, set.removed), (0, 0), "nothing is known to be done");
     let error = set.error.as_deref().unwrap();
     assert!(error.contains("deadline margin"), "what stopped: {error}");
@@ -291,7 +291,7 @@ async fn dropped_connections_and_latency_are_survived() {
     assert_eq!(w.state(&w.regional).await, *newest.ranges(Scope::Regional));
     let dropped = proxy.calls().iter().filter(|c| c.outcome == Outcome::Dropped).count();
     assert!(dropped > 0);
-    assert_eq!(summary.ec2_retries as usize, dropped);
+    assert_eq!(summary.api_retries as usize, dropped);
 }
 
 #[tokio::test]
@@ -520,7 +520,7 @@ async fn an_endpoint_that_refuses_connections_fails_the_region_at_once_without_r
     let summary = sync::run(&config, &Trigger::Scheduled, &source, &accounts, None)
         .await
         .unwrap();
-    assert_eq!(summary.ec2_retries, 0, "no retry of a refused connection");
+    assert_eq!(summary.api_retries, 0, "no retry of a refused connection");
     let failed = &summary.failed_regions[0];
     assert_eq!(
         failed.reads,

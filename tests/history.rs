@@ -15,7 +15,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_wafv2::types::Scope as ApiScope;
 use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
-use cloudfront_sg_sync::report::{SetStatus, Summary};
+use cloudfront_sg_sync::report::{Summary, TargetStatus};
 use common::*;
 use waf::*;
 
@@ -109,7 +109,7 @@ async fn assert_exact(w: &World, t: &Targets, file: &str) {
 }
 
 /// The statuses of every target of a run: sets, lists, IP sets.
-fn statuses(summary: &Summary) -> Vec<SetStatus> {
+fn statuses(summary: &Summary) -> Vec<TargetStatus> {
     let sets = summary.sets.iter().map(|s| s.status);
     let entries = summary.entry_changes().map(|c| c.status);
     sets.chain(entries).collect()
@@ -156,7 +156,7 @@ async fn nine_years_of_real_files_in_order_keep_every_target_exact_and_older_fil
     for file in HISTORY.iter().rev().skip(1) {
         let (summary, writes) = replay(&w, file).await;
         assert!(
-            statuses(&summary).iter().all(|s| *s == SetStatus::OlderFile),
+            statuses(&summary).iter().all(|s| *s == TargetStatus::OlderFile),
             "{file}: {:?}",
             statuses(&summary)
         );
@@ -183,7 +183,10 @@ async fn pairs_a_and_b_in_both_orders_never_take_a_list_or_ip_set_backwards() {
         let t = targets(&w).await;
         replay(&w, newer).await;
         let (summary, writes) = replay(&w, older).await;
-        assert!(statuses(&summary).iter().all(|s| *s == SetStatus::OlderFile), "{older}");
+        assert!(
+            statuses(&summary).iter().all(|s| *s == TargetStatus::OlderFile),
+            "{older}"
+        );
         assert_eq!((writes.lists, writes.marks), (0, 0));
         let g4 = wanted(newer, Scope::Global, IpVersion::Ipv4);
         assert_eq!(list_cidrs(&w.client, &t.g4_list).await, g4);
@@ -197,7 +200,7 @@ async fn pairs_a_and_b_in_both_orders_never_take_a_list_or_ip_set_backwards() {
         assert!(
             statuses(&summary)
                 .iter()
-                .all(|s| matches!(s, SetStatus::Synced | SetStatus::InSync))
+                .all(|s| matches!(s, TargetStatus::Synced | TargetStatus::InSync))
         );
         assert_eq!(list_cidrs(&w.client, &t.g4_list).await, g4);
         assert_eq!(held(&t.waf, "g4", ApiScope::Regional, &t.g4_set).await.0, g4);
@@ -214,7 +217,7 @@ async fn a_group_deleted_between_discovery_and_the_first_write_drops_out_and_the
     let set = &summary.sets[0];
     assert_eq!(
         (set.status, set.gone_groups.clone()),
-        (SetStatus::Synced, vec![doomed.clone()]),
+        (TargetStatus::Synced, vec![doomed.clone()]),
         "{summary}"
     );
     let left: Vec<String> = w.global[..5].to_vec();
@@ -228,7 +231,7 @@ async fn a_group_deleted_between_discovery_and_the_first_write_drops_out_and_the
     let again = w.app(&[]).await.handle(&schedule(), None).await.unwrap();
     assert_eq!(
         (again.sets[0].status, again.sets[0].groups.len()),
-        (SetStatus::InSync, 5)
+        (TargetStatus::InSync, 5)
     );
 }
 
@@ -369,7 +372,7 @@ async fn forged_marks_on_a_group_a_prefix_list_and_an_ip_set_are_overridden_with
     let (summary, _) = replay(&w, HISTORY[6]).await;
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert!(
-        !statuses(&summary).contains(&SetStatus::OlderFile),
+        !statuses(&summary).contains(&TargetStatus::OlderFile),
         "no target frozen: {:?}",
         statuses(&summary)
     );

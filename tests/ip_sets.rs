@@ -13,7 +13,7 @@ use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
 use cloudfront_sg_sync::domain::cidr::IpVersion;
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::ports::{IpSets, WafScope};
-use cloudfront_sg_sync::report::{IpSetReport, SetStatus, Summary};
+use cloudfront_sg_sync::report::{IpSetReport, Summary, TargetStatus};
 use common::proxy::{FaultProxy, Faults};
 use common::*;
 use waf::*;
@@ -84,7 +84,7 @@ async fn tagged_ip_sets_fill_from_scratch_lose_stale_addresses_and_a_repeat_upda
             g4_report.changes.added,
             g4_report.changes.removed
         ),
-        (SetStatus::Synced, global_v4.len(), 1)
+        (TargetStatus::Synced, global_v4.len(), 1)
     );
     assert_eq!(report(&summary, "edge").waf_scope, WafScope::Cloudfront);
     // Per scope (REGIONAL, and CLOUDFRONT with us-east-1): one ListIPSets; one ListTagsForResource per IP set of
@@ -106,7 +106,7 @@ async fn tagged_ip_sets_fill_from_scratch_lose_stale_addresses_and_a_repeat_upda
     let again = run(&w, NEWEST).await;
     assert_eq!(counts(&proxy), [2, 5, 4, 0, 0], "in sync: reads only");
     assert!(
-        again.ip_sets.iter().all(|s| s.changes.status == SetStatus::InSync),
+        again.ip_sets.iter().all(|s| s.changes.status == TargetStatus::InSync),
         "{again}"
     );
     assert_eq!(
@@ -232,7 +232,7 @@ async fn targets_whose_auto_update_is_not_exactly_true_are_named_with_the_value_
     );
     assert!(managed(&w.client, &group_true, 443).await.is_empty(), "left alone");
     assert!(managed(&w.client, &group_none, 443).await.is_empty(), "left alone");
-    assert_eq!(report(&summary, "g4").changes.status, SetStatus::Synced);
+    assert_eq!(report(&summary, "g4").changes.status, TargetStatus::Synced);
     assert!(
         summary.sets.is_empty() && summary.prefix_lists.is_empty(),
         "no group or list is tagged for the sync"

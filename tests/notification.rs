@@ -73,7 +73,7 @@ async fn function(
     vars: &[(&str, &str)],
 ) -> App<
     cloudfront_sg_sync::adapters::source::HttpSource,
-    cloudfront_sg_sync::adapters::ec2::Ec2Groups,
+    cloudfront_sg_sync::adapters::ec2::Ec2,
     cloudfront_sg_sync::adapters::ip_sets::WafIpSets,
     cloudfront_sg_sync::adapters::accounts::AwsOrganization,
     Option<cloudfront_sg_sync::adapters::notification::SnsTopic>,

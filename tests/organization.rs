@@ -10,7 +10,7 @@ use aws_sdk_ec2::Client;
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::adapters::accounts::{AwsOrganization, with_loader};
 use cloudfront_sg_sync::adapters::aws::loader;
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::ec2::Ec2;
 use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
 use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
@@ -31,7 +31,7 @@ async fn app(
     moto: &Moto,
     server: &FileServer,
     vars: &[(&str, &str)],
-) -> App<HttpSource, Ec2Groups, WafIpSets, AwsOrganization> {
+) -> App<HttpSource, Ec2, WafIpSets, AwsOrganization> {
     let mut all = vec![
         ("AWS_REGION", "us-east-1"),
         // One group per account: GLOBAL IPv6 (32 ranges) fits moto's 60 rules.

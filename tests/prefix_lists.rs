@@ -15,7 +15,7 @@ use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use cloudfront_sg_sync::domain::prefix_lists::{Entry, Modification};
 use cloudfront_sg_sync::domain::security_groups::DESCRIPTION_PREFIX;
 use cloudfront_sg_sync::ports::{ListAt, PrefixLists};
-use cloudfront_sg_sync::report::{ListReport, SetStatus, Summary};
+use cloudfront_sg_sync::report::{ListReport, Summary, TargetStatus};
 use common::*;
 
 fn c(s: &str) -> Cidr {
@@ -138,7 +138,7 @@ async fn lists_fill_from_empty_with_their_scope_and_family_keep_hand_made_entrie
             g4_report.changes.unchanged,
             g4_report.room_left
         ),
-        (SetStatus::Synced, global_v4.len() - 1, 1, 200 - global_v4.len() - 1)
+        (TargetStatus::Synced, global_v4.len() - 1, 1, 200 - global_v4.len() - 1)
     );
     // At most 100 entries a call.
     let calls: usize = [global_v4.len() - 1, g6_now.len(), r4_now.len()]
@@ -150,7 +150,10 @@ async fn lists_fill_from_empty_with_their_scope_and_family_keep_hand_made_entrie
     let app = w.app(&[]).await;
     let again = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
     assert!(
-        again.prefix_lists.iter().all(|l| l.changes.status == SetStatus::InSync),
+        again
+            .prefix_lists
+            .iter()
+            .all(|l| l.changes.status == TargetStatus::InSync),
         "{again:?}"
     );
     let ec2 = &app.accounts[0].ec2;
@@ -218,7 +221,7 @@ async fn a_real_change_modifies_each_list_by_exactly_what_changed_in_one_call() 
         (new.difference(&old).count(), old.difference(&new).count())
     );
     assert_eq!((list.changes.added, list.changes.removed), (6, 3));
-    assert_eq!(report(&summary, &r4).changes.status, SetStatus::InSync);
+    assert_eq!(report(&summary, &r4).changes.status, TargetStatus::InSync);
     assert_eq!(
         app.accounts[0].ec2.list_modifies.load(Ordering::SeqCst),
         1,
@@ -276,7 +279,7 @@ async fn a_tagged_list_a_rule_opens_ssh_to_is_refused_by_name_and_syncs_once_the
         .ip_permissions(permission);
     revoke.send().await.unwrap();
     let summary = w.notify(NEWEST).await.unwrap();
-    assert_eq!(report(&summary, &g4).changes.status, SetStatus::Synced);
+    assert_eq!(report(&summary, &g4).changes.status, TargetStatus::Synced);
     let held: BTreeSet<Cidr> = list_entries(&w.client, &g4).await.into_keys().collect();
     assert_eq!(held, wanted(NEWEST, Scope::Global, IpVersion::Ipv4));
 }

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use cloudfront_sg_sync::Error;
 use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
-use cloudfront_sg_sync::report::SetStatus;
+use cloudfront_sg_sync::report::TargetStatus;
 use common::*;
 
 #[tokio::test]
@@ -35,7 +35,7 @@ async fn first_sync_from_empty_groups_authorizes_every_range_in_both_ip_versions
     let g = &summary.sets[0];
     assert_eq!(
         (g.key.scope, g.added, g.removed, g.unchanged, g.status),
-        (Scope::Global, 150, 0, 0, SetStatus::Synced)
+        (Scope::Global, 150, 0, 0, TargetStatus::Synced)
     );
     assert_eq!(g.room_left[&IpVersion::Ipv4], 120 - 118);
     assert_eq!(g.room_left[&IpVersion::Ipv6], 120 - 32);
@@ -68,7 +68,7 @@ async fn the_same_notification_again_writes_nothing() {
         summary
             .sets
             .iter()
-            .all(|s| s.status == SetStatus::InSync && s.added == 0 && s.removed == 0)
+            .all(|s| s.status == TargetStatus::InSync && s.added == 0 && s.removed == 0)
     );
     assert_eq!(summary.sets[0].unchanged, 150);
     assert_eq!(w.state(&w.global).await, before_g);
@@ -127,7 +127,7 @@ async fn the_file_applied_is_tagged_on_every_group_and_an_older_file_is_then_ref
         (0, 0)
     );
     for set in &summary.sets {
-        assert_eq!(set.status, SetStatus::OlderFile, "{set:?}");
+        assert_eq!(set.status, TargetStatus::OlderFile, "{set:?}");
         assert_eq!(set.previous_sync_token, Some(1_763_416_705));
     }
     let new = selection(&fixture(PAIR_A_NEW));
@@ -138,7 +138,7 @@ async fn the_file_applied_is_tagged_on_every_group_and_an_older_file_is_then_ref
     w.server.set(Reply::Body(fixture(PAIR_A_NEW)));
     let app = w.app(&[]).await;
     let summary = app.handle(&schedule(), None).await.unwrap();
-    assert!(summary.sets.iter().all(|s| s.status == SetStatus::InSync));
+    assert!(summary.sets.iter().all(|s| s.status == TargetStatus::InSync));
     assert_eq!(
         (
             app.accounts[0].ec2.writes(),
@@ -187,7 +187,7 @@ async fn ipv6_only_with_regional_sets_syncs_the_global_sets() {
     assert!(global.iter().all(|c| c.version() == IpVersion::Ipv6));
     assert_eq!(
         (summary.sets[0].status, summary.sets[1].status),
-        (SetStatus::Synced, SetStatus::InSync)
+        (TargetStatus::Synced, TargetStatus::InSync)
     );
     assert!(w.state(&w.regional).await.is_empty());
 }
@@ -233,7 +233,7 @@ async fn a_real_consecutive_change_writes_only_to_the_groups_that_change() {
     assert_eq!(w.state(&w.regional).await, *new.ranges(Scope::Regional));
     let g = &summary.sets[0];
     assert_eq!((g.added, g.removed), (6, 3));
-    assert_eq!(summary.sets[1].status, SetStatus::InSync);
+    assert_eq!(summary.sets[1].status, TargetStatus::InSync);
     let touched = app.accounts[0].ec2.touched();
     assert!(
         !touched.is_empty() && touched.iter().all(|t| w.global.contains(t)),
@@ -486,7 +486,7 @@ async fn dry_run_plans_and_writes_nothing() {
     let summary = app.handle(&notification_for(&fixture(NEWEST)), None).await.unwrap();
     assert_eq!(app.accounts[0].ec2.writes(), 0);
     assert!(summary.dry_run);
-    assert_eq!(summary.sets[0].status, SetStatus::Planned);
+    assert_eq!(summary.sets[0].status, TargetStatus::Planned);
     assert_eq!(summary.sets[0].added, 150);
     assert!(w.state(&w.global).await.is_empty());
 }
@@ -619,7 +619,7 @@ async fn a_load_balancer_carrying_part_of_a_set_is_reported_and_whole_or_unattac
     for set in &summary.sets {
         assert_eq!(
             set.status,
-            SetStatus::Synced,
+            TargetStatus::Synced,
             "a warning does not stop the sync: {set:?}"
         );
         let partly = &set.partly_attached;

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use cloudfront_sg_sync::adapters::accounts::{AwsAccount, member_config, with_loader_shared};
 use cloudfront_sg_sync::adapters::aws::{check_credentials, loader, shared_config};
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::ec2::Ec2;
 use cloudfront_sg_sync::adapters::organization::OrgAccounts;
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::config::{self, Config};
@@ -413,7 +413,7 @@ async fn audit_accounts(config: &Config) -> Result<AccountsAudit> {
 
 /// The audit of the account whose credentials `shared` has.
 async fn audit_with(config: &Config, shared: &aws_config::SdkConfig) -> Result<AuditReport> {
-    let ec2 = Ec2Groups::from_shared(config, shared, |_, builder| builder);
+    let ec2 = Ec2::from_shared(config, shared, |_, builder| builder);
     let cloudfront = CloudFrontDistributions::from_shared(shared);
     let load_balancers = ElbLoadBalancers::from_shared(config, shared);
     sync::audit(config, &cloudfront, &load_balancers, &ec2).await

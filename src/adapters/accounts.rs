@@ -20,7 +20,7 @@ use aws_sdk_ec2::config::IdentityCache;
 use tokio::sync::Mutex;
 
 use super::aws::{AccountCredentials, shared_config};
-use super::ec2::Ec2Groups;
+use super::ec2::Ec2;
 use super::ip_sets::WafIpSets;
 use super::organization::OrgAccounts;
 use crate::config::Config;
@@ -29,7 +29,7 @@ use crate::error::Result;
 use crate::ports::{Account, Connect, Organization};
 
 /// One account's adapters: its EC2 (security groups, network interfaces, prefix lists) and its WAF IP sets.
-pub type AwsAccount = Account<Ec2Groups, WafIpSets>;
+pub type AwsAccount = Account<Ec2, WafIpSets>;
 
 /// The accounts of `config` known at start (the function's own, or the account ids of `ACCOUNTS`), from a
 /// loader the caller has prepared ([`crate::adapters::aws::loader`]; tests: an emulator's endpoint and test
@@ -52,7 +52,7 @@ pub async fn with_loader_shared(
     loader: aws_config::ConfigLoader,
 ) -> (Vec<AwsAccount>, AwsOrganization, SdkConfig) {
     let base = shared_config(config, loader).await;
-    let ec2 = Ec2Groups::from_shared(config, &base, |_, b| b);
+    let ec2 = Ec2::from_shared(config, &base, |_, b| b);
     let waf = WafIpSets::from_shared(config, &base, ec2.retry_count(), |_, b| b);
     let own = Account { id: None, ec2, waf };
     let roles = Arc::new(Roles::of(config, &base));
@@ -177,7 +177,7 @@ impl Organization for AwsOrganization {
     }
 }
 
-impl Connect<Ec2Groups, WafIpSets> for AwsOrganization {
+impl Connect<Ec2, WafIpSets> for AwsOrganization {
     async fn connect(&self, id: &str) -> Result<AwsAccount> {
         let mut joined = self.joined.lock().await;
         if let Some(account) = joined.get(id) {

@@ -1,5 +1,5 @@
 //! The EC2 clients of a run, one per region, built once and shared by every account (each call carries its
-//! account's credentials): [`Ec2Groups`] is the adapter of every EC2-backed
+//! account's credentials): [`Ec2`] is the adapter of every EC2-backed
 //! port ([`crate::ports::SecurityGroups`] in [`super::security_groups`], [`crate::ports::PrefixLists`] in
 //! [`super::prefix_lists`], [`crate::ports::NetworkInterfaces`] in [`super::network_interfaces`], the audit's
 //! [`crate::ports::OriginGroups`] in [`super::origin_groups`]). Here: its construction, one call with EC2's error
@@ -24,10 +24,10 @@ use crate::error::{Error, Result};
 
 /// An account's EC2: the adapter of every EC2-backed port, over the real EC2 API (or anything at
 /// `AWS_ENDPOINT_URL`, such as moto). The clients, one per region, are shared by the accounts of a run
-/// ([`Ec2Groups::of_account`]): a client weighs some 15 KB, and a run over 2,000 accounts × 4 regions would
+/// ([`Ec2::of_account`]): a client weighs some 15 KB, and a run over 2,000 accounts × 4 regions would
 /// otherwise keep 8,000 of them.
 #[derive(Debug, Clone)]
-pub struct Ec2Groups {
+pub struct Ec2 {
     clients: Arc<BTreeMap<String, Client>>,
     /// The account's credentials and their identity cache, given to every call; `None`: the clients' own.
     credentials: Option<AccountCredentials>,
@@ -37,22 +37,22 @@ pub struct Ec2Groups {
 /// The most values EC2 takes in one describe filter.
 pub(super) const FILTER_VALUES: usize = 200;
 
-impl Ec2Groups {
+impl Ec2 {
     /// The function's own account's groups, from a loader the caller has prepared (tests: an emulator's endpoint
     /// and test credentials). The retry and timeout settings and the retry log are ours. (The function builds
     /// its adapters with [`crate::adapters::accounts`], one per account.)
-    pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Ec2Groups {
-        Ec2Groups::with_customizer(config, loader, |_, builder| builder).await
+    pub async fn with_loader(config: &Config, loader: aws_config::ConfigLoader) -> Ec2 {
+        Ec2::with_customizer(config, loader, |_, builder| builder).await
     }
 
-    /// The one construction path: as [`Ec2Groups::with_loader`], and `customize` may add to each region's
+    /// The one construction path: as [`Ec2::with_loader`], and `customize` may add to each region's
     /// client configuration (tests: a mocked HTTP answer interceptor), so a mocked client is the production one.
     pub async fn with_customizer(
         config: &Config,
         loader: aws_config::ConfigLoader,
         customize: impl Fn(&str, aws_sdk_ec2::config::Builder) -> aws_sdk_ec2::config::Builder,
-    ) -> Ec2Groups {
-        Ec2Groups::from_shared(config, &shared_config(config, loader).await, customize)
+    ) -> Ec2 {
+        Ec2::from_shared(config, &shared_config(config, loader).await, customize)
     }
 
     /// One client per configured region, from `shared` (its credentials, endpoint, retry and timeout settings).
@@ -60,7 +60,7 @@ impl Ec2Groups {
         config: &Config,
         shared: &SdkConfig,
         customize: impl Fn(&str, aws_sdk_ec2::config::Builder) -> aws_sdk_ec2::config::Builder,
-    ) -> Ec2Groups {
+    ) -> Ec2 {
         let retries = Arc::new(AtomicU64::new(0));
         let clients = config
             .regions
@@ -72,7 +72,7 @@ impl Ec2Groups {
                 (region.clone(), Client::from_conf(customize(region, builder).build()))
             })
             .collect();
-        Ec2Groups {
+        Ec2 {
             clients: Arc::new(clients),
             credentials: None,
             retries,
@@ -81,8 +81,8 @@ impl Ec2Groups {
 
     /// The EC2 of another account, through the same clients: each call made with `credentials` (its role's),
     /// its retries counted apart.
-    pub fn of_account(&self, credentials: AccountCredentials) -> Ec2Groups {
-        Ec2Groups {
+    pub fn of_account(&self, credentials: AccountCredentials) -> Ec2 {
+        Ec2 {
             clients: self.clients.clone(),
             credentials: Some(credentials),
             retries: Arc::default(),
@@ -168,7 +168,7 @@ impl Ec2Groups {
             .map_err(|e| ec2_error(operation, region, group, &e))
     }
 
-    /// The items of every page of a paged EC2 call (as [`Ec2Groups::call`], one page after another):
+    /// The items of every page of a paged EC2 call (as [`Ec2::call`], one page after another):
     /// `send(client, account_config, token)` asks for the page after `token`, `next` reads the next token,
     /// `items` takes a page's items.
     pub(super) async fn pages<T, I, E, F>(

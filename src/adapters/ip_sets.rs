@@ -26,7 +26,7 @@ use crate::error::{Error, Result};
 use crate::ports::{Found, IpSets, TaggedIpSet, WafScope};
 
 /// [`IpSets`] over the real WAF API (or anything at `AWS_ENDPOINT_URL`, such as moto). As with
-/// [`super::ec2::Ec2Groups`], the clients are shared by the accounts of a run ([`WafIpSets::of_account`]).
+/// [`super::ec2::Ec2`], the clients are shared by the accounts of a run ([`WafIpSets::of_account`]).
 #[derive(Debug, Clone)]
 pub struct WafIpSets {
     clients: Arc<BTreeMap<String, Client>>,

@@ -3,7 +3,7 @@
 //! - [`source`]: `ip-ranges.json` over HTTP(S), or from a local file ([`crate::ports::RangesSource`]).
 //! - [`aws`]: what every AWS client starts from: the [`aws::loader`] (one HTTPS client, so one pool of
 //!   connections, for them all), the retry and timeout settings, the retry log, [`aws::service_error`].
-//! - [`ec2`]: [`ec2::Ec2Groups`], an account's EC2 clients (one per region), the adapter of every EC2-backed
+//! - [`ec2`]: [`ec2::Ec2`], an account's EC2 clients (one per region), the adapter of every EC2-backed
 //!   port below.
 //! - [`security_groups`]: tagged groups, their rules, authorize and revoke ([`crate::ports::SecurityGroups`]).
 //! - [`prefix_lists`]: customer-managed prefix lists tagged for the sync ([`crate::ports::PrefixLists`]).

@@ -1,11 +1,11 @@
 //! Which network interfaces carry a set's groups: [`NetworkInterfaces`] over `aws-sdk-ec2`, on the clients of
-//! [`Ec2Groups`]. One paged DescribeNetworkInterfaces per 200 group ids (EC2's cap on a filter's values).
+//! [`Ec2`]. One paged DescribeNetworkInterfaces per 200 group ids (EC2's cap on a filter's values).
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::NetworkInterface;
 
-use super::ec2::{Ec2Groups, FILTER_VALUES, filter};
+use super::ec2::{Ec2, FILTER_VALUES, filter};
 use crate::domain::attachment::{Interface, attachment_of};
 use crate::error::Result;
 use crate::ports::NetworkInterfaces;
@@ -27,7 +27,7 @@ fn interface_of(eni: &NetworkInterface) -> Option<Interface> {
     })
 }
 
-impl NetworkInterfaces for Ec2Groups {
+impl NetworkInterfaces for Ec2 {
     async fn interfaces_with_groups(&self, region: &str, groups: &BTreeSet<String>) -> Result<Vec<Interface>> {
         let ids: Vec<&str> = groups.iter().map(String::as_str).collect();
         // An interface carrying groups of two chunks is answered twice: keep it once.

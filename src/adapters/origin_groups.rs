@@ -1,4 +1,4 @@
-//! What the origin audit reads of EC2: [`OriginGroups`] over `aws-sdk-ec2`, on the clients of [`Ec2Groups`].
+//! What the origin audit reads of EC2: [`OriginGroups`] over `aws-sdk-ec2`, on the clients of [`Ec2`].
 //! Read-only: one DescribeSecurityGroups of the load balancers' groups (every page) and one
 //! DescribeManagedPrefixLists by name.
 
@@ -6,14 +6,14 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::SecurityGroup;
 
-use super::ec2::{Ec2Groups, filter};
+use super::ec2::{Ec2, filter};
 use super::security_groups::rules_of;
 use crate::domain::audit::CLOUDFRONT_PREFIX_LISTS;
 use crate::domain::security_groups::Group;
 use crate::error::Result;
 use crate::ports::OriginGroups;
 
-impl OriginGroups for Ec2Groups {
+impl OriginGroups for Ec2 {
     async fn groups_with_rules(&self, region: &str, ids: &BTreeSet<String>) -> Result<Vec<Group>> {
         let ids: Vec<String> = ids.iter().cloned().collect();
         let groups = self.describe_groups(region, &ids).await?;

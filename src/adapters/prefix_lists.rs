@@ -1,11 +1,11 @@
-//! Customer-managed prefix lists: [`PrefixLists`] over `aws-sdk-ec2`, on the clients of [`Ec2Groups`].
+//! Customer-managed prefix lists: [`PrefixLists`] over `aws-sdk-ec2`, on the clients of [`Ec2`].
 
 use aws_sdk_ec2::operation::modify_managed_prefix_list::builders::ModifyManagedPrefixListFluentBuilder;
 use aws_sdk_ec2::types::{AddPrefixListEntry, ManagedPrefixList, RemovePrefixListEntry};
 
 use std::collections::BTreeSet;
 
-use super::ec2::{Ec2Groups, filter, mark_of, name_tag_filter, tag_value};
+use super::ec2::{Ec2, filter, mark_of, name_tag_filter, tag_value};
 use super::security_groups::rules_of;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
@@ -50,7 +50,7 @@ fn tagged_list(region: &str, list: &ManagedPrefixList) -> Option<TaggedList> {
     })
 }
 
-impl Ec2Groups {
+impl Ec2 {
     /// List `id` as EC2 describes it now; `None` when it is gone. By the `prefix-list-id` filter: a list deleted
     /// since is absent, not an error (`PrefixListIds` fails the call).
     async fn describe_list(&self, region: &str, id: &str) -> Result<Option<ManagedPrefixList>> {
@@ -116,7 +116,7 @@ impl Ec2Groups {
     }
 }
 
-impl PrefixLists for Ec2Groups {
+impl PrefixLists for Ec2 {
     async fn tagged_lists(&self, region: &str) -> Result<Found<TaggedList>> {
         // One tag filter; `AutoUpdate` is checked here (a list whose `AutoUpdate` is not `true` is named as not
         // synced; moto also fails a describe with two tag filters that both exclude a list).

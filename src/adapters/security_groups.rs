@@ -1,4 +1,4 @@
-//! Security groups as a target: [`SecurityGroups`] over `aws-sdk-ec2`, on the clients of [`Ec2Groups`]. It turns
+//! Security groups as a target: [`SecurityGroups`] over `aws-sdk-ec2`, on the clients of [`Ec2`]. It turns
 //! EC2's groups and rules into the core's [`Group`]/[`Rule`], writes one batch per group and port, and answers
 //! a batch EC2 refuses as a duplicate (or a rule not found) by reading the group again.
 
@@ -8,7 +8,7 @@ use std::sync::atomic::Ordering;
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, Ipv6Range, ManagedPrefixList, SecurityGroup};
 
-use super::ec2::{Ec2Groups, code_of, filter, mark_of, name_tag_filter, tag_value};
+use super::ec2::{Ec2, code_of, filter, mark_of, name_tag_filter, tag_value};
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::security_groups::{
@@ -142,7 +142,7 @@ enum Needs {
     Held,
 }
 
-impl Ec2Groups {
+impl Ec2 {
     /// The (port, CIDR) of every single-port tcp rule `group` holds now, whoever made it: what EC2 answers a
     /// duplicate (or a rule not found) about.
     async fn single_port_rules(&self, region: &str, group: &str) -> Result<BTreeSet<(u16, Cidr)>> {
@@ -228,7 +228,7 @@ fn permissions(rules: &Rules, description: Option<&str>) -> Vec<IpPermission> {
         .collect()
 }
 
-impl SecurityGroups for Ec2Groups {
+impl SecurityGroups for Ec2 {
     fn retries(&self) -> u64 {
         self.retries.load(Ordering::Relaxed)
     }

@@ -5,7 +5,7 @@
 use std::collections::BTreeSet;
 
 use crate::domain::cidr::Cidr;
-use crate::report::SetStatus;
+use crate::report::TargetStatus;
 
 use std::time::Duration;
 
@@ -70,7 +70,7 @@ async fn a_scope_that_loses_every_range_of_a_version_is_emptied_on_every_target_
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!(
         (summary.sets[0].status, summary.sets[0].removed),
-        (SetStatus::Synced, 1)
+        (TargetStatus::Synced, 1)
     );
     assert_eq!(ec2.ours("sg-r", 443), cidrs(&["11.9.0.0/24"]));
     assert!(list_cidrs(&ec2, "pl-r6").is_empty());
@@ -80,9 +80,9 @@ async fn a_scope_that_loses_every_range_of_a_version_is_emptied_on_every_target_
     // A file with no IPv6 range at all, in any scope (cut, reformatted), is still refused on every target.
     let ec2 = regional_v6_world();
     let summary = run_with(&ec2, doc(2, &["11.0.0.0/24"], &["11.9.0.0/24"]), &[]).await;
-    assert_eq!(summary.sets[0].status, SetStatus::Failed);
-    assert_eq!(summary.prefix_lists[0].changes.status, SetStatus::Failed);
-    assert_eq!(summary.ip_sets[0].changes.status, SetStatus::Failed);
+    assert_eq!(summary.sets[0].status, TargetStatus::Failed);
+    assert_eq!(summary.prefix_lists[0].changes.status, TargetStatus::Failed);
+    assert_eq!(summary.ip_sets[0].changes.status, TargetStatus::Failed);
     assert_eq!(ec2.ours("sg-r", 443), cidrs(&["11.9.0.0/24", "2600:9000:5200::/48"]));
     assert_eq!(list_cidrs(&ec2, "pl-r6"), cidrs(&["2600:9000:5200::/48"]));
 }
@@ -93,7 +93,7 @@ async fn an_older_file_after_a_newer_one_is_refused_by_lists_and_ip_sets_and_wri
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
     ec2.add_ip_set("g4", REGIONAL, &TAGGED_G, IpVersion::Ipv4, cidrs(&[]));
     let newer = run_with(&ec2, doc(5, &["11.0.1.0/24", "11.0.2.0/24"], &[]), &[]).await;
-    assert_eq!(newer.prefix_lists[0].changes.status, SetStatus::Synced);
+    assert_eq!(newer.prefix_lists[0].changes.status, TargetStatus::Synced);
     assert_eq!(ec2.list("pl-g4").unwrap().tags[SYNC_TOKEN_TAG], "5 ipv4");
     assert_eq!(ec2.ip_set("g4").unwrap().tags[SYNC_TOKEN_TAG], "5 ipv4");
 
@@ -101,10 +101,13 @@ async fn an_older_file_after_a_newer_one_is_refused_by_lists_and_ip_sets_and_wri
     let older = run_with(&ec2, doc(3, &["11.0.1.0/24", "11.0.9.0/24"], &[]), &[]).await;
     let list = &older.prefix_lists[0].changes;
     let ip_set = &older.ip_sets[0].changes;
-    assert_eq!((list.status, list.previous_sync_token), (SetStatus::OlderFile, Some(5)));
+    assert_eq!(
+        (list.status, list.previous_sync_token),
+        (TargetStatus::OlderFile, Some(5))
+    );
     assert_eq!(
         (ip_set.status, ip_set.previous_sync_token),
-        (SetStatus::OlderFile, Some(5))
+        (TargetStatus::OlderFile, Some(5))
     );
     assert_eq!(writes(&ec2), before, "nothing written");
     assert!(older.failures().is_empty());
@@ -156,7 +159,7 @@ async fn reads_that_lag_our_writes_are_waited_out_and_never_re_planned() {
         summary
             .sets
             .iter()
-            .all(|s| s.status == SetStatus::Synced && s.replans == 0)
+            .all(|s| s.status == TargetStatus::Synced && s.replans == 0)
     );
     let global: BTreeSet<Cidr> = ec2.ours("sg-a", 443).union(&ec2.ours("sg-b", 443)).copied().collect();
     assert_eq!(global.len(), 5);
@@ -191,7 +194,7 @@ async fn a_list_read_that_lags_our_write_is_never_taken_as_settled() {
     let list = &summary.prefix_lists[0].changes;
     assert_eq!(
         (list.status, list.added, list.replans),
-        (SetStatus::Synced, 150, 0),
+        (TargetStatus::Synced, 150, 0),
         "{list:?}"
     );
     // Two calls (100 + 50), the second at the version the first made, each waited until a read showed it.
@@ -220,7 +223,7 @@ async fn a_group_deleted_before_the_first_write_drops_out_and_the_set_syncs_with
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     assert_eq!(
         (set.status, set.gone_groups.clone()),
-        (SetStatus::Synced, vec!["sg-c".to_owned()])
+        (TargetStatus::Synced, vec!["sg-c".to_owned()])
     );
     let held: BTreeSet<Cidr> = ec2.ours("sg-a", 443).union(&ec2.ours("sg-b", 443)).copied().collect();
     assert_eq!(held, cidrs(&wanted));
@@ -237,7 +240,7 @@ async fn a_set_whose_every_group_is_deleted_during_the_run_is_gone_not_failed() 
     ec2.add_set_group("sg-a", "vpc-1", Scope::Global);
     ec2.delete_before(Op::Authorize, "sg-a");
     let summary = run_with(&ec2, doc(2, &["11.0.0.0/24"], &[]), &[]).await;
-    assert_eq!(summary.sets[0].status, SetStatus::Gone);
+    assert_eq!(summary.sets[0].status, TargetStatus::Gone);
     assert_eq!(summary.sets[0].gone_groups, ["sg-a"]);
     assert!(summary.into_result().is_ok());
 }
@@ -260,10 +263,13 @@ async fn a_list_or_ip_set_deleted_during_the_run_is_reported_gone_alone() {
             .changes
             .status
     };
-    assert_eq!(summary.ip_sets[0].changes.status, SetStatus::Gone);
+    assert_eq!(summary.ip_sets[0].changes.status, TargetStatus::Gone);
     assert!(summary.failures().is_empty(), "{:?}", summary.failures());
     // pl-g4 is deleted when the first modification starts, its own or the other list's: gone either way.
-    assert_eq!((status("pl-g4"), status("pl-r4")), (SetStatus::Gone, SetStatus::Synced));
+    assert_eq!(
+        (status("pl-g4"), status("pl-r4")),
+        (TargetStatus::Gone, TargetStatus::Synced)
+    );
     assert!(
         summary.to_string().contains("gone: deleted during the run"),
         "{summary}"
@@ -304,7 +310,7 @@ async fn unmark_lists_every_target_recording_a_file_and_clears_the_records_only_
     ec2.add_list("pl-g4", &future, IpVersion::Ipv4, 10, Vec::new());
     ec2.add_ip_set("g4", REGIONAL, &future, IpVersion::Ipv4, cidrs(&[]));
     let kept = run_with(&ec2, doc(2, &["11.0.1.0/24"], &[]), &[]).await;
-    assert_eq!(statuses(&kept), [SetStatus::OlderFile; 3], "frozen by the record");
+    assert_eq!(statuses(&kept), [TargetStatus::OlderFile; 3], "frozen by the record");
 
     let accounts = [Account::own(ec2.clone()).with_ip_sets(ec2.clone())];
     let config = super::tests::config(&[]);
@@ -334,7 +340,7 @@ async fn unmark_lists_every_target_recording_a_file_and_clears_the_records_only_
     let synced = run_with(&ec2, doc(2, &["11.0.1.0/24"], &[]), &[]).await;
     assert_eq!(
         statuses(&synced),
-        [SetStatus::Synced; 3],
+        [TargetStatus::Synced; 3],
         "the real file is applied again"
     );
     assert_eq!(ec2.tag("sg-a", SYNC_TOKEN_TAG).as_deref(), Some("2 ipv4"));
@@ -360,7 +366,7 @@ async fn marks_from_the_future_or_unreadable_are_not_trusted_the_file_is_applied
     let newer = doc(3, &["11.0.2.0/24"], &[]);
 
     let planned = run_with(&ec2, newer.clone(), &[("DRY_RUN", "true")]).await;
-    assert_eq!(statuses(&planned), [SetStatus::Planned; 3], "counted as absent");
+    assert_eq!(statuses(&planned), [TargetStatus::Planned; 3], "counted as absent");
     assert_eq!(
         ec2.tag("sg-a", SYNC_TOKEN_TAG),
         Some(format!("{future} ipv4")),
@@ -369,7 +375,7 @@ async fn marks_from_the_future_or_unreadable_are_not_trusted_the_file_is_applied
     assert!(planned.to_string().contains("would be replaced (dry run)"), "{planned}");
 
     let synced = run_with(&ec2, newer, &[]).await;
-    assert_eq!(statuses(&synced), [SetStatus::Synced; 3]);
+    assert_eq!(statuses(&synced), [TargetStatus::Synced; 3]);
     let forged: Vec<(String, &str, &str)> = (synced.forged_marks())
         .map(|(place, m)| (place, m.target.as_str(), m.value.as_str()))
         .collect();
@@ -409,12 +415,12 @@ async fn marks_from_the_future_or_unreadable_are_not_trusted_the_file_is_applied
     // A mark less than MAX_AHEAD_SECS ahead is trusted: the set keeps it, nothing forged.
     ec2.set_tag("sg-b", SYNC_TOKEN_TAG, &format!("{within} ipv4"));
     let kept = run_with(&ec2, file, &[]).await;
-    assert_eq!(kept.sets[0].status, SetStatus::OlderFile);
+    assert_eq!(kept.sets[0].status, TargetStatus::OlderFile);
     assert_eq!(kept.forged_marks().count(), 0);
 }
 
 /// The statuses of a run's set, prefix list and IP set, in that order.
-fn statuses(summary: &Summary) -> Vec<SetStatus> {
+fn statuses(summary: &Summary) -> Vec<TargetStatus> {
     let sets = summary.sets.iter().map(|s| s.status);
     sets.chain(summary.entry_changes().map(|c| c.status)).collect()
 }

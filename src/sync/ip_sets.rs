@@ -13,7 +13,7 @@ use crate::domain::ip_sets::{self, IpSetPlan, MAX_ADDRESSES};
 use crate::domain::security_groups::{AppliedMark, MarkTag};
 use crate::error::{Error, Result};
 use crate::ports::{Account, Found, IpSets, TaggedIpSet, WafScope};
-use crate::report::{IpSetReport, SetStatus};
+use crate::report::{IpSetReport, TargetStatus};
 
 /// WAF's answer when the lock token is stale: another writer changed the set since it was read.
 const LOCK_CONFLICT: &str = "WAFOptimisticLockException";
@@ -83,11 +83,11 @@ async fn sync_ip_set<G, W: IpSets>(shared: &Shared<'_>, account: &Account<G, W>,
         &name,
         shared.selection,
     ) {
-        report.changes.status = SetStatus::OlderFile;
+        report.changes.status = TargetStatus::OlderFile;
         return report;
     }
     let synced = match converge(shared, &account.waf, tagged, &mut report).await {
-        Ok((status @ (SetStatus::Synced | SetStatus::InSync), now)) if !shared.config.dry_run => {
+        Ok((status @ (TargetStatus::Synced | TargetStatus::InSync), now)) if !shared.config.dry_run => {
             record_applied(shared, &account.waf, &now, &report.name())
                 .await
                 .map(|()| status)
@@ -125,7 +125,7 @@ async fn converge<W: IpSets>(
     waf: &W,
     mut tagged: TaggedIpSet,
     report: &mut IpSetReport,
-) -> Result<(SetStatus, TaggedIpSet)> {
+) -> Result<(TargetStatus, TaggedIpSet)> {
     let name = report.name();
     let mut first = true;
     loop {
@@ -142,7 +142,7 @@ async fn converge<W: IpSets>(
         if shared.config.dry_run {
             (report.changes.added, report.changes.removed) = (plan.add.len(), plan.remove.len());
             tracing::info!(ip_set = %name, added = plan.add.len(), removed = plan.remove.len(), unchanged = plan.unchanged, "dry run: planned");
-            return Ok((SetStatus::Planned, tagged));
+            return Ok((TargetStatus::Planned, tagged));
         }
         log_removals(shared, &plan, &name);
         let what = || format!("UpdateIPSet of {name}");
@@ -167,8 +167,8 @@ async fn converge<W: IpSets>(
     }
     tracing::info!(ip_set = %name, added = report.changes.added, removed = report.changes.removed, unchanged = report.changes.unchanged, replans = report.changes.replans, "WAF IP set synced");
     let status = match report.changes.changed() {
-        true => SetStatus::Synced,
-        false => SetStatus::InSync,
+        true => TargetStatus::Synced,
+        false => TargetStatus::InSync,
     };
     Ok((status, tagged))
 }
@@ -178,9 +178,9 @@ fn is_gone(error: &Error) -> bool {
 }
 
 /// The IP set went away during the run: said, and not a failure.
-fn gone(name: &str) -> SetStatus {
+fn gone(name: &str) -> TargetStatus {
     tracing::warn!(ip_set = %name, "the WAF IP set was deleted during the run; leaving it");
-    SetStatus::Gone
+    TargetStatus::Gone
 }
 
 /// The guard, then the plan of the set as read.

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 
 use crate::domain::cidr::Cidr;
-use crate::report::SetStatus;
+use crate::report::TargetStatus;
 
 use serde_json::json;
 
@@ -102,7 +102,7 @@ async fn each_tagged_ip_set_ends_holding_exactly_the_ranges_of_its_scope_and_fam
             g4.changes.removed,
             g4.changes.unchanged
         ),
-        (SetStatus::Synced, 2, 2, 1)
+        (TargetStatus::Synced, 2, 2, 1)
     );
     assert_eq!(g4.changes.remove, cidrs(&["11.0.0.0/24", "198.51.100.7/32"]));
     assert_eq!(report(&summary, "edge").waf_scope, WafScope::Cloudfront);
@@ -142,7 +142,7 @@ async fn the_same_file_again_updates_no_ip_set() {
         before,
         "the same file again updates nothing"
     );
-    assert!(again.ip_sets.iter().all(|s| s.changes.status == SetStatus::InSync));
+    assert!(again.ip_sets.iter().all(|s| s.changes.status == TargetStatus::InSync));
 }
 
 #[tokio::test]
@@ -165,7 +165,7 @@ async fn the_cloudfront_scope_is_left_out_when_switched_off_or_us_east_1_is_not_
     )
     .await;
     assert_eq!(on.ip_sets.len(), 1, "{on}");
-    assert_eq!(report(&on, "edge").changes.status, SetStatus::Synced);
+    assert_eq!(report(&on, "edge").changes.status, TargetStatus::Synced);
 }
 
 #[tokio::test]
@@ -174,7 +174,7 @@ async fn a_set_changed_by_another_writer_is_read_again_and_updated_at_its_new_lo
     ec2.interfere_with_ip_set("g4", cidrs(&["203.0.113.0/24"]));
     let summary = run_with(&ec2, file(), &[]).await;
     let g4 = report(&summary, "g4");
-    assert_eq!((g4.changes.status, g4.changes.replans), (SetStatus::Synced, 1));
+    assert_eq!((g4.changes.status, g4.changes.replans), (TargetStatus::Synced, 1));
     assert_eq!(
         g4.changes.remove,
         cidrs(&["11.0.0.0/24", "198.51.100.7/32", "203.0.113.0/24"])
@@ -205,7 +205,7 @@ async fn a_set_that_keeps_changing_fails_alone_after_the_re_plans_allowed() {
     );
     assert_eq!(
         report(&summary, "r4").changes.status,
-        SetStatus::Synced,
+        TargetStatus::Synced,
         "the others sync"
     );
     let err = summary.into_result().unwrap_err();
@@ -236,7 +236,7 @@ async fn a_dry_run_plans_every_set_and_writes_none() {
     let g4 = report(&summary, "g4");
     assert_eq!(
         (g4.changes.status, g4.changes.added, g4.changes.removed),
-        (SetStatus::Planned, 2, 2)
+        (TargetStatus::Planned, 2, 2)
     );
     assert_eq!(
         addresses(&ec2, "g4"),
@@ -266,7 +266,7 @@ async fn ip_sets_that_cannot_be_read_fail_their_region_while_the_rest_syncs() {
     );
     assert_eq!(
         summary.sets[0].status,
-        SetStatus::Synced,
+        TargetStatus::Synced,
         "the security groups still sync"
     );
     assert_eq!(ec2.ours("sg-g", 443).len(), 3 + 1);

@@ -186,7 +186,7 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
     summary.not_synced.sort();
     summary.replans = summary.sets.iter().map(|r| r.replans).sum::<usize>()
         + summary.entry_changes().map(|c| c.replans).sum::<usize>();
-    summary.ec2_retries = retries() - retries_before;
+    summary.api_retries = retries() - retries_before;
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(summary)
 }

@@ -17,7 +17,7 @@ use crate::domain::prefix_lists::{self, ListPlan, modifications};
 use crate::domain::security_groups::{AppliedMark, Group, MarkTag, rule_description};
 use crate::error::{Error, Result};
 use crate::ports::{Account, Found, ListAt, ListState, PrefixLists, TaggedList};
-use crate::report::{ListReport, SetStatus};
+use crate::report::{ListReport, TargetStatus};
 
 /// The first pause while a list is being modified; each next one doubles, up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(500);
@@ -182,12 +182,12 @@ async fn sync_list<G: PrefixLists>(
     let name = report.name();
     let mark = (tagged.list.id.as_str(), tagged.mark.as_ref());
     if super::entry_holds_newer(&mut report.changes, mark, &name, cx.shared.selection) {
-        report.changes.status = SetStatus::OlderFile;
+        report.changes.status = TargetStatus::OlderFile;
         return report;
     }
     let (region, id, before) = (tagged.region.clone(), tagged.list.id.clone(), tagged.mark.clone());
     let synced = match converge(cx, tagged, &mut report).await {
-        Ok(status @ (SetStatus::Synced | SetStatus::InSync)) if !cx.shared.config.dry_run => {
+        Ok(status @ (TargetStatus::Synced | TargetStatus::InSync)) if !cx.shared.config.dry_run => {
             let mark = AppliedMark::of(cx.shared.selection.sync_token, cx.wanted_of(report.target.scope));
             let what = || format!("CreateTags on {}", report.name());
             let record = cx.ec2.mark_applied(&region, &id, &mark);
@@ -228,7 +228,7 @@ async fn converge<G: PrefixLists>(
     cx: &ListContext<'_, G>,
     mut tagged: TaggedList,
     report: &mut ListReport,
-) -> Result<SetStatus> {
+) -> Result<TargetStatus> {
     let name = report.name();
     let attempts = cx.shared.config.replan_attempts;
     let mut first = true;
@@ -261,7 +261,7 @@ async fn converge<G: PrefixLists>(
             }
             match round(cx, &tagged, report, first, &name).await {
                 Ok(Round::Settled | Round::Written) => break,
-                Ok(Round::Planned) => return Ok(SetStatus::Planned),
+                Ok(Round::Planned) => return Ok(TargetStatus::Planned),
                 Ok(Round::Gone) => return Ok(gone(&name)),
                 Ok(Round::Grown(version)) => (grown, at_least) = (true, version),
                 // Gone, or (a read that lags its creation) not found yet: read again, within the bound.
@@ -280,7 +280,11 @@ async fn converge<G: PrefixLists>(
     }
     let changed = report.changes.changed() || report.grew_to.is_some();
     tracing::info!(list = %name, added = report.changes.added, removed = report.changes.removed, unchanged = report.changes.unchanged, replans = report.changes.replans, "prefix list synced");
-    Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
+    Ok(if changed {
+        TargetStatus::Synced
+    } else {
+        TargetStatus::InSync
+    })
 }
 
 /// A list grown in this run reads its old size again: EC2 has not applied the resize yet (or another writer
@@ -335,9 +339,9 @@ fn is_gone(error: &Error) -> bool {
 }
 
 /// The list went away during the run: said, and not a failure.
-fn gone(name: &str) -> SetStatus {
+fn gone(name: &str) -> TargetStatus {
     tracing::warn!(list = %name, "the prefix list was deleted or lost its tags during the run; leaving it");
-    SetStatus::Gone
+    TargetStatus::Gone
 }
 
 /// The list read again with its entries, once a read shows at least version `at_least` (EC2's reads may lag

@@ -2,7 +2,7 @@
 //! the 100-entry cap, waiting out `modify-in-progress`, version conflicts, the deadline.
 
 use crate::domain::cidr::Cidr;
-use crate::report::SetStatus;
+use crate::report::TargetStatus;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -95,7 +95,7 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
             g4.changes.unchanged,
             g4.room_left
         ),
-        (SetStatus::Synced, 2, 1, 1, 10 - 4)
+        (TargetStatus::Synced, 2, 1, 1, 10 - 4)
     );
     assert_eq!(
         (g4.target.kind.as_str(), g4.target.family, g4.target.scope),
@@ -109,7 +109,12 @@ async fn each_tagged_list_gets_the_ranges_of_its_scope_and_family_and_loses_only
     let again = scheduled(&ec2, file(), &[]).await;
     assert_eq!(ec2.calls_of(Op::Lists).len(), 2);
     assert_eq!(ec2.calls_of(Op::Modify).len(), 3);
-    assert!(again.prefix_lists.iter().all(|l| l.changes.status == SetStatus::InSync));
+    assert!(
+        again
+            .prefix_lists
+            .iter()
+            .all(|l| l.changes.status == TargetStatus::InSync)
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -126,7 +131,7 @@ async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows
     ec2.add_list("pl-r4", &TAGGED_R, IpVersion::Ipv4, 10, Vec::new());
     let summary = scheduled(&ec2, file(), &[]).await;
     let small = report(&summary, "pl-small");
-    assert_eq!(small.changes.status, SetStatus::Failed);
+    assert_eq!(small.changes.status, TargetStatus::Failed);
     let error = small.changes.error.as_deref().unwrap();
     assert!(
         error.contains("needs 4 entries") && error.contains("MaxEntries is 3") && error.contains("PREFIX_LIST_GROW"),
@@ -135,7 +140,7 @@ async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows
     assert_eq!(held(&ec2, "pl-small").0, cidrs(&["192.168.0.0/24"]), "left as it was");
     assert_eq!(
         report(&summary, "pl-r4").changes.status,
-        SetStatus::Synced,
+        TargetStatus::Synced,
         "the other list syncs"
     );
     assert!(ec2.calls_of(Op::Grow).is_empty());
@@ -156,7 +161,7 @@ async fn a_list_too_small_fails_alone_unchanged_with_the_size_it_needs_and_grows
     let grown = report(&summary, "pl-small");
     assert_eq!(
         (grown.changes.status, grown.grew_to, grown.changes.added),
-        (SetStatus::Synced, Some(4), 3)
+        (TargetStatus::Synced, Some(4), 3)
     );
     assert_eq!(ec2.list("pl-small").unwrap().max_entries, 4);
     let ops: Vec<Op> = ec2
@@ -187,7 +192,7 @@ async fn over_100_changes_go_in_calls_of_100_adds_first_each_made_once_the_last_
     let big = report(&summary, "pl-big");
     assert_eq!(
         (big.changes.status, big.changes.added, big.changes.removed),
-        (SetStatus::Synced, 250, 120)
+        (TargetStatus::Synced, 250, 120)
     );
     assert_eq!(held(&ec2, "pl-big").0, cidrs(&wanted));
     // 250 adds in 3 calls, the last with 100 of the 120 removes, then the other 20; after every call the list
@@ -230,7 +235,7 @@ async fn another_writer_moving_the_version_on_makes_the_list_re_read_and_re_plan
         }
         assert_eq!(
             (list.changes.status, list.changes.error.as_deref()),
-            (SetStatus::Synced, None)
+            (TargetStatus::Synced, None)
         );
         assert_eq!(
             held(&ec2, "pl-g4").0,
@@ -252,7 +257,7 @@ async fn a_list_found_being_modified_is_waited_for_and_one_that_stays_busy_fails
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
     ec2.set_list_state("pl-g4", "modify-in-progress", 3);
     let summary = scheduled(&ec2, file(), &[]).await;
-    assert_eq!(report(&summary, "pl-g4").changes.status, SetStatus::Synced);
+    assert_eq!(report(&summary, "pl-g4").changes.status, TargetStatus::Synced);
     assert_eq!(
         held(&ec2, "pl-g4").0,
         cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"])
@@ -297,7 +302,7 @@ async fn a_dry_run_plans_every_list_and_writes_nothing() {
             list.changes.removed,
             list.grew_to
         ),
-        (SetStatus::Planned, 3, 1, None)
+        (TargetStatus::Planned, 3, 1, None)
     );
     assert_eq!(list.changes.add, cidrs(&["11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"]));
     assert!(ec2.calls_of(Op::Modify).is_empty() && ec2.calls_of(Op::Grow).is_empty());
@@ -333,7 +338,7 @@ async fn an_account_whose_lists_cannot_be_read_reports_the_region_and_its_sets_s
     ec2.add_list("pl-g4", &TAGGED_G, IpVersion::Ipv4, 10, Vec::new());
     ec2.fail(Op::Lists, None, "UnauthorizedOperation");
     let summary = scheduled(&ec2, file(), &[]).await;
-    assert_eq!(summary.sets[0].status, SetStatus::Synced);
+    assert_eq!(summary.sets[0].status, TargetStatus::Synced);
     assert!(summary.prefix_lists.is_empty());
     assert_eq!(summary.failed_regions.len(), 1);
     assert!(summary.failed_regions[0].error.contains("UnauthorizedOperation"));
@@ -364,7 +369,7 @@ async fn a_list_a_rule_opens_port_22_to_is_left_as_it_was_and_named_while_a_list
 
     let g4 = report(&summary, "pl-g4");
     let error = g4.changes.error.clone().unwrap_or_default();
-    assert_eq!(g4.changes.status, SetStatus::Failed);
+    assert_eq!(g4.changes.status, TargetStatus::Failed);
     assert!(
         error.starts_with("prefix list us-east-1/pl-g4 is referenced by rules that open what CloudFront never connects to (sg-ssh tcp 22)"),
         "{error}"
@@ -372,7 +377,7 @@ async fn a_list_a_rule_opens_port_22_to_is_left_as_it_was_and_named_while_a_list
     assert!(held(&ec2, "pl-g4").0.is_empty(), "left as it was");
     assert!(ec2.tag("pl-g4", SYNC_TOKEN_TAG).is_none(), "not marked");
     assert_eq!(held(&ec2, "pl-r4").0, cidrs(&["11.9.0.0/24"]));
-    assert_eq!(report(&summary, "pl-r4").changes.status, SetStatus::Synced);
+    assert_eq!(report(&summary, "pl-r4").changes.status, TargetStatus::Synced);
     let modified: Vec<Option<String>> = ec2.calls_of(Op::Modify).into_iter().map(|c| c.group).collect();
     assert_eq!(modified, [Some("pl-r4".to_owned())]);
     assert_eq!(
@@ -406,7 +411,7 @@ async fn a_resize_that_never_shows_fails_the_list_within_the_re_plans_instead_of
     let summary = scheduled(&ec2, file(), &[("PREFIX_LIST_GROW", "true"), ("REPLAN_ATTEMPTS", "2")]).await;
     let small = report(&summary, "pl-small");
     let error = small.changes.error.clone().unwrap_or_default();
-    assert_eq!((small.changes.status, small.changes.replans), (SetStatus::Failed, 2));
+    assert_eq!((small.changes.status, small.changes.replans), (TargetStatus::Failed, 2));
     assert!(
         error.starts_with(
             "prefix list us-east-1/pl-small still reads MaxEntries 2 after it was raised to 3 (2 re-read(s)"
@@ -434,9 +439,9 @@ async fn a_list_kept_for_a_newer_file_or_failed_before_its_plan_shows_the_room_i
     let summary = scheduled(&ec2, file(), &[]).await;
 
     let kept = report(&summary, "pl-kept");
-    assert_eq!((kept.changes.status, kept.room_left), (SetStatus::OlderFile, 7));
+    assert_eq!((kept.changes.status, kept.room_left), (TargetStatus::OlderFile, 7));
     let failed = report(&summary, "pl-ssh");
-    assert_eq!((failed.changes.status, failed.room_left), (SetStatus::Failed, 7));
+    assert_eq!((failed.changes.status, failed.room_left), (TargetStatus::Failed, 7));
     let text = summary.to_string();
     assert!(
         text.contains("us-east-1/pl-kept prefix list cloudfront_g ipv4: kept: holds a newer file room left: 7\n"),

@@ -20,7 +20,7 @@ use crate::domain::security_groups::{
 };
 use crate::error::{Error, Result};
 use crate::ports::SecurityGroups;
-use crate::report::{NEAR_FULL, SetReport, SetStatus};
+use crate::report::{NEAR_FULL, SetReport, TargetStatus};
 
 /// Sync every set, each a unit of the run's [`Limit`]. The reports come back in key order.
 pub(super) async fn sync_sets<G: SecurityGroups>(context: &SetContext<'_, G>, sets: Vec<FoundSet>) -> Vec<SetReport> {
@@ -75,7 +75,7 @@ fn new_report(set: &FoundSet) -> SetReport {
 async fn sync_set<G: SecurityGroups>(context: &SetContext<'_, G>, set: FoundSet) -> SetReport {
     let mut report = new_report(&set);
     if holds_newer(set.applied.as_ref(), context.selection, &format!("set {}", set.key)) {
-        report.status = SetStatus::OlderFile;
+        report.status = TargetStatus::OlderFile;
         return report;
     }
     match converge(context, &set, &mut report).await {
@@ -118,16 +118,16 @@ async fn converge<G: SecurityGroups>(
     cx: &SetContext<'_, G>,
     set: &FoundSet,
     report: &mut SetReport,
-) -> Result<SetStatus> {
+) -> Result<TargetStatus> {
     let mut current = set.clone();
     let mut wrote = false;
     let mut read_back = ReadBack::No;
     loop {
         let mut written = Written::default();
         match sync_round(cx, &current, report, read_back, &mut written).await {
-            Ok(Round::Settled) if cx.config.dry_run => return Ok(SetStatus::InSync),
+            Ok(Round::Settled) if cx.config.dry_run => return Ok(TargetStatus::InSync),
             Ok(Round::Settled) => break,
-            Ok(Round::Planned) => return Ok(SetStatus::Planned),
+            Ok(Round::Planned) => return Ok(TargetStatus::Planned),
             Ok(Round::Wrote) => {
                 wrote = true;
                 read_back = ReadBack::AfterWrites;
@@ -160,7 +160,7 @@ async fn converge<G: SecurityGroups>(
         }
         // Every group of the set is gone: nothing left to sync.
         let Some(found) = found else {
-            return Ok(SetStatus::Gone);
+            return Ok(TargetStatus::Gone);
         };
         current = found;
     }
@@ -168,7 +168,11 @@ async fn converge<G: SecurityGroups>(
     record_applied(cx.ec2, &current, &mark, cx.budget).await?;
     tracing::info!(set = %set.key, added = report.added, removed = report.removed, unchanged = report.unchanged, replans = report.replans, "set synced");
     let changed = wrote || report.added + report.removed > 0;
-    Ok(if changed { SetStatus::Synced } else { SetStatus::InSync })
+    Ok(if changed {
+        TargetStatus::Synced
+    } else {
+        TargetStatus::InSync
+    })
 }
 
 /// The group EC2 refused more rules for, when `error` is that answer.

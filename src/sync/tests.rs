@@ -3,7 +3,7 @@
 
 use crate::domain::cidr::Cidr;
 use crate::domain::security_groups::{PrefixListWeights, RuleSource};
-use crate::report::SetStatus;
+use crate::report::TargetStatus;
 
 use std::collections::BTreeSet;
 use std::time::Duration;
@@ -119,7 +119,7 @@ async fn with_deadline(ec2: &FakeEc2, deadline_s: u64, margin_s: &str) -> Summar
 
 /// The set failed, and its error says `phrase`.
 fn assert_failed(set: &SetReport, phrase: &str) {
-    assert_eq!(set.status, SetStatus::Failed, "{set:?}");
+    assert_eq!(set.status, TargetStatus::Failed, "{set:?}");
     let error = set.error.as_deref().unwrap_or_default();
     assert!(error.contains(phrase), "{phrase:?} not in {error:?}");
 }
@@ -127,7 +127,7 @@ fn assert_failed(set: &SetReport, phrase: &str) {
 /// A prefix list or WAF IP set failed, saying `phrase`.
 #[track_caller]
 pub(super) fn assert_entries_failed(changes: &crate::report::EntryChanges, phrase: &str) {
-    assert_eq!(changes.status, SetStatus::Failed, "{changes:?}");
+    assert_eq!(changes.status, TargetStatus::Failed, "{changes:?}");
     let error = changes.error.as_deref().unwrap_or_default();
     assert!(error.contains(phrase), "{phrase:?} not in {error:?}");
 }
@@ -198,7 +198,7 @@ async fn a_call_still_running_at_the_margin_is_cut_off_and_nothing_after_it_star
     assert!(ec2.calls_of(Op::Revoke).is_empty());
     assert!(ec2.calls_of(Op::Tag).is_empty());
     for set in &summary.sets {
-        assert_eq!(set.status, SetStatus::Failed);
+        assert_eq!(set.status, TargetStatus::Failed);
         assert!(set.error.as_deref().unwrap().contains("deadline margin"), "{set:?}");
     }
 }
@@ -286,7 +286,7 @@ async fn the_file_applied_is_recorded_once_and_an_older_one_is_then_kept_out() {
     // The same file again: nothing written, not even the tag.
     let again = scheduled(&ec2, change(), &[]).await;
     assert_eq!(ec2.calls_of(Op::Tag).len(), 2);
-    assert!(again.sets.iter().all(|s| s.status == SetStatus::InSync));
+    assert!(again.sets.iter().all(|s| s.status == TargetStatus::InSync));
 
     // An older file: every set keeps what it holds, and the run succeeds.
     let writes_before = ec2.calls().len();
@@ -296,7 +296,7 @@ async fn the_file_applied_is_recorded_once_and_an_older_one_is_then_kept_out() {
         summary
             .sets
             .iter()
-            .all(|s| s.status == SetStatus::OlderFile && s.previous_sync_token == Some(2))
+            .all(|s| s.status == TargetStatus::OlderFile && s.previous_sync_token == Some(2))
     );
     let mut ops: Vec<Op> = ec2.calls()[writes_before..].iter().map(|c| c.op).collect();
     ops.sort();
@@ -331,7 +331,7 @@ async fn a_dry_run_writes_nothing_and_records_nothing() {
     assert_eq!(ops, [Op::Describe, Op::Interfaces, Op::Lists]);
     assert_eq!(
         (summary.sets[0].status, summary.sets[0].added, summary.sets[0].removed),
-        (SetStatus::Planned, 2, 1)
+        (TargetStatus::Planned, 2, 1)
     );
 }
 
@@ -359,9 +359,9 @@ async fn prefix_lists_are_weighed_once_per_region_and_a_failed_lookup_fails_only
     ec2.add_rules("sg-r", [reference("pl-office")]);
     ec2.fail(Op::PrefixLists, None, "UnauthorizedOperation");
     let summary = scheduled(&ec2, change(), &[]).await;
-    assert_eq!(summary.sets[0].status, SetStatus::Synced);
+    assert_eq!(summary.sets[0].status, TargetStatus::Synced);
     let regional = &summary.sets[1];
-    assert_eq!(regional.status, SetStatus::Failed);
+    assert_eq!(regional.status, TargetStatus::Failed);
     assert!(
         regional.error.as_deref().unwrap().contains("UnauthorizedOperation"),
         "{regional:?}"
@@ -385,7 +385,7 @@ async fn a_set_changed_by_another_writer_is_re_read_and_re_planned_and_ends_exac
     let global = &summary.sets[0];
     assert_eq!(
         (global.status, global.replans, summary.replans),
-        (SetStatus::Synced, 1, 1)
+        (TargetStatus::Synced, 1, 1)
     );
     assert!(global.error.is_none(), "{global:?}");
     let held: BTreeSet<Cidr> = ec2.ours("sg-a", 443).union(&ec2.ours("sg-b", 443)).copied().collect();
@@ -492,7 +492,7 @@ async fn an_interface_carrying_part_of_a_set_is_reported_with_the_missing_group_
     let summary = scheduled(&ec2, change(), &[]).await;
 
     let global = &summary.sets[0];
-    assert_eq!(global.status, SetStatus::Synced);
+    assert_eq!(global.status, TargetStatus::Synced);
     assert_eq!(
         global.partly_attached,
         [crate::domain::attachment::PartlyAttached {
@@ -517,7 +517,7 @@ async fn when_the_interfaces_cannot_be_read_the_run_warns_and_still_succeeds() {
     assert_eq!(summary.attachment_unchecked.len(), 1);
     assert_eq!(summary.attachment_unchecked[0].region, "us-east-1");
     assert!(summary.attachment_unchecked[0].error.contains("UnauthorizedOperation"));
-    assert!(summary.sets.iter().all(|s| s.status == SetStatus::Synced));
+    assert!(summary.sets.iter().all(|s| s.status == TargetStatus::Synced));
     assert_says(&summary, "warning: attachment not checked in us-east-1");
     assert!(summary.into_result().is_ok());
 }
@@ -552,7 +552,7 @@ async fn each_account_syncs_with_its_own_ports_and_one_that_cannot_be_read_fails
     assert_eq!(summary.sets.len(), 2);
     for set in &summary.sets {
         assert_eq!(set.key.account.as_deref(), Some("111111111111"));
-        assert_eq!(set.status, SetStatus::Synced);
+        assert_eq!(set.status, TargetStatus::Synced);
     }
     assert_eq!(
         a.ours("sg-a", 443).len() + a.ours("sg-b", 443).len(),
@@ -705,7 +705,7 @@ async fn a_range_another_writer_placed_in_another_group_meanwhile_is_found_on_re
             );
             continue;
         }
-        assert_eq!((global.status, global.error.as_deref()), (SetStatus::Synced, None));
+        assert_eq!((global.status, global.error.as_deref()), (TargetStatus::Synced, None));
         assert_eq!(ec2.ours("sg-a", 443), cidrs(&["11.0.1.0/24", "11.0.2.0/24"]));
         assert_eq!(
             ec2.ours("sg-b", 443),

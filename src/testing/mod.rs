@@ -1,7 +1,7 @@
 //! Test support: in-memory fakes of the ports, one per port in a file of the port's name, for fast tests of
 //! [`crate::sync`] with no emulator. They share one in-memory account, [`FakeEc2`] (as the sync's
 //! [`crate::ports::Account`] takes one EC2 adapter for groups, interfaces and lists, like
-//! [`crate::adapters::ec2::Ec2Groups`]): its call log, injected failures and latency (on tokio's clock, so tests
+//! [`crate::adapters::ec2::Ec2`]): its call log, injected failures and latency (on tokio's clock, so tests
 //! pause time), lagging reads and deletions are here; each port's state and behaviour in its file.
 //!
 //! - [`security_groups`]: groups and their rules, another writer's interference.

@@ -21,7 +21,7 @@ use aws_sdk_ec2::Client;
 use aws_sdk_ec2::types::{
     AddPrefixListEntry, Filter, IpPermission, IpRange, Ipv6Range, ResourceType, Tag, TagSpecification, UserIdGroupPair,
 };
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::ec2::Ec2;
 use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::domain::attachment::Interface;
@@ -927,8 +927,8 @@ pub fn repo_file(path: &str) -> PathBuf {
 }
 
 /// The function's adapter, configured as in production but pointed at `endpoint` (moto, or a proxy).
-pub async fn groups_at(endpoint: &str, config: &Config) -> Ec2Groups {
-    Ec2Groups::with_loader(
+pub async fn groups_at(endpoint: &str, config: &Config) -> Ec2 {
+    Ec2::with_loader(
         config,
         cloudfront_sg_sync::adapters::aws::loader()
             .endpoint_url(endpoint)
@@ -1025,10 +1025,7 @@ impl World {
     }
 
     /// The function, configured as in production, with its EC2 calls counted.
-    pub async fn app(
-        &self,
-        extra: &[(&str, &str)],
-    ) -> cloudfront_sg_sync::handler::App<HttpSource, Counting<Ec2Groups>> {
+    pub async fn app(&self, extra: &[(&str, &str)]) -> cloudfront_sg_sync::handler::App<HttpSource, Counting<Ec2>> {
         let config = config(&self.vars(extra));
         let source = HttpSource::new(&config).unwrap();
         let groups = groups_at(&self.endpoint, &config).await;

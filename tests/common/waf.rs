@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_wafv2::Client;
 use aws_sdk_wafv2::types::{IpAddressVersion, Scope as ApiScope, Tag};
-use cloudfront_sg_sync::adapters::ec2::Ec2Groups;
+use cloudfront_sg_sync::adapters::ec2::Ec2;
 use cloudfront_sg_sync::adapters::ip_sets::WafIpSets;
 use cloudfront_sg_sync::adapters::source::HttpSource;
 use cloudfront_sg_sync::domain::cidr::Cidr;
@@ -63,7 +63,7 @@ pub async fn held(client: &Client, name: &str, scope: ApiScope, id: &str) -> (BT
 }
 
 /// The function, configured as in production with its WAF adapter, against the world's moto.
-pub async fn app(w: &World, extra: &[(&str, &str)]) -> App<HttpSource, Counting<Ec2Groups>, WafIpSets> {
+pub async fn app(w: &World, extra: &[(&str, &str)]) -> App<HttpSource, Counting<Ec2>, WafIpSets> {
     let base = w.app(extra).await;
     let loader = cloudfront_sg_sync::adapters::aws::loader()
         .endpoint_url(&w.endpoint)
