@@ -73,12 +73,26 @@ async fn origins_in(moto: Moto, account: Option<&str>) -> Origins3 {
 }
 
 impl Origins3 {
-    /// `n` cloudfront_`scope` groups on https: one set.
+    /// `n` cloudfront_`scope` groups on https: one set, synced (each group holds a CloudFront range of ours on
+    /// 443, as the sync writes it).
     async fn set(&self, scope: Scope, n: usize) -> Vec<String> {
         let mut groups = Vec::new();
         for i in 0..n {
             let name = format!("{}-{i}", scope.tag_value());
-            groups.push(tagged_group(&self.ec2, &self.vpc, &name, scope, "https").await);
+            let group = tagged_group(&self.ec2, &self.vpc, &name, scope, "https").await;
+            let description = cloudfront_sg_sync::domain::security_groups::rule_description(scope, "CLOUDFRONT");
+            let range = IpRange::builder()
+                .cidr_ip(format!("13.32.{i}.0/24"))
+                .description(description);
+            let ours = IpPermission::builder().ip_protocol("tcp").from_port(443).to_port(443);
+            self.ec2
+                .authorize_security_group_ingress()
+                .group_id(&group)
+                .ip_permissions(ours.ip_ranges(range.build()).build())
+                .send()
+                .await
+                .unwrap();
+            groups.push(group);
         }
         groups
     }
@@ -493,4 +507,43 @@ fn a_malformed_accounts_entry_stops_the_audit_with_exit_2_naming_it() {
         stderr.contains("ACCOUNTS") && stderr.contains("\"ou-nope\""),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_emptied_by_remove_fails_synced_set_though_it_is_attached_whole() {
+    let w = origins_world().await;
+    let mut groups = w.set(Scope::Global, 2).await;
+    groups.extend(w.set(Scope::Regional, 1).await);
+    let dns = w.alb("web", &groups).await;
+    w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, true).await;
+    let before = w.audit(&[]);
+    assert_eq!(before.status.code(), Some(0), "{}", stdout(&before));
+
+    // `remove --apply` takes back every rule of ours: the origin is unreachable through CloudFront.
+    let removed = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
+        .args(["remove", "--apply"])
+        .env("AWS_ENDPOINT_URL", &w.moto.endpoint)
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("REGIONS", REGION)
+        .env_remove("ACCOUNTS")
+        .output()
+        .unwrap();
+    assert!(removed.status.success(), "{}", String::from_utf8_lossy(&removed.stderr));
+    let after = w.audit(&[]);
+    let table = stdout(&after);
+    assert_eq!(after.status.code(), Some(1), "{table}");
+    let found = rows(&table, "synced-set");
+    assert_eq!(found.len(), 2, "one row per set: {table}");
+    for scope in ["cloudfront_g", "cloudfront_r"] {
+        let expected = format!(
+            "web (us-east-1) carries the complete {scope} set for port 443, but its groups hold none of CloudFront's ranges"
+        );
+        assert!(
+            found.iter().any(|r| r.contains(" fail ") && r.contains(&expected)),
+            "{scope}: {table}"
+        );
+    }
 }

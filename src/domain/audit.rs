@@ -22,7 +22,7 @@ use serde::Serialize;
 
 use crate::domain::cidr::Cidr;
 use crate::domain::organization::{AccountEntry, Members, SkipReason};
-use crate::domain::security_groups::{Group, RuleSource, SetKey};
+use crate::domain::security_groups::{Group, Rule, RuleSource, SetKey};
 
 /// The names of AWS's managed prefix lists of CloudFront's origin-facing addresses (IPv4, IPv6).
 pub const CLOUDFRONT_PREFIX_LISTS: [&str; 2] = [
@@ -528,7 +528,9 @@ fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) ->
             .map(String::as_str)
             .filter(|g| !carried.contains(g))
             .collect();
-        if missing.is_empty() {
+        if missing.is_empty() && holds_none(here, set, port) {
+            verdicts.push(emptied(&name, set, port));
+        } else if missing.is_empty() {
             complete.push(format!("the complete {} set", set.key.scope.tag_value()));
         } else if missing.len() < set.groups.len() {
             verdicts.push(fail(
@@ -564,6 +566,30 @@ fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) ->
         ));
     }
     verdicts
+}
+
+/// Whether the groups of `set` hold none of our rules on `port` (as read: a group not read counts as holding
+/// none): the set was emptied (`remove --apply`) or never synced, and lets no CloudFront range in.
+fn holds_none(here: &RegionFacts, set: &SyncedSet, port: u16) -> bool {
+    let rules = set
+        .groups
+        .iter()
+        .filter_map(|g| here.groups.get(g))
+        .flat_map(|g| &g.rules);
+    !rules.filter_map(Rule::ours).any(|(_, p)| p == port)
+}
+
+/// The verdict on a set carried whole whose groups hold none of CloudFront's ranges.
+fn emptied(name: &str, set: &SyncedSet, port: u16) -> Verdict {
+    fail(
+        Check::SyncedSet,
+        format!(
+            "{name} carries the complete {} set for port {port}, but its groups hold none of CloudFront's ranges \
+             (emptied by `remove --apply`, or never synced): CloudFront cannot reach the origin",
+            set.key.scope.tag_value()
+        ),
+        "sync the set (`cloudfront-sg-sync apply`, or wait for the function's next run)".to_owned(),
+    )
 }
 
 /// Security groups a load balancer (a network interface) takes by default.

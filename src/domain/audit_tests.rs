@@ -59,14 +59,31 @@ fn set(scope: Scope, port: u16, groups: &[&str]) -> SyncedSet {
     }
 }
 
-/// One distribution with `origin`; an ALB carrying `carried` (each group with `rules`), and the sets `sets`.
+/// A rule of ours: a CloudFront range on `port`, as the sync writes it.
+fn synced_rule(port: i32) -> Rule {
+    Rule {
+        description: Some(crate::domain::security_groups::rule_description(
+            Scope::Global,
+            "CLOUDFRONT",
+        )),
+        ..rule(
+            RuleProtocol::Tcp,
+            Some((port, port)),
+            RuleSource::Cidr("13.32.0.0/15".parse().unwrap()),
+        )
+    }
+}
+
+/// One distribution with `origin`; an ALB carrying `carried` (each group with `rules`, and synced: one rule of
+/// ours on 80 and on 443), and the sets `sets`.
 fn facts(origin: Origin, carried: &[&str], rules: &[Rule], sets: Vec<SyncedSet>) -> Facts {
     let groups = carried
         .iter()
         .map(|id| {
+            let synced = [synced_rule(80), synced_rule(443)];
             let group = Group {
                 id: (*id).to_owned(),
-                rules: rules.to_vec(),
+                rules: rules.iter().cloned().chain(synced).collect(),
             };
             ((*id).to_owned(), group)
         })
@@ -463,4 +480,28 @@ fn the_report_names_every_distribution_and_its_worst_status() {
         table.ends_with("3 distribution(s), regions us-east-1: 2 fail, 1 warn, 6 pass"),
         "{table}"
     );
+}
+
+#[test]
+fn a_complete_set_whose_groups_hold_none_of_our_ranges_fails_as_emptied() {
+    let mut facts = clean();
+    // `remove --apply` took back every rule of ours from the GLOBAL set's groups.
+    let region = facts.regions.get_mut(REGION).unwrap();
+    for id in ["sg-g1", "sg-g2"] {
+        region.groups.get_mut(id).unwrap().rules.retain(|r| r.ours().is_none());
+    }
+    let found = verdicts(&facts, Check::SyncedSet);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert_verdict(
+        &found[0],
+        Status::Fail,
+        "carries the complete cloudfront_g set for port 443, but its groups hold none of CloudFront's ranges",
+    );
+    // The regional set, still synced, passes on its own.
+    assert_verdict(
+        &found[1],
+        Status::Pass,
+        "holds the complete cloudfront_r set for port 443",
+    );
+    assert_eq!(audit(&facts).status(), Status::Fail);
 }
