@@ -149,6 +149,8 @@ pub struct CustomOrigin {
     pub ssl_protocols: Vec<String>,
     /// Whether CloudFront presents a client certificate to it (origin mutual TLS).
     pub mutual_tls: bool,
+    /// How CloudFront may connect to it: `ipv4`, `ipv6` or `dualstack` (`None`: not said, IPv4).
+    pub ip_address_type: Option<String>,
 }
 
 impl CustomOrigin {
@@ -175,6 +177,8 @@ pub struct LoadBalancer {
     pub vpc: String,
     /// Its security groups (an NLB may have none).
     pub security_groups: Vec<String>,
+    /// `ipv4`, `dualstack` or `dualstack-without-public-ipv4`.
+    pub ip_address_type: String,
 }
 
 /// A synced set: every group tagged for the same account, region, VPC, `Name` and port.
@@ -501,9 +505,57 @@ fn network(facts: &Facts, origin: &Origin, custom: &CustomOrigin) -> Vec<Verdict
     let mut verdicts = Vec::new();
     for port in custom.ports() {
         verdicts.extend(synced_set(here, region, lb, port));
+        verdicts.extend(over_ipv6(here, region, lb, custom, port));
         verdicts.push(open_to_world(here, lb, port));
     }
     verdicts
+}
+
+/// When CloudFront may connect over IPv6 (the origin's IP address type `ipv6` or `dualstack`): the load balancer
+/// must have an IPv6 address and its groups hold CloudFront's IPv6 ranges on `port`, else CloudFront's IPv6
+/// connections fail. Nothing to judge for an IPv4 origin.
+fn over_ipv6(here: &RegionFacts, region: &str, lb: &LoadBalancer, custom: &CustomOrigin, port: u16) -> Option<Verdict> {
+    let origin = custom
+        .ip_address_type
+        .as_deref()
+        .filter(|t| matches!(*t, "ipv6" | "dualstack"))?;
+    let name = format!("{} load balancer {} ({region})", lb.kind, lb.name);
+    let why = format!("CloudFront may connect to this origin over IPv6 (its IP address type is {origin})");
+    if !lb.ip_address_type.starts_with("dualstack") {
+        // A dualstack origin on an IPv4-only load balancer is reached over IPv4 (no AAAA record): fine.
+        return (origin == "ipv6").then(|| {
+            fail(
+                Check::SyncedSet,
+                format!(
+                    "{why}, only over IPv6, and {name} has no IPv6 address ({})",
+                    lb.ip_address_type
+                ),
+                "make the load balancer dualstack, or set the origin's IP address type to ipv4 or dualstack".to_owned(),
+            )
+        });
+    }
+    let carried = lb
+        .security_groups
+        .iter()
+        .filter_map(|g| here.groups.get(g))
+        .flat_map(|g| &g.rules);
+    let ipv6_held = carried
+        .filter_map(Rule::ours)
+        .any(|(cidr, p)| p == port && cidr.version() == crate::domain::cidr::IpVersion::Ipv6);
+    Some(match ipv6_held {
+        true => pass(
+            Check::SyncedSet,
+            format!("{why}: {name} is dualstack and its groups hold CloudFront's IPv6 ranges for port {port}"),
+        ),
+        false => fail(
+            Check::SyncedSet,
+            format!(
+                "{why} and {name} is dualstack, but its groups hold none of CloudFront's IPv6 ranges for port \
+                 {port}: those connections are dropped"
+            ),
+            "sync IPv6 too (IP_VERSIONS=ipv4,ipv6), or set the origin's IP address type to ipv4".to_owned(),
+        ),
+    })
 }
 
 /// One complete set for `port`, or the managed list; every set carried only in part fails.

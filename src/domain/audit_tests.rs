@@ -15,6 +15,7 @@ fn custom(policy: &str, ssl: &[&str]) -> OriginKind {
         https_port: 443,
         ssl_protocols: ssl.iter().map(|p| (*p).to_owned()).collect(),
         mutual_tls: false,
+        ip_address_type: None,
     })
 }
 
@@ -95,6 +96,7 @@ fn facts(origin: Origin, carried: &[&str], rules: &[Rule], sets: Vec<SyncedSet>)
             kind: "application".to_owned(),
             vpc: VPC.to_owned(),
             security_groups: carried.iter().map(|g| (*g).to_owned()).collect(),
+            ip_address_type: "ipv4".to_owned(),
         }],
         sets,
         groups,
@@ -504,4 +506,77 @@ fn a_complete_set_whose_groups_hold_none_of_our_ranges_fails_as_emptied() {
         "holds the complete cloudfront_r set for port 443",
     );
     assert_eq!(audit(&facts).status(), Status::Fail);
+}
+
+/// The clean world with the origin's IP address type `origin`, the load balancer's `lb`, and (when `ipv6`) an
+/// IPv6 rule of ours on 443 in every carried group.
+fn dual(origin: &str, lb: &str, ipv6: bool) -> Facts {
+    let mut facts = clean();
+    if let OriginKind::Custom(custom) = &mut facts.distributions[0].origins[0].kind {
+        custom.ip_address_type = Some(origin.to_owned());
+    }
+    let region = facts.regions.get_mut(REGION).unwrap();
+    region.load_balancers[0].ip_address_type = lb.to_owned();
+    if ipv6 {
+        let v6 = Rule {
+            source: RuleSource::Cidr("2600:9000::/28".parse().unwrap()),
+            ..synced_rule(443)
+        };
+        region.groups.values_mut().for_each(|g| g.rules.push(v6.clone()));
+    }
+    facts
+}
+
+#[test]
+fn an_origin_cloudfront_may_reach_over_ipv6_needs_a_dualstack_load_balancer_holding_the_ipv6_ranges() {
+    let ipv6 = |facts: &Facts| {
+        let found = verdicts(facts, Check::SyncedSet);
+        found
+            .into_iter()
+            .filter(|v| v.1.contains("over IPv6"))
+            .collect::<Vec<_>>()
+    };
+    let cases = [
+        ("ipv4", "dualstack", false, None),
+        // No AAAA record: reached over IPv4.
+        ("dualstack", "ipv4", false, None),
+        (
+            "ipv6",
+            "ipv4",
+            false,
+            Some((
+                Status::Fail,
+                "only over IPv6, and application load balancer web (us-east-1) has no IPv6 address (ipv4)",
+            )),
+        ),
+        (
+            "dualstack",
+            "dualstack",
+            false,
+            Some((
+                Status::Fail,
+                "is dualstack, but its groups hold none of CloudFront's IPv6 ranges for port 443: those connections are dropped",
+            )),
+        ),
+        (
+            "dualstack",
+            "dualstack",
+            true,
+            Some((
+                Status::Pass,
+                "is dualstack and its groups hold CloudFront's IPv6 ranges for port 443",
+            )),
+        ),
+    ];
+    for (origin, lb, held, expected) in cases {
+        let found = ipv6(&dual(origin, lb, held));
+        match expected {
+            None => assert!(found.is_empty(), "{origin} on {lb}: nothing to judge: {found:?}"),
+            Some((status, says)) => {
+                assert_eq!(found.len(), 1, "{origin} on {lb}: {found:?}");
+                assert_verdict(&found[0], status, says);
+            }
+        }
+    }
+    assert_eq!(audit(&dual("dualstack", "dualstack", false)).status(), Status::Fail);
 }

@@ -50,6 +50,7 @@ fn distribution(domain: &str) -> Distribution {
                 https_port: 443,
                 ssl_protocols: vec!["TLSv1.2".to_owned()],
                 mutual_tls: false,
+                ip_address_type: None,
             }),
             access_control: None,
             headers: Vec::new(),
@@ -64,6 +65,7 @@ fn elb(groups: &[&str]) -> FakeElb {
         kind: "application".to_owned(),
         vpc: "vpc-1".to_owned(),
         security_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+        ip_address_type: "ipv4".to_owned(),
     };
     FakeElb(BTreeMap::from([("us-east-1".to_owned(), vec![lb])]))
 }

@@ -83,6 +83,7 @@ pub fn origin_of(origin: &SdkOrigin) -> Origin {
                 .map(|p| p.items().iter().map(|v| v.as_str().to_owned()).collect())
                 .unwrap_or_default(),
             mutual_tls: custom.origin_mtls_config().is_some(),
+            ip_address_type: custom.ip_address_type().map(|t| t.as_str().to_owned()),
         })
     } else if let Some(s3) = origin.s3_origin_config() {
         OriginKind::S3 {
@@ -100,6 +101,7 @@ pub fn origin_of(origin: &SdkOrigin) -> Origin {
             https_port: 443,
             ssl_protocols: Vec::new(),
             mutual_tls: false,
+            ip_address_type: None,
         })
     };
     Origin {
@@ -178,8 +180,9 @@ mod tests {
     }
 
     #[test]
-    fn a_custom_origin_keeps_its_policy_ports_tls_and_mtls_and_no_header_value() {
+    fn a_custom_origin_keeps_its_policy_ports_tls_mtls_and_ip_address_type_and_no_header_value() {
         let custom = CustomOriginConfig::builder()
+            .ip_address_type(aws_sdk_cloudfront::types::IpAddressType::DualStack)
             .http_port(8080)
             .https_port(8443)
             .origin_protocol_policy(OriginProtocolPolicy::MatchViewer)
@@ -216,6 +219,7 @@ mod tests {
             https_port: 8443,
             ssl_protocols: vec!["TLSv1.1".to_owned(), "TLSv1.2".to_owned()],
             mutual_tls: true,
+            ip_address_type: Some("dualstack".to_owned()),
         };
         assert_eq!(read.kind, OriginKind::Custom(expected));
         let headers = vec![CustomHeader {

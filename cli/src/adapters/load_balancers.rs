@@ -70,5 +70,38 @@ fn load_balancer_of(lb: &SdkLoadBalancer) -> Option<LoadBalancer> {
         kind: kind.to_owned(),
         vpc: lb.vpc_id().unwrap_or_default().to_owned(),
         security_groups: lb.security_groups().to_vec(),
+        ip_address_type: lb.ip_address_type().map_or("ipv4", |t| t.as_str()).to_owned(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_elasticloadbalancingv2::types::{IpAddressType, LoadBalancerTypeEnum};
+
+    #[test]
+    fn a_load_balancer_keeps_its_kind_groups_and_ip_address_type() {
+        let of = |kind: LoadBalancerTypeEnum, ip: Option<IpAddressType>| {
+            SdkLoadBalancer::builder()
+                .load_balancer_name("web")
+                .dns_name("web-1.us-east-1.elb.amazonaws.com")
+                .r#type(kind)
+                .vpc_id("vpc-1")
+                .security_groups("sg-1")
+                .set_ip_address_type(ip)
+                .build()
+        };
+        let lb = |ip| of(LoadBalancerTypeEnum::Application, ip);
+        let dual = load_balancer_of(&lb(Some(IpAddressType::Dualstack))).unwrap();
+        assert_eq!(
+            (dual.kind.as_str(), dual.security_groups, dual.ip_address_type.as_str()),
+            ("application", vec!["sg-1".to_owned()], "dualstack")
+        );
+        assert_eq!(
+            load_balancer_of(&lb(None)).unwrap().ip_address_type,
+            "ipv4",
+            "not said: IPv4"
+        );
+        assert!(load_balancer_of(&of(LoadBalancerTypeEnum::Gateway, None)).is_none());
+    }
 }
