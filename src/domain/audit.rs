@@ -594,7 +594,7 @@ fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) ->
                     set.key.scope.tag_value(),
                     missing.join(", ")
                 ),
-                attach_advice(carried.len(), &missing),
+                attach_advice(carried.len(), &missing, &world_only(here, lb, port)),
             ));
         }
     }
@@ -649,9 +649,17 @@ pub const GROUPS_PER_LOAD_BALANCER: usize = 5;
 
 /// How to complete a set a load balancer carrying `carried` groups holds only in part: attach the `missing`
 /// groups when they fit beside the others (5 by default), else another way to let CloudFront in.
-fn attach_advice(carried: usize, missing: &[&str]) -> String {
+fn attach_advice(carried: usize, missing: &[&str], detach: &[&str]) -> String {
     if carried + missing.len() <= GROUPS_PER_LOAD_BALANCER {
         return format!("attach {} to the load balancer too", missing.join(", "));
+    }
+    // The groups the audit tells you to detach (open to the world, nothing else) free their slots.
+    if carried - detach.len().min(carried) + missing.len() <= GROUPS_PER_LOAD_BALANCER && !detach.is_empty() {
+        return format!(
+            "detach {} (open to the world, nothing else) and attach {} to the load balancer",
+            detach.join(", "),
+            missing.join(", ")
+        );
     }
     format!(
         "the load balancer carries {carried} security groups and takes {GROUPS_PER_LOAD_BALANCER} by default, so the \
@@ -670,6 +678,26 @@ fn references_cloudfront_list(here: &RegionFacts, carried: &BTreeSet<&str>, port
         .any(|r| r.from_any_list(&here.cloudfront_lists) && r.covers(port))
 }
 
+/// Whether `rule` lets the whole internet (`0.0.0.0/0` or `::/0`) in on `port`.
+fn world_open(rule: &Rule, port: u16) -> bool {
+    matches!(rule.source, RuleSource::Cidr(Cidr::V4(_, 0) | Cidr::V6(_, 0))) && rule.covers(port)
+}
+
+/// The load balancer's groups that hold rules and nothing but rules open to the world on `port`: the audit
+/// tells you to detach them, and each frees a slot for a set's group.
+fn world_only<'a>(here: &RegionFacts, lb: &'a LoadBalancer, port: u16) -> Vec<&'a str> {
+    let only_world = |id: &&String| {
+        here.groups
+            .get(*id)
+            .is_some_and(|g| !g.rules.is_empty() && g.rules.iter().all(|r| world_open(r, port)))
+    };
+    lb.security_groups
+        .iter()
+        .filter(only_world)
+        .map(String::as_str)
+        .collect()
+}
+
 /// No rule of the load balancer's groups lets `0.0.0.0/0` or `::/0` in on `port`.
 fn open_to_world(here: &RegionFacts, lb: &LoadBalancer, port: u16) -> Verdict {
     let open: Vec<String> = lb
@@ -677,8 +705,9 @@ fn open_to_world(here: &RegionFacts, lb: &LoadBalancer, port: u16) -> Verdict {
         .iter()
         .filter_map(|id| here.groups.get(id))
         .flat_map(|g| g.rules.iter().map(move |r| (g, r)))
+        .filter(|(_, r)| world_open(r, port))
         .filter_map(|(g, r)| match r.source {
-            RuleSource::Cidr(c @ (Cidr::V4(_, 0) | Cidr::V6(_, 0))) if r.covers(port) => Some(format!("{} {c}", g.id)),
+            RuleSource::Cidr(c) => Some(format!("{} {c}", g.id)),
             _ => None,
         })
         .collect();
@@ -691,7 +720,14 @@ fn open_to_world(here: &RegionFacts, lb: &LoadBalancer, port: u16) -> Verdict {
         fail(
             Check::OpenToWorld,
             format!("open to the world on port {port}: {}", open.join(", ")),
-            "remove those rules: they let anyone reach the origin around CloudFront".to_owned(),
+            match world_only(here, lb, port).as_slice() {
+                [] => "remove those rules: they let anyone reach the origin around CloudFront".to_owned(),
+                groups => format!(
+                    "remove those rules: they let anyone reach the origin around CloudFront; {} hold nothing else: \
+                     detach them from the load balancer",
+                    groups.join(", ")
+                ),
+            },
         )
     }
 }

@@ -580,3 +580,42 @@ fn an_origin_cloudfront_may_reach_over_ipv6_needs_a_dualstack_load_balancer_hold
     }
     assert_eq!(audit(&dual("dualstack", "dualstack", false)).status(), Status::Fail);
 }
+
+#[test]
+fn a_group_open_to_the_world_and_nothing_else_frees_its_slot_for_a_missing_group() {
+    // 5 carried: 3 of a set of 4, the regional set's one, and sg-open (only 0.0.0.0/0 on 443). The missing
+    // sg-4 fits once sg-open, which the audit says to detach, is gone.
+    let sets = vec![
+        set(Scope::Global, 443, &["sg-1", "sg-2", "sg-3", "sg-4"]),
+        set(Scope::Regional, 443, &["sg-r"]),
+    ];
+    let mut f = facts(good_origin(), &["sg-1", "sg-2", "sg-3", "sg-r", "sg-open"], &[], sets);
+    let world = rule(
+        RuleProtocol::Tcp,
+        Some((443, 443)),
+        RuleSource::Cidr("0.0.0.0/0".parse().unwrap()),
+    );
+    f.regions
+        .get_mut(REGION)
+        .unwrap()
+        .groups
+        .get_mut("sg-open")
+        .unwrap()
+        .rules = vec![world];
+    let findings: Vec<(Check, Status, String)> = audit(&f).distributions[0]
+        .findings
+        .iter()
+        .filter(|x| x.status == Status::Fail)
+        .map(|x| (x.check, x.status, x.fix.clone()))
+        .collect();
+    let fix_of = |check| &findings.iter().find(|x| x.0 == check).unwrap().2;
+    assert_eq!(
+        fix_of(Check::SyncedSet),
+        "detach sg-open (open to the world, nothing else) and attach sg-4 to the load balancer"
+    );
+    assert!(
+        fix_of(Check::OpenToWorld).ends_with("sg-open hold nothing else: detach them from the load balancer"),
+        "{}",
+        fix_of(Check::OpenToWorld)
+    );
+}
