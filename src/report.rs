@@ -558,12 +558,14 @@ impl FailedRegion {
 
     /// `region us-east-1 (security groups, prefix lists): why`, after the account if any.
     pub fn message(&self) -> String {
-        let regions = if self.region.contains(", ") {
-            "regions"
-        } else {
-            "region"
-        };
-        format!("{regions} {} ({}): {}", self.place(), self.reads.join(", "), self.error)
+        self.message_of(&[&self.region])
+    }
+
+    /// As [`FailedRegion::message`], for `regions` that failed alike (`regions eu-west-1, us-east-1 (…): why`).
+    fn message_of(&self, regions: &[&str]) -> String {
+        let noun = if regions.len() > 1 { "regions" } else { "region" };
+        let place = place(self.account.as_deref(), &regions.join(", "));
+        format!("{noun} {place} ({}): {}", self.reads.join(", "), self.error)
     }
 
     /// The regions of `failed`, one per account, region and cause: reads that failed alike are said once.
@@ -838,11 +840,7 @@ impl Summary {
             }
         }
         for (r, regions) in alike {
-            let regions = FailedRegion {
-                region: regions.join(", "),
-                ..r.clone()
-            };
-            writeln!(f, "failed {}", regions.message())?;
+            writeln!(f, "failed {}", r.message_of(&regions))?;
         }
         for r in &self.attachment_unchecked {
             writeln!(f, "warning: attachment not checked in {}: {}", r.place(), r.error)?;

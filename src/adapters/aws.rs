@@ -246,7 +246,8 @@ fn timeout_config() -> TimeoutConfig {
 }
 
 /// What an AWS service answered a failed call, as `answered(code, message)`: its code and message, or
-/// (`Unknown`) the transport error's chain; [`Error::Credentials`] when the call's credentials could not be had.
+/// (`Unknown`) the transport error's chain in one line; [`Error::NoCredentials`] when no source had credentials,
+/// [`Error::Credentials`] when the call's credentials could not be had otherwise (a role not assumed).
 pub fn service_error<E>(error: &SdkError<E>, answered: impl FnOnce(String, String) -> Error) -> Error
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
@@ -263,8 +264,8 @@ where
 
 /// What a failed call with no AWS error code said, in one line: an answer that is no AWS answer (an HTML error
 /// page: a wrong endpoint, or a region the endpoint does not serve) by its status and the start of its body;
-/// an endpoint that cannot be reached with what to check; anything else (a timeout, a reset) by its chain of
-/// causes.
+/// an endpoint that cannot be reached or did not answer in time with what to check; anything else (a reset) by
+/// its chain of causes.
 fn unanswered<E>(error: &SdkError<E>) -> String
 where
     E: std::error::Error + 'static,
