@@ -599,6 +599,15 @@ impl Written {
     }
 }
 
+/// Whether `now` (a group read after EC2 refused it more rules) holds no more rules than it was planned from
+/// (`planned_from`) with the round's own successful writes to it: no other writer filled it, so the refusal is the
+/// account's rules quota, not a conflict.
+pub fn filled_by_no_other(planned_from: &Group, written: &Written, now: &Group) -> bool {
+    let ours = |writes: &BTreeMap<String, BTreeSet<(u16, Cidr)>>| writes.get(&now.id).map_or(0, BTreeSet::len);
+    let expected = (planned_from.rules.len() + ours(&written.authorized)).saturating_sub(ours(&written.revoked));
+    now.rules.len() <= expected
+}
+
 /// What a read of a set after our writes shows, against the set as planned and what was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Seen {
@@ -1364,6 +1373,35 @@ mod tests {
         let u = unmanaged(443, &wanted, &g);
         assert_eq!(u.adoptable, set(&["13.32.0.0/15", "2600:9000::/28"]));
         assert_eq!(u.other, set(&["198.51.100.0/24"]));
+    }
+
+    #[test]
+    fn a_refused_group_that_holds_no_more_than_planned_with_our_writes_was_filled_by_no_other_writer() {
+        let group = |cidrs: &[&str]| Group {
+            id: "sg-1".into(),
+            rules: cidrs.iter().map(|c| ours(c, 443)).collect(),
+        };
+        let planned_from = group(&["11.0.0.0/24", "11.0.1.0/24"]);
+        let mut written = Written::default();
+        written
+            .authorized
+            .insert("sg-1".into(), BTreeSet::from([(443, c("11.0.2.0/24"))]));
+        // Our one authorization landed before the refusal: 3 rules is what we made.
+        let ours_only = group(&["11.0.0.0/24", "11.0.1.0/24", "11.0.2.0/24"]);
+        assert!(filled_by_no_other(&planned_from, &written, &ours_only));
+        // A fourth rule came from someone else: a conflict, re-planned.
+        let filled = group(&["11.0.0.0/24", "11.0.1.0/24", "11.0.2.0/24", "11.0.3.0/24"]);
+        assert!(!filled_by_no_other(&planned_from, &written, &filled));
+        // A revocation of ours made room, which another writer took back.
+        written
+            .revoked
+            .insert("sg-1".into(), BTreeSet::from([(443, c("11.0.0.0/24"))]));
+        assert!(!filled_by_no_other(&planned_from, &written, &filled));
+        assert!(filled_by_no_other(
+            &planned_from,
+            &written,
+            &group(&["11.0.1.0/24", "11.0.2.0/24"])
+        ));
     }
 
     #[test]

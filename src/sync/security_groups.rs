@@ -195,19 +195,16 @@ async fn quota_reached<G: SecurityGroups>(
     let Some(group) = limited_group(error) else {
         return Ok(false);
     };
-    let held = |groups: &[security_groups::Group]| groups.iter().find(|g| g.id == group).map(|g| g.rules.len());
-    let Some(planned_from) = held(&set.groups) else {
+    let Some(planned_from) = set.groups.iter().find(|g| g.id == group) else {
         return Ok(false);
     };
-    let ours = |writes: &BTreeMap<String, BTreeSet<(u16, Cidr)>>| writes.get(group).map_or(0, BTreeSet::len);
-    let expected = (planned_from + ours(&written.authorized)).saturating_sub(ours(&written.revoked));
     let what = || format!("DescribeSecurityGroups of {group}");
     let now = cx
         .budget
         .bound(what, cx.ec2.groups_by_id(&set.key.region, &[group.to_owned()]))
         .await?;
-    let now: Vec<security_groups::Group> = now.into_iter().map(|t| t.group).collect();
-    Ok(held(&now).is_some_and(|rules| rules <= expected))
+    let now = now.into_iter().map(|t| t.group).find(|g| g.id == group);
+    Ok(now.is_some_and(|now| security_groups::filled_by_no_other(planned_from, written, &now)))
 }
 
 /// The first pause before a set is read back again when its read lags our writes; then 1 s, then 2 s.
