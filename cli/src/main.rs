@@ -273,23 +273,27 @@ async fn main() -> ExitCode {
                 nothing,
             )
         }
-        Command::Plan(run) | Command::Apply(run) => match sync_command(config, file).await {
-            Ok(summary) => {
-                print(json, &summary, || match run.verbose {
-                    true => summary.to_string(),
-                    false => summary.brief(),
-                });
-                match summary.into_result() {
-                    Ok(_) => ExitCode::SUCCESS,
-                    Err(e) => {
-                        // Each failure is a line of the summary above: say what failed, counted.
-                        eprintln!("error: {} ({})", e.headline(), e.kind());
-                        ExitCode::FAILURE
-                    }
-                }
-            }
-            Err(e) => fail(&e),
-        },
+        Command::Plan(run) | Command::Apply(run) => synced(json, run.verbose, sync_command(config, file).await),
+    }
+}
+
+/// A plan's or an apply's summary printed (every CIDR with `verbose`), as an exit code.
+fn synced(json: bool, verbose: bool, summary: Result<Summary>) -> ExitCode {
+    let summary = match summary {
+        Ok(summary) => summary,
+        Err(e) => return fail(&e),
+    };
+    print(json, &summary, || match verbose {
+        true => summary.to_string(),
+        false => summary.brief(),
+    });
+    match summary.into_result() {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => {
+            // Each failure is a line of the summary above: say what failed, counted.
+            eprintln!("error: {} ({})", e.headline(), e.kind());
+            ExitCode::FAILURE
+        }
     }
 }
 
