@@ -107,7 +107,9 @@ where
     }
 
     /// One run over the accounts of `ACCOUNTS`, listed now.
-    async fn run(&self, trigger: &Trigger, deadline: Option<Instant>) -> Result<Summary> {
+    /// One sync on `trigger`, with no notification and no log of the summary: the accounts of the run (OUs
+    /// listed now), synced, each named in the summary. The CLI's plan and apply are this run.
+    pub async fn run(&self, trigger: &Trigger, deadline: Option<Instant>) -> Result<Summary> {
         let accounts = sync::run_accounts(&self.config, &self.organization, &self.accounts).await?;
         let of_run = accounts.of(&self.accounts);
         let mut summary = sync::run(&self.config, trigger, &self.source, &of_run, deadline).await?;

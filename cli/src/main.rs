@@ -19,6 +19,8 @@ use cloudfront_sg_sync::config::{self, Config};
 use cloudfront_sg_sync::domain::audit::{AccountsAudit, AuditReport, Status};
 use cloudfront_sg_sync::domain::event::Trigger;
 use cloudfront_sg_sync::domain::organization::Members;
+use cloudfront_sg_sync::handler::App;
+use cloudfront_sg_sync::ports::{NoNotifications, RangesSource};
 use cloudfront_sg_sync::report::{MarkReport, RemovalReport, Summary, UnmanagedSet};
 use cloudfront_sg_sync::sync;
 use cloudfront_sg_sync::{Error, Result};
@@ -343,16 +345,31 @@ async fn targets(config: &Config) -> Result<(Members, Vec<AwsAccount>)> {
     Ok((accounts.members, of_run))
 }
 
-/// A plan or an apply (as `config` says, with its `dry_run`), of the file at `file` or downloaded.
+/// A plan or an apply (as `config` says, with its `dry_run`), of the file at `file` or downloaded: the Lambda
+/// function's run, on a schedule, with no deadline and no notification.
 async fn sync_command(config: Result<Config>, file: Option<&PathBuf>) -> Result<Summary> {
     let config = config?;
-    let (members, targets) = targets(&config).await?;
-    let mut summary = match file {
-        Some(path) => sync::run(&config, &Trigger::Scheduled, &FileSource::new(path), &targets, None).await,
-        None => sync::run(&config, &Trigger::Scheduled, &HttpSource::new(&config)?, &targets, None).await,
-    }?;
-    summary.set_accounts(&members);
-    Ok(summary)
+    match file {
+        Some(path) => sync_with(config, FileSource::new(path)).await,
+        None => {
+            let source = HttpSource::new(&config)?;
+            sync_with(config, source).await
+        }
+    }
+}
+
+/// The function's run over `source`, with the CLI's credentials (checked first).
+async fn sync_with(config: Config, source: impl RangesSource) -> Result<Summary> {
+    let (accounts, organization, base) = with_loader_shared(&config, loader()).await;
+    check_credentials(&base).await?;
+    let app = App {
+        config,
+        source,
+        accounts,
+        organization,
+        notifications: NoNotifications,
+    };
+    app.run(&Trigger::Scheduled, None).await
 }
 
 async fn adopt(config: &Config, file: Option<&PathBuf>, apply: bool) -> Result<Vec<UnmanagedSet>> {
