@@ -846,10 +846,7 @@ async fn a_waf_ip_set_refused_for_a_stale_lock_token_is_read_again_and_updated_a
     let updates = updates.lock().unwrap();
     let tokens: Vec<&str> = updates.iter().map(|u| u.lock_token().unwrap()).collect();
     assert_eq!(tokens, ["t1", "t2"], "the second update at the token read again");
-    let wanted: BTreeSet<String> = selection(&fixture(NEWEST))
-        .ranges(Scope::Global)
-        .iter()
-        .filter(|c| c.version() == IpVersion::Ipv4)
+    let wanted: BTreeSet<String> = (wanted(NEWEST, Scope::Global, IpVersion::Ipv4).iter())
         .map(ToString::to_string)
         .collect();
     let sent: BTreeSet<String> = updates[1].addresses().iter().cloned().collect();
@@ -941,10 +938,7 @@ impl ListModel {
 
 #[tokio::test]
 async fn a_grown_prefix_list_is_settled_by_its_size_whether_or_not_the_resize_made_a_version() {
-    let wanted: BTreeSet<String> = selection(&fixture(NEWEST))
-        .ranges(Scope::Global)
-        .iter()
-        .filter(|c| c.version() == IpVersion::Ipv4)
+    let wanted: BTreeSet<String> = (wanted(NEWEST, Scope::Global, IpVersion::Ipv4).iter())
         .map(ToString::to_string)
         .collect();
     for resize_makes_a_version in [false, true] {

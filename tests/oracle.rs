@@ -5,26 +5,15 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::PathBuf;
 use std::process::Command;
 
 use cloudfront_sg_sync::domain::cidr::{Cidr, IpVersion};
 use cloudfront_sg_sync::domain::ip_ranges::{self, Filter, Scope};
 use common::*;
 
-/// The venv's Python, beside its `moto_server` (the oracle uses only its standard library).
-fn python() -> PathBuf {
-    let moto = std::env::var("MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_file(".venv/bin/moto_server"));
-    let python = moto.with_file_name("python");
-    assert!(python.exists(), "{} not found (run `make venv`)", python.display());
-    python
-}
-
 #[test]
 fn the_committed_oracle_is_what_its_script_makes_from_the_bundled_files() {
-    let out = Command::new(python())
+    let out = Command::new(venv_python())
         .args([repo_file("scripts/oracle.py").to_str().unwrap(), "--check"])
         .output()
         .unwrap();

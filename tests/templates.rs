@@ -3,25 +3,14 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use common::*;
 
-/// The venv's Python, beside its `moto_server`.
-fn python() -> PathBuf {
-    let moto = std::env::var("MOTO_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_file(".venv/bin/moto_server"));
-    let python = moto.with_file_name("python");
-    assert!(python.exists(), "{} not found (run `make venv`)", python.display());
-    python
-}
-
 #[test]
 fn the_role_templates_refuse_wildcard_operators_and_require_the_organization_and_the_listing_needs_an_ou() {
     let moto = Moto::start();
-    let out = Command::new(python())
+    let out = Command::new(venv_python())
         .arg(repo_file("scripts/check_templates.py"))
         .arg(&moto.endpoint)
         .current_dir(repo_file(""))
@@ -75,7 +64,7 @@ fn every_cargo_build_of_the_makefile_the_scripts_and_the_lambda_build_is_locked(
 
 #[test]
 fn the_templates_hold_what_reliability_says_of_them() {
-    let out = Command::new(python())
+    let out = Command::new(venv_python())
         .arg(repo_file("scripts/template_facts.py"))
         .output()
         .unwrap();

@@ -237,22 +237,8 @@ async fn converge<G: PrefixLists>(
         // The version the next read must show at least: ours after a write; a read showing less lags it.
         let mut at_least = tagged.version;
         if in_progress(&tagged.state) {
-            // Found being changed again after a round of ours: another writer; counted as a re-plan.
-            if !first {
-                if report.changes.replans >= attempts {
-                    return Err(Error::ListBusy {
-                        list: name,
-                        state: tagged.state,
-                        version: tagged.version,
-                        awaited: tagged.version,
-                        waited: Duration::ZERO,
-                    });
-                }
-                report.changes.replans += 1;
-            }
-            tracing::info!(list = %name, state = %tagged.state, "the prefix list is being changed; waiting");
-            match wait_settled(cx, &tagged, tagged.version, &name).await? {
-                Some(state) => at_least = state.version,
+            match wait_out(cx, &tagged, report, !first, &name).await? {
+                Some(version) => at_least = version,
                 None => return Ok(gone(&name)),
             }
         } else {
@@ -285,6 +271,34 @@ async fn converge<G: PrefixLists>(
     } else {
         TargetStatus::InSync
     })
+}
+
+/// Wait out a list found being changed: its version once settled; `None` when it is gone. Found so after a
+/// round of ours (`after_ours`), it is another writer's change, counted as a re-plan: with none left, the list
+/// fails as busy.
+async fn wait_out<G: PrefixLists>(
+    cx: &ListContext<'_, G>,
+    tagged: &TaggedList,
+    report: &mut ListReport,
+    after_ours: bool,
+    name: &str,
+) -> Result<Option<i64>> {
+    if after_ours {
+        if report.changes.replans >= cx.shared.config.replan_attempts {
+            return Err(Error::ListBusy {
+                list: name.to_owned(),
+                state: tagged.state.clone(),
+                version: tagged.version,
+                awaited: tagged.version,
+                waited: Duration::ZERO,
+            });
+        }
+        report.changes.replans += 1;
+    }
+    tracing::info!(list = %name, state = %tagged.state, "the prefix list is being changed; waiting");
+    Ok(wait_settled(cx, tagged, tagged.version, name)
+        .await?
+        .map(|state| state.version))
 }
 
 /// A list grown in this run reads its old size again: EC2 has not applied the resize yet (or another writer

@@ -926,6 +926,16 @@ pub fn repo_file(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)
 }
 
+/// The venv's Python, beside its `moto_server` (its scripts: the oracle, the templates' checks).
+pub fn venv_python() -> PathBuf {
+    let moto = std::env::var("MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_file(".venv/bin/moto_server"));
+    let python = moto.with_file_name("python");
+    assert!(python.exists(), "{} not found (run `make venv`)", python.display());
+    python
+}
+
 /// The function's adapter, configured as in production but pointed at `endpoint` (moto, or a proxy).
 pub async fn groups_at(endpoint: &str, config: &Config) -> Ec2 {
     Ec2::with_loader(
