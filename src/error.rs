@@ -518,6 +518,22 @@ fn answer(service: &str, operation: &str, code: &str, message: &str) -> String {
 }
 
 impl Error {
+    /// The empty guard refused a prefix list or WAF IP set (`kind`, `name`) of `family` that holds `held` entries
+    /// of ours: the file has no range of that version.
+    pub fn emptied(
+        kind: crate::domain::TargetKind,
+        name: &str,
+        family: crate::domain::cidr::IpVersion,
+        held: usize,
+    ) -> Error {
+        Error::EmptyRanges {
+            target: format!("{} {name}", kind.describe()),
+            version: family.as_str(),
+            held,
+            previous_token: None,
+        }
+    }
+
     /// What went wrong, without the call that met it (for an AWS call, what the service answered): two reads
     /// of a region that failed for one cause show it once.
     pub fn cause(&self) -> String {

@@ -8,33 +8,29 @@ use crate::domain::event::Trigger;
 use crate::domain::ip_ranges::Selection;
 use crate::domain::security_groups;
 use crate::error::Result;
-use crate::ports::{Account, PortRules, RangesSource, SecurityGroups};
+use crate::ports::{Account, IpSets, PortRules, PrefixLists, RangesSource, SecurityGroups};
 use crate::report::UnmanagedSet;
 
-use super::Limit;
-use super::discover::{FoundSet, discover};
+use super::discover::{FoundSet, Reads};
 use super::fetch::fetch_verified;
+use super::{Offline, account_targets};
 
 /// List the rules on each set's port that this tool did not create (for example those left by AWS's Python
 /// sample). With `apply`, the ones whose CIDR is a wanted CloudFront range are adopted: their description is
 /// set to ours, so later syncs manage them (and revoke them when CloudFront drops the range). Rules for other
 /// CIDRs are listed and left alone. No rule is added or removed, so no traffic is cut off.
-pub async fn adopt<G: SecurityGroups, W>(
+pub async fn adopt<G: SecurityGroups + PrefixLists, W: IpSets>(
     config: &Config,
     source: &impl RangesSource,
     accounts: &[Account<G, W>],
     apply: bool,
 ) -> Result<Vec<UnmanagedSet>> {
-    let budget = Budget::unbounded();
-    let (selection, _) = fetch_verified(config, &Trigger::Scheduled, source, budget).await?;
-    let limit = Limit::new(config.max_concurrency);
+    let (selection, _) = fetch_verified(config, &Trigger::Scheduled, source, Budget::unbounded()).await?;
+    let offline = Offline::new(config);
+    let run = offline.run(config);
     let mut out = Vec::new();
     for account in accounts {
-        let mut found = discover(config, account, budget, &limit, |_| async {}).await;
-        if !found.failed_regions.is_empty() {
-            let (_, error) = found.failed_regions.swap_remove(0);
-            return Err(error);
-        }
+        let found = account_targets(&run, account, Reads::Groups).await?;
         out.extend(adopt_account(config, &selection, &account.ec2, found.sets, apply).await);
     }
     Ok(out)

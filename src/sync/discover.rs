@@ -1,11 +1,11 @@
-//! Find the tagged groups of every region of an account, form them into sets, and weigh the prefix lists they
+//! Read every target of an account, region by region (one unit of the run's limit reads a region's groups,
+//! prefix lists and WAF IP sets together), form the groups into sets, and weigh the prefix lists they
 //! reference.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use futures::future::join_all;
 
-use crate::config::Config;
 use crate::deadline::Budget;
 use crate::domain::NotSynced;
 use crate::domain::security_groups::{
@@ -13,10 +13,12 @@ use crate::domain::security_groups::{
     port_of_protocol_tag, protocol_problem,
 };
 use crate::error::Error;
-use crate::ports::{Account, Found, SecurityGroups, TaggedGroup};
-use crate::report::SkippedGroup;
+use crate::ports::{
+    Account, Found, IpSets, PrefixLists, SecurityGroups, TaggedGroup, TaggedIpSet, TaggedList, WafScope,
+};
+use crate::report::{FailedRegion, SkippedGroup};
 
-use super::Limit;
+use super::target::Run;
 
 /// A set found in EC2, ready to plan.
 #[derive(Debug, Clone)]
@@ -109,73 +111,132 @@ pub(super) fn reform(key: &SetKey, groups: Vec<TaggedGroup>) -> Option<FoundSet>
         .find(|s| &s.key == key)
 }
 
-/// The sets of every configured region of an account, the groups skipped and the regions that could not be
-/// read, with their errors.
-pub(super) struct Discovered<T> {
-    pub(super) sets: Vec<FoundSet>,
-    pub(super) skipped_groups: Vec<SkippedGroup>,
-    pub(super) failed_regions: Vec<(String, Error)>,
-    /// Per region, the weights of the prefix lists its groups reference, or why they could not be read.
-    pub(super) prefix_lists: BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
-    /// What was read beside the groups of each region (see [`discover`]), in region order; nothing when the
-    /// account's credentials could not be had.
-    pub(super) beside: Vec<T>,
-    /// Groups with a `Name` of ours whose `AutoUpdate` is not `true`.
-    pub(super) not_synced: Vec<NotSynced>,
+/// Which targets a region's read looks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Reads {
+    /// The security groups alone (`adopt`).
+    Groups,
+    /// Every kind of target: groups, prefix lists, WAF IP sets.
+    All,
 }
 
 /// A region's tagged groups and the weights of the prefix lists they reference.
-type RegionGroups = Result<(Found<TaggedGroup>, std::result::Result<PrefixListWeights, String>), Error>;
+type RegionGroups = Result<(Found<TaggedGroup>, Weights), Error>;
 
-/// Read the tagged groups of every region of `account`, and form the sets. Each region is one unit of `limit`,
-/// which also reads what `beside` reads there (the sync: the region's prefix lists and WAF IP sets), at once
-/// with the groups: other APIs, which EC2 and WAF throttle each on its own, so the unit takes one call's time,
-/// not three. Then, if the groups reference prefix lists, their sizes (one more call).
-///
-/// The first region's groups are read first, alone: that gets the account's credentials (its role, one STS
-/// call). Then the rest of its unit and the other regions go at once. If the credentials cannot be had,
-/// nothing else is tried and the account fails once.
-pub(super) async fn discover<'a, G: SecurityGroups, W, T, F: Future<Output = T>>(
-    config: &'a Config,
+/// The weights of the prefix lists a region's groups reference, or why they could not be read.
+pub(super) type Weights = std::result::Result<PrefixListWeights, String>;
+
+/// One read of tagged WAF IP sets: where (region and scope), and what it found or why it failed.
+pub(super) type IpSetsRead = ((String, WafScope), Result<Found<TaggedIpSet>, Error>);
+
+/// One region of an account as its unit read it.
+pub(super) struct RegionRead {
+    region: String,
+    groups: RegionGroups,
+    /// Its tagged prefix lists; `None` when not looked for.
+    lists: Option<Result<Found<TaggedList>, Error>>,
+    /// Its tagged WAF IP sets, one read per scope read with the region.
+    ip_sets: Vec<IpSetsRead>,
+}
+
+/// Every target of an account in the configured regions, as read: its sets formed, the groups skipped, the
+/// targets named but not synced, and what could not be read.
+pub(super) struct Discovered {
+    pub(super) sets: Vec<FoundSet>,
+    pub(super) skipped_groups: Vec<SkippedGroup>,
+    /// Per region, the weights of the prefix lists its groups reference, or why they could not be read.
+    pub(super) weights: BTreeMap<String, Weights>,
+    /// The tagged prefix lists, per region read.
+    pub(super) lists: Vec<(String, Vec<TaggedList>)>,
+    /// The tagged WAF IP sets, per region and scope read.
+    pub(super) ip_sets: Vec<Vec<TaggedIpSet>>,
+    /// Targets with a `Name` of ours whose `AutoUpdate` is not `true`, named with their account.
+    pub(super) not_synced: Vec<NotSynced>,
+    /// The reads that failed: region, what (`security groups`, `prefix lists`, `WAF IP sets`), and why; the
+    /// groups' first, then the lists', then the IP sets'.
+    pub(super) failed: Vec<(String, &'static str, Error)>,
+}
+
+impl Discovered {
+    /// The reads that failed, as the summary names them.
+    pub(super) fn failed_regions(&mut self, account: Option<&str>) -> Vec<FailedRegion> {
+        let failed = std::mem::take(&mut self.failed).into_iter();
+        FailedRegion::merged(failed.map(|(region, what, e)| FailedRegion::new(account, &region, what, &e)))
+    }
+
+    /// The first read that failed, if any: `unmark` and `remove` act on a whole account or on none of it.
+    pub(super) fn first_failure(&mut self) -> Option<Error> {
+        (!self.failed.is_empty()).then(|| self.failed.swap_remove(0).2)
+    }
+}
+
+/// Read every target of `account` (see [`read_account`]) and form its sets.
+pub(super) async fn discover<G: SecurityGroups + PrefixLists, W: IpSets>(
+    run: &Run<'_>,
     account: &Account<G, W>,
-    budget: Budget,
-    limit: &Limit,
-    beside: impl Fn(&'a str) -> F,
-) -> Discovered<T> {
-    let (found, besides) = read_regions(config, &account.ec2, budget, limit, beside).await;
-    let label = account.id.as_deref().unwrap_or("own");
-    let mut tagged = Vec::new();
-    let mut not_synced = Vec::new();
-    let mut failed_regions = Vec::new();
-    let mut prefix_lists = BTreeMap::new();
-    for (region, result) in config.regions.iter().zip(found) {
-        match result {
-            Ok((found, weights)) => {
-                tracing::info!(
-                    account = label,
-                    region,
-                    groups = found.tagged.len(),
-                    not_synced = found.not_synced.len(),
-                    "found tagged security groups"
-                );
-                tagged.extend(found.tagged);
-                not_synced.extend(of_account(account.id.as_deref(), found.not_synced));
-                prefix_lists.insert(region.clone(), weights);
+    reads: Reads,
+) -> Discovered {
+    let regions = read_account(run, account, reads).await;
+    let id = account.id.as_deref();
+    let mut found = Discovered {
+        sets: Vec::new(),
+        skipped_groups: Vec::new(),
+        weights: BTreeMap::new(),
+        lists: Vec::new(),
+        ip_sets: Vec::new(),
+        not_synced: Vec::new(),
+        failed: Vec::new(),
+    };
+    let (mut groups, mut lists_failed, mut ip_sets_failed) = (Vec::new(), Vec::new(), Vec::new());
+    for read in regions {
+        let region = read.region;
+        match read.groups {
+            Ok((tagged, weights)) => {
+                groups.extend(found.take(id, &region, "security groups", tagged));
+                found.weights.insert(region.clone(), weights);
             }
-            Err(e) => {
-                tracing::error!(account = label, region, error = %e, "cannot read the security groups of a region");
-                failed_regions.push((region.clone(), e));
+            Err(e) => found.failed.push((region.clone(), "security groups", e)),
+        }
+        match read.lists {
+            Some(Ok(tagged)) => {
+                let lists = found.take(id, &region, "prefix lists", tagged);
+                found.lists.push((region.clone(), lists));
+            }
+            Some(Err(e)) => lists_failed.push((region.clone(), "prefix lists", e)),
+            None => {}
+        }
+        for ((region, waf_scope), read) in read.ip_sets {
+            match read {
+                Ok(tagged) => {
+                    let what = match waf_scope {
+                        WafScope::Regional => "WAF IP sets (REGIONAL)",
+                        WafScope::Cloudfront => "WAF IP sets (CLOUDFRONT)",
+                    };
+                    let ip_sets = found.take(id, &region, what, tagged);
+                    found.ip_sets.push(ip_sets);
+                }
+                Err(e) => ip_sets_failed.push((region, "WAF IP sets", e)),
             }
         }
     }
-    let (sets, skipped_groups) = form_sets(account.id.as_deref(), tagged);
-    Discovered {
-        sets,
-        skipped_groups,
-        failed_regions,
-        prefix_lists,
-        beside: besides,
-        not_synced,
+    found.failed.extend(lists_failed.into_iter().chain(ip_sets_failed));
+    (found.sets, found.skipped_groups) = form_sets(id, groups);
+    found
+}
+
+impl Discovered {
+    /// The targets `found` in `region` tagged for the sync, logged; those not synced kept, named with `account`.
+    fn take<T>(&mut self, account: Option<&str>, region: &str, what: &str, found: Found<T>) -> Vec<T> {
+        tracing::info!(
+            account = account.unwrap_or("own"),
+            region,
+            targets = what,
+            tagged = found.tagged.len(),
+            not_synced = found.not_synced.len(),
+            "found tagged targets"
+        );
+        self.not_synced.extend(of_account(account, found.not_synced));
+        found.tagged
     }
 }
 
@@ -187,36 +248,108 @@ pub(super) fn of_account(account: Option<&str>, not_synced: Vec<NotSynced>) -> i
     })
 }
 
-/// Each region's groups (with the weights of the lists they reference) and what `beside` read there, in region
-/// order: the first region's groups first and alone (the account's credentials), then the rest at once. When the
-/// credentials cannot be had, only that failure, and nothing read beside.
-async fn read_regions<'a, G: SecurityGroups, T, F: Future<Output = T>>(
-    config: &'a Config,
-    ec2: &G,
-    budget: Budget,
-    limit: &Limit,
-    beside: impl Fn(&'a str) -> F,
-) -> (Vec<RegionGroups>, Vec<T>) {
-    let Some((first, others)) = config.regions.split_first() else {
-        return (Vec::new(), Vec::new());
+/// Every region of `account` as its unit read it, in region order. Each region is one unit of the run's limit,
+/// which reads its groups and, with [`Reads::All`], its prefix lists and WAF IP sets at once: other APIs, which
+/// EC2 and WAF throttle each on its own, so the unit takes one call's time, not three. Then, if the groups
+/// reference prefix lists, their sizes (one more call).
+///
+/// The first region's groups are read first, alone: that gets the account's credentials (its role, one STS
+/// call). Then the rest of its unit and the other regions go at once. If the credentials cannot be had,
+/// nothing else is tried and the account fails once.
+async fn read_account<G: SecurityGroups + PrefixLists, W: IpSets>(
+    run: &Run<'_>,
+    account: &Account<G, W>,
+    reads: Reads,
+) -> Vec<RegionRead> {
+    let Some((first, others)) = run.config.regions.split_first() else {
+        return Vec::new();
     };
-    let unit = limit.acquire().await;
-    let groups = match bound_groups(ec2, first, budget).await {
-        Err(e @ (Error::Credentials { .. } | Error::NoCredentials)) => return (vec![Err(e)], Vec::new()),
+    let unit = run.limit.acquire().await;
+    let groups = match bound_groups(&account.ec2, first, run.budget).await {
+        Err(e @ (Error::Credentials { .. } | Error::NoCredentials)) => {
+            return vec![RegionRead {
+                region: first.clone(),
+                groups: Err(e),
+                lists: None,
+                ip_sets: Vec::new(),
+            }];
+        }
         groups => groups,
     };
     let first_rest = async {
         let _unit = unit;
-        let read = beside(first).await;
-        (with_weights(ec2, first, groups, budget).await, read)
+        read_region(run, account, first, groups, reads).await
     };
     let others = join_all(others.iter().map(|region| async {
-        let _unit = limit.acquire().await;
-        let (groups, read) = futures::join!(bound_groups(ec2, region, budget), beside(region));
-        (with_weights(ec2, region, groups, budget).await, read)
+        let _unit = run.limit.acquire().await;
+        let groups = bound_groups(&account.ec2, region, run.budget);
+        let (groups, beside) = futures::join!(groups, read_beside(run, account, region, reads));
+        with_beside(run, &account.ec2, region, groups, beside).await
     }));
     let (first_read, others) = futures::join!(first_rest, others);
-    std::iter::once(first_read).chain(others).unzip()
+    std::iter::once(first_read).chain(others).collect()
+}
+
+/// What a region's unit reads beside its groups.
+type Beside = (Option<Result<Found<TaggedList>, Error>>, Vec<IpSetsRead>);
+
+/// The rest of a region's unit once its groups are read.
+async fn read_region<G: SecurityGroups + PrefixLists, W: IpSets>(
+    run: &Run<'_>,
+    account: &Account<G, W>,
+    region: &str,
+    groups: Result<Found<TaggedGroup>, Error>,
+    reads: Reads,
+) -> RegionRead {
+    let beside = read_beside(run, account, region, reads).await;
+    with_beside(run, &account.ec2, region, groups, beside).await
+}
+
+/// A region's read: its groups with the weights of the lists they reference, and what was read beside them.
+async fn with_beside(
+    run: &Run<'_>,
+    ec2: &impl SecurityGroups,
+    region: &str,
+    groups: Result<Found<TaggedGroup>, Error>,
+    (lists, ip_sets): Beside,
+) -> RegionRead {
+    RegionRead {
+        region: region.to_owned(),
+        groups: with_weights(ec2, region, groups, run.budget).await,
+        lists,
+        ip_sets,
+    }
+}
+
+/// The prefix lists and WAF IP sets of `region` (scope `REGIONAL`; with the first region, scope `CLOUDFRONT`
+/// too, which lives in us-east-1), at once, within the deadline; nothing unless `reads` is [`Reads::All`].
+async fn read_beside<G: PrefixLists, W: IpSets>(
+    run: &Run<'_>,
+    account: &Account<G, W>,
+    region: &str,
+    reads: Reads,
+) -> Beside {
+    if reads == Reads::Groups {
+        return (None, Vec::new());
+    }
+    let first = run.config.regions.first().is_some_and(|r| r == region);
+    let scopes = run
+        .config
+        .ip_set_scopes()
+        .into_iter()
+        .filter(|(r, waf_scope)| match waf_scope {
+            WafScope::Regional => r == region,
+            WafScope::Cloudfront => first,
+        });
+    let ip_sets = scopes.map(|(region, waf_scope)| async move {
+        let what = || format!("ListIPSets {} in {region}", waf_scope.as_str());
+        let read = run.bound(what, account.waf.tagged_ip_sets(&region, waf_scope)).await;
+        ((region, waf_scope), read)
+    });
+    let what = || format!("DescribeManagedPrefixLists in {region}");
+    let lists = run.bound(what, account.ec2.tagged_lists(region));
+    let (lists, ip_sets) = futures::join!(lists, join_all(ip_sets));
+    (Some(lists), ip_sets)
 }
 
 /// One region's tagged groups, within the deadline.

@@ -43,6 +43,7 @@ mod prefix_lists;
 mod prefix_lists_tests;
 mod remove;
 mod security_groups;
+mod target;
 #[cfg(test)]
 mod tests;
 mod unmark;
@@ -62,9 +63,7 @@ use crate::domain::event::Trigger;
 use crate::domain::ip_ranges::{Scope, Selection};
 use crate::domain::security_groups::{AppliedMark, ForgedMark, MarkTag};
 use crate::error::{Error, Result};
-use crate::ports::{
-    Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups, TaggedIpSet, TaggedList, WafScope,
-};
+use crate::ports::{Account, IpSets, NetworkInterfaces, PrefixLists, RangesSource, SecurityGroups};
 use crate::report::{EntryChanges, FailedRegion, IpSetReport, ListReport, SetReport, SkippedGroup, Summary};
 
 pub use adopt::adopt;
@@ -76,10 +75,11 @@ pub use remove::remove;
 pub use unmark::unmark;
 
 use attachment::{Attachment, check_attachment, set_groups};
-use discover::{Discovered, FoundSet, discover};
-use ip_sets::{IpSetsRead, read_ip_sets, sync_ip_sets};
-use prefix_lists::{ListsRead, read_lists, sync_lists};
-use security_groups::{SetContext, sync_sets};
+use discover::{Discovered, FoundSet, Reads, Weights, discover};
+use ip_sets::sync_ip_sets;
+use prefix_lists::sync_lists;
+use security_groups::sync_sets;
+use target::{Context, Run};
 
 /// Guard against a format change wiping every rule: a selection with no range at all, while sets exist, stops
 /// the run before any write anywhere. (Each set is also guarded per IP version: [`security_groups::check_not_emptied`].)
@@ -142,24 +142,23 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
     let retries_before = retries();
     let (selection, late) = fetch_verified(config, trigger, source, budget).await?;
     log_selection(&selection);
-
     let limit = Limit::new(config.max_concurrency);
     let services = config.service_names();
-    let shared = Shared {
+    let run = Run {
         config,
-        selection: &selection,
         services: &services,
         budget,
         limit: &limit,
     };
-    let shared = &shared;
-    let found = join_all(accounts.iter().map(|a| {
-        let beside = move |region| read_targets(shared, a, region);
-        discover(config, a, budget, &limit, beside)
-    }))
-    .await;
+    let found = join_all(accounts.iter().map(|a| discover(&run, a, Reads::All))).await;
     check_selection(config, &selection, found.iter().map(|d| d.sets.len()).sum())?;
-    let outcomes = join_all(accounts.iter().zip(found).map(|(a, d)| sync_account(shared, a, d))).await;
+    let outcomes = join_all(
+        accounts
+            .iter()
+            .zip(found)
+            .map(|(a, d)| sync_account(&run, &selection, a, d)),
+    )
+    .await;
     let mut summary = Summary {
         sync_token: selection.sync_token,
         create_date: selection.create_date.clone(),
@@ -174,76 +173,13 @@ pub async fn run<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>
         dry_run: config.dry_run,
         ..Summary::default()
     };
-    for outcome in outcomes {
-        summary.sets.extend(outcome.reports);
-        summary.prefix_lists.extend(outcome.lists);
-        summary.ip_sets.extend(outcome.ip_sets);
-        summary.skipped_groups.extend(outcome.skipped_groups);
-        summary.failed_regions.extend(outcome.failed_regions);
-        summary.attachment_unchecked.extend(outcome.unchecked);
-        summary.not_synced.extend(outcome.not_synced);
-    }
+    outcomes.into_iter().for_each(|o| o.add_to(&mut summary));
     summary.not_synced.sort();
     summary.replans = summary.sets.iter().map(|r| r.replans).sum::<usize>()
         + summary.entry_changes().map(|c| c.replans).sum::<usize>();
     summary.api_retries = retries() - retries_before;
     summary.duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
     Ok(summary)
-}
-
-/// What one account's prefix lists or WAF IP sets gave: the reports of the regions read, and the regions whose
-/// read failed.
-pub(super) struct ByRegion<R> {
-    reports: Vec<R>,
-    failed_regions: Vec<FailedRegion>,
-    /// The targets of the kind with a `Name` of ours that are not synced.
-    not_synced: Vec<NotSynced>,
-}
-
-impl<R> Default for ByRegion<R> {
-    fn default() -> Self {
-        ByRegion {
-            reports: Vec::new(),
-            failed_regions: Vec::new(),
-            not_synced: Vec::new(),
-        }
-    }
-}
-
-/// What one region gave: the reports of its targets and those not synced, or its failure.
-pub(super) type RegionOutcome<R> = std::result::Result<(Vec<R>, Vec<NotSynced>), FailedRegion>;
-
-impl<R> FromIterator<RegionOutcome<R>> for ByRegion<R> {
-    /// Each region's reports, or its failure, in order.
-    fn from_iter<I: IntoIterator<Item = RegionOutcome<R>>>(regions: I) -> Self {
-        let mut by_region = ByRegion::default();
-        for region in regions {
-            match region {
-                Ok((reports, not_synced)) => {
-                    by_region.reports.extend(reports);
-                    by_region.not_synced.extend(not_synced);
-                }
-                Err(failed) => by_region.failed_regions.push(failed),
-            }
-        }
-        by_region
-    }
-}
-
-/// A region whose `targets` (prefix lists, WAF IP sets) could not be read: logged, and named in the summary.
-pub(super) fn unreadable(account: Option<&str>, region: &str, targets: &str, e: &Error) -> FailedRegion {
-    tracing::error!(account = account.unwrap_or("own"), region, targets, error = %e, "cannot read a region's targets");
-    FailedRegion::new(account, region, targets, e)
-}
-
-/// What every account of a run shares.
-struct Shared<'a> {
-    config: &'a Config,
-    selection: &'a Selection,
-    /// `SERVICE`, as our rule and entry descriptions name it.
-    services: &'a str,
-    budget: Budget,
-    limit: &'a Limit,
 }
 
 /// What one account's part of the run gave.
@@ -257,37 +193,22 @@ struct AccountOutcome {
     not_synced: Vec<NotSynced>,
 }
 
-/// What a region's unit reads beside its groups: its tagged prefix lists, and its tagged WAF IP sets (scope
-/// `REGIONAL`; with the first region, scope `CLOUDFRONT` too, which lives in us-east-1).
-struct TargetsRead {
-    lists: ListsRead,
-    ip_sets: Vec<IpSetsRead>,
+impl AccountOutcome {
+    /// Add the account's reports to the run's.
+    fn add_to(self, summary: &mut Summary) {
+        summary.sets.extend(self.reports);
+        summary.prefix_lists.extend(self.lists);
+        summary.ip_sets.extend(self.ip_sets);
+        summary.skipped_groups.extend(self.skipped_groups);
+        summary.failed_regions.extend(self.failed_regions);
+        summary.attachment_unchecked.extend(self.unchecked);
+        summary.not_synced.extend(self.not_synced);
+    }
 }
 
-/// Read the prefix lists and WAF IP sets of `region` at once (one call's time: other APIs than the groups').
-async fn read_targets<'a, G: PrefixLists, W: IpSets>(
-    shared: &Shared<'a>,
-    account: &Account<G, W>,
-    region: &'a str,
-) -> TargetsRead {
-    let first = shared.config.regions.first().is_some_and(|r| r == region);
-    let scopes = shared
-        .config
-        .ip_set_scopes()
-        .into_iter()
-        .filter(|(r, waf_scope)| match waf_scope {
-            WafScope::Regional => r == region,
-            WafScope::Cloudfront => first,
-        });
-    let ip_sets = scopes.map(|(r, waf_scope)| read_ip_sets(shared, &account.waf, r, waf_scope));
-    let (lists, ip_sets) = futures::join!(read_lists(shared, &account.ec2, region), join_all(ip_sets));
-    TargetsRead { lists, ip_sets }
-}
-
-/// The shared pieces of a command that reads and changes the targets but applies no file (`unmark`, `remove`):
-/// no selection, no deadline, the run's bound on concurrent work.
+/// The shared pieces of a command that reads and changes the targets but applies no file (`unmark`, `remove`,
+/// `adopt`): no deadline, the run's bound on concurrent work.
 struct Offline {
-    selection: Selection,
     services: String,
     limit: Limit,
 }
@@ -295,20 +216,14 @@ struct Offline {
 impl Offline {
     fn new(config: &Config) -> Offline {
         Offline {
-            selection: Selection {
-                sync_token: 0,
-                create_date: None,
-                ranges: BTreeMap::new(),
-            },
             services: config.service_names(),
             limit: Limit::new(config.max_concurrency),
         }
     }
 
-    fn shared<'a>(&'a self, config: &'a Config) -> Shared<'a> {
-        Shared {
+    fn run<'a>(&'a self, config: &'a Config) -> Run<'a> {
+        Run {
             config,
-            selection: &self.selection,
             services: &self.services,
             budget: Budget::unbounded(),
             limit: &self.limit,
@@ -316,82 +231,50 @@ impl Offline {
     }
 }
 
-/// Every target of one account in the configured regions.
-struct AccountTargets {
-    sets: Vec<FoundSet>,
-    lists: Vec<TaggedList>,
-    ip_sets: Vec<TaggedIpSet>,
-}
-
-/// Every target of `account`, read as a run reads them (its sets, and beside each region's groups its prefix
-/// lists and WAF IP sets). The first region that cannot be read fails it: `unmark` and `remove` act on a whole
-/// account or on none of it.
+/// Every target of `account` in the configured regions, read as a run reads them. The first read that fails
+/// fails it: `unmark` and `remove` act on a whole account or on none of it.
 async fn account_targets<G: SecurityGroups + PrefixLists, W: IpSets>(
-    shared: &Shared<'_>,
+    run: &Run<'_>,
     account: &Account<G, W>,
-) -> Result<AccountTargets> {
-    let beside = |region| read_targets(shared, account, region);
-    let mut found = discover(shared.config, account, shared.budget, shared.limit, beside).await;
-    if !found.failed_regions.is_empty() {
-        return Err(found.failed_regions.swap_remove(0).1);
+    reads: Reads,
+) -> Result<Discovered> {
+    let mut found = discover(run, account, reads).await;
+    match found.first_failure() {
+        Some(e) => Err(e),
+        None => Ok(found),
     }
-    let mut targets = AccountTargets {
-        sets: found.sets,
-        lists: Vec::new(),
-        ip_sets: Vec::new(),
-    };
-    for read in found.beside {
-        targets.lists.extend(read.lists.1?.tagged);
-        for (_, ip_sets) in read.ip_sets {
-            targets.ip_sets.extend(ip_sets?.tagged);
-        }
-    }
-    Ok(targets)
 }
 
-/// Sync the sets found in one account with its own ports, and check their attachment; beside them, sync the
-/// prefix lists and WAF IP sets read with its regions (none when its credentials could not be had: the
-/// account already failed, named, once).
+/// Sync the targets found in one account with its own ports, and check the sets' attachment (nothing when its
+/// credentials could not be had: the account already failed, named, once).
 async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: IpSets>(
-    shared: &Shared<'_>,
+    run: &Run<'_>,
+    file: &Selection,
     account: &Account<G, W>,
-    found: Discovered<TargetsRead>,
+    mut found: Discovered,
 ) -> AccountOutcome {
-    let Discovered {
-        sets,
-        skipped_groups,
-        failed_regions,
-        prefix_lists,
-        beside,
-        not_synced,
-    } = found;
-    let context = SetContext {
-        config: shared.config,
-        selection: shared.selection,
-        description_service: shared.services,
-        prefix_lists: &prefix_lists,
-        budget: shared.budget,
-        limit: shared.limit,
-        ec2: &account.ec2,
+    let id = account.id.as_deref();
+    let ec2 = Context {
+        run,
+        port: &account.ec2,
+        account: id,
     };
-    let (lists, ip_sets): (Vec<_>, Vec<_>) = beside.into_iter().map(|t| (t.lists, t.ip_sets)).unzip();
-    let lists = sync_lists(shared, account, lists);
-    let ip_sets = sync_ip_sets(shared, account, ip_sets.into_iter().flatten().collect());
-    let ((reports, unchecked), lists, ip_sets) =
-        futures::join!(sync_and_check(&context, account.id.as_deref(), sets), lists, ip_sets);
-    let groups_failed = (failed_regions.into_iter())
-        .map(|(region, e)| FailedRegion::new(account.id.as_deref(), &region, "security groups", &e));
-    let failed_regions = FailedRegion::merged(groups_failed.chain(lists.failed_regions).chain(ip_sets.failed_regions));
-    let others = lists.not_synced.into_iter().chain(ip_sets.not_synced);
-    let not_synced = not_synced
-        .into_iter()
-        .chain(discover::of_account(account.id.as_deref(), others.collect()));
+    let waf = Context {
+        run,
+        port: &account.waf,
+        account: id,
+    };
+    let failed_regions = found.failed_regions(id);
+    let sets = sync_and_check(&ec2, file, std::mem::take(&mut found.sets), &found.weights);
+    let lists = sync_lists(&ec2, file, std::mem::take(&mut found.lists));
+    let ip_sets = sync_ip_sets(&waf, file, std::mem::take(&mut found.ip_sets));
+    let ((reports, unchecked), lists, ip_sets) = futures::join!(sets, lists, ip_sets);
     AccountOutcome {
-        not_synced: not_synced.collect(),
+        not_synced: found.not_synced,
         reports,
-        lists: lists.reports,
-        ip_sets: ip_sets.reports,
-        skipped_groups,
+        lists,
+        ip_sets,
+        skipped_groups: found.skipped_groups,
         failed_regions,
         unchecked,
     }
@@ -400,14 +283,15 @@ async fn sync_account<G: SecurityGroups + NetworkInterfaces + PrefixLists, W: Ip
 /// Sync every set and, beside it, look up the sets attached only in part: the reports carry what was found, and
 /// the regions whose interfaces could not be read come back apart.
 async fn sync_and_check<G: SecurityGroups + NetworkInterfaces>(
-    context: &SetContext<'_, G>,
-    account: Option<&str>,
+    cx: &Context<'_, G>,
+    file: &Selection,
     sets: Vec<FoundSet>,
+    weights: &BTreeMap<String, Weights>,
 ) -> (Vec<SetReport>, Vec<FailedRegion>) {
     let to_check = set_groups(&sets);
     let (mut reports, Attachment { mut partly, unchecked }) = futures::join!(
-        sync_sets(context, sets),
-        check_attachment(context.ec2, account, to_check, context.budget, context.limit)
+        sync_sets(cx, file, sets, weights),
+        check_attachment(cx.port, cx.account, to_check, cx.run.budget, cx.run.limit)
     );
     for report in &mut reports {
         report.partly_attached = partly.remove(&report.key).unwrap_or_default();

@@ -12,9 +12,10 @@ use crate::error::Result;
 use crate::ports::{Account, IpSets, PrefixLists, SecurityGroups, TaggedIpSet, TaggedList};
 use crate::report::RemovalReport;
 
-use super::discover::FoundSet;
+use super::discover::{FoundSet, Reads};
 use super::prefix_lists::remove_ours;
-use super::{Offline, Shared, account_targets, ip_sets};
+use super::target::{Context, Run};
+use super::{Offline, account_targets, ip_sets};
 
 /// What every target of `accounts` in the configured regions holds of ours; with `apply`, removed, and the
 /// record of the file applied cleared. A region or account that cannot be read fails the command before
@@ -25,17 +26,17 @@ pub async fn remove<G: SecurityGroups + PrefixLists, W: IpSets>(
     apply: bool,
 ) -> Result<Vec<RemovalReport>> {
     let offline = Offline::new(config);
-    let shared = offline.shared(config);
+    let run = offline.run(config);
     let mut reports = Vec::new();
     for account in accounts {
-        let targets = account_targets(&shared, account).await?;
+        let targets = account_targets(&run, account, Reads::All).await?;
         for set in &targets.sets {
             reports.push(remove_from_set(account, set, apply).await);
         }
-        for list in &targets.lists {
-            reports.push(remove_from_list(&shared, account, list, apply).await);
+        for list in targets.lists.iter().flat_map(|(_, lists)| lists) {
+            reports.push(remove_from_list(&run, account, list, apply).await);
         }
-        for ip_set in &targets.ip_sets {
+        for ip_set in targets.ip_sets.iter().flatten() {
             reports.push(remove_from_ip_set(account, ip_set, apply).await);
         }
     }
@@ -79,7 +80,7 @@ async fn remove_from_set<G: SecurityGroups, W>(account: &Account<G, W>, set: &Fo
 
 /// Remove every entry of ours from a tagged prefix list, then clear its record.
 async fn remove_from_list<G: PrefixLists, W>(
-    shared: &Shared<'_>,
+    run: &Run<'_>,
     account: &Account<G, W>,
     tagged: &TaggedList,
     apply: bool,
@@ -89,7 +90,12 @@ async fn remove_from_list<G: PrefixLists, W>(
     let mut report = RemovalReport::new(TargetKind::PrefixList, account.id.as_deref(), region, id.clone(), held);
     if apply {
         let done = async {
-            report.removed = remove_ours(shared, &account.ec2, account.id.as_deref(), tagged).await?;
+            let cx = Context {
+                run,
+                port: &account.ec2,
+                account: account.id.as_deref(),
+            };
+            report.removed = remove_ours(&cx, tagged).await?;
             match tagged.mark.is_some() {
                 true => PrefixLists::clear_mark(&account.ec2, region, id).await,
                 false => Ok(()),

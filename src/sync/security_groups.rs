@@ -6,14 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use futures::future::join_all;
-
 use super::apply::apply;
-use super::discover::{FoundSet, reform};
-use super::{Limit, holds_newer};
-use crate::config::Config;
-use crate::deadline::{Backoff, Budget};
-use crate::domain::cidr::{Cidr, IpVersion};
+use super::discover::{FoundSet, Weights, reform};
+use super::target::{Context, Target, answered, sync_all};
+use crate::deadline::Backoff;
+use crate::domain::cidr::IpVersion;
 use crate::domain::ip_ranges::Selection;
 use crate::domain::security_groups::{
     self, AppliedMark, MarkTag, PrefixListWeights, Quota, RuleSource, Seen, SetKey, SetPlan, Written,
@@ -22,70 +19,89 @@ use crate::error::{Error, Result};
 use crate::ports::SecurityGroups;
 use crate::report::{NEAR_FULL, SetReport, TargetStatus};
 
-/// Sync every set, each a unit of the run's [`Limit`]. The reports come back in key order.
-pub(super) async fn sync_sets<G: SecurityGroups>(context: &SetContext<'_, G>, sets: Vec<FoundSet>) -> Vec<SetReport> {
-    let mut reports = join_all(sets.into_iter().map(|set| async move {
-        let _unit = context.limit.acquire().await;
-        sync_set(context, set).await
-    }))
-    .await;
+/// One set found, and the weights of the prefix lists its region's groups reference.
+pub(super) struct SetUnit {
+    set: FoundSet,
+    weights: Weights,
+}
+
+/// Sync every set, each a unit of the run's limit; `weights` per region. The reports come back in key order.
+pub(super) async fn sync_sets<G: SecurityGroups>(
+    cx: &Context<'_, G>,
+    file: &Selection,
+    sets: Vec<FoundSet>,
+    weights: &BTreeMap<String, Weights>,
+) -> Vec<SetReport> {
+    let units = sets.into_iter().map(|set| SetUnit {
+        weights: weights_of(&set, weights),
+        set,
+    });
+    let mut reports = sync_all(cx, file, units.collect()).await;
     reports.sort_by(|a, b| a.key.cmp(&b.key));
     reports
 }
 
-/// What every set of an account shares.
-pub(super) struct SetContext<'a, G> {
-    pub(super) config: &'a Config,
-    pub(super) selection: &'a Selection,
-    pub(super) description_service: &'a str,
-    pub(super) prefix_lists: &'a BTreeMap<String, std::result::Result<PrefixListWeights, String>>,
-    pub(super) budget: Budget,
-    pub(super) limit: &'a Limit,
-    pub(super) ec2: &'a G,
+/// The weights of the prefix lists of the set's region (empty when the set references none; their failure only
+/// when it does).
+fn weights_of(set: &FoundSet, weights: &BTreeMap<String, Weights>) -> Weights {
+    let references = set
+        .groups
+        .iter()
+        .flat_map(|g| &g.rules)
+        .any(|r| matches!(r.source, RuleSource::PrefixList(_)));
+    match weights.get(&set.key.region) {
+        Some(Err(e)) if references => Err(e.clone()),
+        Some(Ok(weights)) => Ok(weights.clone()),
+        _ => Ok(PrefixListWeights::new()),
+    }
 }
 
-impl<G> SetContext<'_, G> {
-    /// The weights of the prefix lists of the set's region (empty when the set references none).
-    fn weights(&self, set: &FoundSet) -> std::result::Result<PrefixListWeights, String> {
-        let references = set
-            .groups
+impl<G: SecurityGroups> Target<G> for SetUnit {
+    type Report = SetReport;
+
+    /// A report for the set with nothing done yet (its forged marks, judged as the set was formed, logged).
+    fn report(&self, _account: Option<&str>) -> SetReport {
+        let set = &self.set;
+        let mut groups: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
+        groups.sort();
+        let mut report = SetReport::new(set.key.clone(), groups, set.applied.as_ref().map(|m| m.sync_token));
+        super::warn_forged(&set.forged);
+        report.forged_marks = set.forged.clone();
+        report
+    }
+
+    fn holds_newer(&self, file: &Selection, _report: &mut SetReport) -> bool {
+        super::holds_newer(self.set.applied.as_ref(), file, &format!("set {}", self.set.key))
+    }
+
+    async fn converge(
+        self,
+        cx: &Context<'_, G>,
+        file: &Selection,
+        report: &mut SetReport,
+    ) -> Result<(TargetStatus, Self)> {
+        let (status, set) = converge(cx, file, &self, report).await?;
+        Ok((status, SetUnit { set, ..self }))
+    }
+
+    /// Tag the set's groups that do not carry this run's mark yet (one call for them all; none when every group
+    /// does).
+    async fn record_applied(&self, cx: &Context<'_, G>, file: &Selection, _report: &SetReport) -> Result<()> {
+        let set = &self.set;
+        let mark = AppliedMark::of(file.sync_token, file.ranges(set.key.scope));
+        let stale: Vec<String> = set
+            .marks
             .iter()
-            .flat_map(|g| &g.rules)
-            .any(|r| matches!(r.source, RuleSource::PrefixList(_)));
-        match self.prefix_lists.get(&set.key.region) {
-            Some(Err(e)) if references => Err(e.clone()),
-            Some(Ok(weights)) => Ok(weights.clone()),
-            _ => Ok(PrefixListWeights::new()),
+            .filter(|(_, m)| m.as_ref().and_then(MarkTag::mark) != Some(&mark))
+            .map(|(group, _)| group.clone())
+            .collect();
+        if stale.is_empty() {
+            return Ok(());
         }
+        let what = || format!("CreateTags on the groups of set {}", set.key);
+        cx.bound(what, cx.port.mark_applied(&set.key.region, &stale, &mark))
+            .await
     }
-}
-
-/// A report for `set` with nothing done yet.
-fn new_report(set: &FoundSet) -> SetReport {
-    let mut groups: Vec<String> = set.groups.iter().map(|g| g.id.clone()).collect();
-    groups.sort();
-    let mut report = SetReport::new(set.key.clone(), groups, set.applied.as_ref().map(|m| m.sync_token));
-    super::warn_forged(&set.forged);
-    report.forged_marks = set.forged.clone();
-    report
-}
-
-/// Check, plan and (unless a dry run) apply one set, then record the file applied. Never fails as a whole: the
-/// report carries the error.
-async fn sync_set<G: SecurityGroups>(context: &SetContext<'_, G>, set: FoundSet) -> SetReport {
-    let mut report = new_report(&set);
-    if holds_newer(set.applied.as_ref(), context.selection, &format!("set {}", set.key)) {
-        report.status = TargetStatus::OlderFile;
-        return report;
-    }
-    match converge(context, &set, &mut report).await {
-        Ok(status) => report.status = status,
-        Err(e) => {
-            tracing::error!(set = %set.key, added = report.added, removed = report.removed, error = %e, "set not synced");
-            report.error = Some(e.to_string());
-        }
-    }
-    report
 }
 
 /// EC2's answer when a group holds as many rules as the account's quota allows. Another writer's rules can fill
@@ -103,7 +119,7 @@ const CONFLICTS: [&str; 4] = [
 ];
 
 fn is_conflict(error: &Error) -> bool {
-    matches!(error, Error::Ec2 { code, .. } if CONFLICTS.contains(&code.as_str()))
+    answered(error, &CONFLICTS)
 }
 
 /// Sync the set and make sure it ends exact. After a round that wrote, the set is read back and planned again:
@@ -115,19 +131,20 @@ fn is_conflict(error: &Error) -> bool {
 /// during the run drop out of the set, which syncs with the groups left. Every round plans from what EC2 holds
 /// then, so the safety rules hold through each.
 async fn converge<G: SecurityGroups>(
-    cx: &SetContext<'_, G>,
-    set: &FoundSet,
+    cx: &Context<'_, G>,
+    file: &Selection,
+    unit: &SetUnit,
     report: &mut SetReport,
-) -> Result<TargetStatus> {
+) -> Result<(TargetStatus, FoundSet)> {
+    let set = &unit.set;
     let mut current = set.clone();
     let mut wrote = false;
     let mut read_back = ReadBack::No;
     loop {
         let mut written = Written::default();
-        match sync_round(cx, &current, report, read_back, &mut written).await {
-            Ok(Round::Settled) if cx.config.dry_run => return Ok(TargetStatus::InSync),
+        match sync_round(cx, (file, &unit.weights), &current, report, (read_back, &mut written)).await {
             Ok(Round::Settled) => break,
-            Ok(Round::Planned) => return Ok(TargetStatus::Planned),
+            Ok(Round::Planned) => return Ok((TargetStatus::Planned, current)),
             Ok(Round::Wrote) => {
                 wrote = true;
                 read_back = ReadBack::AfterWrites;
@@ -136,10 +153,10 @@ async fn converge<G: SecurityGroups>(
                 return Err(Error::RulesQuota {
                     set: set.key.to_string(),
                     group: limited_group(&e).unwrap_or_default().to_owned(),
-                    max_rules: cx.config.max_rules_per_group,
+                    max_rules: cx.config().max_rules_per_group,
                 });
             }
-            Err(e) if is_conflict(&e) && report.replans < cx.config.replan_attempts => {
+            Err(e) if is_conflict(&e) && report.replans < cx.config().replan_attempts => {
                 report.replans += 1;
                 read_back = ReadBack::AfterConflict;
                 tracing::warn!(set = %set.key, round = report.replans, cause = %e, "the set changed during the run (another writer?); re-reading and re-planning it");
@@ -160,19 +177,17 @@ async fn converge<G: SecurityGroups>(
         }
         // Every group of the set is gone: nothing left to sync.
         let Some(found) = found else {
-            return Ok(TargetStatus::Gone);
+            return Ok((TargetStatus::Gone, current));
         };
         current = found;
     }
-    let mark = AppliedMark::of(cx.selection.sync_token, cx.selection.ranges(set.key.scope));
-    record_applied(cx.ec2, &current, &mark, cx.budget).await?;
     tracing::info!(set = %set.key, added = report.added, removed = report.removed, unchanged = report.unchanged, replans = report.replans, "set synced");
     let changed = wrote || report.added + report.removed > 0;
-    Ok(if changed {
-        TargetStatus::Synced
-    } else {
-        TargetStatus::InSync
-    })
+    let status = match changed {
+        true => TargetStatus::Synced,
+        false => TargetStatus::InSync,
+    };
+    Ok((status, current))
 }
 
 /// The group EC2 refused more rules for, when `error` is that answer.
@@ -187,7 +202,7 @@ fn limited_group(error: &Error) -> Option<&str> {
 /// (one describe) holds no more rules than the plan found in it with the round's own writes (`written`), so no
 /// other writer filled it.
 async fn quota_reached<G: SecurityGroups>(
-    cx: &SetContext<'_, G>,
+    cx: &Context<'_, G>,
     set: &FoundSet,
     written: &Written,
     error: &Error,
@@ -200,8 +215,7 @@ async fn quota_reached<G: SecurityGroups>(
     };
     let what = || format!("DescribeSecurityGroups of {group}");
     let now = cx
-        .budget
-        .bound(what, cx.ec2.groups_by_id(&set.key.region, &[group.to_owned()]))
+        .bound(what, cx.port.groups_by_id(&set.key.region, &[group.to_owned()]))
         .await?;
     let now = now.into_iter().map(|t| t.group).find(|g| g.id == group);
     Ok(now.is_some_and(|now| security_groups::filled_by_no_other(planned_from, written, &now)))
@@ -221,7 +235,7 @@ const LAG_MAX_WAIT: Duration = Duration::from_secs(4);
 /// round that made `written`: read again with backoff while the read lags those writes; `None` when none of
 /// its groups is left in it.
 async fn read_back_set<G: SecurityGroups>(
-    cx: &SetContext<'_, G>,
+    cx: &Context<'_, G>,
     current: &FoundSet,
     written: &Written,
 ) -> Result<Option<FoundSet>> {
@@ -230,14 +244,14 @@ async fn read_back_set<G: SecurityGroups>(
     let mut backoff = Backoff::new(LAG_FIRST_PAUSE, LAG_MAX_PAUSE, LAG_MAX_WAIT);
     loop {
         let what = || format!("DescribeSecurityGroups of set {key}");
-        let groups = cx.budget.bound(what, cx.ec2.groups_by_id(&key.region, &ids)).await?;
+        let groups = cx.bound(what, cx.port.groups_by_id(&key.region, &ids)).await?;
         let Some(found) = reform(key, groups) else {
             return Ok(None);
         };
         if security_groups::seen_after(&current.groups, written, &found.groups) != Seen::Lags {
             return Ok(Some(found));
         }
-        if !backoff.pause(cx.budget).await {
+        if !backoff.pause(cx.run.budget).await {
             tracing::warn!(set = %key, waited_ms = u64::try_from(backoff.waited().as_millis()).unwrap_or(u64::MAX), "the set read back still does not show our writes; planning from it");
             return Ok(Some(found));
         }
@@ -270,14 +284,15 @@ enum Round {
 /// `written` (the writes that succeeded, also when another failed). A round on a set read back that still
 /// needs writes is a re-plan: it fails the set when none is left.
 async fn sync_round<G: SecurityGroups>(
-    context: &SetContext<'_, G>,
+    cx: &Context<'_, G>,
+    (file, weights): (&Selection, &Weights),
     set: &FoundSet,
     report: &mut SetReport,
-    read_back: ReadBack,
-    written: &mut Written,
+    (read_back, written): (ReadBack, &mut Written),
 ) -> Result<Round> {
     let key = &set.key;
-    let plan = plan_checked(context, set, context.selection.ranges(key.scope))?;
+    let config = cx.config();
+    let plan = plan_checked(cx, (file, weights), set)?;
     // Read back after our writes, the plan counts what we added as held: held before the run is the rest.
     match read_back {
         ReadBack::No => report.unchanged = plan.unchanged,
@@ -287,7 +302,7 @@ async fn sync_round<G: SecurityGroups>(
     report.room_left = plan.room_left.clone();
     report.over_quota = plan.over_quota.clone();
     if !plan.over_quota.is_empty() {
-        tracing::warn!(set = %key, over_quota = ?plan.over_quota, max_rules = context.config.max_rules_per_group, "the set's groups hold more rules than MAX_RULES_PER_GROUP: set it to the account's quota");
+        tracing::warn!(set = %key, over_quota = ?plan.over_quota, max_rules = config.max_rules_per_group, "the set's groups hold more rules than MAX_RULES_PER_GROUP: set it to the account's quota");
     }
     report.near_full = warn_if_near_full(key, &plan);
     report.percent_full = (plan.fullness() * 100.0).round().clamp(0.0, 100.0) as u32;
@@ -295,7 +310,7 @@ async fn sync_round<G: SecurityGroups>(
         return Ok(Round::Settled);
     }
     if read_back == ReadBack::AfterWrites {
-        if report.replans >= context.config.replan_attempts {
+        if report.replans >= config.replan_attempts {
             return Err(Error::Unsettled {
                 set: key.to_string(),
                 replans: report.replans,
@@ -305,13 +320,13 @@ async fn sync_round<G: SecurityGroups>(
         tracing::warn!(set = %key, round = report.replans, added = plan.added, removed = plan.removed, "read back after our writes, the set differs from the file (another writer?); re-planning it");
     }
     report.changes = plan.changes.clone();
-    if context.config.dry_run {
+    if config.dry_run {
         (report.added, report.removed) = (plan.added, plan.removed);
         tracing::info!(set = %key, added = plan.added, removed = plan.removed, unchanged = plan.unchanged, "dry run: planned");
         return Ok(Round::Planned);
     }
-    let description = security_groups::rule_description(key.scope, context.description_service);
-    let applied = apply(context.ec2, key, &plan, &description, context.budget).await;
+    let description = security_groups::rule_description(key.scope, cx.run.services);
+    let applied = apply(cx.port, key, &plan, &description, cx.run.budget).await;
     report.added += applied.added;
     report.removed += applied.removed;
     *written = applied.written;
@@ -322,23 +337,24 @@ async fn sync_round<G: SecurityGroups>(
 }
 
 /// The guard and the plan of one set.
-fn plan_checked<G>(context: &SetContext<'_, G>, set: &FoundSet, wanted: &BTreeSet<Cidr>) -> Result<SetPlan> {
+fn plan_checked<G>(cx: &Context<'_, G>, (file, weights): (&Selection, &Weights), set: &FoundSet) -> Result<SetPlan> {
+    let config = cx.config();
     security_groups::check_not_emptied(
         &set.key,
-        &context.selection.versions(),
-        &context.config.filter.versions,
+        &file.versions(),
+        &config.filter.versions,
         &set.groups,
         set.applied.as_ref(),
     )?;
-    let weights = context.weights(set).map_err(|reason| Error::PrefixListSizes {
+    let weights = weights.as_ref().map_err(|reason| Error::PrefixListSizes {
         set: set.key.to_string(),
-        reason,
+        reason: reason.clone(),
     })?;
     let quota = Quota {
-        max_rules: context.config.max_rules_per_group,
-        prefix_lists: &weights,
+        max_rules: config.max_rules_per_group,
+        prefix_lists: weights,
     };
-    security_groups::plan_set(&set.key, wanted, &set.groups, quota)
+    security_groups::plan_set(&set.key, file.ranges(set.key.scope), &set.groups, quota)
 }
 
 /// Log a warning when the set is more than [`NEAR_FULL`]; returns whether it is.
@@ -355,23 +371,4 @@ fn warn_if_near_full(key: &SetKey, plan: &SetPlan) -> bool {
         );
     }
     near_full
-}
-
-/// Tag the set's groups that do not carry `mark` yet (one call for them all; none when every group does).
-async fn record_applied(ec2: &impl SecurityGroups, set: &FoundSet, mark: &AppliedMark, budget: Budget) -> Result<()> {
-    let stale: Vec<String> = set
-        .marks
-        .iter()
-        .filter(|(_, m)| m.as_ref().and_then(MarkTag::mark) != Some(mark))
-        .map(|(group, _)| group.clone())
-        .collect();
-    if stale.is_empty() {
-        return Ok(());
-    }
-    budget
-        .bound(
-            || format!("CreateTags on the groups of set {}", set.key),
-            ec2.mark_applied(&set.key.region, &stale, mark),
-        )
-        .await
 }

@@ -11,7 +11,8 @@ use crate::error::Result;
 use crate::ports::{Account, IpSets, PrefixLists, SecurityGroups, TaggedIpSet};
 use crate::report::MarkReport;
 
-use super::{AccountTargets, Offline, account_targets};
+use super::discover::{Discovered, Reads};
+use super::{Offline, account_targets};
 
 /// A target that records a file applied, and how to clear it.
 enum Marked {
@@ -32,10 +33,10 @@ pub async fn unmark<G: SecurityGroups + PrefixLists, W: IpSets>(
     apply: bool,
 ) -> Result<Vec<MarkReport>> {
     let offline = Offline::new(config);
-    let shared = offline.shared(config);
+    let run = offline.run(config);
     let mut reports = Vec::new();
     for account in accounts {
-        let targets = account_targets(&shared, account).await?;
+        let targets = account_targets(&run, account, Reads::All).await?;
         for (mut report, target) in marked(account.id.as_deref(), targets) {
             if apply {
                 let cleared = clear(account, &target).await;
@@ -49,7 +50,7 @@ pub async fn unmark<G: SecurityGroups + PrefixLists, W: IpSets>(
 }
 
 /// The targets of one account (`id`) that record a file applied.
-fn marked(id: Option<&str>, targets: AccountTargets) -> Vec<(MarkReport, Marked)> {
+fn marked(id: Option<&str>, targets: Discovered) -> Vec<(MarkReport, Marked)> {
     let mut marked = Vec::new();
     for set in targets.sets {
         let Some(mark) = set.recorded() else { continue };
@@ -62,14 +63,14 @@ fn marked(id: Option<&str>, targets: AccountTargets) -> Vec<(MarkReport, Marked)
         );
         marked.push((report, Marked::Groups(set.key.region.clone(), set.marked_groups())));
     }
-    for list in targets.lists {
+    for list in targets.lists.into_iter().flat_map(|(_, lists)| lists) {
         let Some(mark) = list.mark.as_ref().and_then(MarkTag::mark) else {
             continue;
         };
         let report = MarkReport::new(TargetKind::PrefixList, id, &list.region, list.list.id.clone(), mark);
         marked.push((report, Marked::List(list.region, list.list.id)));
     }
-    for set in targets.ip_sets {
+    for set in targets.ip_sets.into_iter().flatten() {
         let Some(mark) = set.mark.as_ref().and_then(MarkTag::mark) else {
             continue;
         };
