@@ -7,94 +7,79 @@
 //! one is the list of the largest prefixes the addresses hold, and no shorter list covers them exactly.
 
 use std::collections::BTreeSet;
-use std::net::{Ipv4Addr, Ipv6Addr};
+
+use ipnet::IpNet;
 
 use crate::domain::cidr::Cidr;
 
-/// The smallest set of CIDRs covering exactly the addresses of `cidrs` (IPv4 and IPv6 apart).
+/// The smallest set of CIDRs covering exactly the addresses of `cidrs` (IPv4 and IPv6 apart): `ipnet`'s
+/// aggregation, which merges the address ranges and splits them into the largest prefixes.
 pub fn aggregate(cidrs: &BTreeSet<Cidr>) -> BTreeSet<Cidr> {
-    // A set iterates IPv4 before IPv6, each by address then by length: a prefix before those nested in it.
-    let mut merged: Vec<Block> = Vec::with_capacity(cidrs.len());
-    for block in cidrs.iter().map(Block::of) {
-        if merged.last().is_some_and(|top| top.covers(block)) {
-            continue;
-        }
-        merged.push(block);
-        while let [.., low, high] = merged[..] {
-            let Some(parent) = low.merged_with(high) else {
-                break;
-            };
-            merged.truncate(merged.len() - 2);
-            merged.push(parent);
-        }
-    }
-    merged.into_iter().map(Block::cidr).collect()
-}
-
-/// A prefix as numbers: its first address, its length, and the width of its addresses (32 or 128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Block {
-    start: u128,
-    len: u8,
-    width: u8,
-}
-
-impl Block {
-    fn of(cidr: &Cidr) -> Block {
-        match *cidr {
-            Cidr::V4(address, len) => Block {
-                start: u128::from(u32::from(address)),
-                len,
-                width: 32,
-            },
-            Cidr::V6(address, len) => Block {
-                start: u128::from(address),
-                len,
-                width: 128,
-            },
-        }
-    }
-
-    fn cidr(self) -> Cidr {
-        match self.width {
-            32 => Cidr::V4(Ipv4Addr::from(u32::try_from(self.start).unwrap_or(u32::MAX)), self.len),
-            _ => Cidr::V6(Ipv6Addr::from(self.start), self.len),
-        }
-    }
-
-    /// The host bits of a prefix of length `len`, set.
-    fn host_mask(&self, len: u8) -> u128 {
-        match u32::from(self.width - len) {
-            128 => u128::MAX,
-            bits => (1u128 << bits) - 1,
-        }
-    }
-
-    /// Its last address.
-    fn last(self) -> u128 {
-        self.start | self.host_mask(self.len)
-    }
-
-    /// Whether every address of `other` is one of its own (the same IP version).
-    fn covers(self, other: Block) -> bool {
-        self.width == other.width && self.len <= other.len && self.start <= other.start && other.last() <= self.last()
-    }
-
-    /// The prefix of which it is the lower half and `high` the upper half, if they are.
-    fn merged_with(self, high: Block) -> Option<Block> {
-        let halves = self.width == high.width && self.len == high.len && self.len > 0;
-        let parent = Block {
-            len: self.len.wrapping_sub(1),
-            ..self
-        };
-        let aligned = halves && self.start & parent.host_mask(parent.len) == 0;
-        (aligned && high.start == self.last() + 1).then_some(parent)
-    }
+    let nets: Vec<IpNet> = cidrs.iter().map(Cidr::net).collect();
+    IpNet::aggregate(&nets).into_iter().map(Cidr::of_net).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A prefix as numbers, for the oracle: its first address, its length, and the width of its addresses (32
+    /// or 128). Written apart from `ipnet`.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    struct Block {
+        start: u128,
+        len: u8,
+        width: u8,
+    }
+
+    impl Block {
+        fn of(cidr: &Cidr) -> Block {
+            match *cidr {
+                Cidr::V4(address, len) => Block {
+                    start: u128::from(u32::from(address)),
+                    len,
+                    width: 32,
+                },
+                Cidr::V6(address, len) => Block {
+                    start: u128::from(address),
+                    len,
+                    width: 128,
+                },
+            }
+        }
+
+        /// The host bits of a prefix of length `len`, set.
+        fn host_mask(&self, len: u8) -> u128 {
+            match u32::from(self.width - len) {
+                128 => u128::MAX,
+                bits => (1u128 << bits) - 1,
+            }
+        }
+
+        /// Its last address.
+        fn last(self) -> u128 {
+            self.start | self.host_mask(self.len)
+        }
+
+        /// Whether every address of `other` is one of its own (the same IP version).
+        fn covers(self, other: Block) -> bool {
+            self.width == other.width
+                && self.len <= other.len
+                && self.start <= other.start
+                && other.last() <= self.last()
+        }
+
+        /// The prefix of which it is the lower half and `high` the upper half, if they are.
+        fn merged_with(self, high: Block) -> Option<Block> {
+            let halves = self.width == high.width && self.len == high.len && self.len > 0;
+            let parent = Block {
+                len: self.len.wrapping_sub(1),
+                ..self
+            };
+            let aligned = halves && self.start & parent.host_mask(parent.len) == 0;
+            (aligned && high.start == self.last() + 1).then_some(parent)
+        }
+    }
 
     fn set(cidrs: &[&str]) -> BTreeSet<Cidr> {
         cidrs.iter().map(|c| c.parse().unwrap()).collect()

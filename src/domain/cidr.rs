@@ -8,6 +8,8 @@ use std::fmt;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
+
 /// IPv4 or IPv6: EC2 counts its rules quota separately for each.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -79,25 +81,29 @@ impl Cidr {
         if len < min {
             return Some(format!("broader than /{min}"));
         }
-        let (first, last) = self.bounds();
+        // Two prefixes overlap exactly when one holds the other.
+        let net = self.net();
         SPECIAL_USE
             .iter()
-            .filter(|(block, _)| block.version() == self.version())
-            .find(|(block, _)| {
-                let (start, end) = block.bounds();
-                first <= end && start <= last
-            })
+            .find(|(block, _)| net.contains(&block.net()) || block.net().contains(&net))
             .map(|(block, what)| format!("overlaps {what} space {block}"))
     }
 
-    /// The first and last address it covers, as numbers.
-    fn bounds(&self) -> (u128, u128) {
-        let (address, host_bits) = match self {
-            Cidr::V4(a, len) => (u128::from(u32::from(*a)), 32 - u32::from(*len)),
-            Cidr::V6(a, len) => (u128::from(*a), 128 - u32::from(*len)),
-        };
-        let hosts = u128::MAX.checked_shr(128 - host_bits).unwrap_or(0);
-        (address, address | hosts)
+    /// The prefix, as `ipnet` holds it.
+    pub fn net(&self) -> IpNet {
+        match *self {
+            // A length past the width (no parsed CIDR has one) is taken as the width.
+            Cidr::V4(address, len) => IpNet::V4(Ipv4Net::new(address, len.min(32)).unwrap_or_default()),
+            Cidr::V6(address, len) => IpNet::V6(Ipv6Net::new(address, len.min(128)).unwrap_or_default()),
+        }
+    }
+
+    /// `net` with its host bits cleared.
+    pub fn of_net(net: IpNet) -> Cidr {
+        match net.trunc() {
+            IpNet::V4(n) => Cidr::V4(n.network(), n.prefix_len()),
+            IpNet::V6(n) => Cidr::V6(n.network(), n.prefix_len()),
+        }
     }
 }
 
@@ -149,22 +155,12 @@ impl FromStr for Cidr {
             return Err(err("the prefix length is not a number"));
         }
         let len: u8 = len.parse().map_err(|_| err("the prefix length is not a number"))?;
-        match addr.parse::<IpAddr>().map_err(|_| err("not an IP address"))? {
-            IpAddr::V4(a) => {
-                if len > 32 {
-                    return Err(err("the prefix length is over 32"));
-                }
-                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
-                Ok(Cidr::V4(Ipv4Addr::from(u32::from(a) & mask), len))
-            }
-            IpAddr::V6(a) => {
-                if len > 128 {
-                    return Err(err("the prefix length is over 128"));
-                }
-                let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
-                Ok(Cidr::V6(Ipv6Addr::from(u128::from(a) & mask), len))
-            }
-        }
+        let address = addr.parse::<IpAddr>().map_err(|_| err("not an IP address"))?;
+        let net = IpNet::new(address, len).map_err(|_| match address {
+            IpAddr::V4(_) => err("the prefix length is over 32"),
+            IpAddr::V6(_) => err("the prefix length is over 128"),
+        })?;
+        Ok(Cidr::of_net(net))
     }
 }
 
