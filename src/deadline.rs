@@ -68,43 +68,87 @@ impl Budget {
     }
 }
 
-/// Pauses between looks at something that is catching up (a list being modified, a read that does not show
-/// our writes yet: EC2 is eventually consistent, and AWS advises retrying reads with backoff): `first`, then
-/// each pause doubles up to `max_pause`, for at most `max_wait` in all and never past the budget.
+/// Pauses between tries of something that is catching up or failing for a while (a list being modified, a read
+/// that does not show our writes yet: EC2 is eventually consistent, and AWS advises retrying reads with
+/// backoff; a download that failed; a file not refreshed yet): `first`, then each pause doubles up to
+/// `max_pause`, for at most `max_wait` in all and never past the budget.
+///
+/// [`Backoff::jittered`] draws each pause between half of it and all of it, so that many callers retrying one
+/// server at once (every subscriber of the notification downloads the file at the same moment) spread out;
+/// [`Backoff::clipped`] shortens the last pause to what is left of `max_wait` instead of stopping before it.
 #[derive(Debug, Clone, Copy)]
 pub struct Backoff {
     started: Instant,
     pause: Duration,
     max_pause: Duration,
     max_wait: Duration,
+    jitter: bool,
+    clip: bool,
 }
 
 impl Backoff {
-    /// Start waiting now.
+    /// Start waiting now: exact doubling pauses, none past `max_wait`.
     pub fn new(first: Duration, max_pause: Duration, max_wait: Duration) -> Backoff {
         Backoff {
             started: Instant::now(),
             pause: first,
             max_pause,
             max_wait,
+            jitter: false,
+            clip: false,
         }
     }
 
-    /// Sleep the next pause and say `true`; or say `false` at once when that pause would go past `max_wait` or
-    /// the budget.
+    /// Each pause drawn between half of it and all of it.
+    pub fn jittered(self) -> Backoff {
+        Backoff { jitter: true, ..self }
+    }
+
+    /// The last pause shortened to what is left of `max_wait`.
+    pub fn clipped(self) -> Backoff {
+        Backoff { clip: true, ..self }
+    }
+
+    /// Sleep the next pause and say `true`; or say `false` at once when that pause would go past `max_wait`
+    /// (clipped: when nothing of it is left) or the budget.
     pub async fn pause(&mut self, budget: Budget) -> bool {
-        if self.waited() + self.pause > self.max_wait || !budget.allows(self.pause) {
+        let Some(pause) = self.next_pause() else {
+            return false;
+        };
+        if !budget.allows(pause) {
             return false;
         }
-        tokio::time::sleep(self.pause).await;
+        tokio::time::sleep(pause).await;
         self.pause = (self.pause * 2).min(self.max_pause);
         true
+    }
+
+    /// The next pause, jittered and clipped as set; `None` when there is none left.
+    fn next_pause(&self) -> Option<Duration> {
+        let pause = match self.jitter {
+            true => self.pause / 2 + self.pause.mul_f64(random_fraction() / 2.0),
+            false => self.pause,
+        };
+        let left = self.max_wait.saturating_sub(self.waited());
+        match (pause <= left, self.clip) {
+            (true, _) => Some(pause),
+            (false, true) if !left.is_zero() => Some(left),
+            _ => None,
+        }
     }
 
     /// Time since the first look.
     pub fn waited(&self) -> Duration {
         self.started.elapsed()
     }
+}
+
+/// A number in `[0, 1)` that differs from call to call (the standard library's per-process random hash keys: no
+/// generator crate for the jitter of a few pauses).
+fn random_fraction() -> f64 {
+    use std::hash::{BuildHasher, Hasher};
+    let bits = std::collections::hash_map::RandomState::new().build_hasher().finish();
+    (bits >> 11) as f64 / (1u64 << 53) as f64
 }
 
 #[cfg(test)]
@@ -130,6 +174,44 @@ mod tests {
         let budget = Budget::new(Some(Instant::now() + secs(900)), secs(500));
         let mut backoff = Backoff::new(secs(500), secs(2000), secs(60_000));
         assert!(!backoff.pause(budget).await, "500 ms would reach the margin");
+    }
+
+    /// The pauses `backoff` sleeps until it stops, on the paused clock.
+    async fn pauses_of(mut backoff: Backoff) -> Vec<Duration> {
+        let mut pauses = Vec::new();
+        let mut before = Instant::now();
+        while backoff.pause(Budget::unbounded()).await {
+            pauses.push(before.elapsed());
+            before = Instant::now();
+        }
+        pauses
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_jittered_backoff_sleeps_between_half_and_all_of_each_pause_and_its_pauses_differ() {
+        let ms = Duration::from_millis;
+        let mut drawn = std::collections::BTreeSet::new();
+        for _ in 0..20 {
+            let pauses = pauses_of(Backoff::new(ms(400), ms(1600), ms(10_000)).jittered()).await;
+            assert!(pauses.len() >= 4, "{pauses:?}");
+            for (pause, full) in pauses
+                .iter()
+                .zip([400, 800, 1600, 1600, 1600, 1600, 1600, 1600, 1600, 1600, 1600])
+            {
+                assert!(*pause >= ms(full / 2) && *pause <= ms(full), "{pause:?} of {full} ms");
+            }
+            drawn.insert(pauses[0]);
+        }
+        assert!(drawn.len() > 1, "the first pause was the same 20 times: {drawn:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_clipped_backoff_shortens_its_last_pause_to_the_wait_left() {
+        let secs = Duration::from_secs;
+        let pauses = pauses_of(Backoff::new(secs(5), secs(30), secs(30)).clipped()).await;
+        assert_eq!(pauses, [secs(5), secs(10), secs(15)]);
+        let unclipped = pauses_of(Backoff::new(secs(5), secs(30), secs(30))).await;
+        assert_eq!(unclipped, [secs(5), secs(10)]);
     }
 
     #[tokio::test(start_paused = true)]

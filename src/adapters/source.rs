@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::config::Config;
+use crate::deadline::{Backoff, Budget};
 use crate::error::{Error, Result};
 use crate::ports::RangesSource;
 
@@ -118,9 +119,16 @@ fn describe(error: &reqwest::Error) -> String {
     text
 }
 
+/// The pause before the second download attempt (jittered: every subscriber of the notification downloads the
+/// file at the same moment); each next one doubles, up to [`MAX_RETRY_PAUSE`].
+const FIRST_RETRY_PAUSE: Duration = Duration::from_millis(400);
+/// The longest pause between two download attempts.
+const MAX_RETRY_PAUSE: Duration = Duration::from_millis(12_800);
+
 impl RangesSource for HttpSource {
     async fn fetch(&self) -> Result<Vec<u8>> {
         let mut attempt = 0;
+        let mut backoff = Backoff::new(FIRST_RETRY_PAUSE, MAX_RETRY_PAUSE, Duration::MAX).jittered();
         loop {
             attempt += 1;
             let reason = match self.attempt().await {
@@ -150,9 +158,9 @@ impl RangesSource for HttpSource {
                     reason,
                 });
             }
-            let backoff = Duration::from_millis(200 << attempt.min(6));
-            tracing::warn!(url = %self.url, attempt, %reason, ?backoff, "download failed; retrying");
-            tokio::time::sleep(backoff).await;
+            tracing::warn!(url = %self.url, attempt, %reason, "download failed; retrying after a pause");
+            // The download is bounded by the run's deadline as a whole (see `fetch_verified`).
+            backoff.pause(Budget::unbounded()).await;
         }
     }
 

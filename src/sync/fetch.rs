@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::config::Config;
-use crate::deadline::Budget;
+use crate::deadline::{Backoff, Budget};
 use crate::domain::event::Trigger;
 use crate::domain::ip_ranges::{self, Selection};
 use crate::error::{Error, Result};
@@ -19,8 +19,8 @@ pub async fn fetch_verified(
     source: &impl RangesSource,
     budget: Budget,
 ) -> Result<(Selection, bool)> {
-    let mut waited = Duration::ZERO;
-    let mut pause = LAGGING_FILE_FIRST_PAUSE;
+    let wait = config.lagging_file_wait;
+    let mut backoff = Backoff::new(LAGGING_FILE_FIRST_PAUSE, wait, wait).clipped();
     loop {
         let body = budget
             .bound(|| format!("download of {}", source.location()), source.fetch())
@@ -29,23 +29,18 @@ pub async fn fetch_verified(
             Verified::Apply { selection, late } => return Ok((selection, late)),
             Verified::Lagging(error) => error,
         };
-        let pause_now = pause.min(config.lagging_file_wait.saturating_sub(waited));
-        if pause_now.is_zero() || !budget.allows(pause_now) {
-            return Err(error);
-        }
         tracing::warn!(
             error = %error,
-            waited_s = waited.as_secs(),
-            pause_s = pause_now.as_secs(),
-            "the file published is older than the notification; fetching it again"
+            waited_s = backoff.waited().as_secs(),
+            "the file published is older than the notification; fetching it again after a pause"
         );
-        tokio::time::sleep(pause_now).await;
-        waited += pause_now;
-        pause *= 2;
+        if !backoff.pause(budget).await {
+            return Err(error);
+        }
     }
 }
 
-/// The first pause before fetching a lagging file again; each next pause doubles.
+/// The first pause before fetching a lagging file again; each next pause doubles, the last one clipped to the wait left.
 const LAGGING_FILE_FIRST_PAUSE: Duration = Duration::from_secs(5);
 
 enum Verified {

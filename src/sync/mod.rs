@@ -118,10 +118,13 @@ impl Limit {
         Limit(Semaphore::new(units))
     }
 
-    /// Wait for a unit's turn; the unit runs while the permit is held. (The semaphore is never closed: `None`
-    /// cannot happen, and would only let the unit run unbounded.)
-    pub(super) async fn acquire(&self) -> Option<SemaphorePermit<'_>> {
-        self.0.acquire().await.ok()
+    /// Wait for a unit's turn; the unit runs while the permit is held. (The semaphore is never closed, so every
+    /// wait ends with a permit; a closed one would admit no unit.)
+    pub(super) async fn acquire(&self) -> SemaphorePermit<'_> {
+        match self.0.acquire().await {
+            Ok(permit) => permit,
+            Err(_) => std::future::pending().await,
+        }
     }
 }
 
