@@ -25,6 +25,19 @@
 //! | accounts of the organization | `domain/organization.rs` | `ports/organization.rs` | `adapters/organization.rs` (and `adapters/accounts.rs`: each account's adapters) | `sync/organization.rs` |
 //! | change notifications | `domain/notification.rs` | `ports/notification.rs` | `adapters/notification.rs` (SNS) | `sync/notification.rs` |
 //!
+//! **Every target runs the same way** (`sync/target.rs`): a unit of the run's limit, the report, the mark judged
+//! (never backwards), converge (plan, write, read back, re-plan), the file recorded unless a dry run, the error
+//! folded into the report. Each region is read once, in one unit, for every kind (`sync/discover.rs`). Adding
+//! a target, by the example of WAF IP sets:
+//! 1. its pure plan in `domain/` (`domain/ip_sets.rs`: what to add and remove, the empty guard) and its
+//!    [`domain::TargetKind`];
+//! 2. its port in `ports/` (`ports/ip_sets.rs`: read the tagged ones of a region, write, read one again, mark);
+//! 3. its adapter in `adapters/` (`adapters/ip_sets.rs`), built per account in `adapters/accounts.rs`;
+//! 4. its `sync/` file: `impl Target for` the tagged target (report, mark, converge, record) and a
+//!    `sync_…` that hands the targets found to `sync_all` (`sync/ip_sets.rs`), and its report in `report/`
+//!    (`impl TargetReport` in `sync/target.rs`);
+//! 5. one read line in `discover::read_beside` and one `sync_…` call in `sync::sync_account`.
+//!
 //! **Core** ([`domain`]: no I/O, no async, no SDK types; unit-tested without mocks; builds without the
 //! `runtime` feature, as the fuzz targets use it):
 //! - [`domain::cidr`]: canonical CIDR blocks.
@@ -46,7 +59,9 @@
 //!   removal or a mark is of.
 //!
 //! Beside the core, also pure: [`config`] (typed settings, read once; [`config::SETTINGS`] is the one list of
-//! them), [`report`] (what a run answers: the summary, text and JSON), [`error`] (the one error enum).
+//! them; `config/values.rs` reads each, `config/aws.rs` works out the partition and the STS region), [`report`]
+//! (what a run answers, as data; `report/text.rs` renders it for a person, `report/commands.rs` holds the
+//! reports of adopt, remove and unmark), [`error`] (the one error enum).
 //!
 //! **Ports** ([`ports`]: traits over core types, SDK-free): [`ports::RangesSource`], [`ports::SecurityGroups`],
 //! [`ports::PrefixLists`], [`ports::IpSets`], [`ports::NetworkInterfaces`], [`ports::Distributions`],
@@ -61,8 +76,8 @@
 //! (AWS Organizations' listing), [`adapters::notification`] (SNS).
 //!
 //! **Wiring**:
-//! - [`sync`]: one run end to end (fetch, discover, each target's sync, the attachment check), shared by the
-//!   handler and the CLI; the only module that uses ports and core together. [`sync::audit`] wires the origin
+//! - [`sync`]: one run end to end (fetch, discover, each target's sync through `sync/target.rs`, the attachment
+//!   check), shared by the handler and the CLI; the only module that uses ports and core together. [`sync::audit`] wires the origin
 //!   audit the same way.
 //! - [`deadline`]: every call bounded by the time left before the invocation deadline, less a margin; the
 //!   backoff of reads that catch up.

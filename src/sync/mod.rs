@@ -4,11 +4,14 @@
 //! given to the pure core ([`crate::domain::security_groups`]): everything it decides is decided there.
 //!
 //! - [`fetch`](fetch_verified): download, MD5, the late and the lagging file.
-//! - `discover`: the tagged groups of every region, formed into sets, and the prefix lists they reference.
-//! - `security_groups`: each set checked, planned, written (by `apply`, in safe order, within the deadline),
-//!   read back and re-planned until exact, then marked with the file applied.
-//! - `prefix_lists`: customer-managed prefix lists, the second target (beside the sets).
-//! - `ip_sets`: WAF IP sets, the third target (beside the sets and lists).
+//! - `discover`: every region read once, in one unit, for every kind of target (groups, prefix lists, WAF IP
+//!   sets); the groups formed into sets, and the prefix lists they reference weighed.
+//! - `target`: the one run of a target, whatever its kind (a unit of the limit, the mark judged, converge, the
+//!   file recorded, the error in the report), and the context every target of an account shares.
+//! - `security_groups`: the first kind: each set planned, written (by `apply`, in safe order, within the
+//!   deadline), read back and re-planned until exact.
+//! - `prefix_lists`: customer-managed prefix lists, the second kind.
+//! - `ip_sets`: WAF IP sets, the third kind.
 //! - [`run_accounts`]: the accounts of `ACCOUNTS` (OUs, roots, the organization read at the start of every
 //!   run), each with its ports.
 //! - `attachment`: which network interfaces carry only some of a set's groups (beside the sync, read-only).

@@ -1,8 +1,13 @@
-//! What a run answers: the [`Summary`] of a sync (JSON for the Lambda and `--json`, text for the CLI) and the
-//! report of `adopt`. Plain data, built by [`crate::sync`].
+//! What a run answers, as data: the [`Summary`] of a sync (JSON for the Lambda and `--json`) and the report of
+//! each target. Built by [`crate::sync`].
+//!
+//! - `text.rs`: how a person reads them (the CLI's text and brief), each rendered from the data.
+//! - `commands.rs`: the reports of `adopt`, `remove` and `unmark`.
+
+mod commands;
+mod text;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
 
 use serde::Serialize;
 
@@ -10,10 +15,12 @@ use crate::domain::attachment::PartlyAttached;
 use crate::domain::cidr::{Cidr, IpVersion};
 use crate::domain::ip_ranges::Scope;
 use crate::domain::organization::{AccountEntry, Members};
-use crate::domain::security_groups::{AppliedMark, ForgedMark, GroupPlan, SetKey, Unmanaged};
+use crate::domain::security_groups::{ForgedMark, GroupPlan, SetKey};
 use crate::domain::{NotSynced, TargetKind};
 use crate::error::{Error, Result};
 use crate::ports::{TaggedIpSet, WafScope};
+
+pub use commands::{MarkReport, RemovalReport, UnmanagedSet};
 
 /// A set more than this full (after the sync) logs a warning: AWS has grown these lists by half before.
 pub const NEAR_FULL: f64 = 0.8;
@@ -206,35 +213,6 @@ impl EntryChanges {
     pub fn changed(&self) -> bool {
         self.added + self.removed > 0
     }
-
-    /// `status: +added -removed =unchanged`, as the target's line says it.
-    fn counts(&self) -> String {
-        counts(self.status, self.added, self.removed, self.unchanged)
-    }
-
-    /// The lines under the target's line: each CIDR added and removed, then its notes.
-    fn write_details(&self, f: &mut fmt::Formatter<'_>, id: &str) -> fmt::Result {
-        for (sign, cidrs) in [('+', &self.add), ('-', &self.remove)] {
-            for cidr in cidrs {
-                writeln!(f, "  {id} {sign} {cidr}")?;
-            }
-        }
-        self.write_notes(f)
-    }
-
-    /// What the brief keeps under the target's line: a forged mark, then the error.
-    fn write_notes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write_forged(f, &self.forged_marks, self.status)?;
-        write_error(f, self.error.as_deref())
-    }
-}
-
-/// `status: +added -removed =unchanged`; a target kept for a newer file was not planned: its status alone.
-fn counts(status: TargetStatus, added: usize, removed: usize, unchanged: usize) -> String {
-    match status {
-        TargetStatus::OlderFile => status.as_str().to_owned(),
-        _ => format!("{}: +{added} -{removed} ={unchanged}", status.as_str()),
-    }
 }
 
 /// Which list or IP set an entry report is of: the fields both kinds share.
@@ -322,33 +300,6 @@ impl ListReport {
     }
 }
 
-impl ListReport {
-    /// The list's line: where, what, its status and counts.
-    fn write_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let grew = self
-            .grew_to
-            .map(|n| format!(", MaxEntries {} -> {n}", self.max_entries))
-            .unwrap_or_default();
-        writeln!(
-            f,
-            "{} prefix list {} {}: {} room left: {}{grew}",
-            self.name(),
-            self.target.scope,
-            self.target.family,
-            self.changes.counts(),
-            self.room_left,
-        )
-    }
-}
-
-impl fmt::Display for ListReport {
-    /// The list's line, its changes, its notes.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_line(f)?;
-        self.changes.write_details(f, &self.target.id)
-    }
-}
-
 /// What happened to one WAF IP set.
 #[derive(Debug, Clone, Serialize)]
 pub struct IpSetReport {
@@ -390,28 +341,6 @@ impl IpSetReport {
             self.waf_scope.as_str(),
             self.name
         ))
-    }
-}
-
-impl IpSetReport {
-    /// The IP set's line: where, what, its status and counts.
-    fn write_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(
-            f,
-            "{} WAF IP set {} {}: {}",
-            self.name(),
-            self.target.scope,
-            self.target.family,
-            self.changes.counts(),
-        )
-    }
-}
-
-impl fmt::Display for IpSetReport {
-    /// The IP set's line, its changes, its notes.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_line(f)?;
-        self.changes.write_details(f, &self.name)
     }
 }
 
@@ -511,22 +440,6 @@ impl AccountStatus {
             AccountStatus::Synced => "synced",
             AccountStatus::Failed => "failed",
             AccountStatus::Skipped => "skipped",
-        }
-    }
-}
-
-impl fmt::Display for AccountStatus {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl fmt::Display for AccountReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "account {} (from {}): {}", self.account, self.entry, self.status)?;
-        match &self.reason {
-            Some(reason) => writeln!(f, ", {reason}"),
-            None => writeln!(f),
         }
     }
 }
@@ -739,376 +652,5 @@ impl Summary {
     pub fn entry_changes(&self) -> impl Iterator<Item = &EntryChanges> {
         let lists = self.prefix_lists.iter().map(|l| &l.changes);
         lists.chain(self.ip_sets.iter().map(|s| &s.changes))
-    }
-
-    fn write_header(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let what = if self.dry_run { "plan" } else { "sync" };
-        let date = self
-            .create_date
-            .as_deref()
-            .map(|d| format!(" ({d})"))
-            .unwrap_or_default();
-        let late = if self.late_notification {
-            ", newer than the notification"
-        } else {
-            ""
-        };
-        writeln!(
-            f,
-            "{what} of {} ({}) syncToken {}{date}{late}, in {}",
-            self.service,
-            self.ip_versions,
-            self.sync_token,
-            self.regions.join(",")
-        )?;
-        if self.sets.is_empty() && self.failed_regions.is_empty() {
-            writeln!(
-                f,
-                "no tagged security groups found in {} (Name=cloudfront_g|cloudfront_r, AutoUpdate=true)",
-                self.regions.join(",")
-            )?;
-        }
-        Ok(())
-    }
-}
-
-impl Summary {
-    /// The plan or result in brief: the header, one line per target (the first line of its report, which says
-    /// its status and counts) and its error if any, then what was skipped or unreadable; no per-CIDR lines.
-    pub fn brief(&self) -> String {
-        Brief(self).to_string()
-    }
-}
-
-/// A summary in brief (see [`Summary::brief`]).
-struct Brief<'a>(&'a Summary);
-
-impl fmt::Display for Brief<'_> {
-    /// Each target's line and notes (a forged mark, the error), from the data: no per-CIDR line.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let summary = self.0;
-        summary.write_header(f)?;
-        for set in &summary.sets {
-            set.write_line(f)?;
-            set.write_notes(f)?;
-        }
-        for list in &summary.prefix_lists {
-            list.write_line(f)?;
-            list.changes.write_notes(f)?;
-        }
-        for ip_set in &summary.ip_sets {
-            ip_set.write_line(f)?;
-            ip_set.changes.write_notes(f)?;
-        }
-        summary.write_trailer(f)
-    }
-}
-
-impl fmt::Display for Summary {
-    /// A plan or a result a person can read: one line per set, then each group's changes.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_header(f)?;
-        self.sets.iter().try_for_each(|s| write!(f, "{s}"))?;
-        self.prefix_lists.iter().try_for_each(|l| write!(f, "{l}"))?;
-        self.ip_sets.iter().try_for_each(|s| write!(f, "{s}"))?;
-        let mut synced = self.accounts.iter().filter(|a| a.status == AccountStatus::Synced);
-        synced.try_for_each(|a| write!(f, "{a}"))?;
-        self.write_trailer(f)
-    }
-}
-
-impl Summary {
-    fn write_trailer(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if !self.accounts.is_empty() {
-            let mut others = self.accounts.iter().filter(|a| a.status != AccountStatus::Synced);
-            others.try_for_each(|a| write!(f, "{a}"))?;
-            let (synced, failed, skipped) = self.account_counts();
-            writeln!(f, "accounts: {synced} synced, {failed} failed, {skipped} skipped")?;
-        }
-        for g in &self.skipped_groups {
-            writeln!(f, "skipped {} in {}: {}", g.group, g.place(), g.reason)?;
-        }
-        // Regions that failed alike (an endpoint nobody answers at, no credentials) are one line.
-        let mut alike: Vec<(&FailedRegion, Vec<&str>)> = Vec::new();
-        for r in &self.failed_regions {
-            let same = |(first, _): &&mut (&FailedRegion, Vec<&str>)| {
-                (&first.account, &first.reads, &first.error) == (&r.account, &r.reads, &r.error)
-            };
-            match alike.iter_mut().find(|a| same(a)) {
-                Some((_, regions)) => regions.push(&r.region),
-                None => alike.push((r, vec![&r.region])),
-            }
-        }
-        for (r, regions) in alike {
-            writeln!(f, "failed {}", r.message_of(&regions))?;
-        }
-        for r in &self.attachment_unchecked {
-            writeln!(f, "warning: attachment not checked in {}: {}", r.place(), r.error)?;
-        }
-        for n in &self.not_synced {
-            writeln!(f, "{}", n.line())?;
-        }
-        Ok(())
-    }
-}
-
-impl SetReport {
-    /// The set's line: its key, its groups, its status and counts.
-    fn write_line(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let room: Vec<String> = self.room_left.iter().map(|(v, n)| format!("{v} {n}")).collect();
-        // A set kept, or failed before it was planned, has no room counted: unknown, not zero.
-        let room = match room.is_empty() {
-            true => "unknown".to_owned(),
-            false => room.join(", "),
-        };
-        writeln!(
-            f,
-            "{} [{}] {} room left: {room}",
-            self.key,
-            self.groups.join(","),
-            counts(self.status, self.added, self.removed, self.unchanged),
-        )
-    }
-
-    /// The lines under the set's line, one each: its warnings (attached in part, over the quota, near full), a
-    /// group gone, its forged marks, its error.
-    fn write_notes(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for p in &self.partly_attached {
-            writeln!(
-                f,
-                "  warning: {} ({}) lacks {}: the set is attached only in part, its ranges there are blocked",
-                p.interface,
-                p.attachment,
-                p.missing.join(",")
-            )?;
-        }
-        for (version, over) in &self.over_quota {
-            writeln!(
-                f,
-                "  warning: over its quota: its groups hold {over} {version} rule(s) beyond MAX_RULES_PER_GROUP; set it to your account's rules per security group (Service Quotas)"
-            )?;
-        }
-        if self.near_full {
-            writeln!(
-                f,
-                "  warning: {}% full: add a group with the same tags before CloudFront publishes more ranges",
-                self.percent_full
-            )?;
-        }
-        if !self.gone_groups.is_empty() {
-            writeln!(
-                f,
-                "  note: {} went away during the run; the set was synced with the groups left",
-                self.gone_groups.join(",")
-            )?;
-        }
-        write_forged(f, &self.forged_marks, self.status)?;
-        write_error(f, self.error.as_deref())
-    }
-}
-
-impl fmt::Display for SetReport {
-    /// The set's line, its groups' changes, its warnings and notes, its error.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.write_line(f)?;
-        let port = self.key.port;
-        for (group, p) in &self.changes {
-            let adds = p.authorize.iter().map(|c| ('+', *c, port, ""));
-            let revokes = p
-                .revoke
-                .iter()
-                .flat_map(|(port, cidrs)| cidrs.iter().map(move |c| ('-', *c, *port, "")));
-            let after = p
-                .authorize_after_revoke
-                .iter()
-                .map(|c| ('+', *c, port, " (after the revokes)"));
-            for (sign, cidr, port, note) in adds.chain(revokes).chain(after) {
-                writeln!(f, "  {group} {sign} {cidr} tcp/{port}{note}")?;
-            }
-        }
-        self.write_notes(f)
-    }
-}
-
-/// A warning line per forged mark of a target: the value it carried, why it was not trusted, and what became
-/// of it (replaced when the target synced; kept by a dry run or a failure).
-fn write_forged(f: &mut fmt::Formatter<'_>, forged: &[ForgedMark], status: TargetStatus) -> fmt::Result {
-    let fate = match status {
-        TargetStatus::Synced | TargetStatus::InSync => "replaced with the file applied",
-        TargetStatus::Planned => "would be replaced (dry run)",
-        _ => "not replaced yet",
-    };
-    for m in forged {
-        writeln!(
-            f,
-            "  warning: forged mark on {}: {:?} ({}): not trusted, {fate}; who may tag it? (README: Who may tag)",
-            m.target, m.value, m.reason
-        )?;
-    }
-    Ok(())
-}
-
-/// The error line of a set, if it has one.
-fn write_error(f: &mut fmt::Formatter<'_>, error: Option<&str>) -> fmt::Result {
-    match error {
-        Some(e) => writeln!(f, "  error: {e}"),
-        None => Ok(()),
-    }
-}
-
-/// What a target holds of ours, and what `remove` took back (see [`crate::sync::remove`]).
-#[derive(Debug, Clone, Serialize)]
-pub struct RemovalReport {
-    /// A security group set, a prefix list or a WAF IP set.
-    pub kind: TargetKind,
-    /// Its account, when the run names accounts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// Its region.
-    pub region: String,
-    /// The set (region/vpc/scope/protocol), the list's id, or the IP set's scope and name.
-    pub target: String,
-    /// Rules, entries or addresses of ours it holds (an IP set's every address).
-    pub held: usize,
-    /// How many were removed (with `--apply`).
-    pub removed: usize,
-    /// Everything was removed and the record of the file applied cleared.
-    pub done: bool,
-    /// Why not.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl RemovalReport {
-    /// A target holding `held` of ours, nothing removed yet.
-    pub fn new(kind: TargetKind, account: Option<&str>, region: &str, target: String, held: usize) -> RemovalReport {
-        RemovalReport {
-            kind,
-            account: account.map(str::to_owned),
-            region: region.to_owned(),
-            target,
-            held,
-            removed: 0,
-            done: false,
-            error: None,
-        }
-    }
-
-    /// Record how the removal ended.
-    pub fn finish(&mut self, outcome: Result<()>) {
-        self.done = outcome.is_ok();
-        self.error = outcome.err().map(|e| e.to_string());
-    }
-}
-
-impl fmt::Display for RemovalReport {
-    /// `[account/]region kind target: N of ours: removed | to remove (--apply removes them)`, and the error.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let account = self.account.as_deref().map(|a| format!("{a}/")).unwrap_or_default();
-        let done = match (self.done, &self.error) {
-            (true, _) => format!("{} removed, record cleared", self.removed),
-            (false, Some(e)) => format!("{} removed, then: {e}", self.removed),
-            (false, None) => "to remove (--apply removes them)".to_owned(),
-        };
-        let (region, kind, target, held) = (&self.region, self.kind, &self.target, self.held);
-        writeln!(f, "{account}{region} {kind} {target}: {held} of ours: {done}")
-    }
-}
-
-/// A target that records a file applied (see [`crate::sync::unmark`]).
-#[derive(Debug, Clone, Serialize)]
-pub struct MarkReport {
-    /// A security group set, a prefix list or a WAF IP set.
-    pub kind: TargetKind,
-    /// Its account, when the run names accounts.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub account: Option<String>,
-    /// Its region.
-    pub region: String,
-    /// The set (region/vpc/scope/protocol), the list's id, or the IP set's scope and name.
-    pub target: String,
-    /// The `syncToken` it records.
-    pub sync_token: u64,
-    /// The record was removed.
-    pub cleared: bool,
-    /// Why it could not be removed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl MarkReport {
-    /// A target recording `mark`, not cleared yet.
-    pub fn new(
-        kind: TargetKind,
-        account: Option<&str>,
-        region: &str,
-        target: String,
-        mark: &AppliedMark,
-    ) -> MarkReport {
-        MarkReport {
-            kind,
-            account: account.map(str::to_owned),
-            region: region.to_owned(),
-            target,
-            sync_token: mark.sync_token,
-            cleared: false,
-            error: None,
-        }
-    }
-}
-
-impl fmt::Display for MarkReport {
-    /// `[account/]region kind target: syncToken N: cleared | kept (--apply clears it)`, and the error.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let account = self.account.as_deref().map(|a| format!("{a}/")).unwrap_or_default();
-        let done = match (self.cleared, &self.error) {
-            (true, _) => "cleared".to_owned(),
-            (false, Some(e)) => format!("not cleared: {e}"),
-            (false, None) => "recorded (--apply clears it)".to_owned(),
-        };
-        let target = &self.target;
-        writeln!(
-            f,
-            "{account}{} {} {target}: syncToken {}: {done}",
-            self.region, self.kind, self.sync_token
-        )
-    }
-}
-
-/// Rules on a set's port that this tool did not create, per group (see [`crate::sync::adopt`]).
-#[derive(Debug, Clone, Serialize)]
-pub struct UnmanagedSet {
-    /// Which set.
-    #[serde(flatten)]
-    pub key: SetKey,
-    /// Per group with any, its unmanaged rules on the port.
-    pub groups: BTreeMap<String, Unmanaged>,
-    /// The adoptable rules were given our description.
-    pub adopted: bool,
-    /// Why adopting failed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
-}
-
-impl fmt::Display for UnmanagedSet {
-    /// The set, then each unmanaged rule and what becomes (or became) of it.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "{}", self.key)?;
-        if self.groups.is_empty() {
-            writeln!(f, "  no unmanaged rules on the port")?;
-        }
-        let adoptable = if self.adopted {
-            "adopted (a CloudFront range)"
-        } else {
-            "adoptable (a CloudFront range)"
-        };
-        for (group, u) in &self.groups {
-            let notes = u.adoptable.iter().map(|c| (c, adoptable));
-            let others = u.other.iter().map(|c| (c, "left alone (not a CloudFront range)"));
-            for (cidr, note) in notes.chain(others) {
-                writeln!(f, "  {group} {cidr}: {note}")?;
-            }
-        }
-        write_error(f, self.error.as_deref())
     }
 }

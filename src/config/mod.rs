@@ -1,14 +1,15 @@
 //! Settings, read once at start into a typed [`Config`]. A bad value is an error naming the variable.
+//!
+//! - `settings.rs`: [`SETTINGS`], the one list of them (variable, default, meaning).
+//! - `values.rs`: each value read and checked.
+//! - `aws.rs`: what the function's region says of the AWS side (partition, the STS region, the session name).
 
 use std::collections::BTreeSet;
-use std::fmt::Display;
-use std::str::FromStr;
 use std::time::Duration;
 
-use crate::domain::cidr::IpVersion;
 use crate::domain::ip_ranges::Filter;
 use crate::domain::organization::AccountEntry;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::ports::WafScope;
 
 /// Where AWS publishes the ranges.
@@ -16,156 +17,16 @@ pub const DEFAULT_IP_RANGES_URL: &str = "https://ip-ranges.amazonaws.com/ip-rang
 
 /// The services this tool knows how to select.
 pub const SERVICES: [&str; 2] = ["CLOUDFRONT", "CLOUDFRONT_ORIGIN_FACING"];
+mod aws;
+mod settings;
+mod values;
 
-/// One setting: its environment variable, default and meaning. [`SETTINGS`] is the one list of them: the
-/// README's settings table and the CLI's help are tested against it, and [`Config`] reads defaults from it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Setting {
-    /// The environment variable (and, lower-case with dashes, the CLI flag where there is one).
-    pub variable: &'static str,
-    /// The value when it is not set.
-    pub default: &'static str,
-    /// What it does, in one or two sentences.
-    pub meaning: &'static str,
-}
+pub use aws::DEFAULT_REGIONS;
+pub use settings::{SETTINGS, Setting, setting_of};
+pub use values::DOWNLOAD_MAX_BYTES_LIMIT;
 
-const fn setting(variable: &'static str, default: &'static str, meaning: &'static str) -> Setting {
-    Setting {
-        variable,
-        default,
-        meaning,
-    }
-}
-
-/// Every setting.
-pub const SETTINGS: &[Setting] = &[
-    setting(
-        "REGIONS",
-        "$AWS_REGION",
-        "Comma list of regions whose tagged groups are synced. Default: the function's own region.",
-    ),
-    setting(
-        "ACCOUNTS",
-        "",
-        "Comma list of the accounts to sync, each through the role `ASSUME_ROLE_NAME` in it: 12-digit account ids, OU ids (`ou-…`: every ACTIVE account under it, nested OUs included), root ids (`r-…`) or `organization` (every ACTIVE account), mixed freely. OUs are read again at the start of every run. Empty: the function's own account, with its own credentials.",
-    ),
-    setting(
-        "EXCLUDE_ACCOUNTS",
-        "",
-        "Comma list of 12-digit account ids never synced, whatever entry of `ACCOUNTS` holds them (for example the management account).",
-    ),
-    setting(
-        "ORGANIZATION_ROLE_ARN",
-        "",
-        "The role AWS Organizations is read through, for `ACCOUNTS` entries that are OUs, roots or `organization`: a read-only role in the management account (`templates/organization-role.yaml`). Empty: the function's own credentials (it runs in the management account or a delegated administrator).",
-    ),
-    setting(
-        "NOTIFY_TOPIC_ARN",
-        "",
-        "The SNS topic told of every run that added or removed anything, or in which anything failed: one message for the whole run, with each target's CIDRs added and removed and every failure (attributes `status`: `changed` or `failed`, and `sync_token`). Empty: no message.",
-    ),
-    setting(
-        "ASSUME_ROLE_NAME",
-        "cloudfront-sg-sync",
-        "The role assumed in each of `ACCOUNTS` (`arn:<partition>:iam::<account>:role/<name>`).",
-    ),
-    setting(
-        "ASSUME_ROLE_EXTERNAL_ID",
-        "",
-        "The external id the member roles require, if they require one.",
-    ),
-    setting(
-        "SERVICE",
-        "CLOUDFRONT",
-        "`CLOUDFRONT`, `CLOUDFRONT_ORIGIN_FACING`, or both (comma list; merged and de-duplicated).",
-    ),
-    setting(
-        "IP_VERSIONS",
-        "ipv4,ipv6",
-        "Which prefix lists to sync: `ipv4`, `ipv6` or both. Switching one off revokes our rules of it.",
-    ),
-    setting(
-        "AGGREGATE",
-        "true",
-        "`true`: each target gets the fewest CIDRs that cover exactly the selected ranges of its scope and IP version (adjacent and nested prefixes merged: fewer rules, entries and addresses, the same addresses let in). `false`: every range as AWS publishes it. Switching converges like any change, authorizing first.",
-    ),
-    setting(
-        "MAX_RULES_PER_GROUP",
-        "60",
-        "Ingress rules a group may hold per IP version (your account's quota), 1-1000. Every rule of the group counts.",
-    ),
-    setting("DRY_RUN", "false", "`true`: compute and log the plan, write nothing."),
-    setting(
-        "PREFIX_LIST_GROW",
-        "false",
-        "`true`: a tagged prefix list too small for its wanted CIDRs and hand-made entries has its MaxEntries raised to exactly what it needs (logged, and `grew_to` in the summary). Off by default because every security group that references a list counts its MaxEntries against the group's rules quota: such a list then fails alone, unchanged, with the size it needs.",
-    ),
-    setting(
-        "WAF_CLOUDFRONT_SCOPE",
-        "",
-        "`true`: also sync the tagged WAF IP sets of scope `CLOUDFRONT` (they live in us-east-1; a web ACL on a distribution sees viewers, so only for a distribution whose viewers are other CloudFront distributions); `false`: only `REGIONAL` ones, in `REGIONS`. Empty: on when us-east-1 is one of `REGIONS`.",
-    ),
-    setting(
-        "IP_RANGES_URL",
-        DEFAULT_IP_RANGES_URL,
-        "Where the file is downloaded from: `https://`, or plain `http://` to a loopback address only (tests, a local mirror). Redirects are followed on the same host and never down to `http://`. A URL in the event is only logged, never fetched.",
-    ),
-    setting(
-        "MAX_CONCURRENCY",
-        "50",
-        "Units of work at the same time over the whole run (every account, region and target), 1-200: one region's reads (its groups, prefix lists and WAF IP sets, at once: each is another API), or one set's, prefix list's or IP set's sync (its calls one after another). EC2 throttles per API, account and region with token buckets of 100-200 calls: a burst of 50 stays inside them.",
-    ),
-    setting(
-        "REPLAN_ATTEMPTS",
-        "3",
-        "When a write finds a set changed by another writer (a duplicate, a rule already gone, no room left), or the set read back after the writes still differs from the file, re-read the set and re-plan it up to this many times before failing it, 0-10.",
-    ),
-    setting(
-        "EC2_MAX_ATTEMPTS",
-        "10",
-        "Attempts per EC2 call, with exponential backoff, on throttling and transient errors, 1-50.",
-    ),
-    setting(
-        "DOWNLOAD_TIMEOUT_SECONDS",
-        "30",
-        "Timeout of one download attempt, 1-600.",
-    ),
-    setting(
-        "DOWNLOAD_ATTEMPTS",
-        "3",
-        "Download attempts on a 5xx answer or a connection error, 1-10.",
-    ),
-    setting(
-        "DOWNLOAD_MAX_BYTES",
-        "33554432",
-        "Largest body accepted (the file is about 2.6 MB), at most 67108864 (64 MiB): the function holds the whole body, and at 128 MB of memory a 64 MiB body peaks at about 96 MB (BENCHMARKS.md).",
-    ),
-    setting(
-        "DEADLINE_MARGIN_SECONDS",
-        "10",
-        "No call starts, and none runs on, with less than this left before the Lambda deadline: the summary and metrics still go out, and the next run finishes.",
-    ),
-    setting(
-        "LAGGING_FILE_WAIT_SECONDS",
-        "60",
-        "How long to keep fetching a file that is older than its notification (a CDN copy not yet refreshed), within the deadline, 0-840.",
-    ),
-];
-
-/// The setting of `variable`.
-pub fn setting_of(variable: &str) -> Option<&'static Setting> {
-    SETTINGS.iter().find(|s| s.variable == variable)
-}
-
-/// The README's row for a setting (its test holds the README's table to [`SETTINGS`]).
-#[cfg(test)]
-fn markdown_row(s: &Setting) -> String {
-    let default = match s.default {
-        "" => "empty".to_owned(),
-        d => format!("`{d}`"),
-    };
-    format!("| `{}` | {default} | {} |", s.variable, s.meaning)
-}
+use aws::{partition, session_name, sts_region};
+use values::{Value, accounts, excluded, filter, organization_role, regions, role_name, topic, url};
 
 /// The typed settings of a run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -321,308 +182,14 @@ impl Config {
     }
 }
 
-fn list_of<T, R: Display>(
-    variable: &'static str,
-    value: &str,
-    item: impl Fn(&str) -> std::result::Result<T, R>,
-) -> Result<Vec<T>> {
-    let err = |reason: String| Error::Config {
-        variable,
-        value: value.to_owned(),
-        reason,
-    };
-    let items: Vec<&str> = value.split(',').map(str::trim).collect();
-    if items.iter().any(|i| i.is_empty()) {
-        return Err(err("an item of the comma list is empty".into()));
-    }
-    items
-        .into_iter()
-        .map(|i| item(i).map_err(|r| err(format!("{i:?}: {r}"))))
-        .collect()
-}
-
-/// A setting's value as given, or its default.
-struct Value {
-    variable: &'static str,
-    text: String,
-}
-
-impl Value {
-    fn error(self, reason: impl Into<String>) -> Error {
-        Error::Config {
-            variable: self.variable,
-            value: self.text,
-            reason: reason.into(),
-        }
-    }
-
-    fn number<T>(self, range: std::ops::RangeInclusive<T>) -> Result<T>
-    where
-        T: FromStr + PartialOrd + Display + Copy,
-    {
-        match self.text.parse::<T>() {
-            Ok(n) if range.contains(&n) => Ok(n),
-            _ => Err(self.error(format!(
-                "expected a whole number from {} to {}",
-                range.start(),
-                range.end()
-            ))),
-        }
-    }
-
-    fn boolean(self) -> Result<bool> {
-        match self.text.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => Err(self.error("expected true or false")),
-        }
-    }
-}
-
-/// Whether `name` has the shape of a region name: two or more lower-case words and a number, joined by '-'
-/// (`us-east-1`, `us-gov-west-1`, `ap-southeast-7`). A typo or an availability zone (`us-east-1a`) is refused
-/// at start, instead of every call to it being retried until it fails.
-fn region_name(name: &str) -> bool {
-    let parts: Vec<&str> = name.split('-').collect();
-    let (Some(number), words) = (parts.last(), &parts[..parts.len().saturating_sub(1)]) else {
-        return false;
-    };
-    let number_ok = !number.is_empty() && number.bytes().all(|b| b.is_ascii_digit());
-    let words_ok = words.len() >= 2
-        && words
-            .iter()
-            .all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_lowercase()));
-    number_ok && words_ok
-}
-
-/// `REGIONS`, or the function's own region (`own`); sorted, without duplicates.
-fn regions(get: &impl Fn(&str) -> Option<String>, own: Option<&String>) -> Result<Vec<String>> {
-    let regions = match get("REGIONS") {
-        Some(list) => list_of("REGIONS", &list, |r| {
-            region_name(r).then(|| r.to_owned()).ok_or(
-                "a region name is like us-east-1 or eu-central-2: lower-case words and a number, joined by '-' (not an availability zone like us-east-1a)",
-            )
-        })?,
-        None => {
-            let own = own.ok_or_else(|| Error::Config {
-                variable: "REGIONS",
-                value: String::new(),
-                reason: "not set, and neither is AWS_REGION to default to".into(),
-            })?;
-            vec![own.clone()]
-        }
-    };
-    Ok(regions.into_iter().collect::<BTreeSet<_>>().into_iter().collect())
-}
-
-/// `ACCOUNTS`: account ids, OU ids, root ids or `organization`, none twice; sorted (account ids first).
-fn accounts(list: Option<String>) -> Result<Vec<AccountEntry>> {
-    let Some(list) = list else {
-        return Ok(Vec::new());
-    };
-    let entries = list_of("ACCOUNTS", &list, AccountEntry::parse)?;
-    unique("ACCOUNTS", &list, entries)
-}
-
-/// `EXCLUDE_ACCOUNTS`: 12-digit account ids, none twice.
-fn excluded(list: Option<String>) -> Result<BTreeSet<String>> {
-    let Some(list) = list else {
-        return Ok(BTreeSet::new());
-    };
-    let ids = list_of("EXCLUDE_ACCOUNTS", &list, |a| match AccountEntry::parse(a) {
-        Ok(AccountEntry::Account(id)) => Ok(id),
-        _ => Err("an account id is 12 digits"),
-    })?;
-    Ok(unique("EXCLUDE_ACCOUNTS", &list, ids)?.into_iter().collect())
-}
-
-/// `items`, sorted, or an error naming the first one listed twice.
-fn unique<T: Ord + Clone + Display>(variable: &'static str, list: &str, items: Vec<T>) -> Result<Vec<T>> {
-    let set: BTreeSet<T> = items.iter().cloned().collect();
-    if set.len() == items.len() {
-        return Ok(set.into_iter().collect());
-    }
-    let twice = items.iter().find(|a| items.iter().filter(|b| b == a).count() > 1);
-    Err(Error::Config {
-        variable,
-        value: list.to_owned(),
-        reason: format!(
-            "{:?} is listed twice",
-            twice.map(ToString::to_string).unwrap_or_default()
-        ),
-    })
-}
-
-/// `ORGANIZATION_ROLE_ARN`: an IAM role's ARN.
-fn organization_role(value: Option<String>) -> Result<Option<String>> {
-    let Some(arn) = value else {
-        return Ok(None);
-    };
-    let parts: Vec<&str> = arn.splitn(6, ':').collect();
-    let ok = matches!(parts.as_slice(), ["arn", partition, "iam", "", account, role]
-        if partition.starts_with("aws")
-            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-            && role.strip_prefix("role/").is_some_and(|name| !name.is_empty()));
-    match ok {
-        true => Ok(Some(arn)),
-        false => Err(Error::Config {
-            variable: "ORGANIZATION_ROLE_ARN",
-            value: arn,
-            reason: "expected a role's ARN: arn:<partition>:iam::<management account>:role/<name>".into(),
-        }),
-    }
-}
-
-/// `NOTIFY_TOPIC_ARN`: an SNS topic's ARN.
-fn topic(value: Option<String>) -> Result<Option<String>> {
-    let Some(arn) = value else {
-        return Ok(None);
-    };
-    let parts: Vec<&str> = arn.split(':').collect();
-    let ok = matches!(parts.as_slice(), ["arn", partition, "sns", region, account, name]
-        if partition.starts_with("aws")
-            && !region.is_empty()
-            && account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())
-            && !name.is_empty());
-    match ok {
-        true => Ok(Some(arn)),
-        false => Err(Error::Config {
-            variable: "NOTIFY_TOPIC_ARN",
-            value: arn,
-            reason: "expected an SNS topic's ARN: arn:<partition>:sns:<region>:<account>:<name>".into(),
-        }),
-    }
-}
-
-/// `ASSUME_ROLE_NAME`: an IAM role name (letters, digits and `+=,.@_-`, at most 64).
-fn role_name(value: Value) -> Result<String> {
-    let ok = (1..=64).contains(&value.text.len())
-        && value
-            .text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+=,.@_-".contains(&b));
-    if ok {
-        Ok(value.text)
-    } else {
-        Err(value.error("expected an IAM role name: letters, digits and +=,.@_- (at most 64)"))
-    }
-}
-
-/// The partition of a region: `aws-cn` for China, `aws-us-gov` for GovCloud, else `aws`.
-/// The regions of the `aws` partition that every account has enabled: those AWS launched before 20 March 2019.
-/// Every later region is opt-in (af-south-1, ap-east-1, ap-south-2, ap-southeast-3…7, ca-west-1, eu-central-2,
-/// eu-south-1/2, il-central-1, me-central-1, me-south-1, mx-central-1, …): SNS does not deliver the
-/// us-east-1 notification to a function there, and an account that has not enabled one cannot call STS in it.
-/// `template.yaml` refuses a stack outside this list (a test checks that they agree).
-pub const DEFAULT_REGIONS: [&str; 17] = [
-    "us-east-1",
-    "us-east-2",
-    "us-west-1",
-    "us-west-2",
-    "ca-central-1",
-    "sa-east-1",
-    "eu-west-1",
-    "eu-west-2",
-    "eu-west-3",
-    "eu-central-1",
-    "eu-north-1",
-    "ap-south-1",
-    "ap-northeast-1",
-    "ap-northeast-2",
-    "ap-northeast-3",
-    "ap-southeast-1",
-    "ap-southeast-2",
-];
-
-/// Where a member account's STS AssumeRole goes: the function's region when every account has it enabled (a
-/// default region, or any region of the China and GovCloud partitions, which have no opt-in regions), else
-/// us-east-1.
-fn sts_region(home_region: &str) -> String {
-    let default = DEFAULT_REGIONS.contains(&home_region) || partition(home_region) != "aws";
-    match default || home_region.is_empty() {
-        true => home_region.to_owned(),
-        false => "us-east-1".to_owned(),
-    }
-}
-
-fn partition(region: &str) -> &'static str {
-    if region.starts_with("cn-") {
-        "aws-cn"
-    } else if region.starts_with("us-gov-") {
-        "aws-us-gov"
-    } else {
-        "aws"
-    }
-}
-
-/// An STS session name (2-64 of letters, digits and `+=,.@_-`) from the function's name.
-fn session_name(function: Option<String>) -> String {
-    let name: String = function
-        .unwrap_or_default()
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(*c))
-        .take(64)
-        .collect();
-    if name.len() >= 2 {
-        name
-    } else {
-        "cloudfront-sg-sync".to_owned()
-    }
-}
-
-/// `SERVICE` and `IP_VERSIONS`.
-fn filter(value: &impl Fn(&'static str) -> Value) -> Result<Filter> {
-    let services = list_of("SERVICE", &value("SERVICE").text, |s| {
-        let s = s.to_ascii_uppercase();
-        SERVICES
-            .contains(&s.as_str())
-            .then_some(s)
-            .ok_or("expected CLOUDFRONT or CLOUDFRONT_ORIGIN_FACING")
-    })?;
-    let versions = list_of("IP_VERSIONS", &value("IP_VERSIONS").text, |v| {
-        match v.to_ascii_lowercase().as_str() {
-            "ipv4" => Ok(IpVersion::Ipv4),
-            "ipv6" => Ok(IpVersion::Ipv6),
-            _ => Err("expected ipv4, ipv6 or both"),
-        }
-    })?;
-    Ok(Filter {
-        services: services.into_iter().collect(),
-        versions: versions.into_iter().collect(),
-        aggregate: value("AGGREGATE").boolean()?,
-    })
-}
-
-/// The most `DOWNLOAD_MAX_BYTES` may be: the function holds the whole body, about 29 MB beside it, and it must fit
-/// in the smallest memory the template allows (128 MB). Measured: a 64 MiB body peaks at 96 MB, 100 MiB at 133 MB.
-pub const DOWNLOAD_MAX_BYTES_LIMIT: u64 = 64 << 20;
-
-/// `IP_RANGES_URL`: https, or plain http to a loopback address only (tests, a local mirror): over plain http
-/// anyone on the path could serve any file, and its MD5 to match.
-fn url(value: Value) -> Result<String> {
-    if value.text.starts_with("https://") {
-        return Ok(value.text);
-    }
-    let Some(rest) = value.text.strip_prefix("http://") else {
-        return Err(value.error("expected an https:// URL"));
-    };
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    let host = match authority.strip_prefix('[') {
-        Some(v6) => v6.split(']').next().unwrap_or_default(),
-        None => authority.split(':').next().unwrap_or_default(),
-    };
-    if host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|a| a.is_loopback()) {
-        return Ok(value.text);
-    }
-    Err(value.error(
-        "plain http:// is allowed only to a loopback address (127.0.0.0/8, [::1], localhost: tests, a local mirror); anyone on the way could serve any ranges: use https://",
-    ))
-}
-
 #[cfg(test)]
 mod tests {
+    use super::aws::*;
+    use super::settings::*;
+    use super::values::*;
     use super::*;
+    use crate::domain::cidr::IpVersion;
+    use crate::error::Error;
 
     fn config(vars: &[(&str, &str)]) -> Result<Config> {
         Config::from_pairs(vars)
@@ -651,7 +218,7 @@ mod tests {
 
     #[test]
     fn the_templates_region_rule_allows_exactly_the_default_regions() {
-        let template = include_str!("../template.yaml");
+        let template = include_str!("../../template.yaml");
         let rule = template
             .split("DefaultRegionOnly:")
             .nth(1)
@@ -664,8 +231,8 @@ mod tests {
 
     #[test]
     fn the_readme_parameter_table_has_every_parameter_of_the_template() {
-        let template = include_str!("../template.yaml");
-        let readme = include_str!("../README.md");
+        let template = include_str!("../../template.yaml");
+        let readme = include_str!("../../README.md");
         let parameters = template.split("\nParameters:\n").nth(1).unwrap();
         let parameters = parameters.split("\nRules:\n").next().unwrap();
         let names: Vec<&str> = parameters
@@ -889,7 +456,7 @@ mod tests {
 
     #[test]
     fn the_readme_settings_table_is_the_settings_list() {
-        let readme = include_str!("../README.md");
+        let readme = include_str!("../../README.md");
         let header = "| variable | default | meaning |";
         let start = readme.find(header).expect("the README has a settings table");
         let rows: Vec<&str> = readme[start..]
