@@ -14,6 +14,15 @@ use aws_sdk_cloudfront::types::{
     OriginProtocolPolicy, OriginSslProtocols, Origins, SslProtocol, TrustedSigners, ViewerProtocolPolicy,
 };
 use aws_sdk_ec2::types::{IpPermission, IpRange};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HttpHeaderConditionConfig,
+    PathPatternConditionConfig, ProtocolEnum, RuleCondition,
+};
+use aws_sdk_wafv2::primitives::Blob;
+use aws_sdk_wafv2::types::{
+    AllowAction, BlockAction, ByteMatchStatement, DefaultAction, FieldToMatch, PositionalConstraint, Rule as WafRule,
+    RuleAction, Scope as Scope3, SingleHeader, Statement, TextTransformation, TextTransformationType, VisibilityConfig,
+};
 use cloudfront_sg_sync::domain::ip_ranges::Scope;
 use common::*;
 
@@ -188,6 +197,148 @@ impl Origins3 {
     fn audit(&self, args: &[&str]) -> Output {
         audit_at(&self.moto.endpoint, args)
     }
+
+    /// The ARN of the load balancer whose DNS name is `dns`.
+    async fn alb_arn(&self, dns: &str) -> String {
+        let out = self.elb.describe_load_balancers().send().await.unwrap();
+        let lb = out
+            .load_balancers()
+            .iter()
+            .find(|lb| lb.dns_name() == Some(dns))
+            .unwrap();
+        lb.load_balancer_arn().unwrap().to_owned()
+    }
+
+    /// An HTTPS listener on 443 of the ALB `dns` (an IAM server certificate: moto checks ACM ones exist), its
+    /// default action forwarding to a target group or answering 403; then its `rules`, each forwarding when its
+    /// conditions hold (priority 10, 20, …).
+    async fn listener(&self, dns: &str, default_forwards: bool, rules: Vec<Vec<RuleCondition>>) {
+        let arn = self.alb_arn(dns).await;
+        let group = self
+            .elb
+            .create_target_group()
+            .name(format!("tg-{}", &arn[arn.len() - 6..]))
+            .protocol(ProtocolEnum::Http)
+            .port(80)
+            .vpc_id(&self.vpc)
+            .send()
+            .await
+            .unwrap();
+        let group = group.target_groups()[0].target_group_arn().unwrap().to_owned();
+        let forward = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn(&group)
+            .build();
+        let refuse = Action::builder()
+            .r#type(ActionTypeEnum::FixedResponse)
+            .fixed_response_config(FixedResponseActionConfig::builder().status_code("403").build())
+            .build();
+        let certificate = Certificate::builder()
+            .certificate_arn("arn:aws:iam::123456789012:server-certificate/web")
+            .build();
+        let listener = self
+            .elb
+            .create_listener()
+            .load_balancer_arn(&arn)
+            .protocol(ProtocolEnum::Https)
+            .port(443)
+            .certificates(certificate)
+            .default_actions(if default_forwards { forward.clone() } else { refuse })
+            .send()
+            .await
+            .unwrap();
+        let listener = listener.listeners()[0].listener_arn().unwrap().to_owned();
+        for (i, conditions) in rules.into_iter().enumerate() {
+            self.elb
+                .create_rule()
+                .listener_arn(&listener)
+                .priority(10 * (i as i32 + 1))
+                .set_conditions(Some(conditions))
+                .actions(forward.clone())
+                .send()
+                .await
+                .unwrap();
+        }
+    }
+
+    /// A REGIONAL web ACL named `name` associated with the ALB `dns`: default Block, and one rule allowing
+    /// requests whose `X-Origin-Verify` is exactly `value`.
+    async fn web_acl(&self, dns: &str, name: &str, value: &str) {
+        let waf = aws_sdk_wafv2::Client::new(&self.moto.sdk_config(REGION).await);
+        let visibility = |n: &str| {
+            VisibilityConfig::builder()
+                .sampled_requests_enabled(false)
+                .cloud_watch_metrics_enabled(false)
+                .metric_name(n)
+                .build()
+                .unwrap()
+        };
+        let header = FieldToMatch::builder()
+            .single_header(SingleHeader::builder().name("x-origin-verify").build().unwrap())
+            .build();
+        let matches = ByteMatchStatement::builder()
+            .search_string(Blob::new(value))
+            .field_to_match(header)
+            .text_transformations(
+                TextTransformation::builder()
+                    .priority(0)
+                    .r#type(TextTransformationType::None)
+                    .build()
+                    .unwrap(),
+            )
+            .positional_constraint(PositionalConstraint::Exactly)
+            .build()
+            .unwrap();
+        let rule = WafRule::builder()
+            .name("origin-verify")
+            .priority(0)
+            .statement(Statement::builder().byte_match_statement(matches).build())
+            .action(RuleAction::builder().allow(AllowAction::builder().build()).build())
+            .visibility_config(visibility("origin-verify"))
+            .build()
+            .unwrap();
+        let acl = waf
+            .create_web_acl()
+            .name(name)
+            .scope(Scope3::Regional)
+            .default_action(DefaultAction::builder().block(BlockAction::builder().build()).build())
+            .rules(rule)
+            .visibility_config(visibility(name))
+            .send()
+            .await
+            .unwrap();
+        let acl = acl.summary().unwrap().arn().unwrap().to_owned();
+        waf.associate_web_acl()
+            .web_acl_arn(acl)
+            .resource_arn(self.alb_arn(dns).await)
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// The secret header's value every test distribution sends.
+const SENT: &str = "9f86d081884c7d659a2feaa0c55ad015";
+
+/// `X-Origin-Verify` must be one of `values`.
+fn header_is(values: &[&str]) -> RuleCondition {
+    let config = HttpHeaderConditionConfig::builder()
+        .http_header_name("X-Origin-Verify")
+        .set_values(Some(values.iter().map(|v| (*v).to_owned()).collect()))
+        .build();
+    RuleCondition::builder()
+        .field("http-header")
+        .http_header_config(config)
+        .build()
+}
+
+/// The path is `path`.
+fn path_is(path: &str) -> RuleCondition {
+    let config = PathPatternConditionConfig::builder().values(path).build();
+    RuleCondition::builder()
+        .field("path-pattern")
+        .path_pattern_config(config)
+        .build()
 }
 
 /// The managed CachingOptimized policy, as distributions are made today.
@@ -245,6 +396,7 @@ async fn a_clean_world_audits_with_exit_0_and_names_the_distribution() {
     let mut groups = w.set(Scope::Global, 2).await;
     groups.extend(w.set(Scope::Regional, 1).await);
     let dns = w.alb("web", &groups).await;
+    w.listener(&dns, false, vec![vec![header_is(&[SENT])]]).await;
     let id = w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, true).await;
     let out = w.audit(&[]);
     let table = stdout(&out);
@@ -544,6 +696,83 @@ async fn a_set_emptied_by_remove_fails_synced_set_though_it_is_attached_whole() 
         assert!(
             found.iter().any(|r| r.contains(" fail ") && r.contains(&expected)),
             "{scope}: {table}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn origin_proof_is_judged_at_the_load_balancer_and_never_shows_a_secret() {
+    let w = origins_world().await;
+    let groups = w.set(Scope::Global, 1).await;
+    // Enforced by a listener rule; by a web ACL; sent but checked by nobody; required with a value CloudFront
+    // does not send; checked, but /health forwarded without it first.
+    let by_rule = w.alb("by-rule", &groups).await;
+    w.listener(&by_rule, false, vec![vec![header_is(&[SENT])]]).await;
+    let by_acl = w.alb("by-acl", &groups).await;
+    w.listener(&by_acl, true, Vec::new()).await;
+    w.web_acl(&by_acl, "origin-verify", SENT).await;
+    let unchecked = w.alb("unchecked", &groups).await;
+    w.listener(&unchecked, true, Vec::new()).await;
+    let refusing = w.alb("refusing", &groups).await;
+    w.listener(
+        &refusing,
+        false,
+        vec![vec![header_is(&["0ther-value-0f-32-characters-xyz"])]],
+    )
+    .await;
+    let health = w.alb("health", &groups).await;
+    w.listener(&health, false, vec![vec![path_is("/health")], vec![header_is(&[SENT])]])
+        .await;
+    let mut ids = Vec::new();
+    for dns in [&by_rule, &by_acl, &unchecked, &refusing, &health] {
+        ids.push(w.distribution(dns, OriginProtocolPolicy::HttpsOnly, true).await);
+    }
+    let out = w.audit(&[]);
+    let table = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let proof = |id: &str| {
+        let rows = rows(&table, "origin-proof");
+        rows.into_iter()
+            .find(|r| r.starts_with(id))
+            .unwrap_or_else(|| panic!("{id}: {table}"))
+    };
+    let expect = [
+        (
+            " pass ",
+            "required at load balancer by-rule: listener HTTPS:443 rule 10",
+        ),
+        (
+            " pass ",
+            "required at load balancer by-acl: web ACL origin-verify rule origin-verify (default Block)",
+        ),
+        (
+            " warn ",
+            "not required at load balancer unchecked: listener HTTPS:443 the default action",
+        ),
+        (
+            " fail ",
+            "to be one of 1 value(s), none of them the one CloudFront sends",
+        ),
+        (" warn ", "listener HTTPS:443 rule 10 (path /health)"),
+    ];
+    for (id, (status, says)) in ids.iter().zip(expect) {
+        let row = proof(id);
+        assert!(row.contains(status) && row.contains(says), "{id}: {row}");
+    }
+    let json = audit_at(&w.moto.endpoint, &["--json"]);
+    for shown in [
+        stdout(&json),
+        table.clone(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    ] {
+        assert!(
+            !shown.contains(SENT) && !shown.contains("0ther-value"),
+            "a secret value was shown"
         );
     }
 }

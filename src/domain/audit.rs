@@ -22,6 +22,7 @@ use serde::Serialize;
 
 use crate::domain::cidr::Cidr;
 use crate::domain::organization::{AccountEntry, Members, SkipReason};
+use crate::domain::origin_side::{Listener, Secret, Stance, WebAcl, mutual_tls_unverified, origin_stance};
 use crate::domain::security_groups::{Group, Rule, RuleSource, SetKey};
 
 /// The names of AWS's managed prefix lists of CloudFront's origin-facing addresses (IPv4, IPv6).
@@ -110,13 +111,15 @@ pub struct Origin {
     pub headers: Vec<CustomHeader>,
 }
 
-/// A custom origin header, without its value.
+/// A custom origin header.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CustomHeader {
     /// The header's name.
     pub name: String,
     /// Whether its value looks like a shared secret ([`secret_like`]).
     pub secret_like: bool,
+    /// Its value, compared with what the origin requires and never shown.
+    pub value: Secret,
 }
 
 /// The kinds of origin CloudFront has.
@@ -179,6 +182,12 @@ pub struct LoadBalancer {
     pub security_groups: Vec<String>,
     /// `ipv4`, `dualstack` or `dualstack-without-public-ipv4`.
     pub ip_address_type: String,
+    /// Its ARN.
+    pub arn: String,
+    /// Its listeners with their rules (read for the load balancers that are origins).
+    pub listeners: Vec<Listener>,
+    /// The web ACL associated with it, if any (read for the load balancers that are origins).
+    pub web_acl: Option<WebAcl>,
 }
 
 /// A synced set: every group tagged for the same account, region, VPC, `Name` and port.
@@ -379,7 +388,7 @@ fn judge(facts: &Facts, origin: &Origin) -> Vec<Verdict> {
         OriginKind::Custom(custom) => {
             let mut verdicts = vec![protocol(custom)];
             verdicts.extend(tls(custom));
-            verdicts.push(proof(origin, custom));
+            verdicts.push(proof(facts, origin, custom));
             verdicts.extend(network(facts, origin, custom));
             verdicts
         }
@@ -452,39 +461,150 @@ fn tls(custom: &CustomOrigin) -> Option<Verdict> {
     })
 }
 
-fn proof(origin: &Origin, custom: &CustomOrigin) -> Verdict {
-    let secrets: Vec<&str> = origin
-        .headers
-        .iter()
-        .filter(|h| h.secret_like)
-        .map(|h| h.name.as_str())
-        .collect();
-    if custom.mutual_tls {
-        pass(
-            Check::OriginProof,
-            "origin mutual TLS: CloudFront presents a client certificate".to_owned(),
-        )
-    } else if let Some(oac) = &origin.access_control {
-        pass(
+const PROOF_FIX: &str = "add a secret custom origin header and require it at the origin (ALB listener rule or AWS \
+                         WAF), or use a VPC origin or origin mutual TLS";
+
+/// What proves a request came through this distribution: origin access control, or origin mutual TLS and secret
+/// headers judged where the origin is a load balancer of the scanned regions (else as sent, "cannot verify at the
+/// origin").
+fn proof(facts: &Facts, origin: &Origin, custom: &CustomOrigin) -> Verdict {
+    let secrets: Vec<&CustomHeader> = origin.headers.iter().filter(|h| h.secret_like).collect();
+    if let (false, Some(oac)) = (custom.mutual_tls, &origin.access_control) {
+        return pass(
             Check::OriginProof,
             format!("origin access control {oac} signs each request"),
-        )
-    } else if !secrets.is_empty() {
-        pass(
-            Check::OriginProof,
-            format!(
-                "custom header {} looks like a shared secret (the origin must require it)",
-                secrets.join(", ")
-            ),
-        )
-    } else {
-        warn(
+        );
+    }
+    if !custom.mutual_tls && secrets.is_empty() {
+        return warn(
             Check::OriginProof,
             "nothing proves a request came through this distribution: anyone's distribution uses the same addresses"
                 .to_owned(),
-            "add a secret custom origin header and require it at the origin (ALB listener rule or AWS WAF), or use \
-             a VPC origin or origin mutual TLS",
-        )
+            PROOF_FIX,
+        );
+    }
+    match facts.load_balancer(&origin.domain_name) {
+        Some((_, _, lb)) if lb.kind == "application" => at_the_origin(lb, custom, &secrets),
+        Some(_) => as_sent(
+            custom,
+            &secrets,
+            "a network load balancer does not read headers: its targets must",
+        ),
+        None => as_sent(custom, &secrets, "it is no load balancer of the scanned regions"),
+    }
+}
+
+/// The proof as CloudFront sends it, where the origin cannot be read (`why`).
+fn as_sent(custom: &CustomOrigin, secrets: &[&CustomHeader], why: &str) -> Verdict {
+    let names: Vec<&str> = secrets.iter().map(|h| h.name.as_str()).collect();
+    let sent = match custom.mutual_tls {
+        true => "origin mutual TLS: CloudFront presents a client certificate".to_owned(),
+        false => format!("custom header {} looks like a shared secret", names.join(", ")),
+    };
+    pass(
+        Check::OriginProof,
+        format!("{sent} (cannot verify at the origin: {why}; the origin must require it)"),
+    )
+}
+
+/// Origin mutual TLS and each secret header judged at load balancer `lb`, on the listeners of the ports
+/// CloudFront uses: a fail (CloudFront refused) first, else a pass, else the first warning.
+fn at_the_origin(lb: &LoadBalancer, custom: &CustomOrigin, secrets: &[&CustomHeader]) -> Verdict {
+    let ports = custom.ports();
+    let listeners: Vec<&Listener> = lb.listeners.iter().filter(|l| ports.contains(&l.port)).collect();
+    let mut verdicts = Vec::new();
+    if custom.mutual_tls {
+        verdicts.push(mutual_tls(lb, &listeners));
+    }
+    for header in secrets {
+        let stance = origin_stance(&listeners, lb.web_acl.as_ref(), &header.name, &header.value);
+        verdicts.push(header_verdict(lb, &ports, &header.name, stance));
+    }
+    let rank = |v: &Verdict| match v.status {
+        Status::Fail => 0,
+        Status::Pass => 1,
+        Status::Warn => 2,
+    };
+    verdicts.sort_by_key(rank);
+    verdicts.swap_remove(0)
+}
+
+/// Origin mutual TLS at `lb`: proof only where each listener verifies the client certificate.
+fn mutual_tls(lb: &LoadBalancer, listeners: &[&Listener]) -> Verdict {
+    let unverified = mutual_tls_unverified(listeners);
+    let named: Vec<String> = unverified
+        .iter()
+        .map(|l| {
+            let mode = l.mutual_authentication.as_deref().unwrap_or("off");
+            format!("{}:{} ({mode})", l.protocol, l.port)
+        })
+        .collect();
+    match (listeners.is_empty(), named.is_empty()) {
+        (false, true) => pass(
+            Check::OriginProof,
+            format!(
+                "origin mutual TLS, verified by load balancer {} with a trust store",
+                lb.name
+            ),
+        ),
+        _ => warn(
+            Check::OriginProof,
+            format!(
+                "CloudFront presents a client certificate, but load balancer {} does not verify it: listener {}",
+                lb.name,
+                if named.is_empty() {
+                    "none on the origin port".to_owned()
+                } else {
+                    named.join(", ")
+                }
+            ),
+            "set the listener's mutual authentication to verify, with a trust store holding the CA of CloudFront's client certificate",
+        ),
+    }
+}
+
+const REQUIRE_FIX: &str = "require the header on every listener rule that forwards, with the value the distribution \
+                           sends, and make the default action a fixed 403; or block requests without it in a web \
+                           ACL associated with the load balancer";
+
+/// The verdict on a secret header `name` from where load balancer `lb` stands on it.
+fn header_verdict(lb: &LoadBalancer, ports: &[u16], name: &str, stance: Stance) -> Verdict {
+    let lb_name = &lb.name;
+    match stance {
+        Stance::Required(place) => pass(
+            Check::OriginProof,
+            format!("custom header {name} is required at load balancer {lb_name}: {place}"),
+        ),
+        Stance::Refused(why) => fail(
+            Check::OriginProof,
+            format!("load balancer {lb_name}: {why}: CloudFront's own requests are refused"),
+            "make the origin accept the value the distribution sends (finish or undo the rotation), then require only it"
+                .to_owned(),
+        ),
+        Stance::Open(ways) => warn(
+            Check::OriginProof,
+            format!(
+                "custom header {name} is sent but not required at load balancer {lb_name}: {} forward(s) without it",
+                ways.join("; ")
+            ),
+            REQUIRE_FIX,
+        ),
+        Stance::Unjudged(what) => warn(
+            Check::OriginProof,
+            format!("custom header {name} is sent; whether load balancer {lb_name} requires it was not judged: {what}"),
+            "check that rule by hand, or require the header in a listener rule or a byte match the audit reads",
+        ),
+        Stance::Silent => {
+            let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            warn(
+                Check::OriginProof,
+                format!(
+                    "custom header {name} is sent but nothing at load balancer {lb_name} requires it (no rule that forwards on port {})",
+                    ports.join(", ")
+                ),
+                REQUIRE_FIX,
+            )
+        }
     }
 }
 

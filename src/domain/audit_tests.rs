@@ -2,11 +2,15 @@
 
 use super::*;
 use crate::domain::ip_ranges::Scope;
+use crate::domain::origin_side::{AclAction, AclRule, Condition, ListenerRule, Statement};
 use crate::domain::security_groups::{Rule, RuleProtocol};
 
 const REGION: &str = "us-east-1";
 const VPC: &str = "vpc-1";
 const ALB_DNS: &str = "web-123.us-east-1.elb.amazonaws.com";
+/// The value the good origin's distribution sends (never printed: findings name headers, not values).
+const SECRET: &str = "Zq8vN2kLp4Rt7wXy9Bc3Df6Gh1Jm5Ks0";
+const HEADER: &str = "X-Origin-Verify";
 
 fn custom(policy: &str, ssl: &[&str]) -> OriginKind {
     OriginKind::Custom(CustomOrigin {
@@ -26,9 +30,42 @@ fn origin(domain: &str, kind: OriginKind, secret_header: bool) -> Origin {
         kind,
         access_control: None,
         headers: vec![CustomHeader {
-            name: "X-Origin-Verify".to_owned(),
+            name: HEADER.to_owned(),
             secret_like: secret_header,
+            value: Secret::new(SECRET),
         }],
+    }
+}
+
+/// A rule that forwards when `conditions` hold.
+fn forwarding(priority: &str, conditions: Vec<Condition>) -> ListenerRule {
+    ListenerRule {
+        priority: priority.to_owned(),
+        forwards: true,
+        conditions,
+    }
+}
+
+/// An `http-header` condition on `name` with `values`.
+fn header_is(name: &str, values: &[&str]) -> Condition {
+    Condition::Header {
+        name: name.to_owned(),
+        values: values.iter().map(|v| Secret::new(*v)).collect(),
+        regex: false,
+    }
+}
+
+/// A listener on `port` whose default action is a fixed response and whose one rule forwards requests carrying
+/// the good origin's header value.
+fn checking_listener(port: u16) -> Listener {
+    Listener {
+        arn: format!("arn:listener/{port}"),
+        port,
+        protocol: if port == 443 { "HTTPS" } else { "HTTP" }.to_owned(),
+        default_forwards: false,
+        rules: vec![forwarding("10", vec![header_is("x-origin-verify", &[SECRET])])],
+        mutual_authentication: None,
+        trust_store: false,
     }
 }
 
@@ -97,6 +134,9 @@ fn facts(origin: Origin, carried: &[&str], rules: &[Rule], sets: Vec<SyncedSet>)
             vpc: VPC.to_owned(),
             security_groups: carried.iter().map(|g| (*g).to_owned()).collect(),
             ip_address_type: "ipv4".to_owned(),
+            arn: "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/web/1".to_owned(),
+            listeners: vec![checking_listener(443), checking_listener(80)],
+            web_acl: None,
         }],
         sets,
         groups,
@@ -208,12 +248,269 @@ fn what_proves_the_distribution_passes_and_nothing_warns() {
     f.distributions[0].origins[0].access_control = Some("E2OAC".to_owned());
     assert_eq!(statuses(&f, Check::OriginProof), [Status::Pass]);
     f.distributions[0].origins[0].access_control = None;
+    f.distributions[0].origins[0].headers.clear();
     if let OriginKind::Custom(c) = &mut f.distributions[0].origins[0].kind {
         c.mutual_tls = true;
     }
+    assert_verdict(
+        &verdicts(&f, Check::OriginProof)[0],
+        Status::Warn,
+        "CloudFront presents a client certificate, but load balancer web does not verify it: listener HTTPS:443 (off)",
+    );
+    let listener = &mut alb(&mut f).listeners[0];
+    (listener.mutual_authentication, listener.trust_store) = (Some("verify".to_owned()), true);
+    assert_verdict(
+        &verdicts(&f, Check::OriginProof)[0],
+        Status::Pass,
+        "origin mutual TLS, verified by load balancer web with a trust store",
+    );
+    alb(&mut f).listeners[0].mutual_authentication = Some("passthrough".to_owned());
+    assert_verdict(
+        &verdicts(&f, Check::OriginProof)[0],
+        Status::Warn,
+        "listener HTTPS:443 (passthrough)",
+    );
+}
+
+/// The ALB of `facts`.
+fn alb(facts: &mut Facts) -> &mut LoadBalancer {
+    let region = facts.regions.get_mut(REGION).unwrap();
+    &mut region.load_balancers[0]
+}
+
+/// The one origin-proof verdict of `facts`, checked to hold no secret value in its why or fix (nor in the
+/// whole report's JSON and text).
+fn proof_of(facts: &Facts) -> (Status, String) {
+    let report = audit(facts);
+    let json = serde_json::to_string(&report).unwrap();
+    let text = report.to_string();
+    for secret in [SECRET, OTHER_SECRET, "Zq8vN2kLp4"] {
+        assert!(
+            !json.contains(secret) && !text.contains(secret),
+            "a secret value was shown"
+        );
+    }
+    let proofs = verdicts(facts, Check::OriginProof);
+    assert_eq!(proofs.len(), 1);
+    proofs.into_iter().next().unwrap()
+}
+
+/// A value no distribution sends.
+const OTHER_SECRET: &str = "Wr4eT6yU8iO0pA2sD4fG6hJ8kL0zX2cV";
+
+#[test]
+fn a_header_required_by_a_listener_rule_passes_naming_where() {
+    let v = proof_of(&clean());
+    assert_verdict(
+        &v,
+        Status::Pass,
+        "custom header X-Origin-Verify is required at load balancer web: listener HTTPS:443 rule 10",
+    );
+}
+
+#[test]
+fn a_header_nobody_checks_warns_naming_the_listener_that_forwards_everything() {
+    let mut f = clean();
+    let listener = &mut alb(&mut f).listeners[0];
+    (listener.default_forwards, listener.rules) = (true, Vec::new());
+    let v = proof_of(&f);
+    assert_verdict(
+        &v,
+        Status::Warn,
+        "sent but not required at load balancer web: listener HTTPS:443 the default action forward(s) without it",
+    );
+}
+
+#[test]
+fn a_rule_that_requires_a_value_cloudfront_does_not_send_fails_counting_its_values() {
+    let mut f = clean();
+    alb(&mut f).listeners[0].rules = vec![forwarding("10", vec![header_is(HEADER, &[OTHER_SECRET])])];
+    let v = proof_of(&f);
+    assert_verdict(
+        &v,
+        Status::Fail,
+        "listener HTTPS:443 rule 10 requires X-Origin-Verify to be one of 1 value(s), none of them the one CloudFront sends",
+    );
+    assert!(v.1.contains("CloudFront's own requests are refused"), "{}", v.1);
+}
+
+#[test]
+fn a_rule_that_forwards_a_path_without_the_header_before_the_check_warns_naming_its_conditions() {
+    let mut f = clean();
+    let health = forwarding("5", vec![Condition::Other("path /health".to_owned())]);
+    alb(&mut f).listeners[0].rules.insert(0, health);
+    assert_verdict(
+        &proof_of(&f),
+        Status::Warn,
+        "listener HTTPS:443 rule 5 (path /health) forward(s) without it",
+    );
+}
+
+#[test]
+fn a_rule_accepting_any_value_or_a_short_pattern_proves_nothing_and_a_long_wildcard_or_another_case_does() {
+    let mut f = clean();
+    let with = |f: &mut Facts, values: &[&str]| {
+        alb(f).listeners[0].rules = vec![forwarding("10", vec![header_is(HEADER, values)])];
+        proof_of(f).0
+    };
+    assert_eq!(with(&mut f, &["*"]), Status::Warn, "any value");
+    assert_eq!(with(&mut f, &["Zq8v*"]), Status::Warn, "4 fixed characters are guessed");
     assert_eq!(
-        verdicts(&f, Check::OriginProof)[0].1,
-        "origin mutual TLS: CloudFront presents a client certificate"
+        with(&mut f, &["zq8vn2klp4rt7wxy9bc3df6gh1jm5ks0"]),
+        Status::Pass,
+        "ALB compares without case"
+    );
+    assert_eq!(
+        with(&mut f, &["Zq8vN2kLp4Rt7wXy9Bc3*"]),
+        Status::Pass,
+        "20 fixed characters and a star"
+    );
+    assert_eq!(
+        with(&mut f, &["Zq8vN2kLp4Rt7wXy9Bc3Df6Gh1Jm5Ks?"]),
+        Status::Pass,
+        "? is one character"
+    );
+    assert_eq!(
+        with(&mut f, &[OTHER_SECRET, SECRET]),
+        Status::Pass,
+        "both values of a rotation"
+    );
+}
+
+#[test]
+fn match_viewer_needs_the_header_required_on_both_ports() {
+    let mut f = facts(
+        origin(ALB_DNS, custom("match-viewer", &["TLSv1.2"]), true),
+        &["sg-g1"],
+        &[],
+        vec![set(Scope::Global, 443, &["sg-g1"])],
+    );
+    assert_eq!(proof_of(&f).0, Status::Pass);
+    alb(&mut f).listeners[1].default_forwards = true;
+    assert_verdict(&proof_of(&f), Status::Warn, "listener HTTP:80 the default action");
+}
+
+/// A web ACL named `protect` with `rules` and the default action.
+fn web_acl(default_allow: bool, rules: Vec<AclRule>) -> WebAcl {
+    WebAcl {
+        name: "protect".to_owned(),
+        default_allow,
+        rules,
+    }
+}
+
+fn acl_rule(name: &str, action: AclAction, statement: Statement) -> AclRule {
+    AclRule {
+        name: name.to_owned(),
+        action,
+        statement,
+    }
+}
+
+fn header_equals(value: &str) -> Statement {
+    Statement::HeaderEquals {
+        header: "x-origin-verify".to_owned(),
+        value: Secret::new(value),
+    }
+}
+
+#[test]
+fn a_web_acl_that_lets_through_only_the_value_passes_in_front_of_a_listener_that_forwards_everything() {
+    let mut f = clean();
+    let listener = &mut alb(&mut f).listeners[0];
+    (listener.default_forwards, listener.rules) = (true, Vec::new());
+    alb(&mut f).web_acl = Some(web_acl(
+        false,
+        vec![acl_rule("origin", AclAction::Allow, header_equals(SECRET))],
+    ));
+    assert_verdict(
+        &proof_of(&f),
+        Status::Pass,
+        "web ACL protect rule origin (default Block)",
+    );
+
+    let not = Statement::NotHeaderEquals {
+        header: HEADER.to_owned(),
+        value: Secret::new(SECRET),
+    };
+    let count = acl_rule(
+        "count",
+        AclAction::Count,
+        Statement::Other("another statement".to_owned()),
+    );
+    alb(&mut f).web_acl = Some(web_acl(
+        true,
+        vec![count, acl_rule("origin", AclAction::Block, not.clone())],
+    ));
+    assert_verdict(&proof_of(&f), Status::Pass, "web ACL protect rule origin");
+
+    let other = Statement::NotHeaderEquals {
+        header: HEADER.to_owned(),
+        value: Secret::new(OTHER_SECRET),
+    };
+    alb(&mut f).web_acl = Some(web_acl(true, vec![acl_rule("origin", AclAction::Block, other)]));
+    assert_verdict(
+        &proof_of(&f),
+        Status::Fail,
+        "web ACL protect rule origin blocks every request",
+    );
+
+    let health = acl_rule(
+        "health",
+        AclAction::Allow,
+        Statement::Other("another statement".to_owned()),
+    );
+    alb(&mut f).web_acl = Some(web_acl(true, vec![health, acl_rule("origin", AclAction::Block, not)]));
+    assert_verdict(
+        &proof_of(&f),
+        Status::Warn,
+        "web ACL protect rule health allows requests without X-Origin-Verify",
+    );
+}
+
+#[test]
+fn a_web_acl_the_audit_cannot_judge_warns_saying_so_and_one_refusing_cloudfront_fails() {
+    let mut f = clean();
+    let listener = &mut alb(&mut f).listeners[0];
+    (listener.default_forwards, listener.rules) = (true, Vec::new());
+    let managed = acl_rule(
+        "AWS-AWSManagedRulesCommonRuleSet",
+        AclAction::RuleGroup,
+        Statement::Other("a rule group".to_owned()),
+    );
+    alb(&mut f).web_acl = Some(web_acl(
+        false,
+        vec![managed, acl_rule("origin", AclAction::Allow, header_equals(SECRET))],
+    ));
+    assert_verdict(
+        &proof_of(&f),
+        Status::Warn,
+        "web ACL protect rule AWS-AWSManagedRulesCommonRuleSet is a rule group",
+    );
+
+    alb(&mut f).web_acl = Some(web_acl(
+        false,
+        vec![acl_rule("origin", AclAction::Allow, header_equals(OTHER_SECRET))],
+    ));
+    assert_verdict(
+        &proof_of(&f),
+        Status::Fail,
+        "web ACL protect blocks by default and no rule allows the value of X-Origin-Verify CloudFront sends",
+    );
+}
+
+#[test]
+fn an_origin_that_is_no_load_balancer_of_the_scanned_regions_keeps_its_verdict_saying_it_cannot_be_verified() {
+    let f = facts(
+        origin("origin.example.com", custom("https-only", &["TLSv1.2"]), true),
+        &[],
+        &[],
+        Vec::new(),
+    );
+    assert_verdict(
+        &proof_of(&f),
+        Status::Pass,
+        "custom header X-Origin-Verify looks like a shared secret (cannot verify at the origin: it is no load balancer of the scanned regions; the origin must require it)",
     );
 }
 

@@ -3,7 +3,8 @@
 //!
 //! One file per target's planning ([`security_groups`], [`prefix_lists`], [`ip_sets`]), each with the same
 //! name as its port (`ports/`), its adapter (`adapters/`) and its wiring (`sync/`); beside them what every
-//! target shares ([`cidr`], [`event`], [`ip_ranges`]) and the read-only checks ([`attachment`], [`audit`]).
+//! target shares ([`cidr`], [`event`], [`ip_ranges`]) and the read-only checks ([`attachment`], [`audit`],
+//! [`origin_side`]).
 
 pub mod aggregate;
 pub mod attachment;
@@ -14,6 +15,7 @@ pub mod ip_ranges;
 pub mod ip_sets;
 pub mod notification;
 pub mod organization;
+pub mod origin_side;
 pub mod prefix_lists;
 pub mod security_groups;
 

@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use std::future::Future;
 
 use crate::domain::audit::{Distribution, LoadBalancer};
+use crate::domain::origin_side::{Listener, WebAcl};
 use crate::domain::security_groups::Group;
 use crate::error::Result;
 
@@ -15,10 +16,17 @@ pub trait Distributions: Send + Sync {
     fn distributions(&self) -> impl Future<Output = Result<Vec<Distribution>>> + Send;
 }
 
-/// Where load balancers live (Elastic Load Balancing v2: ALBs and NLBs).
+/// Where load balancers live (Elastic Load Balancing v2: ALBs and NLBs), and what they require of a request:
+/// their listeners and rules, and the web ACL associated with them (AWS WAF).
 pub trait LoadBalancers: Send + Sync {
-    /// Every application and network load balancer of `region`, all pages.
+    /// Every application and network load balancer of `region`, all pages (without listeners or web ACL).
     fn load_balancers(&self, region: &str) -> impl Future<Output = Result<Vec<LoadBalancer>>> + Send;
+
+    /// The listeners of the load balancer `arn` of `region`, each with its rules other than the default.
+    fn listeners(&self, region: &str, arn: &str) -> impl Future<Output = Result<Vec<Listener>>> + Send;
+
+    /// The web ACL associated with the load balancer `arn` of `region`, if any.
+    fn web_acl(&self, region: &str, arn: &str) -> impl Future<Output = Result<Option<WebAcl>>> + Send;
 }
 
 /// What the audit reads of security groups beyond the tagged sets.

@@ -1,6 +1,7 @@
 //! The origin audit, read-only: every distribution (one paged read), then per scanned region at once its load
-//! balancers, tagged sets and AWS's CloudFront prefix lists, then the security groups of the load balancers that
-//! are origins. The pure [`crate::domain::audit`] judges what was read.
+//! balancers, tagged sets and AWS's CloudFront prefix lists, then, for the load balancers that are origins,
+//! their security groups and (ALBs) their listeners, rules and web ACL. The pure [`crate::domain::audit`]
+//! judges what was read.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -9,7 +10,9 @@ use futures::future::try_join_all;
 use futures::stream::{self, StreamExt};
 
 use crate::config::Config;
-use crate::domain::audit::{self, AccountsAudit, AuditReport, Distribution, Facts, RegionFacts, SyncedSet};
+use crate::domain::audit::{
+    self, AccountsAudit, AuditReport, Distribution, Facts, LoadBalancer, RegionFacts, SyncedSet,
+};
 use crate::domain::organization::Members;
 use crate::error::Result;
 use crate::ports::{Distributions, LoadBalancers, OriginGroups, SecurityGroups};
@@ -64,28 +67,30 @@ where
 }
 
 /// What the audit needs of `region`: the security groups are read only for load balancers that are origins.
-async fn region_facts<L, G>(
-    region: &str,
-    distributions: &[Distribution],
-    load_balancers: &L,
-    ec2: &G,
-) -> Result<RegionFacts>
+async fn region_facts<L, G>(region: &str, distributions: &[Distribution], reader: &L, ec2: &G) -> Result<RegionFacts>
 where
     L: LoadBalancers,
     G: SecurityGroups + OriginGroups,
 {
     let (load_balancers, tagged, cloudfront_lists) = futures::try_join!(
-        load_balancers.load_balancers(region),
+        reader.load_balancers(region),
         ec2.tagged_groups(region),
         ec2.cloudfront_prefix_lists(region),
     )?;
-    let ids: BTreeSet<String> = audit::origin_load_balancers(distributions, &load_balancers)
+    let origins: BTreeSet<String> = audit::origin_load_balancers(distributions, &load_balancers)
+        .map(|lb| lb.arn.clone())
+        .collect();
+    let ids: BTreeSet<String> = (load_balancers.iter())
+        .filter(|lb| origins.contains(&lb.arn))
         .flat_map(|lb| lb.security_groups.iter().cloned())
         .collect();
-    let groups = match ids.is_empty() {
-        true => Vec::new(),
-        false => ec2.groups_with_rules(region, &ids).await?,
+    let groups = async {
+        match ids.is_empty() {
+            true => Ok(Vec::new()),
+            false => ec2.groups_with_rules(region, &ids).await,
+        }
     };
+    let (groups, load_balancers) = futures::try_join!(groups, origin_side(region, load_balancers, &origins, reader))?;
     let sets = form_sets(None, tagged.tagged).0.into_iter().map(|set| SyncedSet {
         groups: set.groups.into_iter().map(|g| g.id).collect(),
         key: set.key,
@@ -96,4 +101,23 @@ where
         groups: groups.into_iter().map(|g| (g.id.clone(), g)).collect(),
         cloudfront_lists,
     })
+}
+
+/// `load_balancers`, those that are `origins` (by ARN) with their listeners and rules and their web ACL: what they
+/// require of a request (the others as listed). Each origin's reads go at once.
+async fn origin_side<L: LoadBalancers>(
+    region: &str,
+    load_balancers: Vec<LoadBalancer>,
+    origins: &BTreeSet<String>,
+    reader: &L,
+) -> Result<Vec<LoadBalancer>> {
+    let read = load_balancers.into_iter().map(|mut lb| async move {
+        if origins.contains(&lb.arn) && lb.kind == "application" {
+            let (listeners, web_acl) =
+                futures::try_join!(reader.listeners(region, &lb.arn), reader.web_acl(region, &lb.arn))?;
+            (lb.listeners, lb.web_acl) = (listeners, web_acl);
+        }
+        Ok(lb)
+    });
+    try_join_all(read).await
 }

@@ -6,6 +6,7 @@ use super::audit;
 use crate::config::Config;
 use crate::domain::audit::{Check, CustomOrigin, Distribution, LoadBalancer, Origin, OriginKind, Status};
 use crate::domain::ip_ranges::Scope;
+use crate::domain::origin_side::{Listener, WebAcl};
 use crate::domain::security_groups::{Rule, RuleProtocol, RuleSource};
 use crate::error::{Error, Result};
 use crate::ports::{Distributions, LoadBalancers};
@@ -34,6 +35,14 @@ impl LoadBalancers for FakeElb {
             code: "AccessDenied".to_owned(),
             message: "denied".to_owned(),
         })
+    }
+
+    async fn listeners(&self, _region: &str, _arn: &str) -> Result<Vec<Listener>> {
+        Ok(Vec::new())
+    }
+
+    async fn web_acl(&self, _region: &str, _arn: &str) -> Result<Option<WebAcl>> {
+        Ok(None)
     }
 }
 
@@ -66,6 +75,9 @@ fn elb(groups: &[&str]) -> FakeElb {
         vpc: "vpc-1".to_owned(),
         security_groups: groups.iter().map(|g| (*g).to_owned()).collect(),
         ip_address_type: "ipv4".to_owned(),
+        arn: "arn:aws:elasticloadbalancing:us-east-1:111111111111:loadbalancer/app/web/1".to_owned(),
+        listeners: Vec::new(),
+        web_acl: None,
     };
     FakeElb(BTreeMap::from([("us-east-1".to_owned(), vec![lb])]))
 }

@@ -1,11 +1,12 @@
 //! [`Distributions`] over `aws-sdk-cloudfront`: ListDistributions, every page. A custom header's value is judged
-//! here ([`secret_like`]) and dropped: no secret leaves this module.
+//! here ([`secret_like`]) and kept as a [`Secret`]: compared with what the origin requires, never shown.
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudfront::Client;
 use aws_sdk_cloudfront::types::{DistributionSummary, Origin as SdkOrigin};
 use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::domain::audit::{CustomHeader, CustomOrigin, Distribution, Origin, OriginKind, secret_like};
+use cloudfront_sg_sync::domain::origin_side::Secret;
 use cloudfront_sg_sync::ports::Distributions;
 use cloudfront_sg_sync::{Error, Result};
 
@@ -120,6 +121,7 @@ pub fn origin_of(origin: &SdkOrigin) -> Origin {
             .map(|h| CustomHeader {
                 name: h.header_name().to_owned(),
                 secret_like: secret_like(h.header_name(), h.header_value()),
+                value: Secret::new(h.header_value()),
             })
             .collect(),
     }
@@ -180,7 +182,7 @@ mod tests {
     }
 
     #[test]
-    fn a_custom_origin_keeps_its_policy_ports_tls_mtls_and_ip_address_type_and_no_header_value() {
+    fn a_custom_origin_keeps_its_policy_ports_tls_mtls_and_ip_address_type_and_its_header_value_unshown() {
         let custom = CustomOriginConfig::builder()
             .ip_address_type(aws_sdk_cloudfront::types::IpAddressType::DualStack)
             .http_port(8080)
@@ -225,8 +227,9 @@ mod tests {
         let headers = vec![CustomHeader {
             name: "X-Origin-Verify".to_owned(),
             secret_like: true,
+            value: Secret::new("9f86d081884c7d659a2feaa0c55ad015"),
         }];
-        assert_eq!(read.headers, headers);
-        assert!(!format!("{read:?}").contains("9f86d081"));
+        assert_eq!(read.headers, headers, "the value kept, to compare with the origin's");
+        assert!(!format!("{read:?}").contains("9f86d081"), "never shown");
     }
 }

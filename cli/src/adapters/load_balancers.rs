@@ -1,63 +1,190 @@
-//! [`LoadBalancers`] over `aws-sdk-elasticloadbalancingv2`: DescribeLoadBalancers, every page, one client per
-//! scanned region.
+//! [`LoadBalancers`] over `aws-sdk-elasticloadbalancingv2` (DescribeLoadBalancers, DescribeListeners and
+//! DescribeRules, every page) and `aws-sdk-wafv2` (GetWebACLForResource), one client of each per scanned
+//! region. A rule's header values are kept as [`Secret`]s: compared by the audit, never shown.
 
 use std::collections::BTreeMap;
 
 use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::Client;
-use aws_sdk_elasticloadbalancingv2::types::LoadBalancer as SdkLoadBalancer;
+use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_elasticloadbalancingv2::types::{
+    Action, Listener as SdkListener, LoadBalancer as SdkLoadBalancer, Rule, RuleCondition,
+};
 use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::domain::audit::LoadBalancer;
+use cloudfront_sg_sync::domain::origin_side::{Condition, Listener, ListenerRule, Secret, WebAcl};
 use cloudfront_sg_sync::ports::LoadBalancers;
 use cloudfront_sg_sync::{Error, Result};
 
-/// The load balancers of the configured regions.
+use super::web_acls;
+
+/// The load balancers of the configured regions, their listeners and their web ACLs.
 #[derive(Debug, Clone)]
 pub struct ElbLoadBalancers {
     clients: BTreeMap<String, Client>,
+    waf: BTreeMap<String, aws_sdk_wafv2::Client>,
 }
 
 impl ElbLoadBalancers {
     /// One client per region of `config`, from `shared` (credentials, endpoint, retry and timeout settings).
     pub fn from_shared(config: &Config, shared: &SdkConfig) -> ElbLoadBalancers {
-        let clients = config
-            .regions
-            .iter()
-            .map(|region| {
-                let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(shared)
-                    .region(aws_config::Region::new(region.clone()))
-                    .build();
-                (region.clone(), Client::from_conf(conf))
+        let region = |r: &String| aws_config::Region::new(r.clone());
+        let clients = (config.regions.iter())
+            .map(|r| {
+                let conf = aws_sdk_elasticloadbalancingv2::config::Builder::from(shared).region(region(r));
+                (r.clone(), Client::from_conf(conf.build()))
             })
             .collect();
-        ElbLoadBalancers { clients }
+        let waf = (config.regions.iter())
+            .map(|r| {
+                let conf = aws_sdk_wafv2::config::Builder::from(shared).region(region(r));
+                (r.clone(), aws_sdk_wafv2::Client::from_conf(conf.build()))
+            })
+            .collect();
+        ElbLoadBalancers { clients, waf }
+    }
+
+    fn client(&self, region: &str) -> Result<&Client> {
+        self.clients.get(region).ok_or_else(|| Error::RegionNotConfigured {
+            region: region.to_owned(),
+        })
+    }
+}
+
+/// An ELBv2 call's failure, as the audit reports it.
+fn elb_error<E>(operation: &'static str, region: &str) -> impl FnOnce(SdkError<E>) -> Error
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    move |e| {
+        service_error(&e, |code, message| Error::Audit {
+            service: "ELBv2",
+            operation,
+            region: region.to_owned(),
+            code,
+            message,
+        })
     }
 }
 
 impl LoadBalancers for ElbLoadBalancers {
     async fn load_balancers(&self, region: &str) -> Result<Vec<LoadBalancer>> {
-        let client = self.clients.get(region).ok_or_else(|| Error::RegionNotConfigured {
-            region: region.to_owned(),
-        })?;
-        let pages = client
-            .describe_load_balancers()
-            .into_paginator()
-            .send()
+        let pages = (self.client(region)?.describe_load_balancers().into_paginator().send())
             .try_collect()
             .await
-            .map_err(|e| {
-                service_error(&e, |code, message| Error::Audit {
-                    service: "ELBv2",
-                    operation: "DescribeLoadBalancers",
-                    region: region.to_owned(),
-                    code,
-                    message,
-                })
-            })?;
+            .map_err(elb_error("DescribeLoadBalancers", region))?;
         let found = pages.iter().flat_map(|page| page.load_balancers());
         Ok(found.filter_map(load_balancer_of).collect())
     }
+
+    async fn listeners(&self, region: &str, arn: &str) -> Result<Vec<Listener>> {
+        let client = self.client(region)?;
+        let pages = (client
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .into_paginator()
+            .send())
+        .try_collect()
+        .await
+        .map_err(elb_error("DescribeListeners", region))?;
+        let mut listeners = Vec::new();
+        for listener in pages.iter().flat_map(|page| page.listeners()) {
+            let rules = match listener.listener_arn() {
+                Some(listener_arn) => self.rules(client, region, listener_arn).await?,
+                None => Vec::new(),
+            };
+            listeners.push(listener_of(listener, rules));
+        }
+        Ok(listeners)
+    }
+
+    async fn web_acl(&self, region: &str, arn: &str) -> Result<Option<WebAcl>> {
+        let client = self.waf.get(region).ok_or_else(|| Error::RegionNotConfigured {
+            region: region.to_owned(),
+        })?;
+        web_acls::for_resource(client, region, arn).await
+    }
+}
+
+impl ElbLoadBalancers {
+    /// The rules of a listener other than its default (DescribeRules, every page: ELBv2 pages it by marker).
+    async fn rules(&self, client: &Client, region: &str, listener_arn: &str) -> Result<Vec<ListenerRule>> {
+        let mut rules = Vec::new();
+        let mut marker = None;
+        loop {
+            let page = (client.describe_rules().listener_arn(listener_arn).set_marker(marker))
+                .send()
+                .await
+                .map_err(elb_error("DescribeRules", region))?;
+            let others = page.rules().iter().filter(|r| r.is_default() != Some(true));
+            rules.extend(others.map(rule_of));
+            marker = page.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
+            if marker.is_none() {
+                return Ok(rules);
+            }
+        }
+    }
+}
+
+/// Whether `actions` forward to a target (`forward`, after an `authenticate-…` or not).
+fn forwards(actions: &[Action]) -> bool {
+    actions
+        .iter()
+        .any(|a| a.r#type().is_some_and(|t| t.as_str() == "forward"))
+}
+
+/// A listener as the audit judges it.
+fn listener_of(listener: &SdkListener, rules: Vec<ListenerRule>) -> Listener {
+    let mutual = listener.mutual_authentication();
+    Listener {
+        arn: listener.listener_arn().unwrap_or_default().to_owned(),
+        port: listener.port().and_then(|p| u16::try_from(p).ok()).unwrap_or_default(),
+        protocol: listener.protocol().map_or("", |p| p.as_str()).to_owned(),
+        default_forwards: forwards(listener.default_actions()),
+        rules,
+        mutual_authentication: mutual.and_then(|m| m.mode()).map(str::to_owned),
+        trust_store: mutual.and_then(|m| m.trust_store_arn()).is_some_and(|a| !a.is_empty()),
+    }
+}
+
+/// A rule as the audit judges it: its priority, whether it forwards, its conditions.
+fn rule_of(rule: &Rule) -> ListenerRule {
+    ListenerRule {
+        priority: rule.priority().unwrap_or_default().to_owned(),
+        forwards: forwards(rule.actions()),
+        conditions: rule.conditions().iter().map(condition_of).collect(),
+    }
+}
+
+/// A condition: an `http-header` one with its values as secrets; any other named by its field and values.
+fn condition_of(condition: &RuleCondition) -> Condition {
+    let field = condition.field().unwrap_or_default();
+    if let Some(header) = condition.http_header_config() {
+        return Condition::Header {
+            name: header.http_header_name().unwrap_or_default().to_owned(),
+            values: header.values().iter().map(Secret::new).collect(),
+            regex: !header.regex_values().is_empty(),
+        };
+    }
+    let values: Vec<&str> = match condition.path_pattern_config() {
+        Some(path) => path
+            .values()
+            .iter()
+            .chain(path.regex_values())
+            .map(String::as_str)
+            .collect(),
+        None => condition.values().iter().map(String::as_str).collect(),
+    };
+    let field = match field {
+        "path-pattern" => "path",
+        "host-header" => "host",
+        other => other,
+    };
+    Condition::Other(match values.is_empty() {
+        true => field.to_owned(),
+        false => format!("{field} {}", values.join(",")),
+    })
 }
 
 /// An ALB or NLB as the audit sees it; `None` for a gateway load balancer or one without a DNS name.
@@ -71,13 +198,18 @@ fn load_balancer_of(lb: &SdkLoadBalancer) -> Option<LoadBalancer> {
         vpc: lb.vpc_id().unwrap_or_default().to_owned(),
         security_groups: lb.security_groups().to_vec(),
         ip_address_type: lb.ip_address_type().map_or("ipv4", |t| t.as_str()).to_owned(),
+        arn: lb.load_balancer_arn().unwrap_or_default().to_owned(),
+        listeners: Vec::new(),
+        web_acl: None,
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_elasticloadbalancingv2::types::{IpAddressType, LoadBalancerTypeEnum};
+    use aws_sdk_elasticloadbalancingv2::types::{
+        ActionTypeEnum, HttpHeaderConditionConfig, IpAddressType, LoadBalancerTypeEnum,
+    };
 
     #[test]
     fn a_load_balancer_keeps_its_kind_groups_and_ip_address_type() {
@@ -103,5 +235,88 @@ mod tests {
             "not said: IPv4"
         );
         assert!(load_balancer_of(&of(LoadBalancerTypeEnum::Gateway, None)).is_none());
+    }
+
+    #[test]
+    fn a_listener_keeps_its_mutual_tls_and_what_its_default_and_rules_forward_with_header_values_unshown() {
+        use aws_sdk_elasticloadbalancingv2::types::{MutualAuthenticationAttributes, ProtocolEnum};
+        let forward = Action::builder()
+            .r#type(ActionTypeEnum::Forward)
+            .target_group_arn("tg")
+            .build();
+        let refuse = Action::builder().r#type(ActionTypeEnum::FixedResponse).build();
+        let mutual = |mode: &str, store: Option<&str>| {
+            MutualAuthenticationAttributes::builder()
+                .mode(mode)
+                .set_trust_store_arn(store.map(str::to_owned))
+                .build()
+        };
+        let listener = |default: &Action, mutual| {
+            SdkListener::builder()
+                .listener_arn("arn:listener")
+                .port(443)
+                .protocol(ProtocolEnum::Https)
+                .default_actions(default.clone())
+                .set_mutual_authentication(mutual)
+                .build()
+        };
+        let header = HttpHeaderConditionConfig::builder()
+            .http_header_name("X-Origin-Verify")
+            .values("s3cr3t")
+            .build();
+        let rule = Rule::builder()
+            .priority("5")
+            .conditions(
+                RuleCondition::builder()
+                    .field("http-header")
+                    .http_header_config(header)
+                    .build(),
+            )
+            .conditions(RuleCondition::builder().field("path-pattern").values("/api/*").build())
+            .actions(forward.clone())
+            .build();
+        let verified = listener_of(
+            &listener(&refuse, Some(mutual("verify", Some("arn:ts")))),
+            vec![rule_of(&rule)],
+        );
+        assert_eq!(
+            (
+                verified.port,
+                verified.protocol.as_str(),
+                verified.default_forwards,
+                verified.trust_store
+            ),
+            (443, "HTTPS", false, true)
+        );
+        assert_eq!(verified.mutual_authentication.as_deref(), Some("verify"));
+        assert_eq!(
+            verified.rules,
+            [ListenerRule {
+                priority: "5".to_owned(),
+                forwards: true,
+                conditions: vec![
+                    Condition::Header {
+                        name: "X-Origin-Verify".to_owned(),
+                        values: vec![Secret::new("s3cr3t")],
+                        regex: false
+                    },
+                    Condition::Other("path /api/*".to_owned()),
+                ],
+            }]
+        );
+        assert!(!format!("{verified:?}").contains("s3cr3t"));
+        let passthrough = listener_of(&listener(&forward, Some(mutual("passthrough", None))), Vec::new());
+        assert_eq!(
+            (
+                passthrough.default_forwards,
+                passthrough.mutual_authentication.as_deref(),
+                passthrough.trust_store
+            ),
+            (true, Some("passthrough"), false)
+        );
+        assert_eq!(
+            listener_of(&listener(&forward, None), Vec::new()).mutual_authentication,
+            None
+        );
     }
 }
