@@ -190,13 +190,22 @@ AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
 grep -q "accounts: 2 synced, 0 failed, 1 skipped" "$WORK/ou.txt" ||
   { echo "demo: the run over the OU should sync 2 accounts and skip the closed one" >&2; exit 1; }
 
-echo "== the CLI's audit of the CloudFront origins (read-only): one clean distribution, one that fails"
+echo "== the CLI's audit of the CloudFront origins (read-only): the secret header judged at each ALB (a listener"
+echo "   rule requires it, a web ACL requires it, nobody checks it, a rule requires a value CloudFront does not send),"
+echo "   and a legacy distribution that fails"
 "$PY" scripts/demo_origins.py "http://127.0.0.1:$MOTO_PORT"
 audit_status=0
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" audit || audit_status=$?
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" audit | tee "$WORK/audit.txt" || audit_status=$?
 echo "== audit exit code $audit_status (0: nothing fails, 1: something fails, 2: the audit could not finish)"
 [ "$audit_status" -eq 1 ] || { echo "demo: the audit should have failed the legacy distribution" >&2; exit 1; }
+for says in "required at load balancer demo-web: listener HTTPS:443 rule 10" \
+  "required at load balancer demo-waf: web ACL demo-origin-verify" \
+  "not required at load balancer demo-unchecked" "none of them the one CloudFront sends"; do
+  tr -s ' \n' ' ' < "$WORK/audit.txt" | grep -q "$says" ||
+    { echo "demo: the audit should say: $says" >&2; exit 1; }
+done
+! grep -q "9f86d081884c7d659a2feaa0c55ad015" "$WORK/audit.txt" || { echo "demo: a secret was shown" >&2; exit 1; }
 
 echo "== an uninstall (remove --apply) takes back every rule of ours; the audit then fails the sets it emptied"
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \

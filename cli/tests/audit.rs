@@ -752,13 +752,13 @@ async fn origin_proof_is_judged_at_the_load_balancer_and_never_shows_a_secret() 
         ),
         (
             " warn ",
-            "not required at load balancer unchecked: listener HTTPS:443 the default action",
+            "not required at load balancer unchecked: requests without it get through listener HTTPS:443 default action",
         ),
         (
             " fail ",
             "to be one of 1 value(s), none of them the one CloudFront sends",
         ),
-        (" warn ", "listener HTTPS:443 rule 10 (path /health)"),
+        (" warn ", "get through listener HTTPS:443 rule 10 (path /health)"),
     ];
     for (id, (status, says)) in ids.iter().zip(expect) {
         let row = proof(id);

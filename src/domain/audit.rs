@@ -584,8 +584,8 @@ fn header_verdict(lb: &LoadBalancer, ports: &[u16], name: &str, stance: Stance) 
         Stance::Open(ways) => warn(
             Check::OriginProof,
             format!(
-                "custom header {name} is sent but not required at load balancer {lb_name}: {} forward(s) without it",
-                ways.join("; ")
+                "custom header {name} is sent but not required at load balancer {lb_name}: requests without it get through {}",
+                ways.join(", ")
             ),
             REQUIRE_FIX,
         ),

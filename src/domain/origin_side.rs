@@ -185,7 +185,7 @@ pub enum Stance {
     Required(String),
     /// The header is required with values none of which CloudFront sends: CloudFront itself is refused.
     Refused(String),
-    /// Requests without the value get through: each way named.
+    /// Requests without the value get through: each way named (`listener HTTPS:443 rule 5 (path /health)`).
     Open(Vec<String>),
     /// Not judged (a rule group, a regular expression, another statement): said what.
     Unjudged(String),
@@ -251,7 +251,7 @@ pub fn listener_stance(listener: &Listener, name: &str, sent: &Secret) -> Stance
     let place = format!("listener {}:{}", listener.protocol, listener.port);
     let mut routes: Vec<(String, Route)> = Vec::new();
     if listener.default_forwards {
-        routes.push(("the default action".to_owned(), Route::Open));
+        routes.push(("default action".to_owned(), Route::Open));
     }
     for rule in listener.rules.iter().filter(|r| r.forwards) {
         routes.push((rule_label(rule, name), route_of(&rule.conditions, name, sent)));
@@ -309,7 +309,7 @@ pub fn acl_stance(acl: &WebAcl, name: &str, sent: &Secret) -> Stance {
                 }
             }
             (AclAction::Allow, _) => {
-                return Stance::Open(vec![format!("{} allows requests without {name}", place(rule))]);
+                return Stance::Open(vec![format!("{} (an Allow on another statement)", place(rule))]);
             }
             (AclAction::Block, Statement::NotHeaderEquals { header, value }) if on_header(header) => {
                 return match (value.equals(sent), allowed_by) {
