@@ -5,8 +5,8 @@
 # under `cargo lambda watch` (its local Lambda runtime), invokes it with events/sns-notification.json, prints
 # the summary, invokes it again (nothing to do), then with an older real file (every target keeps the newer
 # one), then after a forged mark on one group (not trusted: overwritten and reported), shows the CLI's plan, then its plan over two member accounts, then a run over an OU of an organization,
-# then the CLI's audit of two CloudFront distributions and their load balancers, an uninstall (`remove --apply`)
-# and the audit of the sets it emptied, then stops everything.
+# then the CLI's audit of five CloudFront distributions and their load balancers (the secret header judged at each
+# ALB), an uninstall (`remove --apply`) and the audit of the sets it emptied, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -196,7 +196,7 @@ echo "   and a legacy distribution that fails"
 "$PY" scripts/demo_origins.py "http://127.0.0.1:$MOTO_PORT"
 audit_status=0
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" audit | tee "$WORK/audit.txt" || audit_status=$?
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" audit --ip-ranges-file "$WORK/www/ip-ranges.json" | tee "$WORK/audit.txt" || audit_status=$?
 echo "== audit exit code $audit_status (0: nothing fails, 1: something fails, 2: the audit could not finish)"
 [ "$audit_status" -eq 1 ] || { echo "demo: the audit should have failed the legacy distribution" >&2; exit 1; }
 for says in "required at load balancer demo-web: listener HTTPS:443 rule 10" \
@@ -211,7 +211,7 @@ echo "== an uninstall (remove --apply) takes back every rule of ours; the audit 
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
   AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" remove --apply | tail -3
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
-  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" audit | tee "$WORK/emptied.txt" | grep -A1 "synced-set" | head -4 || true
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" audit --ip-ranges-file "$WORK/www/ip-ranges.json" | tee "$WORK/emptied.txt" | grep -A1 "synced-set" | head -4 || true
 grep -q "holds none of CloudFront" "$WORK/emptied.txt" ||
   grep -q "hold none of CloudFront" "$WORK/emptied.txt" ||
   { echo "demo: the audit should fail the emptied set" >&2; exit 1; }

@@ -16,8 +16,10 @@ use cloudfront_sg_sync::adapters::ec2::Ec2;
 use cloudfront_sg_sync::adapters::organization::OrgAccounts;
 use cloudfront_sg_sync::adapters::source::{FileSource, HttpSource};
 use cloudfront_sg_sync::config::{self, Config};
+use cloudfront_sg_sync::deadline::Budget;
 use cloudfront_sg_sync::domain::audit::{AccountsAudit, AuditReport, Status};
 use cloudfront_sg_sync::domain::event::Trigger;
+use cloudfront_sg_sync::domain::ip_ranges::Selection;
 use cloudfront_sg_sync::domain::organization::Members;
 use cloudfront_sg_sync::handler::App;
 use cloudfront_sg_sync::ports::{NoNotifications, RangesSource};
@@ -72,26 +74,32 @@ struct Place {
     assume_role_external_id: Option<String>,
 }
 
-/// Whose ranges, and whose rules and entries are ours (plan, apply, adopt, unmark, remove).
+/// Whose ranges, and whose rules and entries are ours (every command but audit: see [`Services`]).
 #[derive(Args)]
 #[allow(dead_code)]
 struct Service {
-    /// The services of ip-ranges.json to allow, comma-separated: CLOUDFRONT, or CLOUDFRONT_ORIGIN_FACING (the
-    /// narrower ranges CloudFront connects to origins from). Our rules' descriptions name it.
-    #[arg(long, env = "SERVICE", value_name = "LIST")]
-    service: Option<String>,
+    #[command(flatten)]
+    services: Services,
     /// Sync CloudFront's WAF IP sets too (scope CLOUDFRONT, in us-east-1): true or false. Default: true when
     /// us-east-1 is one of --regions.
     #[arg(long, env = "WAF_CLOUDFRONT_SCOPE", value_name = "BOOL")]
     waf_cloudfront_scope: Option<String>,
 }
 
-/// Which ranges, from which file (plan, apply, adopt).
+/// Whose ranges (every command).
+#[derive(Args)]
+#[allow(dead_code)]
+struct Services {
+    /// The services of ip-ranges.json to allow, comma-separated: CLOUDFRONT, or CLOUDFRONT_ORIGIN_FACING (the
+    /// narrower ranges CloudFront connects to origins from). Our rules' descriptions name it.
+    #[arg(long, env = "SERVICE", value_name = "LIST")]
+    service: Option<String>,
+}
+
+/// Which ranges, from which file (plan, apply, adopt, audit).
 #[derive(Args)]
 #[allow(dead_code)]
 struct Ranges {
-    #[command(flatten)]
-    service: Service,
     /// The IP versions to sync: ipv4, ipv6, or ipv4,ipv6.
     #[arg(long, env = "IP_VERSIONS", value_name = "LIST")]
     ip_versions: Option<String>,
@@ -132,6 +140,8 @@ struct Output {
 struct Run {
     #[command(flatten)]
     place: Place,
+    #[command(flatten)]
+    service: Service,
     #[command(flatten)]
     ranges: Ranges,
     #[command(flatten)]
@@ -177,6 +187,8 @@ enum Command {
         #[command(flatten)]
         place: Place,
         #[command(flatten)]
+        service: Service,
+        #[command(flatten)]
         ranges: Ranges,
         #[command(flatten)]
         output: Output,
@@ -191,18 +203,24 @@ enum Command {
     /// the file applied on each; hand-made rules and entries stay. Lists what it would remove; --apply removes
     /// it. Whatever relies on these targets then loses CloudFront's ranges.
     Remove(Listing),
-    /// Check that each CloudFront origin is reachable only through CloudFront (read-only).
+    /// Check that each CloudFront origin is reachable only through CloudFront, and only through its
+    /// distribution (read-only).
     ///
-    /// Per origin: the origin protocol and TLS versions, what proves the distribution (secret header, VPC
-    /// origin, mTLS, OAC), S3 access, and the security groups of load balancer origins of the scanned regions
-    /// (--regions). With --accounts (ids, OUs, roots, organization), every account through its role, in one
-    /// table with an account column. Exit 0: nothing fails; 1: something fails; 2: the audit (or one
-    /// account's part of it) could not finish. Needs cloudfront:ListDistributions,
-    /// elasticloadbalancing:DescribeLoadBalancers, ec2:DescribeSecurityGroups and
+    /// Per origin: the origin protocol and TLS versions, what proves the distribution (a secret header judged
+    /// at the ALB: its listener rules and web ACL; VPC origin, mTLS, OAC), S3 access, and the security groups of
+    /// load balancer origins of the scanned regions (--regions), against the ranges of the file published now.
+    /// With --accounts (ids, OUs, roots, organization), every account through its role, in one table with an
+    /// account column. Exit 0: nothing fails; 1: something fails; 2: the audit (or one account's part of it)
+    /// could not finish. Needs cloudfront:ListDistributions, elasticloadbalancing:DescribeLoadBalancers,
+    /// DescribeListeners and DescribeRules, wafv2:GetWebACLForResource, ec2:DescribeSecurityGroups and
     /// ec2:DescribeManagedPrefixLists (in each account: the member role's AllowAudit).
     Audit {
         #[command(flatten)]
         place: Place,
+        #[command(flatten)]
+        services: Services,
+        #[command(flatten)]
+        ranges: Ranges,
         #[command(flatten)]
         output: Output,
     },
@@ -222,7 +240,7 @@ impl Command {
     fn ip_ranges_file(&self) -> Option<&PathBuf> {
         match self {
             Command::Plan(run) | Command::Apply(run) => run.ranges.ip_ranges_file.as_ref(),
-            Command::Adopt { ranges, .. } => ranges.ip_ranges_file.as_ref(),
+            Command::Adopt { ranges, .. } | Command::Audit { ranges, .. } => ranges.ip_ranges_file.as_ref(),
             _ => None,
         }
     }
@@ -246,7 +264,7 @@ async fn main() -> ExitCode {
     let json = cli.command.json();
     let file = cli.command.ip_ranges_file();
     match &cli.command {
-        Command::Audit { .. } => audit_command(json, config).await,
+        Command::Audit { .. } => audit_command(json, config, file).await,
         Command::Adopt { apply, .. } => {
             let found = async { adopt(&config?, file, *apply).await }.await;
             let nothing = "nothing to adopt: no rule on the sets' ports that this tool did not create";
@@ -299,8 +317,9 @@ fn synced(json: bool, verbose: bool, summary: Result<Summary>) -> ExitCode {
     }
 }
 
-/// The audit, printed, as an exit code: of the credentials' own account, or (with ACCOUNTS) of every account.
-async fn audit_command(json: bool, config: Result<Config>) -> ExitCode {
+/// The audit, printed, as an exit code: of the credentials' own account, or (with ACCOUNTS) of every account,
+/// against the file published now (or `file`).
+async fn audit_command(json: bool, config: Result<Config>, file: Option<&PathBuf>) -> ExitCode {
     let config = match config {
         Ok(config) => config,
         Err(e) => {
@@ -308,8 +327,9 @@ async fn audit_command(json: bool, config: Result<Config>) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let config = &config;
     if !config.accounts.is_empty() {
-        return match audit_accounts(&config).await {
+        return match audit_accounts(config, file).await {
             Ok(audit) => {
                 print(json, &audit, || format!("{audit}\n"));
                 ExitCode::from(audit.exit_code())
@@ -320,7 +340,7 @@ async fn audit_command(json: bool, config: Result<Config>) -> ExitCode {
             }
         };
     }
-    match audit(&config).await {
+    match audit(config, file).await {
         Ok(report) => {
             print(json, &report, || format!("{report}\n"));
             match report.status() {
@@ -413,31 +433,55 @@ fn listed<T: serde::Serialize + std::fmt::Display>(
     }
 }
 
-/// The audit of the credentials' own account, over the load balancers and groups of `REGIONS`.
-async fn audit(config: &Config) -> Result<AuditReport> {
-    let shared = shared_config(config, loader()).await;
-    check_credentials(&shared).await?;
-    audit_with(config, &shared).await
+/// The ranges of the file published now (downloaded as a sync does, or read from `file`), as the sync selects
+/// them: the sets the audit finds are held to them.
+async fn published(config: &Config, file: Option<&PathBuf>) -> Result<Selection> {
+    let (selection, _) = match file {
+        Some(path) => {
+            sync::fetch_verified(config, &Trigger::Scheduled, &FileSource::new(path), Budget::unbounded()).await?
+        }
+        None => {
+            sync::fetch_verified(
+                config,
+                &Trigger::Scheduled,
+                &HttpSource::new(config)?,
+                Budget::unbounded(),
+            )
+            .await?
+        }
+    };
+    Ok(selection)
 }
 
-/// The audit of every account of ACCOUNTS, each through its role (its part failing alone).
-async fn audit_accounts(config: &Config) -> Result<AccountsAudit> {
+/// The audit of the credentials' own account, over the load balancers and groups of `REGIONS`, against the file
+/// published now (or `file`).
+async fn audit(config: &Config, file: Option<&PathBuf>) -> Result<AuditReport> {
+    let shared = shared_config(config, loader()).await;
+    check_credentials(&shared).await?;
+    let published = published(config, file).await?;
+    audit_with(config, &published, &shared).await
+}
+
+/// The audit of every account of ACCOUNTS, each through its role (its part failing alone), against the file
+/// published now (or `file`).
+async fn audit_accounts(config: &Config, file: Option<&PathBuf>) -> Result<AccountsAudit> {
     let base = shared_config(config, loader()).await;
     check_credentials(&base).await?;
+    let published = &published(config, file).await?;
     let members = sync::members(config, &OrgAccounts::from_shared(config, &base).await).await?;
     let audit_one = |id: String| {
         let base = &base;
-        async move { audit_with(config, &member_config(config, base, &id)).await }
+        async move { audit_with(config, published, &member_config(config, base, &id)).await }
     };
     Ok(sync::audit_accounts(config, &members, audit_one).await)
 }
 
 /// The audit of the account whose credentials `shared` has.
-async fn audit_with(config: &Config, shared: &aws_config::SdkConfig) -> Result<AuditReport> {
+async fn audit_with(config: &Config, published: &Selection, shared: &aws_config::SdkConfig) -> Result<AuditReport> {
     let ec2 = Ec2::from_shared(config, shared, |_, builder| builder);
     let cloudfront = CloudFrontDistributions::from_shared(shared);
     let load_balancers = ElbLoadBalancers::from_shared(config, shared);
-    sync::audit(config, &cloudfront, &load_balancers, &ec2).await
+    sync::audit(config, Some(published), &cloudfront, &load_balancers, &ec2).await
 }
 
 /// The command line, each setting flag's help ending with its default from the settings list.

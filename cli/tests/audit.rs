@@ -352,10 +352,32 @@ fn default_behavior() -> DefaultCacheBehavior {
         .unwrap()
 }
 
-/// `cloudfront-sg-sync audit ARGS` with `endpoint` as its only AWS, scanning us-east-1.
+/// An ip-ranges.json whose CLOUDFRONT ranges are `global` (GLOBAL) and 13.32.0.0/24 (us-east-1), written once
+/// per name in the test's temporary directory: what every test set (each group holds 13.32.i.0/24) covers.
+fn ranges_file(name: &str, global: &[&str]) -> std::path::PathBuf {
+    let prefix = |cidr: &str, region: &str| serde_json::json!({"ip_prefix": cidr, "region": region, "service": "CLOUDFRONT", "network_border_group": region});
+    let prefixes: Vec<serde_json::Value> = (global.iter().map(|c| prefix(c, "GLOBAL")))
+        .chain([prefix("13.32.0.0/24", REGION)])
+        .collect();
+    let doc = serde_json::json!({"syncToken": "1765000000", "createDate": "2025-12-06-05-53-12",
+        "prefixes": prefixes, "ipv6_prefixes": []});
+    let path = std::env::temp_dir().join(format!("audit-{}-{name}.json", std::process::id()));
+    std::fs::write(&path, doc.to_string()).unwrap();
+    path
+}
+
+/// `cloudfront-sg-sync audit ARGS` with `endpoint` as its only AWS, scanning us-east-1, against a file every test
+/// set covers.
 fn audit_at(endpoint: &str, args: &[&str]) -> Output {
+    audit_against(endpoint, args, &ranges_file("covered", &["13.32.0.0/24"]))
+}
+
+/// `cloudfront-sg-sync audit ARGS` with `endpoint` as its only AWS, scanning us-east-1, against `file`.
+fn audit_against(endpoint: &str, args: &[&str], file: &std::path::Path) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
         .arg("audit")
+        .arg("--ip-ranges-file")
+        .arg(file)
         .args(args)
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", REGION)
@@ -775,4 +797,29 @@ async fn origin_proof_is_judged_at_the_load_balancer_and_never_shows_a_secret() 
             "a secret value was shown"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_set_that_lacks_ranges_of_the_file_published_now_fails_as_stale() {
+    let w = origins_world().await;
+    let groups = w.set(Scope::Global, 2).await;
+    let dns = w.alb("web", &groups).await;
+    w.distribution(&dns, OriginProtocolPolicy::HttpsOnly, true).await;
+    // Aggregated as the sync does (AGGREGATE): 13.32.0.0/23, which the set's two groups hold, and 99.84.0.0/16.
+    let file = ranges_file("newer", &["13.32.0.0/24", "13.32.1.0/24", "99.84.0.0/16"]);
+    let out = audit_against(&w.moto.endpoint, &[], &file);
+    let table = stdout(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{table}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let set = rows(&table, "synced-set");
+    assert!(
+        set[0].contains(" fail ")
+            && set[0]
+                .contains("lack 1 of the 2 ranges of the file published now (syncToken 1765000000), e.g. 99.84.0.0/16"),
+        "{table}"
+    );
 }

@@ -70,7 +70,7 @@ fn each_command_shows_only_the_flags_it_uses_each_naming_its_variable_and_defaul
         ),
         ("unmark", [&place[..], &service, &["--json", "--apply"]].concat()),
         ("remove", [&place[..], &service, &["--json", "--apply"]].concat()),
-        ("audit", [&place[..], &["--json"]].concat()),
+        ("audit", [&place[..], &["--service"], &ranges, &["--json"]].concat()),
     ];
     for (command, wanted) in expected {
         let flags = flags_of(command);

@@ -20,7 +20,9 @@ use std::fmt;
 
 use serde::Serialize;
 
+use crate::domain::aggregate::aggregate;
 use crate::domain::cidr::Cidr;
+use crate::domain::ip_ranges::Selection;
 use crate::domain::organization::{AccountEntry, Members, SkipReason};
 use crate::domain::origin_side::{Listener, Secret, Stance, WebAcl, mutual_tls_unverified, origin_stance};
 use crate::domain::security_groups::{Group, Rule, RuleSource, SetKey};
@@ -219,6 +221,9 @@ pub struct Facts {
     pub distributions: Vec<Distribution>,
     /// The scanned regions.
     pub regions: BTreeMap<String, RegionFacts>,
+    /// The ranges of the file published now, as the sync selects them: a set carried whole that lacks some is
+    /// stale. `None`: not read, not checked.
+    pub file: Option<Selection>,
 }
 
 impl Facts {
@@ -518,7 +523,12 @@ fn at_the_origin(lb: &LoadBalancer, custom: &CustomOrigin, secrets: &[&CustomHea
     }
     for header in secrets {
         let stance = origin_stance(&listeners, lb.web_acl.as_ref(), &header.name, &header.value);
-        verdicts.push(header_verdict(lb, &ports, &header.name, stance));
+        verdicts.push(header_verdict(
+            lb,
+            (&ports, !listeners.is_empty()),
+            &header.name,
+            stance,
+        ));
     }
     let rank = |v: &Verdict| match v.status {
         Status::Fail => 0,
@@ -567,8 +577,9 @@ const REQUIRE_FIX: &str = "require the header on every listener rule that forwar
                            sends, and make the default action a fixed 403; or block requests without it in a web \
                            ACL associated with the load balancer";
 
-/// The verdict on a secret header `name` from where load balancer `lb` stands on it.
-fn header_verdict(lb: &LoadBalancer, ports: &[u16], name: &str, stance: Stance) -> Verdict {
+/// The verdict on a secret header `name` from where load balancer `lb` stands on it, on `ports` (`listened`: with
+/// a listener on one of them at least).
+fn header_verdict(lb: &LoadBalancer, (ports, listened): (&[u16], bool), name: &str, stance: Stance) -> Verdict {
     let lb_name = &lb.name;
     match stance {
         Stance::Required(place) => pass(
@@ -596,10 +607,14 @@ fn header_verdict(lb: &LoadBalancer, ports: &[u16], name: &str, stance: Stance) 
         ),
         Stance::Silent => {
             let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+            let found = match listened {
+                true => "no rule that forwards",
+                false => "no listener",
+            };
             warn(
                 Check::OriginProof,
                 format!(
-                    "custom header {name} is sent but nothing at load balancer {lb_name} requires it (no rule that forwards on port {})",
+                    "custom header {name} is sent but nothing at load balancer {lb_name} requires it ({found} on port {})",
                     ports.join(", ")
                 ),
                 REQUIRE_FIX,
@@ -624,7 +639,7 @@ fn network(facts: &Facts, origin: &Origin, custom: &CustomOrigin) -> Vec<Verdict
     };
     let mut verdicts = Vec::new();
     for port in custom.ports() {
-        verdicts.extend(synced_set(here, region, lb, port));
+        verdicts.extend(synced_set(here, (region, lb), port, facts.file.as_ref()));
         verdicts.extend(over_ipv6(here, region, lb, custom, port));
         verdicts.push(open_to_world(here, lb, port));
     }
@@ -679,7 +694,12 @@ fn over_ipv6(here: &RegionFacts, region: &str, lb: &LoadBalancer, custom: &Custo
 }
 
 /// One complete set for `port`, or the managed list; every set carried only in part fails.
-fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) -> Vec<Verdict> {
+fn synced_set(
+    here: &RegionFacts,
+    (region, lb): (&str, &LoadBalancer),
+    port: u16,
+    file: Option<&Selection>,
+) -> Vec<Verdict> {
     let name = format!("{} load balancer {} ({region})", lb.kind, lb.name);
     if lb.security_groups.is_empty() {
         return vec![fail(
@@ -691,19 +711,19 @@ fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) ->
         )];
     }
     let carried: BTreeSet<&str> = lb.security_groups.iter().map(String::as_str).collect();
-    let sets = here.sets.iter().filter(|s| s.key.port == port && s.key.vpc == lb.vpc);
     let (mut complete, mut verdicts) = (Vec::new(), Vec::new());
-    for set in sets {
+    for set in here.sets.iter().filter(|s| s.key.port == port && s.key.vpc == lb.vpc) {
         let missing: Vec<&str> = set
             .groups
             .iter()
             .map(String::as_str)
             .filter(|g| !carried.contains(g))
             .collect();
-        if missing.is_empty() && holds_none(here, set, port) {
-            verdicts.push(emptied(&name, set, port));
-        } else if missing.is_empty() {
-            complete.push(format!("the complete {} set", set.key.scope.tag_value()));
+        if missing.is_empty() {
+            match carried_whole(here, set, port, file, &name) {
+                Some(verdict) => verdicts.push(verdict),
+                None => complete.push(format!("the complete {} set", set.key.scope.tag_value())),
+            }
         } else if missing.len() < set.groups.len() {
             verdicts.push(fail(
                 Check::SyncedSet,
@@ -738,6 +758,61 @@ fn synced_set(here: &RegionFacts, region: &str, lb: &LoadBalancer, port: u16) ->
         ));
     }
     verdicts
+}
+
+/// A set carried whole that does not let CloudFront in as the file says: emptied, or stale; `None` when it holds
+/// the file's ranges (or no file was read).
+fn carried_whole(
+    here: &RegionFacts,
+    set: &SyncedSet,
+    port: u16,
+    file: Option<&Selection>,
+    name: &str,
+) -> Option<Verdict> {
+    if holds_none(here, set, port) {
+        return Some(emptied(name, set, port));
+    }
+    stale(here, set, port, file?, name)
+}
+
+/// The ranges of `file` the groups of `set` do not cover with rules of ours on `port`, as a fail naming a few;
+/// `None` when they cover every one (however aggregated), or when a group references a prefix list on the port
+/// (its entries are not read).
+fn stale(here: &RegionFacts, set: &SyncedSet, port: u16, file: &Selection, name: &str) -> Option<Verdict> {
+    let rules: Vec<&Rule> = (set.groups.iter().filter_map(|g| here.groups.get(g)))
+        .flat_map(|g| &g.rules)
+        .collect();
+    if rules
+        .iter()
+        .any(|r| matches!(r.source, RuleSource::PrefixList(_)) && r.covers(port))
+    {
+        return None;
+    }
+    let held: BTreeSet<Cidr> = (rules.iter().filter_map(|r| r.ours()))
+        .filter_map(|(cidr, p)| (p == port).then_some(cidr))
+        .collect();
+    let held = aggregate(&held);
+    let wanted = file.ranges(set.key.scope);
+    let covered = |w: &Cidr| held.iter().any(|h| h.net().contains(&w.net()));
+    let missing: Vec<String> = wanted.iter().filter(|w| !covered(w)).map(ToString::to_string).collect();
+    if missing.is_empty() {
+        return None;
+    }
+    Some(fail(
+        Check::SyncedSet,
+        format!(
+            "{name} carries the complete {} set for port {port}, but its groups lack {} of the {} ranges of the file \
+             published now (syncToken {}), e.g. {}: CloudFront's connections from them are dropped",
+            set.key.scope.tag_value(),
+            missing.len(),
+            wanted.len(),
+            file.sync_token,
+            missing.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+        ),
+        "sync the set (`cloudfront-sg-sync apply`, or see why the function's last runs failed: its alarms and \
+         summary)"
+            .to_owned(),
+    ))
 }
 
 /// Whether the groups of `set` hold none of our rules on `port` (as read: a group not read counts as holding

@@ -1,7 +1,7 @@
 //! The audit's checks, one behaviour each, on facts built in memory.
 
 use super::*;
-use crate::domain::ip_ranges::Scope;
+use crate::domain::ip_ranges::{Scope, Selection};
 use crate::domain::origin_side::{AclAction, AclRule, Condition, ListenerRule, Statement};
 use crate::domain::security_groups::{Rule, RuleProtocol};
 
@@ -149,6 +149,7 @@ fn facts(origin: Origin, carried: &[&str], rules: &[Rule], sets: Vec<SyncedSet>)
             origins: vec![origin],
         }],
         regions: BTreeMap::from([(REGION.to_owned(), region)]),
+        file: None,
     }
 }
 
@@ -919,4 +920,57 @@ fn a_group_open_to_the_world_and_nothing_else_frees_its_slot_for_a_missing_group
         "{}",
         fix_of(Check::OpenToWorld)
     );
+}
+
+/// A file whose GLOBAL ranges are `global` (and no regional one).
+fn file_of(global: &[&str]) -> Selection {
+    Selection {
+        sync_token: 1_765_000_000,
+        create_date: None,
+        ranges: BTreeMap::from([
+            (Scope::Global, global.iter().map(|c| c.parse().unwrap()).collect()),
+            (Scope::Regional, BTreeSet::new()),
+        ]),
+    }
+}
+
+#[test]
+fn a_set_carried_whole_that_lacks_ranges_of_the_file_published_now_fails_as_stale_naming_some() {
+    // Every group of the clean world holds 13.32.0.0/15 of ours on 80 and 443.
+    let mut f = clean();
+    f.file = Some(file_of(&["13.32.0.0/16", "13.33.128.0/17"]));
+    assert_eq!(
+        statuses(&f, Check::SyncedSet),
+        [Status::Pass],
+        "covered, however aggregated"
+    );
+    f.file = Some(file_of(&[
+        "13.32.0.0/16",
+        "99.84.0.0/16",
+        "99.86.0.0/16",
+        "52.46.0.0/18",
+        "3.160.0.0/14",
+    ]));
+    let sets = verdicts(&f, Check::SyncedSet);
+    assert_eq!(sets.len(), 2, "{sets:?}");
+    assert_verdict(
+        &sets[0],
+        Status::Fail,
+        "carries the complete cloudfront_g set for port 443, but its groups lack 4 of the 5 ranges of the file \
+         published now (syncToken 1765000000), e.g. 3.160.0.0/14, 52.46.0.0/18, 99.84.0.0/16",
+    );
+    assert_verdict(&sets[1], Status::Pass, "the complete cloudfront_r set");
+}
+
+#[test]
+fn a_set_whose_groups_reference_a_prefix_list_is_not_held_to_the_file() {
+    let list = rule(
+        RuleProtocol::Tcp,
+        Some((443, 443)),
+        RuleSource::PrefixList("pl-ours".to_owned()),
+    );
+    let sets = vec![set(Scope::Global, 443, &["sg-g1"])];
+    let mut f = facts(good_origin(), &["sg-g1"], &[list], sets);
+    f.file = Some(file_of(&["99.84.0.0/16"]));
+    assert_eq!(statuses(&f, Check::SyncedSet), [Status::Pass]);
 }

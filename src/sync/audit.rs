@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::domain::audit::{
     self, AccountsAudit, AuditReport, Distribution, Facts, LoadBalancer, RegionFacts, SyncedSet,
 };
+use crate::domain::ip_ranges::Selection;
 use crate::domain::organization::Members;
 use crate::error::Result;
 use crate::ports::{Distributions, LoadBalancers, OriginGroups, SecurityGroups};
@@ -20,8 +21,15 @@ use crate::ports::{Distributions, LoadBalancers, OriginGroups, SecurityGroups};
 use super::discover::form_sets;
 
 /// Audit every distribution of the account against the load balancers and security groups of
-/// `config.regions`. Any failed read stops the audit: a partial verdict would read as a clean one.
-pub async fn audit<C, L, G>(config: &Config, cloudfront: &C, load_balancers: &L, ec2: &G) -> Result<AuditReport>
+/// `config.regions`, and the sets they carry against `file` (the ranges published now; `None`: not checked). Any
+/// failed read stops the audit: a partial verdict would read as a clean one.
+pub async fn audit<C, L, G>(
+    config: &Config,
+    file: Option<&Selection>,
+    cloudfront: &C,
+    load_balancers: &L,
+    ec2: &G,
+) -> Result<AuditReport>
 where
     C: Distributions,
     L: LoadBalancers,
@@ -37,6 +45,7 @@ where
     let facts = Facts {
         distributions,
         regions: config.regions.iter().cloned().zip(regions).collect(),
+        file: file.cloned(),
     };
     Ok(audit::audit(&facts))
 }

@@ -114,7 +114,7 @@ async fn a_load_balancer_origin_is_judged_by_its_groups_rules_and_the_tagged_set
     };
     ec2.add_rules("sg-1", [open]);
     let cloudfront = FakeCloudFront(vec![distribution(WEB_DNS)]);
-    let report = audit(&config(), &cloudfront, &elb(&["sg-1", "sg-3"]), &ec2)
+    let report = audit(&config(), None, &cloudfront, &elb(&["sg-1", "sg-3"]), &ec2)
         .await
         .unwrap();
     let set = found(&report, Check::SyncedSet);
@@ -133,7 +133,9 @@ async fn a_load_balancer_origin_is_judged_by_its_groups_rules_and_the_tagged_set
 async fn groups_are_read_only_for_load_balancers_that_are_origins() {
     let ec2 = ec2();
     let cloudfront = FakeCloudFront(vec![distribution("api.example.com")]);
-    let report = audit(&config(), &cloudfront, &elb(&["sg-1"]), &ec2).await.unwrap();
+    let report = audit(&config(), None, &cloudfront, &elb(&["sg-1"]), &ec2)
+        .await
+        .unwrap();
     assert!(ec2.calls_of(Op::OriginGroups).is_empty());
     assert_eq!(found(&report, Check::SyncedSet)[0].0, Status::Warn);
     assert_eq!(report.regions, ["us-east-1"]);
@@ -142,7 +144,7 @@ async fn groups_are_read_only_for_load_balancers_that_are_origins() {
 #[tokio::test]
 async fn a_failed_read_stops_the_audit_with_that_error() {
     let cloudfront = FakeCloudFront(vec![distribution(WEB_DNS)]);
-    let e = audit(&config(), &cloudfront, &FakeElb(BTreeMap::new()), &ec2())
+    let e = audit(&config(), None, &cloudfront, &FakeElb(BTreeMap::new()), &ec2())
         .await
         .unwrap_err();
     assert!(
@@ -157,6 +159,8 @@ async fn a_failed_read_stops_the_audit_with_that_error() {
     );
     let ec2 = ec2();
     ec2.fail(Op::OriginGroups, None, "UnauthorizedOperation");
-    let e = audit(&config(), &cloudfront, &elb(&["sg-1"]), &ec2).await.unwrap_err();
+    let e = audit(&config(), None, &cloudfront, &elb(&["sg-1"]), &ec2)
+        .await
+        .unwrap_err();
     assert!(e.to_string().contains("UnauthorizedOperation"), "{e}");
 }
