@@ -282,6 +282,37 @@ pub enum Error {
         message: String,
     },
 
+    /// A call of the rotation of the origin secret failed (Secrets Manager, CloudFront, ELBv2, WAFv2).
+    #[error("{service} {operation} failed: {code}: {message}")]
+    RotationCall {
+        /// `SecretsManager`, `CloudFront`, `ELBv2` or `WAFv2`.
+        service: &'static str,
+        /// The API action.
+        operation: &'static str,
+        /// The service's error code (`Unknown` for transport errors).
+        code: String,
+        /// The service's message, or the transport error's chain.
+        message: String,
+    },
+
+    /// A rotation step refused before any change: the secret, its version or its value is not one this function
+    /// rotates.
+    #[error("rotation of secret {secret} refused, nothing changed: {reason}")]
+    RotationRefused {
+        /// The secret's id as given.
+        secret: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// `testSecret` found distributions that do not send the pending value yet, or have not deployed it: Secrets
+    /// Manager retries the step; nothing was left half-way unsafe.
+    #[error("distributions not deployed with the pending value yet: {distributions}; the step is retried")]
+    RotationNotDeployed {
+        /// Each, with its status.
+        distributions: String,
+    },
+
     /// A tagged WAF IP set would hold more addresses than an IP set may.
     #[error(
         "WAF IP set {ip_set} would hold {needed} addresses, more than an IP set may ({max}); it was left as it was"
@@ -606,6 +637,9 @@ impl Error {
             Error::Publish { .. } => "PublishFailed",
             Error::AccountsUnresolved { .. } => "AccountsUnresolved",
             Error::IpSetTooMany { .. } => "IpSetTooMany",
+            Error::RotationCall { .. } => "RotationCallFailed",
+            Error::RotationRefused { .. } => "RotationRefused",
+            Error::RotationNotDeployed { .. } => "RotationNotDeployed",
             Error::Credentials { .. } => "CredentialsError",
             Error::NoCredentials => "NoCredentials",
             Error::SetTooSmall { .. } => "SetTooSmall",

@@ -2,7 +2,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lambda_runtime::{Diagnostic, LambdaEvent};
+pub use lambda_runtime::{Diagnostic, LambdaEvent};
 use serde_json::Value;
 use tokio::time::Instant;
 
@@ -137,7 +137,7 @@ fn emit_metrics(summary: &Summary) {
 
 /// The invocation deadline (milliseconds since the epoch) as an `Instant`. A deadline already past when the
 /// invocation starts is not a real one (local emulators send a duration): the run then has none.
-fn deadline_of(deadline_ms: u64) -> Option<Instant> {
+pub fn deadline_of(deadline_ms: u64) -> Option<Instant> {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?;
     let Some(left) = Duration::from_millis(deadline_ms).checked_sub(now) else {
         tracing::warn!(
@@ -149,16 +149,37 @@ fn deadline_of(deadline_ms: u64) -> Option<Instant> {
     Instant::now().checked_add(left)
 }
 
+/// A Lambda function: what it answers to one invocation.
+pub trait Function: Send + Sync {
+    /// Its answer.
+    type Answer: serde::Serialize + Send;
+    /// Answer one invocation; an error is converted once, here, into Lambda's `errorType` and message.
+    fn answer(&self, event: LambdaEvent<Value>) -> impl Future<Output = Result<Self::Answer, Diagnostic>> + Send;
+}
+
+impl Function for App<HttpSource, Ec2, WafIpSets, AwsOrganization, Option<SnsTopic>> {
+    type Answer = Summary;
+
+    fn answer(&self, event: LambdaEvent<Value>) -> impl Future<Output = Result<Summary, Diagnostic>> + Send {
+        self.invoke(event)
+    }
+}
+
 /// The Lambda function end to end, for its binary: logging, the settings and clients, then every invocation.
 /// A start error (a bad setting) is logged in one line and answered to every invocation as its `errorType` and
 /// one line, so whoever invokes the function reads why (not "Runtime exited" and a `Debug` dump). If the
 /// runtime itself stops (no Runtime API), that is one line in the log and exit code 1.
 pub async fn serve() -> std::process::ExitCode {
+    serve_function(App::from_env()).await
+}
+
+/// A Lambda function's binary end to end, as [`serve`] says, for any [`Function`] that `start` makes.
+pub async fn serve_function<F: Function>(start: impl Future<Output = Result<F>>) -> std::process::ExitCode {
     init_logging();
-    let served = match App::from_env().await {
-        Ok(app) => {
-            let app = &app;
-            lambda_runtime::run(lambda_runtime::service_fn(move |event| app.invoke(event))).await
+    let served = match start.await {
+        Ok(function) => {
+            let function = &function;
+            lambda_runtime::run(lambda_runtime::service_fn(move |event| function.answer(event))).await
         }
         Err(e) => refuse_every_invocation(e).await,
     };

@@ -84,6 +84,9 @@ pub struct Config {
     pub deadline_margin: Duration,
     /// How long to keep fetching a file that is older than its notification before failing.
     pub lagging_file_wait: Duration,
+    /// `ORIGIN_SECRET_PROPAGATION_SECONDS`: the rotation's wait between the origins accepting a new value and any
+    /// distribution sending it.
+    pub origin_secret_propagation: Duration,
 }
 
 impl Config {
@@ -143,6 +146,7 @@ impl Config {
             download_max_bytes: value("DOWNLOAD_MAX_BYTES").number(1..=DOWNLOAD_MAX_BYTES_LIMIT)?,
             deadline_margin: Duration::from_secs(value("DEADLINE_MARGIN_SECONDS").number(0..=900)?),
             lagging_file_wait: Duration::from_secs(value("LAGGING_FILE_WAIT_SECONDS").number(0..=840)?),
+            origin_secret_propagation: Duration::from_secs(value("ORIGIN_SECRET_PROPAGATION_SECONDS").number(0..=600)?),
         })
     }
 

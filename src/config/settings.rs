@@ -136,6 +136,11 @@ pub const SETTINGS: &[Setting] = &[
         "60",
         "How long to keep fetching a file that is older than its notification (a CDN copy not yet refreshed), within the deadline, 0-840.",
     ),
+    setting(
+        "ORIGIN_SECRET_PROPAGATION_SECONDS",
+        "60",
+        "The rotation function's wait, 0-600, between making every origin-side check accept the new secret value and making any distribution send it (WAF changes take up to a minute to apply).",
+    ),
 ];
 
 /// The setting of `variable`.

@@ -253,6 +253,12 @@ pub fn origin_load_balancers<'a>(
         .filter(move |lb| domains.contains(&normalize(&lb.dns_name)))
 }
 
+/// Whether an origin's `domain` is the load balancer DNS name `dns` (without case, a trailing dot or the
+/// `dualstack.` prefix).
+pub fn same_domain(domain: &str, dns: &str) -> bool {
+    normalize(domain) == normalize(dns)
+}
+
 fn normalize(domain: &str) -> String {
     let domain = domain.trim_end_matches('.').to_ascii_lowercase();
     domain.strip_prefix("dualstack.").map(str::to_owned).unwrap_or(domain)

@@ -17,6 +17,7 @@ pub mod notification;
 pub mod organization;
 pub mod origin_side;
 pub mod prefix_lists;
+pub mod rotation;
 pub mod security_groups;
 
 /// Which kind of target a report, a removal or a mark is of.

@@ -42,6 +42,12 @@ impl Secret {
         self.0.chars().filter(|c| *c != '*' && *c != '?').count() >= MIN_SECRET_CHARS
     }
 
+    /// The value itself, for the calls that must carry it (a distribution's origin header, a rule's condition, the
+    /// secret's own version): never for a log line, an answer or an error.
+    pub fn reveal(&self) -> &str {
+        &self.0
+    }
+
     /// Whether it is exactly `other` (a WAF byte match `EXACTLY`, no text transformation).
     pub fn equals(&self, other: &Secret) -> bool {
         self.0 == other.0

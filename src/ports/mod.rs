@@ -8,6 +8,7 @@ mod organization;
 mod origins;
 mod prefix_lists;
 mod ranges;
+mod rotation;
 mod security_groups;
 
 pub use ip_sets::{IpSets, NoIpSets, TaggedIpSet, WafScope};
@@ -17,6 +18,10 @@ pub use organization::{Connect, NoOrganization, Organization};
 pub use origins::{Distributions, LoadBalancers, OriginGroups};
 pub use prefix_lists::{ListAt, ListState, PrefixLists, TaggedList};
 pub use ranges::RangesSource;
+pub use rotation::{
+    CURRENT, HeaderRule, PENDING, SecretChecks, SecretDistribution, SecretSenders, SecretStore, SecretVersions,
+    SendingOrigin,
+};
 pub use security_groups::{PortRules, SecurityGroups, TaggedGroup};
 
 /// What a read of one kind of target in a region found: the targets tagged for the sync, and those tagged with

@@ -19,6 +19,8 @@
 //! - [`remove`]: take back every rule, entry and address of ours, for an uninstall.
 //! - [`unmark`]: clear the record of the file applied from every target (a file from the future, applied
 //!   before such files were refused).
+//! - [`rotate`]: one step of the rotation of the origin secret (the second function's, and the CLI's
+//!   `rotate-origin-secret`).
 //! - [`audit`]: the origin audit (read-only): distributions, load balancers and their groups, judged by
 //!   [`crate::domain::audit`].
 
@@ -45,6 +47,7 @@ mod prefix_lists;
 #[cfg(test)]
 mod prefix_lists_tests;
 mod remove;
+mod rotation;
 mod security_groups;
 mod target;
 #[cfg(test)]
@@ -75,6 +78,7 @@ pub use fetch::fetch_verified;
 pub use notification::{notify, outcome, stopped};
 pub use organization::{RunAccounts, members, run_accounts};
 pub use remove::remove;
+pub use rotation::{RotationPorts, RotationRequest, StepReport, rotate};
 pub use unmark::unmark;
 
 use attachment::{Attachment, check_attachment, set_groups};

@@ -3,11 +3,13 @@
 
 use aws_config::SdkConfig;
 use aws_sdk_cloudfront::Client;
-use aws_sdk_cloudfront::types::{DistributionSummary, Origin as SdkOrigin};
+use aws_sdk_cloudfront::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudfront::types::{DistributionConfig, DistributionSummary, Origin as SdkOrigin};
 use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::domain::audit::{CustomHeader, CustomOrigin, Distribution, Origin, OriginKind, secret_like};
 use cloudfront_sg_sync::domain::origin_side::Secret;
-use cloudfront_sg_sync::ports::Distributions;
+use cloudfront_sg_sync::domain::rotation::ORIGIN_SECRET_TAG;
+use cloudfront_sg_sync::ports::{Distributions, SecretDistribution, SecretSenders, SendingOrigin};
 use cloudfront_sg_sync::{Error, Result};
 
 /// CloudFront's API is global, served from us-east-1.
@@ -129,6 +131,124 @@ pub fn origin_of(origin: &SdkOrigin) -> Origin {
 
 fn port(value: i32) -> u16 {
     u16::try_from(value).unwrap_or_default()
+}
+
+/// A CloudFront call of the rotation that failed.
+fn rotation_failed<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+) -> impl FnOnce(SdkError<E>) -> Error {
+    move |e| {
+        service_error(&e, |code, message| Error::RotationCall {
+            service: "CloudFront",
+            operation,
+            code,
+            message,
+        })
+    }
+}
+
+/// The custom origins of `config` that send `header`, each with the value it sends.
+fn sending(config: &DistributionConfig, header: &str) -> Vec<SendingOrigin> {
+    let origins = config.origins().map(|o| o.items()).unwrap_or_default();
+    (origins.iter().filter(|o| o.custom_origin_config().is_some()))
+        .flat_map(|o| {
+            let headers = o.custom_headers().map(|h| h.items()).unwrap_or_default();
+            (headers.iter().filter(|h| h.header_name().eq_ignore_ascii_case(header))).map(|h| SendingOrigin {
+                domain_name: o.domain_name().to_owned(),
+                value: Secret::new(h.header_value()),
+            })
+        })
+        .collect()
+}
+
+impl CloudFrontDistributions {
+    /// Whether distribution `arn` is tagged for the secret (`names`: its name or ARN).
+    async fn tagged_for(&self, arn: &str, names: &[&str]) -> Result<bool> {
+        let tags = (self.client.list_tags_for_resource().resource(arn).send().await)
+            .map_err(rotation_failed("ListTagsForResource"))?;
+        let items = tags.tags().map(|t| t.items()).unwrap_or_default();
+        Ok(items
+            .iter()
+            .any(|t| t.key() == ORIGIN_SECRET_TAG && t.value().is_some_and(|v| names.contains(&v))))
+    }
+}
+
+impl SecretSenders for CloudFrontDistributions {
+    async fn tagged(&self, names: &[&str], header: &str) -> Result<Vec<SecretDistribution>> {
+        let pages = (self
+            .client
+            .list_distributions()
+            .into_paginator()
+            .send()
+            .try_collect()
+            .await)
+            .map_err(rotation_failed("ListDistributions"))?;
+        let summaries = pages
+            .iter()
+            .filter_map(|p| p.distribution_list())
+            .flat_map(|l| l.items());
+        let mut found = Vec::new();
+        for summary in summaries {
+            if !self.tagged_for(summary.arn(), names).await? {
+                continue;
+            }
+            let read = (self.client.get_distribution().id(summary.id()).send().await)
+                .map_err(rotation_failed("GetDistribution"))?;
+            let Some(distribution) = read.distribution() else {
+                continue;
+            };
+            found.push(SecretDistribution {
+                id: distribution.id().to_owned(),
+                status: distribution.status().to_owned(),
+                origins: distribution
+                    .distribution_config()
+                    .map(|c| sending(c, header))
+                    .unwrap_or_default(),
+            });
+        }
+        Ok(found)
+    }
+
+    async fn send(&self, id: &str, header: &str, from: &Secret, to: &Secret) -> Result<bool> {
+        for attempt in 0..3 {
+            let read = (self.client.get_distribution_config().id(id).send().await)
+                .map_err(rotation_failed("GetDistributionConfig"))?;
+            let (Some(mut config), Some(etag)) = (read.distribution_config().cloned(), read.e_tag().map(str::to_owned))
+            else {
+                return Ok(false);
+            };
+            let mut changed = false;
+            let origins = config.origins.iter_mut().flat_map(|o| o.items.iter_mut());
+            for origin in origins.filter(|o| o.custom_origin_config.is_some()) {
+                let headers = origin
+                    .custom_headers
+                    .iter_mut()
+                    .flat_map(|h| h.items.iter_mut().flatten());
+                for h in headers.filter(|h| h.header_name.eq_ignore_ascii_case(header)) {
+                    if Secret::new(h.header_value.as_str()).equals(from) {
+                        h.header_value = to.reveal().to_owned();
+                        changed = true;
+                    }
+                }
+            }
+            if !changed {
+                return Ok(false);
+            }
+            let update = self
+                .client
+                .update_distribution()
+                .id(id)
+                .if_match(etag)
+                .distribution_config(config);
+            match update.send().await {
+                // Another writer changed the distribution since it was read: read it again.
+                Err(e) if e.code() == Some("PreconditionFailed") && attempt < 2 => continue,
+                Err(e) => return Err(rotation_failed("UpdateDistribution")(e)),
+                Ok(_) => return Ok(true),
+            }
+        }
+        Ok(false)
+    }
 }
 
 #[cfg(test)]

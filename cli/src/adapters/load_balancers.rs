@@ -8,13 +8,13 @@ use aws_config::SdkConfig;
 use aws_sdk_elasticloadbalancingv2::Client;
 use aws_sdk_elasticloadbalancingv2::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, Listener as SdkListener, LoadBalancer as SdkLoadBalancer, Rule, RuleCondition,
+    Action, HttpHeaderConditionConfig, Listener as SdkListener, LoadBalancer as SdkLoadBalancer, Rule, RuleCondition,
 };
 use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::config::Config;
-use cloudfront_sg_sync::domain::audit::LoadBalancer;
+use cloudfront_sg_sync::domain::audit::{LoadBalancer, same_domain};
 use cloudfront_sg_sync::domain::origin_side::{Condition, Listener, ListenerRule, Secret, WebAcl};
-use cloudfront_sg_sync::ports::LoadBalancers;
+use cloudfront_sg_sync::ports::{HeaderRule, LoadBalancers, SecretChecks};
 use cloudfront_sg_sync::{Error, Result};
 
 use super::web_acls;
@@ -108,22 +108,146 @@ impl LoadBalancers for ElbLoadBalancers {
 }
 
 impl ElbLoadBalancers {
-    /// The rules of a listener other than its default (DescribeRules, every page: ELBv2 pages it by marker).
+    /// The rules of a listener other than its default.
     async fn rules(&self, client: &Client, region: &str, listener_arn: &str) -> Result<Vec<ListenerRule>> {
-        let mut rules = Vec::new();
-        let mut marker = None;
-        loop {
-            let page = (client.describe_rules().listener_arn(listener_arn).set_marker(marker))
-                .send()
-                .await
-                .map_err(elb_error("DescribeRules", region))?;
-            let others = page.rules().iter().filter(|r| r.is_default() != Some(true));
-            rules.extend(others.map(rule_of));
-            marker = page.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
-            if marker.is_none() {
-                return Ok(rules);
+        Ok(sdk_rules(client, region, listener_arn)
+            .await?
+            .iter()
+            .map(rule_of)
+            .collect())
+    }
+}
+
+/// The rules of a listener other than its default, as ELBv2 answers them (DescribeRules, every page: ELBv2 pages
+/// it by marker).
+async fn sdk_rules(client: &Client, region: &str, listener_arn: &str) -> Result<Vec<Rule>> {
+    let mut rules = Vec::new();
+    let mut marker = None;
+    loop {
+        let page = (client.describe_rules().listener_arn(listener_arn).set_marker(marker))
+            .send()
+            .await
+            .map_err(elb_error("DescribeRules", region))?;
+        rules.extend(page.rules().iter().filter(|r| r.is_default() != Some(true)).cloned());
+        marker = page.next_marker().filter(|m| !m.is_empty()).map(str::to_owned);
+        if marker.is_none() {
+            return Ok(rules);
+        }
+    }
+}
+
+/// The values of `rule`'s `http-header` condition on `header`, if it has one.
+fn header_values(rule: &Rule, header: &str) -> Option<Vec<Secret>> {
+    let config = (rule.conditions().iter())
+        .filter_map(RuleCondition::http_header_config)
+        .find(|c| c.http_header_name().is_some_and(|n| n.eq_ignore_ascii_case(header)))?;
+    Some(config.values().iter().map(Secret::new).collect())
+}
+
+/// `rule`'s conditions with its condition on `header` comparing `values` (the others as read, each given by its
+/// configuration alone: ModifyRule refuses a condition given both ways).
+fn conditions_with(rule: &Rule, header: &str, values: &[Secret]) -> Vec<RuleCondition> {
+    let on_header = |c: &RuleCondition| {
+        (c.http_header_config()).is_some_and(|h| h.http_header_name().is_some_and(|n| n.eq_ignore_ascii_case(header)))
+    };
+    (rule.conditions().iter())
+        .map(|c| {
+            let mut c = c.clone();
+            if on_header(&c) {
+                let name = c
+                    .http_header_config()
+                    .and_then(|h| h.http_header_name())
+                    .unwrap_or(header)
+                    .to_owned();
+                let values = values.iter().map(|v| v.reveal().to_owned()).collect();
+                c.http_header_config = Some(
+                    HttpHeaderConditionConfig::builder()
+                        .http_header_name(name)
+                        .set_values(Some(values))
+                        .build(),
+                );
+            }
+            let configured = c.http_header_config.is_some()
+                || c.path_pattern_config.is_some()
+                || c.host_header_config.is_some()
+                || c.query_string_config.is_some()
+                || c.http_request_method_config.is_some()
+                || c.source_ip_config.is_some();
+            if configured {
+                c.values = None;
+            }
+            c
+        })
+        .collect()
+}
+
+impl SecretChecks for ElbLoadBalancers {
+    async fn load_balancer(&self, region: &str, domain: &str) -> Result<Option<String>> {
+        let found = self.load_balancers(region).await?;
+        Ok(found
+            .into_iter()
+            .find(|lb| same_domain(domain, &lb.dns_name))
+            .map(|lb| lb.arn))
+    }
+
+    async fn header_rules(&self, region: &str, arn: &str, header: &str) -> Result<Vec<HeaderRule>> {
+        let client = self.client(region)?;
+        let pages = (client
+            .describe_listeners()
+            .load_balancer_arn(arn)
+            .into_paginator()
+            .send())
+        .try_collect()
+        .await
+        .map_err(elb_error("DescribeListeners", region))?;
+        let mut found = Vec::new();
+        for listener in pages
+            .iter()
+            .flat_map(|p| p.listeners())
+            .filter_map(|l| l.listener_arn())
+        {
+            for rule in sdk_rules(client, region, listener).await? {
+                if let (Some(values), Some(rule_arn)) = (header_values(&rule, header), rule.rule_arn()) {
+                    found.push(HeaderRule {
+                        arn: rule_arn.to_owned(),
+                        values,
+                    });
+                }
             }
         }
+        Ok(found)
+    }
+
+    async fn set_rule_values(&self, region: &str, rule: &str, header: &str, values: &[Secret]) -> Result<()> {
+        let client = self.client(region)?;
+        let read =
+            (client.describe_rules().rule_arns(rule).send().await).map_err(elb_error("DescribeRules", region))?;
+        let Some(current) = read.rules().first() else {
+            return Ok(());
+        };
+        let conditions = conditions_with(current, header, values);
+        (client
+            .modify_rule()
+            .rule_arn(rule)
+            .set_conditions(Some(conditions))
+            .send()
+            .await)
+            .map_err(elb_error("ModifyRule", region))?;
+        Ok(())
+    }
+
+    async fn accept_in_acl(
+        &self,
+        region: &str,
+        arn: &str,
+        header: &str,
+        values: (&Secret, &Secret),
+        keep_from: bool,
+    ) -> Result<bool> {
+        let client = self.waf.get(region).ok_or_else(|| Error::RegionNotConfigured {
+            region: region.to_owned(),
+        })?;
+        web_acls::rotate_for_resource(client, region, arn, header, values, keep_from).await
     }
 }
 

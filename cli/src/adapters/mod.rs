@@ -4,4 +4,5 @@
 
 pub mod cloudfront;
 pub mod load_balancers;
+pub mod secrets;
 pub mod web_acls;

@@ -1,11 +1,13 @@
 //! The web ACL associated with a load balancer, over `aws-sdk-wafv2`: GetWebACLForResource (it answers the whole
 //! web ACL, its rules with it). A byte match's search string is kept as a [`Secret`]: compared by the audit,
-//! never shown.
+//! never shown. For the rotation of the origin secret, the byte matches on its header are widened to the current
+//! and the pending value (an OR of both), then narrowed to the new one (UpdateWebACL at the lock token read).
 
 use aws_sdk_wafv2::Client;
+use aws_sdk_wafv2::error::ProvideErrorMetadata;
 use aws_sdk_wafv2::types::{
-    ByteMatchStatement, PositionalConstraint, Rule, Statement as SdkStatement, TextTransformationType,
-    WebAcl as SdkWebAcl,
+    ByteMatchStatement, OrStatement, PositionalConstraint, Rule, Scope, Statement as SdkStatement,
+    TextTransformationType, WebAcl as SdkWebAcl,
 };
 use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::domain::origin_side::{AclAction, AclRule, Secret, Statement, WebAcl};
@@ -91,6 +93,148 @@ fn header_equals(byte_match: &ByteMatchStatement) -> Option<(String, Secret)> {
     let exactly = *byte_match.positional_constraint() == PositionalConstraint::Exactly;
     let value = String::from_utf8(byte_match.search_string().as_ref().to_vec()).ok()?;
     (untransformed && exactly).then(|| (header, Secret::new(value)))
+}
+
+/// Whether `statement` is an exact untransformed byte match of `value` on `header`.
+fn matches_exactly(statement: &SdkStatement, header: &str, value: &Secret) -> bool {
+    let found = statement.byte_match_statement().and_then(header_equals);
+    found.is_some_and(|(h, v)| h.eq_ignore_ascii_case(header) && v.equals(value))
+}
+
+/// `statement` with its byte match searching `value` instead.
+fn searching(statement: &SdkStatement, value: &Secret) -> SdkStatement {
+    let mut statement = statement.clone();
+    if let Some(byte_match) = statement.byte_match_statement.as_mut() {
+        byte_match.search_string = aws_sdk_wafv2::primitives::Blob::new(value.reveal());
+    }
+    statement
+}
+
+/// `statement` (and the statements it nests) accepting `to` beside `from` wherever it matches exactly `from` on
+/// `header` (`widen`), or accepting only `to` where it accepts `from` or `to` (narrow). Whether it changed.
+pub fn rotate_statement(
+    statement: &mut SdkStatement,
+    header: &str,
+    (from, to): (&Secret, &Secret),
+    widen: bool,
+) -> bool {
+    if widen && matches_exactly(statement, header, from) {
+        let or = OrStatement::builder()
+            .statements(statement.clone())
+            .statements(searching(statement, to))
+            .build();
+        *statement = SdkStatement::builder().set_or_statement(or.ok()).build();
+        return true;
+    }
+    if let Some(or) = statement.or_statement.as_mut() {
+        let holds = |value| or.statements.iter().any(|s| matches_exactly(s, header, value));
+        if holds(from) && holds(to) {
+            // Both values accepted: widened already; narrowed to `to` when the OR is only those two.
+            if widen || or.statements.len() != 2 {
+                return false;
+            }
+            let kept = or.statements.iter().find(|s| matches_exactly(s, header, to)).cloned();
+            *statement = kept.unwrap_or_else(|| statement.clone());
+            return true;
+        }
+        let mut changed = false;
+        for nested in &mut or.statements {
+            changed |= rotate_statement(nested, header, (from, to), widen);
+        }
+        return changed;
+    }
+    match statement.not_statement.as_mut().and_then(|n| n.statement.as_mut()) {
+        Some(nested) => rotate_statement(nested, header, (from, to), widen),
+        None => false,
+    }
+}
+
+/// The web ACL associated with `arn` accepting `to` beside `from` (`widen`) or only `to`, written back at its lock
+/// token with every mutable field as read (read again once if another writer moved it). Whether it changed.
+pub async fn rotate_for_resource(
+    client: &Client,
+    region: &str,
+    arn: &str,
+    header: &str,
+    values: (&Secret, &Secret),
+    widen: bool,
+) -> Result<bool> {
+    for attempt in 0..3 {
+        let Some(summary) = (client.get_web_acl_for_resource().resource_arn(arn).send().await)
+            .map_err(|e| rotation_error("GetWebACLForResource", &e))?
+            .web_acl
+        else {
+            return Ok(false);
+        };
+        let read = (client
+            .get_web_acl()
+            .name(summary.name())
+            .id(summary.id())
+            .scope(Scope::Regional)
+            .send()
+            .await)
+            .map_err(|e| rotation_error("GetWebACL", &e))?;
+        let (Some(mut acl), Some(lock)) = (read.web_acl, read.lock_token) else {
+            return Ok(false);
+        };
+        let mut changed = false;
+        for rule in acl.rules.iter_mut().flatten() {
+            if let Some(statement) = rule.statement.as_mut() {
+                changed |= rotate_statement(statement, header, values, widen);
+            }
+        }
+        if !changed {
+            return Ok(false);
+        }
+        match update(client, &acl, &lock).await {
+            Err(e) if e.code() == Some("WAFOptimisticLockException") && attempt < 2 => continue,
+            Err(e) => return Err(rotation_error("UpdateWebACL", &e)),
+            Ok(_) => return Ok(true),
+        }
+    }
+    tracing::debug!(region, "web ACL kept changing");
+    Ok(false)
+}
+
+/// UpdateWebACL of `acl` as it is now, every mutable field passed (those left out would be reset).
+async fn update(
+    client: &Client,
+    acl: &SdkWebAcl,
+    lock: &str,
+) -> std::result::Result<
+    aws_sdk_wafv2::operation::update_web_acl::UpdateWebAclOutput,
+    aws_sdk_wafv2::error::SdkError<aws_sdk_wafv2::operation::update_web_acl::UpdateWebACLError>,
+> {
+    (client.update_web_acl())
+        .name(acl.name())
+        .id(acl.id())
+        .scope(Scope::Regional)
+        .lock_token(lock)
+        .set_default_action(acl.default_action.clone())
+        .set_description(acl.description.clone())
+        .set_rules(acl.rules.clone())
+        .set_visibility_config(acl.visibility_config.clone())
+        .set_data_protection_config(acl.data_protection_config.clone())
+        .set_custom_response_bodies(acl.custom_response_bodies.clone())
+        .set_captcha_config(acl.captcha_config.clone())
+        .set_challenge_config(acl.challenge_config.clone())
+        .set_token_domains(acl.token_domains.clone())
+        .set_association_config(acl.association_config.clone())
+        .send()
+        .await
+}
+
+/// A WAFv2 call of the rotation that failed.
+fn rotation_error<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    operation: &'static str,
+    e: &aws_sdk_wafv2::error::SdkError<E>,
+) -> Error {
+    service_error(e, |code, message| Error::RotationCall {
+        service: "WAFv2",
+        operation,
+        code,
+        message,
+    })
 }
 
 #[cfg(test)]
@@ -221,5 +365,51 @@ mod tests {
         assert_eq!((read.name.as_str(), read.default_allow), ("protect", false));
         assert_eq!(read.rules, expected);
         assert!(!format!("{read:?}").contains("s3cr3t"));
+    }
+
+    #[test]
+    fn a_byte_match_of_the_old_value_accepts_both_then_only_the_new_one_inside_a_not_too_and_never_twice() {
+        let (old, new) = (Secret::new("old-value"), Secret::new("new-value"));
+        let exact = byte_match("old-value", TextTransformationType::None, PositionalConstraint::Exactly);
+        let values = |s: &SdkStatement| -> Vec<String> {
+            let or = s
+                .or_statement()
+                .map(|o| o.statements().to_vec())
+                .unwrap_or_else(|| vec![s.clone()]);
+            or.iter()
+                .map(|m| {
+                    String::from_utf8(m.byte_match_statement().unwrap().search_string().as_ref().to_vec()).unwrap()
+                })
+                .collect()
+        };
+        for negated in [false, true] {
+            let mut statement = match negated {
+                true => SdkStatement::builder()
+                    .not_statement(NotStatement::builder().statement(exact.clone()).build())
+                    .build(),
+                false => exact.clone(),
+            };
+            let inner = |s: &SdkStatement| match negated {
+                true => s.not_statement().unwrap().statement().unwrap().clone(),
+                false => s.clone(),
+            };
+            assert!(rotate_statement(&mut statement, "X-Origin-Verify", (&old, &new), true));
+            assert_eq!(values(&inner(&statement)), ["old-value", "new-value"]);
+            assert!(
+                !rotate_statement(&mut statement, "X-Origin-Verify", (&old, &new), true),
+                "widened once"
+            );
+            assert!(rotate_statement(&mut statement, "x-origin-verify", (&old, &new), false));
+            assert_eq!(values(&inner(&statement)), ["new-value"]);
+            assert!(
+                !rotate_statement(&mut statement, "X-Origin-Verify", (&old, &new), false),
+                "narrowed once"
+            );
+        }
+        let mut other = byte_match("other", TextTransformationType::None, PositionalConstraint::Exactly);
+        assert!(
+            !rotate_statement(&mut other, "X-Origin-Verify", (&old, &new), true),
+            "not this secret's check"
+        );
     }
 }
