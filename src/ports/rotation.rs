@@ -101,8 +101,8 @@ pub struct HeaderRule {
 
 /// What requires the secret at the origins: the listener rules and web ACLs of load balancers.
 pub trait SecretChecks: Send + Sync {
-    /// The ARN of the load balancer of `region` whose DNS name is `domain` (matched as the audit does), if any.
-    fn load_balancer(&self, region: &str, domain: &str) -> impl Future<Output = Result<Option<String>>> + Send;
+    /// The load balancers of `region`: each one's DNS name and ARN.
+    fn named_load_balancers(&self, region: &str) -> impl Future<Output = Result<Vec<(String, String)>>> + Send;
 
     /// The listener rules of load balancer `arn` with an `http-header` condition on `header`.
     fn header_rules(
@@ -121,8 +121,9 @@ pub trait SecretChecks: Send + Sync {
         values: &[Secret],
     ) -> impl Future<Output = Result<()>> + Send;
 
-    /// Make the web ACL associated with load balancer `arn` (if any) accept `to` wherever it accepts exactly
-    /// `from` on `header`, beside `from` (`keep_from`) or instead of it. Whether it changed anything.
+    /// Make the web ACL associated with load balancer `arn` (if any) accept `to` beside `from` wherever it
+    /// accepts exactly `from` on `header` (`keep_from`: widen), or accept only `to` where it accepts both (narrow).
+    /// Whether it changed anything.
     fn accept_in_acl(
         &self,
         region: &str,

@@ -11,14 +11,23 @@
 use std::collections::BTreeSet;
 use std::time::Duration;
 
+use futures::stream::{self, StreamExt, TryStreamExt};
 use serde::Serialize;
 
 use crate::config::Config;
 use crate::deadline::{Backoff, Budget};
+use crate::domain::audit::same_domain;
 use crate::domain::origin_side::Secret;
 use crate::domain::rotation::{OriginSecret, Step, accept_both, accept_only};
 use crate::error::{Error, Result};
 use crate::ports::{CURRENT, PENDING, SecretChecks, SecretDistribution, SecretSenders, SecretStore, SecretVersions};
+
+/// The first pause of `testSecret` before it looks at the distributions again; each next one doubles.
+const TEST_FIRST_PAUSE: Duration = Duration::from_secs(5);
+/// The longest pause of `testSecret` between two looks.
+const TEST_MAX_PAUSE: Duration = Duration::from_secs(30);
+/// How long `testSecret` waits for CloudFront without a deadline (the CLI): a deployment takes minutes.
+const TEST_MAX_WAIT: Duration = Duration::from_secs(900);
 
 /// What Secrets Manager sends the rotation function.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
@@ -250,7 +259,7 @@ impl Rotation<'_> {
         report: &mut StepReport,
     ) -> Result<()> {
         let (current, pending) = self.both(ports.store).await?;
-        let mut backoff = Backoff::new(Duration::from_secs(5), Duration::from_secs(30), Duration::MAX);
+        let mut backoff = Backoff::new(TEST_FIRST_PAUSE, TEST_MAX_PAUSE, TEST_MAX_WAIT);
         loop {
             let distributions = self.senders(ports.senders, &current.header).await?;
             report.distributions = distributions.len();
@@ -305,13 +314,14 @@ fn not_deployed(distributions: &[SecretDistribution], pending: &Secret) -> BTree
 }
 
 /// Widen (`widen`: accept `to` beside `from`) or narrow (accept only `to`, no longer `from`) every check of the
-/// header at the load balancers the origins of `distributions` are, in the configured regions.
+/// header at the load balancers the origins of `distributions` are, in the configured regions: the load balancers
+/// at once, within `MAX_CONCURRENCY`.
 async fn widen_or_narrow(
     config: &Config,
     checks: &impl SecretChecks,
     distributions: &[SecretDistribution],
     header: &str,
-    (from, to): (&Secret, &Secret),
+    values: (&Secret, &Secret),
     widen: bool,
     report: &mut StepReport,
 ) -> Result<()> {
@@ -319,25 +329,46 @@ async fn widen_or_narrow(
         .flat_map(|d| &d.origins)
         .map(|o| o.domain_name.as_str())
         .collect();
+    let mut origins = Vec::new();
     for region in &config.regions {
-        for domain in &domains {
-            let Some(arn) = checks.load_balancer(region, domain).await? else {
-                continue;
-            };
-            for rule in checks.header_rules(region, &arn, header).await? {
-                let values = match widen {
-                    true => accept_both(&rule.values, from, to),
-                    false => accept_only(&rule.values, from, to),
-                };
-                if let Some(values) = values {
-                    checks.set_rule_values(region, &rule.arn, header, &values).await?;
-                    report.rules_changed += 1;
-                }
-            }
-            if checks.accept_in_acl(region, &arn, header, (from, to), widen).await? {
-                report.web_acls_changed += 1;
-            }
+        let found = checks.named_load_balancers(region).await?;
+        let used = found
+            .into_iter()
+            .filter(|(dns, _)| domains.iter().any(|d| same_domain(d, dns)));
+        origins.extend(used.map(|(_, arn)| (region.clone(), arn)));
+    }
+    let changed: Vec<(usize, bool)> = stream::iter(origins)
+        .map(|(region, arn): (String, String)| async move {
+            rotate_at(checks, (&region, &arn), header, values, widen).await
+        })
+        .buffer_unordered(config.max_concurrency)
+        .try_collect()
+        .await?;
+    report.rules_changed += changed.iter().map(|(rules, _)| rules).sum::<usize>();
+    report.web_acls_changed += changed.iter().filter(|(_, acl)| *acl).count();
+    Ok(())
+}
+
+/// Widen or narrow the checks of one load balancer: its listener rules on the header, then its web ACL. How many
+/// rules changed, and whether the web ACL did.
+async fn rotate_at(
+    checks: &impl SecretChecks,
+    (region, arn): (&str, &str),
+    header: &str,
+    (from, to): (&Secret, &Secret),
+    widen: bool,
+) -> Result<(usize, bool)> {
+    let mut rules = 0;
+    for rule in checks.header_rules(region, arn, header).await? {
+        let values = match widen {
+            true => accept_both(&rule.values, from, to),
+            false => accept_only(&rule.values, from, to),
+        };
+        if let Some(values) = values {
+            checks.set_rule_values(region, &rule.arn, header, &values).await?;
+            rules += 1;
         }
     }
-    Ok(())
+    let acl = checks.accept_in_acl(region, arn, header, (from, to), widen).await?;
+    Ok((rules, acl))
 }

@@ -11,6 +11,7 @@ use cloudfront_sg_sync::domain::origin_side::Secret;
 use cloudfront_sg_sync::domain::rotation::ORIGIN_SECRET_TAG;
 use cloudfront_sg_sync::ports::{Distributions, SecretDistribution, SecretSenders, SendingOrigin};
 use cloudfront_sg_sync::{Error, Result};
+use futures::stream::{self, StreamExt, TryStreamExt};
 
 /// CloudFront's API is global, served from us-east-1.
 const CLOUDFRONT_REGION: &str = "us-east-1";
@@ -173,6 +174,21 @@ impl CloudFrontDistributions {
     }
 }
 
+/// How many distributions' tags and configurations are read at once (CloudFront throttles its API per account).
+const READS_AT_ONCE: usize = 10;
+
+impl CloudFrontDistributions {
+    /// Distribution `id` as read now, with its custom origins that send `header`.
+    async fn sending(&self, id: &str, header: &str) -> Result<Option<SecretDistribution>> {
+        let read = (self.client.get_distribution().id(id).send().await).map_err(rotation_failed("GetDistribution"))?;
+        Ok(read.distribution().map(|d| SecretDistribution {
+            id: d.id().to_owned(),
+            status: d.status().to_owned(),
+            origins: d.distribution_config().map(|c| sending(c, header)).unwrap_or_default(),
+        }))
+    }
+}
+
 impl SecretSenders for CloudFrontDistributions {
     async fn tagged(&self, names: &[&str], header: &str) -> Result<Vec<SecretDistribution>> {
         let pages = (self
@@ -183,30 +199,21 @@ impl SecretSenders for CloudFrontDistributions {
             .try_collect()
             .await)
             .map_err(rotation_failed("ListDistributions"))?;
-        let summaries = pages
-            .iter()
-            .filter_map(|p| p.distribution_list())
-            .flat_map(|l| l.items());
-        let mut found = Vec::new();
-        for summary in summaries {
-            if !self.tagged_for(summary.arn(), names).await? {
-                continue;
-            }
-            let read = (self.client.get_distribution().id(summary.id()).send().await)
-                .map_err(rotation_failed("GetDistribution"))?;
-            let Some(distribution) = read.distribution() else {
-                continue;
-            };
-            found.push(SecretDistribution {
-                id: distribution.id().to_owned(),
-                status: distribution.status().to_owned(),
-                origins: distribution
-                    .distribution_config()
-                    .map(|c| sending(c, header))
-                    .unwrap_or_default(),
-            });
-        }
-        Ok(found)
+        let summaries: Vec<(String, String)> = (pages.iter().filter_map(|p| p.distribution_list()))
+            .flat_map(|l| l.items())
+            .map(|d| (d.arn().to_owned(), d.id().to_owned()))
+            .collect();
+        let found: Vec<Option<SecretDistribution>> = stream::iter(summaries)
+            .map(|(arn, id)| async move {
+                match self.tagged_for(&arn, names).await? {
+                    true => self.sending(&id, header).await,
+                    false => Ok(None),
+                }
+            })
+            .buffered(READS_AT_ONCE)
+            .try_collect()
+            .await?;
+        Ok(found.into_iter().flatten().collect())
     }
 
     async fn send(&self, id: &str, header: &str, from: &Secret, to: &Secret) -> Result<bool> {

@@ -12,7 +12,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 };
 use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::config::Config;
-use cloudfront_sg_sync::domain::audit::{LoadBalancer, same_domain};
+use cloudfront_sg_sync::domain::audit::LoadBalancer;
 use cloudfront_sg_sync::domain::origin_side::{Condition, Listener, ListenerRule, Secret, WebAcl};
 use cloudfront_sg_sync::ports::{HeaderRule, LoadBalancers, SecretChecks};
 use cloudfront_sg_sync::{Error, Result};
@@ -182,12 +182,9 @@ fn conditions_with(rule: &Rule, header: &str, values: &[Secret]) -> Vec<RuleCond
 }
 
 impl SecretChecks for ElbLoadBalancers {
-    async fn load_balancer(&self, region: &str, domain: &str) -> Result<Option<String>> {
-        let found = self.load_balancers(region).await?;
-        Ok(found
-            .into_iter()
-            .find(|lb| same_domain(domain, &lb.dns_name))
-            .map(|lb| lb.arn))
+    async fn named_load_balancers(&self, region: &str) -> Result<Vec<(String, String)>> {
+        let found = LoadBalancers::load_balancers(self, region).await?;
+        Ok(found.into_iter().map(|lb| (lb.dns_name, lb.arn)).collect())
     }
 
     async fn header_rules(&self, region: &str, arn: &str, header: &str) -> Result<Vec<HeaderRule>> {
