@@ -28,6 +28,7 @@ use cloudfront_sg_sync::sync;
 use cloudfront_sg_sync::{Error, Result};
 use cloudfront_sg_sync_cli::adapters::cloudfront::CloudFrontDistributions;
 use cloudfront_sg_sync_cli::adapters::load_balancers::ElbLoadBalancers;
+use cloudfront_sg_sync_cli::rotation::{Rotated, RotationFunction};
 
 #[derive(Parser)]
 #[command(
@@ -171,6 +172,25 @@ struct Listing {
     output: Output,
 }
 
+/// A rotation of the origin secret from the command line.
+#[derive(Args)]
+struct Rotate {
+    /// The secret (name or ARN) whose value is {"header": "X-Origin-Verify", "value": "…"}.
+    #[arg(long, value_name = "NAME")]
+    secret: String,
+    /// Rotate it instead of only listing what would change.
+    #[arg(long)]
+    apply: bool,
+    /// The regions whose load balancers' rules and web ACLs check the secret, comma-separated.
+    #[arg(long, env = "REGIONS", value_name = "LIST")]
+    regions: Option<String>,
+    /// Seconds to wait between the origins accepting the new value and the distributions sending it, 0-600.
+    #[arg(long, env = "ORIGIN_SECRET_PROPAGATION_SECONDS", value_name = "SECONDS")]
+    origin_secret_propagation_seconds: Option<String>,
+    #[command(flatten)]
+    output: Output,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Print what a sync would change; write nothing.
@@ -214,6 +234,12 @@ enum Command {
     /// could not finish. Needs cloudfront:ListDistributions, elasticloadbalancing:DescribeLoadBalancers,
     /// DescribeListeners and DescribeRules, wafv2:GetWebACLForResource, ec2:DescribeSecurityGroups and
     /// ec2:DescribeManagedPrefixLists (in each account: the member role's AllowAudit).
+    /// Rotate the origin secret now: the four steps of the rotation function at once (a first rotation, a
+    /// person in a hurry). Lists the tagged distributions and the rules and web ACLs that check the current value;
+    /// with --apply, stores a new value, makes every check accept both, waits, makes every tagged distribution
+    /// send the new one, waits until they are deployed, makes it current, then makes every check accept only it.
+    /// Needs what the rotation function's role has.
+    RotateOriginSecret(Rotate),
     Audit {
         #[command(flatten)]
         place: Place,
@@ -233,6 +259,7 @@ impl Command {
             Command::Plan(run) | Command::Apply(run) => run.output.json,
             Command::Unmark(listing) | Command::Remove(listing) => listing.output.json,
             Command::Adopt { output, .. } | Command::Audit { output, .. } => output.json,
+            Command::RotateOriginSecret(rotate) => rotate.output.json,
         }
     }
 
@@ -294,6 +321,28 @@ async fn main() -> ExitCode {
             )
         }
         Command::Plan(run) | Command::Apply(run) => synced(json, run.verbose, sync_command(config, file).await),
+        Command::RotateOriginSecret(rotate) => rotate_command(json, config, rotate).await,
+    }
+}
+
+/// The rotation of `rotate.secret`: planned, or (with `--apply`) run step by step, printed, as an exit code.
+async fn rotate_command(json: bool, config: Result<Config>, rotate: &Rotate) -> ExitCode {
+    let rotated = async {
+        let config = config?;
+        let shared = shared_config(&config, loader()).await;
+        check_credentials(&shared).await?;
+        let function = RotationFunction::with_shared(config, &shared);
+        match rotate.apply {
+            false => function.plan(&rotate.secret).await.map(Rotated::Plan),
+            true => function.rotate_now(&rotate.secret).await.map(Rotated::Steps),
+        }
+    };
+    match rotated.await {
+        Ok(rotated) => {
+            print(json, &rotated, || rotated.to_string());
+            ExitCode::SUCCESS
+        }
+        Err(e) => fail(&e),
     }
 }
 

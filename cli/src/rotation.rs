@@ -9,7 +9,7 @@ use cloudfront_sg_sync::deadline::Budget;
 use cloudfront_sg_sync::domain::origin_side::Secret;
 use cloudfront_sg_sync::domain::rotation::value_from;
 use cloudfront_sg_sync::handler::{Diagnostic, Function, LambdaEvent, deadline_of};
-use cloudfront_sg_sync::sync::{self, RotationPorts, RotationRequest, StepReport};
+use cloudfront_sg_sync::sync::{self, RotationPlan, RotationPorts, RotationRequest, StepReport};
 use cloudfront_sg_sync::{Error, Result};
 use serde_json::Value;
 
@@ -57,6 +57,105 @@ impl RotationFunction {
         let budget = Budget::new(deadline, self.config.deadline_margin);
         sync::rotate(&self.config, &ports, request, budget, fresh_value).await
     }
+}
+
+impl RotationFunction {
+    /// What rotating `secret` would change, read now.
+    pub async fn plan(&self, secret: &str) -> Result<RotationPlan> {
+        sync::plan_rotation(&self.config, &self.ports(), secret).await
+    }
+
+    /// Rotate `secret` now, the four steps at once, with no deadline.
+    pub async fn rotate_now(&self, secret: &str) -> Result<Vec<StepReport>> {
+        let token = new_token()?;
+        sync::rotate_now(
+            &self.config,
+            &self.ports(),
+            (secret, &token),
+            Budget::unbounded(),
+            fresh_value,
+        )
+        .await
+    }
+
+    fn ports(&self) -> RotationPorts<'_, SecretsManager, CloudFrontDistributions, ElbLoadBalancers> {
+        RotationPorts {
+            store: &self.store,
+            senders: &self.senders,
+            checks: &self.checks,
+        }
+    }
+}
+
+/// What the CLI's rotation answers: a plan, or what each step did.
+#[derive(Debug, serde::Serialize)]
+#[serde(untagged)]
+pub enum Rotated {
+    /// What would change.
+    Plan(RotationPlan),
+    /// What each step did.
+    Steps(Vec<StepReport>),
+}
+
+impl std::fmt::Display for Rotated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Rotated::Plan(plan) => {
+                let none = |list: &[String]| match list.is_empty() {
+                    true => "none".to_owned(),
+                    false => list.join(", "),
+                };
+                writeln!(f, "rotation of secret {} (header {}): plan", plan.secret, plan.header)?;
+                writeln!(f, "tagged distributions: {}", none(&plan.distributions))?;
+                writeln!(f, "listener rules that check the current value: {}", none(&plan.rules))?;
+                writeln!(f, "web ACLs that check it: {}", none(&plan.web_acls))?;
+                writeln!(f, "nothing changed: --apply rotates it")
+            }
+            Rotated::Steps(steps) => steps.iter().try_for_each(|s| writeln!(f, "{}", step_line(s))),
+        }
+    }
+}
+
+/// What one step did, in a line.
+fn step_line(s: &StepReport) -> String {
+    match s.step {
+        "createSecret" => format!(
+            "createSecret: a new value stored as the pending version of {}",
+            s.secret
+        ),
+        "setSecret" => format!(
+            "setSecret: {} rule(s) and {} web ACL(s) accept both values; after {} s, {} of {} tagged distribution(s) send the new one",
+            s.rules_changed, s.web_acls_changed, s.waited_s, s.distributions_updated, s.distributions
+        ),
+        "testSecret" => format!(
+            "testSecret: {} tagged distribution(s) deployed with the new value",
+            s.distributions
+        ),
+        _ => format!(
+            "finishSecret: the new value is current; {} rule(s) and {} web ACL(s) accept only it",
+            s.rules_changed, s.web_acls_changed
+        ),
+    }
+}
+
+/// A new version id (a random UUID, as Secrets Manager's tokens are).
+pub fn new_token() -> Result<String> {
+    let mut b = [0u8; 16];
+    getrandom::getrandom(&mut b).map_err(|e| Error::RotationRefused {
+        secret: "(new version)".to_owned(),
+        reason: format!("no random bytes from the operating system: {e}"),
+    })?;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    Ok(format!(
+        "{}-{}-{}-{}-{}",
+        &hex[..8],
+        &hex[8..12],
+        &hex[12..16],
+        &hex[16..20],
+        &hex[20..]
+    ))
 }
 
 impl Function for RotationFunction {

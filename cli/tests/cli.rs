@@ -61,7 +61,15 @@ fn each_command_shows_only_the_flags_it_uses_each_naming_its_variable_and_defaul
     let service = ["--service", "--waf-cloudfront-scope"];
     let ranges = ["--ip-versions", "--aggregate", "--ip-ranges-url", "--ip-ranges-file"];
     let filling = ["--max-rules-per-group", "--prefix-list-grow", "--verbose"];
-    let expected: [(&str, Vec<&str>); 6] = [
+    let rotate = [
+        "--secret",
+        "--apply",
+        "--regions",
+        "--origin-secret-propagation-seconds",
+        "--json",
+    ];
+    let expected: [(&str, Vec<&str>); 7] = [
+        ("rotate-origin-secret", rotate.to_vec()),
         ("plan", [&place[..], &service, &ranges, &filling, &["--json"]].concat()),
         ("apply", [&place[..], &service, &ranges, &filling, &["--json"]].concat()),
         (

@@ -507,3 +507,67 @@ async fn an_unknown_step_a_token_not_pending_or_a_secret_without_rotation_is_ref
         assert!(!error.to_string().contains(OLD), "a secret value in an error");
     }
 }
+
+/// `cloudfront-sg-sync rotate-origin-secret ARGS` against moto, scanning us-east-1, with no propagation wait.
+fn cli(endpoint: &str, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
+        .arg("rotate-origin-secret")
+        .args(args)
+        .env("AWS_ENDPOINT_URL", endpoint)
+        .env("AWS_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("REGIONS", REGION)
+        .env("ORIGIN_SECRET_PROPAGATION_SECONDS", "0")
+        .output()
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_lists_what_a_rotation_changes_then_rotates_with_apply_never_printing_a_value() {
+    let w = world().await;
+    let (dns, alb) = w.alb("by-rule", Some(OLD)).await;
+    let id = w.distribution(&dns, OLD, true).await;
+    let value = serde_json::json!({"header": HEADER, "value": OLD}).to_string();
+    w.secrets
+        .create_secret()
+        .name(SECRET)
+        .secret_string(value)
+        .send()
+        .await
+        .unwrap();
+
+    let plan = cli(&w.moto.endpoint, &["--secret", SECRET]);
+    let text = String::from_utf8_lossy(&plan.stdout);
+    assert!(plan.status.success(), "{text}{}", String::from_utf8_lossy(&plan.stderr));
+    assert!(text.contains(&format!("tagged distributions: {id} (")), "{text}");
+    assert!(
+        text.contains("listener rules that check the current value: arn:aws:elasticloadbalancing:"),
+        "{text}"
+    );
+    assert!(text.ends_with("nothing changed: --apply rotates it\n"), "{text}");
+    assert!(w.sent(&id).await == [OLD.to_owned()], "a plan changes nothing");
+
+    let applied = cli(&w.moto.endpoint, &["--secret", SECRET, "--apply"]);
+    let text = String::from_utf8_lossy(&applied.stdout).into_owned();
+    assert!(
+        applied.status.success(),
+        "{text}{}",
+        String::from_utf8_lossy(&applied.stderr)
+    );
+    let steps: Vec<&str> = text.lines().map(|l| l.split(':').next().unwrap()).collect();
+    assert_eq!(
+        steps,
+        ["createSecret", "setSecret", "testSecret", "finishSecret"],
+        "{text}"
+    );
+    let (_, new) = w.staged("AWSCURRENT").await;
+    assert!(new != OLD && w.sent(&id).await == [new.clone()] && w.rule_values(&alb).await == [vec![new.clone()]]);
+    for shown in [text, String::from_utf8_lossy(&applied.stderr).into_owned()] {
+        assert!(
+            !shown.contains(OLD) && !shown.contains(&new),
+            "a secret value was printed"
+        );
+    }
+}

@@ -121,6 +121,16 @@ pub trait SecretChecks: Send + Sync {
         values: &[Secret],
     ) -> impl Future<Output = Result<()>> + Send;
 
+    /// The name of the web ACL associated with load balancer `arn`, when it compares `header` with exactly
+    /// `value` (a plan's read).
+    fn acl_checking(
+        &self,
+        region: &str,
+        arn: &str,
+        header: &str,
+        value: &Secret,
+    ) -> impl Future<Output = Result<Option<String>>> + Send;
+
     /// Make the web ACL associated with load balancer `arn` (if any) accept `to` beside `from` wherever it
     /// accepts exactly `from` on `header` (`keep_from`: widen), or accept only `to` where it accepts both (narrow).
     /// Whether it changed anything.

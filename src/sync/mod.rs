@@ -78,7 +78,7 @@ pub use fetch::fetch_verified;
 pub use notification::{notify, outcome, stopped};
 pub use organization::{RunAccounts, members, run_accounts};
 pub use remove::remove;
-pub use rotation::{RotationPorts, RotationRequest, StepReport, rotate};
+pub use rotation::{RotationPlan, RotationPorts, RotationRequest, StepReport, plan_rotation, rotate, rotate_now};
 pub use unmark::unmark;
 
 use attachment::{Attachment, check_attachment, set_groups};

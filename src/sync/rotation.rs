@@ -93,15 +93,39 @@ pub async fn rotate<S: SecretStore, D: SecretSenders, C: SecretChecks>(
         .map_err(|e: crate::domain::rotation::RotationError| refused(e.to_string()))?;
     let versions = ports.store.describe(&request.secret_id).await?;
     check_request(&versions, &request.token, step).map_err(refused)?;
+    let step = StepOf {
+        request,
+        versions: &versions,
+        step,
+    };
+    run_step(config, ports, step, budget, new_value).await
+}
+
+/// One step of one request on a secret as described.
+struct StepOf<'a> {
+    request: &'a RotationRequest,
+    versions: &'a SecretVersions,
+    step: Step,
+}
+
+/// Run `step`, its request checked.
+async fn run_step<S: SecretStore, D: SecretSenders, C: SecretChecks>(
+    config: &Config,
+    ports: &RotationPorts<'_, S, D, C>,
+    StepOf {
+        request,
+        versions,
+        step,
+    }: StepOf<'_>,
+    budget: Budget,
+    new_value: impl FnOnce() -> Result<Secret>,
+) -> Result<StepReport> {
     let mut report = StepReport {
         step: step.as_str(),
         secret: versions.name.clone(),
         ..StepReport::default()
     };
-    let secret = Rotation {
-        request,
-        versions: &versions,
-    };
+    let secret = Rotation { request, versions };
     match step {
         Step::Create => secret.create(ports.store, new_value, &mut report).await?,
         Step::Set => secret.set(config, ports, &mut report).await?,
@@ -110,6 +134,112 @@ pub async fn rotate<S: SecretStore, D: SecretSenders, C: SecretChecks>(
     }
     tracing::info!(step = report.step, secret = %report.secret, rules = report.rules_changed, web_acls = report.web_acls_changed, distributions = report.distributions_updated, "rotation step done");
     Ok(report)
+}
+
+/// What a rotation of a secret would change, read now (the CLI's plan).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RotationPlan {
+    /// The secret's name.
+    pub secret: String,
+    /// The header its value is sent in.
+    pub header: String,
+    /// The distributions tagged for it, each with its status.
+    pub distributions: Vec<String>,
+    /// The listener rules (ARNs) that compare the header with the current value.
+    pub rules: Vec<String>,
+    /// The web ACLs (names) that compare it.
+    pub web_acls: Vec<String>,
+}
+
+/// What rotating `secret_id` would change, read now: nothing is written.
+pub async fn plan_rotation<S: SecretStore, D: SecretSenders, C: SecretChecks>(
+    config: &Config,
+    ports: &RotationPorts<'_, S, D, C>,
+    secret_id: &str,
+) -> Result<RotationPlan> {
+    let versions = ports.store.describe(secret_id).await?;
+    let request = RotationRequest {
+        secret_id: secret_id.to_owned(),
+        token: String::new(),
+        step: String::new(),
+    };
+    let rotation = Rotation {
+        request: &request,
+        versions: &versions,
+    };
+    let current = rotation.staged(ports.store, CURRENT).await?;
+    let distributions = rotation.senders(ports.senders, &current.header).await?;
+    let mut plan = RotationPlan {
+        secret: versions.name.clone(),
+        header: current.header.clone(),
+        distributions: distributions
+            .iter()
+            .map(|d| format!("{} ({})", d.id, d.status))
+            .collect(),
+        ..RotationPlan::default()
+    };
+    for (region, arn) in origin_load_balancers(config, ports.checks, &distributions).await? {
+        let rules = ports.checks.header_rules(&region, &arn, &current.header).await?;
+        let checking = rules
+            .into_iter()
+            .filter(|r| r.values.iter().any(|v| v.equals(&current.value)));
+        plan.rules.extend(checking.map(|r| r.arn));
+        let acl = ports
+            .checks
+            .acl_checking(&region, &arn, &current.header, &current.value)
+            .await?;
+        plan.web_acls.extend(acl);
+    }
+    Ok(plan)
+}
+
+/// Rotate `secret_id` now, the four steps at once, as a person does from the CLI (a first rotation, a person in
+/// a hurry): `token` becomes a pending version holding a new value, then `setSecret`, `testSecret` and
+/// `finishSecret` run on it as the rotation function runs them. Rotation need not be enabled on the secret.
+pub async fn rotate_now<S: SecretStore, D: SecretSenders, C: SecretChecks>(
+    config: &Config,
+    ports: &RotationPorts<'_, S, D, C>,
+    (secret_id, token): (&str, &str),
+    budget: Budget,
+    new_value: impl FnOnce() -> Result<Secret>,
+) -> Result<Vec<StepReport>> {
+    let versions = ports.store.describe(secret_id).await?;
+    let request = RotationRequest {
+        secret_id: secret_id.to_owned(),
+        token: token.to_owned(),
+        step: Step::Create.as_str().to_owned(),
+    };
+    let rotation = Rotation {
+        request: &request,
+        versions: &versions,
+    };
+    let current = rotation.staged(ports.store, CURRENT).await?;
+    ports
+        .store
+        .put_pending(secret_id, token, &current.with_value(new_value()?))
+        .await?;
+    let mut reports = vec![StepReport {
+        step: Step::Create.as_str(),
+        secret: versions.name.clone(),
+        created: true,
+        ..StepReport::default()
+    }];
+    for step in [Step::Set, Step::Test, Step::Finish] {
+        let versions = ports.store.describe(secret_id).await?;
+        let step = StepOf {
+            request: &request,
+            versions: &versions,
+            step,
+        };
+        let unused = || {
+            Err(Error::RotationRefused {
+                secret: secret_id.to_owned(),
+                reason: "a new value was already made".to_owned(),
+            })
+        };
+        reports.push(run_step(config, ports, step, budget, unused).await?);
+    }
+    Ok(reports)
 }
 
 /// Refuse a secret without rotation, or a token that is not its pending version (`createSecret` and
@@ -347,6 +477,27 @@ async fn widen_or_narrow(
     report.rules_changed += changed.iter().map(|(rules, _)| rules).sum::<usize>();
     report.web_acls_changed += changed.iter().filter(|(_, acl)| *acl).count();
     Ok(())
+}
+
+/// The load balancers of the configured regions (region, ARN) that are origins of `distributions`.
+async fn origin_load_balancers(
+    config: &Config,
+    checks: &impl SecretChecks,
+    distributions: &[SecretDistribution],
+) -> Result<Vec<(String, String)>> {
+    let domains: BTreeSet<&str> = (distributions.iter())
+        .flat_map(|d| &d.origins)
+        .map(|o| o.domain_name.as_str())
+        .collect();
+    let mut origins = Vec::new();
+    for region in &config.regions {
+        let found = checks.named_load_balancers(region).await?;
+        let used = found
+            .into_iter()
+            .filter(|(dns, _)| domains.iter().any(|d| same_domain(d, dns)));
+        origins.extend(used.map(|(_, arn)| (region.clone(), arn)));
+    }
+    Ok(origins)
 }
 
 /// Widen or narrow the checks of one load balancer: its listener rules on the header, then its web ACL. How many

@@ -13,7 +13,7 @@ use aws_sdk_elasticloadbalancingv2::types::{
 use cloudfront_sg_sync::adapters::aws::service_error;
 use cloudfront_sg_sync::config::Config;
 use cloudfront_sg_sync::domain::audit::LoadBalancer;
-use cloudfront_sg_sync::domain::origin_side::{Condition, Listener, ListenerRule, Secret, WebAcl};
+use cloudfront_sg_sync::domain::origin_side::{Condition, Listener, ListenerRule, Secret, Statement, WebAcl};
 use cloudfront_sg_sync::ports::{HeaderRule, LoadBalancers, SecretChecks};
 use cloudfront_sg_sync::{Error, Result};
 
@@ -231,6 +231,19 @@ impl SecretChecks for ElbLoadBalancers {
             .await)
             .map_err(elb_error("ModifyRule", region))?;
         Ok(())
+    }
+
+    async fn acl_checking(&self, region: &str, arn: &str, header: &str, value: &Secret) -> Result<Option<String>> {
+        let Some(acl) = LoadBalancers::web_acl(self, region, arn).await? else {
+            return Ok(None);
+        };
+        let checks = |s: &Statement| match s {
+            Statement::HeaderEquals { header: h, value: v } | Statement::NotHeaderEquals { header: h, value: v } => {
+                h.eq_ignore_ascii_case(header) && v.equals(value)
+            }
+            Statement::Other(_) => false,
+        };
+        Ok(acl.rules.iter().any(|r| checks(&r.statement)).then_some(acl.name))
     }
 
     async fn accept_in_acl(
