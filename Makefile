@@ -76,6 +76,10 @@ package: venv
 		echo "deployable zip: $$zip, $$(stat -c %s $$zip) bytes" && \
 		$(PYTHON) -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extract("bootstrap", sys.argv[2])' \
 			"$$zip" "$$(dirname $$zip)" && chmod +x "$$(dirname $$zip)/bootstrap"
+	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" cargo lambda build --locked --release $(LAMBDA_ARCH) --output-format zip \
+		--bin cloudfront-sg-sync-rotate
+	@zip=$(CARGO_TARGET_DIR)/lambda/cloudfront-sg-sync-rotate/bootstrap.zip && \
+		echo "rotation function's zip: $$zip, $$(stat -c %s $$zip) bytes"
 
 # SAM's Rust build (BuildMethod rust-cargolambda) is a beta feature. x86_64: this machine has no arm64 target.
 sam-build: venv venv-sam

@@ -6,7 +6,8 @@
 # the summary, invokes it again (nothing to do), then with an older real file (every target keeps the newer
 # one), then after a forged mark on one group (not trusted: overwritten and reported), shows the CLI's plan, then its plan over two member accounts, then a run over an OU of an organization,
 # then the CLI's audit of five CloudFront distributions and their load balancers (the secret header judged at each
-# ALB), an uninstall (`remove --apply`) and the audit of the sets it emptied, then stops everything.
+# ALB), the rotation of the origin secret over two of them and their audit, an uninstall (`remove --apply`) and
+# the audit of the sets it emptied, then stops everything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -206,6 +207,27 @@ for says in "required at load balancer demo-web: listener HTTPS:443 rule 10" \
     { echo "demo: the audit should say: $says" >&2; exit 1; }
 done
 ! grep -q "9f86d081884c7d659a2feaa0c55ad015" "$WORK/audit.txt" || { echo "demo: a secret was shown" >&2; exit 1; }
+
+echo "== the origin secret rotated over the two distributions that send it (demo-web: a listener rule requires it;"
+echo "   demo-waf: a web ACL), the four steps at once; then the audit: both still pass origin-proof, at the new value"
+"$PY" scripts/demo_secret.py "http://127.0.0.1:$MOTO_PORT"
+AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" ORIGIN_SECRET_PROPAGATION_SECONDS=0 \
+  "$CLI" rotate-origin-secret --secret demo-origin-secret
+AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" ORIGIN_SECRET_PROPAGATION_SECONDS=0 \
+  "$CLI" rotate-origin-secret --secret demo-origin-secret --apply | tee "$WORK/rotated.txt"
+grep -q "^finishSecret: the new value is current; 1 rule(s) and 1 web ACL(s) accept only it" "$WORK/rotated.txt" ||
+  { echo "demo: the rotation should end with one rule and one web ACL accepting only the new value" >&2; exit 1; }
+AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \
+  AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" "$CLI" audit --ip-ranges-file "$WORK/www/ip-ranges.json" \
+  > "$WORK/rotated-audit.txt" || true
+grep "origin-proof" "$WORK/rotated-audit.txt" | head -2
+for says in "required at load balancer demo-web: listener HTTPS:443 rule 10" \
+  "required at load balancer demo-waf: web ACL demo-origin-verify"; do
+  tr -s ' \n' ' ' < "$WORK/rotated-audit.txt" | grep -q "$says" ||
+    { echo "demo: after the rotation the audit should still say: $says" >&2; exit 1; }
+done
 
 echo "== an uninstall (remove --apply) takes back every rule of ours; the audit then fails the sets it emptied"
 AWS_REGION=us-east-1 AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing \

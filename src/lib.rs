@@ -24,6 +24,7 @@
 //! | origin audit | `domain/audit.rs` | `ports/origins.rs` | `adapters/origin_groups.rs` (CloudFront and ELBv2: `cli/src/adapters/`) | `sync/audit.rs` |
 //! | accounts of the organization | `domain/organization.rs` | `ports/organization.rs` | `adapters/organization.rs` (and `adapters/accounts.rs`: each account's adapters) | `sync/organization.rs` |
 //! | change notifications | `domain/notification.rs` | `ports/notification.rs` | `adapters/notification.rs` (SNS) | `sync/notification.rs` |
+//! | rotation of the origin secret | `domain/rotation.rs` (and `domain/origin_side.rs`: `Secret`) | `ports/rotation.rs` | `cli/src/adapters/` (Secrets Manager, CloudFront, ELBv2, WAFv2) | `sync/rotation.rs` |
 //!
 //! **Every target runs the same way** (`sync/target.rs`): a unit of the run's limit, the report, the mark judged
 //! (never backwards), converge (plan, write, read back, re-plan), the file recorded unless a dry run, the error
@@ -84,7 +85,8 @@
 //! - [`metrics`]: the CloudWatch Embedded Metric Format line of a run.
 //! - [`handler`]: the Lambda function; turns [`Error`] into a Lambda error, once.
 //! - `src/bin/lambda.rs`: the Lambda's thin binary. The CLI's is `cli/src/main.rs`, in its own workspace crate
-//!   (`cli/`), which `cargo build --bins` and `cargo test` at the top build too.
+//!   (`cli/`), which `cargo build --bins` and `cargo test` at the top build too; so is the rotation function's,
+//!   `cli/src/bin/rotate.rs` (both functions served by [`handler::serve_function`] over a [`handler::Function`]).
 //! - `src/testing/` (tests only): one in-memory fake per port, in a file of the port's name, over one shared
 //!   in-memory account, for fast tests of [`sync`] on a paused clock.
 //!

@@ -48,6 +48,8 @@ mod prefix_lists;
 mod prefix_lists_tests;
 mod remove;
 mod rotation;
+#[cfg(test)]
+mod rotation_tests;
 mod security_groups;
 mod target;
 #[cfg(test)]
