@@ -747,13 +747,21 @@ fn synced_set(
     if references_cloudfront_list(here, &carried, port) {
         complete.push("AWS's managed CloudFront prefix list".to_owned());
     }
+    verdicts.extend(what_lets_cloudfront_in(&name, port, &complete, verdicts.is_empty()));
+    verdicts
+}
+
+/// The pass naming what lets CloudFront in on `port` (`complete`), or, when nothing does and nothing else was
+/// found wrong (`nothing_else`), the fail saying so.
+fn what_lets_cloudfront_in(name: &str, port: u16, complete: &[String], nothing_else: bool) -> Option<Verdict> {
     if !complete.is_empty() {
-        verdicts.push(pass(
+        return Some(pass(
             Check::SyncedSet,
             format!("{name} holds {} for port {port}", complete.join(" and ")),
         ));
-    } else if verdicts.is_empty() {
-        verdicts.push(fail(
+    }
+    nothing_else.then(|| {
+        fail(
             Check::SyncedSet,
             format!("{name}'s security groups hold no synced set for port {port} and no managed CloudFront list"),
             format!(
@@ -761,9 +769,8 @@ fn synced_set(
                  prefix list {}",
                 CLOUDFRONT_PREFIX_LISTS[0]
             ),
-        ));
-    }
-    verdicts
+        )
+    })
 }
 
 /// A set carried whole that does not let CloudFront in as the file says: emptied, or stale; `None` when it holds

@@ -58,7 +58,9 @@ impl SecretStore for Store {
     }
 
     async fn value(&self, _id: &str, version: &str) -> Result<Option<String>> {
-        Ok(self.0.lock().unwrap().get(version).map(|(_, v)| v.clone()))
+        // An empty value: a version Secrets Manager made for the rotation, holding nothing yet.
+        let versions = self.0.lock().unwrap();
+        Ok(versions.get(version).map(|(_, v)| v.clone()).filter(|v| !v.is_empty()))
     }
 
     async fn put_pending(&self, _id: &str, version: &str, value: &OriginSecret) -> Result<()> {
@@ -122,6 +124,15 @@ impl SecretChecks for NoChecks {
     }
 }
 
+/// Secrets Manager's request of `step` on the pending version.
+fn request(step: &str) -> RotationRequest {
+    RotationRequest {
+        secret_id: "origin".to_owned(),
+        token: "new".to_owned(),
+        step: step.to_owned(),
+    }
+}
+
 async fn test_step(looks: usize, deadline: Instant) -> (Result<()>, Duration) {
     let config = Config::from_pairs(&[("AWS_REGION", "us-east-1"), ("DEADLINE_MARGIN_SECONDS", "10")]).unwrap();
     let (store, senders) = (
@@ -135,11 +146,7 @@ async fn test_step(looks: usize, deadline: Instant) -> (Result<()>, Duration) {
         senders: &senders,
         checks: &NoChecks,
     };
-    let request = RotationRequest {
-        secret_id: "origin".to_owned(),
-        token: "new".to_owned(),
-        step: "testSecret".to_owned(),
-    };
+    let request = request("testSecret");
     let started = Instant::now();
     let budget = Budget::new(Some(deadline), config.deadline_margin);
     let unused = || Err(Error::NoCredentials);
@@ -164,4 +171,31 @@ async fn test_secret_waits_for_a_distribution_still_deploying_and_fails_naming_i
         "distributions not deployed with the pending value yet: E1 (InProgress); the step is retried"
     );
     assert_eq!(waited, Duration::from_secs(35));
+}
+
+#[tokio::test]
+async fn create_secret_fills_an_empty_pending_version_as_aws_leaves_it_and_keeps_the_header() {
+    let config = Config::from_pairs(&[("AWS_REGION", "us-east-1")]).unwrap();
+    let store = Store::new();
+    store.0.lock().unwrap().get_mut("new").unwrap().1 = String::new();
+    let senders = Deploying { looks: Mutex::new(0) };
+    let ports = RotationPorts {
+        store: &store,
+        senders: &senders,
+        checks: &NoChecks,
+    };
+    let request = request("createSecret");
+    let fresh = || Ok(Secret::new("a-fresh-value-from-the-csprng-0123456789"));
+    let report = rotate(&config, &ports, &request, Budget::unbounded(), fresh)
+        .await
+        .unwrap();
+    assert!(report.created);
+    let stored = store.0.lock().unwrap().get("new").unwrap().1.clone();
+    let pending = OriginSecret::parse(&stored).unwrap();
+    assert_eq!(pending.header, "X-Origin-Verify");
+    assert!(
+        pending
+            .value
+            .equals(&Secret::new("a-fresh-value-from-the-csprng-0123456789"))
+    );
 }
