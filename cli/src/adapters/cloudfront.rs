@@ -34,6 +34,13 @@ impl CloudFrontDistributions {
     }
 }
 
+impl CloudFrontDistributions {
+    /// Over `client` as it is (tests: a client answered by mocks).
+    pub fn from_client(client: Client) -> CloudFrontDistributions {
+        CloudFrontDistributions { client }
+    }
+}
+
 impl Distributions for CloudFrontDistributions {
     async fn distributions(&self) -> Result<Vec<Distribution>> {
         let pages = self
@@ -358,5 +365,110 @@ mod tests {
         }];
         assert_eq!(read.headers, headers, "the value kept, to compare with the origin's");
         assert!(!format!("{read:?}").contains("9f86d081"), "never shown");
+    }
+
+    /// A client answered by `rules`, in order, and nothing else.
+    fn answered_by(rules: &[&aws_smithy_mocks::Rule]) -> Client {
+        let mut answers =
+            aws_smithy_mocks::MockResponseInterceptor::new().rule_mode(aws_smithy_mocks::RuleMode::Sequential);
+        for rule in rules {
+            answers = answers.with_rule(rule);
+        }
+        let credentials = aws_credential_types::Credentials::new("AKID", "secret", None, None, "tests");
+        let config = aws_sdk_cloudfront::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("us-east-1"))
+            .credentials_provider(credentials)
+            .http_client(aws_smithy_mocks::create_mock_http_client())
+            .interceptor(answers)
+            .build();
+        Client::from_conf(config)
+    }
+
+    #[tokio::test]
+    async fn a_distribution_changed_by_another_writer_is_read_again_and_updated_at_its_new_etag() {
+        use aws_sdk_cloudfront::operation::get_distribution_config::GetDistributionConfigOutput;
+        use aws_sdk_cloudfront::operation::update_distribution::{UpdateDistributionError, UpdateDistributionOutput};
+        use aws_sdk_cloudfront::types::error::PreconditionFailed;
+        use aws_sdk_cloudfront::types::{DefaultCacheBehavior, Origins};
+        use aws_smithy_mocks::mock;
+
+        let header = OriginCustomHeader::builder()
+            .header_name("X-Origin-Verify")
+            .header_value("old-value")
+            .build()
+            .unwrap();
+        let custom = CustomOriginConfig::builder()
+            .http_port(80)
+            .https_port(443)
+            .origin_protocol_policy(OriginProtocolPolicy::HttpsOnly)
+            .build()
+            .unwrap();
+        let origin = base("web", "web.example.com")
+            .custom_origin_config(custom)
+            .custom_headers(CustomHeaders::builder().quantity(1).items(header).build().unwrap())
+            .build()
+            .unwrap();
+        let config = DistributionConfig::builder()
+            .caller_reference("ref")
+            .comment("")
+            .enabled(true)
+            .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+            .default_cache_behavior(
+                DefaultCacheBehavior::builder()
+                    .target_origin_id("web")
+                    .viewer_protocol_policy(aws_sdk_cloudfront::types::ViewerProtocolPolicy::HttpsOnly)
+                    .build()
+                    .unwrap(),
+            )
+            .build()
+            .unwrap();
+        let read = |etag: &'static str| {
+            let config = config.clone();
+            mock!(Client::get_distribution_config).then_output(move || {
+                GetDistributionConfigOutput::builder()
+                    .distribution_config(config.clone())
+                    .e_tag(etag)
+                    .build()
+            })
+        };
+        let sends_new = |r: &aws_sdk_cloudfront::operation::update_distribution::UpdateDistributionInput| {
+            let origins = r
+                .distribution_config()
+                .and_then(|c| c.origins())
+                .map(|o| o.items().to_vec())
+                .unwrap_or_default();
+            let values: Vec<String> = (origins
+                .iter()
+                .flat_map(|o| o.custom_headers().map(|h| h.items().to_vec()).unwrap_or_default()))
+            .map(|h| h.header_value().to_owned())
+            .collect();
+            values == ["new-value"]
+        };
+        let moved = mock!(Client::update_distribution)
+            .match_requests(move |r| r.if_match() == Some("E1") && sends_new(r))
+            .then_error(|| {
+                let meta = aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("PreconditionFailed")
+                    .build();
+                UpdateDistributionError::PreconditionFailed(PreconditionFailed::builder().meta(meta).build())
+            });
+        let updated = mock!(Client::update_distribution)
+            .match_requests(move |r| r.if_match() == Some("E2") && sends_new(r))
+            .then_output(|| UpdateDistributionOutput::builder().build());
+        let (first, second) = (read("E1"), read("E2"));
+        let cloudfront = CloudFrontDistributions::from_client(answered_by(&[&first, &moved, &second, &updated]));
+        let (old, new) = (Secret::new("old-value"), Secret::new("new-value"));
+        let sent = cloudfront.send("E123", "x-origin-verify", &old, &new).await.unwrap();
+        assert!(sent, "updated at the second ETag");
+        assert_eq!(
+            (
+                first.num_calls(),
+                moved.num_calls(),
+                second.num_calls(),
+                updated.num_calls()
+            ),
+            (1, 1, 1, 1)
+        );
     }
 }
