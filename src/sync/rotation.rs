@@ -368,15 +368,15 @@ impl Rotation<'_> {
         );
         tokio::time::sleep(config.origin_secret_propagation).await;
         report.waited_s = config.origin_secret_propagation.as_secs();
-        for distribution in to_update {
-            if ports
-                .senders
-                .send(&distribution.id, header, &current.value, &pending.value)
-                .await?
-            {
-                report.distributions_updated += 1;
-            }
-        }
+        // Each distribution's read and update at once, within MAX_CONCURRENCY.
+        let (from, to) = (&current.value, &pending.value);
+        let ids: Vec<String> = to_update.iter().map(|d| d.id.clone()).collect();
+        let updated: Vec<bool> = stream::iter(ids)
+            .map(|id: String| async move { ports.senders.send(&id, header, from, to).await })
+            .buffer_unordered(config.max_concurrency)
+            .try_collect()
+            .await?;
+        report.distributions_updated = updated.into_iter().filter(|u| *u).count();
         Ok(())
     }
 
