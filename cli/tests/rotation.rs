@@ -571,3 +571,67 @@ async fn the_cli_lists_what_a_rotation_changes_then_rotates_with_apply_never_pri
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_rotation_function_answers_each_step_secrets_manager_sends_and_refuses_any_other_event() {
+    let w = world().await;
+    let (dns, alb) = w.alb("by-rule", Some(OLD)).await;
+    let id = w.distribution(&dns, OLD, true).await;
+    let token = "5d4c3b2a-1f0e-4d9c-8b7a-6f5e4d3c2b1a";
+    w.secret(token).await;
+    let step = |name: &str| {
+        serde_json::json!({"SecretId": SECRET, "ClientRequestToken": token, "Step": name})
+            .to_string()
+            .into_bytes()
+    };
+    let mut events: Vec<Vec<u8>> = ["createSecret", "setSecret", "testSecret", "finishSecret"]
+        .map(step)
+        .to_vec();
+    events.push(br#"{"hello": "world"}"#.to_vec());
+    let runtime = RuntimeApi::start(events).await;
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-rotate"));
+    let child = Running::spawn(
+        command
+            .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+            .env("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync-rotate")
+            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+            .env("AWS_ENDPOINT_URL", &w.moto.endpoint)
+            .env("AWS_REGION", REGION)
+            .env("AWS_ACCESS_KEY_ID", "testing")
+            .env("AWS_SECRET_ACCESS_KEY", "testing")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("REGIONS", REGION)
+            .env("ORIGIN_SECRET_PROPAGATION_SECONDS", "0")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped()),
+    );
+    let answers = runtime.wait_answers(5, std::time::Duration::from_secs(60)).await;
+    let output = child.stop();
+    for (answer, expected) in answers
+        .iter()
+        .zip(["createSecret", "setSecret", "testSecret", "finishSecret"])
+    {
+        assert_eq!(
+            (answer.1.as_str(), answer.2["step"].as_str()),
+            ("response", Some(expected)),
+            "{answer:?}"
+        );
+    }
+    let (_, kind, refused) = &answers[4];
+    assert_eq!(
+        (kind.as_str(), refused["errorType"].as_str()),
+        ("error", Some("RotationRefused")),
+        "{refused}"
+    );
+    let (_, new) = w.staged("AWSCURRENT").await;
+    assert!(new != OLD && w.sent(&id).await == [new.clone()] && w.rule_values(&alb).await == [vec![new.clone()]]);
+    let logs = [output.stdout, output.stderr].concat();
+    let logs = String::from_utf8_lossy(&logs);
+    assert!(logs.contains("rotation step done"), "JSON logs of each step");
+    assert!(
+        !logs.contains(OLD) && !logs.contains(&new),
+        "a secret value in the function's logs"
+    );
+}
