@@ -508,11 +508,9 @@ async fn an_unknown_step_a_token_not_pending_or_a_secret_without_rotation_is_ref
     }
 }
 
-/// `cloudfront-sg-sync rotate-origin-secret ARGS` against moto, scanning us-east-1, with no propagation wait.
-fn cli(endpoint: &str, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
-        .arg("rotate-origin-secret")
-        .args(args)
+/// `command` against moto at `endpoint`, scanning us-east-1, with no propagation wait.
+fn at_moto<'a>(command: &'a mut std::process::Command, endpoint: &str) -> &'a mut std::process::Command {
+    command
         .env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", REGION)
         .env("AWS_ACCESS_KEY_ID", "testing")
@@ -520,8 +518,13 @@ fn cli(endpoint: &str, args: &[&str]) -> std::process::Output {
         .env("AWS_EC2_METADATA_DISABLED", "true")
         .env("REGIONS", REGION)
         .env("ORIGIN_SECRET_PROPAGATION_SECONDS", "0")
-        .output()
-        .unwrap()
+}
+
+/// `cloudfront-sg-sync rotate-origin-secret ARGS` against moto.
+fn cli(endpoint: &str, args: &[&str]) -> std::process::Output {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+    command.arg("rotate-origin-secret").args(args);
+    at_moto(&mut command, endpoint).output().unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -590,23 +593,15 @@ async fn the_rotation_function_answers_each_step_secrets_manager_sends_and_refus
     events.push(br#"{"hello": "world"}"#.to_vec());
     let runtime = RuntimeApi::start(events).await;
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync-rotate"));
-    let child = Running::spawn(
-        command
-            .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
-            .env("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync-rotate")
-            .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
-            .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
-            .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
-            .env("AWS_ENDPOINT_URL", &w.moto.endpoint)
-            .env("AWS_REGION", REGION)
-            .env("AWS_ACCESS_KEY_ID", "testing")
-            .env("AWS_SECRET_ACCESS_KEY", "testing")
-            .env("AWS_EC2_METADATA_DISABLED", "true")
-            .env("REGIONS", REGION)
-            .env("ORIGIN_SECRET_PROPAGATION_SECONDS", "0")
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped()),
-    );
+    at_moto(&mut command, &w.moto.endpoint)
+        .env("AWS_LAMBDA_RUNTIME_API", &runtime.address)
+        .env("AWS_LAMBDA_FUNCTION_NAME", "cloudfront-sg-sync-rotate")
+        .env("AWS_LAMBDA_FUNCTION_VERSION", "1")
+        .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256")
+        .env("AWS_LAMBDA_LOG_FORMAT", "JSON")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = Running::spawn(&mut command);
     let answers = runtime.wait_answers(5, std::time::Duration::from_secs(60)).await;
     let output = child.stop();
     for (answer, expected) in answers
