@@ -455,18 +455,7 @@ async fn widen_or_narrow(
     widen: bool,
     report: &mut StepReport,
 ) -> Result<()> {
-    let domains: BTreeSet<&str> = (distributions.iter())
-        .flat_map(|d| &d.origins)
-        .map(|o| o.domain_name.as_str())
-        .collect();
-    let mut origins = Vec::new();
-    for region in &config.regions {
-        let found = checks.named_load_balancers(region).await?;
-        let used = found
-            .into_iter()
-            .filter(|(dns, _)| domains.iter().any(|d| same_domain(d, dns)));
-        origins.extend(used.map(|(_, arn)| (region.clone(), arn)));
-    }
+    let origins = origin_load_balancers(config, checks, distributions).await?;
     let changed: Vec<(usize, bool)> = stream::iter(origins)
         .map(|(region, arn): (String, String)| async move {
             rotate_at(checks, (&region, &arn), header, values, widen).await

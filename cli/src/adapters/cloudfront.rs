@@ -224,7 +224,9 @@ impl SecretSenders for CloudFrontDistributions {
     }
 
     async fn send(&self, id: &str, header: &str, from: &Secret, to: &Secret) -> Result<bool> {
-        for attempt in 0..3 {
+        // A distribution another writer changed (`PreconditionFailed`) is read again twice; a third is the error.
+        let mut attempt = 0;
+        loop {
             let read = (self.client.get_distribution_config().id(id).send().await)
                 .map_err(rotation_failed("GetDistributionConfig"))?;
             let (Some(mut config), Some(etag)) = (read.distribution_config().cloned(), read.e_tag().map(str::to_owned))
@@ -256,12 +258,11 @@ impl SecretSenders for CloudFrontDistributions {
                 .distribution_config(config);
             match update.send().await {
                 // Another writer changed the distribution since it was read: read it again.
-                Err(e) if e.code() == Some("PreconditionFailed") && attempt < 2 => continue,
+                Err(e) if e.code() == Some("PreconditionFailed") && attempt < 2 => attempt += 1,
                 Err(e) => return Err(rotation_failed("UpdateDistribution")(e)),
                 Ok(_) => return Ok(true),
             }
         }
-        Ok(false)
     }
 }
 

@@ -80,21 +80,13 @@ impl LoadBalancers for ElbLoadBalancers {
 
     async fn listeners(&self, region: &str, arn: &str) -> Result<Vec<Listener>> {
         let client = self.client(region)?;
-        let pages = (client
-            .describe_listeners()
-            .load_balancer_arn(arn)
-            .into_paginator()
-            .send())
-        .try_collect()
-        .await
-        .map_err(elb_error("DescribeListeners", region))?;
         let mut listeners = Vec::new();
-        for listener in pages.iter().flat_map(|page| page.listeners()) {
+        for listener in sdk_listeners(client, region, arn).await? {
             let rules = match listener.listener_arn() {
                 Some(listener_arn) => self.rules(client, region, listener_arn).await?,
                 None => Vec::new(),
             };
-            listeners.push(listener_of(listener, rules));
+            listeners.push(listener_of(&listener, rules));
         }
         Ok(listeners)
     }
@@ -116,6 +108,19 @@ impl ElbLoadBalancers {
             .map(rule_of)
             .collect())
     }
+}
+
+/// The listeners of load balancer `arn`, as ELBv2 answers them (DescribeListeners, every page).
+async fn sdk_listeners(client: &Client, region: &str, arn: &str) -> Result<Vec<SdkListener>> {
+    let pages = (client
+        .describe_listeners()
+        .load_balancer_arn(arn)
+        .into_paginator()
+        .send())
+    .try_collect()
+    .await
+    .map_err(elb_error("DescribeListeners", region))?;
+    Ok(pages.iter().flat_map(|page| page.listeners()).cloned().collect())
 }
 
 /// The rules of a listener other than its default, as ELBv2 answers them (DescribeRules, every page: ELBv2 pages
@@ -189,20 +194,9 @@ impl SecretChecks for ElbLoadBalancers {
 
     async fn header_rules(&self, region: &str, arn: &str, header: &str) -> Result<Vec<HeaderRule>> {
         let client = self.client(region)?;
-        let pages = (client
-            .describe_listeners()
-            .load_balancer_arn(arn)
-            .into_paginator()
-            .send())
-        .try_collect()
-        .await
-        .map_err(elb_error("DescribeListeners", region))?;
         let mut found = Vec::new();
-        for listener in pages
-            .iter()
-            .flat_map(|p| p.listeners())
-            .filter_map(|l| l.listener_arn())
-        {
+        let listeners = sdk_listeners(client, region, arn).await?;
+        for listener in listeners.iter().filter_map(|l| l.listener_arn()) {
             for rule in sdk_rules(client, region, listener).await? {
                 if let (Some(values), Some(rule_arn)) = (header_values(&rule, header), rule.rule_arn()) {
                     found.push(HeaderRule {
@@ -257,7 +251,7 @@ impl SecretChecks for ElbLoadBalancers {
         let client = self.waf.get(region).ok_or_else(|| Error::RegionNotConfigured {
             region: region.to_owned(),
         })?;
-        web_acls::rotate_for_resource(client, region, arn, header, values, keep_from).await
+        web_acls::rotate_for_resource(client, arn, header, values, keep_from).await
     }
 }
 

@@ -150,16 +150,18 @@ pub fn rotate_statement(
 }
 
 /// The web ACL associated with `arn` accepting `to` beside `from` (`widen`) or only `to`, written back at its lock
-/// token with every mutable field as read (read again once if another writer moved it). Whether it changed.
+/// token with every mutable field as read (read again, up to twice, if another writer moved it). Whether it
+/// changed.
 pub async fn rotate_for_resource(
     client: &Client,
-    region: &str,
     arn: &str,
     header: &str,
     values: (&Secret, &Secret),
     widen: bool,
 ) -> Result<bool> {
-    for attempt in 0..3 {
+    // A lock conflict (another writer) is read again twice; a third is the error.
+    let mut attempt = 0;
+    loop {
         let Some(summary) = (client.get_web_acl_for_resource().resource_arn(arn).send().await)
             .map_err(|e| rotation_error("GetWebACLForResource", &e))?
             .web_acl
@@ -187,13 +189,11 @@ pub async fn rotate_for_resource(
             return Ok(false);
         }
         match update(client, &acl, &lock).await {
-            Err(e) if e.code() == Some("WAFOptimisticLockException") && attempt < 2 => continue,
+            Err(e) if e.code() == Some("WAFOptimisticLockException") && attempt < 2 => attempt += 1,
             Err(e) => return Err(rotation_error("UpdateWebACL", &e)),
             Ok(_) => return Ok(true),
         }
     }
-    tracing::debug!(region, "web ACL kept changing");
-    Ok(false)
 }
 
 /// UpdateWebACL of `acl` as it is now, every mutable field passed (those left out would be reset).
