@@ -9,7 +9,7 @@
 //!
 //! ## Layout
 //!
-//! The one place the layout is described (the README points here). Arrows only run downwards: the core knows
+//! The one place the layout is described (docs/development.md points here). Arrows only run downwards: the core knows
 //! nothing of the ports, the ports nothing of the adapters, and only [`sync`] wires them together.
 //!
 //! **A target's four files carry its one name** in every layer: the planning in [`domain`], the port in

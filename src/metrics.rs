@@ -219,14 +219,14 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_names_every_metric_of_the_line() {
-        let readme = include_str!("../README.md");
+    fn the_operations_chapter_names_every_metric_of_the_line() {
+        let readme = include_str!("../docs/operations.md");
         let paragraph = readme.split("**Metrics.**").nth(1).unwrap_or_default();
         let paragraph = paragraph.split("\n\n").next().unwrap_or_default();
         for (name, _) in METRICS {
             assert!(
                 paragraph.contains(&format!("`{name}`")),
-                "{name} is not in the README's metrics paragraph"
+                "{name} is not in docs/operations.md's metrics paragraph"
             );
         }
     }

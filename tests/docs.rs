@@ -155,30 +155,30 @@ fn every_test_a_row_says_runs_on_moto_starts_moto() {
     assert!(checked.len() >= 5, "{checked:?}");
 }
 
-/// The README.
-fn readme() -> String {
-    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("README.md")).unwrap()
+/// A file of the repository (`docs/targets.md`).
+fn doc(path: &str) -> String {
+    std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap()
 }
 
-/// The README's section under `heading`, up to the next `## ` heading, its lines joined by spaces.
-fn readme_section(heading: &str) -> String {
-    let readme = readme();
-    let start = readme.find(heading).unwrap_or_else(|| panic!("no {heading}"));
-    let rest = &readme[start + heading.len()..];
+/// The section of `path` under `heading`, up to the next `## ` heading, its lines joined by spaces.
+fn doc_section(path: &str, heading: &str) -> String {
+    let text = doc(path);
+    let start = text.find(heading).unwrap_or_else(|| panic!("no {heading} in {path}"));
+    let rest = &text[start + heading.len()..];
     let end = rest.find("\n## ").unwrap_or(rest.len());
     rest[..end].split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 #[test]
-fn the_readme_never_offers_an_ip_set_of_cloudfronts_ranges_as_an_allow_list_on_the_distribution() {
-    let waf = readme_section("## WAF IP sets");
+fn the_docs_never_offer_an_ip_set_of_cloudfronts_ranges_as_an_allow_list_on_the_distribution() {
+    let waf = doc_section("docs/targets.md", "## WAF IP sets");
     assert!(!waf.contains("distribution itself"), "{waf}");
     assert!(
         waf.contains("sees the **viewer's** address, not CloudFront's")
             && waf.contains("a distribution whose viewers are themselves CloudFront edges"),
         "the section says what the CLOUDFRONT scope sees and is for: {waf}"
     );
-    let choosing = readme_section("## Choosing a target");
+    let choosing = doc_section("docs/targets.md", "## Choosing a target");
     let row = choosing.split("| WAF IP set (this tool) |").nth(1).unwrap_or_default();
     let applies = row.split(" | ").next().unwrap_or_default();
     assert!(
@@ -188,9 +188,9 @@ fn the_readme_never_offers_an_ip_set_of_cloudfronts_ranges_as_an_allow_list_on_t
 }
 
 #[test]
-fn the_readme_scp_denies_every_way_to_tag_a_target_but_to_the_named_administrators() {
-    let readme = readme();
-    let section = readme.split("### Who may tag").nth(1).unwrap();
+fn the_docs_scp_denies_every_way_to_tag_a_target_but_to_the_named_administrators() {
+    let text = doc("docs/targets.md");
+    let section = text.split("### Who may tag").nth(1).unwrap();
     let json = section.split("```json\n").nth(1).unwrap().split("```").next().unwrap();
     let scp: serde_json::Value = serde_json::from_str(json).unwrap();
     let statements = scp["Statement"].as_array().unwrap();
@@ -267,4 +267,102 @@ fn the_readme_scp_denies_every_way_to_tag_a_target_but_to_the_named_administrato
         assert!(exempt.iter().any(|a| a.ends_with("role/network-operators")), "{s}");
     }
     assert!(section.contains("SCPs never bind the management account"));
+}
+
+/// GitHub's anchor of a heading: lower case, spaces to hyphens, only letters, digits, `-` and `_` kept.
+fn anchor_of(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_alphanumeric() || matches!(c, ' ' | '-' | '_'))
+        .map(|c| if c == ' ' { '-' } else { c })
+        .collect()
+}
+
+/// Every `](target)` of a Markdown text outside fenced code blocks.
+fn link_targets(text: &str) -> Vec<String> {
+    let mut in_code = false;
+    let mut targets = Vec::new();
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        for piece in line.split("](").skip(1) {
+            if let Some(end) = piece.find(')') {
+                targets.push(piece[..end].to_owned());
+            }
+        }
+    }
+    targets
+}
+
+#[test]
+fn every_relative_link_of_the_docs_leads_to_a_file_and_heading_that_exist() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let mut pages: Vec<PathBuf> = ["README.md", "CHANGELOG.md", "RELIABILITY.md", "BENCHMARKS.md"]
+        .iter()
+        .map(|p| root.join(p))
+        .collect();
+    pages.extend(std::fs::read_dir(root.join("docs")).unwrap().map(|e| e.unwrap().path()));
+    let mut checked = 0;
+    let mut broken = Vec::new();
+    for page in pages.iter().filter(|p| p.extension().is_some_and(|e| e == "md")) {
+        let text = std::fs::read_to_string(page).unwrap();
+        for target in link_targets(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let file = if path.is_empty() {
+                page.clone()
+            } else {
+                page.parent().unwrap().join(path)
+            };
+            checked += 1;
+            let name = page.strip_prefix(&root).unwrap().display().to_string();
+            if !file.exists() {
+                broken.push(format!("{name}: {target} (no such file)"));
+                continue;
+            }
+            if anchor.is_empty() || file.extension().is_none_or(|e| e != "md") {
+                continue;
+            }
+            let headings = std::fs::read_to_string(&file).unwrap();
+            let found = headings
+                .lines()
+                .filter(|l| l.starts_with('#'))
+                .any(|l| anchor_of(l.trim_start_matches('#')) == anchor);
+            if !found {
+                broken.push(format!("{name}: {target} (no such heading)"));
+            }
+        }
+    }
+    assert!(checked > 50, "{checked} relative links checked");
+    assert!(broken.is_empty(), "links that do not resolve: {broken:#?}");
+}
+
+#[test]
+fn the_readme_is_a_landing_page_and_links_every_chapter() {
+    let readme = doc("README.md");
+    assert!(readme.len() < 10 * 1024, "README.md is {} bytes", readme.len());
+    for needed in [
+        "make demo",
+        "make test",
+        "sam deploy --template-file template.yaml",
+        "SHA256SUMS",
+    ] {
+        assert!(readme.contains(needed), "README.md lacks {needed}");
+    }
+    let chapters = std::fs::read_dir(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs")).unwrap();
+    for chapter in chapters.map(|e| e.unwrap().file_name().to_string_lossy().into_owned()) {
+        assert!(
+            readme.contains(&format!("](docs/{chapter})")),
+            "README.md does not link docs/{chapter}"
+        );
+    }
 }

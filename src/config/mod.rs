@@ -234,9 +234,9 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_parameter_table_has_every_parameter_of_the_template() {
+    fn the_settings_chapter_has_every_parameter_of_the_template() {
         let template = include_str!("../../template.yaml");
-        let readme = include_str!("../../README.md");
+        let readme = include_str!("../../docs/settings.md");
         let parameters = template.split("\nParameters:\n").nth(1).unwrap();
         let parameters = parameters.split("\nRules:\n").next().unwrap();
         let names: Vec<&str> = parameters
@@ -248,7 +248,7 @@ mod tests {
         for name in names {
             assert!(
                 readme.contains(&format!("| `{name}` |")),
-                "template parameter {name} is not in the README's table"
+                "template parameter {name} is not in docs/settings.md's table"
             );
         }
     }
@@ -459,10 +459,10 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_settings_table_is_the_settings_list() {
-        let readme = include_str!("../../README.md");
+    fn the_settings_chapters_table_is_the_settings_list() {
+        let readme = include_str!("../../docs/settings.md");
         let header = "| variable | default | meaning |";
-        let start = readme.find(header).expect("the README has a settings table");
+        let start = readme.find(header).expect("docs/settings.md has a settings table");
         let rows: Vec<&str> = readme[start..]
             .lines()
             .skip(2)
@@ -472,7 +472,7 @@ mod tests {
         assert_eq!(
             rows,
             expected,
-            "README settings table, expected:\n{}",
+            "docs/settings.md settings table, expected:\n{}",
             expected.join("\n")
         );
     }

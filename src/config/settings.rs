@@ -1,8 +1,8 @@
-//! [`SETTINGS`]: every setting's variable, default and meaning, the one list the README's table, the CLI's help
+//! [`SETTINGS`]: every setting's variable, default and meaning, the one list docs/settings.md's table, the CLI's help
 //! and [`super::Config`]'s defaults come from.
 
 /// One setting: its environment variable, default and meaning. [`SETTINGS`] is the one list of them: the
-/// README's settings table and the CLI's help are tested against it, and [`Config`] reads defaults from it.
+/// docs/settings.md's table and the CLI's help are tested against it, and [`Config`] reads defaults from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Setting {
     /// The environment variable (and, lower-case with dashes, the CLI flag where there is one).
@@ -148,7 +148,7 @@ pub fn setting_of(variable: &str) -> Option<&'static Setting> {
     SETTINGS.iter().find(|s| s.variable == variable)
 }
 
-/// The README's row for a setting (its test holds the README's table to [`SETTINGS`]).
+/// The docs' row for a setting (its test holds docs/settings.md's table to [`SETTINGS`]).
 #[cfg(test)]
 pub(super) fn markdown_row(s: &Setting) -> String {
     let default = match s.default {

@@ -216,7 +216,7 @@ mod tests {
                 }
             }
         }
-        // The newest file (sorted last), as the README's quota math gives it.
+        // The newest file (sorted last), as the quota math of docs/targets.md gives it.
         let newest: Vec<(usize, usize)> = newest.iter().map(|(_, _, e, m)| (*e, *m)).collect();
         assert_eq!(newest[..3], [(118, 97), (32, 31), (93, 83)]);
     }

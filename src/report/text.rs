@@ -305,7 +305,7 @@ fn write_forged(f: &mut fmt::Formatter<'_>, forged: &[ForgedMark], status: Targe
     for m in forged {
         writeln!(
             f,
-            "  warning: forged mark on {}: {:?} ({}): not trusted, {fate}; who may tag it? (README: Who may tag)",
+            "  warning: forged mark on {}: {:?} ({}): not trusted, {fate}; who may tag it? (docs/targets.md: Who may tag)",
             m.target, m.value, m.reason
         )?;
     }
