@@ -60,10 +60,14 @@ def release_template(source, ver, arch):
         text, count = re.subn(build, replacement, text)
         if count != 1:
             sys.exit(f"release: {function} of template.yaml is not built as expected (found {count})")
-    allowed = "    Default: x86_64\n    AllowedValues: [x86_64, arm64]\n"
-    if text.count(allowed) != 1:
+    parameter = r"  Architecture:\n    Type: String\n    Default: x86_64\n    AllowedValues: \[x86_64, arm64\]\n" \
+                r"    Description: >-\n(?:      .*\n)+"
+    released = (f"  Architecture:\n    Type: String\n    Default: {arch}\n    AllowedValues: [{arch}]\n"
+                f"    Description: >-\n      CPU architecture of the function: this template's zips are built for {arch}.\n"
+                f"      A release's template.yaml runs x86_64 zips, its template-arm64.yaml arm64 ones.\n")
+    text, count = re.subn(parameter, released, text)
+    if count != 1:
         sys.exit("release: the Architecture parameter of template.yaml is not as expected")
-    text = text.replace(allowed, f"    Default: {arch}\n    AllowedValues: [{arch}]\n")
     if "BuildMethod" in text or "CodeUri: .\n" in text:
         sys.exit("release: a function of template.yaml is still built from source")
     return text

@@ -144,7 +144,7 @@ fn release_py(args: &[&str], target_dir: Option<&Path>) -> String {
 }
 
 /// The template without what a release changes: each function's build metadata and `CodeUri`, and
-/// `Architecture`'s allowed values and default.
+/// `Architecture`'s allowed values, default and description.
 fn without_build(mut template: serde_json::Value) -> serde_json::Value {
     for resource in template["Resources"].as_object_mut().unwrap().values_mut() {
         if resource["Type"] == "AWS::Serverless::Function" {
@@ -153,8 +153,9 @@ fn without_build(mut template: serde_json::Value) -> serde_json::Value {
         }
     }
     let architecture = template["Parameters"]["Architecture"].as_object_mut().unwrap();
-    architecture.remove("AllowedValues");
-    architecture.remove("Default");
+    for field in ["AllowedValues", "Default", "Description"] {
+        architecture.remove(field);
+    }
     template
 }
 
