@@ -14,7 +14,7 @@ export MOTO_SERVER := $(CURDIR)/$(VENV)/bin/moto_server
 .PHONY: help venv venv-sam build demo test oracle lint check-template package sam-build release check-release fuzz bench bench-core fmt clean
 
 help:
-	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json"
+	@echo "make demo   run the Lambda against a local EC2 emulator on a bundled real ip-ranges.json (DIST=1: on dist/)"
 	@echo "make test   run all tests"
 	@echo "make oracle the tests' expected ranges of every bundled file, by Python's ipaddress (tests/fixtures/expected.json)"
 	@echo "make lint   cargo fmt --check and clippy -D warnings on every crate (library, bench/, fuzz/)"

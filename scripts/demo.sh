@@ -7,7 +7,8 @@
 # one), then after a forged mark on one group (not trusted: overwritten and reported), shows the CLI's plan, then its plan over two member accounts, then a run over an OU of an organization,
 # then the CLI's audit of five CloudFront distributions and their load balancers (the secret header judged at each
 # ALB), the rotation of the origin secret over two of them and their audit, an uninstall (`remove --apply`) and
-# the audit of the sets it emptied, then stops everything.
+# the audit of the sets it emptied, then stops everything. With DIST=1 (`make demo DIST=1`) it runs the binaries of
+# dist/ (`make release`): the sync zip's bootstrap and the tarball's CLI, checked against dist/SHA256SUMS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
