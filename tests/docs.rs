@@ -366,3 +366,22 @@ fn the_readme_is_a_landing_page_and_links_every_chapter() {
         );
     }
 }
+
+#[test]
+fn the_operations_chapter_says_what_to_do_for_every_alarm_of_the_template() {
+    let template = doc("template.yaml");
+    let lines: Vec<&str> = template.lines().collect();
+    let alarms: Vec<&str> = lines
+        .windows(2)
+        .filter(|w| w[1].trim() == "Type: AWS::CloudWatch::Alarm")
+        .map(|w| w[0].trim().trim_end_matches(':'))
+        .collect();
+    assert!(alarms.len() >= 7, "{alarms:?}");
+    let operations = doc("docs/operations.md");
+    for alarm in alarms {
+        assert!(
+            operations.contains(&format!("| `{alarm}` |")),
+            "{alarm} is not in docs/operations.md's alarms"
+        );
+    }
+}
