@@ -2,6 +2,7 @@
 //! http-only distribution whose ALB is open to the world, an ALB carrying part of a set, the JSON document,
 //! an audit that cannot finish, and the audit over the accounts of an OU (one of them unreadable).
 
+mod alb;
 #[path = "../../tests/common/mod.rs"]
 mod common;
 #[path = "../../tests/common/organizations.rs"]
@@ -15,8 +16,7 @@ use aws_sdk_cloudfront::types::{
 };
 use aws_sdk_ec2::types::{IpPermission, IpRange};
 use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HttpHeaderConditionConfig,
-    PathPatternConditionConfig, ProtocolEnum, RuleCondition,
+    Certificate, HttpHeaderConditionConfig, PathPatternConditionConfig, ProtocolEnum, RuleCondition,
 };
 use aws_sdk_wafv2::primitives::Blob;
 use aws_sdk_wafv2::types::{
@@ -58,19 +58,7 @@ async fn origins_in(moto: Moto, account: Option<&str>) -> Origins3 {
             .build();
     }
     let ec2 = aws_sdk_ec2::Client::new(&shared);
-    let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
-    let mut subnets = Vec::new();
-    for (cidr, zone) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
-        let out = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(cidr)
-            .availability_zone(zone)
-            .send()
-            .await
-            .unwrap();
-        subnets.push(out.subnet().unwrap().subnet_id().unwrap().to_owned());
-    }
+    let (vpc, subnets) = alb::vpc_with_two_subnets(&ec2).await;
     Origins3 {
         cloudfront: aws_sdk_cloudfront::Client::new(&shared),
         elb: aws_sdk_elasticloadbalancingv2::Client::new(&shared),
@@ -214,25 +202,8 @@ impl Origins3 {
     /// conditions hold (priority 10, 20, …).
     async fn listener(&self, dns: &str, default_forwards: bool, rules: Vec<Vec<RuleCondition>>) {
         let arn = self.alb_arn(dns).await;
-        let group = self
-            .elb
-            .create_target_group()
-            .name(format!("tg-{}", &arn[arn.len() - 6..]))
-            .protocol(ProtocolEnum::Http)
-            .port(80)
-            .vpc_id(&self.vpc)
-            .send()
-            .await
-            .unwrap();
-        let group = group.target_groups()[0].target_group_arn().unwrap().to_owned();
-        let forward = Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(&group)
-            .build();
-        let refuse = Action::builder()
-            .r#type(ActionTypeEnum::FixedResponse)
-            .fixed_response_config(FixedResponseActionConfig::builder().status_code("403").build())
-            .build();
+        let (forward, refuse) =
+            alb::forward_and_refuse(&self.elb, &self.vpc, &format!("tg-{}", &arn[arn.len() - 6..])).await;
         let certificate = Certificate::builder()
             .certificate_arn("arn:aws:iam::123456789012:server-certificate/web")
             .build();

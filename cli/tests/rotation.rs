@@ -2,6 +2,7 @@
 //! driven as Secrets Manager drives them, the state checked after each (values compared, never printed), and
 //! the requests refused before any change.
 
+mod alb;
 #[path = "../../tests/common/mod.rs"]
 mod common;
 
@@ -9,10 +10,7 @@ use aws_sdk_cloudfront::types::{
     CustomHeaders, CustomOriginConfig, DefaultCacheBehavior, DistributionConfig, DistributionConfigWithTags, Origin,
     OriginCustomHeader, OriginProtocolPolicy, Origins, Tag, Tags, TrustedSigners, ViewerProtocolPolicy,
 };
-use aws_sdk_elasticloadbalancingv2::types::{
-    Action, ActionTypeEnum, Certificate, FixedResponseActionConfig, HttpHeaderConditionConfig, ProtocolEnum,
-    RuleCondition,
-};
+use aws_sdk_elasticloadbalancingv2::types::{Certificate, HttpHeaderConditionConfig, ProtocolEnum, RuleCondition};
 use aws_sdk_wafv2::primitives::Blob;
 use aws_sdk_wafv2::types::{
     AllowAction, BlockAction, ByteMatchStatement, DefaultAction, FieldToMatch, PositionalConstraint, Rule as WafRule,
@@ -45,19 +43,7 @@ async fn world() -> World {
     let moto = Moto::start();
     let shared = moto.sdk_config(REGION).await;
     let ec2 = aws_sdk_ec2::Client::new(&shared);
-    let vpc = create_vpc(&ec2, "10.0.0.0/16").await;
-    let mut subnets = Vec::new();
-    for (cidr, zone) in [("10.0.1.0/24", "us-east-1a"), ("10.0.2.0/24", "us-east-1b")] {
-        let out = ec2
-            .create_subnet()
-            .vpc_id(&vpc)
-            .cidr_block(cidr)
-            .availability_zone(zone)
-            .send()
-            .await
-            .unwrap();
-        subnets.push(out.subnet().unwrap().subnet_id().unwrap().to_owned());
-    }
+    let (vpc, subnets) = alb::vpc_with_two_subnets(&ec2).await;
     World {
         elb: aws_sdk_elasticloadbalancingv2::Client::new(&shared),
         waf: aws_sdk_wafv2::Client::new(&shared),
@@ -86,24 +72,7 @@ impl World {
             lb.dns_name().unwrap().to_owned(),
             lb.load_balancer_arn().unwrap().to_owned(),
         );
-        let group = (self
-            .elb
-            .create_target_group()
-            .name(format!("tg-{name}"))
-            .protocol(ProtocolEnum::Http)
-            .port(80))
-        .vpc_id(&self.vpc)
-        .send()
-        .await
-        .unwrap();
-        let group = group.target_groups()[0].target_group_arn().unwrap().to_owned();
-        let forward = Action::builder()
-            .r#type(ActionTypeEnum::Forward)
-            .target_group_arn(&group)
-            .build();
-        let refuse = (Action::builder().r#type(ActionTypeEnum::FixedResponse))
-            .fixed_response_config(FixedResponseActionConfig::builder().status_code("403").build())
-            .build();
+        let (forward, refuse) = alb::forward_and_refuse(&self.elb, &self.vpc, &format!("tg-{name}")).await;
         let certificate = Certificate::builder().certificate_arn("arn:aws:iam::123456789012:server-certificate/web");
         let listener = (self
             .elb
