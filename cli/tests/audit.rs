@@ -345,16 +345,9 @@ fn audit_at(endpoint: &str, args: &[&str]) -> Output {
 
 /// `cloudfront-sg-sync audit ARGS` with `endpoint` as its only AWS, scanning us-east-1, against `file`.
 fn audit_against(endpoint: &str, args: &[&str], file: &std::path::Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
-        .arg("audit")
-        .arg("--ip-ranges-file")
-        .arg(file)
-        .args(args)
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+    command.arg("audit").arg("--ip-ranges-file").arg(file).args(args);
+    aws_at(&mut command, endpoint)
         .env("REGIONS", REGION)
         .env("EC2_MAX_ATTEMPTS", "2")
         .env_remove("ACCOUNTS")
@@ -665,13 +658,9 @@ async fn a_set_emptied_by_remove_fails_synced_set_though_it_is_attached_whole() 
     assert_eq!(before.status.code(), Some(0), "{}", stdout(&before));
 
     // `remove --apply` takes back every rule of ours: the origin is unreachable through CloudFront.
-    let removed = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"))
-        .args(["remove", "--apply"])
-        .env("AWS_ENDPOINT_URL", &w.moto.endpoint)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    let mut remove = Command::new(env!("CARGO_BIN_EXE_cloudfront-sg-sync"));
+    remove.args(["remove", "--apply"]);
+    let removed = aws_at(&mut remove, &w.moto.endpoint)
         .env("REGIONS", REGION)
         .env_remove("ACCOUNTS")
         .output()

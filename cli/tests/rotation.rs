@@ -479,12 +479,7 @@ async fn an_unknown_step_a_token_not_pending_or_a_secret_without_rotation_is_ref
 
 /// `command` against moto at `endpoint`, scanning us-east-1, with no propagation wait.
 fn at_moto<'a>(command: &'a mut std::process::Command, endpoint: &str) -> &'a mut std::process::Command {
-    command
-        .env("AWS_ENDPOINT_URL", endpoint)
-        .env("AWS_REGION", REGION)
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    aws_at(command, endpoint)
         .env("REGIONS", REGION)
         .env("ORIGIN_SECRET_PROPAGATION_SECONDS", "0")
 }

@@ -963,14 +963,20 @@ pub async fn global_groups(n: usize) -> (Moto, Client, Vec<String>) {
     (moto, client, groups)
 }
 
-/// What a binary under test needs to reach `moto` as its only AWS, with 30 rules per group and every other
-/// setting at its default.
-pub fn emulator_env(cmd: &mut Command, moto: &Moto) {
-    cmd.env("AWS_ENDPOINT_URL", &moto.endpoint)
+/// A binary under test with `endpoint` (moto, or a proxy) as its only AWS: region us-east-1, moto's test
+/// credentials, no instance metadata.
+pub fn aws_at<'a>(cmd: &'a mut Command, endpoint: &str) -> &'a mut Command {
+    cmd.env("AWS_ENDPOINT_URL", endpoint)
         .env("AWS_REGION", "us-east-1")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
         .env("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+/// What a binary under test needs to reach `moto` as its only AWS, with 30 rules per group and every other
+/// setting at its default.
+pub fn emulator_env(cmd: &mut Command, moto: &Moto) {
+    aws_at(cmd, &moto.endpoint)
         .env("MAX_RULES_PER_GROUP", "30")
         // Every range one for one, as `config` (a test of the default removes it).
         .env("AGGREGATE", "false")
